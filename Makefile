@@ -1,0 +1,29 @@
+# Two commands: `make run` (install, then serve on SQLite with demo data) and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+PORT ?= 5000
+
+.PHONY: install run test test-postgres lint translations
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+install: $(BIN)/python
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pybabel compile -f -d webapp/translations
+
+run: install
+	$(BIN)/flask --app webapp:create_app run --host 127.0.0.1 --port $(PORT)
+
+# Every test: SQLite, and PostgreSQL at TEST_POSTGRES_URL (default the local server's `test` database).
+test: install
+	$(BIN)/python -m pytest -q -rs --junitxml=test-output/junit.xml
+
+lint: install
+	$(BIN)/ruff check workflows webapp tests
+
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k form_text -o webapp/translations/messages.pot .
+	$(BIN)/pybabel update -i webapp/translations/messages.pot -d webapp/translations -l en

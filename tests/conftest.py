@@ -1,0 +1,84 @@
+"""Fixtures: a fresh database per test (SQLite file, or a scratch PostgreSQL database), the app,
+and sign-in helpers."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from workflows import db
+
+ROOT = Path(__file__).resolve().parents[1]
+OUTPUT = ROOT / "test-output"
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _pg_admin_url() -> str:
+    return PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def postgres_unavailable(reason: str):
+    # In CI the PostgreSQL tests must run: fail loudly rather than skip.
+    if os.environ.get("CI"):
+        pytest.fail(f"PostgreSQL is required in CI but unavailable: {reason}")
+    pytest.skip(f"PostgreSQL unavailable: {reason}")
+
+
+@pytest.fixture
+def postgres_url():
+    name = f"zs_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as err:  # noqa: BLE001 - any connection problem means "unavailable"
+        postgres_unavailable(str(err).splitlines()[0])
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    db.engine().dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request):
+    """A migrated, seeded database of each kind; the service is bound to it."""
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+    _prepare(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_database(sqlite_url):
+    _prepare(sqlite_url)
+    return sqlite_url
+
+
+def _prepare(url: str) -> None:
+    from workflows.demo import seed_organisations
+
+    db.init(url)
+    db.upgrade()
+    seed_organisations()
+
+
+@pytest.fixture
+def app(sqlite_url, tmp_path):
+    from webapp import create_app
+
+    return create_app({"TESTING": True, "DATABASE_URL": sqlite_url, "WTF_CSRF_ENABLED": False,
+                       "SECRET_KEY": "test", "SERVER_NAME": "localhost"})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

@@ -1,0 +1,231 @@
+"""Each responsible user signs in and takes a project through its stages, over HTTP."""
+from __future__ import annotations
+
+import re
+
+from flow_support import (
+    all_departments_agree,
+    login,
+    project_page,
+    ready_tasks,
+    register_lead,
+    status_of,
+    step,
+)
+
+
+def _through_joint_review(app, client, pid, screening_class="重大"):
+    step(app, client, pid, "screening", confirmed_class=screening_class)
+    step(app, client, pid, "negotiation")
+    step(app, client, pid, "approve_terms")
+    return all_departments_agree(app, client, pid)
+
+
+def _specs(app, pid):
+    return [spec for _, spec, _ in ready_tasks(app, pid)]
+
+
+def test_major_project_goes_through_every_stage_to_signing(app, client):
+    pid = register_lead(client)
+    assert _specs(app, pid) == ["screening"]
+    units = _through_joint_review(app, client, pid)
+    # seed 002 §(十三): 发改、生态环境、自然资源、商务、工信 review every project.
+    assert {"fgj", "sthj", "zrzyj", "swj", "kgxj"} <= set(units)
+    step(app, client, pid, "review_materials")
+    step(app, client, pid, "pre_review")
+    step(app, client, pid, "review_meeting")
+    # 重大 (≥ 2 亿元, seed 003 §9) goes to the county executive meeting (seed 004 §(九)).
+    assert _specs(app, pid) == ["executive_meeting"]
+    step(app, client, pid, "executive_meeting")
+    step(app, client, pid, "contract_review")
+    step(app, client, pid, "approve_filing")
+    step(app, client, pid, "prefecture_review")
+    assert _specs(app, pid) == ["signing"]
+    page = project_page(client, pid)
+    number = re.search(r'id="filing-number">([^<]+)<', page).group(1)
+    assert re.fullmatch(r"益商备〔\d{4}〕0001号", number)
+    step(app, client, pid, "signing")
+    assert status_of(app, pid) == ("completed", "end_signed")
+    login(client, "shishangwu")
+    filings = client.get("/filings/").data.decode()
+    assert "年产10万吨稻虾深加工项目" in filings and number in filings and "NX-2026-001" in filings
+
+
+def test_general_project_skips_the_executive_meeting(app, client):
+    pid = register_lead(client, amount_wan="3000", project_name="小型农机配件项目", investor="南县农机配件厂")
+    step(app, client, pid, "screening", confirmed_class="一般")
+    step(app, client, pid, "negotiation", amount_wan="3000")
+    step(app, client, pid, "approve_terms")
+    all_departments_agree(app, client, pid)
+    step(app, client, pid, "review_materials")
+    step(app, client, pid, "pre_review")
+    step(app, client, pid, "review_meeting")
+    assert _specs(app, pid) == ["contract_review"]
+    step(app, client, pid, "contract_review")
+    step(app, client, pid, "approve_filing")
+    step(app, client, pid, "prefecture_review")
+    step(app, client, pid, "signing")
+    assert status_of(app, pid) == ("completed", "end_signed")
+
+
+def test_special_terms_send_a_general_project_to_the_executive_meeting(app, client):
+    pid = register_lead(client, amount_wan="3000", project_name="一事一议项目", investor="某一事一议公司")
+    step(app, client, pid, "screening", confirmed_class="一般")
+    step(app, client, pid, "negotiation", amount_wan="3000", special_terms="true",
+         special_terms_detail="申请额外三年租金减免")
+    step(app, client, pid, "approve_terms")
+    all_departments_agree(app, client, pid)
+    step(app, client, pid, "review_materials")
+    step(app, client, pid, "pre_review")
+    step(app, client, pid, "review_meeting")
+    assert _specs(app, pid) == ["executive_meeting"]
+
+
+def test_a_department_objection_loops_back_to_negotiation_and_then_passes(app, client):
+    pid = register_lead(client)
+    step(app, client, pid, "screening", confirmed_class="重大")
+    step(app, client, pid, "negotiation")
+    step(app, client, pid, "approve_terms")
+    all_departments_agree(app, client, pid, objections={"zrzyj": "不同意", "sthj": "有条件同意"})
+    assert _specs(app, pid) == ["objection_decision"]
+    step(app, client, pid, "objection_decision")
+    assert _specs(app, pid) == ["negotiation"]
+    step(app, client, pid, "negotiation")
+    step(app, client, pid, "approve_terms")
+    all_departments_agree(app, client, pid)
+    assert _specs(app, pid) == ["review_materials"]
+
+
+def test_screening_return_goes_back_to_the_registering_officer_and_resubmits(app, client):
+    pid = register_lead(client)
+    step(app, client, pid, "screening", screening_decision="退回补充", confirmed_class="重大",
+         screening_opinion="请补充资金来源证明。")
+    tasks = ready_tasks(app, pid)
+    assert [t[1] for t in tasks] == ["supplement_lead"]
+    # Assigned to the one who registered it, not to every lead officer.
+    login(client, "zhaoshang2")
+    assert client.get(f"/tasks/{tasks[0][0]}").status_code == 403
+    step(app, client, pid, "supplement_lead", **{k: v for k, v in __import__("flow_support").LEAD.items()})
+    assert _specs(app, pid) == ["screening"]
+    step(app, client, pid, "screening", confirmed_class="重大")
+    assert _specs(app, pid) == ["negotiation"]
+
+
+def test_review_meeting_postponement_goes_through_supplement_and_pre_review_again(app, client):
+    pid = register_lead(client)
+    _through_joint_review(app, client, pid)
+    step(app, client, pid, "review_materials")
+    step(app, client, pid, "pre_review")
+    step(app, client, pid, "review_meeting", meeting_decision="暂缓", meeting_opinion="补充能耗评估。")
+    assert _specs(app, pid) == ["supplement_materials"]
+    step(app, client, pid, "supplement_materials")
+    assert _specs(app, pid) == ["pre_review"]
+    step(app, client, pid, "pre_review")
+    step(app, client, pid, "review_meeting")
+    assert _specs(app, pid) == ["executive_meeting"]
+
+
+def test_pre_review_can_send_materials_back_to_the_host_site(app, client):
+    pid = register_lead(client)
+    _through_joint_review(app, client, pid)
+    step(app, client, pid, "review_materials")
+    step(app, client, pid, "pre_review", pre_review_decision="退回落户地")
+    assert _specs(app, pid) == ["review_materials"]
+
+
+def test_prefecture_return_and_refiling(app, client):
+    pid = register_lead(client, amount_wan="3000", project_name="退回备案项目", investor="退回备案公司")
+    step(app, client, pid, "screening", confirmed_class="一般")
+    step(app, client, pid, "negotiation", amount_wan="3000")
+    step(app, client, pid, "approve_terms")
+    all_departments_agree(app, client, pid)
+    for spec in ("review_materials", "pre_review", "review_meeting", "contract_review", "approve_filing"):
+        step(app, client, pid, spec)
+    step(app, client, pid, "prefecture_review", prefecture_decision="退回", prefecture_opinion="缺少用地预审意见。")
+    assert _specs(app, pid) == ["revise_filing"]
+    assert "缺少用地预审意见" in project_page(client, pid)
+    step(app, client, pid, "revise_filing")
+    step(app, client, pid, "approve_filing")
+    step(app, client, pid, "prefecture_review")
+    assert _specs(app, pid) == ["signing"]
+    login(client, "shishangwu")
+    assert "第2次报送" in client.get("/filings/").data.decode()
+
+
+def _ending(app, client, pid, outcome):
+    assert status_of(app, pid) == ("completed", outcome)
+    assert ready_tasks(app, pid) == []
+
+
+def test_screening_rejection_ends_the_project_and_keeps_the_reason(app, client):
+    pid = register_lead(client)
+    step(app, client, pid, "screening", screening_decision="不予通过", confirmed_class="重大",
+         screening_opinion="属于产业政策淘汰类。")
+    _ending(app, client, pid, "end_rejected")
+    assert "属于产业政策淘汰类" in project_page(client, pid, "yanpan")
+
+
+def test_abandoned_negotiation_ends_the_project(app, client):
+    pid = register_lead(client)
+    step(app, client, pid, "screening", confirmed_class="重大")
+    step(app, client, pid, "negotiation", negotiation_decision="放弃")
+    _ending(app, client, pid, "end_abandoned")
+
+
+def test_ending_after_an_objection(app, client):
+    pid = register_lead(client)
+    step(app, client, pid, "screening", confirmed_class="重大")
+    step(app, client, pid, "negotiation")
+    step(app, client, pid, "approve_terms")
+    all_departments_agree(app, client, pid, objections={"fgj": "不同意"})
+    step(app, client, pid, "objection_decision", objection_decision="终止项目")
+    _ending(app, client, pid, "end_terminated")
+
+
+def test_review_meeting_rejection_ends_the_project(app, client):
+    pid = register_lead(client)
+    _through_joint_review(app, client, pid)
+    step(app, client, pid, "review_materials")
+    step(app, client, pid, "pre_review")
+    step(app, client, pid, "review_meeting", meeting_decision="不通过")
+    _ending(app, client, pid, "end_meeting_rejected")
+
+
+def test_executive_meeting_outcomes(app, client):
+    pid = register_lead(client)
+    _through_joint_review(app, client, pid)
+    for spec in ("review_materials", "pre_review", "review_meeting"):
+        step(app, client, pid, spec)
+    step(app, client, pid, "executive_meeting", exec_decision="修改后再议")
+    assert _specs(app, pid) == ["negotiation"]
+    step(app, client, pid, "negotiation")
+    step(app, client, pid, "approve_terms")
+    all_departments_agree(app, client, pid)
+    for spec in ("review_materials", "pre_review", "review_meeting"):
+        step(app, client, pid, spec)
+    step(app, client, pid, "executive_meeting", exec_decision="不同意")
+    _ending(app, client, pid, "end_exec_rejected")
+
+
+def test_contract_review_rejection_and_modification(app, client):
+    pid = register_lead(client)
+    _through_joint_review(app, client, pid)
+    for spec in ("review_materials", "pre_review", "review_meeting", "executive_meeting"):
+        step(app, client, pid, spec)
+    step(app, client, pid, "contract_review", contract_decision="修改")
+    assert _specs(app, pid) == ["negotiation"]
+    step(app, client, pid, "negotiation")
+    step(app, client, pid, "approve_terms")
+    all_departments_agree(app, client, pid)
+    for spec in ("review_materials", "pre_review", "review_meeting", "executive_meeting"):
+        step(app, client, pid, spec)
+    step(app, client, pid, "contract_review", contract_decision="不予通过")
+    _ending(app, client, pid, "end_contract_rejected")
+
+
+def test_head_of_office_can_send_terms_back_to_negotiation(app, client):
+    pid = register_lead(client)
+    step(app, client, pid, "screening", confirmed_class="重大")
+    step(app, client, pid, "negotiation")
+    step(app, client, pid, "approve_terms", terms_decision="退回洽谈")
+    assert _specs(app, pid) == ["negotiation"]

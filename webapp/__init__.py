@@ -1,0 +1,91 @@
+"""Flask front end: HTTP, sessions, templates. No process logic; it calls workflows.services."""
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask, render_template, request, session
+from flask_babel import Babel
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from webapp.config import load_config
+from webapp.i18n import form_text, select_locale
+from workflows import db
+from workflows.errors import ServiceError
+from workflows.forms import base_type
+
+csrf = CSRFProtect()
+babel = Babel()
+login_manager = LoginManager()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=os.environ.get("ZS_INSTANCE_PATH") or None,
+                instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(load_config(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=app.config["SESSION_MINUTES"])
+
+    db.init(app.config["DATABASE_URL"])
+    db.upgrade()
+    if app.config["DEMO_DATA"]:
+        from workflows.demo import seed_organisations
+        seed_organisations(app.config["PREFECTURE_NAME"], app.config["FILING_PREFIX"],
+                           tuple(app.config["COUNTY_NAMES"]))
+
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_locale="zh_CN",
+                   default_translation_directories="translations")
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "请先登录。"
+
+    from webapp import admin, auth_views, filings, projects, tasks
+    for module in (auth_views, tasks, projects, filings, admin):
+        app.register_blueprint(module.bp)
+
+    app.jinja_env.globals["form_text"] = form_text
+    app.jinja_env.globals["field_type"] = base_type
+
+    @app.before_request
+    def _session_timeout():
+        # A sliding timeout: idle sessions expire after SESSION_MINUTES.
+        session.permanent = True
+
+    @app.errorhandler(ServiceError)
+    def _service_error(err: ServiceError):
+        return render_template("error.html", message=err.message, status=err.status), err.status
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(err):
+        return render_template("error.html", message="页面已过期或请求无效（CSRF 校验失败），请刷新后重试。",
+                               status=400), 400
+
+    @app.errorhandler(404)
+    def _not_found(err):
+        return render_template("error.html", message="页面不存在。", status=404), 404
+
+    @app.errorhandler(403)
+    def _forbidden(err):
+        return render_template("error.html", message="您没有访问此页面的权限。", status=403), 403
+
+    @app.context_processor
+    def _globals():
+        return {"lang": select_locale(), "request_path": request.path}
+
+    return app
+
+
+def _instance_secret(instance: Path) -> str:
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

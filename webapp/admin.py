@@ -1,0 +1,71 @@
+"""Administration of users and units."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from webapp.session_user import actor
+from workflows.errors import ValidationFailed
+from workflows.roles import ROLES
+from workflows.services import user_service
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _page(errors=None, values=None, status=200):
+    a = actor()
+    return render_template("admin/users.html", users=user_service.user_list(a), units=user_service.unit_list(a),
+                           organisations=user_service.organisation_list(a), roles=ROLES,
+                           errors=errors or {}, values=values or {}), status
+
+
+@bp.route("/")
+@login_required
+def index():
+    return _page()
+
+
+@bp.route("/users", methods=["POST"])
+@login_required
+def user_create():
+    form = request.form
+    try:
+        user_service.user_create(actor(), form.get("username", "").strip(), form.get("display_name", "").strip(),
+                                 form.get("password", ""), int(form.get("unit_id") or 0), form.getlist("roles"))
+    except ValidationFailed as failed:
+        return _page(failed.errors, form.to_dict() | {"roles": form.getlist("roles")}, 422)
+    flash("用户已创建。")
+    return redirect(url_for("admin.index"))
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@login_required
+def user_active(user_id: int):
+    active = request.form.get("active") == "1"
+    user_service.user_set_active(actor(), user_id, active)
+    flash("已启用该用户。" if active else "已停用该用户。")
+    return redirect(url_for("admin.index"))
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+@login_required
+def user_password(user_id: int):
+    try:
+        user_service.user_reset_password(actor(), user_id, request.form.get("password", ""))
+    except ValidationFailed as failed:
+        return _page({f"password_{user_id}": failed.errors["password"]}, status=422)
+    flash("密码已重置。")
+    return redirect(url_for("admin.index"))
+
+
+@bp.route("/units", methods=["POST"])
+@login_required
+def unit_create():
+    form = request.form
+    try:
+        user_service.unit_create(actor(), int(form.get("organisation_id") or 0), form.get("code", "").strip(),
+                                 form.get("name", "").strip(), form.get("kind", ""))
+    except ValidationFailed as failed:
+        return _page({f"unit_{k}": v for k, v in failed.errors.items()}, form.to_dict(), 422)
+    flash("单位已创建。")
+    return redirect(url_for("admin.index"))

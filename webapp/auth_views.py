@@ -1,0 +1,53 @@
+"""Sign in, sign out, language."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import login_required, login_user, logout_user
+
+from webapp import login_manager
+from webapp.i18n import LOCALES
+from webapp.session_user import SessionUser, load_user
+from workflows.services import user_service
+
+bp = Blueprint("auth", __name__)
+login_manager.user_loader(load_user)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    username = ""
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        try:
+            actor = user_service.authenticate(username, request.form.get("password", ""), request.remote_addr)
+        except user_service.SignInFailed as failed:
+            error = failed.message
+        else:
+            session.clear()
+            login_user(SessionUser(actor))
+            target = request.args.get("next", "")
+            # Only same-site relative targets: no open redirect.
+            if not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+                target = url_for("tasks.inbox")
+            return redirect(target)
+    return render_template("auth/login.html", error=error, username=username), (401 if error else 200)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    logout_user()
+    session.clear()
+    flash("您已安全退出。")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/lang/<code>", methods=["POST"])
+def set_language(code: str):
+    if code in LOCALES:
+        session["lang"] = code
+    target = request.form.get("next", "/")
+    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")

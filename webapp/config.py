@@ -1,0 +1,38 @@
+"""Every configuration option, with type, default and description. Read from the environment at
+app creation (never at import time)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+OPTIONS = {
+    # name: (type, default, description)
+    "DATABASE_URL": (str, None, "SQLAlchemy URL; default a SQLite file in the instance folder. "
+                                "postgresql://… for PostgreSQL."),
+    "SECRET_KEY": (str, None, "Session signing key; default a random key kept in instance/secret_key."),
+    "DEMO_DATA": (bool, True, "Create the demo prefecture, counties and users on an empty database."),
+    "PREFECTURE_NAME": (str, "益阳市", "The prefecture (市 or 州) the counties file with."),
+    "FILING_PREFIX": (str, "益商", "Prefix of filing numbers: <prefix>备〔YYYY〕NNNN号."),
+    "COUNTY_NAMES": (list, ["南县", "桃江县"], "Demo counties, comma-separated."),
+    "SESSION_MINUTES": (int, 30, "Idle minutes before a signed-in session expires."),
+}
+
+
+def _parse(kind, raw: str):
+    if kind is bool:
+        return raw.lower() in ("1", "true", "yes", "on")
+    if kind is int:
+        return int(raw)
+    if kind is list:
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    return raw
+
+
+def load_config(instance_path: str) -> dict:
+    config = {}
+    for name, (kind, default, _doc) in OPTIONS.items():
+        raw = os.environ.get(f"ZS_{name}") or (os.environ.get(name) if name == "DATABASE_URL" else None)
+        config[name] = _parse(kind, raw) if raw is not None else default
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = f"sqlite:///{Path(instance_path) / 'zhaoshang.sqlite3'}"
+    return config

@@ -1,0 +1,23 @@
+"""Locale choice (Chinese by default, English switchable) and translation of form texts.
+
+Form labels live in forms/*.json in Chinese; their English is in the same gettext catalogue as the
+UI (webapp/translations/en/LC_MESSAGES/messages.po), so one catalogue serves both.
+"""
+from __future__ import annotations
+
+from flask import request, session
+from flask_babel import gettext
+
+LOCALES = ("zh_CN", "en")
+
+
+def select_locale() -> str:
+    lang = session.get("lang") if request else None
+    return lang if lang in LOCALES else "zh_CN"
+
+
+def form_text(text):
+    """Translate a Chinese string taken from a form schema (titles, options, help)."""
+    if not isinstance(text, str) or not text:
+        return text
+    return gettext(text)

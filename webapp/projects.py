@@ -1,0 +1,46 @@
+"""Register a lead, list projects, one project's page."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from webapp.session_user import actor
+from workflows.errors import ValidationFailed
+from workflows.services import project_service
+
+bp = Blueprint("projects", __name__, url_prefix="/projects")
+
+
+@bp.route("/")
+@login_required
+def index():
+    return render_template("projects/list.html", projects=project_service.project_list(actor()))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    schema, uischema = project_service.lead_form(actor())
+    values, errors, duplicates = {}, {}, []
+    if request.method == "POST":
+        values = request.form.to_dict()
+        duplicates = project_service.same_investor(actor(), values.get("investor", ""))
+        if duplicates and not values.get("confirm_duplicate"):
+            errors = {"investor": "其他单位已登记该投资方的线索（抢商争商），请核实后勾选确认再提交。"}
+        else:
+            try:
+                instance_id = project_service.project_start(actor(), values)
+            except ValidationFailed as failed:
+                errors = failed.errors
+            else:
+                flash("线索已登记，已提交研判专班初审。")
+                return redirect(url_for("projects.show", instance_id=instance_id))
+    status = 422 if errors else 200
+    return render_template("projects/new.html", schema=schema, uischema=uischema, values=values,
+                           errors=errors, duplicates=duplicates), status
+
+
+@bp.route("/<int:instance_id>")
+@login_required
+def show(instance_id: int):
+    return render_template("projects/detail.html", p=project_service.project_detail(actor(), instance_id))

@@ -1,0 +1,55 @@
+"""The inbox and the task page."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from webapp.session_user import actor
+from workflows.errors import ValidationFailed
+from workflows.services import task_service
+
+bp = Blueprint("tasks", __name__)
+
+
+@bp.route("/")
+@login_required
+def inbox():
+    return render_template("tasks/inbox.html", tasks=task_service.inbox(actor()),
+                           done=task_service.done_by(actor(), limit=20))
+
+
+@bp.route("/tasks/<int:task_id>")
+@login_required
+def show(task_id: int):
+    view = task_service.task_form(actor(), task_id)
+    return render_template("tasks/task.html", view=view, values=view.values, errors={})
+
+
+@bp.route("/tasks/<int:task_id>/claim", methods=["POST"])
+@login_required
+def claim(task_id: int):
+    task_service.task_claim(actor(), task_id)
+    flash("已认领，请填写并提交。")
+    return redirect(url_for("tasks.show", task_id=task_id))
+
+
+@bp.route("/tasks/<int:task_id>/release", methods=["POST"])
+@login_required
+def release(task_id: int):
+    task_service.task_release(actor(), task_id)
+    flash("已释放，该任务回到组内待办。")
+    return redirect(url_for("tasks.inbox"))
+
+
+@bp.route("/tasks/<int:task_id>", methods=["POST"])
+@login_required
+def complete(task_id: int):
+    submitted = request.form.to_dict()
+    try:
+        instance_id = task_service.task_complete(actor(), task_id, submitted)
+    except ValidationFailed as failed:
+        view = task_service.task_form(actor(), task_id)
+        return render_template("tasks/task.html", view=view, values=submitted, errors=failed.errors,
+                               message=failed.message), 422
+    flash("已提交。")
+    return redirect(url_for("projects.show", instance_id=instance_id))

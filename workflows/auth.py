@@ -1,0 +1,74 @@
+"""One permission function per service action; each service calls its check first.
+
+Rules from ../shared/DOMAIN.md ("Who works in the system") and issue #2 §6 (who may see a project).
+"""
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from workflows.actor import Actor
+from workflows.errors import Forbidden
+from workflows.models import Filing, Organisation, ProcessInstance, TaskRecord
+from workflows.roles import COUNTY_WIDE_READERS, ROLES
+
+
+def require(allowed: bool, message: str = "您没有执行此操作的权限。") -> None:
+    if not allowed:
+        raise Forbidden(message)
+
+
+def project_start(actor: Actor) -> bool:
+    return actor.has("lead_officer") and actor.org_kind == "county"
+
+
+def task_eligible(actor: Actor, record: TaskRecord, instance: ProcessInstance, county: Organisation) -> bool:
+    """May this user work on the task: the lane's role, the right organisation, unit and assignee."""
+    role = ROLES.get(record.lane)
+    if role is None or not actor.has(record.lane):
+        return False
+    org_ok = actor.org_id == (county.parent_id if role.level == "prefecture" else instance.county_id)
+    if not org_ok:
+        return False
+    if record.unit_code and actor.unit_code != record.unit_code:
+        return False
+    if record.fixed_assignee and record.assignee_id != actor.id:
+        return False
+    return True
+
+
+def task_claim(actor: Actor, record: TaskRecord, instance: ProcessInstance, county: Organisation) -> bool:
+    return task_eligible(actor, record, instance, county)
+
+
+def task_complete(actor: Actor, record: TaskRecord, instance: ProcessInstance, county: Organisation) -> bool:
+    return task_eligible(actor, record, instance, county)
+
+
+def project_view(session: Session, actor: Actor, instance: ProcessInstance) -> bool:
+    county = session.get(Organisation, instance.county_id)
+    if actor.org_id == instance.county_id and actor.roles & COUNTY_WIDE_READERS:
+        return True
+    if actor.has("prefecture_bureau") and actor.org_id == county.parent_id:
+        return session.scalar(select(Filing.id).where(Filing.instance_id == instance.id)) is not None
+    if actor.org_id != instance.county_id:
+        return False
+    if instance.started_by_id == actor.id:
+        return True
+    # Anyone who holds or held a task on it, or may take one now.
+    touched = session.scalar(select(TaskRecord.id).where(
+        TaskRecord.instance_id == instance.id,
+        or_(TaskRecord.assignee_id == actor.id, TaskRecord.completed_by_id == actor.id)).limit(1))
+    if touched is not None:
+        return True
+    ready = session.scalars(select(TaskRecord).where(
+        TaskRecord.instance_id == instance.id, TaskRecord.state == "ready"))
+    return any(task_eligible(actor, r, instance, county) for r in ready)
+
+
+def filing_list(actor: Actor) -> bool:
+    return actor.has("prefecture_bureau") and actor.org_kind == "prefecture"
+
+
+def admin(actor: Actor) -> bool:
+    return actor.has("admin")

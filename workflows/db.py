@@ -1,0 +1,80 @@
+"""Database engine and sessions. One `transaction()` = one unit of work that lands whole or not at all."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+_engine: Engine | None = None
+_Session: sessionmaker | None = None
+
+
+def init(url: str) -> Engine:
+    """Bind the service to a database URL (SQLite file by default, PostgreSQL by DATABASE_URL)."""
+    global _engine, _Session
+    if _engine is not None:
+        _engine.dispose()
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    kwargs = {}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+    _engine = create_engine(url, future=True, **kwargs)
+    if url.startswith("sqlite"):
+        event.listen(_engine, "connect", _sqlite_pragmas)
+    _Session = sessionmaker(bind=_engine, expire_on_commit=False)
+    return _engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.close()
+
+
+def engine() -> Engine:
+    if _engine is None:
+        raise RuntimeError("workflows.db.init() has not been called")
+    return _engine
+
+
+def is_postgres() -> bool:
+    return engine().dialect.name == "postgresql"
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """A session whose work commits at the end of the block, or rolls back whole on any error."""
+    if _Session is None:
+        raise RuntimeError("workflows.db.init() has not been called")
+    session = _Session()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def upgrade() -> None:
+    """Bring the schema to the newest Alembic revision."""
+    from alembic import command
+    from alembic.config import Config
+
+    here = Path(__file__).parent
+    cfg = Config()
+    cfg.set_main_option("script_location", str(here / "migrations"))
+    cfg.attributes["connection_engine"] = engine()
+    command.upgrade(cfg, "head")

@@ -1,0 +1,1 @@
+"""Everything that touches SpiffWorkflow objects lives in this package."""

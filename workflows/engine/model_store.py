@@ -1,0 +1,69 @@
+"""Process-model versions: the BPMN/DMN/form files are stored once per content hash and parsed once."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from lxml import etree
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflows.models import ModelVersion
+
+PROCESS_ID = "investment_project"
+ROOT = Path(os.environ.get("ZS_MODEL_ROOT", Path(__file__).resolve().parents[2]))
+
+
+def read_model_files(root: Path = ROOT) -> dict[str, str]:
+    """The deployable files: bpmn/*.bpmn, bpmn/*.dmn, forms/*.json (names without folders are unique)."""
+    files: dict[str, str] = {}
+    for pattern in ("bpmn/*.bpmn", "bpmn/*.dmn", "forms/*-schema.json", "forms/*-uischema.json"):
+        for path in sorted(root.glob(pattern)):
+            files[f"{path.parent.name}/{path.name}"] = path.read_text(encoding="utf-8")
+    return files
+
+
+def content_hash(files: dict[str, str]) -> str:
+    blob = json.dumps(files, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()
+
+
+def ensure_current_version(session: Session, deployed_by: str = "system") -> ModelVersion:
+    """The stored version matching the files on disk, stored now if it is new."""
+    files = read_model_files()
+    digest = content_hash(files)
+    version = session.scalars(select(ModelVersion).where(ModelVersion.content_hash == digest)).first()
+    if version is None:
+        parse_specs(digest, json.dumps(files))  # refuse to deploy what does not parse
+        version = ModelVersion(process_id=PROCESS_ID, content_hash=digest, files=files, deployed_by=deployed_by)
+        session.add(version)
+        session.flush()
+    return version
+
+
+@lru_cache(maxsize=32)
+def parse_specs(digest: str, files_json: str):
+    """(spec, subprocess_specs) for one model version; cached by its content hash."""
+    files = json.loads(files_json)
+    parser = SpiffBpmnParser()
+    for name, text in files.items():
+        if name.endswith(".bpmn"):
+            parser.add_bpmn_xml(etree.fromstring(text.encode("utf-8")), filename=name)
+        elif name.endswith(".dmn"):
+            parser.add_dmn_xml(etree.fromstring(text.encode("utf-8")), filename=name)
+    return parser.get_spec(PROCESS_ID), parser.get_subprocess_specs(PROCESS_ID)
+
+
+def specs_for(version: ModelVersion):
+    return parse_specs(version.content_hash, json.dumps(version.files, sort_keys=True))
+
+
+def form_files(version: ModelVersion, form: str) -> tuple[dict, dict]:
+    """(schema, uischema) of a form as pinned in this version."""
+    schema = json.loads(version.files[f"forms/{form}-schema.json"])
+    ui = version.files.get(f"forms/{form}-uischema.json")
+    return schema, json.loads(ui) if ui else {}

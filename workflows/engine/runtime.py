@@ -1,0 +1,142 @@
+"""The one class that owns SpiffWorkflow objects: load → complete → engine steps → dump."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
+
+from workflows.engine.model_store import specs_for
+from workflows.engine.script_engine import restricted_engine
+from workflows.models import ModelVersion
+
+_serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+
+
+@dataclass
+class ReadyTask:
+    """What the task index needs to know about one READY user task."""
+
+    uuid: str
+    spec_name: str
+    title: str
+    lane: str
+    properties: dict[str, str]
+    mi_index: int | None
+    data: dict[str, Any] = field(repr=False)
+
+    @property
+    def form(self) -> str | None:
+        name = self.properties.get("formJsonSchemaFilename")
+        return name[: -len("-schema.json")] if name else None
+
+
+class ProcessRuntime:
+    """Runs one instance of a pinned model version with the restricted script engine."""
+
+    def __init__(self, version: ModelVersion, services: dict[str, Callable[..., dict]] | None = None):
+        self.version = version
+        self.spec, self.subprocess_specs = specs_for(version)
+        self.script_engine = restricted_engine(services)
+
+    def start(self) -> BpmnWorkflow:
+        wf = BpmnWorkflow(self.spec, self.subprocess_specs, script_engine=self.script_engine)
+        wf.do_engine_steps()
+        return wf
+
+    def load(self, state: str) -> BpmnWorkflow:
+        # Task order matters: the serializer restores each task's data from its parent's.
+        dct = json.loads(state)
+        dct["spec"] = _spec_dict(self.version.content_hash, self.spec)
+        dct["subprocess_specs"] = {}
+        wf = _serializer.from_dict(dct)
+        # The script engine is not serialized; set ours again after every load (security).
+        wf.script_engine = self.script_engine
+        for sub in wf.subprocesses.values():
+            sub.script_engine = self.script_engine
+        return wf
+
+    @staticmethod
+    def dump(wf: BpmnWorkflow) -> tuple[str, str]:
+        """The workflow state as JSON without its spec (stored once per model version), and its hash."""
+        dct = _serializer.to_dict(wf)
+        dct.pop("spec", None)
+        dct.pop("subprocess_specs", None)
+        dct[_serializer.VERSION_KEY] = _serializer.VERSION
+        text = json.dumps(dct, ensure_ascii=False, default=str)
+        return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    @staticmethod
+    def ready_tasks(wf: BpmnWorkflow) -> list[ReadyTask]:
+        result = []
+        for task in wf.get_tasks(state=TaskState.READY, manual=True):
+            spec = task.task_spec
+            props = dict(spec.extensions.get("properties", {}))
+            result.append(ReadyTask(
+                uuid=str(task.id),
+                spec_name=spec.bpmn_id or spec.name,
+                title=spec.bpmn_name or spec.name,
+                lane=spec.lane or "",
+                properties=props,
+                mi_index=_mi_index(task),
+                data=task.data,
+            ))
+        return result
+
+    @staticmethod
+    def complete(wf: BpmnWorkflow, task_uuid: str, data: dict[str, Any]) -> None:
+        from uuid import UUID
+
+        task = wf.get_task_from_id(UUID(task_uuid))
+        if task is None or task.state != TaskState.READY:
+            raise LookupError(task_uuid)
+        task.set_data(**data)
+        task.run()
+        wf.do_engine_steps()
+
+    @staticmethod
+    def outcome(wf: BpmnWorkflow) -> str | None:
+        """The bpmn id of the end event the workflow finished at, or None while it runs."""
+        if not wf.is_completed():
+            return None
+        for task in wf.get_tasks(state=TaskState.COMPLETED):
+            spec = task.task_spec
+            if isinstance(spec, EndEvent) and spec.bpmn_id and isinstance(spec.event_definition,
+                                                                         NoneEventDefinition):
+                return spec.bpmn_id
+        return "completed"
+
+    @staticmethod
+    def data(wf: BpmnWorkflow) -> dict[str, Any]:
+        """The project's current data: the workflow's data once ended, else the newest task's."""
+        if wf.is_completed():
+            return dict(wf.data)
+        latest: dict[str, Any] = {}
+        newest = -1.0
+        for task in wf.get_tasks(state=TaskState.COMPLETED | TaskState.READY):
+            if task.last_state_change > newest and task.data:
+                newest, latest = task.last_state_change, task.data
+        return dict(latest)
+
+
+def _mi_index(task) -> int | None:
+    # Children of a multi-instance task keep their position in the input collection.
+    value = task.internal_data.get("key_or_index")
+    return int(value) if isinstance(value, int) else None
+
+
+_spec_cache: dict[str, dict] = {}
+
+
+def _spec_dict(digest: str, spec) -> dict:
+    if digest not in _spec_cache:
+        _spec_cache[digest] = _serializer.to_dict(spec)
+    return copy.deepcopy(_spec_cache[digest])

@@ -1,0 +1,119 @@
+"""A script engine that really is restricted.
+
+SpiffWorkflow's default engine is plain eval/exec with full builtins, and
+TaskDataEnvironment(RestrictedPython.safe_globals) still lets `__subclasses__` walks reach `os`
+(../shared/SPIFFWORKFLOW-NOTES.md, "Script engine safety"). Here every condition, script, DMN cell
+and timer expression is compiled by RestrictedPython (which rejects underscore names and imports
+at compile time) and run with its guards; service tasks call only the operations registered by
+the application.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
+from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+from RestrictedPython.Guards import (
+    full_write_guard,
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safer_getattr,
+)
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+
+
+class ScriptRejected(Exception):
+    """A BPMN/DMN expression tried something the restricted engine does not allow."""
+
+
+def _inplacevar(op: str, x: Any, y: Any) -> Any:
+    ops = {"+=": lambda a, b: a + b, "-=": lambda a, b: a - b, "*=": lambda a, b: a * b}
+    if op not in ops:
+        raise ScriptRejected(f"operator {op} is not allowed")
+    return ops[op](x, y)
+
+
+def _guarded_getattr(obj: Any, name: str, default: Any = None) -> Any:
+    # str.format / format_map can reach attributes through "{0.__class__}" strings.
+    if isinstance(obj, str) and name in ("format", "format_map"):
+        raise ScriptRejected("str.format is not allowed in process scripts")
+    return safer_getattr(obj, name, default)
+
+
+_BUILTINS = dict(safe_builtins)
+for _name in ("getattr", "setattr", "delattr", "hasattr"):
+    _BUILTINS.pop(_name, None)
+_BUILTINS.update({
+    "any": any, "all": all, "max": max, "min": min, "sum": sum, "dict": dict, "list": list,
+    "enumerate": enumerate, "set": set,
+})
+
+_GUARDS = {
+    "__builtins__": _BUILTINS,
+    "_getattr_": _guarded_getattr,
+    "_getitem_": default_guarded_getitem,
+    "_getiter_": default_guarded_getiter,
+    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+    "_unpack_sequence_": guarded_unpack_sequence,
+    "_write_": full_write_guard,
+    "_inplacevar_": _inplacevar,
+}
+
+
+def _compile(source: str, mode: str):
+    compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
+    result = compiler(source)
+    if result.errors or result.code is None:
+        raise ScriptRejected("; ".join(result.errors) or "script rejected")
+    return result.code
+
+
+class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
+    """Evaluates task-data expressions with RestrictedPython; service tasks go to `services`."""
+
+    def __init__(self, services: dict[str, Callable[..., dict]] | None = None):
+        super().__init__({})
+        self.services = services or {}
+
+    def evaluate(self, expression, context, external_context=None):
+        scope = dict(_GUARDS)
+        scope.update(external_context or {})
+        scope.update(context)
+        return eval(_compile(expression, "eval"), scope)  # noqa: S307 - compiled by RestrictedPython
+
+    def execute(self, script, context, external_context=None):
+        scope = dict(_GUARDS)
+        scope.update(external_context or {})
+        scope.update(context)
+        exec(_compile(script, "exec"), scope)  # noqa: S102 - compiled by RestrictedPython
+        for key, value in scope.items():
+            if key in _GUARDS or (external_context and key in external_context) or callable(value):
+                continue
+            context[key] = value
+        return True
+
+    def call_service(self, context, operation_name=None, operation_params=None, **kwargs):
+        operation = self.services.get(operation_name)
+        if operation is None:
+            raise ScriptRejected(f"unknown service operation {operation_name!r}")
+        params = {name: p["value"] for name, p in (operation_params or {}).items()}
+        return json.dumps(operation(context, **params), ensure_ascii=False)
+
+
+class RestrictedScriptEngine(PythonScriptEngine):
+    """SpiffWorkflow 3.2's call_service error path refers to an undefined name; report errors plainly."""
+
+    def call_service(self, task, **kwargs):
+        try:
+            return self.environment.call_service(task.data, **kwargs)
+        except Exception as err:
+            raise WorkflowTaskException(f"service {kwargs.get('operation_name')} failed: {err}",
+                                        task=task, exception=err) from err
+
+
+def restricted_engine(services: dict[str, Callable[..., dict]] | None = None) -> PythonScriptEngine:
+    """An engine for one engine step; `services` are closures bound to that step's transaction."""
+    return RestrictedScriptEngine(environment=RestrictedEnvironment(services))

@@ -1,0 +1,104 @@
+"""Task forms: JSON Schema files in forms/, validated server-side before anything reaches the engine."""
+from __future__ import annotations
+
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+from workflows.errors import ValidationFailed
+
+MESSAGES = {
+    "required": "此项必填",
+    "minimum": "不能小于 {v}",
+    "exclusiveMinimum": "必须大于 {v}",
+    "maximum": "不能大于 {v}",
+    "maxLength": "不能超过 {v} 个字",
+    "minLength": "至少填写 {v} 个字",
+    "pattern": "格式不正确",
+    "format": "格式不正确",
+    "enum": "请从选项中选择",
+    "const": "所选项不符合要求",
+    "oneOf": "请从选项中选择",
+    "type": "格式不正确",
+}
+
+
+def base_type(prop: dict) -> str | None:
+    """The property's type, ignoring "null" (optional fields are typed ["string", "null"])."""
+    kind = prop.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    return kind
+
+
+def editable_fields(schema: dict) -> list[str]:
+    return [k for k, p in schema.get("properties", {}).items() if not p.get("readOnly")]
+
+
+def readonly_fields(schema: dict) -> list[str]:
+    return [k for k, p in schema.get("properties", {}).items() if p.get("readOnly")]
+
+
+def coerce(schema: dict, submitted: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Turn HTML form strings into typed values; returns (values, type errors)."""
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    props = schema.get("properties", {})
+    for name in editable_fields(schema):
+        kind = base_type(props[name])
+        raw = submitted.get(name)
+        if kind == "boolean":
+            values[name] = raw in ("on", "true", "1", "是")
+            continue
+        raw = (raw or "").strip()
+        if raw == "":
+            values[name] = None
+            continue
+        try:
+            if kind == "integer":
+                values[name] = int(raw)
+            elif kind == "number":
+                values[name] = float(raw)
+            else:
+                values[name] = raw
+        except ValueError:
+            values[name] = raw
+            errors[name] = "请输入数字" if kind == "number" else "请输入整数"
+    return values, errors
+
+
+def validate(schema: dict, submitted: dict[str, Any], task_data: dict[str, Any],
+             coerce_strings: bool = True) -> dict[str, Any]:
+    """The clean data to put on the task: every editable field (missing → None).
+
+    Read-only fields are taken from the task data, never from the user, and take part in
+    validation (e.g. the screening class may not be below the proposed class).
+    Raises ValidationFailed with a message per field.
+    """
+    if coerce_strings:
+        values, errors = coerce(schema, submitted)
+    else:
+        values = {k: submitted.get(k) for k in editable_fields(schema)}
+        errors = {}
+    instance = {k: v for k, v in values.items() if v is not None}
+    for name in readonly_fields(schema):
+        if task_data.get(name) is not None:
+            instance[name] = task_data[name]
+    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    for error in validator.iter_errors(instance):
+        for field, message in _field_errors(error):
+            errors.setdefault(field, message)
+    if errors:
+        raise ValidationFailed(errors)
+    return values
+
+
+def _field_errors(error) -> list[tuple[str, str]]:
+    if error.validator == "required":
+        missing = [n for n in error.validator_value if n not in (error.instance or {})]
+        return [(n, MESSAGES["required"]) for n in missing]
+    if error.validator == "additionalProperties":
+        return [("_form", "含有未定义的字段")]
+    field = str(error.absolute_path[0]) if error.absolute_path else "_form"
+    template = MESSAGES.get(error.validator, "填写有误")
+    return [(field, template.format(v=error.validator_value))]

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workflows.db import Base
+from workflows.models._types import JsonType, utcnow
+from workflows.models.organisation import Organisation, Unit
+from workflows.models.user import User
+
+
+class ProcessInstance(Base):
+    """One investment project's running process; `version` guards against concurrent steps."""
+
+    __tablename__ = "process_instance"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"))
+    county_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    started_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    started_unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))
+    # Copied from task data after each step so lists and searches are plain SQL.
+    project_name: Mapped[str] = mapped_column(String(200))
+    investor: Mapped[str] = mapped_column(String(200), index=True)
+    amount_wan: Mapped[float | None] = mapped_column(Numeric(14, 2))
+    project_class: Mapped[str | None] = mapped_column(String(10))
+    stage: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running | completed
+    outcome: Mapped[str | None] = mapped_column(String(60))  # end event name when completed
+    state: Mapped[str] = mapped_column(Text)  # serialized workflow JSON without its spec; text keeps task order
+    state_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    county: Mapped[Organisation] = relationship()
+    started_by: Mapped[User] = relationship(foreign_keys=[started_by_id])
+    started_unit: Mapped[Unit] = relationship(foreign_keys=[started_unit_id])
+    notes: Mapped[str | None] = mapped_column(Text)

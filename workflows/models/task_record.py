@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from workflows.db import Base
+from workflows.models._types import JsonType, utcnow
+from workflows.models.instance import ProcessInstance
+from workflows.models.user import User
+
+
+class TaskRecord(Base):
+    """The relational index of user tasks, kept in step with the engine: inboxes are SQL queries."""
+
+    __tablename__ = "task_record"
+    __table_args__ = (Index("ix_task_inbox", "state", "lane", "unit_code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    task_uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    spec_name: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(200))
+    stage: Mapped[str] = mapped_column(String(100))
+    form: Mapped[str | None] = mapped_column(String(100))
+    lane: Mapped[str] = mapped_column(String(40))  # role code
+    unit_code: Mapped[str | None] = mapped_column(String(40))  # department the task belongs to
+    mi_index: Mapped[int | None]
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    fixed_assignee: Mapped[bool] = mapped_column(default=False)  # assigned by the model, not by claiming
+    state: Mapped[str] = mapped_column(String(20), default="ready")  # ready | completed | cancelled
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    data: Mapped[dict | None] = mapped_column(JsonType)  # the submitted form data
+
+    instance: Mapped[ProcessInstance] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])

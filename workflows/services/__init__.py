@@ -1,0 +1,1 @@
+"""The service API the webapp calls. Each function checks its permission (workflows.auth) first."""

@@ -1,0 +1,84 @@
+"""Service-task operations of the filing stage (seed 002 §(十三): county projects are filed with the
+prefecture commerce bureau before signing; 严禁乱签约、重复签约).
+
+BPMN service tasks name these operations; the restricted script engine calls only what is here.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from workflows import audit
+from workflows.actor import Actor
+from workflows.models import Filing, Organisation, ProcessInstance
+from workflows.models._types import utcnow
+
+SUMMARY_FIELDS = ("project_name", "investor", "industry", "amount_wan", "currency", "amount_usd_wan",
+                  "project_class", "land_mu", "tax_per_mu_wan", "annual_output_wan", "jobs",
+                  "special_terms", "special_terms_detail", "exec_minutes_number")
+
+
+def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str, Callable[..., dict]]:
+    """The operations for one engine step, bound to its transaction and instance."""
+
+    def filing_submit(data: dict) -> dict:
+        county = session.get(Organisation, instance.county_id)
+        filing = session.scalar(select(Filing).where(Filing.instance_id == instance.id))
+        summary = {k: data.get(k) for k in SUMMARY_FIELDS}
+        if filing is None:
+            filing = Filing(instance_id=instance.id, county_id=county.id, prefecture_id=county.parent_id,
+                            state="待受理", summary=summary)
+            session.add(filing)
+        else:
+            filing.state, filing.summary = "待受理", summary
+            filing.times_submitted += 1
+            filing.submitted_at = filing.updated_at = utcnow()
+        session.flush()
+        audit.append(session, "filing_submitted", actor=actor.username, instance_id=instance.id,
+                     data={"filing_id": filing.id, "times": filing.times_submitted}, address=actor.address)
+        return {"filing_id": filing.id, "state": filing.state}
+
+    def filing_accept(data: dict) -> dict:
+        filing = _filing(session, instance)
+        prefecture = session.get(Organisation, filing.prefecture_id)
+        now = utcnow()
+        if filing.number is None:
+            # Numbers run per prefecture and year: <prefix>备〔2026〕0001号.
+            last = session.scalar(select(func.max(Filing.seq)).where(
+                Filing.prefecture_id == prefecture.id, Filing.year == now.year)) or 0
+            filing.year, filing.seq = now.year, last + 1
+            filing.number = f"{prefecture.filing_prefix or prefecture.name}备〔{now.year}〕{filing.seq:04d}号"
+        filing.state, filing.accepted_at, filing.updated_at = "已受理", now, now
+        filing.return_reason = None
+        session.flush()
+        audit.append(session, "filing_accepted", actor=actor.username, instance_id=instance.id,
+                     outcome=filing.number, address=actor.address)
+        return {"number": filing.number, "accepted_at": now.date().isoformat()}
+
+    def filing_return(data: dict) -> dict:
+        filing = _filing(session, instance)
+        filing.state, filing.updated_at = "已退回", utcnow()
+        filing.return_reason = data.get("prefecture_opinion")
+        session.flush()
+        return {"state": filing.state}
+
+    def filing_report_signing(data: dict) -> dict:
+        filing = _filing(session, instance)
+        filing.signing = {k: data.get(k) for k in ("contract_number", "sign_date", "signatories", "signing_place")}
+        filing.state, filing.updated_at = "已签约", utcnow()
+        session.flush()
+        audit.append(session, "signing_reported", actor=actor.username, instance_id=instance.id,
+                     data=filing.signing, address=actor.address)
+        return {"state": filing.state}
+
+    return {"filing_submit": filing_submit, "filing_accept": filing_accept,
+            "filing_return": filing_return, "filing_report_signing": filing_report_signing}
+
+
+def _filing(session: Session, instance: ProcessInstance) -> Filing:
+    filing = session.scalar(select(Filing).where(Filing.instance_id == instance.id))
+    if filing is None:
+        raise LookupError(f"instance {instance.id} has no filing")
+    return filing

@@ -1,0 +1,101 @@
+"""One engine step = one transaction: load, change, run the engine, persist, index tasks, audit."""
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflows import audit
+from workflows.actor import Actor
+from workflows.deadlines import add_working_days
+from workflows.engine.runtime import ProcessRuntime, ReadyTask
+from workflows.models import ModelVersion, ProcessInstance, TaskRecord, User
+from workflows.models._types import utcnow
+from workflows.services import filing_operations
+
+STAGE_DONE = {
+    "end_signed": "已签约", "end_rejected": "研判不予通过", "end_abandoned": "洽谈放弃",
+    "end_terminated": "会审后终止", "end_meeting_rejected": "评审会不通过",
+    "end_exec_rejected": "常务会议不同意", "end_contract_rejected": "合同不予通过",
+}
+
+
+def runtime_for(session: Session, instance: ProcessInstance, actor: Actor) -> ProcessRuntime:
+    version = session.get(ModelVersion, instance.model_version_id)
+    return ProcessRuntime(version, filing_operations.bound(session, instance, actor))
+
+
+def run_step(session: Session, instance: ProcessInstance, actor: Actor,
+             change: Callable[[ProcessRuntime, object], None]) -> list[TaskRecord]:
+    """Apply `change(runtime, workflow)`, then persist everything; returns the newly offered tasks."""
+    runtime = runtime_for(session, instance, actor)
+    wf = runtime.load(instance.state) if instance.state else runtime.start()
+    change(runtime, wf)
+    state, state_hash = runtime.dump(wf)
+    instance.state = state
+    instance.state_hash = state_hash
+    instance.updated_at = utcnow()
+    data = runtime.data(wf)
+    _copy_summary(instance, data)
+    outcome = runtime.outcome(wf)
+    ready = runtime.ready_tasks(wf)
+    if outcome:
+        instance.status, instance.outcome = "completed", outcome
+        instance.stage = STAGE_DONE.get(outcome, "已结束")
+    else:
+        instance.stage = "、".join(dict.fromkeys(t.properties.get("stage", t.title) for t in ready))
+    session.flush()
+    created = sync_task_index(session, instance, ready, actor)
+    if outcome:
+        audit.append(session, "project_ended", actor=actor.username, instance_id=instance.id,
+                     outcome=outcome, state_hash=state_hash, address=actor.address)
+    return created
+
+
+def _copy_summary(instance: ProcessInstance, data: dict) -> None:
+    instance.project_name = data.get("project_name") or instance.project_name
+    instance.investor = data.get("investor") or instance.investor
+    if data.get("amount_wan") is not None:
+        instance.amount_wan = data["amount_wan"]
+    instance.project_class = data.get("project_class") or data.get("confirmed_class") or \
+        data.get("proposed_class") or instance.project_class
+
+
+def sync_task_index(session: Session, instance: ProcessInstance, ready: list[ReadyTask],
+                    actor: Actor) -> list[TaskRecord]:
+    """Make the ready rows of the index equal the engine's READY user tasks."""
+    rows = {r.task_uuid: r for r in session.scalars(select(TaskRecord).where(
+        TaskRecord.instance_id == instance.id, TaskRecord.state == "ready"))}
+    now = utcnow()
+    created = []
+    for task in ready:
+        if task.uuid in rows:
+            continue
+        props = task.properties
+        assignee_id = None
+        if props.get("assigneeField"):
+            username = task.data.get(props["assigneeField"])
+            assignee_id = session.scalar(select(User.id).where(User.username == username))
+        due_days = int(props.get("dueWorkingDays", 3))
+        record = TaskRecord(
+            instance_id=instance.id, task_uuid=task.uuid, spec_name=task.spec_name, title=task.title,
+            stage=props.get("stage", task.title), form=task.form, lane=task.lane,
+            unit_code=task.data.get(props["unitField"]) if props.get("unitField") else None,
+            mi_index=task.mi_index, assignee_id=assignee_id, fixed_assignee=assignee_id is not None,
+            created_at=now, due_at=add_working_days(now, due_days),
+        )
+        session.add(record)
+        created.append(record)
+        audit.append(session, "task_offered", actor=actor.username, instance_id=instance.id,
+                     task_spec=task.spec_name, mi_index=task.mi_index, address=actor.address,
+                     data={"lane": task.lane, "unit": record.unit_code, "due_working_days": due_days,
+                           "due_at": record.due_at.isoformat()})
+    ready_ids = {t.uuid for t in ready}
+    for uuid, row in rows.items():
+        if uuid not in ready_ids:
+            row.state = "cancelled"
+            audit.append(session, "task_cancelled", actor=actor.username, instance_id=instance.id,
+                         task_spec=row.spec_name, mi_index=row.mi_index, address=actor.address)
+    session.flush()
+    return created

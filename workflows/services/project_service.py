@@ -1,0 +1,147 @@
+"""Projects: register a lead (which starts the process), list, detail and history."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from workflows import audit, auth, forms
+from workflows.actor import Actor
+from workflows.db import transaction
+from workflows.engine.model_store import ensure_current_version, form_files
+from workflows.errors import NotFound
+from workflows.models import AuditEvent, Filing, ModelVersion, Organisation, ProcessInstance, TaskRecord, User
+from workflows.models._types import utcnow
+from workflows.services.instance_step import run_step
+from workflows.services.task_service import _item, opinions
+from workflows.services.views import HistoryEntry, ProjectDetail, ProjectSummary
+
+FIRST_TASK = "register_lead"
+
+
+def lead_form(actor: Actor) -> tuple[dict, dict]:
+    """(schema, uischema) of the lead registration form of the current model version."""
+    auth.require(auth.project_start(actor), "只有招商专员可以登记线索。")
+    with transaction() as s:
+        return form_files(ensure_current_version(s), FIRST_TASK)
+
+
+def project_start(actor: Actor, submitted: dict) -> int:
+    """Register a lead: start an instance and complete its first task with the form, in one step."""
+    auth.require(auth.project_start(actor), "只有招商专员可以登记线索。")
+    with transaction() as s:
+        version = ensure_current_version(s)
+        schema, _ = form_files(version, FIRST_TASK)
+        values = forms.validate(schema, submitted, {})
+        now = utcnow()
+        instance = ProcessInstance(
+            model_version_id=version.id, county_id=actor.org_id, started_by_id=actor.id,
+            started_unit_id=actor.unit_id, project_name=values["project_name"], investor=values["investor"],
+            amount_wan=values.get("amount_wan"), state="", state_hash="", created_at=now, updated_at=now)
+        s.add(instance)
+        s.flush()
+        audit.append(s, "project_started", actor=actor.username, role="lead_officer", instance_id=instance.id,
+                     data={"model_version": version.content_hash}, address=actor.address)
+        submitted_data = {**values, "started_by": actor.username, "county": actor.org_name}
+
+        def change(runtime, wf):
+            first = next(t for t in runtime.ready_tasks(wf) if t.spec_name == FIRST_TASK)
+            runtime.complete(wf, first.uuid, submitted_data)
+
+        run_step(s, instance, actor, change)
+        audit.append(s, "task_completed", actor=actor.username, role="lead_officer", instance_id=instance.id,
+                     task_spec=FIRST_TASK, data=submitted_data, state_hash=instance.state_hash,
+                     address=actor.address)
+        s.add(TaskRecord(instance_id=instance.id, task_uuid=f"start-{instance.id}", spec_name=FIRST_TASK,
+                         title="线索登记", stage="线索登记", form=FIRST_TASK, lane="lead_officer",
+                         assignee_id=actor.id, fixed_assignee=True, state="completed", created_at=now,
+                         completed_at=now, completed_by_id=actor.id, data=values))
+        return instance.id
+
+
+def same_investor(actor: Actor, investor: str, exclude_instance: int | None = None) -> list[ProjectSummary]:
+    """Leads for the same investor registered by another unit (抢商争商, seed 002 §(九))."""
+    with transaction() as s:
+        return _same_investor(s, investor, actor.unit_id, exclude_instance)
+
+
+def _same_investor(s: Session, investor: str, unit_id: int, exclude: int | None) -> list[ProjectSummary]:
+    key = _normalise(investor)
+    if not key:
+        return []
+    rows = s.scalars(select(ProcessInstance).where(
+        func.lower(func.replace(ProcessInstance.investor, " ", "")) == key,
+        ProcessInstance.started_unit_id != unit_id)).all()
+    return [_summary(s, r) for r in rows if r.id != exclude]
+
+
+def _normalise(name: str) -> str:
+    return "".join((name or "").split()).lower()
+
+
+def project_list(actor: Actor) -> list[ProjectSummary]:
+    """The projects this user may see, newest first."""
+    with transaction() as s:
+        query = select(ProcessInstance).order_by(ProcessInstance.updated_at.desc())
+        if actor.org_kind == "county":
+            query = query.where(ProcessInstance.county_id == actor.org_id)
+        else:
+            query = query.join(Filing, Filing.instance_id == ProcessInstance.id)
+        return [_summary(s, i) for i in s.scalars(query) if auth.project_view(s, actor, i)]
+
+
+def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
+    with transaction() as s:
+        instance = s.get(ProcessInstance, instance_id)
+        if instance is None:
+            raise NotFound("项目不存在。")
+        auth.require(auth.project_view(s, actor, instance), "您无权查看该项目。")
+        audit.append(s, "project_viewed", actor=actor.username, instance_id=instance.id,
+                     address=actor.address)
+        version = s.get(ModelVersion, instance.model_version_id)
+        tasks = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
+                                                   TaskRecord.state == "ready")).all()
+        filing = s.scalar(select(Filing).where(Filing.instance_id == instance.id))
+        return ProjectDetail(
+            summary=_summary(s, instance),
+            data=_project_data(s, instance),
+            model_version=version.content_hash[:12],
+            tasks=[_item(s, t, instance) for t in tasks],
+            opinions=opinions(s, instance.id),
+            history=history(s, instance.id),
+            filing=_filing_dict(filing) if filing else None,
+            duplicates=_same_investor(s, instance.investor, instance.started_unit_id, instance.id),
+        )
+
+
+def history(s: Session, instance_id: int) -> list[HistoryEntry]:
+    events = s.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance_id,
+                                                AuditEvent.action != "project_viewed")
+                       .order_by(AuditEvent.id)).all()
+    return [HistoryEntry(at=e.at, actor=e.actor, role=e.role, action=e.action, task_spec=e.task_spec,
+                         mi_index=e.mi_index, outcome=e.outcome, data=e.data) for e in events]
+
+
+def _project_data(s: Session, instance: ProcessInstance) -> dict:
+    """All data the completed tasks recorded, later answers over earlier ones."""
+    data: dict = {}
+    for row in s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
+                                                  TaskRecord.state == "completed")
+                         .order_by(TaskRecord.completed_at, TaskRecord.id)):
+        if row.mi_index is None:
+            data.update({k: v for k, v in (row.data or {}).items() if v not in (None, "")})
+    return data
+
+
+def _filing_dict(f: Filing) -> dict:
+    return {"id": f.id, "state": f.state, "number": f.number, "submitted_at": f.submitted_at,
+            "times_submitted": f.times_submitted, "return_reason": f.return_reason, "signing": f.signing,
+            "accepted_at": f.accepted_at}
+
+
+def _summary(s: Session, i: ProcessInstance) -> ProjectSummary:
+    return ProjectSummary(
+        id=i.id, project_name=i.project_name, investor=i.investor,
+        amount_wan=float(i.amount_wan) if i.amount_wan is not None else None,
+        project_class=i.project_class, stage=i.stage, status=i.status, outcome=i.outcome,
+        county=s.get(Organisation, i.county_id).name, started_by=s.get(User, i.started_by_id).display_name,
+        created_at=i.created_at, updated_at=i.updated_at)

@@ -1,0 +1,191 @@
+"""The inbox and the work on one task: claim, release, open the form, complete."""
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+from SpiffWorkflow.util.task import TaskState
+
+from workflows import audit, auth, forms
+from workflows.actor import Actor
+from workflows.db import is_postgres, transaction
+from workflows.engine.model_store import form_files
+from workflows.errors import Conflict, NotFound
+from workflows.models import ModelVersion, Organisation, ProcessInstance, TaskRecord, User
+from workflows.models._types import utcnow
+from workflows.services.instance_step import run_step, runtime_for
+from workflows.services.views import Opinion, TaskForm, TaskItem
+
+ATTEMPTS = 3
+
+
+def inbox(actor: Actor) -> list[TaskItem]:
+    """Ready tasks assigned to the user or offered to one of the user's groups."""
+    with transaction() as s:
+        rows = s.execute(
+            select(TaskRecord, ProcessInstance, Organisation)
+            .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
+            .join(Organisation, ProcessInstance.county_id == Organisation.id)
+            .where(TaskRecord.state == "ready", TaskRecord.lane.in_(actor.roles))
+            .order_by(TaskRecord.due_at, TaskRecord.id)).all()
+        return [_item(s, r, i) for r, i, c in rows if auth.task_eligible(actor, r, i, c)]
+
+
+def done_by(actor: Actor, limit: int = 50) -> list[TaskItem]:
+    with transaction() as s:
+        rows = s.execute(
+            select(TaskRecord, ProcessInstance)
+            .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
+            .where(TaskRecord.completed_by_id == actor.id)
+            .order_by(TaskRecord.completed_at.desc()).limit(limit)).all()
+        return [_item(s, r, i) for r, i in rows]
+
+
+def task_claim(actor: Actor, task_id: int) -> None:
+    with transaction() as s:
+        record, instance, county = _load(s, task_id, lock=True)
+        auth.require(auth.task_claim(actor, record, instance, county))
+        _require_ready(s, record)
+        if record.assignee_id == actor.id:
+            return
+        if record.assignee_id is not None:
+            raise Conflict(f"该任务已由 {record.assignee.display_name} 认领。")
+        record.assignee_id = actor.id
+        audit.append(s, "task_claimed", actor=actor.username, role=record.lane, instance_id=instance.id,
+                     task_spec=record.spec_name, mi_index=record.mi_index, address=actor.address)
+
+
+def task_release(actor: Actor, task_id: int) -> None:
+    with transaction() as s:
+        record, instance, county = _load(s, task_id, lock=True)
+        auth.require(auth.task_claim(actor, record, instance, county))
+        _require_ready(s, record)
+        if record.fixed_assignee or record.assignee_id != actor.id:
+            raise Conflict("只能释放自己认领的任务。")
+        record.assignee_id = None
+        audit.append(s, "task_released", actor=actor.username, role=record.lane, instance_id=instance.id,
+                     task_spec=record.spec_name, mi_index=record.mi_index, address=actor.address)
+
+
+def task_form(actor: Actor, task_id: int) -> TaskForm:
+    """Everything the task page shows: the form, the project summary and earlier opinions."""
+    with transaction() as s:
+        record, instance, county = _load(s, task_id)
+        auth.require(auth.task_eligible(actor, record, instance, county))
+        _require_ready(s, record)
+        version = s.get(ModelVersion, instance.model_version_id)
+        schema, uischema = form_files(version, record.form)
+        task_data = _task_data(s, instance, record, actor)
+        readonly = {k: task_data.get(k) for k in forms.readonly_fields(schema)}
+        values = {k: task_data.get(k) for k in forms.editable_fields(schema) if task_data.get(k) is not None}
+        return TaskForm(
+            task=_item(s, record, instance), schema=schema, uischema=uischema, values=values,
+            readonly=readonly, project=task_data, opinions=opinions(s, instance.id),
+            claimed_by_me=record.assignee_id == actor.id,
+            can_claim=record.assignee_id is None,
+        )
+
+
+def task_complete(actor: Actor, task_id: int, submitted: dict) -> int:
+    """Validate the form, complete the task and run the engine, all in one transaction.
+
+    A task that is no longer ready, or was claimed by someone else, is a Conflict (409). A race
+    with another step of the same instance retries; one that finds the task gone is a Conflict.
+    Returns the instance id.
+    """
+    for attempt in range(ATTEMPTS):
+        try:
+            return _complete_once(actor, task_id, submitted)
+        except (StaleDataError, OperationalError) as err:
+            if isinstance(err, OperationalError) and "locked" not in str(err).lower() and \
+                    "deadlock" not in str(err).lower() and "could not serialize" not in str(err).lower():
+                raise
+            if attempt == ATTEMPTS - 1:
+                raise Conflict("该项目正被他人同时处理，请刷新后重试。") from err
+    raise AssertionError("unreachable")
+
+
+def _complete_once(actor: Actor, task_id: int, submitted: dict) -> int:
+    with transaction() as s:
+        record, instance, county = _load(s, task_id, lock=True)
+        auth.require(auth.task_complete(actor, record, instance, county))
+        _require_ready(s, record)
+        if record.assignee_id is None:
+            raise Conflict("请先认领该任务再提交。")
+        if record.assignee_id != actor.id:
+            raise Conflict(f"该任务已由 {record.assignee.display_name} 认领。")
+        version = s.get(ModelVersion, instance.model_version_id)
+        schema, _ = form_files(version, record.form)
+        stored: dict = {}
+
+        def change(runtime, wf):
+            task = wf.get_task_from_id(UUID(record.task_uuid))
+            if task is None or task.state != TaskState.READY:
+                raise Conflict("该任务已被处理，请刷新。")
+            values = forms.validate(schema, submitted, task.data)
+            stored.update(values)
+            runtime.complete(wf, record.task_uuid, values)
+
+        record.state, record.completed_at, record.completed_by_id = "completed", utcnow(), actor.id
+        run_step(s, instance, actor, change)
+        record.data = stored
+        audit.append(s, "task_completed", actor=actor.username, role=record.lane, instance_id=instance.id,
+                     task_spec=record.spec_name, mi_index=record.mi_index, data=stored,
+                     outcome=_decision(stored), state_hash=instance.state_hash, address=actor.address)
+        return instance.id
+
+
+def _decision(data: dict) -> str | None:
+    for key, value in data.items():
+        if key.endswith(("_decision", "_approval")) and value:
+            return str(value)
+    return None
+
+
+def opinions(s: Session, instance_id: int) -> list[Opinion]:
+    rows = s.scalars(select(TaskRecord).where(
+        TaskRecord.instance_id == instance_id, TaskRecord.state == "completed")
+        .order_by(TaskRecord.completed_at, TaskRecord.id)).all()
+    return [Opinion(title=r.title, unit_code=r.unit_code,
+                    by=r.completed_by.display_name if r.completed_by else None,
+                    at=r.completed_at, data=r.data or {}) for r in rows]
+
+
+def _load(s: Session, task_id: int, lock: bool = False):
+    record = s.get(TaskRecord, task_id)
+    if record is None:
+        raise NotFound("任务不存在。")
+    query = select(ProcessInstance).where(ProcessInstance.id == record.instance_id)
+    if lock and is_postgres():
+        query = query.with_for_update()
+    instance = s.scalar(query)
+    s.refresh(record)
+    return record, instance, s.get(Organisation, instance.county_id)
+
+
+def _require_ready(s: Session, record: TaskRecord) -> None:
+    if record.state != "ready":
+        who = record.completed_by.display_name if record.completed_by else None
+        raise Conflict(f"该任务已由 {who} 处理完毕。" if who else "该任务已不在待办状态。")
+
+
+def _task_data(s: Session, instance: ProcessInstance, record: TaskRecord, actor: Actor) -> dict:
+    runtime = runtime_for(s, instance, actor)
+    wf = runtime.load(instance.state)
+    task = wf.get_task_from_id(UUID(record.task_uuid))
+    return dict(task.data) if task else {}
+
+
+def _item(s: Session, record: TaskRecord, instance: ProcessInstance) -> TaskItem:
+    assignee = s.get(User, record.assignee_id) if record.assignee_id else None
+    return TaskItem(
+        id=record.id, instance_id=instance.id, title=record.title, stage=record.stage, lane=record.lane,
+        unit_code=record.unit_code, project_name=instance.project_name, investor=instance.investor,
+        amount_wan=float(instance.amount_wan) if instance.amount_wan is not None else None,
+        project_class=instance.project_class, created_at=record.created_at, due_at=record.due_at,
+        assignee=assignee.display_name if assignee else None, assignee_id=record.assignee_id,
+        state=record.state, overdue=bool(record.due_at and record.state == "ready" and record.due_at < utcnow()),
+    )

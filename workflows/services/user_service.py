@@ -1,0 +1,163 @@
+"""Sign-in and user administration."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from workflows import audit, auth
+from workflows.actor import Actor
+from workflows.db import transaction
+from workflows.errors import Conflict, NotFound, ValidationFailed
+from workflows.models import Organisation, Unit, User, UserRole
+from workflows.models._types import utcnow
+from workflows.roles import ROLES
+
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+
+
+class SignInFailed(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def authenticate(username: str, password: str, address: str | None = None) -> Actor:
+    """The actor for valid credentials; locks the account for 15 minutes after 5 failures."""
+    with transaction() as s:
+        user = s.scalar(select(User).where(User.username == username))
+        now = utcnow()
+        if user is None or not user.active:
+            audit.append(s, "sign_in_failed", actor=username, address=address)
+            raise SignInFailed("用户名或密码错误。")
+        if user.locked_until and user.locked_until > now:
+            raise SignInFailed("密码错误次数过多，账号已锁定，请 15 分钟后再试。")
+        if not check_password_hash(user.password_hash, password):
+            user.failed_logins += 1
+            if user.failed_logins >= MAX_FAILURES:
+                user.locked_until, user.failed_logins = now + LOCKOUT, 0
+            audit.append(s, "sign_in_failed", actor=username, address=address)
+            raise SignInFailed("用户名或密码错误。")
+        user.failed_logins, user.locked_until = 0, None
+        audit.append(s, "signed_in", actor=username, address=address)
+        return Actor.from_user(user, address)
+
+
+def actor_by_id(user_id: int, address: str | None = None) -> Actor | None:
+    with transaction() as s:
+        user = s.get(User, user_id)
+        if user is None or not user.active:
+            return None
+        return Actor.from_user(user, address)
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+# --- administration -------------------------------------------------------------------------
+
+def user_list(actor: Actor) -> list[dict]:
+    auth.require(auth.admin(actor))
+    with transaction() as s:
+        users = s.scalars(select(User).order_by(User.unit_id, User.username)).all()
+        return [{"id": u.id, "username": u.username, "display_name": u.display_name,
+                 "unit": f"{u.unit.organisation.name}·{u.unit.name}", "roles": sorted(u.role_codes),
+                 "active": u.active} for u in users]
+
+
+def unit_list(actor: Actor) -> list[dict]:
+    auth.require(auth.admin(actor))
+    with transaction() as s:
+        units = s.scalars(select(Unit).join(Organisation).order_by(Organisation.id, Unit.code)).all()
+        return [{"id": u.id, "code": u.code, "name": u.name, "kind": u.kind,
+                 "organisation": u.organisation.name, "active": u.active} for u in units]
+
+
+def organisation_list(actor: Actor) -> list[dict]:
+    auth.require(auth.admin(actor))
+    with transaction() as s:
+        return [{"id": o.id, "name": o.name, "kind": o.kind,
+                 "parent": o.parent.name if o.parent else None}
+                for o in s.scalars(select(Organisation).order_by(Organisation.id))]
+
+
+def user_create(actor: Actor, username: str, display_name: str, password: str, unit_id: int,
+                roles: list[str]) -> int:
+    auth.require(auth.admin(actor))
+    errors = {}
+    if not username or not username.isascii() or len(username) > 60:
+        errors["username"] = "用户名须为 1–60 个英文字母、数字或符号"
+    if not display_name:
+        errors["display_name"] = "此项必填"
+    if len(password or "") < 8:
+        errors["password"] = "密码至少 8 位"
+    if not roles or any(r not in ROLES for r in roles):
+        errors["roles"] = "请至少选择一个有效角色"
+    with transaction() as s:
+        if s.get(Unit, unit_id) is None:
+            errors["unit_id"] = "请选择单位"
+        if s.scalar(select(User.id).where(User.username == username)):
+            errors["username"] = "该用户名已存在"
+        if errors:
+            raise ValidationFailed(errors)
+        user = User(username=username, display_name=display_name, password_hash=hash_password(password),
+                    unit_id=unit_id, roles=[UserRole(role=r) for r in roles])
+        s.add(user)
+        s.flush()
+        audit.append(s, "user_created", actor=actor.username, data={"username": username, "roles": roles},
+                     address=actor.address)
+        return user.id
+
+
+def user_set_active(actor: Actor, user_id: int, active: bool) -> None:
+    auth.require(auth.admin(actor))
+    with transaction() as s:
+        user = s.get(User, user_id)
+        if user is None:
+            raise NotFound("用户不存在")
+        if user.id == actor.id and not active:
+            raise Conflict("不能停用自己的账号")
+        user.active = active
+        audit.append(s, "user_activated" if active else "user_deactivated", actor=actor.username,
+                     data={"username": user.username}, address=actor.address)
+
+
+def user_reset_password(actor: Actor, user_id: int, password: str) -> None:
+    auth.require(auth.admin(actor))
+    if len(password or "") < 8:
+        raise ValidationFailed({"password": "密码至少 8 位"})
+    with transaction() as s:
+        user = s.get(User, user_id)
+        if user is None:
+            raise NotFound("用户不存在")
+        user.password_hash = hash_password(password)
+        user.failed_logins, user.locked_until = 0, None
+        audit.append(s, "password_reset", actor=actor.username, data={"username": user.username},
+                     address=actor.address)
+
+
+def unit_create(actor: Actor, organisation_id: int, code: str, name: str, kind: str) -> int:
+    auth.require(auth.admin(actor))
+    errors = {}
+    if not code or not code.isascii():
+        errors["code"] = "代码须为英文字母或数字"
+    if not name:
+        errors["name"] = "此项必填"
+    if kind not in ("bureau", "department", "host_site", "office"):
+        errors["kind"] = "请选择单位类型"
+    with transaction() as s:
+        if s.get(Organisation, organisation_id) is None:
+            errors["organisation_id"] = "请选择所属组织"
+        elif s.scalar(select(Unit.id).where(Unit.organisation_id == organisation_id, Unit.code == code)):
+            errors["code"] = "该代码已存在"
+        if errors:
+            raise ValidationFailed(errors)
+        unit = Unit(organisation_id=organisation_id, code=code, name=name, kind=kind)
+        s.add(unit)
+        s.flush()
+        audit.append(s, "unit_created", actor=actor.username, data={"code": code, "name": name},
+                     address=actor.address)
+        return unit.id

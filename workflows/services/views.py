@@ -1,0 +1,104 @@
+"""Plain values the service returns to the webapp (no ORM or engine objects cross the boundary)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class TaskItem:
+    id: int
+    instance_id: int
+    title: str
+    stage: str
+    lane: str
+    unit_code: str | None
+    project_name: str
+    investor: str
+    amount_wan: float | None
+    project_class: str | None
+    created_at: datetime
+    due_at: datetime | None
+    assignee: str | None
+    assignee_id: int | None
+    state: str
+    overdue: bool = False
+
+
+@dataclass
+class Opinion:
+    title: str
+    unit_code: str | None
+    by: str | None
+    at: datetime | None
+    data: dict[str, Any]
+
+
+@dataclass
+class TaskForm:
+    task: TaskItem
+    schema: dict
+    uischema: dict
+    values: dict[str, Any]
+    readonly: dict[str, Any]
+    project: dict[str, Any]
+    opinions: list[Opinion]
+    claimed_by_me: bool
+    can_claim: bool
+
+
+@dataclass
+class HistoryEntry:
+    at: datetime
+    actor: str | None
+    role: str | None
+    action: str
+    task_spec: str | None
+    mi_index: int | None
+    outcome: str | None
+    data: dict[str, Any] | None
+
+
+@dataclass
+class ProjectSummary:
+    id: int
+    project_name: str
+    investor: str
+    amount_wan: float | None
+    project_class: str | None
+    stage: str
+    status: str
+    outcome: str | None
+    county: str
+    started_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass
+class ProjectDetail:
+    summary: ProjectSummary
+    data: dict[str, Any]
+    model_version: str
+    tasks: list[TaskItem]
+    opinions: list[Opinion]
+    history: list[HistoryEntry]
+    filing: dict[str, Any] | None = None
+    duplicates: list[ProjectSummary] = field(default_factory=list)
+
+
+@dataclass
+class FilingItem:
+    id: int
+    instance_id: int
+    county: str
+    project_name: str
+    investor: str
+    amount_wan: float | None
+    state: str
+    number: str | None
+    submitted_at: datetime
+    times_submitted: int
+    return_reason: str | None
+    signing: dict | None
