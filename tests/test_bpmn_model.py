@@ -10,7 +10,6 @@ from types import SimpleNamespace
 
 import pytest
 from lxml import etree
-
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -344,7 +343,7 @@ def test_user_tasks_have_form_properties(specs, bpmn_tree):
         due = int(props['dueWorkingDays'])
         assert due == (5 if task_id in ('department_review', 'prefecture_review') else 3)
         assert task_spec.bpmn_name  # Chinese task name
-    props = lambda t: spec.task_specs[t].extensions['properties']  # noqa: E731
+    props = lambda t: spec.task_specs[t].extensions['properties']
     assert props('department_review [child]')['unitField'] == 'department'
     assert props('review_materials')['unitField'] == 'host_site'
     assert props('supplement_lead')['assigneeField'] == 'started_by'
@@ -491,7 +490,7 @@ def test_general_class_happy_path_skips_executive_meeting(specs):
     wf, env = new_workflow(specs)
     assert ready_ids(wf) == ['register_lead']
     complete(wf, 'register_lead')
-    screening = [t for t in ready_user_tasks(wf)][0]
+    screening = ready_user_tasks(wf)[0]
     assert screening.task_spec.bpmn_id == 'screening'
     assert screening.data['proposed_class'] == '一般'
     complete(wf, 'screening')
@@ -751,7 +750,7 @@ def _restricted_environment():
             result = compile_restricted_exec(script)
             assert not result.errors, result.errors
             scope = {**guards, **(external_context or {}), **context}
-            exec(result.code, scope)
+            exec(result.code, scope)  # noqa: S102 - compiled by RestrictedPython
             for key, value in scope.items():
                 if key not in guards and not callable(value) and key not in (external_context or {}):
                     context[key] = value

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
+from webapp.i18n import N_
 from webapp.session_user import actor
 from workflows.errors import ValidationFailed
 from workflows.roles import ROLES
@@ -34,7 +35,7 @@ def user_create():
                                  form.get("password", ""), int(form.get("unit_id") or 0), form.getlist("roles"))
     except ValidationFailed as failed:
         return _page(failed.errors, form.to_dict() | {"roles": form.getlist("roles")}, 422)
-    flash("用户已创建。")
+    flash(N_("用户已创建。"))
     return redirect(url_for("admin.index"))
 
 
@@ -43,7 +44,7 @@ def user_create():
 def user_active(user_id: int):
     active = request.form.get("active") == "1"
     user_service.user_set_active(actor(), user_id, active)
-    flash("已启用该用户。" if active else "已停用该用户。")
+    flash(N_("已启用该用户。") if active else N_("已停用该用户。"))
     return redirect(url_for("admin.index"))
 
 
@@ -54,7 +55,7 @@ def user_password(user_id: int):
         user_service.user_reset_password(actor(), user_id, request.form.get("password", ""))
     except ValidationFailed as failed:
         return _page({f"password_{user_id}": failed.errors["password"]}, status=422)
-    flash("密码已重置。")
+    flash(N_("密码已重置。"))
     return redirect(url_for("admin.index"))
 
 
@@ -67,5 +68,5 @@ def unit_create():
                                  form.get("name", "").strip(), form.get("kind", ""))
     except ValidationFailed as failed:
         return _page({f"unit_{k}": v for k, v in failed.errors.items()}, form.to_dict(), 422)
-    flash("单位已创建。")
+    flash(N_("单位已创建。"))
     return redirect(url_for("admin.index"))

@@ -7,7 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from flask_login import login_required, login_user, logout_user
 
 from webapp import login_manager
-from webapp.i18n import LOCALES
+from webapp.i18n import LOCALES, N_
 from webapp.session_user import SessionUser, load_user
 from workflows.services import user_service
 
@@ -41,7 +41,7 @@ def login():
 def logout():
     logout_user()
     session.clear()
-    flash("您已安全退出。")
+    flash(N_("您已安全退出。"))
     return redirect(url_for("auth.login"))
 
 

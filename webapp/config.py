@@ -7,8 +7,7 @@ from pathlib import Path
 
 OPTIONS = {
     # name: (type, default, description)
-    "DATABASE_URL": (str, None, "SQLAlchemy URL; default a SQLite file in the instance folder. "
-                                "postgresql://… for PostgreSQL."),
+    "DATABASE_URL": (str, None, "SQLAlchemy URL; default a SQLite file in instance/; postgresql://… for PostgreSQL."),
     "SECRET_KEY": (str, None, "Session signing key; default a random key kept in instance/secret_key."),
     "DEMO_DATA": (bool, True, "Create the demo prefecture, counties and users on an empty database."),
     "PREFECTURE_NAME": (str, "益阳市", "The prefecture (市 or 州) the counties file with."),

@@ -21,3 +21,8 @@ def form_text(text):
     if not isinstance(text, str) or not text:
         return text
     return gettext(text)
+
+
+def N_(text: str) -> str:
+    """Marks a string for extraction; it is translated where it is shown (flash messages)."""
+    return text

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
+from webapp.i18n import N_
 from webapp.session_user import actor
 from workflows.errors import ValidationFailed
 from workflows.services import project_service
@@ -33,7 +34,7 @@ def new():
             except ValidationFailed as failed:
                 errors = failed.errors
             else:
-                flash("线索已登记，已提交研判专班初审。")
+                flash(N_("线索已登记，已提交研判专班初审。"))
                 return redirect(url_for("projects.show", instance_id=instance_id))
     status = 422 if errors else 200
     return render_template("projects/new.html", schema=schema, uischema=uischema, values=values,

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
+from webapp.i18n import N_
 from webapp.session_user import actor
 from workflows.errors import ValidationFailed
 from workflows.services import task_service
@@ -29,7 +30,7 @@ def show(task_id: int):
 @login_required
 def claim(task_id: int):
     task_service.task_claim(actor(), task_id)
-    flash("已认领，请填写并提交。")
+    flash(N_("已认领，请填写并提交。"))
     return redirect(url_for("tasks.show", task_id=task_id))
 
 
@@ -37,7 +38,7 @@ def claim(task_id: int):
 @login_required
 def release(task_id: int):
     task_service.task_release(actor(), task_id)
-    flash("已释放，该任务回到组内待办。")
+    flash(N_("已释放，该任务回到组内待办。"))
     return redirect(url_for("tasks.inbox"))
 
 
@@ -51,5 +52,5 @@ def complete(task_id: int):
         view = task_service.task_form(actor(), task_id)
         return render_template("tasks/task.html", view=view, values=submitted, errors=failed.errors,
                                message=failed.message), 422
-    flash("已提交。")
+    flash(N_("已提交。"))
     return redirect(url_for("projects.show", instance_id=instance_id))

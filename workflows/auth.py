@@ -32,9 +32,7 @@ def task_eligible(actor: Actor, record: TaskRecord, instance: ProcessInstance, c
         return False
     if record.unit_code and actor.unit_code != record.unit_code:
         return False
-    if record.fixed_assignee and record.assignee_id != actor.id:
-        return False
-    return True
+    return not (record.fixed_assignee and record.assignee_id != actor.id)
 
 
 def task_claim(actor: Actor, record: TaskRecord, instance: ProcessInstance, county: Organisation) -> bool:

@@ -1,9 +1,9 @@
 """Database engine and sessions. One `transaction()` = one unit of work that lands whole or not at all."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine

@@ -10,7 +10,8 @@ the application.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
@@ -20,9 +21,9 @@ from RestrictedPython.Guards import (
     guarded_unpack_sequence,
     safer_getattr,
 )
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
-from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 
 
 class ScriptRejected(Exception):
@@ -82,7 +83,7 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         scope = dict(_GUARDS)
         scope.update(external_context or {})
         scope.update(context)
-        return eval(_compile(expression, "eval"), scope)  # noqa: S307 - compiled by RestrictedPython
+        return eval(_compile(expression, "eval"), scope)
 
     def execute(self, script, context, external_context=None):
         scope = dict(_GUARDS)

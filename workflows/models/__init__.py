@@ -1,11 +1,20 @@
 """One table per module."""
-from workflows.models.organisation import Organisation, Unit
-from workflows.models.user import User, UserRole
-from workflows.models.model_version import ModelVersion
-from workflows.models.instance import ProcessInstance
-from workflows.models.task_record import TaskRecord
 from workflows.models.audit_event import AuditEvent
 from workflows.models.filing import Filing
+from workflows.models.instance import ProcessInstance
+from workflows.models.model_version import ModelVersion
+from workflows.models.organisation import Organisation, Unit
+from workflows.models.task_record import TaskRecord
+from workflows.models.user import User, UserRole
 
-__all__ = ["Organisation", "Unit", "User", "UserRole", "ModelVersion", "ProcessInstance",
-           "TaskRecord", "AuditEvent", "Filing"]
+__all__ = [
+           "AuditEvent",
+           "Filing",
+           "ModelVersion",
+           "Organisation",
+           "ProcessInstance",
+           "TaskRecord",
+           "Unit",
+           "User",
+           "UserRole",
+]

@@ -6,7 +6,7 @@ from sqlalchemy import ForeignKey, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflows.db import Base
-from workflows.models._types import JsonType, utcnow
+from workflows.models._types import utcnow
 from workflows.models.organisation import Organisation, Unit
 from workflows.models.user import User
 
@@ -34,7 +34,8 @@ class ProcessInstance(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
 
-    __mapper_args__ = {"version_id_col": version}
+    # A stale or concurrent step fails its UPDATE … WHERE version = ? and becomes a 409.
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
     county: Mapped[Organisation] = relationship()
     started_by: Mapped[User] = relationship(foreign_keys=[started_by_id])

@@ -5,7 +5,7 @@ BPMN service tasks name these operations; the restricted script engine calls onl
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session

@@ -1,7 +1,7 @@
 """One engine step = one transaction: load, change, run the engine, persist, index tasks, audit."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session

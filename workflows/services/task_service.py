@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
-from SpiffWorkflow.util.task import TaskState
 
 from workflows import audit, auth, forms
 from workflows.actor import Actor

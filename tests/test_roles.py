@@ -1,0 +1,98 @@
+"""Role enforcement: a hand-written table of role × route × expected status.
+
+The table is written out by hand (not generated from workflows/auth.py) so that a change in the
+permission code that opens or closes a route shows up as a failing row.
+"""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from flow_support import LEAD, login, ready_tasks
+
+from workflows import db
+
+ROLES = ["anonymous", "zhaoshang", "yanpan", "shangwu", "zhuren", "rev_fgj", "luohu", "yushen",
+         "fuxianzhang", "mishu", "fazhi", "shishangwu", "shenji", "admin"]
+#         anon lead scr  com  head dept host lgo  vice exec legal pref audit admin
+TABLE = {
+    ("GET", "/login"):                       [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
+    ("POST", "/login"):                      [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
+    ("POST", "/lang/<code>"):                [302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302],
+    ("POST", "/logout"):                     [302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302],
+    ("GET", "/"):                            [302, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
+    ("GET", "/projects/"):                   [302, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
+    ("GET", "/projects/new"):                [302, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    ("POST", "/projects/new"):               [302, 422, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    ("GET", "/projects/<int:instance_id>"):  [302, 200, 200, 200, 200, 403, 403, 403, 200, 200, 403, 403, 200, 403],
+    ("GET", "/tasks/<int:task_id>"):         [302, 403, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    ("POST", "/tasks/<int:task_id>"):        [302, 403, 409, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    ("POST", "/tasks/<int:task_id>/claim"):  [302, 403, 302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    ("POST", "/tasks/<int:task_id>/release"): [302, 403, 409, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    ("GET", "/filings/"):                    [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 403, 403],
+    ("GET", "/admin/"):                      [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200],
+    ("POST", "/admin/users"):                [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
+    ("POST", "/admin/users/<int:user_id>/active"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 302],
+    ("POST", "/admin/users/<int:user_id>/password"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
+    ("POST", "/admin/units"):                [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
+}
+# Bodies for the POSTs: invalid where a permitted user would otherwise change something.
+BODIES = {"/projects/new": {"project_name": ""}, "/admin/users": {"username": ""},
+          "/admin/users/<int:user_id>/password": {"password": "short"}, "/admin/users/<int:user_id>/active": {"active": "0"},
+          "/admin/units": {"code": ""}}
+CASES = [(method, rule, role, row[i]) for (method, rule), row in TABLE.items() for i, role in enumerate(ROLES)]
+
+
+@pytest.fixture(scope="module")
+def template_db(tmp_path_factory):
+    """A seeded database with one registered lead waiting for screening; copied for every case."""
+    from webapp import create_app
+
+    path = tmp_path_factory.mktemp("roles") / "template.sqlite3"
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "WTF_CSRF_ENABLED": False,
+                      "SECRET_KEY": "t"})
+    client = app.test_client()
+    login(client, "zhaoshang")
+    response = client.post("/projects/new", data=LEAD)
+    instance_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
+    (task_id, spec, _), = ready_tasks(app, instance_id)
+    assert spec == "screening"
+    db.engine().dispose()
+    return path, {"instance_id": instance_id, "task_id": task_id, "user_id": 2, "code": "en"}
+
+
+@pytest.fixture
+def case_client(template_db, tmp_path):
+    from webapp import create_app
+
+    source, ids = template_db
+    target = tmp_path / "case.sqlite3"
+    shutil.copy(source, target)
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{target}", "WTF_CSRF_ENABLED": False,
+                      "SECRET_KEY": "t"})
+    return app.test_client(), ids
+
+
+def _url(rule: str, ids: dict) -> str:
+    for name in ("instance_id", "task_id", "user_id"):
+        rule = rule.replace(f"<int:{name}>", str(ids[name]))
+    return rule.replace("<code>", ids["code"])
+
+
+@pytest.mark.parametrize(("method", "rule", "role", "expected"), CASES,
+                         ids=[f"{m} {r} as {role}" for m, r, role, _ in CASES])
+def test_route_answers_each_role_as_the_table_says(case_client, method, rule, role, expected):
+    client, ids = case_client
+    if role != "anonymous":
+        login(client, role)
+    url = _url(rule, ids)
+    response = client.get(url) if method == "GET" else client.post(url, data=BODIES.get(rule, {}))
+    assert response.status_code == expected, response.data.decode()[:500]
+    if role == "anonymous" and expected == 302 and rule != "/lang/<code>":
+        assert "/login" in response.headers["Location"]
+
+
+def test_every_registered_route_is_in_the_table(app):
+    registered = {(method, rule.rule) for rule in app.url_map.iter_rules() if rule.endpoint != "static"
+                  for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert registered == set(TABLE)

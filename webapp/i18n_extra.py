@@ -1,0 +1,53 @@
+"""Strings that reach the templates only as data and are translated there with `_(value)`.
+
+Babel cannot see them in a `_()` call, so they are listed here with `N_` for `pybabel extract`
+(see babel.cfg and the Makefile's `translations` target). Keep this list in step with its sources:
+role names (workflows/roles.py), project classes, filing states (workflows/services/filing_operations.py),
+stage labels and task names (bpmn/investment_project.bpmn), audit actions, end-of-process stages
+(STAGE_DONE in workflows/services/instance_step.py) and the error messages of the service.
+"""
+from __future__ import annotations
+
+from webapp.i18n import N_
+
+DYNAMIC_STRINGS = [
+    # Role names (workflows/roles.py).
+    N_("招商专员"), N_("研判专班"), N_("县商务局"), N_("投资办主任"), N_("部门会审人"),
+    N_("项目落户地"), N_("领导小组办公室"), N_("分管副县长"), N_("县长办公会秘书"),
+    N_("司法局合同审查"), N_("市/州商务局"), N_("审计"), N_("管理员"),
+    # Project classes.
+    N_("一般"), N_("重点"), N_("重大"),
+    # Filing states.
+    N_("待受理"), N_("已退回"), N_("已受理"), N_("已签约"),
+    # Stage labels (`stage` properties) and user-task names of bpmn/investment_project.bpmn.
+    N_("线索登记"), N_("研判专班初审"), N_("补充线索材料"), N_("项目洽谈"), N_("洽谈条件审批"),
+    N_("多部门联合会审"), N_("会审异议处理"), N_("评审材料与要素保障"), N_("领导小组办公室预审"),
+    N_("补充评审材料"), N_("项目评审会"), N_("县政府常务会议审议"), N_("合同审签"), N_("报备审批"),
+    N_("市/州商务局备案审查"), N_("修改备案材料"), N_("项目签约"),
+    # Audit actions shown in a project's history.
+    N_("project_started"), N_("task_offered"), N_("task_claimed"), N_("task_released"),
+    N_("task_completed"), N_("task_cancelled"), N_("project_ended"), N_("filing_submitted"),
+    N_("filing_accepted"), N_("signing_reported"), N_("project_viewed"),
+    # Stage of a finished project (STAGE_DONE in workflows/services/instance_step.py).
+    N_("已签约"), N_("研判不予通过"), N_("洽谈放弃"), N_("会审后终止"), N_("评审会不通过"),
+    N_("常务会议不同意"), N_("合同不予通过"), N_("已结束"),
+    # Form validation messages (workflows/forms.py; `{v}` is filled in with str.format).
+    N_("此项必填"), N_("不能小于 {v}"), N_("必须大于 {v}"), N_("不能大于 {v}"), N_("不能超过 {v} 个字"),
+    N_("至少填写 {v} 个字"), N_("格式不正确"), N_("请从选项中选择"), N_("所选项不符合要求"),
+    N_("请输入数字"), N_("请输入整数"), N_("含有未定义的字段"), N_("填写有误"),
+    # Service errors (workflows/errors.py, workflows/auth.py, workflows/services/*.py).
+    N_("表单填写有误，请按提示修改。"), N_("您没有执行此操作的权限。"),
+    N_("只有市/州商务局可以查看备案。"), N_("只有招商专员可以登记线索。"), N_("项目不存在。"),
+    N_("您无权查看该项目。"), N_("只能释放自己认领的任务。"), N_("该项目正被他人同时处理，请刷新后重试。"),
+    N_("请先认领该任务再提交。"), N_("该任务已被处理，请刷新。"), N_("任务不存在。"),
+    N_("该任务已不在待办状态。"), N_("用户名或密码错误。"),
+    N_("密码错误次数过多，账号已锁定，请 15 分钟后再试。"), N_("用户名须为 1–60 个英文字母、数字或符号"),
+    N_("密码至少 8 位"), N_("请至少选择一个有效角色"), N_("请选择单位"), N_("该用户名已存在"),
+    N_("用户不存在"), N_("不能停用自己的账号"), N_("代码须为英文字母或数字"), N_("请选择单位类型"),
+    N_("请选择所属组织"), N_("该代码已存在"),
+    # Messages of the webapp shown through `_(message)` (webapp/__init__.py, webapp/projects.py).
+    N_("请先登录。"), N_("页面已过期或请求无效（CSRF 校验失败），请刷新后重试。"), N_("页面不存在。"),
+    N_("您没有访问此页面的权限。"), N_("其他单位已登记该投资方的线索（抢商争商），请核实后勾选确认再提交。"),
+    # Labels the admin page passes through `_(label)` (webapp/templates/admin/users.html).
+    N_("初始密码"), N_("部门"), N_("局"), N_("办公室"),
+]
