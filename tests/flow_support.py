@@ -75,7 +75,7 @@ def register_lead(client, **overrides) -> int:
 def inbox_task_ids(client, project_name: str) -> list[int]:
     html = client.get("/").data.decode()
     ids = []
-    for row in re.findall(r'<tr class="[^"]*" data-task-id="(\d+)">(.*?)</tr>', html, re.S):
+    for row in re.findall(r'<tr class="[^"]*" data-task-id="(\d+)">(.*?)</tr>', html, re.DOTALL):
         if project_name in row[1]:
             ids.append(int(row[0]))
     return ids

@@ -1,14 +1,20 @@
 """The task forms in forms/: valid JSON Schema, complete UI schemas, Chinese labels with English
-translations, and the validation rules of docs/process.md."""
+translations (in the gettext catalogue webapp/translations/en/LC_MESSAGES/messages.po), and the
+validation rules of docs/process.md."""
 
 import json
 import re
 from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
 from jsonschema import Draft202012Validator
 
-FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
+from workflows import form_strings
+
+ROOT = Path(__file__).resolve().parent.parent
+FORMS_DIR = ROOT / "forms"
+EN_PO = ROOT / "webapp" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
 
 # The contract (docs/process.md, "Task data written by each form"): form -> task-data keys.
@@ -108,7 +114,7 @@ def strings(node):
 
 
 def all_form_files():
-    return sorted(p for p in FORMS_DIR.glob("*.json") if p.name != "en.json")
+    return sorted(FORMS_DIR.glob("*.json"))
 
 
 # --- structure ---------------------------------------------------------------------------------
@@ -199,14 +205,19 @@ def test_code_lists_carry_their_chinese_names_as_data():
 
 # --- English translations --------------------------------------------------------------------
 
-def test_every_chinese_string_in_the_forms_has_an_english_translation_and_none_is_stale():
-    en = load("en.json")
+def test_every_chinese_string_in_the_forms_has_an_english_translation():
+    with EN_PO.open("rb") as f:
+        catalogue = read_po(f)
+    texts = {s for p in all_form_files() for s in form_strings.strings(load(p.name))}
     chinese = {s for p in all_form_files() for s in strings(load(p.name)) if CJK.search(s)}
-    missing = sorted(chinese - set(en))
-    assert not missing, f"missing in forms/en.json: {missing}"
-    assert not sorted(set(en) - chinese), "forms/en.json has entries no form uses"
-    for zh, english in en.items():
-        assert english.strip() and not CJK.search(english), f"bad translation for {zh!r}"
+    assert not sorted(chinese - texts), "workflows/form_strings.py does not extract these"
+    missing = sorted(s for s in texts if s not in catalogue or not catalogue[s].string)
+    assert not missing, f"missing in {EN_PO.relative_to(ROOT)} (run `make translations`): {missing}"
+    for text in sorted(texts):
+        message = catalogue[text]
+        assert not message.fuzzy, f"fuzzy translation for {text!r}"
+        english = message.string
+        assert english.strip() and not CJK.search(english), f"bad translation for {text!r}"
 
 
 # --- behaviour with sample data -----------------------------------------------------------------

@@ -26,7 +26,10 @@ def login():
         except user_service.SignInFailed as failed:
             error = failed.message
         else:
-            session.clear()
+            lang = session.get("lang")
+            session.clear()  # a fresh session on sign-in; keep only the chosen language
+            if lang:
+                session["lang"] = lang
             login_user(SessionUser(actor))
             target = request.args.get("next", "")
             # Only same-site relative targets: no open redirect.

@@ -26,23 +26,29 @@ class SignInFailed(Exception):
 
 def authenticate(username: str, password: str, address: str | None = None) -> Actor:
     """The actor for valid credentials; locks the account for 15 minutes after 5 failures."""
+    failure = None
     with transaction() as s:
+        # The failure count and audit event must be committed, so the error is raised afterwards.
         user = s.scalar(select(User).where(User.username == username))
         now = utcnow()
         if user is None or not user.active:
-            audit.append(s, "sign_in_failed", actor=username, address=address)
-            raise SignInFailed("用户名或密码错误。")
-        if user.locked_until and user.locked_until > now:
-            raise SignInFailed("密码错误次数过多，账号已锁定，请 15 分钟后再试。")
-        if not check_password_hash(user.password_hash, password):
+            failure = "用户名或密码错误。"
+        elif user.locked_until and user.locked_until > now:
+            failure = "密码错误次数过多，账号已锁定，请 15 分钟后再试。"
+        elif not check_password_hash(user.password_hash, password):
+            failure = "用户名或密码错误。"
             user.failed_logins += 1
             if user.failed_logins >= MAX_FAILURES:
                 user.locked_until, user.failed_logins = now + LOCKOUT, 0
-            audit.append(s, "sign_in_failed", actor=username, address=address)
-            raise SignInFailed("用户名或密码错误。")
-        user.failed_logins, user.locked_until = 0, None
-        audit.append(s, "signed_in", actor=username, address=address)
-        return Actor.from_user(user, address)
+                failure = "密码错误次数过多，账号已锁定，请 15 分钟后再试。"
+        else:
+            user.failed_logins, user.locked_until = 0, None
+            actor = Actor.from_user(user, address)
+        audit.append(s, "sign_in_failed" if failure else "signed_in", actor=username, address=address,
+                     outcome=failure)
+    if failure:
+        raise SignInFailed(failure)
+    return actor
 
 
 def actor_by_id(user_id: int, address: str | None = None) -> Actor | None:

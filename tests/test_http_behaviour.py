@@ -1,0 +1,193 @@
+"""What users see at the edges: bad input, other departments' tasks, auditors, CSRF, sign-in."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+
+from flow_support import LEAD, PASSWORD, do_task, login, ready_tasks, register_lead, step
+
+from webapp import create_app
+
+
+def _to_joint_review(app, client):
+    pid = register_lead(client)
+    step(app, client, pid, "screening", confirmed_class="重大")
+    step(app, client, pid, "negotiation")
+    step(app, client, pid, "approve_terms")
+    return pid, {unit: tid for tid, spec, unit in ready_tasks(app, pid) if spec == "department_review"}
+
+
+def test_invalid_form_shows_errors_beside_fields_and_keeps_what_was_typed(app, client):
+    pid = register_lead(client)
+    (task_id, _, _), = ready_tasks(app, pid)
+    login(client, "yanpan")
+    client.post(f"/tasks/{task_id}/claim")
+    before = client.get(f"/projects/{pid}").data.decode()
+    response = client.post(f"/tasks/{task_id}", data={
+        "screening_decision": "通过", "confirmed_class": "一般", "class_reason": "我认为规模不大",
+        "screening_opinion": "同意进入洽谈阶段"})
+    html = response.data.decode()
+    assert response.status_code == 422
+    assert 'data-error-for="confirmed_class"' in html
+    assert "我认为规模不大" in html and "同意进入洽谈阶段" in html
+    assert re.search(r'value="通过" checked', html)
+    assert [t[1] for t in ready_tasks(app, pid)] == ["screening"]
+    stage = re.search(r'id="stage">([^<]*)<', before).group(1)
+    assert stage in client.get(f"/projects/{pid}").data.decode()
+
+
+def test_lead_form_errors_keep_the_typed_values(app, client):
+    login(client, "zhaoshang")
+    response = client.post("/projects/new", data={**LEAD, "amount_wan": "两亿", "contact_phone": "12345"})
+    html = response.data.decode()
+    assert response.status_code == 422
+    assert 'data-error-for="amount_wan"' in html and 'data-error-for="contact_phone"' in html
+    assert 'value="两亿"' in html and LEAD["project_name"] in html
+
+
+def test_a_department_reviewer_cannot_see_or_complete_another_departments_opinion(app, client):
+    pid, tasks = _to_joint_review(app, client)
+    login(client, "rev_sthj")
+    assert client.get(f"/tasks/{tasks['fgj']}").status_code == 403
+    assert client.post(f"/tasks/{tasks['fgj']}/claim").status_code == 403
+    assert client.post(f"/tasks/{tasks['fgj']}", data={"review_decision": "同意"}).status_code == 403
+    inbox = client.get("/").data.decode()
+    assert f'data-task-id="{tasks["sthj"]}"' in inbox and f'data-task-id="{tasks["fgj"]}"' not in inbox
+
+
+def test_two_reviewers_of_one_department_share_the_task_until_one_claims_it(app, client):
+    pid, tasks = _to_joint_review(app, client)
+    login(client, "rev_fgj")
+    assert f'data-task-id="{tasks["fgj"]}"' in client.get("/").data.decode()
+    do_task(client, "rev_fgj2", tasks["fgj"], {"review_decision": "同意", "review_opinion": "同意"})
+    login(client, "rev_fgj")
+    assert f'data-task-id="{tasks["fgj"]}"' not in client.get("/").data.decode()
+    assert client.post(f"/tasks/{tasks['fgj']}/claim").status_code == 409
+
+
+def test_the_commerce_bureau_answers_the_joint_review_as_a_department(app, client):
+    pid, tasks = _to_joint_review(app, client)
+    login(client, "shangwu")  # commerce-bureau staff without the reviewer role
+    assert client.get(f"/tasks/{tasks['swj']}").status_code == 403
+    do_task(client, "rev_swj", tasks["swj"], {"review_decision": "同意", "review_opinion": "商务局同意"})
+
+
+def test_an_auditor_reads_every_project_but_completes_nothing(app, client):
+    pid, tasks = _to_joint_review(app, client)
+    login(client, "shenji")
+    page = client.get(f"/projects/{pid}")
+    assert page.status_code == 200 and "办理历史" in page.data.decode()
+    assert client.get(f"/tasks/{tasks['fgj']}").status_code == 403
+    assert client.post(f"/tasks/{tasks['fgj']}/claim").status_code == 403
+    assert client.post(f"/tasks/{tasks['fgj']}", data={"review_decision": "同意"}).status_code == 403
+
+
+def test_the_prefecture_sees_only_filed_projects(app, client):
+    pid = register_lead(client)
+    login(client, "shishangwu")
+    assert client.get(f"/projects/{pid}").status_code == 403
+
+
+def test_another_county_cannot_see_the_project(app, client):
+    pid = register_lead(client)
+    login(client, "tj_shangwu")
+    assert client.get(f"/projects/{pid}").status_code == 403
+    assert "年产10万吨" not in client.get("/projects/").data.decode()
+
+
+def test_forms_without_a_csrf_token_are_refused(tmp_path):
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'c.sqlite3'}", "SECRET_KEY": "t"})
+    client = app.test_client()
+    assert client.post("/login", data={"username": "zhaoshang", "password": PASSWORD}).status_code == 400
+    page = client.get("/login").data.decode()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post("/login", data={"username": "zhaoshang", "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+
+
+def test_five_wrong_passwords_lock_the_account(client):
+    for _ in range(5):
+        assert client.post("/login", data={"username": "yanpan", "password": "wrong"}).status_code == 401
+    response = client.post("/login", data={"username": "yanpan", "password": PASSWORD})
+    assert response.status_code == 401 and "锁定" in response.data.decode()
+
+
+def test_passwords_are_stored_hashed(app):
+    from sqlalchemy import select
+
+    from workflows.db import transaction
+    from workflows.models import User
+
+    with transaction() as s:
+        hashes = s.scalars(select(User.password_hash)).all()
+    assert all(h.startswith(("scrypt:", "pbkdf2:")) and PASSWORD not in h for h in hashes)
+
+
+def test_an_idle_session_expires(tmp_path):
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 's.sqlite3'}", "SECRET_KEY": "t",
+                      "WTF_CSRF_ENABLED": False, "SESSION_MINUTES": 0})
+    client = app.test_client()
+    login(client, "yanpan")
+    __import__("time").sleep(0.05)
+    response = client.get("/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_deactivated_user_cannot_sign_in(app, client):
+    login(client, "admin")
+    users = client.get("/admin/").data.decode()
+    assert "zhaoshang2" in users
+    from sqlalchemy import select
+
+    from workflows.db import transaction
+    from workflows.models import User
+
+    with transaction() as s:
+        uid = s.scalar(select(User.id).where(User.username == "zhaoshang2"))
+    assert client.post(f"/admin/users/{uid}/active", data={"active": "0"}).status_code == 302
+    client.post("/logout")
+    assert client.post("/login", data={"username": "zhaoshang2", "password": PASSWORD}).status_code == 401
+
+
+def test_admin_creates_a_user_who_can_then_sign_in(app, client):
+    login(client, "admin")
+    from sqlalchemy import select
+
+    from workflows.db import transaction
+    from workflows.models import Unit
+
+    with transaction() as s:
+        unit_id = s.scalar(select(Unit.id).where(Unit.code == "fgj"))
+    bad = client.post("/admin/users", data={"username": "new_rev", "display_name": "", "password": "short",
+                                             "unit_id": unit_id, "roles": ["dept_reviewer"]})
+    assert bad.status_code == 422 and 'value="new_rev"' in bad.data.decode()
+    ok = client.post("/admin/users", data={"username": "new_rev", "display_name": "发改局 新同事",
+                                            "password": "Passw0rd!", "unit_id": unit_id, "roles": ["dept_reviewer"]})
+    assert ok.status_code == 302
+    client.post("/logout")
+    assert client.post("/login", data={"username": "new_rev", "password": "Passw0rd!"}).status_code == 302
+
+
+def test_a_new_process_on_the_same_database_continues_the_instance(app, client, sqlite_url):
+    """Stop the app, start another process on the same database: the project continues there."""
+    pid = register_lead(client)
+    step(app, client, pid, "screening", confirmed_class="重大")
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(__import__('pathlib').Path(__file__).parent)!r})
+        from webapp import create_app
+        from flow_support import step, ready_tasks
+        app = create_app({{"TESTING": True, "DATABASE_URL": {sqlite_url!r}, "WTF_CSRF_ENABLED": False,
+                          "SECRET_KEY": "other-process"}})
+        client = app.test_client()
+        step(app, client, {pid}, "negotiation")
+        print(",".join(spec for _, spec, _ in ready_tasks(app, {pid})))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "approve_terms"
+    # And back in this process, the next user carries on.
+    step(app, client, pid, "approve_terms")
+    assert {t[1] for t in ready_tasks(app, pid)} == {"department_review"}
