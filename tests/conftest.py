@@ -11,6 +11,9 @@ from sqlalchemy import create_engine, text
 
 from workflows import db
 
+# Tests make their own projects; the demo projects are tested in test_demo.py.
+os.environ.setdefault("ZS_DEMO_PROJECTS", "0")
+
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "test-output"
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -48,7 +48,7 @@ def test_lead_form_errors_keep_the_typed_values(app, client):
 
 
 def test_a_department_reviewer_cannot_see_or_complete_another_departments_opinion(app, client):
-    pid, tasks = _to_joint_review(app, client)
+    _, tasks = _to_joint_review(app, client)
     login(client, "rev_sthj")
     assert client.get(f"/tasks/{tasks['fgj']}").status_code == 403
     assert client.post(f"/tasks/{tasks['fgj']}/claim").status_code == 403
@@ -58,7 +58,7 @@ def test_a_department_reviewer_cannot_see_or_complete_another_departments_opinio
 
 
 def test_two_reviewers_of_one_department_share_the_task_until_one_claims_it(app, client):
-    pid, tasks = _to_joint_review(app, client)
+    _, tasks = _to_joint_review(app, client)
     login(client, "rev_fgj")
     assert f'data-task-id="{tasks["fgj"]}"' in client.get("/").data.decode()
     do_task(client, "rev_fgj2", tasks["fgj"], {"review_decision": "同意", "review_opinion": "同意"})
@@ -68,7 +68,7 @@ def test_two_reviewers_of_one_department_share_the_task_until_one_claims_it(app,
 
 
 def test_the_commerce_bureau_answers_the_joint_review_as_a_department(app, client):
-    pid, tasks = _to_joint_review(app, client)
+    _, tasks = _to_joint_review(app, client)
     login(client, "shangwu")  # commerce-bureau staff without the reviewer role
     assert client.get(f"/tasks/{tasks['swj']}").status_code == 403
     do_task(client, "rev_swj", tasks["swj"], {"review_decision": "同意", "review_opinion": "商务局同意"})
@@ -185,7 +185,7 @@ def test_a_new_process_on_the_same_database_continues_the_instance(app, client, 
         step(app, client, {pid}, "negotiation")
         print(",".join(spec for _, spec, _ in ready_tasks(app, {pid})))
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "approve_terms"
     # And back in this process, the next user carries on.

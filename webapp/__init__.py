@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from datetime import timedelta
 from pathlib import Path
-
-import time
 
 from flask import Flask, flash, redirect, render_template, request, session, url_for
 from flask_babel import Babel
@@ -38,9 +37,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init(app.config["DATABASE_URL"])
     db.upgrade()
     if app.config["DEMO_DATA"]:
-        from workflows.demo import seed_organisations
+        from workflows.demo import seed_organisations, seed_projects
         seed_organisations(app.config["PREFECTURE_NAME"], app.config["FILING_PREFIX"],
                            tuple(app.config["COUNTY_NAMES"]))
+        if app.config["DEMO_PROJECTS"]:
+            seed_projects()
 
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_locale="zh_CN",

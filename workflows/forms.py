@@ -102,3 +102,25 @@ def _field_errors(error) -> list[tuple[str, str]]:
     field = str(error.absolute_path[0]) if error.absolute_path else "_form"
     template = MESSAGES.get(error.validator, "填写有误")
     return [(field, template.format(v=error.validator_value))]
+
+
+def display_fields(schemas: list[dict], data: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(label, value) pairs of project data in form order, labels and option names from the schemas."""
+    rows: list[tuple[str, Any]] = []
+    seen: set[str] = set()
+    for schema in schemas:
+        for name, prop in schema.get("properties", {}).items():
+            if name in seen or data.get(name) in (None, "") or prop.get("readOnly"):
+                continue
+            seen.add(name)
+            rows.append((prop.get("title", name), _display_value(prop, data[name])))
+    return rows
+
+
+def _display_value(prop: dict, value: Any) -> Any:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    for option in prop.get("oneOf", []):
+        if option.get("const") == value:
+            return option.get("title", value)
+    return value

@@ -67,3 +67,8 @@ def form_files(version: ModelVersion, form: str) -> tuple[dict, dict]:
     schema = json.loads(version.files[f"forms/{form}-schema.json"])
     ui = version.files.get(f"forms/{form}-uischema.json")
     return schema, json.loads(ui) if ui else {}
+
+
+def all_form_schemas(version: ModelVersion) -> list[dict]:
+    """Every form schema of the version, in file-name order."""
+    return [json.loads(text) for name, text in sorted(version.files.items()) if name.endswith("-schema.json")]

@@ -87,6 +87,12 @@ def sync_task_index(session: Session, instance: ProcessInstance, ready: list[Rea
         )
         session.add(record)
         created.append(record)
+        if session.scalar(select(TaskRecord.id).where(
+                TaskRecord.instance_id == instance.id, TaskRecord.spec_name == task.spec_name,
+                TaskRecord.state == "completed").limit(1)) is not None:
+            # The process came back to a stage it had passed: a loop (return, renegotiation, 暂缓 …).
+            audit.append(session, "loop_back", actor=actor.username, instance_id=instance.id,
+                         task_spec=task.spec_name, mi_index=task.mi_index, address=actor.address)
         audit.append(session, "task_offered", actor=actor.username, instance_id=instance.id,
                      task_spec=task.spec_name, mi_index=task.mi_index, address=actor.address,
                      data={"lane": task.lane, "unit": record.unit_code, "due_working_days": due_days,

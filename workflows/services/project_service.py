@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from workflows import audit, auth, forms
 from workflows.actor import Actor
 from workflows.db import transaction
-from workflows.engine.model_store import ensure_current_version, form_files
+from workflows.engine.model_store import all_form_schemas, ensure_current_version, form_files
 from workflows.errors import NotFound
 from workflows.models import AuditEvent, Filing, ModelVersion, Organisation, ProcessInstance, TaskRecord, User
 from workflows.models._types import utcnow
@@ -98,12 +98,14 @@ def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
         audit.append(s, "project_viewed", actor=actor.username, instance_id=instance.id,
                      address=actor.address)
         version = s.get(ModelVersion, instance.model_version_id)
+        data = _project_data(s, instance)
         tasks = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
                                                    TaskRecord.state == "ready")).all()
         filing = s.scalar(select(Filing).where(Filing.instance_id == instance.id))
         return ProjectDetail(
             summary=_summary(s, instance),
-            data=_project_data(s, instance),
+            data=data,
+            fields=forms.display_fields(all_form_schemas(version), data),
             model_version=version.content_hash[:12],
             tasks=[_item(s, t, instance) for t in tasks],
             opinions=opinions(s, instance.id),
@@ -117,7 +119,11 @@ def history(s: Session, instance_id: int) -> list[HistoryEntry]:
     events = s.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance_id,
                                                 AuditEvent.action != "project_viewed")
                        .order_by(AuditEvent.id)).all()
-    return [HistoryEntry(at=e.at, actor=e.actor, role=e.role, action=e.action, task_spec=e.task_spec,
+    titles = dict(s.execute(select(TaskRecord.spec_name, TaskRecord.title)
+                            .where(TaskRecord.instance_id == instance_id)).all())
+    names = dict(s.execute(select(User.username, User.display_name)).all())
+    return [HistoryEntry(at=e.at, actor=e.actor, actor_name=names.get(e.actor, e.actor),
+                         task_title=titles.get(e.task_spec, e.task_spec), role=e.role, action=e.action, task_spec=e.task_spec,
                          mi_index=e.mi_index, outcome=e.outcome, data=e.data) for e in events]
 
 

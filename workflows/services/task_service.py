@@ -14,7 +14,7 @@ from workflows.actor import Actor
 from workflows.db import is_postgres, transaction
 from workflows.engine.model_store import form_files
 from workflows.errors import Conflict, NotFound
-from workflows.models import ModelVersion, Organisation, ProcessInstance, TaskRecord, User
+from workflows.models import ModelVersion, Organisation, ProcessInstance, TaskRecord, Unit, User
 from workflows.models._types import utcnow
 from workflows.services.instance_step import run_step, runtime_for
 from workflows.services.views import Opinion, TaskForm, TaskItem
@@ -149,9 +149,16 @@ def opinions(s: Session, instance_id: int) -> list[Opinion]:
     rows = s.scalars(select(TaskRecord).where(
         TaskRecord.instance_id == instance_id, TaskRecord.state == "completed")
         .order_by(TaskRecord.completed_at, TaskRecord.id)).all()
-    return [Opinion(title=r.title, unit_code=r.unit_code,
+    return [Opinion(title=r.title, unit_code=r.unit_code, unit_name=unit_name(s, r.instance, r.unit_code),
                     by=r.completed_by.display_name if r.completed_by else None,
                     at=r.completed_at, data=r.data or {}) for r in rows]
+
+
+def unit_name(s: Session, instance: ProcessInstance, code: str | None) -> str | None:
+    """The name of a unit code (from BPMN/DMN data) inside the project's county."""
+    if not code:
+        return None
+    return s.scalar(select(Unit.name).where(Unit.organisation_id == instance.county_id, Unit.code == code)) or code
 
 
 def _load(s: Session, task_id: int, lock: bool = False):
@@ -183,7 +190,8 @@ def _item(s: Session, record: TaskRecord, instance: ProcessInstance) -> TaskItem
     assignee = s.get(User, record.assignee_id) if record.assignee_id else None
     return TaskItem(
         id=record.id, instance_id=instance.id, title=record.title, stage=record.stage, lane=record.lane,
-        unit_code=record.unit_code, project_name=instance.project_name, investor=instance.investor,
+        unit_code=record.unit_code, unit_name=unit_name(s, instance, record.unit_code),
+        project_name=instance.project_name, investor=instance.investor,
         amount_wan=float(instance.amount_wan) if instance.amount_wan is not None else None,
         project_class=instance.project_class, created_at=record.created_at, due_at=record.due_at,
         assignee=assignee.display_name if assignee else None, assignee_id=record.assignee_id,

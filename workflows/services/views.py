@@ -14,6 +14,7 @@ class TaskItem:
     stage: str
     lane: str
     unit_code: str | None
+    unit_name: str | None
     project_name: str
     investor: str
     amount_wan: float | None
@@ -30,6 +31,7 @@ class TaskItem:
 class Opinion:
     title: str
     unit_code: str | None
+    unit_name: str | None
     by: str | None
     at: datetime | None
     data: dict[str, Any]
@@ -52,6 +54,8 @@ class TaskForm:
 class HistoryEntry:
     at: datetime
     actor: str | None
+    actor_name: str | None
+    task_title: str | None
     role: str | None
     action: str
     task_spec: str | None
@@ -80,6 +84,7 @@ class ProjectSummary:
 class ProjectDetail:
     summary: ProjectSummary
     data: dict[str, Any]
+    fields: list[tuple[str, Any]]
     model_version: str
     tasks: list[TaskItem]
     opinions: list[Opinion]
