@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from flow_support import LEAD, PASSWORD, do_task, login, ready_tasks, register_lead, step
 
 from webapp import create_app
@@ -191,3 +192,48 @@ def test_a_new_process_on_the_same_database_continues_the_instance(app, client, 
     # And back in this process, the next user carries on.
     step(app, client, pid, "approve_terms")
     assert {t[1] for t in ready_tasks(app, pid)} == {"department_review"}
+
+
+def test_the_review_form_names_the_department_not_its_code(app, client):
+    _, tasks = _to_joint_review(app, client)
+    login(client, "rev_fgj")
+    client.post(f"/tasks/{tasks['fgj']}/claim")
+    html = client.get(f"/tasks/{tasks['fgj']}").data.decode()
+    shown = re.search(r'data-field="department">([^<]*)<', html).group(1)
+    assert "发改" in shown and "fgj" not in shown
+
+
+def test_submitting_a_task_a_second_time_gets_409(app, client):
+    pid = register_lead(client)
+    (task_id, _, _), = ready_tasks(app, pid)
+    answers = {"screening_decision": "通过", "confirmed_class": "重大", "screening_opinion": "同意"}
+    do_task(client, "yanpan", task_id, answers)
+    again = client.post(f"/tasks/{task_id}", data=answers)
+    assert again.status_code == 409 and "处理完毕" in again.data.decode()
+    assert [t[1] for t in ready_tasks(app, pid)] == ["negotiation"]
+
+
+@pytest.mark.postgres
+def test_the_app_runs_on_postgresql(postgres_url):
+    app = create_app({"TESTING": True, "DATABASE_URL": postgres_url, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t"})
+    client = app.test_client()
+    pid = register_lead(client, amount_wan="3000", project_name="PostgreSQL 上的项目")
+    step(app, client, pid, "screening", confirmed_class="一般")
+    step(app, client, pid, "negotiation", amount_wan="3000")
+    assert [t[1] for t in ready_tasks(app, pid)] == ["approve_terms"]
+
+
+def test_admin_changes_a_users_roles(app, client):
+    from sqlalchemy import select
+
+    from workflows.db import transaction
+    from workflows.models import User
+
+    with transaction() as s:
+        uid = s.scalar(select(User.id).where(User.username == "zhaoshang2"))
+    login(client, "admin")
+    assert client.post(f"/admin/users/{uid}/roles", data={"roles": []}).status_code == 422
+    assert client.post(f"/admin/users/{uid}/roles",
+                       data={"roles": ["lead_officer", "screening_team"]}).status_code == 302
+    login(client, "zhaoshang2")
+    assert client.get("/projects/new").status_code == 200

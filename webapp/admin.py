@@ -48,6 +48,17 @@ def user_active(user_id: int):
     return redirect(url_for("admin.index"))
 
 
+@bp.route("/users/<int:user_id>/roles", methods=["POST"])
+@login_required
+def user_roles(user_id: int):
+    try:
+        user_service.user_set_roles(actor(), user_id, request.form.getlist("roles"))
+    except ValidationFailed as failed:
+        return _page({f"roles_{user_id}": failed.errors["roles"]}, status=422)
+    flash(N_("角色已更新。"))
+    return redirect(url_for("admin.index"))
+
+
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
 @login_required
 def user_password(user_id: int):

@@ -93,6 +93,14 @@ class ProcessRuntime:
         return result
 
     @staticmethod
+    def task_data(wf: BpmnWorkflow, task_uuid: str) -> dict[str, Any] | None:
+        """The data of a READY task, or None if the task is gone or no longer ready."""
+        from uuid import UUID
+
+        task = wf.get_task_from_id(UUID(task_uuid))
+        return task.data if task is not None and task.state == TaskState.READY else None
+
+    @staticmethod
     def complete(wf: BpmnWorkflow, task_uuid: str, data: dict[str, Any]) -> None:
         from uuid import UUID
 

@@ -49,7 +49,7 @@ for _name in ("getattr", "setattr", "delattr", "hasattr"):
     _BUILTINS.pop(_name, None)
 _BUILTINS.update({
     "any": any, "all": all, "max": max, "min": min, "sum": sum, "dict": dict, "list": list,
-    "enumerate": enumerate, "set": set,
+    "enumerate": enumerate, "set": set, "sorted": sorted, "tuple": tuple, "zip": zip, "reversed": reversed,
 })
 
 _GUARDS = {
@@ -80,15 +80,11 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         self.services = services or {}
 
     def evaluate(self, expression, context, external_context=None):
-        scope = dict(_GUARDS)
-        scope.update(external_context or {})
-        scope.update(context)
+        scope = {**(external_context or {}), **context, **_GUARDS}  # guards last: data cannot replace them
         return eval(_compile(expression, "eval"), scope)
 
     def execute(self, script, context, external_context=None):
-        scope = dict(_GUARDS)
-        scope.update(external_context or {})
-        scope.update(context)
+        scope = {**(external_context or {}), **context, **_GUARDS}
         exec(_compile(script, "exec"), scope)  # noqa: S102 - compiled by RestrictedPython
         for key, value in scope.items():
             if key in _GUARDS or (external_context and key in external_context) or callable(value):

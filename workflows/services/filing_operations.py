@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from workflows import audit
@@ -45,7 +45,10 @@ def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str
         prefecture = session.get(Organisation, filing.prefecture_id)
         now = utcnow()
         if filing.number is None:
-            # Numbers run per prefecture and year: <prefix>备〔2026〕0001号.
+            # Numbers run per prefecture and year: <prefix>备〔2026〕0001号. One issuer at a time per
+            # prefecture on PostgreSQL (SQLite serializes writers anyway); the unique key is the backstop.
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(734502, :p)"), {"p": prefecture.id})
             last = session.scalar(select(func.max(Filing.seq)).where(
                 Filing.prefecture_id == prefecture.id, Filing.year == now.year)) or 0
             filing.year, filing.seq = now.year, last + 1

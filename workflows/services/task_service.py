@@ -1,9 +1,6 @@
 """The inbox and the work on one task: claim, release, open the form, complete."""
 from __future__ import annotations
 
-from uuid import UUID
-
-from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -122,10 +119,10 @@ def _complete_once(actor: Actor, task_id: int, submitted: dict) -> int:
         stored: dict = {}
 
         def change(runtime, wf):
-            task = wf.get_task_from_id(UUID(record.task_uuid))
-            if task is None or task.state != TaskState.READY:
+            task_data = runtime.task_data(wf, record.task_uuid)
+            if task_data is None:
                 raise Conflict("该任务已被处理，请刷新。")
-            values = forms.validate(schema, submitted, task.data)
+            values = forms.validate(schema, submitted, task_data)
             stored.update(values)
             runtime.complete(wf, record.task_uuid, values)
 
@@ -181,9 +178,7 @@ def _require_ready(s: Session, record: TaskRecord) -> None:
 
 def _task_data(s: Session, instance: ProcessInstance, record: TaskRecord, actor: Actor) -> dict:
     runtime = runtime_for(s, instance, actor)
-    wf = runtime.load(instance.state)
-    task = wf.get_task_from_id(UUID(record.task_uuid))
-    return dict(task.data) if task else {}
+    return dict(runtime.task_data(runtime.load(instance.state), record.task_uuid) or {})
 
 
 def _item(s: Session, record: TaskRecord, instance: ProcessInstance) -> TaskItem:

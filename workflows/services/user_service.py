@@ -131,6 +131,22 @@ def user_set_active(actor: Actor, user_id: int, active: bool) -> None:
                      data={"username": user.username}, address=actor.address)
 
 
+def user_set_roles(actor: Actor, user_id: int, roles: list[str]) -> None:
+    auth.require(auth.admin(actor))
+    if not roles or any(r not in ROLES for r in roles):
+        raise ValidationFailed({"roles": "请至少选择一个有效角色"})
+    with transaction() as s:
+        user = s.get(User, user_id)
+        if user is None:
+            raise NotFound("用户不存在")
+        if user.id == actor.id and "admin" not in roles:
+            raise Conflict("不能取消自己的管理员角色")
+        before = sorted(user.role_codes)
+        user.roles = [UserRole(role=r) for r in dict.fromkeys(roles)]
+        audit.append(s, "roles_changed", actor=actor.username, address=actor.address,
+                     data={"username": user.username, "before": before, "after": sorted(set(roles))})
+
+
 def user_reset_password(actor: Actor, user_id: int, password: str) -> None:
     auth.require(auth.admin(actor))
     if len(password or "") < 8:

@@ -1,0 +1,116 @@
+"""bpmn/*.bpmn and bpmn/*.dmn open cleanly in bpmn.io.
+
+Parses the files with bpmn.io's own parsers (bpmn-moddle, dmn-moddle, pinned in
+tests/bpmnio/package-lock.json) through tests/bpmnio/check.mjs, and checks that the
+BPMN diagram has DI (a BPMNShape / BPMNEdge) for every flow node, lane, participant
+and sequence flow. Needs node and npm; in CI (env CI set) their absence is a failure.
+
+The only warnings tolerated are the two SpiffWorkflow-style multi-instance collection
+references (loopDataInputRef / loopDataOutputRef hold variable names, not element ids):
+bpmn.io opens the file but reports them as "unresolved reference" and drops them when
+the diagram is saved again -- edit that task in a SpiffWorkflow-aware modeler.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+ROOT = Path(__file__).resolve().parents[1]
+BPMNIO = ROOT / 'tests' / 'bpmnio'
+CHECK = BPMNIO / 'check.mjs'
+SPIFF_NS = 'http://spiffworkflow.org/bpmn/schema/1.0/core'
+
+EXPECTED = {
+    'bpmn/investment_project.bpmn': {
+        'kind': 'bpmn', 'flowNodes': 46, 'sequenceFlows': 55, 'lanes': 11, 'participants': 1,
+        'shapes': 58, 'edges': 55,
+    },
+    'bpmn/project_class.dmn': {
+        'kind': 'dmn', 'shapes': 1, 'edges': 0,
+        'decisions': [{'id': 'project_class_decision', 'hitPolicy': 'FIRST',
+                       'inputs': 3, 'outputs': 1, 'rules': 4}],
+    },
+    'bpmn/review_departments.dmn': {
+        'kind': 'dmn', 'shapes': 1, 'edges': 0,
+        'decisions': [{'id': 'review_departments_decision', 'hitPolicy': 'COLLECT',
+                       'inputs': 4, 'outputs': 1, 'rules': 9}],
+    },
+}
+
+# (property, unresolved value) of the accepted SpiffWorkflow multi-instance references.
+EXPECTED_ACCEPTED_WARNINGS = {
+    'bpmn/investment_project.bpmn': {
+        ('bpmn:loopDataInputRef', 'review_departments'),
+        ('bpmn:loopDataOutputRef', 'dept_opinions'),
+    },
+}
+
+
+def _node_tools_missing(what: str):
+    if os.environ.get('CI'):
+        pytest.fail(f'{what} is required in CI to check the diagrams against bpmn.io, but is not on PATH')
+    pytest.skip(f'{what} not on PATH: cannot check the diagrams against bpmn.io')
+
+
+def _run(cmd: list[str], timeout: int) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=False, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope='module')
+def results() -> dict[str, dict]:
+    for tool in ('node', 'npm'):
+        if shutil.which(tool) is None:
+            _node_tools_missing(tool)
+
+    if not (BPMNIO / 'node_modules').is_dir():
+        npm = _run(['npm', 'ci', '--prefix', 'tests/bpmnio', '--no-audit', '--no-fund'], timeout=300)
+        assert npm.returncode == 0, f'npm ci failed:\n{npm.stdout}\n{npm.stderr}'
+
+    files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / 'bpmn').glob('*.bpmn'))
+    files += sorted(str(p.relative_to(ROOT)) for p in (ROOT / 'bpmn').glob('*.dmn'))
+    proc = _run(['node', str(CHECK.relative_to(ROOT)), *files], timeout=120)
+    assert proc.returncode == 0, f'check.mjs exit {proc.returncode}:\n{proc.stdout}\n{proc.stderr}'
+    out = {}
+    for line in proc.stdout.splitlines():
+        if line.strip():
+            result = json.loads(line)
+            out[result['file']] = result
+    assert sorted(out) == sorted(files)
+    return out
+
+
+def test_every_model_file_is_covered(results):
+    assert sorted(results) == sorted(EXPECTED), 'add the new bpmn/ file to EXPECTED'
+
+
+@pytest.mark.parametrize('file', sorted(EXPECTED))
+def test_opens_without_errors_or_warnings(results, file):
+    result = results[file]
+    assert result['errors'] == []
+    assert result['warnings'] == []
+    accepted = {(w.get('property'), w.get('value')) for w in result['acceptedWarnings']}
+    assert accepted == EXPECTED_ACCEPTED_WARNINGS.get(file, set()), result['acceptedWarnings']
+
+
+@pytest.mark.parametrize('file', sorted(EXPECTED))
+def test_every_element_has_di(results, file):
+    assert results[file]['missingDi'] == []
+
+
+@pytest.mark.parametrize('file', sorted(EXPECTED))
+def test_element_counts(results, file):
+    result = results[file]
+    for key, value in EXPECTED[file].items():
+        assert result[key] == value, key
+    # Every element with an id outside the spiffworkflow namespace made it into the
+    # bpmn.io model (spiffworkflow extension elements are kept, but as generic elements).
+    tree = etree.parse(str(ROOT / file))
+    ids = [el for el in tree.iter() if isinstance(el.tag, str) and el.get('id') is not None
+           and etree.QName(el).namespace != SPIFF_NS]
+    assert result['elements'] == len(ids)
