@@ -52,7 +52,8 @@ CONTRACT = {
         "exec_decision", "exec_meeting_type", "exec_minutes_number", "exec_meeting_date",
         "exec_opinion",
     },
-    "contract_review": {"contract_decision", "legality_ok", "fair_competition_ok", "contract_opinion"},
+    "contract_review": {"review_conditions_all", "contract_decision", "legality_ok", "fair_competition_ok",
+                        "conditions_in_contract", "contract_opinion"},
     "approve_filing": {"filing_approval", "filing_approval_opinion"},
     "prefecture_review": {"prefecture_decision", "prefecture_opinion"},
     "revise_filing": {"revise_note"},
@@ -76,6 +77,7 @@ READ_ONLY = {
     "screening": {"proposed_class"},
     "department_review": {"department"},
     "supplement_lead": {"screening_opinion"},
+    "contract_review": {"review_conditions_all"},
 }
 FORM_NAMES = sorted(CONTRACT)
 

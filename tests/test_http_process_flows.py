@@ -229,3 +229,25 @@ def test_head_of_office_can_send_terms_back_to_negotiation(app, client):
     step(app, client, pid, "negotiation")
     step(app, client, pid, "approve_terms", terms_decision="退回洽谈")
     assert _specs(app, pid) == ["negotiation"]
+
+
+def test_conditions_of_a_conditional_approval_reach_the_contract_review(app, client):
+    pid = register_lead(client)
+    step(app, client, pid, "screening", confirmed_class="重大")
+    step(app, client, pid, "negotiation")
+    step(app, client, pid, "approve_terms")
+    all_departments_agree(app, client, pid, objections={"sthj": "有条件同意"})
+    for spec in ("review_materials", "pre_review", "review_meeting", "executive_meeting"):
+        step(app, client, pid, spec)
+    (task_id, spec, _), = ready_tasks(app, pid)
+    assert spec == "contract_review"
+    login(client, "fazhi")
+    client.post(f"/tasks/{task_id}/claim")
+    page = client.get(f"/tasks/{task_id}").data.decode()
+    shown = re.search(r'data-field="review_conditions_all">(.*?)</div>', page, re.S).group(1)
+    assert "须先完成环评审批" in shown and "生态环境" in shown
+    refused = client.post(f"/tasks/{task_id}", data={"contract_decision": "通过", "legality_ok": "true",
+                                                     "fair_competition_ok": "true"})
+    assert refused.status_code == 422 and 'data-error-for="conditions_in_contract"' in refused.data.decode()
+    step(app, client, pid, "contract_review", conditions_in_contract="true")
+    assert _specs(app, pid) == ["approve_filing"]

@@ -16,7 +16,7 @@ from webapp.config import load_config
 from webapp.i18n import N_, form_text, select_locale
 from workflows import db
 from workflows.errors import ServiceError
-from workflows.forms import base_type
+from workflows.forms import base_type, option_title
 
 csrf = CSRFProtect()
 babel = Babel()
@@ -56,6 +56,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.jinja_env.globals["form_text"] = form_text
     app.jinja_env.globals["field_type"] = base_type
+    app.jinja_env.globals["option_title"] = option_title
 
     @app.before_request
     def _session_timeout():

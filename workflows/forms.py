@@ -117,10 +117,15 @@ def display_fields(schemas: list[dict], data: dict[str, Any]) -> list[tuple[str,
     return rows
 
 
-def _display_value(prop: dict, value: Any) -> Any:
-    if isinstance(value, bool):
-        return "是" if value else "否"
+def option_title(prop: dict, value: Any) -> Any:
+    """The display title of an option code (oneOf const/title), or the value itself."""
     for option in prop.get("oneOf", []):
         if option.get("const") == value:
             return option.get("title", value)
     return value
+
+
+def _display_value(prop: dict, value: Any) -> Any:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return option_title(prop, value)
