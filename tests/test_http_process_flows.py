@@ -244,7 +244,7 @@ def test_conditions_of_a_conditional_approval_reach_the_contract_review(app, cli
     login(client, "fazhi")
     client.post(f"/tasks/{task_id}/claim")
     page = client.get(f"/tasks/{task_id}").data.decode()
-    shown = re.search(r'data-field="review_conditions_all">(.*?)</div>', page, re.S).group(1)
+    shown = re.search(r'data-field="review_conditions_all">(.*?)</div>', page, re.DOTALL).group(1)
     assert "须先完成环评审批" in shown and "生态环境" in shown
     refused = client.post(f"/tasks/{task_id}", data={"contract_decision": "通过", "legality_ok": "true",
                                                      "fair_competition_ok": "true"})

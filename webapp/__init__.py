@@ -78,7 +78,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.errorhandler(ServiceError)
     def _service_error(err: ServiceError):
-        return render_template("error.html", message=err.message, status=err.status), err.status
+        return render_template("error.html", message=err.message, params=err.params,
+                               status=err.status), err.status
 
     @app.errorhandler(CSRFError)
     def _csrf_error(err):

@@ -26,7 +26,7 @@ DYNAMIC_STRINGS = [
     N_("市/州商务局备案审查"), N_("修改备案材料"), N_("项目签约"),
     # Audit actions shown in a project's history.
     N_("project_started"), N_("task_offered"), N_("task_claimed"), N_("task_released"),
-    N_("loop_back"), N_("roles_changed"), N_("是"), N_("否"), N_("不能取消自己的管理员角色"),
+    N_("loop_back"), N_("该任务已由 %(name)s 认领。"), N_("该任务已由 %(name)s 处理完毕。"), N_("roles_changed"), N_("是"), N_("否"), N_("不能取消自己的管理员角色"),
     N_("task_completed"), N_("task_cancelled"), N_("project_ended"), N_("filing_submitted"),
     N_("filing_accepted"), N_("signing_reported"), N_("project_viewed"),
     # Stage of a finished project (STAGE_DONE in workflows/services/instance_step.py).

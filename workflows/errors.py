@@ -2,13 +2,15 @@
 
 
 class ServiceError(Exception):
-    """Base class; `message` is Chinese text fit to show a user."""
+    """Base class; `message` is Chinese text fit to show a user, with `%(name)s` placeholders
+    filled from `params` (so the webapp can translate the message before filling it)."""
 
     status = 400
 
-    def __init__(self, message: str):
-        super().__init__(message)
+    def __init__(self, message: str, **params: str):
+        super().__init__(message % params if params else message)
         self.message = message
+        self.params = params
 
 
 class NotFound(ServiceError):

@@ -49,7 +49,7 @@ def task_claim(actor: Actor, task_id: int) -> None:
         if record.assignee_id == actor.id:
             return
         if record.assignee_id is not None:
-            raise Conflict(f"该任务已由 {record.assignee.display_name} 认领。")
+            raise Conflict("该任务已由 %(name)s 认领。", name=record.assignee.display_name)
         record.assignee_id = actor.id
         audit.append(s, "task_claimed", actor=actor.username, role=record.lane, instance_id=instance.id,
                      task_spec=record.spec_name, mi_index=record.mi_index, address=actor.address)
@@ -113,7 +113,7 @@ def _complete_once(actor: Actor, task_id: int, submitted: dict) -> int:
         if record.assignee_id is None:
             raise Conflict("请先认领该任务再提交。")
         if record.assignee_id != actor.id:
-            raise Conflict(f"该任务已由 {record.assignee.display_name} 认领。")
+            raise Conflict("该任务已由 %(name)s 认领。", name=record.assignee.display_name)
         version = s.get(ModelVersion, instance.model_version_id)
         schema, _ = form_files(version, record.form)
         stored: dict = {}
@@ -173,7 +173,9 @@ def _load(s: Session, task_id: int, lock: bool = False):
 def _require_ready(s: Session, record: TaskRecord) -> None:
     if record.state != "ready":
         who = record.completed_by.display_name if record.completed_by else None
-        raise Conflict(f"该任务已由 {who} 处理完毕。" if who else "该任务已不在待办状态。")
+        if who:
+            raise Conflict("该任务已由 %(name)s 处理完毕。", name=who)
+        raise Conflict("该任务已不在待办状态。")
 
 
 def _task_data(s: Session, instance: ProcessInstance, record: TaskRecord, actor: Actor) -> dict:
