@@ -18,8 +18,9 @@ PROCESS_ID = "investment_project"
 ROOT = Path(os.environ.get("ZS_MODEL_ROOT", Path(__file__).resolve().parents[2]))
 
 
-def read_model_files(root: Path = ROOT) -> dict[str, str]:
+def read_model_files(root: Path | None = None) -> dict[str, str]:
     """The deployable files: bpmn/*.bpmn, bpmn/*.dmn, forms/*.json (names without folders are unique)."""
+    root = root or ROOT
     files: dict[str, str] = {}
     for pattern in ("bpmn/*.bpmn", "bpmn/*.dmn", "forms/*-schema.json", "forms/*-uischema.json"):
         for path in sorted(root.glob(pattern)):

@@ -42,16 +42,18 @@ def project_start(actor: Actor, submitted: dict) -> int:
         audit.append(s, "project_started", actor=actor.username, role="lead_officer", instance_id=instance.id,
                      data={"model_version": version.content_hash}, address=actor.address)
         submitted_data = {**values, "started_by": actor.username, "county": actor.org_name}
+        first_uuid = ""
 
         def change(runtime, wf):
-            first = next(t for t in runtime.ready_tasks(wf) if t.spec_name == FIRST_TASK)
-            runtime.complete(wf, first.uuid, submitted_data)
+            nonlocal first_uuid
+            first_uuid = next(t.uuid for t in runtime.ready_tasks(wf) if t.spec_name == FIRST_TASK)
+            runtime.complete(wf, first_uuid, submitted_data)
 
         run_step(s, instance, actor, change)
         audit.append(s, "task_completed", actor=actor.username, role="lead_officer", instance_id=instance.id,
                      task_spec=FIRST_TASK, data=submitted_data, state_hash=instance.state_hash,
                      address=actor.address)
-        s.add(TaskRecord(instance_id=instance.id, task_uuid=f"start-{instance.id}", spec_name=FIRST_TASK,
+        s.add(TaskRecord(instance_id=instance.id, task_uuid=first_uuid, spec_name=FIRST_TASK,
                          title="线索登记", stage="线索登记", form=FIRST_TASK, lane="lead_officer",
                          assignee_id=actor.id, fixed_assignee=True, state="completed", created_at=now,
                          completed_at=now, completed_by_id=actor.id, data=values))
