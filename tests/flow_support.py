@@ -69,6 +69,12 @@ def step(app, client, instance_id: int, spec: str, **overrides) -> None:
     do_task(client, username, task_id, {**ANSWERS[spec], **overrides})
 
 
+def steps(app, client, instance_id: int, *specs: str) -> None:
+    """Complete several stages in order with the default answers."""
+    for spec in specs:
+        step(app, client, instance_id, spec)
+
+
 def all_departments_agree(app, client, instance_id: int, objections: dict[str, str] | None = None) -> list[str]:
     """Every department answers the joint review; `objections` maps unit code → decision."""
     objections = objections or {}

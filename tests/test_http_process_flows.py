@@ -11,13 +11,13 @@ from flow_support import (
     register_lead,
     status_of,
     step,
+    steps,
 )
 
 
 def _through_joint_review(app, client, pid, screening_class="重大"):
     step(app, client, pid, "screening", confirmed_class=screening_class)
-    step(app, client, pid, "negotiation")
-    step(app, client, pid, "approve_terms")
+    steps(app, client, pid, "negotiation", "approve_terms")
     return all_departments_agree(app, client, pid)
 
 
@@ -31,15 +31,10 @@ def test_major_project_goes_through_every_stage_to_signing(app, client):
     units = _through_joint_review(app, client, pid)
     # seed 002 §(十三): 发改、生态环境、自然资源、商务、工信 review every project.
     assert {"fgj", "sthj", "zrzyj", "swj", "kgxj"} <= set(units)
-    step(app, client, pid, "review_materials")
-    step(app, client, pid, "pre_review")
-    step(app, client, pid, "review_meeting")
+    steps(app, client, pid, "review_materials", "pre_review", "review_meeting")
     # 重大 (≥ 2 亿元, seed 003 §9) goes to the county executive meeting (seed 004 §(九)).
     assert _specs(app, pid) == ["executive_meeting"]
-    step(app, client, pid, "executive_meeting")
-    step(app, client, pid, "contract_review")
-    step(app, client, pid, "approve_filing")
-    step(app, client, pid, "prefecture_review")
+    steps(app, client, pid, "executive_meeting", "contract_review", "approve_filing", "prefecture_review")
     assert _specs(app, pid) == ["signing"]
     page = project_page(client, pid)
     number = re.search(r'id="filing-number">([^<]+)<', page).group(1)
@@ -57,14 +52,9 @@ def test_general_project_skips_the_executive_meeting(app, client):
     step(app, client, pid, "negotiation", amount_wan="3000")
     step(app, client, pid, "approve_terms")
     all_departments_agree(app, client, pid)
-    step(app, client, pid, "review_materials")
-    step(app, client, pid, "pre_review")
-    step(app, client, pid, "review_meeting")
+    steps(app, client, pid, "review_materials", "pre_review", "review_meeting")
     assert _specs(app, pid) == ["contract_review"]
-    step(app, client, pid, "contract_review")
-    step(app, client, pid, "approve_filing")
-    step(app, client, pid, "prefecture_review")
-    step(app, client, pid, "signing")
+    steps(app, client, pid, "contract_review", "approve_filing", "prefecture_review", "signing")
     assert status_of(app, pid) == ("completed", "end_signed")
 
 
@@ -75,23 +65,19 @@ def test_special_terms_send_a_general_project_to_the_executive_meeting(app, clie
          special_terms_detail="申请额外三年租金减免")
     step(app, client, pid, "approve_terms")
     all_departments_agree(app, client, pid)
-    step(app, client, pid, "review_materials")
-    step(app, client, pid, "pre_review")
-    step(app, client, pid, "review_meeting")
+    steps(app, client, pid, "review_materials", "pre_review", "review_meeting")
     assert _specs(app, pid) == ["executive_meeting"]
 
 
 def test_a_department_objection_loops_back_to_negotiation_and_then_passes(app, client):
     pid = register_lead(client)
     step(app, client, pid, "screening", confirmed_class="重大")
-    step(app, client, pid, "negotiation")
-    step(app, client, pid, "approve_terms")
+    steps(app, client, pid, "negotiation", "approve_terms")
     all_departments_agree(app, client, pid, objections={"zrzyj": "不同意", "sthj": "有条件同意"})
     assert _specs(app, pid) == ["objection_decision"]
     step(app, client, pid, "objection_decision")
     assert _specs(app, pid) == ["negotiation"]
-    step(app, client, pid, "negotiation")
-    step(app, client, pid, "approve_terms")
+    steps(app, client, pid, "negotiation", "approve_terms")
     all_departments_agree(app, client, pid)
     assert _specs(app, pid) == ["review_materials"]
 
@@ -114,14 +100,12 @@ def test_screening_return_goes_back_to_the_registering_officer_and_resubmits(app
 def test_review_meeting_postponement_goes_through_supplement_and_pre_review_again(app, client):
     pid = register_lead(client)
     _through_joint_review(app, client, pid)
-    step(app, client, pid, "review_materials")
-    step(app, client, pid, "pre_review")
+    steps(app, client, pid, "review_materials", "pre_review")
     step(app, client, pid, "review_meeting", meeting_decision="暂缓", meeting_opinion="补充能耗评估。")
     assert _specs(app, pid) == ["supplement_materials"]
     step(app, client, pid, "supplement_materials")
     assert _specs(app, pid) == ["pre_review"]
-    step(app, client, pid, "pre_review")
-    step(app, client, pid, "review_meeting")
+    steps(app, client, pid, "pre_review", "review_meeting")
     assert _specs(app, pid) == ["executive_meeting"]
 
 
@@ -139,14 +123,11 @@ def test_prefecture_return_and_refiling(app, client):
     step(app, client, pid, "negotiation", amount_wan="3000")
     step(app, client, pid, "approve_terms")
     all_departments_agree(app, client, pid)
-    for spec in ("review_materials", "pre_review", "review_meeting", "contract_review", "approve_filing"):
-        step(app, client, pid, spec)
+    steps(app, client, pid, "review_materials", "pre_review", "review_meeting", "contract_review", "approve_filing")
     step(app, client, pid, "prefecture_review", prefecture_decision="退回", prefecture_opinion="缺少用地预审意见。")
     assert _specs(app, pid) == ["revise_filing"]
     assert "缺少用地预审意见" in project_page(client, pid)
-    step(app, client, pid, "revise_filing")
-    step(app, client, pid, "approve_filing")
-    step(app, client, pid, "prefecture_review")
+    steps(app, client, pid, "revise_filing", "approve_filing", "prefecture_review")
     assert _specs(app, pid) == ["signing"]
     login(client, "shishangwu")
     assert "第2次报送" in client.get("/filings/").data.decode()
@@ -175,8 +156,7 @@ def test_abandoned_negotiation_ends_the_project(app, client):
 def test_ending_after_an_objection(app, client):
     pid = register_lead(client)
     step(app, client, pid, "screening", confirmed_class="重大")
-    step(app, client, pid, "negotiation")
-    step(app, client, pid, "approve_terms")
+    steps(app, client, pid, "negotiation", "approve_terms")
     all_departments_agree(app, client, pid, objections={"fgj": "不同意"})
     step(app, client, pid, "objection_decision", objection_decision="终止项目")
     _ending(app, client, pid, "end_terminated")
@@ -185,8 +165,7 @@ def test_ending_after_an_objection(app, client):
 def test_review_meeting_rejection_ends_the_project(app, client):
     pid = register_lead(client)
     _through_joint_review(app, client, pid)
-    step(app, client, pid, "review_materials")
-    step(app, client, pid, "pre_review")
+    steps(app, client, pid, "review_materials", "pre_review")
     step(app, client, pid, "review_meeting", meeting_decision="不通过")
     _ending(app, client, pid, "end_meeting_rejected")
 
@@ -194,15 +173,12 @@ def test_review_meeting_rejection_ends_the_project(app, client):
 def test_executive_meeting_outcomes(app, client):
     pid = register_lead(client)
     _through_joint_review(app, client, pid)
-    for spec in ("review_materials", "pre_review", "review_meeting"):
-        step(app, client, pid, spec)
+    steps(app, client, pid, "review_materials", "pre_review", "review_meeting")
     step(app, client, pid, "executive_meeting", exec_decision="修改后再议")
     assert _specs(app, pid) == ["negotiation"]
-    step(app, client, pid, "negotiation")
-    step(app, client, pid, "approve_terms")
+    steps(app, client, pid, "negotiation", "approve_terms")
     all_departments_agree(app, client, pid)
-    for spec in ("review_materials", "pre_review", "review_meeting"):
-        step(app, client, pid, spec)
+    steps(app, client, pid, "review_materials", "pre_review", "review_meeting")
     step(app, client, pid, "executive_meeting", exec_decision="不同意")
     _ending(app, client, pid, "end_exec_rejected")
 
@@ -210,15 +186,12 @@ def test_executive_meeting_outcomes(app, client):
 def test_contract_review_rejection_and_modification(app, client):
     pid = register_lead(client)
     _through_joint_review(app, client, pid)
-    for spec in ("review_materials", "pre_review", "review_meeting", "executive_meeting"):
-        step(app, client, pid, spec)
+    steps(app, client, pid, "review_materials", "pre_review", "review_meeting", "executive_meeting")
     step(app, client, pid, "contract_review", contract_decision="修改")
     assert _specs(app, pid) == ["negotiation"]
-    step(app, client, pid, "negotiation")
-    step(app, client, pid, "approve_terms")
+    steps(app, client, pid, "negotiation", "approve_terms")
     all_departments_agree(app, client, pid)
-    for spec in ("review_materials", "pre_review", "review_meeting", "executive_meeting"):
-        step(app, client, pid, spec)
+    steps(app, client, pid, "review_materials", "pre_review", "review_meeting", "executive_meeting")
     step(app, client, pid, "contract_review", contract_decision="不予通过")
     _ending(app, client, pid, "end_contract_rejected")
 
@@ -234,11 +207,9 @@ def test_head_of_office_can_send_terms_back_to_negotiation(app, client):
 def test_conditions_of_a_conditional_approval_reach_the_contract_review(app, client):
     pid = register_lead(client)
     step(app, client, pid, "screening", confirmed_class="重大")
-    step(app, client, pid, "negotiation")
-    step(app, client, pid, "approve_terms")
+    steps(app, client, pid, "negotiation", "approve_terms")
     all_departments_agree(app, client, pid, objections={"sthj": "有条件同意"})
-    for spec in ("review_materials", "pre_review", "review_meeting", "executive_meeting"):
-        step(app, client, pid, spec)
+    steps(app, client, pid, "review_materials", "pre_review", "review_meeting", "executive_meeting")
     (task_id, spec, _), = ready_tasks(app, pid)
     assert spec == "contract_review"
     login(client, "fazhi")
