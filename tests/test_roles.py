@@ -25,6 +25,7 @@ TABLE = {
     ("GET", "/projects/new"):                [302, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("POST", "/projects/new"):               [302, 422, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("GET", "/projects/<int:instance_id>"):  [302, 200, 200, 200, 200, 403, 403, 403, 200, 200, 403, 403, 200, 403],
+    ("POST", "/projects/<int:instance_id>/copy"): [302, 422, 422, 422, 422, 403, 403, 403, 422, 422, 403, 403, 403, 403],
     ("GET", "/tasks/<int:task_id>"):         [302, 403, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("POST", "/tasks/<int:task_id>"):        [302, 403, 409, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("POST", "/tasks/<int:task_id>/claim"):  [302, 403, 302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
@@ -38,7 +39,7 @@ TABLE = {
     ("POST", "/admin/units"):                [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
 }
 # Bodies for the POSTs: invalid where a permitted user would otherwise change something.
-BODIES = {"/projects/new": {"project_name": ""}, "/admin/users": {"username": ""},
+BODIES = {"/projects/new": {"project_name": ""}, "/projects/<int:instance_id>/copy": {"note": ""}, "/admin/users": {"username": ""},
           "/admin/users/<int:user_id>/password": {"password": "short"}, "/admin/users/<int:user_id>/active": {"active": "0"},
           "/admin/units": {"code": ""}}
 CASES = [(method, rule, role, row[i]) for (method, rule), row in TABLE.items() for i, role in enumerate(ROLES)]

@@ -14,6 +14,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from webapp.config import load_config
 from webapp.i18n import N_, form_text, select_locale
+from webapp.i18n_extra import action_name
 from workflows import db
 from workflows.errors import ServiceError
 from workflows.forms import base_type, option_title
@@ -57,6 +58,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["form_text"] = form_text
     app.jinja_env.globals["field_type"] = base_type
     app.jinja_env.globals["option_title"] = option_title
+    app.jinja_env.globals["action_name"] = action_name
 
     @app.before_request
     def _session_timeout():

@@ -10,6 +10,20 @@ from __future__ import annotations
 
 from webapp.i18n import N_
 
+# Names of audit actions in a project's history (codes from workflows/audit.py callers).
+ACTION_NAMES = {
+    "project_started": N_("登记线索，流程启动"), "task_offered": N_("任务到达"), "task_claimed": N_("认领"),
+    "task_released": N_("释放"), "task_completed": N_("办理完成"), "task_cancelled": N_("任务撤销（流程改道）"),
+    "loop_back": N_("退回至前序环节"), "project_ended": N_("流程结束"), "filing_submitted": N_("报送备案"),
+    "filing_accepted": N_("备案受理"), "signing_reported": N_("签约结果报备"), "project_viewed": N_("查阅"),
+    "project_copied": N_("抄送"), "roles_changed": N_("角色变更"),
+}
+
+
+def action_name(code: str) -> str:
+    return ACTION_NAMES.get(code, code)
+
+
 DYNAMIC_STRINGS = [
     # Role names (workflows/roles.py).
     N_("招商专员"), N_("研判专班"), N_("县商务局"), N_("投资办主任"), N_("部门会审人"),
@@ -24,11 +38,8 @@ DYNAMIC_STRINGS = [
     N_("多部门联合会审"), N_("会审异议处理"), N_("评审材料与要素保障"), N_("领导小组办公室预审"),
     N_("补充评审材料"), N_("项目评审会"), N_("县政府常务会议审议"), N_("合同审签"), N_("报备审批"),
     N_("市/州商务局备案审查"), N_("修改备案材料"), N_("项目签约"),
-    # Audit actions shown in a project's history.
-    N_("project_started"), N_("task_offered"), N_("task_claimed"), N_("task_released"),
-    N_("loop_back"), N_("该任务已由 %(name)s 认领。"), N_("该任务已由 %(name)s 处理完毕。"), N_("roles_changed"), N_("是"), N_("否"), N_("不能取消自己的管理员角色"),
-    N_("task_completed"), N_("task_cancelled"), N_("project_ended"), N_("filing_submitted"),
-    N_("filing_accepted"), N_("signing_reported"), N_("project_viewed"),
+    N_("该任务已由 %(name)s 认领。"), N_("该任务已由 %(name)s 处理完毕。"), N_("是"), N_("否"),
+    N_("不能取消自己的管理员角色"), N_("请选择抄送对象"), N_("抄送对象须为本县在岗用户"), N_("您无权抄送该项目。"),
     # Stage of a finished project (STAGE_DONE in workflows/services/instance_step.py).
     N_("已签约"), N_("研判不予通过"), N_("洽谈放弃"), N_("会审后终止"), N_("评审会不通过"),
     N_("常务会议不同意"), N_("合同不予通过"), N_("已结束"),

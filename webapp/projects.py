@@ -43,5 +43,20 @@ def new():
 
 @bp.route("/<int:instance_id>")
 @login_required
-def show(instance_id: int):
-    return render_template("projects/detail.html", p=project_service.project_detail(actor(), instance_id))
+def show(instance_id: int, errors: dict | None = None, status: int = 200):
+    detail = project_service.project_detail(actor(), instance_id)
+    candidates = project_service.copy_candidates(actor(), instance_id) if detail.can_copy else []
+    return render_template("projects/detail.html", p=detail, candidates=candidates, errors=errors or {}), status
+
+
+@bp.route("/<int:instance_id>/copy", methods=["POST"])
+@login_required
+def copy(instance_id: int):
+    """抄送 the project to colleagues of the county."""
+    try:
+        ids = [int(v) for v in request.form.getlist("to_user_ids") if v.isdigit()]
+        project_service.project_copy(actor(), instance_id, ids, request.form.get("note", ""))
+    except ValidationFailed as failed:
+        return show(instance_id, failed.errors, 422)
+    flash(N_("已抄送。"))
+    return redirect(url_for("projects.show", instance_id=instance_id))

@@ -7,7 +7,8 @@ from flask_login import login_required
 from webapp.i18n import N_
 from webapp.session_user import actor
 from workflows.errors import ValidationFailed
-from workflows.services import task_service
+from workflows.services import inbox_service, task_service
+from workflows.services.inbox_service import InboxQuery
 
 bp = Blueprint("tasks", __name__)
 
@@ -15,8 +16,17 @@ bp = Blueprint("tasks", __name__)
 @bp.route("/")
 @login_required
 def inbox():
-    return render_template("tasks/inbox.html", tasks=task_service.inbox(actor()),
-                           done=task_service.done_by(actor(), limit=20))
+    args = request.args
+    query = InboxQuery(tab=args.get("tab", "todo"), stage=args.get("stage", ""), unit=args.get("unit", ""),
+                       project_class=args.get("class", ""), overdue=args.get("overdue") == "1",
+                       q=args.get("q", ""), sort=args.get("sort", "due"), page=args.get("page", 1, type=int))
+
+    def page_link(number: int) -> str:
+        # The same tab, filters and sort; another page.
+        params = {k: v for k, v in args.items() if v and k != "page"}
+        return url_for("tasks.inbox", **params, page=number)
+
+    return render_template("tasks/inbox.html", page=inbox_service.inbox_page(actor(), query), page_link=page_link)
 
 
 @bp.route("/tasks/<int:task_id>")

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from workflows.actor import Actor
 from workflows.errors import Forbidden
-from workflows.models import Filing, Organisation, ProcessInstance, TaskRecord
+from workflows.models import Filing, Organisation, ProcessInstance, ProjectCopy, TaskRecord
 from workflows.roles import COUNTY_WIDE_READERS, ROLES
 
 
@@ -53,6 +53,10 @@ def project_view(session: Session, actor: Actor, instance: ProcessInstance) -> b
         return False
     if instance.started_by_id == actor.id:
         return True
+    copied = session.scalar(select(ProjectCopy.id).where(ProjectCopy.instance_id == instance.id,
+                                                         ProjectCopy.to_user_id == actor.id))
+    if copied is not None:
+        return True
     # Anyone who holds or held a task on it, or may take one now.
     touched = session.scalar(select(TaskRecord.id).where(
         TaskRecord.instance_id == instance.id,
@@ -62,6 +66,12 @@ def project_view(session: Session, actor: Actor, instance: ProcessInstance) -> b
     ready = session.scalars(select(TaskRecord).where(
         TaskRecord.instance_id == instance.id, TaskRecord.state == "ready"))
     return any(task_eligible(actor, r, instance, county) for r in ready)
+
+
+def project_copy(session: Session, actor: Actor, instance: ProcessInstance) -> bool:
+    """抄送: people working on the county's project may copy it; auditors and administrators act on none."""
+    working_roles = actor.roles - {"auditor", "admin"}
+    return bool(working_roles) and actor.org_id == instance.county_id and project_view(session, actor, instance)
 
 
 def filing_list(actor: Actor) -> bool:

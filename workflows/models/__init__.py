@@ -4,17 +4,9 @@ from workflows.models.filing import Filing
 from workflows.models.instance import ProcessInstance
 from workflows.models.model_version import ModelVersion
 from workflows.models.organisation import Organisation, Unit
+from workflows.models.project_copy import ProjectCopy
 from workflows.models.task_record import TaskRecord
 from workflows.models.user import User, UserRole
 
-__all__ = [
-           "AuditEvent",
-           "Filing",
-           "ModelVersion",
-           "Organisation",
-           "ProcessInstance",
-           "TaskRecord",
-           "Unit",
-           "User",
-           "UserRole",
-]
+__all__ = ["AuditEvent", "Filing", "ModelVersion", "Organisation", "ProcessInstance", "ProjectCopy",
+           "TaskRecord", "Unit", "User", "UserRole"]

@@ -8,8 +8,18 @@ from workflows import audit, auth, forms
 from workflows.actor import Actor
 from workflows.db import transaction
 from workflows.engine.model_store import all_form_schemas, ensure_current_version, form_files
-from workflows.errors import NotFound
-from workflows.models import AuditEvent, Filing, ModelVersion, Organisation, ProcessInstance, TaskRecord, User
+from workflows.errors import NotFound, ValidationFailed
+from workflows.models import (
+    AuditEvent,
+    Filing,
+    ModelVersion,
+    Organisation,
+    ProcessInstance,
+    ProjectCopy,
+    TaskRecord,
+    Unit,
+    User,
+)
 from workflows.models._types import utcnow
 from workflows.services.instance_step import run_step
 from workflows.services.task_service import _item, opinions
@@ -93,10 +103,12 @@ def project_list(actor: Actor) -> list[ProjectSummary]:
 
 def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
     with transaction() as s:
-        instance = s.get(ProcessInstance, instance_id)
-        if instance is None:
-            raise NotFound("项目不存在。")
+        instance = _get(s, instance_id)
         auth.require(auth.project_view(s, actor, instance), "您无权查看该项目。")
+        for copy in s.scalars(select(ProjectCopy).where(ProjectCopy.instance_id == instance.id,
+                                                        ProjectCopy.to_user_id == actor.id,
+                                                        ProjectCopy.read_at.is_(None))):
+            copy.read_at = utcnow()
         audit.append(s, "project_viewed", actor=actor.username, instance_id=instance.id,
                      address=actor.address)
         version = s.get(ModelVersion, instance.model_version_id)
@@ -113,8 +125,57 @@ def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
             opinions=opinions(s, instance.id),
             history=history(s, instance.id),
             filing=_filing_dict(filing) if filing else None,
+            can_copy=auth.project_copy(s, actor, instance),
+            copies=[{"to": s.get(User, c.to_user_id).display_name, "by": s.get(User, c.by_user_id).display_name,
+                     "at": c.at, "note": c.note, "read": c.read_at is not None}
+                    for c in s.scalars(select(ProjectCopy).where(ProjectCopy.instance_id == instance.id)
+                                       .order_by(ProjectCopy.id))],
             duplicates=_same_investor(s, instance.investor, instance.started_unit_id, instance.id),
         )
+
+
+def copy_candidates(actor: Actor, instance_id: int) -> list[tuple[int, str]]:
+    """(user id, label) of the active users of the project's county it can be copied to."""
+    with transaction() as s:
+        instance = _get(s, instance_id)
+        auth.require(auth.project_copy(s, actor, instance))
+        users = s.scalars(select(User).join(Unit, User.unit_id == Unit.id)
+                          .where(Unit.organisation_id == instance.county_id, User.active.is_(True),
+                                 User.id != actor.id).order_by(Unit.id, User.username)).all()
+        return [(u.id, f"{u.unit.name} · {u.display_name}") for u in users]
+
+
+def project_copy(actor: Actor, instance_id: int, to_user_ids: list[int], note: str = "") -> int:
+    """抄送: copy the project to users of its county; returns how many were newly copied."""
+    note = (note or "").strip()
+    with transaction() as s:
+        instance = _get(s, instance_id)
+        auth.require(auth.project_copy(s, actor, instance), "您无权抄送该项目。")
+        if not to_user_ids:
+            raise ValidationFailed({"to_user_ids": "请选择抄送对象"})
+        if len(note) > 500:
+            raise ValidationFailed({"note": "不能超过 500 个字"})
+        added = 0
+        for user_id in dict.fromkeys(to_user_ids):
+            user = s.get(User, user_id)
+            if user is None or not user.active or user.unit.organisation_id != instance.county_id:
+                raise ValidationFailed({"to_user_ids": "抄送对象须为本县在岗用户"})
+            exists = s.scalar(select(ProjectCopy.id).where(ProjectCopy.instance_id == instance.id,
+                                                           ProjectCopy.to_user_id == user.id))
+            if exists is None:
+                s.add(ProjectCopy(instance_id=instance.id, to_user_id=user.id, by_user_id=actor.id,
+                                  note=note or None))
+                added += 1
+                audit.append(s, "project_copied", actor=actor.username, instance_id=instance.id,
+                             data={"to": user.username, "note": note}, address=actor.address)
+        return added
+
+
+def _get(s: Session, instance_id: int) -> ProcessInstance:
+    instance = s.get(ProcessInstance, instance_id)
+    if instance is None:
+        raise NotFound("项目不存在。")
+    return instance
 
 
 def history(s: Session, instance_id: int) -> list[HistoryEntry]:

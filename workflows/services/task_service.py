@@ -19,28 +19,6 @@ from workflows.services.views import Opinion, TaskForm, TaskItem
 ATTEMPTS = 3
 
 
-def inbox(actor: Actor) -> list[TaskItem]:
-    """Ready tasks assigned to the user or offered to one of the user's groups."""
-    with transaction() as s:
-        rows = s.execute(
-            select(TaskRecord, ProcessInstance, Organisation)
-            .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
-            .join(Organisation, ProcessInstance.county_id == Organisation.id)
-            .where(TaskRecord.state == "ready", TaskRecord.lane.in_(actor.roles))
-            .order_by(TaskRecord.due_at, TaskRecord.id)).all()
-        return [_item(s, r, i) for r, i, c in rows if auth.task_eligible(actor, r, i, c)]
-
-
-def done_by(actor: Actor, limit: int = 50) -> list[TaskItem]:
-    with transaction() as s:
-        rows = s.execute(
-            select(TaskRecord, ProcessInstance)
-            .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
-            .where(TaskRecord.completed_by_id == actor.id)
-            .order_by(TaskRecord.completed_at.desc()).limit(limit)).all()
-        return [_item(s, r, i) for r, i in rows]
-
-
 def task_claim(actor: Actor, task_id: int) -> None:
     with transaction() as s:
         record, instance, county = _load(s, task_id, lock=True)

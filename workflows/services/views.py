@@ -90,6 +90,8 @@ class ProjectDetail:
     opinions: list[Opinion]
     history: list[HistoryEntry]
     filing: dict[str, Any] | None = None
+    can_copy: bool = False
+    copies: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[ProjectSummary] = field(default_factory=list)
 
 

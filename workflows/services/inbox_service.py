@@ -1,0 +1,150 @@
+"""The inbox: tabs 待办 / 已办 / 我发起的 / 抄送我的, with filters, search, sorting and pages.
+
+The 待办 query states the offer rule of workflows.auth.task_eligible in SQL so that counting and
+paging stay in the database; tests check both say the same.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from workflows.actor import Actor
+from workflows.db import transaction
+from workflows.models import Organisation, ProcessInstance, ProjectCopy, TaskRecord, Unit
+from workflows.models._types import utcnow
+from workflows.roles import ROLES
+from workflows.services.task_service import _item
+from workflows.services.views import ProjectSummary, TaskItem
+
+TABS = ("todo", "done", "started", "copied")
+SORTS = ("due", "waiting")
+PER_PAGE = 20
+
+
+@dataclass
+class InboxQuery:
+    tab: str = "todo"
+    stage: str = ""
+    unit: str = ""
+    project_class: str = ""
+    overdue: bool = False
+    q: str = ""
+    sort: str = "due"
+    page: int = 1
+
+    def __post_init__(self):
+        self.tab = self.tab if self.tab in TABS else "todo"
+        self.sort = self.sort if self.sort in SORTS else "due"
+        self.page = max(1, self.page)
+        self.q = self.q.strip()[:100]
+
+
+@dataclass
+class InboxPage:
+    query: InboxQuery
+    counts: dict[str, int]
+    tasks: list[TaskItem] = field(default_factory=list)
+    projects: list[ProjectSummary] = field(default_factory=list)
+    total: int = 0
+    pages: int = 1
+    stages: list[str] = field(default_factory=list)
+    units: list[tuple[str, str]] = field(default_factory=list)
+    unread_copies: int = 0
+
+
+def offered_to(actor: Actor):
+    """SQL condition: ready tasks offered to this user (mirrors auth.task_eligible)."""
+    county = aliased(Organisation)
+    county_lanes = [r for r in actor.roles if r in ROLES and ROLES[r].level == "county"]
+    prefecture_lanes = [r for r in actor.roles if r in ROLES and ROLES[r].level == "prefecture"]
+    org_ok = or_(
+        and_(TaskRecord.lane.in_(county_lanes), ProcessInstance.county_id == actor.org_id),
+        and_(TaskRecord.lane.in_(prefecture_lanes),
+             ProcessInstance.county_id.in_(select(county.id).where(county.parent_id == actor.org_id))),
+    )
+    return and_(
+        TaskRecord.state == "ready", org_ok,
+        or_(TaskRecord.unit_code.is_(None), TaskRecord.unit_code == actor.unit_code),
+        or_(TaskRecord.fixed_assignee.is_(False), TaskRecord.assignee_id == actor.id),
+    )
+
+
+def _todo(actor: Actor):
+    return (select(TaskRecord, ProcessInstance)
+            .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
+            .where(offered_to(actor)))
+
+
+def _done(actor: Actor):
+    return (select(TaskRecord, ProcessInstance)
+            .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
+            .where(TaskRecord.completed_by_id == actor.id, TaskRecord.state == "completed"))
+
+
+def _started(actor: Actor):
+    return select(ProcessInstance).where(ProcessInstance.started_by_id == actor.id)
+
+
+def _copied(actor: Actor):
+    return (select(ProcessInstance).join(ProjectCopy, ProjectCopy.instance_id == ProcessInstance.id)
+            .where(ProjectCopy.to_user_id == actor.id))
+
+
+def _count(s: Session, query) -> int:
+    return s.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def _search(query, q: str):
+    if not q:
+        return query
+    like = f"%{q}%"
+    return query.where(or_(ProcessInstance.project_name.like(like), ProcessInstance.investor.like(like)))
+
+
+def inbox_page(actor: Actor, query: InboxQuery) -> InboxPage:
+    with transaction() as s:
+        counts = {"todo": _count(s, _todo(actor)), "done": _count(s, _done(actor)),
+                  "started": _count(s, _started(actor)), "copied": _count(s, _copied(actor))}
+        page = InboxPage(query=query, counts=counts)
+        page.unread_copies = _count(s, _copied(actor).where(ProjectCopy.read_at.is_(None)))
+        if query.tab in ("todo", "done"):
+            base = _todo(actor) if query.tab == "todo" else _done(actor)
+            page.stages = sorted({r.stage for r, _ in s.execute(base)})
+            codes = sorted({r.unit_code for r, _ in s.execute(base) if r.unit_code})
+            names = dict(s.execute(select(Unit.code, Unit.name).where(
+                Unit.code.in_(codes), Unit.organisation_id == actor.org_id)).all()) if codes else {}
+            page.units = [(c, names.get(c, c)) for c in codes]
+            filtered = _search(base, query.q)
+            if query.stage:
+                filtered = filtered.where(TaskRecord.stage == query.stage)
+            if query.unit:
+                filtered = filtered.where(TaskRecord.unit_code == query.unit)
+            if query.project_class:
+                filtered = filtered.where(ProcessInstance.project_class == query.project_class)
+            if query.overdue:
+                filtered = filtered.where(TaskRecord.due_at < utcnow())
+            if query.tab == "done":
+                order = [TaskRecord.completed_at.desc(), TaskRecord.id.desc()]
+            elif query.sort == "waiting":
+                order = [TaskRecord.created_at, TaskRecord.id]
+            else:
+                order = [TaskRecord.due_at, TaskRecord.id]
+            page.total = _count(s, filtered)
+            rows = s.execute(filtered.order_by(*order).limit(PER_PAGE).offset((query.page - 1) * PER_PAGE)).all()
+            page.tasks = [_item(s, r, i) for r, i in rows]
+        else:
+            from workflows.services.project_service import _summary
+
+            base = _started(actor) if query.tab == "started" else _copied(actor)
+            filtered = _search(base, query.q)
+            if query.project_class:
+                filtered = filtered.where(ProcessInstance.project_class == query.project_class)
+            page.total = _count(s, filtered)
+            rows = s.scalars(filtered.order_by(ProcessInstance.updated_at.desc(), ProcessInstance.id.desc())
+                             .limit(PER_PAGE).offset((query.page - 1) * PER_PAGE)).all()
+            page.projects = [_summary(s, i) for i in rows]
+        page.pages = max(1, math.ceil(page.total / PER_PAGE))
+        return page
