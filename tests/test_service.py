@@ -197,3 +197,51 @@ def test_same_investor_from_another_unit_is_flagged(database):
     dupes = project_service.same_investor(actor("zhaoshang2"), " 湖南洞庭食品有限公司 ")
     assert len(dupes) == 1
     assert project_service.same_investor(actor("zhaoshang"), "湖南洞庭食品有限公司") == []
+
+
+def _in_parallel(fn, count: int) -> list:
+    barrier = threading.Barrier(count)
+    results: list = []
+
+    def run(n):
+        barrier.wait()
+        try:
+            results.append(fn(n))
+        except Exception as err:  # noqa: BLE001 - collected for the assertions
+            results.append(err)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_parallel_wrong_passwords_all_count_towards_the_lockout(database):
+    from workflows.services import user_service
+
+    _in_parallel(lambda n: user_service.authenticate("yanpan", "wrong"), 8)
+    with pytest.raises(user_service.SignInFailed, match="锁定"):
+        user_service.authenticate("yanpan", "Demo@2026")
+
+
+def test_parallel_writers_keep_the_audit_chain_whole(database):
+    from workflows.services import user_service
+
+    pid = start()
+    _in_parallel(lambda n: (user_service.authenticate("shangwu", "Demo@2026"),
+                            project_service.project_detail(actor("shangwu"), pid)), 6)
+    with transaction() as s:
+        assert audit.first_broken(s) is None
+
+
+def test_two_reviewers_claiming_at_once_exactly_one_gets_it(database):
+    pid = start()
+    advance(pid, "screening", confirmed_class="重大")
+    advance(pid, "negotiation")
+    advance(pid, "approve_terms")
+    fgj = next(r for r in ready(pid) if r.unit_code == "fgj")
+    names = ["rev_fgj", "rev_fgj2"]
+    results = _in_parallel(lambda n: task_service.task_claim(actor(names[n]), fgj.id), 2)
+    assert sorted(type(r).__name__ for r in results) == ["Conflict", "NoneType"]

@@ -31,15 +31,24 @@ def init(url: str) -> Engine:
     _engine = create_engine(url, future=True, **kwargs)
     if url.startswith("sqlite"):
         event.listen(_engine, "connect", _sqlite_pragmas)
+        event.listen(_engine, "begin", _sqlite_begin_immediate)
     _Session = sessionmaker(bind=_engine, expire_on_commit=False)
     return _engine
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite would defer it to the first write).
+    dbapi_connection.isolation_level = None
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.close()
+
+
+def _sqlite_begin_immediate(connection) -> None:
+    # SQLite has no row locks: take the write lock when a transaction starts, so a read-then-write
+    # (audit chain head, claim, failed sign-in count) cannot interleave with another writer.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def engine() -> Engine:

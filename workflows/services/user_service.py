@@ -8,7 +8,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from workflows import audit, auth
 from workflows.actor import Actor
-from workflows.db import transaction
+from workflows.db import is_postgres, transaction
 from workflows.errors import Conflict, NotFound, ValidationFailed
 from workflows.models import Organisation, Unit, User, UserRole
 from workflows.models._types import utcnow
@@ -29,7 +29,10 @@ def authenticate(username: str, password: str, address: str | None = None) -> Ac
     failure = None
     with transaction() as s:
         # The failure count and audit event must be committed, so the error is raised afterwards.
-        user = s.scalar(select(User).where(User.username == username))
+        query = select(User).where(User.username == username)
+        if is_postgres():
+            query = query.with_for_update()  # parallel wrong passwords must all count
+        user = s.scalar(query)
         now = utcnow()
         if user is None or not user.active:
             failure = "用户名或密码错误。"
