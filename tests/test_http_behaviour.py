@@ -237,3 +237,41 @@ def test_admin_changes_a_users_roles(app, client):
                        data={"roles": ["lead_officer", "screening_team"]}).status_code == 302
     login(client, "zhaoshang2")
     assert client.get("/projects/new").status_code == 200
+
+
+def test_a_lead_for_an_investor_another_unit_registered_needs_confirmation(app, client):
+    register_lead(client)
+    login(client, "zhaoshang2")
+    warned = client.post("/projects/new", data={**LEAD, "project_name": "我们的项目"})
+    html = warned.data.decode()
+    assert warned.status_code == 422 and "抢商争商" in html and "南县经济开发区" in html
+    assert 'value="我们的项目"' in html and 'name="confirm_duplicate"' in html
+    confirmed = client.post("/projects/new", data={**LEAD, "project_name": "我们的项目", "confirm_duplicate": "1"})
+    assert confirmed.status_code == 302
+
+
+def test_deactivating_a_user_gives_their_claimed_and_assigned_tasks_back(app, client):
+    from sqlalchemy import select
+
+    from workflows.db import transaction
+    from workflows.models import TaskRecord, Unit, User
+
+    pid = register_lead(client)
+    step(app, client, pid, "screening", screening_decision="退回补充", confirmed_class="重大", screening_opinion="补材料")
+    (task_id, spec, _), = ready_tasks(app, pid)
+    assert spec == "supplement_lead"  # assigned to zhaoshang, who registered the lead
+    with transaction() as s:
+        uid = s.scalar(select(User.id).where(User.username == "zhaoshang"))
+        jkq = s.scalar(select(Unit.id).where(Unit.code == "jkq", Unit.organisation.has(name="南县")))
+    login(client, "admin")
+    client.post(f"/admin/users/{uid}/active", data={"active": "0"})
+    with transaction() as s:
+        record = s.get(TaskRecord, task_id)
+        assert (record.assignee_id, record.fixed_assignee) == (None, False)
+    login(client, "zhaoshang2")  # another lead officer of the county can now take it over
+    assert client.post(f"/tasks/{task_id}/claim").status_code == 302
+    # A deactivated unit's users cannot sign in.
+    login(client, "admin")
+    client.post(f"/admin/units/{jkq}/active", data={"active": "0"})
+    client.post("/logout")
+    assert client.post("/login", data={"username": "luohu", "password": PASSWORD}).status_code == 401

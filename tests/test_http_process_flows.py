@@ -222,3 +222,13 @@ def test_conditions_of_a_conditional_approval_reach_the_contract_review(app, cli
     assert refused.status_code == 422 and 'data-error-for="conditions_in_contract"' in refused.data.decode()
     step(app, client, pid, "contract_review", conditions_in_contract="true")
     assert _specs(app, pid) == ["approve_filing"]
+
+
+def test_a_field_cleared_in_a_later_round_is_cleared_on_the_project_page(app, client):
+    pid = register_lead(client)
+    step(app, client, pid, "screening", confirmed_class="重大")
+    step(app, client, pid, "negotiation", special_terms="true", special_terms_detail="额外租金减免条款")
+    step(app, client, pid, "approve_terms", terms_decision="退回洽谈")
+    step(app, client, pid, "negotiation")
+    page = project_page(client, pid)
+    assert "额外租金减免条款" not in page.split("项目信息")[1].split("已有意见")[0]

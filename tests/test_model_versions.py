@@ -34,6 +34,6 @@ def test_a_running_project_keeps_its_rules_when_a_new_version_is_deployed(sqlite
     assert instance(new).project_class == "重点"  # new version: 3 亿元 threshold
     with transaction() as s:
         versions = s.scalars(select(ModelVersion).order_by(ModelVersion.id)).all()
-        assert len(versions) == 2 and versions[0].content_hash != versions[1].content_hash
-        assert instance(old).model_version_id == versions[0].id
-        assert instance(new).model_version_id == versions[1].id
+    assert len(versions) == 2 and versions[0].content_hash != versions[1].content_hash
+    assert instance(old).model_version_id == versions[0].id
+    assert instance(new).model_version_id == versions[1].id

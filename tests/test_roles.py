@@ -36,11 +36,13 @@ TABLE = {
     ("POST", "/admin/users/<int:user_id>/active"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 302],
     ("POST", "/admin/users/<int:user_id>/roles"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
     ("POST", "/admin/users/<int:user_id>/password"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
+    ("POST", "/admin/units/<int:unit_id>/active"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 302],
     ("POST", "/admin/units"):                [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
 }
 # Bodies for the POSTs: invalid where a permitted user would otherwise change something.
 BODIES = {"/projects/new": {"project_name": ""}, "/projects/<int:instance_id>/copy": {"note": ""}, "/admin/users": {"username": ""},
           "/admin/users/<int:user_id>/password": {"password": "short"}, "/admin/users/<int:user_id>/active": {"active": "0"},
+          "/admin/units/<int:unit_id>/active": {"active": "0"},
           "/admin/units": {"code": ""}}
 CASES = [(method, rule, role, row[i]) for (method, rule), row in TABLE.items() for i, role in enumerate(ROLES)]
 
@@ -60,7 +62,7 @@ def template_db(tmp_path_factory):
     (task_id, spec, _), = ready_tasks(app, instance_id)
     assert spec == "screening"
     db.engine().dispose()
-    return path, {"instance_id": instance_id, "task_id": task_id, "user_id": 2, "code": "en"}
+    return path, {"instance_id": instance_id, "task_id": task_id, "user_id": 2, "unit_id": 8, "code": "en"}
 
 
 @pytest.fixture
@@ -76,7 +78,7 @@ def case_client(template_db, tmp_path):
 
 
 def _url(rule: str, ids: dict) -> str:
-    for name in ("instance_id", "task_id", "user_id"):
+    for name in ("instance_id", "task_id", "user_id", "unit_id"):
         rule = rule.replace(f"<int:{name}>", str(ids[name]))
     return rule.replace("<code>", ids["code"])
 

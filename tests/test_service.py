@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from workflows import audit
 from workflows.db import transaction
-from workflows.demo import actor
+from workflows.demo import DEMO_LEAD, actor
 from workflows.errors import Conflict, Forbidden, ValidationFailed
 from workflows.models import AuditEvent, Filing
 from workflows.services import project_service, task_service
@@ -192,11 +192,24 @@ def test_the_audit_chain_detects_an_edited_event(database):
         assert broken.algorithm == "SM3"
 
 
-def test_same_investor_from_another_unit_is_flagged(database):
-    start()
-    dupes = project_service.same_investor(actor("zhaoshang2"), " 湖南洞庭食品有限公司 ")
-    assert len(dupes) == 1
-    assert project_service.same_investor(actor("zhaoshang"), "湖南洞庭食品有限公司") == []
+def test_same_investor_from_another_unit_must_be_confirmed(database):
+    from workflows.errors import DuplicateLead
+
+    first = start()
+    with pytest.raises(DuplicateLead) as warned:
+        project_service.project_start(actor("zhaoshang2"), {**DEMO_LEAD, "investor": " 湖南洞庭食品有限公司 "})
+    (dupe,) = warned.value.duplicates
+    assert (dupe.county, dupe.unit) == ("南县", "南县经济开发区")
+    assert not hasattr(dupe, "project_name")  # who holds the lead, not its content
+    # The same unit registering again is not 抢商; the other county of the prefecture is warned too.
+    assert start(project_name="二期") != first
+    with pytest.raises(DuplicateLead):
+        project_service.project_start(actor("tj_zhaoshang"), DEMO_LEAD)
+    confirmed = project_service.project_start(actor("zhaoshang2"), DEMO_LEAD, confirm_duplicate=True)
+    with transaction() as s:
+        event = s.scalar(select(AuditEvent).where(AuditEvent.instance_id == confirmed,
+                                                  AuditEvent.action == "project_started"))
+        assert event.data["duplicate_warning_confirmed"] == ["南县·南县经济开发区"] * 2
 
 
 def _in_parallel(fn, count: int) -> list:
@@ -245,3 +258,16 @@ def test_two_reviewers_claiming_at_once_exactly_one_gets_it(database):
     names = ["rev_fgj", "rev_fgj2"]
     results = _in_parallel(lambda n: task_service.task_claim(actor(names[n]), fgj.id), 2)
     assert sorted(type(r).__name__ for r in results) == ["Conflict", "NoneType"]
+
+
+def test_deadlines_count_working_days_on_chinas_calendar():
+    from datetime import datetime
+
+    from workflows.deadlines import add_working_days
+
+    # 2026-09-30 10:00 Beijing (02:00 UTC): the National Day break runs 10-01…10-07.
+    assert add_working_days(datetime(2026, 9, 30, 2, 0), 1).date().isoformat() == "2026-10-08"
+    # Saturday 2026-10-10 is an adjusted working day (调休) in the calendar of `holidays`.
+    assert add_working_days(datetime(2026, 10, 9, 2, 0), 1).date().isoformat() == "2026-10-10"
+    # Friday 2026-11-27 23:30 Beijing is 15:30 UTC the same day: one working day later is Monday.
+    assert add_working_days(datetime(2026, 11, 27, 15, 30), 1).date().isoformat() == "2026-11-30"

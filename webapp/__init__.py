@@ -18,6 +18,7 @@ from webapp.i18n_extra import action_name
 from workflows import db
 from workflows.errors import ServiceError
 from workflows.forms import base_type, option_title
+from workflows.localtime import to_local
 
 csrf = CSRFProtect()
 babel = Babel()
@@ -59,6 +60,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["field_type"] = base_type
     app.jinja_env.globals["option_title"] = option_title
     app.jinja_env.globals["action_name"] = action_name
+    app.jinja_env.filters["local"] = lambda value, fmt="%Y-%m-%d %H:%M": to_local(value).strftime(fmt) if value else ""
 
     @app.before_request
     def _session_timeout():

@@ -13,6 +13,10 @@ from workflows.services import user_service
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
+def _int(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else 0
+
+
 def _page(errors=None, values=None, status=200):
     a = actor()
     return render_template("admin/users.html", users=user_service.user_list(a), units=user_service.unit_list(a),
@@ -32,7 +36,7 @@ def user_create():
     form = request.form
     try:
         user_service.user_create(actor(), form.get("username", "").strip(), form.get("display_name", "").strip(),
-                                 form.get("password", ""), int(form.get("unit_id") or 0), form.getlist("roles"))
+                                 form.get("password", ""), _int(form.get("unit_id")), form.getlist("roles"))
     except ValidationFailed as failed:
         return _page(failed.errors, form.to_dict() | {"roles": form.getlist("roles")}, 422)
     flash(N_("用户已创建。"))
@@ -70,12 +74,21 @@ def user_password(user_id: int):
     return redirect(url_for("admin.index"))
 
 
+@bp.route("/units/<int:unit_id>/active", methods=["POST"])
+@login_required
+def unit_active(unit_id: int):
+    active = request.form.get("active") == "1"
+    user_service.unit_set_active(actor(), unit_id, active)
+    flash(N_("已启用该单位。") if active else N_("已停用该单位，其用户不能再登录。"))
+    return redirect(url_for("admin.index"))
+
+
 @bp.route("/units", methods=["POST"])
 @login_required
 def unit_create():
     form = request.form
     try:
-        user_service.unit_create(actor(), int(form.get("organisation_id") or 0), form.get("code", "").strip(),
+        user_service.unit_create(actor(), _int(form.get("organisation_id")), form.get("code", "").strip(),
                                  form.get("name", "").strip(), form.get("kind", ""))
     except ValidationFailed as failed:
         return _page({f"unit_{k}": v for k, v in failed.errors.items()}, form.to_dict(), 422)

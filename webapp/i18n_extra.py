@@ -15,8 +15,9 @@ ACTION_NAMES = {
     "project_started": N_("登记线索，流程启动"), "task_offered": N_("任务到达"), "task_claimed": N_("认领"),
     "task_released": N_("释放"), "task_completed": N_("办理完成"), "task_cancelled": N_("任务撤销（流程改道）"),
     "loop_back": N_("退回至前序环节"), "project_ended": N_("流程结束"), "filing_submitted": N_("报送备案"),
-    "filing_accepted": N_("备案受理"), "signing_reported": N_("签约结果报备"), "project_viewed": N_("查阅"),
-    "project_copied": N_("抄送"), "roles_changed": N_("角色变更"),
+    "filing_accepted": N_("备案受理"), "filing_returned": N_("备案退回"), "signing_reported": N_("签约结果报备"), "project_viewed": N_("查阅"),
+    "project_copied": N_("抄送"), "roles_changed": N_("角色变更"), "user_deactivated": N_("停用用户"),
+    "unit_deactivated": N_("停用单位"),
 }
 
 
@@ -39,7 +40,7 @@ DYNAMIC_STRINGS = [
     N_("补充评审材料"), N_("项目评审会"), N_("县政府常务会议审议"), N_("合同审签"), N_("报备审批"),
     N_("市/州商务局备案审查"), N_("修改备案材料"), N_("项目签约"),
     N_("该任务已由 %(name)s 认领。"), N_("该任务已由 %(name)s 处理完毕。"), N_("是"), N_("否"),
-    N_("不能取消自己的管理员角色"), N_("请选择抄送对象"), N_("抄送对象须为本县在岗用户"), N_("您无权抄送该项目。"),
+    N_("不能取消自己的管理员角色"), N_("单位不存在"), N_("不能停用自己所在的单位"), N_("请选择抄送对象"), N_("抄送对象须为本县在岗用户"), N_("您无权抄送该项目。"),
     # Stage of a finished project (STAGE_DONE in workflows/services/instance_step.py).
     N_("已签约"), N_("研判不予通过"), N_("洽谈放弃"), N_("会审后终止"), N_("评审会不通过"),
     N_("常务会议不同意"), N_("合同不予通过"), N_("已结束"),

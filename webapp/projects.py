@@ -6,7 +6,7 @@ from flask_login import login_required
 
 from webapp.i18n import N_
 from webapp.session_user import actor
-from workflows.errors import ValidationFailed
+from workflows.errors import DuplicateLead, ValidationFailed
 from workflows.services import project_service
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
@@ -25,17 +25,16 @@ def new():
     values, errors, duplicates = {}, {}, []
     if request.method == "POST":
         values = request.form.to_dict()
-        duplicates = project_service.same_investor(actor(), values.get("investor", ""))
-        if duplicates and not values.get("confirm_duplicate"):
-            errors = {"investor": "其他单位已登记该投资方的线索（抢商争商），请核实后勾选确认再提交。"}
+        try:
+            instance_id = project_service.project_start(actor(), values,
+                                                        confirm_duplicate=bool(values.get("confirm_duplicate")))
+        except DuplicateLead as warned:
+            errors, duplicates = warned.errors, warned.duplicates
+        except ValidationFailed as failed:
+            errors = failed.errors
         else:
-            try:
-                instance_id = project_service.project_start(actor(), values)
-            except ValidationFailed as failed:
-                errors = failed.errors
-            else:
-                flash(N_("线索已登记，已提交研判专班初审。"))
-                return redirect(url_for("projects.show", instance_id=instance_id))
+            flash(N_("线索已登记，已提交研判专班初审。"))
+            return redirect(url_for("projects.show", instance_id=instance_id))
     status = 422 if errors else 200
     return render_template("projects/new.html", schema=schema, uischema=uischema, values=values,
                            errors=errors, duplicates=duplicates), status

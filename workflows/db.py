@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -61,12 +62,21 @@ def is_postgres() -> bool:
     return engine().dialect.name == "postgresql"
 
 
+_local = threading.local()
+
+
 @contextmanager
 def transaction() -> Iterator[Session]:
-    """A session whose work commits at the end of the block, or rolls back whole on any error."""
+    """A session whose work commits at the end of the block, or rolls back whole on any error.
+
+    Not nestable: a second transaction in the same thread would wait for the first one's lock.
+    """
     if _Session is None:
         raise RuntimeError("workflows.db.init() has not been called")
+    if getattr(_local, "open", False):
+        raise RuntimeError("nested workflows.db.transaction(): pass the session down instead")
     session = _Session()
+    _local.open = True
     try:
         yield session
         session.commit()
@@ -74,6 +84,7 @@ def transaction() -> Iterator[Session]:
         session.rollback()
         raise
     finally:
+        _local.open = False
         session.close()
 
 

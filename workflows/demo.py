@@ -144,6 +144,7 @@ def seed_organisations(prefecture_name: str = "益阳市", filing_prefix: str = 
             ("shishangwu", f"{prefecture_name}商务局 备案科 田野", pref_unit.id, ["prefecture_bureau"]),
             ("tj_zhaoshang", f"{counties[1]} 招商专员 范洁", tj_units["jkq"].id, ["lead_officer"]),
             ("tj_shangwu", f"{counties[1]}商务局 程亮", tj_units["swj"].id, ["commerce_bureau"]),
+            ("tj_yanpan", f"{counties[1]} 研判专班 石磊", tj_units["swj"].id, ["screening_team"]),
         ]
         for username, name, unit_id, roles in people:
             s.add(User(username=username, display_name=name, password_hash=password, unit_id=unit_id,
@@ -197,8 +198,8 @@ def seed_projects() -> None:
         if s.scalar(select(ProcessInstance.id).limit(1)) is not None:
             return
 
-    def start(username: str = "zhaoshang", **overrides) -> int:
-        return project_service.project_start(actor(username), {**DEMO_LEAD, **overrides})
+    def start(username: str = "zhaoshang", confirm_duplicate: bool = False, **overrides) -> int:
+        return project_service.project_start(actor(username), {**DEMO_LEAD, **overrides}, confirm_duplicate)
 
     # 1. A 重大 project signed and filed.
     signed = start()
@@ -235,4 +236,4 @@ def seed_projects() -> None:
             screening_opinion="属于《产业结构调整指导目录》淘汰类，不予引进。")
 
     # 6. The other county registers the same investor as project 1 (抢商争商 warning).
-    start("tj_zhaoshang", project_name="稻虾冷链物流园", host_site="jkq")
+    start("tj_zhaoshang", confirm_duplicate=True, project_name="稻虾冷链物流园", host_site="jkq")

@@ -35,3 +35,11 @@ class ValidationFailed(ServiceError):
     def __init__(self, errors: dict[str, str]):
         super().__init__("表单填写有误，请按提示修改。")
         self.errors = errors
+
+
+class DuplicateLead(ValidationFailed):
+    """Another unit already registered a lead for this investor; the officer must confirm."""
+
+    def __init__(self, duplicates: list):
+        super().__init__({"investor": "其他单位已登记该投资方的线索（抢商争商），请核实后勾选确认再提交。"})
+        self.duplicates = duplicates

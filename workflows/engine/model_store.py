@@ -10,6 +10,7 @@ from pathlib import Path
 from lxml import etree
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from workflows.models import ModelVersion
@@ -40,9 +41,13 @@ def ensure_current_version(session: Session, deployed_by: str = "system") -> Mod
     version = session.scalars(select(ModelVersion).where(ModelVersion.content_hash == digest)).first()
     if version is None:
         parse_specs(digest, json.dumps(files))  # refuse to deploy what does not parse
-        version = ModelVersion(process_id=PROCESS_ID, content_hash=digest, files=files, deployed_by=deployed_by)
-        session.add(version)
-        session.flush()
+        try:
+            with session.begin_nested():  # several workers may store the same new version at once
+                version = ModelVersion(process_id=PROCESS_ID, content_hash=digest, files=files,
+                                       deployed_by=deployed_by)
+                session.add(version)
+        except IntegrityError:
+            version = session.scalars(select(ModelVersion).where(ModelVersion.content_hash == digest)).one()
     return version
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from workflows import audit
 from workflows.actor import Actor
+from workflows.localtime import to_local
 from workflows.models import Filing, Organisation, ProcessInstance
 from workflows.models._types import utcnow
 
@@ -49,22 +50,25 @@ def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str
             # prefecture on PostgreSQL (SQLite serializes writers anyway); the unique key is the backstop.
             if session.get_bind().dialect.name == "postgresql":
                 session.execute(text("SELECT pg_advisory_xact_lock(734502, :p)"), {"p": prefecture.id})
+            year = to_local(now).year
             last = session.scalar(select(func.max(Filing.seq)).where(
-                Filing.prefecture_id == prefecture.id, Filing.year == now.year)) or 0
-            filing.year, filing.seq = now.year, last + 1
-            filing.number = f"{prefecture.filing_prefix or prefecture.name}备〔{now.year}〕{filing.seq:04d}号"
+                Filing.prefecture_id == prefecture.id, Filing.year == year)) or 0
+            filing.year, filing.seq = year, last + 1
+            filing.number = f"{prefecture.filing_prefix or prefecture.name}备〔{year}〕{filing.seq:04d}号"
         filing.state, filing.accepted_at, filing.updated_at = "已受理", now, now
         filing.return_reason = None
         session.flush()
         audit.append(session, "filing_accepted", actor=actor.username, instance_id=instance.id,
                      outcome=filing.number, address=actor.address)
-        return {"number": filing.number, "accepted_at": now.date().isoformat()}
+        return {"number": filing.number, "accepted_at": to_local(now).date().isoformat()}
 
     def filing_return(data: dict) -> dict:
         filing = _filing(session, instance)
         filing.state, filing.updated_at = "已退回", utcnow()
         filing.return_reason = data.get("prefecture_opinion")
         session.flush()
+        audit.append(session, "filing_returned", actor=actor.username, instance_id=instance.id,
+                     outcome=filing.return_reason, address=actor.address)
         return {"state": filing.state}
 
     def filing_report_signing(data: dict) -> dict:

@@ -8,7 +8,7 @@ from workflows import audit, auth, forms
 from workflows.actor import Actor
 from workflows.db import transaction
 from workflows.engine.model_store import all_form_schemas, ensure_current_version, form_files
-from workflows.errors import NotFound, ValidationFailed
+from workflows.errors import DuplicateLead, NotFound, ValidationFailed
 from workflows.models import (
     AuditEvent,
     Filing,
@@ -23,6 +23,7 @@ from workflows.models import (
 from workflows.models._types import utcnow
 from workflows.services.instance_step import run_step
 from workflows.services.task_service import _item, opinions
+from workflows.services.views import DuplicateLead as DuplicateLeadView
 from workflows.services.views import HistoryEntry, ProjectDetail, ProjectSummary
 
 FIRST_TASK = "register_lead"
@@ -35,13 +36,20 @@ def lead_form(actor: Actor) -> tuple[dict, dict]:
         return form_files(ensure_current_version(s), FIRST_TASK)
 
 
-def project_start(actor: Actor, submitted: dict) -> int:
-    """Register a lead: start an instance and complete its first task with the form, in one step."""
+def project_start(actor: Actor, submitted: dict, confirm_duplicate: bool = False) -> int:
+    """Register a lead: start an instance and complete its first task with the form, in one step.
+
+    Raises DuplicateLead when another unit of the prefecture already registered the same investor,
+    unless the officer confirmed having checked (the confirmation is audited).
+    """
     auth.require(auth.project_start(actor), "只有招商专员可以登记线索。")
     with transaction() as s:
         version = ensure_current_version(s)
         schema, _ = form_files(version, FIRST_TASK)
         values = forms.validate(schema, submitted, {})
+        duplicates = _same_investor(s, values["investor"], actor.org_id, actor.unit_id, None)
+        if duplicates and not confirm_duplicate:
+            raise DuplicateLead(duplicates)
         now = utcnow()
         instance = ProcessInstance(
             model_version_id=version.id, county_id=actor.org_id, started_by_id=actor.id,
@@ -50,7 +58,9 @@ def project_start(actor: Actor, submitted: dict) -> int:
         s.add(instance)
         s.flush()
         audit.append(s, "project_started", actor=actor.username, role="lead_officer", instance_id=instance.id,
-                     data={"model_version": version.content_hash}, address=actor.address)
+                     data={"model_version": version.content_hash,
+                           "duplicate_warning_confirmed": [f"{d.county}·{d.unit}" for d in duplicates]},
+                     address=actor.address)
         submitted_data = {**values, "started_by": actor.username, "county": actor.org_name}
         first_uuid = ""
 
@@ -70,20 +80,21 @@ def project_start(actor: Actor, submitted: dict) -> int:
         return instance.id
 
 
-def same_investor(actor: Actor, investor: str, exclude_instance: int | None = None) -> list[ProjectSummary]:
-    """Leads for the same investor registered by another unit (抢商争商, seed 002 §(九))."""
-    with transaction() as s:
-        return _same_investor(s, investor, actor.unit_id, exclude_instance)
-
-
-def _same_investor(s: Session, investor: str, unit_id: int, exclude: int | None) -> list[ProjectSummary]:
+def _same_investor(s: Session, investor: str, county_id: int, unit_id: int,
+                   exclude: int | None) -> list[DuplicateLeadView]:
+    """Leads for the same investor registered by another unit of the same prefecture (抢商争商,
+    seed 002 §(九)); only the county and unit are told, not the other project's content."""
     key = _normalise(investor)
-    if not key:
+    county = s.get(Organisation, county_id)
+    if not key or county is None:
         return []
+    sibling_counties = select(Organisation.id).where(Organisation.parent_id == county.parent_id)
     rows = s.scalars(select(ProcessInstance).where(
         func.lower(func.replace(ProcessInstance.investor, " ", "")) == key,
-        ProcessInstance.started_unit_id != unit_id)).all()
-    return [_summary(s, r) for r in rows if r.id != exclude]
+        ProcessInstance.county_id.in_(sibling_counties),
+        ProcessInstance.started_unit_id != unit_id).order_by(ProcessInstance.id)).all()
+    return [DuplicateLeadView(county=r.county.name, unit=r.started_unit.name, registered_at=r.created_at)
+            for r in rows if r.id != exclude]
 
 
 def _normalise(name: str) -> str:
@@ -130,7 +141,8 @@ def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
                      "at": c.at, "note": c.note, "read": c.read_at is not None}
                     for c in s.scalars(select(ProjectCopy).where(ProjectCopy.instance_id == instance.id)
                                        .order_by(ProjectCopy.id))],
-            duplicates=_same_investor(s, instance.investor, instance.started_unit_id, instance.id),
+            duplicates=_same_investor(s, instance.investor, instance.county_id, instance.started_unit_id,
+                                      instance.id),
         )
 
 
@@ -191,14 +203,15 @@ def history(s: Session, instance_id: int) -> list[HistoryEntry]:
 
 
 def _project_data(s: Session, instance: ProcessInstance) -> dict:
-    """All data the completed tasks recorded, later answers over earlier ones."""
+    """The project's data as its forms last answered it: each completed form replaces all its fields
+    (a field cleared in a later round is cleared here too)."""
     data: dict = {}
     for row in s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
                                                   TaskRecord.state == "completed")
                          .order_by(TaskRecord.completed_at, TaskRecord.id)):
         if row.mi_index is None:
-            data.update({k: v for k, v in (row.data or {}).items() if v not in (None, "")})
-    return data
+            data.update(row.data or {})
+    return {k: v for k, v in data.items() if v not in (None, "")}
 
 
 def _filing_dict(f: Filing) -> dict:

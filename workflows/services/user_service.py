@@ -10,7 +10,7 @@ from workflows import audit, auth
 from workflows.actor import Actor
 from workflows.db import is_postgres, transaction
 from workflows.errors import Conflict, NotFound, ValidationFailed
-from workflows.models import Organisation, Unit, User, UserRole
+from workflows.models import Organisation, TaskRecord, Unit, User, UserRole
 from workflows.models._types import utcnow
 from workflows.roles import ROLES
 
@@ -34,7 +34,7 @@ def authenticate(username: str, password: str, address: str | None = None) -> Ac
             query = query.with_for_update()  # parallel wrong passwords must all count
         user = s.scalar(query)
         now = utcnow()
-        if user is None or not user.active:
+        if user is None or not user.active or not user.unit.active:
             failure = "用户名或密码错误。"
         elif user.locked_until and user.locked_until > now:
             failure = "密码错误次数过多，账号已锁定，请 15 分钟后再试。"
@@ -57,7 +57,7 @@ def authenticate(username: str, password: str, address: str | None = None) -> Ac
 def actor_by_id(user_id: int, address: str | None = None) -> Actor | None:
     with transaction() as s:
         user = s.get(User, user_id)
-        if user is None or not user.active:
+        if user is None or not user.active or not user.unit.active:
             return None
         return Actor.from_user(user, address)
 
@@ -130,8 +130,18 @@ def user_set_active(actor: Actor, user_id: int, active: bool) -> None:
         if user.id == actor.id and not active:
             raise Conflict("不能停用自己的账号")
         user.active = active
+        released = [] if active else _release_open_tasks(s, [user.id])
         audit.append(s, "user_activated" if active else "user_deactivated", actor=actor.username,
-                     data={"username": user.username}, address=actor.address)
+                     data={"username": user.username, "released_tasks": released}, address=actor.address)
+
+
+def _release_open_tasks(s, user_ids: list[int]) -> list[int]:
+    """Give the open tasks of users who can no longer sign in back to their groups, so none is stuck."""
+    rows = s.scalars(select(TaskRecord).where(TaskRecord.state == "ready",
+                                              TaskRecord.assignee_id.in_(user_ids))).all()
+    for row in rows:
+        row.assignee_id, row.fixed_assignee = None, False
+    return [r.id for r in rows]
 
 
 def user_set_roles(actor: Actor, user_id: int, roles: list[str]) -> None:
@@ -161,6 +171,23 @@ def user_reset_password(actor: Actor, user_id: int, password: str) -> None:
         user.password_hash = hash_password(password)
         user.failed_logins, user.locked_until = 0, None
         audit.append(s, "password_reset", actor=actor.username, data={"username": user.username},
+                     address=actor.address)
+
+
+def unit_set_active(actor: Actor, unit_id: int, active: bool) -> None:
+    """A deactivated unit's users cannot sign in; their open tasks go back to their groups."""
+    auth.require(auth.admin(actor))
+    with transaction() as s:
+        unit = s.get(Unit, unit_id)
+        if unit is None:
+            raise NotFound("单位不存在")
+        if unit.id == actor.unit_id and not active:
+            raise Conflict("不能停用自己所在的单位")
+        unit.active = active
+        user_ids = list(s.scalars(select(User.id).where(User.unit_id == unit.id)))
+        released = [] if active else _release_open_tasks(s, user_ids)
+        audit.append(s, "unit_activated" if active else "unit_deactivated", actor=actor.username,
+                     data={"unit": unit.code, "name": unit.name, "released_tasks": released},
                      address=actor.address)
 
 

@@ -92,7 +92,16 @@ class ProjectDetail:
     filing: dict[str, Any] | None = None
     can_copy: bool = False
     copies: list[dict[str, Any]] = field(default_factory=list)
-    duplicates: list[ProjectSummary] = field(default_factory=list)
+    duplicates: list[DuplicateLead] = field(default_factory=list)
+
+
+@dataclass
+class DuplicateLead:
+    """Another unit's lead for the same investor (抢商争商): only who holds it, never its content."""
+
+    county: str
+    unit: str
+    registered_at: datetime
 
 
 @dataclass

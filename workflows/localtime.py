@@ -1,0 +1,16 @@
+"""China Standard Time for everything people read (deadlines, filing years, dates on screen);
+the database stores naive UTC."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def to_local(utc_naive: datetime) -> datetime:
+    return utc_naive.replace(tzinfo=UTC).astimezone(CHINA)
+
+
+def to_utc_naive(local: datetime) -> datetime:
+    return local.astimezone(UTC).replace(tzinfo=None)
