@@ -30,6 +30,12 @@ TABLE = {
     ("POST", "/tasks/<int:task_id>"):        [302, 403, 409, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("POST", "/tasks/<int:task_id>/claim"):  [302, 403, 302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("POST", "/tasks/<int:task_id>/release"): [302, 403, 409, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    ("POST", "/tasks/<int:task_id>/transfer"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    ("POST", "/tasks/<int:task_id>/return"): [302, 403, 409, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    ("POST", "/tasks/<int:task_id>/withdraw"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    ("POST", "/tasks/<int:task_id>/urge"):   [302, 302, 403, 302, 302, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    ("POST", "/projects/<int:instance_id>/cancel"): [302, 422, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    ("GET", "/notifications"):               [302, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
     ("GET", "/filings/"):                    [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 403, 403],
     ("GET", "/admin/"):                      [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200],
     ("POST", "/admin/users"):                [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
@@ -40,7 +46,8 @@ TABLE = {
     ("POST", "/admin/units"):                [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
 }
 # Bodies for the POSTs: invalid where a permitted user would otherwise change something.
-BODIES = {"/projects/new": {"project_name": ""}, "/projects/<int:instance_id>/copy": {"note": ""}, "/admin/users": {"username": ""},
+BODIES = {"/projects/<int:instance_id>/cancel": {"reason": ""}, "/tasks/<int:task_id>/return": {"target": "x", "reason": "r"},
+          "/projects/new": {"project_name": ""}, "/projects/<int:instance_id>/copy": {"note": ""}, "/admin/users": {"username": ""},
           "/admin/users/<int:user_id>/password": {"password": "short"}, "/admin/users/<int:user_id>/active": {"active": "0"},
           "/admin/units/<int:unit_id>/active": {"active": "0"},
           "/admin/units": {"code": ""}}

@@ -100,7 +100,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.context_processor
     def _globals():
-        return {"lang": select_locale(), "request_path": request.path}
+        unread = 0
+        if current_user.is_authenticated:
+            from workflows.services.task_operations import unread_count
+            unread = unread_count(current_user.actor)
+        return {"lang": select_locale(), "request_path": request.path, "unread_notifications": unread}
 
     return app
 

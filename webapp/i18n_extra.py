@@ -17,7 +17,9 @@ ACTION_NAMES = {
     "loop_back": N_("退回至前序环节"), "project_ended": N_("流程结束"), "filing_submitted": N_("报送备案"),
     "filing_accepted": N_("备案受理"), "filing_returned": N_("备案退回"), "signing_reported": N_("签约结果报备"), "project_viewed": N_("查阅"),
     "project_copied": N_("抄送"), "roles_changed": N_("角色变更"), "user_deactivated": N_("停用用户"),
-    "unit_deactivated": N_("停用单位"),
+    "unit_deactivated": N_("停用单位"), "task_returned": N_("退回"), "task_withdrawn": N_("撤回"),
+    "task_transferred": N_("转办"), "task_urged": N_("催办"), "project_cancelled": N_("撤销项目"),
+    "task_reopened": N_("重新办理"),
 }
 
 
@@ -40,6 +42,12 @@ DYNAMIC_STRINGS = [
     N_("补充评审材料"), N_("项目评审会"), N_("县政府常务会议审议"), N_("合同审签"), N_("报备审批"),
     N_("市/州商务局备案审查"), N_("修改备案材料"), N_("项目签约"),
     N_("该任务已由 %(name)s 认领。"), N_("该任务已由 %(name)s 处理完毕。"), N_("是"), N_("否"),
+    N_("请填写理由"), N_("只有任务的当前办理人可以转办。"), N_("只能转办给同一角色（及同一部门）的其他在岗用户"),
+    N_("请先认领该任务再退回。"), N_("流程模型不允许从此环节退回到所选环节"), N_("只能撤回自己办理的环节。"),
+    N_("项目已办结，不能撤回。"), N_("会签意见已汇入联合会审，不能撤回；如需修改请由县商务局退回。"),
+    N_("下一环节已开始办理，不能撤回。"), N_("只有项目发起人可以撤销。"), N_("项目已办结，不能撤销。"),
+    N_("只有项目发起人、县商务局或投资办主任可以催办。"), N_("该任务当前没有可催办的办理人。"),
+    N_("只有项目发起人可以复制重新登记。"),
     N_("不能取消自己的管理员角色"), N_("单位不存在"), N_("不能停用自己所在的单位"), N_("请选择抄送对象"), N_("抄送对象须为本县在岗用户"), N_("您无权抄送该项目。"),
     # Stage of a finished project (STAGE_DONE in workflows/services/instance_step.py).
     N_("已签约"), N_("研判不予通过"), N_("洽谈放弃"), N_("会审后终止"), N_("评审会不通过"),

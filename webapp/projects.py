@@ -7,7 +7,7 @@ from flask_login import login_required
 from webapp.i18n import N_
 from webapp.session_user import actor
 from workflows.errors import DuplicateLead, ValidationFailed
-from workflows.services import project_service
+from workflows.services import project_service, task_operations
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
 
@@ -23,6 +23,9 @@ def index():
 def new():
     schema, uischema = project_service.lead_form(actor())
     values, errors, duplicates = {}, {}, []
+    copy_of = request.args.get("copy_of", type=int)
+    if request.method == "GET" and copy_of:
+        values = project_service.lead_values(actor(), copy_of)  # 撤销后复制重新登记
     if request.method == "POST":
         values = request.form.to_dict()
         try:
@@ -46,6 +49,18 @@ def show(instance_id: int, errors: dict | None = None, status: int = 200):
     detail = project_service.project_detail(actor(), instance_id)
     candidates = project_service.copy_candidates(actor(), instance_id) if detail.can_copy else []
     return render_template("projects/detail.html", p=detail, candidates=candidates, errors=errors or {}), status
+
+
+@bp.route("/<int:instance_id>/cancel", methods=["POST"])
+@login_required
+def cancel(instance_id: int):
+    """撤销"""
+    try:
+        task_operations.project_cancel(actor(), instance_id, request.form.get("reason", ""))
+    except ValidationFailed as failed:
+        return show(instance_id, {f"cancel_{k}": v for k, v in failed.errors.items()}, 422)
+    flash(N_("项目已撤销。"))
+    return redirect(url_for("projects.show", instance_id=instance_id))
 
 
 @bp.route("/<int:instance_id>/copy", methods=["POST"])

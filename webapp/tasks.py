@@ -7,7 +7,7 @@ from flask_login import login_required
 from webapp.i18n import N_
 from webapp.session_user import actor
 from workflows.errors import ValidationFailed
-from workflows.services import inbox_service, task_service
+from workflows.services import inbox_service, task_operations, task_service
 from workflows.services.inbox_service import InboxQuery
 
 bp = Blueprint("tasks", __name__)
@@ -29,11 +29,20 @@ def inbox():
     return render_template("tasks/inbox.html", page=inbox_service.inbox_page(actor(), query), page_link=page_link)
 
 
+def _task_page(task_id: int, values=None, errors=None, message=None, status=200):
+    view = task_service.task_form(actor(), task_id)
+    extra = {}
+    if view.claimed_by_me:
+        extra = {"transfer_to": task_operations.transfer_candidates(actor(), task_id),
+                 "return_to": task_operations.return_targets(actor(), task_id)}
+    return render_template("tasks/task.html", view=view, values=view.values if values is None else values,
+                           errors=errors or {}, message=message, **extra), status
+
+
 @bp.route("/tasks/<int:task_id>")
 @login_required
 def show(task_id: int):
-    view = task_service.task_form(actor(), task_id)
-    return render_template("tasks/task.html", view=view, values=view.values, errors={})
+    return _task_page(task_id)
 
 
 @bp.route("/tasks/<int:task_id>/claim", methods=["POST"])
@@ -59,8 +68,58 @@ def complete(task_id: int):
     try:
         instance_id = task_service.task_complete(actor(), task_id, submitted)
     except ValidationFailed as failed:
-        view = task_service.task_form(actor(), task_id)
-        return render_template("tasks/task.html", view=view, values=submitted, errors=failed.errors,
-                               message=failed.message), 422
+        return _task_page(task_id, submitted, failed.errors, failed.message, 422)
     flash(N_("已提交。"))
     return redirect(url_for("projects.show", instance_id=instance_id))
+
+
+@bp.route("/tasks/<int:task_id>/transfer", methods=["POST"])
+@login_required
+def transfer(task_id: int):
+    """转办"""
+    form = request.form
+    try:
+        task_operations.task_transfer(actor(), task_id, form.get("to_user_id", type=int) or 0, form.get("reason", ""))
+    except ValidationFailed as failed:
+        return _task_page(task_id, errors={f"transfer_{k}": v for k, v in failed.errors.items()},
+                          message=failed.message, status=422)
+    flash(N_("已转办。"))
+    return redirect(url_for("tasks.inbox"))
+
+
+@bp.route("/tasks/<int:task_id>/return", methods=["POST"])
+@login_required
+def send_back(task_id: int):
+    """退回"""
+    form = request.form
+    try:
+        instance_id = task_operations.task_return(actor(), task_id, form.get("target", ""), form.get("reason", ""))
+    except ValidationFailed as failed:
+        return _task_page(task_id, errors={f"return_{k}": v for k, v in failed.errors.items()},
+                          message=failed.message, status=422)
+    flash(N_("已退回。"))
+    return redirect(url_for("projects.show", instance_id=instance_id))
+
+
+@bp.route("/tasks/<int:task_id>/withdraw", methods=["POST"])
+@login_required
+def withdraw(task_id: int):
+    """撤回"""
+    task_operations.task_withdraw(actor(), task_id)
+    flash(N_("已撤回，可修改后重新提交。"))
+    return redirect(url_for("tasks.show", task_id=task_id))
+
+
+@bp.route("/tasks/<int:task_id>/urge", methods=["POST"])
+@login_required
+def urge(task_id: int):
+    """催办"""
+    instance_id = task_operations.task_urge(actor(), task_id, request.form.get("message", ""))
+    flash(N_("已催办，办理人已收到提醒。"))
+    return redirect(url_for("projects.show", instance_id=instance_id))
+
+
+@bp.route("/notifications")
+@login_required
+def notifications():
+    return render_template("tasks/notifications.html", items=task_operations.notifications(actor()))

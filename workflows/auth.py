@@ -43,6 +43,28 @@ def task_complete(actor: Actor, record: TaskRecord, instance: ProcessInstance, c
     return task_eligible(actor, record, instance, county)
 
 
+def task_transfer(actor: Actor, record: TaskRecord, instance: ProcessInstance, county: Organisation) -> bool:
+    """转办 is for the task's current holder (claimed, or assigned by the model)."""
+    return record.assignee_id == actor.id and task_eligible(actor, record, instance, county)
+
+
+def task_withdraw(actor: Actor, record: TaskRecord) -> bool:
+    """撤回 is for the one who completed the step."""
+    return record.state == "completed" and record.completed_by_id == actor.id
+
+
+def project_cancel(actor: Actor, instance: ProcessInstance) -> bool:
+    """撤销 is for the one who started the project."""
+    return instance.started_by_id == actor.id
+
+
+def task_urge(session: Session, actor: Actor, instance: ProcessInstance) -> bool:
+    """催办: the project's starter, the commerce bureau and heads of office of its county."""
+    if actor.org_id != instance.county_id:
+        return False
+    return instance.started_by_id == actor.id or bool(actor.roles & {"commerce_bureau", "head_of_office"})
+
+
 def project_view(session: Session, actor: Actor, instance: ProcessInstance) -> bool:
     county = session.get(Organisation, instance.county_id)
     if actor.org_id == instance.county_id and actor.roles & COUNTY_WIDE_READERS:

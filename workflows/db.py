@@ -1,8 +1,8 @@
 """Database engine and sessions. One `transaction()` = one unit of work that lands whole or not at all."""
 from __future__ import annotations
 
-from collections.abc import Iterator
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 

@@ -112,10 +112,43 @@ class ProcessRuntime:
         wf.do_engine_steps()
 
     @staticmethod
+    def reset_to(wf: BpmnWorkflow, task_uuid: str) -> list[str]:
+        """Make a completed task READY again with the data it had, dropping everything after it.
+
+        Returns the ids of the tasks removed (steps taken after it, now undone).
+        """
+        from uuid import UUID
+
+        task = wf.get_task_from_id(UUID(task_uuid))
+        removed = wf.reset_from_task_id(task.id, data=copy.deepcopy(task.data))
+        wf.do_engine_steps()
+        return [str(t.id) for t in removed]
+
+    @staticmethod
+    def latest_completed(wf: BpmnWorkflow, spec_name: str) -> str | None:
+        """The newest completed task of a BPMN task id, if the process went through it."""
+        done = [t for t in wf.get_tasks(state=TaskState.COMPLETED)
+                if (t.task_spec.bpmn_id or t.task_spec.name) == spec_name and t.task_spec.manual]
+        return str(max(done, key=lambda t: t.last_state_change).id) if done else None
+
+    @staticmethod
+    def is_multi_instance_child(wf: BpmnWorkflow, task_uuid: str) -> bool:
+        from uuid import UUID
+
+        task = wf.get_task_from_id(UUID(task_uuid))
+        return task is not None and task.task_spec.name.endswith("[child]")
+
+    @staticmethod
+    def cancel(wf: BpmnWorkflow) -> None:
+        wf.cancel()
+
+    @staticmethod
     def outcome(wf: BpmnWorkflow) -> str | None:
         """The bpmn id of the end event the workflow finished at, or None while it runs."""
         if not wf.is_completed():
             return None
+        if not wf.success:
+            return "cancelled"
         for task in wf.get_tasks(state=TaskState.COMPLETED):
             spec = task.task_spec
             if isinstance(spec, EndEvent) and spec.bpmn_id and isinstance(spec.event_definition,

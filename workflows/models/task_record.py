@@ -28,12 +28,15 @@ class TaskRecord(Base):
     mi_index: Mapped[int | None]
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     fixed_assignee: Mapped[bool] = mapped_column(default=False)  # assigned by the model, not by claiming
-    state: Mapped[str] = mapped_column(String(20), default="ready")  # ready | completed | cancelled
+    # ready | completed | cancelled (the engine dropped it) | superseded (undone by 退回)
+    state: Mapped[str] = mapped_column(String(20), default="ready")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     due_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     data: Mapped[dict | None] = mapped_column(JsonType)  # the submitted form data
+    # Why the task is here (退回 reason, 撤回, 转办 note …), shown on the task page.
+    note: Mapped[str | None] = mapped_column(String(2000))
 
     instance: Mapped[ProcessInstance] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])

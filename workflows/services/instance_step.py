@@ -17,7 +17,7 @@ from workflows.services import filing_operations
 STAGE_DONE = {
     "end_signed": "已签约", "end_rejected": "研判不予通过", "end_abandoned": "洽谈放弃",
     "end_terminated": "会审后终止", "end_meeting_rejected": "评审会不通过",
-    "end_exec_rejected": "常务会议不同意", "end_contract_rejected": "合同不予通过",
+    "end_exec_rejected": "常务会议不同意", "end_contract_rejected": "合同不予通过", "cancelled": "已撤销",
 }
 
 
@@ -27,11 +27,20 @@ def runtime_for(session: Session, instance: ProcessInstance, actor: Actor) -> Pr
 
 
 def run_step(session: Session, instance: ProcessInstance, actor: Actor,
-             change: Callable[[ProcessRuntime, object], None]) -> list[TaskRecord]:
-    """Apply `change(runtime, workflow)`, then persist everything; returns the newly offered tasks."""
+             change: Callable[[ProcessRuntime, object], list[str] | None]) -> list[TaskRecord]:
+    """Apply `change(runtime, workflow)`, then persist everything; returns the newly offered tasks.
+
+    `change` may return the ids of engine tasks it removed (a reset), whose records are superseded.
+    """
     runtime = runtime_for(session, instance, actor)
     wf = runtime.load(instance.state) if instance.state else runtime.start()
-    change(runtime, wf)
+    removed = change(runtime, wf) or []
+    if removed:
+        # Steps undone by a return: kept as history, no longer the project's current answers.
+        for row in session.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
+                                                            TaskRecord.task_uuid.in_(removed),
+                                                            TaskRecord.state == "completed")):
+            row.state = "superseded"
     state, state_hash = runtime.dump(wf)
     instance.state = state
     instance.state_hash = state_hash
@@ -41,7 +50,8 @@ def run_step(session: Session, instance: ProcessInstance, actor: Actor,
     outcome = runtime.outcome(wf)
     ready = runtime.ready_tasks(wf)
     if outcome:
-        instance.status, instance.outcome = "completed", outcome
+        instance.status = "cancelled" if outcome == "cancelled" else "completed"
+        instance.outcome = outcome
         instance.stage = STAGE_DONE.get(outcome, "已结束")
     else:
         instance.stage = "、".join(dict.fromkeys(t.properties.get("stage", t.title) for t in ready))
@@ -69,10 +79,24 @@ def sync_task_index(session: Session, instance: ProcessInstance, ready: list[Rea
         TaskRecord.instance_id == instance.id, TaskRecord.state == "ready"))}
     now = utcnow()
     created = []
+    earlier = {r.task_uuid: r for r in session.scalars(select(TaskRecord).where(
+        TaskRecord.instance_id == instance.id, TaskRecord.state != "ready",
+        TaskRecord.task_uuid.in_([t.uuid for t in ready])))}
     for task in ready:
         if task.uuid in rows:
             continue
         props = task.properties
+        if task.uuid in earlier:
+            # A completed step made ready again (撤回 / 退回): it goes back to whoever completed it.
+            row = earlier[task.uuid]
+            row.state, row.assignee_id, row.fixed_assignee = "ready", row.completed_by_id, True
+            row.completed_at, row.completed_by_id, row.data = None, None, None
+            row.created_at, row.due_at = now, add_working_days(now, int(props.get("dueWorkingDays", 3)))
+            created.append(row)
+            audit.append(session, "task_reopened", actor=actor.username, instance_id=instance.id,
+                         task_spec=task.spec_name, mi_index=task.mi_index, address=actor.address,
+                         data={"due_at": row.due_at.isoformat(), "assignee_id": row.assignee_id})
+            continue
         assignee_id = None
         if props.get("assigneeField"):
             username = task.data.get(props["assigneeField"])

@@ -137,6 +137,9 @@ def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
             history=history(s, instance.id),
             filing=_filing_dict(filing) if filing else None,
             can_copy=auth.project_copy(s, actor, instance),
+            can_urge=instance.status == "running" and auth.task_urge(s, actor, instance),
+            can_cancel=instance.status == "running" and auth.project_cancel(actor, instance),
+            withdrawable_task_id=_my_latest_step(s, actor, instance),
             copies=[{"to": s.get(User, c.to_user_id).display_name, "by": s.get(User, c.by_user_id).display_name,
                      "at": c.at, "note": c.note, "read": c.read_at is not None}
                     for c in s.scalars(select(ProjectCopy).where(ProjectCopy.instance_id == instance.id)
@@ -181,6 +184,28 @@ def project_copy(actor: Actor, instance_id: int, to_user_ids: list[int], note: s
                 audit.append(s, "project_copied", actor=actor.username, instance_id=instance.id,
                              data={"to": user.username, "note": note}, address=actor.address)
         return added
+
+
+def _my_latest_step(s: Session, actor: Actor, instance: ProcessInstance) -> int | None:
+    """The user's last completed step, if it is the project's last completion (a 撤回 candidate)."""
+    if instance.status != "running":
+        return None
+    last = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
+                                              TaskRecord.state == "completed")
+                     .order_by(TaskRecord.completed_at.desc(), TaskRecord.id.desc()).limit(1)).first()
+    return last.id if last is not None and last.completed_by_id == actor.id and last.mi_index is None else None
+
+
+def lead_values(actor: Actor, instance_id: int) -> dict:
+    """The lead form as last answered, to register a cancelled project again as a copy."""
+    with transaction() as s:
+        instance = _get(s, instance_id)
+        auth.require(auth.project_cancel(actor, instance), "只有项目发起人可以复制重新登记。")
+        row = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
+                                                 TaskRecord.spec_name.in_((FIRST_TASK, "supplement_lead")),
+                                                 TaskRecord.state == "completed")
+                        .order_by(TaskRecord.completed_at.desc())).first()
+        return {k: v for k, v in (row.data or {}).items() if v is not None} if row else {}
 
 
 def _get(s: Session, instance_id: int) -> ProcessInstance:

@@ -171,4 +171,5 @@ def _item(s: Session, record: TaskRecord, instance: ProcessInstance) -> TaskItem
         project_class=instance.project_class, created_at=record.created_at, due_at=record.due_at,
         assignee=assignee.display_name if assignee else None, assignee_id=record.assignee_id,
         state=record.state, overdue=bool(record.due_at and record.state == "ready" and record.due_at < utcnow()),
+        note=record.note,
     )

@@ -25,6 +25,7 @@ class TaskItem:
     assignee_id: int | None
     state: str
     overdue: bool = False
+    note: str | None = None
 
 
 @dataclass
@@ -91,6 +92,9 @@ class ProjectDetail:
     history: list[HistoryEntry]
     filing: dict[str, Any] | None = None
     can_copy: bool = False
+    can_urge: bool = False
+    can_cancel: bool = False
+    withdrawable_task_id: int | None = None
     copies: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[DuplicateLead] = field(default_factory=list)
 
