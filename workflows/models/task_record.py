@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflows.db import Base
@@ -35,6 +35,14 @@ class TaskRecord(Base):
     completed_at: Mapped[datetime | None]
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     data: Mapped[dict | None] = mapped_column(JsonType)  # the submitted form data
+    # 暂存: a form saved without completing the task (and who saved it: the holder or a delegate).
+    draft: Mapped[dict | None] = mapped_column(JsonType)
+    draft_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    draft_saved_at: Mapped[datetime | None]
+    # 委派: a colleague asked to prepare the opinion; it comes back to the holder to submit.
+    delegate_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    # A handwritten signature drawn in the browser (PNG), stored with the decision.
+    signature_png: Mapped[bytes | None] = mapped_column(LargeBinary)
     # Why the task is here (退回 reason, 撤回, 转办 note …), shown on the task page.
     note: Mapped[str | None] = mapped_column(String(2000))
 
