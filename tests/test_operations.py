@@ -164,3 +164,71 @@ def test_urging_notifies_the_holders_and_is_logged(app, client):
     assert 'id="unread-count"' not in client.get("/").data.decode()  # read once opened
     login(client, "shangwu")
     assert "催办" in client.get(f"/projects/{pid}").data.decode().split("办理历史")[1]
+
+
+PNG_1PX = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAj"
+           "CB0C8AAAAASUVORK5CYII=")
+
+
+def test_a_draft_is_kept_without_completing_and_restored_next_time(app, client):
+    pid = register_lead(client)
+    (screening, _, _), = ready_tasks(app, pid)
+    login(client, "shangwu")
+    assert client.post(f"/tasks/{screening}", data={"action": "draft", "screening_opinion": "x"}).status_code == 403
+    login(client, "yanpan")
+    client.post(f"/tasks/{screening}/claim")
+    saved = client.post(f"/tasks/{screening}", data={"action": "draft", "screening_opinion": "初审意见（未完稿）",
+                                                     "class_reason": ""})
+    assert saved.status_code == 302
+    assert [t[1] for t in ready_tasks(app, pid)] == ["screening"]  # not completed
+    page = client.get(f"/tasks/{screening}").data.decode()
+    assert "初审意见（未完稿）" in page and 'id="draft-note"' in page
+    do_task(client, "yanpan", screening, {**ANSWERS["screening"], "confirmed_class": "重大"})
+    assert _record(screening).draft is None
+
+
+def test_delegation_lets_a_colleague_prepare_the_opinion_that_comes_back_to_the_holder(app, client):
+    _, tasks = _to_joint_review(app, client)
+    fgj = tasks["fgj"]
+    login(client, "rev_fgj")
+    client.post(f"/tasks/{fgj}/claim")
+    refused = client.post(f"/tasks/{fgj}/delegate", data={"to_user_id": _user_id("rev_sthj")})
+    assert refused.status_code == 422
+    assert client.post(f"/tasks/{fgj}/delegate", data={"to_user_id": _user_id("rev_fgj2"),
+                                                        "note": "请起草发改局意见"}).status_code == 302
+    login(client, "rev_fgj2")
+    assert f'data-task-id="{fgj}"' in client.get("/").data.decode()
+    page = client.get(f"/tasks/{fgj}").data.decode()
+    assert 'id="delegated-to-me"' in page and 'id="hand-back"' in page and 'id="submit"' not in page
+    # The delegate prepares but cannot submit the department's opinion.
+    assert client.post(f"/tasks/{fgj}", data={"review_decision": "同意", "review_opinion": "x"}).status_code == 409
+    assert client.post(f"/tasks/{fgj}", data={"action": "hand_back", "review_decision": "有条件同意",
+                                              "review_conditions": "须符合园区产业规划",
+                                              "review_opinion": "赵磊起草"}).status_code == 302
+    assert 'id="hand-back"' not in client.get(f"/tasks/{fgj}").data.decode()  # handed back: no longer theirs
+    login(client, "rev_fgj")
+    page = client.get(f"/tasks/{fgj}").data.decode()
+    assert "赵磊起草" in page and "须符合园区产业规划" in page
+    assert client.post(f"/tasks/{fgj}", data={"review_decision": "有条件同意", "review_conditions": "须符合园区产业规划",
+                                              "review_opinion": "赵磊起草，陈静审核"}).status_code == 302
+    assert _record(fgj).state == "completed"
+
+
+def test_a_leader_signs_a_decision_by_hand(app, client):
+    pid = register_lead(client)
+    step(app, client, pid, "screening", confirmed_class="重大")
+    step(app, client, pid, "negotiation")
+    (approve, spec, _), = ready_tasks(app, pid)
+    assert spec == "approve_terms"
+    login(client, "zhuren")
+    client.post(f"/tasks/{approve}/claim")
+    assert 'id="signature-pad"' in client.get(f"/tasks/{approve}").data.decode()
+    bad = client.post(f"/tasks/{approve}", data={**ANSWERS["approve_terms"], "signature": "data:image/png;base64,AAAA"})
+    assert bad.status_code == 422 and [t[1] for t in ready_tasks(app, pid)] == ["approve_terms"]
+    assert client.post(f"/tasks/{approve}", data={**ANSWERS["approve_terms"], "signature": PNG_1PX}).status_code == 302
+    login(client, "shangwu")
+    assert f"/tasks/{approve}/signature.png" in client.get(f"/projects/{pid}").data.decode()
+    image = client.get(f"/tasks/{approve}/signature.png")
+    assert image.status_code == 200 and image.data.startswith(b"\x89PNG") and image.mimetype == "image/png"
+    login(client, "tj_shangwu")
+    assert client.get(f"/tasks/{approve}/signature.png").status_code == 403

@@ -5,12 +5,15 @@ permission code that opens or closes a route shows up as a failing row.
 """
 from __future__ import annotations
 
+import io
 import shutil
 
 import pytest
 from flow_support import LEAD, login, ready_tasks
 
 from workflows import db
+from workflows.demo import actor as demo_actor
+from workflows.services import attachment_service
 
 ROLES = ["anonymous", "zhaoshang", "yanpan", "shangwu", "zhuren", "rev_fgj", "luohu", "yushen",
          "fuxianzhang", "mishu", "fazhi", "shishangwu", "shenji", "admin"]
@@ -32,6 +35,8 @@ TABLE = {
     ("POST", "/tasks/<int:task_id>/release"): [302, 403, 409, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("POST", "/tasks/<int:task_id>/transfer"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("POST", "/tasks/<int:task_id>/return"): [302, 403, 409, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    ("POST", "/tasks/<int:task_id>/delegate"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    ("GET", "/tasks/<int:task_id>/signature.png"): [302, 404, 404, 404, 404, 403, 403, 403, 404, 404, 403, 403, 404, 403],
     ("POST", "/tasks/<int:task_id>/withdraw"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("POST", "/tasks/<int:task_id>/urge"):   [302, 302, 403, 302, 302, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("POST", "/projects/<int:instance_id>/cancel"): [302, 422, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
@@ -44,13 +49,17 @@ TABLE = {
     ("POST", "/admin/users/<int:user_id>/password"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
     ("POST", "/admin/units/<int:unit_id>/active"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 302],
     ("POST", "/admin/units"):                [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
+    # Attachments: who may see the project downloads; those working on it upload (auditors only read).
+    # The body has no file: a permitted user is sent back (302) with the reason flashed, nothing stored.
+    ("POST", "/projects/<int:instance_id>/attachments"): [302, 302, 302, 302, 302, 403, 403, 403, 302, 302, 403, 403, 403, 403],
+    ("GET", "/attachments/<int:attachment_id>"): [302, 200, 200, 200, 200, 403, 403, 403, 200, 200, 403, 403, 200, 403],
 }
 # Bodies for the POSTs: invalid where a permitted user would otherwise change something.
 BODIES = {"/projects/<int:instance_id>/cancel": {"reason": ""}, "/tasks/<int:task_id>/return": {"target": "x", "reason": "r"},
           "/projects/new": {"project_name": ""}, "/projects/<int:instance_id>/copy": {"note": ""}, "/admin/users": {"username": ""},
           "/admin/users/<int:user_id>/password": {"password": "short"}, "/admin/users/<int:user_id>/active": {"active": "0"},
           "/admin/units/<int:unit_id>/active": {"active": "0"},
-          "/admin/units": {"code": ""}}
+          "/admin/units": {"code": ""}, "/projects/<int:instance_id>/attachments": {"kind": "投资计划书"}}
 CASES = [(method, rule, role, row[i]) for (method, rule), row in TABLE.items() for i, role in enumerate(ROLES)]
 
 
@@ -68,8 +77,12 @@ def template_db(tmp_path_factory):
     instance_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
     (task_id, spec, _), = ready_tasks(app, instance_id)
     assert spec == "screening"
+    client.post(f"/projects/{instance_id}/attachments", content_type="multipart/form-data",
+                data={"kind": "投资计划书", "file": (io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "投资计划书.pdf")})
+    attachment_id, = (a["id"] for a in attachment_service.attachment_list(demo_actor("zhaoshang"), instance_id))
     db.engine().dispose()
-    return path, {"instance_id": instance_id, "task_id": task_id, "user_id": 2, "unit_id": 8, "code": "en"}
+    return path, {"instance_id": instance_id, "task_id": task_id, "user_id": 2, "unit_id": 8, "code": "en",
+                  "attachment_id": attachment_id}
 
 
 @pytest.fixture
@@ -85,7 +98,7 @@ def case_client(template_db, tmp_path):
 
 
 def _url(rule: str, ids: dict) -> str:
-    for name in ("instance_id", "task_id", "user_id", "unit_id"):
+    for name in ("instance_id", "task_id", "user_id", "unit_id", "attachment_id"):
         rule = rule.replace(f"<int:{name}>", str(ids[name]))
     return rule.replace("<code>", ids["code"])
 

@@ -35,6 +35,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=app.config["SESSION_MINUTES"])
+    # Request bodies: the largest attachment plus room for the form around it (413 beyond).
+    app.config["MAX_CONTENT_LENGTH"] = (app.config["MAX_UPLOAD_MB"] + 2) * 1024 * 1024
 
     db.init(app.config["DATABASE_URL"])
     db.upgrade()
@@ -52,14 +54,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录。"
 
-    from webapp import admin, auth_views, filings, projects, tasks
-    for module in (auth_views, tasks, projects, filings, admin):
+    from webapp import admin, attachments, auth_views, filings, projects, tasks
+    for module in (auth_views, tasks, projects, filings, admin, attachments):
         app.register_blueprint(module.bp)
 
     app.jinja_env.globals["form_text"] = form_text
     app.jinja_env.globals["field_type"] = base_type
     app.jinja_env.globals["option_title"] = option_title
     app.jinja_env.globals["action_name"] = action_name
+    app.jinja_env.globals["project_attachments"] = project_attachments
+    app.jinja_env.globals["attachment_rules"] = _attachment_rules()
     app.jinja_env.filters["local"] = lambda value, fmt="%Y-%m-%d %H:%M": to_local(value).strftime(fmt) if value else ""
 
     @app.before_request
@@ -94,6 +98,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     def _not_found(err):
         return render_template("error.html", message="页面不存在。", status=404), 404
 
+    @app.errorhandler(413)
+    def _too_large(err):
+        return render_template("error.html", message="上传的文件过大：附件不能超过 %(mb)s MB。",
+                               params={"mb": str(app.config["MAX_UPLOAD_MB"])}, status=413), 413
+
     @app.errorhandler(403)
     def _forbidden(err):
         return render_template("error.html", message="您没有访问此页面的权限。", status=403), 403
@@ -107,6 +116,26 @@ def create_app(test_config: dict | None = None) -> Flask:
         return {"lang": select_locale(), "request_path": request.path, "unread_notifications": unread}
 
     return app
+
+
+def project_attachments(instance_id: int, task_id: int | None = None) -> tuple[list[dict] | None, bool]:
+    """For templates: (the project's attachments, or None if the user may not see them; whether the
+    user may upload here — on the task `task_id` if given)."""
+    from webapp.session_user import actor
+    from workflows.errors import Forbidden
+    from workflows.services import attachment_service
+
+    try:
+        attachments = attachment_service.attachment_list(actor(), instance_id)
+    except Forbidden:
+        attachments = None
+    return attachments, attachment_service.attachment_may_upload(actor(), instance_id, task_id)
+
+
+def _attachment_rules() -> dict:
+    from workflows.services import attachment_service as a
+
+    return {"kinds": a.KINDS, "accept": ",".join(f".{ext}" for ext in a.TYPES), "limit": a.human_size(a.MAX_SIZE)}
 
 
 def _instance_secret(instance: Path) -> str:

@@ -15,6 +15,7 @@ OPTIONS = {
     "FILING_PREFIX": (str, "益商", "Prefix of filing numbers: <prefix>备〔YYYY〕NNNN号."),
     "COUNTY_NAMES": (list, ["南县", "桃江县"], "Demo counties, comma-separated."),
     "SESSION_MINUTES": (int, 30, "Idle minutes before a signed-in session expires."),
+    "MAX_UPLOAD_MB": (int, 10, "Largest upload in MB (requests may be 2 MB larger for the form around the file)."),
 }
 
 

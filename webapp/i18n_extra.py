@@ -19,7 +19,9 @@ ACTION_NAMES = {
     "project_copied": N_("抄送"), "roles_changed": N_("角色变更"), "user_deactivated": N_("停用用户"),
     "unit_deactivated": N_("停用单位"), "task_returned": N_("退回"), "task_withdrawn": N_("撤回"),
     "task_transferred": N_("转办"), "task_urged": N_("催办"), "project_cancelled": N_("撤销项目"),
-    "task_reopened": N_("重新办理"),
+    "task_reopened": N_("重新办理"), "draft_saved": N_("暂存草稿"), "task_delegated": N_("委派"),
+    "delegation_returned": N_("委派草稿交回"),
+    "attachment_uploaded": N_("上传附件"), "attachment_downloaded": N_("下载附件"),
 }
 
 
@@ -42,6 +44,8 @@ DYNAMIC_STRINGS = [
     N_("补充评审材料"), N_("项目评审会"), N_("县政府常务会议审议"), N_("合同审签"), N_("报备审批"),
     N_("市/州商务局备案审查"), N_("修改备案材料"), N_("项目签约"),
     N_("该任务已由 %(name)s 认领。"), N_("该任务已由 %(name)s 处理完毕。"), N_("是"), N_("否"),
+    N_("只有办理人或受委派人可以暂存。"), N_("只有任务的当前办理人可以委派。"), N_("只能委派给本单位的其他在岗用户"),
+    N_("签名图片无效或过大，请重新签名"), N_("签名不存在。"),
     N_("请填写理由"), N_("只有任务的当前办理人可以转办。"), N_("只能转办给同一角色（及同一部门）的其他在岗用户"),
     N_("请先认领该任务再退回。"), N_("流程模型不允许从此环节退回到所选环节"), N_("只能撤回自己办理的环节。"),
     N_("项目已办结，不能撤回。"), N_("会签意见已汇入联合会审，不能撤回；如需修改请由县商务局退回。"),
@@ -71,4 +75,12 @@ DYNAMIC_STRINGS = [
     N_("您没有访问此页面的权限。"), N_("其他单位已登记该投资方的线索（抢商争商），请核实后勾选确认再提交。"),
     # Labels the admin page passes through `_(label)` (webapp/templates/admin/users.html).
     N_("初始密码"), N_("部门"), N_("局"), N_("办公室"),
+    # Attachments: kinds, refusals and errors (workflows/services/attachment_service.py, webapp/__init__.py).
+    N_("投资计划书"), N_("洽谈纪要"), N_("合同草案"), N_("评审材料"), N_("会议纪要"), N_("其他"),
+    N_("请选择要上传的文件。"), N_("文件内容为空，请重新选择。"), N_("文件过大：附件不能超过 %(limit)s。"),
+    N_("文件名无效，请重命名后再上传。"),
+    N_("不支持该文件类型：只接受 PDF、Word（doc/docx）、Excel（xls/xlsx）、PNG/JPEG 图片和 UTF-8 文本（txt）。"),
+    N_("文件内容与扩展名不符（例如改了扩展名的其他文件），已拒绝上传。"), N_("请选择附件类型。"),
+    N_("只有参与办理该项目的人员可以在项目办理期间上传附件。"), N_("您无权查看该项目的附件。"), N_("附件不存在。"),
+    N_("附件内容校验失败（SHA-256 不符），请联系管理员。"), N_("上传的文件过大：附件不能超过 %(mb)s MB。"),
 ]

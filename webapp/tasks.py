@@ -1,7 +1,7 @@
 """The inbox and the task page."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from webapp.i18n import N_
@@ -34,7 +34,8 @@ def _task_page(task_id: int, values=None, errors=None, message=None, status=200)
     extra = {}
     if view.claimed_by_me:
         extra = {"transfer_to": task_operations.transfer_candidates(actor(), task_id),
-                 "return_to": task_operations.return_targets(actor(), task_id)}
+                 "return_to": task_operations.return_targets(actor(), task_id),
+                 "delegate_to": task_service.delegate_candidates(actor())}
     return render_template("tasks/task.html", view=view, values=view.values if values is None else values,
                            errors=errors or {}, message=message, **extra), status
 
@@ -65,6 +66,15 @@ def release(task_id: int):
 @login_required
 def complete(task_id: int):
     submitted = request.form.to_dict()
+    action = submitted.pop("action", "submit")
+    if action in ("draft", "hand_back"):
+        # 暂存 keeps what was typed; a delegate hands the draft back to the holder.
+        task_service.task_save_draft(actor(), task_id, submitted, hand_back=action == "hand_back")
+        if action == "hand_back":
+            flash(N_("草稿已交回委派人。"))
+            return redirect(url_for("tasks.inbox"))
+        flash(N_("已暂存，下次打开时会恢复。"))
+        return redirect(url_for("tasks.show", task_id=task_id))
     try:
         instance_id = task_service.task_complete(actor(), task_id, submitted)
     except ValidationFailed as failed:
@@ -85,6 +95,29 @@ def transfer(task_id: int):
                           message=failed.message, status=422)
     flash(N_("已转办。"))
     return redirect(url_for("tasks.inbox"))
+
+
+@bp.route("/tasks/<int:task_id>/delegate", methods=["POST"])
+@login_required
+def delegate(task_id: int):
+    """委派"""
+    form = request.form
+    try:
+        task_service.task_delegate(actor(), task_id, form.get("to_user_id", type=int) or 0, form.get("note", ""))
+    except ValidationFailed as failed:
+        return _task_page(task_id, errors={f"delegate_{k}": v for k, v in failed.errors.items()},
+                          message=failed.message, status=422)
+    flash(N_("已委派，对方完成后会交回给您提交。"))
+    return redirect(url_for("tasks.show", task_id=task_id))
+
+
+@bp.route("/tasks/<int:task_id>/signature.png")
+@login_required
+def signature(task_id: int):
+    response = make_response(task_service.signature(actor(), task_id))
+    response.headers["Content-Type"] = "image/png"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.route("/tasks/<int:task_id>/return", methods=["POST"])

@@ -48,6 +48,18 @@ def task_transfer(actor: Actor, record: TaskRecord, instance: ProcessInstance, c
     return record.assignee_id == actor.id and task_eligible(actor, record, instance, county)
 
 
+def task_view(actor: Actor, record: TaskRecord, instance: ProcessInstance, county: Organisation) -> bool:
+    """The task page: those it is offered to, and a colleague it is delegated to (委派)."""
+    return task_eligible(actor, record, instance, county) or (
+        record.delegate_id is not None and record.delegate_id == actor.id)
+
+
+def task_save_draft(actor: Actor, record: TaskRecord, instance: ProcessInstance, county: Organisation) -> bool:
+    """暂存: the holder, or the colleague the holder delegated the opinion to."""
+    return task_transfer(actor, record, instance, county) or (
+        record.delegate_id is not None and record.delegate_id == actor.id)
+
+
 def task_withdraw(actor: Actor, record: TaskRecord) -> bool:
     """撤回 is for the one who completed the step."""
     return record.state == "completed" and record.completed_by_id == actor.id
@@ -102,3 +114,26 @@ def filing_list(actor: Actor) -> bool:
 
 def admin(actor: Actor) -> bool:
     return actor.has("admin")
+
+
+def attachment_upload(session: Session, actor: Actor, instance: ProcessInstance,
+                      record: TaskRecord | None = None) -> bool:
+    """附件: people working on the running project add files; auditors and administrators only read.
+    On a task, those who may work on it (or its delegate) while it is open; otherwise those who may
+    see the project."""
+    if instance.status != "running" or not actor.roles - {"auditor", "admin"}:
+        return False
+    if record is not None:
+        county = session.get(Organisation, instance.county_id)
+        return (record.instance_id == instance.id and record.state == "ready"
+                and task_view(actor, record, instance, county))
+    return project_view(session, actor, instance)
+
+
+def attachment_list(session: Session, actor: Actor, instance: ProcessInstance) -> bool:
+    return project_view(session, actor, instance)
+
+
+def attachment_download(session: Session, actor: Actor, instance: ProcessInstance) -> bool:
+    """Only those who may see the project (auditors included) download its files."""
+    return project_view(session, actor, instance)

@@ -1,4 +1,5 @@
 """One table per module."""
+from workflows.models.attachment import Attachment
 from workflows.models.audit_event import AuditEvent
 from workflows.models.filing import Filing
 from workflows.models.instance import ProcessInstance
@@ -9,5 +10,5 @@ from workflows.models.project_copy import ProjectCopy
 from workflows.models.task_record import TaskRecord
 from workflows.models.user import User, UserRole
 
-__all__ = ["AuditEvent", "Filing", "ModelVersion", "Notification", "Organisation", "ProcessInstance", "ProjectCopy",
-           "TaskRecord", "Unit", "User", "UserRole"]
+__all__ = ["Attachment", "AuditEvent", "Filing", "ModelVersion", "Notification", "Organisation", "ProcessInstance",
+           "ProjectCopy", "TaskRecord", "Unit", "User", "UserRole"]

@@ -73,9 +73,10 @@ def offered_to(actor: Actor):
 
 
 def _todo(actor: Actor):
+    delegated = and_(TaskRecord.state == "ready", TaskRecord.delegate_id == actor.id)  # 委派 to me
     return (select(TaskRecord, ProcessInstance)
             .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
-            .where(offered_to(actor)))
+            .where(or_(offered_to(actor), delegated)))
 
 
 def _done(actor: Actor):

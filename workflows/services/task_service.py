@@ -1,5 +1,7 @@
-"""The inbox and the work on one task: claim, release, open the form, complete."""
+"""The work on one task: claim, release, open the form, save a draft, delegate, complete."""
 from __future__ import annotations
+
+import base64
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -10,8 +12,8 @@ from workflows import audit, auth, forms
 from workflows.actor import Actor
 from workflows.db import is_postgres, transaction
 from workflows.engine.model_store import form_files
-from workflows.errors import Conflict, NotFound
-from workflows.models import ModelVersion, Organisation, ProcessInstance, TaskRecord, Unit, User
+from workflows.errors import Conflict, NotFound, ValidationFailed
+from workflows.models import ModelVersion, Notification, Organisation, ProcessInstance, TaskRecord, Unit, User
 from workflows.models._types import utcnow
 from workflows.services.instance_step import run_step, runtime_for
 from workflows.services.views import Opinion, TaskForm, TaskItem
@@ -46,22 +48,83 @@ def task_release(actor: Actor, task_id: int) -> None:
 
 
 def task_form(actor: Actor, task_id: int) -> TaskForm:
-    """Everything the task page shows: the form, the project summary and earlier opinions."""
+    """Everything the task page shows: the form (or its saved draft), the project summary and
+    earlier opinions. Open to those the task is offered to, and to a colleague it is delegated to."""
     with transaction() as s:
         record, instance, county = _load(s, task_id)
-        auth.require(auth.task_eligible(actor, record, instance, county))
+        auth.require(auth.task_view(actor, record, instance, county))
         _require_ready(s, record)
         version = s.get(ModelVersion, instance.model_version_id)
         schema, uischema = form_files(version, record.form)
-        task_data = _task_data(s, instance, record, actor)
+        runtime = runtime_for(s, instance, actor)
+        wf = runtime.load(instance.state)
+        task_data = dict(runtime.task_data(wf, record.task_uuid) or {})
+        properties = next((t.properties for t in runtime.ready_tasks(wf) if t.uuid == record.task_uuid), {})
         readonly = {k: task_data.get(k) for k in forms.readonly_fields(schema)}
         values = {k: task_data.get(k) for k in forms.editable_fields(schema) if task_data.get(k) is not None}
+        if record.draft:
+            values = dict(record.draft)
+        delegate = s.get(User, record.delegate_id) if record.delegate_id else None
+        draft_by = s.get(User, record.draft_by_id) if record.draft_by_id else None
         return TaskForm(
             task=_item(s, record, instance), schema=schema, uischema=uischema, values=values,
             readonly=readonly, project=task_data, opinions=opinions(s, instance.id),
             claimed_by_me=record.assignee_id == actor.id,
-            can_claim=record.assignee_id is None,
+            can_claim=record.assignee_id is None and auth.task_eligible(actor, record, instance, county),
+            is_delegate=record.delegate_id == actor.id,
+            delegate=delegate.display_name if delegate else None,
+            draft_saved_at=record.draft_saved_at, draft_by=draft_by.display_name if draft_by else None,
+            signature_allowed=properties.get("signature") == "optional",
         )
+
+
+def task_save_draft(actor: Actor, task_id: int, submitted: dict, hand_back: bool = False) -> None:
+    """暂存: keep what was typed without completing; a delegate can also hand the draft back."""
+    with transaction() as s:
+        record, instance, county = _load(s, task_id, lock=True)
+        auth.require(auth.task_save_draft(actor, record, instance, county), "只有办理人或受委派人可以暂存。")
+        _require_ready(s, record)
+        version = s.get(ModelVersion, instance.model_version_id)
+        schema, _ = form_files(version, record.form)
+        # Kept as typed (strings), only the form's own editable fields; validated when submitted.
+        record.draft = {k: str(submitted[k])[:5000] for k in forms.editable_fields(schema) if submitted.get(k)}
+        record.draft_by_id, record.draft_saved_at = actor.id, utcnow()
+        audit.append(s, "draft_saved", actor=actor.username, role=record.lane, instance_id=instance.id,
+                     task_spec=record.spec_name, mi_index=record.mi_index, data=record.draft,
+                     address=actor.address)
+        if hand_back and record.delegate_id == actor.id:
+            record.delegate_id = None
+            audit.append(s, "delegation_returned", actor=actor.username, instance_id=instance.id,
+                         task_spec=record.spec_name, mi_index=record.mi_index, address=actor.address)
+            s.add(Notification(user_id=record.assignee_id, instance_id=instance.id, task_id=record.id,
+                               kind="delegation",
+                               text=f"{actor.display_name} 已完成委派的「{instance.project_name}」“{record.title}”意见草稿，请审核提交。"))
+
+
+def task_delegate(actor: Actor, task_id: int, to_user_id: int, note: str) -> None:
+    """委派: ask a colleague of my unit to prepare the opinion; it comes back to me to submit."""
+    with transaction() as s:
+        record, instance, county = _load(s, task_id, lock=True)
+        auth.require(auth.task_transfer(actor, record, instance, county), "只有任务的当前办理人可以委派。")
+        _require_ready(s, record)
+        target = s.get(User, to_user_id)
+        if target is None or not target.active or target.id == actor.id or target.unit_id != actor.unit_id:
+            raise ValidationFailed({"to_user_id": "只能委派给本单位的其他在岗用户"})
+        note = (note or "").strip()[:500]
+        record.delegate_id = target.id
+        audit.append(s, "task_delegated", actor=actor.username, role=record.lane, instance_id=instance.id,
+                     task_spec=record.spec_name, mi_index=record.mi_index, data={"to": target.username, "note": note},
+                     address=actor.address)
+        s.add(Notification(user_id=target.id, instance_id=instance.id, task_id=record.id, kind="delegation",
+                           text=f"{actor.display_name} 委派您起草「{instance.project_name}」“{record.title}”的意见"
+                           + (f"：{note}" if note else "")))
+
+
+def delegate_candidates(actor: Actor) -> list[tuple[int, str]]:
+    with transaction() as s:
+        users = s.scalars(select(User).where(User.unit_id == actor.unit_id, User.active.is_(True),
+                                             User.id != actor.id).order_by(User.username)).all()
+        return [(u.id, u.display_name) for u in users]
 
 
 def task_complete(actor: Actor, task_id: int, submitted: dict) -> int:
@@ -104,13 +167,45 @@ def _complete_once(actor: Actor, task_id: int, submitted: dict) -> int:
             stored.update(values)
             runtime.complete(wf, record.task_uuid, values)
 
+        signature = _signature_png(submitted.get("signature"))
         record.state, record.completed_at, record.completed_by_id = "completed", utcnow(), actor.id
         run_step(s, instance, actor, change)
         record.data = stored
+        record.draft, record.delegate_id, record.signature_png = None, None, signature
         audit.append(s, "task_completed", actor=actor.username, role=record.lane, instance_id=instance.id,
                      task_spec=record.spec_name, mi_index=record.mi_index, data=stored,
                      outcome=_decision(stored), state_hash=instance.state_hash, address=actor.address)
         return instance.id
+
+
+SIGNATURE_MAX_BYTES = 200_000
+
+
+def _signature_png(data_url: str | None) -> bytes | None:
+    """A signature drawn in the browser arrives as a PNG data URL; anything else is refused."""
+    if not data_url:
+        return None
+    prefix = "data:image/png;base64,"
+    try:
+        raw = base64.b64decode(data_url[len(prefix):], validate=True) if data_url.startswith(prefix) else b""
+    except ValueError:
+        raw = b""
+    if not raw.startswith(b"\x89PNG\r\n\x1a\n") or len(raw) > SIGNATURE_MAX_BYTES:
+        raise ValidationFailed({"signature": "签名图片无效或过大，请重新签名"})
+    return raw
+
+
+def signature(actor: Actor, task_id: int) -> bytes:
+    """The signature drawn with a decision, for those who may see the project."""
+    with transaction() as s:
+        record = s.get(TaskRecord, task_id)
+        if record is None:
+            raise NotFound("签名不存在。")
+        instance = s.get(ProcessInstance, record.instance_id)
+        auth.require(auth.project_view(s, actor, instance), "您无权查看该项目。")
+        if record.signature_png is None:
+            raise NotFound("签名不存在。")
+        return record.signature_png
 
 
 def _decision(data: dict) -> str | None:
@@ -124,7 +219,7 @@ def opinions(s: Session, instance_id: int) -> list[Opinion]:
     rows = s.scalars(select(TaskRecord).where(
         TaskRecord.instance_id == instance_id, TaskRecord.state == "completed")
         .order_by(TaskRecord.completed_at, TaskRecord.id)).all()
-    return [Opinion(title=r.title, unit_code=r.unit_code, unit_name=unit_name(s, r.instance, r.unit_code),
+    return [Opinion(task_id=r.id, signed=r.signature_png is not None, title=r.title, unit_code=r.unit_code, unit_name=unit_name(s, r.instance, r.unit_code),
                     by=r.completed_by.display_name if r.completed_by else None,
                     at=r.completed_at, data=r.data or {}) for r in rows]
 

@@ -30,12 +30,14 @@ class TaskItem:
 
 @dataclass
 class Opinion:
+    task_id: int
     title: str
     unit_code: str | None
     unit_name: str | None
     by: str | None
     at: datetime | None
     data: dict[str, Any]
+    signed: bool = False
 
 
 @dataclass
@@ -49,6 +51,11 @@ class TaskForm:
     opinions: list[Opinion]
     claimed_by_me: bool
     can_claim: bool
+    is_delegate: bool = False
+    delegate: str | None = None
+    draft_saved_at: datetime | None = None
+    draft_by: str | None = None
+    signature_allowed: bool = False
 
 
 @dataclass
