@@ -232,3 +232,22 @@ def test_a_field_cleared_in_a_later_round_is_cleared_on_the_project_page(app, cl
     step(app, client, pid, "negotiation")
     page = project_page(client, pid)
     assert "额外租金减免条款" not in page.split("项目信息")[1].split("已有意见")[0]
+
+
+def test_the_head_of_office_sees_the_joint_review_opinions_side_by_side(app, client):
+    pid = register_lead(client)
+    step(app, client, pid, "screening", confirmed_class="重大")
+    step(app, client, pid, "negotiation")
+    step(app, client, pid, "approve_terms")
+    all_departments_agree(app, client, pid, objections={"sthj": "有条件同意"})
+    steps(app, client, pid, "review_materials", "pre_review", "review_meeting", "executive_meeting")
+    step(app, client, pid, "contract_review", conditions_in_contract="true")
+    (task_id, spec, _), = ready_tasks(app, pid)
+    assert spec == "approve_filing"
+    login(client, "zhuren")
+    client.post(f"/tasks/{task_id}/claim")
+    page = client.get(f"/tasks/{task_id}").data.decode()
+    summary = page.split('id="joint-review"')[1].split("</section>")[0]
+    assert summary.count("<tr") == 6  # header + five departments
+    assert re.search(r'<tr class="conditional">\s*<td>市生态环境局南县分局</td>', summary)
+    assert "须先完成环评审批" in summary

@@ -22,7 +22,7 @@ from workflows.models import (
 )
 from workflows.models._types import utcnow
 from workflows.services.instance_step import run_step
-from workflows.services.task_service import _item, opinions
+from workflows.services.task_service import _item, joint_review_summary, opinions
 from workflows.services.views import DuplicateLead as DuplicateLeadView
 from workflows.services.views import HistoryEntry, ProjectDetail, ProjectSummary
 
@@ -135,6 +135,7 @@ def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
             tasks=[_item(s, t, instance) for t in tasks],
             opinions=opinions(s, instance.id),
             history=history(s, instance.id),
+            joint_review=joint_review_summary(s, instance.id),
             filing=_filing_dict(filing) if filing else None,
             can_copy=auth.project_copy(s, actor, instance),
             can_urge=instance.status == "running" and auth.task_urge(s, actor, instance),

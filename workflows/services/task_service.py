@@ -69,6 +69,7 @@ def task_form(actor: Actor, task_id: int) -> TaskForm:
         return TaskForm(
             task=_item(s, record, instance), schema=schema, uischema=uischema, values=values,
             readonly=readonly, project=task_data, opinions=opinions(s, instance.id),
+            joint_review=joint_review_summary(s, instance.id),
             claimed_by_me=record.assignee_id == actor.id,
             can_claim=record.assignee_id is None and auth.task_eligible(actor, record, instance, county),
             is_delegate=record.delegate_id == actor.id,
@@ -222,6 +223,20 @@ def opinions(s: Session, instance_id: int) -> list[Opinion]:
     return [Opinion(task_id=r.id, signed=r.signature_png is not None, title=r.title, unit_code=r.unit_code, unit_name=unit_name(s, r.instance, r.unit_code),
                     by=r.completed_by.display_name if r.completed_by else None,
                     at=r.completed_at, data=r.data or {}) for r in rows]
+
+
+def joint_review_summary(s: Session, instance_id: int) -> list[dict]:
+    """联合会审意见汇总: each department's latest opinion, side by side, for the approval pages."""
+    rows = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance_id,
+                                              TaskRecord.spec_name == "department_review",
+                                              TaskRecord.state == "completed")
+                     .order_by(TaskRecord.completed_at)).all()
+    latest = {r.unit_code: r for r in rows}
+    return [{"unit": unit_name(s, r.instance, r.unit_code), "decision": (r.data or {}).get("review_decision"),
+             "conditions": (r.data or {}).get("review_conditions"), "reasons": (r.data or {}).get("review_reasons"),
+             "opinion": (r.data or {}).get("review_opinion"),
+             "by": r.completed_by.display_name if r.completed_by else None, "at": r.completed_at}
+            for r in latest.values()]
 
 
 def unit_name(s: Session, instance: ProcessInstance, code: str | None) -> str | None:

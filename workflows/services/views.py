@@ -49,6 +49,7 @@ class TaskForm:
     readonly: dict[str, Any]
     project: dict[str, Any]
     opinions: list[Opinion]
+    joint_review: list[dict[str, Any]]
     claimed_by_me: bool
     can_claim: bool
     is_delegate: bool = False
@@ -97,6 +98,7 @@ class ProjectDetail:
     tasks: list[TaskItem]
     opinions: list[Opinion]
     history: list[HistoryEntry]
+    joint_review: list[dict[str, Any]] = field(default_factory=list)
     filing: dict[str, Any] | None = None
     can_copy: bool = False
     can_urge: bool = False
