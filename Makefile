@@ -25,5 +25,5 @@ lint: install
 	$(BIN)/ruff check workflows webapp tests
 
 translations: install
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k form_text -k N_ --no-location -o webapp/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k form_text -k N_ --no-location -o webapp/translations/messages.pot .
 	$(BIN)/pybabel update -i webapp/translations/messages.pot -d webapp/translations -l en --no-fuzzy-matching

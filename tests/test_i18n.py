@@ -15,7 +15,7 @@ TRANSLATIONS = ROOT / "webapp" / "translations"
 EN_PO = TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po"
 EN_MO = EN_PO.with_suffix(".mo")
 # The same command as the Makefile's `translations` target.
-EXTRACT = ["extract", "-F", "babel.cfg", "-k", "_", "-k", "form_text", "-k", "N_", "--no-location"]
+EXTRACT = ["extract", "-F", "babel.cfg", "-k", "_", "-k", "gettext", "-k", "form_text", "-k", "N_", "--no-location"]
 PLACEHOLDER = re.compile(r"%\((\w+)\)[#0 +-]*\d*(?:\.\d+)?[sdifr]|\{(\w*)\}")
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 PASSWORD = "Demo@2026"

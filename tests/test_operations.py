@@ -232,3 +232,39 @@ def test_a_leader_signs_a_decision_by_hand(app, client):
     assert image.status_code == 200 and image.data.startswith(b"\x89PNG") and image.mimetype == "image/png"
     login(client, "tj_shangwu")
     assert client.get(f"/tasks/{approve}/signature.png").status_code == 403
+
+
+def test_a_stand_in_acts_for_a_colleague_on_leave_and_the_record_says_so(app, client):
+    from datetime import date, timedelta
+
+    pid = register_lead(client)
+    (screening, _, _), = ready_tasks(app, pid)
+    login(client, "zhaoshang2")  # a lead officer: not on the screening team
+    assert client.get(f"/tasks/{screening}").status_code == 403
+    login(client, "yanpan")
+    today = date.today()
+    refused = client.post("/me/stand-ins/", data={"stand_in_id": _user_id("zhaoshang2"),
+                                                   "starts_on": today.isoformat(),
+                                                   "ends_on": (today - timedelta(days=1)).isoformat()})
+    assert refused.status_code == 422 and 'data-error-for="ends_on"' in refused.data.decode()
+    assert client.post("/me/stand-ins/", data={"stand_in_id": _user_id("zhaoshang2"),
+                                                "starts_on": (today - timedelta(days=1)).isoformat(),
+                                                "ends_on": (today + timedelta(days=1)).isoformat()}).status_code == 302
+    login(client, "zhaoshang2")
+    assert f'data-task-id="{screening}"' in client.get("/").data.decode()
+    assert 'id="acting-for"' in client.get(f"/tasks/{screening}").data.decode()
+    do_task(client, "zhaoshang2", screening, {**ANSWERS["screening"], "confirmed_class": "重大"})
+    record = _record(screening)
+    assert (record.completed_by_id, record.acted_for_id) == (_user_id("zhaoshang2"), _user_id("yanpan"))
+    assert "代 研判专班 王芳 办理" in client.get(f"/projects/{pid}").data.decode()
+
+
+def test_admin_hands_a_leavers_open_tasks_to_a_successor(app, client):
+    _, tasks = _to_joint_review(app, client)
+    login(client, "rev_fgj")
+    client.post(f"/tasks/{tasks['fgj']}/claim")
+    login(client, "admin")
+    assert client.post(f"/admin/users/{_user_id('rev_fgj')}/reassign", data={"to_user_id": ""}).status_code == 422
+    assert client.post(f"/admin/users/{_user_id('rev_fgj')}/reassign",
+                       data={"to_user_id": _user_id("rev_fgj2")}).status_code == 302
+    assert _record(tasks["fgj"]).assignee_id == _user_id("rev_fgj2")

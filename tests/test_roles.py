@@ -48,6 +48,10 @@ TABLE = {
     ("POST", "/admin/users/<int:user_id>/roles"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
     ("POST", "/admin/users/<int:user_id>/password"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
     ("POST", "/admin/units/<int:unit_id>/active"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 302],
+    ("POST", "/admin/users/<int:user_id>/reassign"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
+    ("GET", "/me/stand-ins/"):               [302, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
+    ("POST", "/me/stand-ins/"):              [302, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422],
+    ("POST", "/me/stand-ins/<int:row_id>/cancel"): [302, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404],
     ("POST", "/admin/units"):                [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
     # Attachments: who may see the project downloads; those working on it upload (auditors only read).
     # The body has no file: a permitted user is sent back (302) with the reason flashed, nothing stored.
@@ -98,6 +102,7 @@ def case_client(template_db, tmp_path):
 
 
 def _url(rule: str, ids: dict) -> str:
+    rule = rule.replace("<int:row_id>", "999")
     for name in ("instance_id", "task_id", "user_id", "unit_id", "attachment_id"):
         rule = rule.replace(f"<int:{name}>", str(ids[name]))
     return rule.replace("<code>", ids["code"])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import login_required
 
 from webapp.i18n import N_
@@ -60,6 +61,18 @@ def user_roles(user_id: int):
     except ValidationFailed as failed:
         return _page({f"roles_{user_id}": failed.errors["roles"]}, status=422)
     flash(N_("角色已更新。"))
+    return redirect(url_for("admin.index"))
+
+
+@bp.route("/users/<int:user_id>/reassign", methods=["POST"])
+@login_required
+def user_reassign(user_id: int):
+    """A user left: hand their open tasks to a successor."""
+    try:
+        moved = user_service.user_reassign_open_tasks(actor(), user_id, _int(request.form.get("to_user_id")))
+    except ValidationFailed as failed:
+        return _page({f"reassign_{user_id}": failed.errors["to_user_id"]}, status=422)
+    flash(gettext("已移交 %(n)s 项待办，其余已退回组内。", n=moved))
     return redirect(url_for("admin.index"))
 
 

@@ -20,7 +20,8 @@ ACTION_NAMES = {
     "unit_deactivated": N_("停用单位"), "task_returned": N_("退回"), "task_withdrawn": N_("撤回"),
     "task_transferred": N_("转办"), "task_urged": N_("催办"), "project_cancelled": N_("撤销项目"),
     "task_reopened": N_("重新办理"), "draft_saved": N_("暂存草稿"), "task_delegated": N_("委派"),
-    "delegation_returned": N_("委派草稿交回"),
+    "delegation_returned": N_("委派草稿交回"), "stand_in_set": N_("设置请假代理"),
+    "stand_in_cancelled": N_("取消请假代理"), "tasks_reassigned": N_("移交待办"),
     "attachment_uploaded": N_("上传附件"), "attachment_downloaded": N_("下载附件"),
 }
 
@@ -46,6 +47,8 @@ DYNAMIC_STRINGS = [
     N_("该任务已由 %(name)s 认领。"), N_("该任务已由 %(name)s 处理完毕。"), N_("是"), N_("否"),
     N_("只有办理人或受委派人可以暂存。"), N_("只有任务的当前办理人可以委派。"), N_("只能委派给本单位的其他在岗用户"),
     N_("签名图片无效或过大，请重新签名"), N_("签名不存在。"),
+    N_("结束日期不能早于开始日期"), N_("请填写有效日期"), N_("代理人须为本级组织的其他在岗用户"), N_("代理设置不存在"),
+    N_("只能取消自己的代理设置。"), N_("请选择另一位在岗用户"),
     N_("请填写理由"), N_("只有任务的当前办理人可以转办。"), N_("只能转办给同一角色（及同一部门）的其他在岗用户"),
     N_("请先认领该任务再退回。"), N_("流程模型不允许从此环节退回到所选环节"), N_("只能撤回自己办理的环节。"),
     N_("项目已办结，不能撤回。"), N_("会签意见已汇入联合会审，不能撤回；如需修改请由县商务局退回。"),

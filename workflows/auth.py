@@ -48,6 +48,27 @@ def task_transfer(actor: Actor, record: TaskRecord, instance: ProcessInstance, c
     return record.assignee_id == actor.id and task_eligible(actor, record, instance, county)
 
 
+def standing_in_for(session: Session, actor: Actor) -> list[Actor]:
+    """请假代理: the users this actor stands in for today (China date)."""
+    from workflows.localtime import to_local
+    from workflows.models import StandIn, User
+    from workflows.models._types import utcnow
+
+    today = to_local(utcnow()).date()
+    rows = session.scalars(select(StandIn).where(StandIn.stand_in_id == actor.id, StandIn.cancelled.is_(False),
+                                                 StandIn.starts_on <= today, StandIn.ends_on >= today))
+    return [Actor.from_user(session.get(User, r.user_id)) for r in rows]
+
+
+def acting_for(session: Session, actor: Actor, record: TaskRecord, instance: ProcessInstance,
+               county: Organisation) -> Actor | None:
+    """The absent user on whose behalf this actor may work the task today, if any."""
+    if task_eligible(actor, record, instance, county):
+        return None
+    return next((absent for absent in standing_in_for(session, actor)
+                 if task_eligible(absent, record, instance, county)), None)
+
+
 def task_view(actor: Actor, record: TaskRecord, instance: ProcessInstance, county: Organisation) -> bool:
     """The task page: those it is offered to, and a colleague it is delegated to (委派)."""
     return task_eligible(actor, record, instance, county) or (

@@ -58,7 +58,9 @@ def coerce(schema: dict, submitted: dict[str, str]) -> tuple[dict[str, Any], dic
             if kind == "integer":
                 values[name] = int(raw)
             elif kind == "number":
-                values[name] = float(raw)
+                number = float(raw)
+                # 120 stays 120 (not 120.0) when shown again; fractions are kept as typed.
+                values[name] = int(number) if number.is_integer() and abs(number) < 2**53 else number
             else:
                 values[name] = raw
         except ValueError:

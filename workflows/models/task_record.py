@@ -43,6 +43,8 @@ class TaskRecord(Base):
     delegate_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     # A handwritten signature drawn in the browser (PNG), stored with the decision.
     signature_png: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # 请假代理: the absent user on whose behalf the task was completed.
+    acted_for_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     # Why the task is here (退回 reason, 撤回, 转办 note …), shown on the task page.
     note: Mapped[str | None] = mapped_column(String(2000))
 

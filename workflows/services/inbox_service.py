@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from workflows import auth
 from workflows.actor import Actor
 from workflows.db import transaction
 from workflows.models import Organisation, ProcessInstance, ProjectCopy, TaskRecord, Unit
@@ -72,11 +73,11 @@ def offered_to(actor: Actor):
     )
 
 
-def _todo(actor: Actor):
+def _todo(actor: Actor, absent: list[Actor]):
     delegated = and_(TaskRecord.state == "ready", TaskRecord.delegate_id == actor.id)  # 委派 to me
     return (select(TaskRecord, ProcessInstance)
             .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
-            .where(or_(offered_to(actor), delegated)))
+            .where(or_(offered_to(actor), delegated, *[offered_to(a) for a in absent])))  # 请假代理
 
 
 def _done(actor: Actor):
@@ -107,12 +108,13 @@ def _search(query, q: str):
 
 def inbox_page(actor: Actor, query: InboxQuery) -> InboxPage:
     with transaction() as s:
-        counts = {"todo": _count(s, _todo(actor)), "done": _count(s, _done(actor)),
+        absent = auth.standing_in_for(s, actor)
+        counts = {"todo": _count(s, _todo(actor, absent)), "done": _count(s, _done(actor)),
                   "started": _count(s, _started(actor)), "copied": _count(s, _copied(actor))}
         page = InboxPage(query=query, counts=counts)
         page.unread_copies = _count(s, _copied(actor).where(ProjectCopy.read_at.is_(None)))
         if query.tab in ("todo", "done"):
-            base = _todo(actor) if query.tab == "todo" else _done(actor)
+            base = _todo(actor, absent) if query.tab == "todo" else _done(actor)
             page.stages = sorted({r.stage for r, _ in s.execute(base)})
             codes = sorted({r.unit_code for r, _ in s.execute(base) if r.unit_code})
             names = dict(s.execute(select(Unit.code, Unit.name).where(

@@ -24,9 +24,10 @@ ATTEMPTS = 3
 def task_claim(actor: Actor, task_id: int) -> None:
     with transaction() as s:
         record, instance, county = _load(s, task_id, lock=True)
-        auth.require(auth.task_claim(actor, record, instance, county))
+        absent = auth.acting_for(s, actor, record, instance, county)
+        auth.require(auth.task_claim(actor, record, instance, county) or absent is not None)
         _require_ready(s, record)
-        if record.assignee_id == actor.id:
+        if record.assignee_id == actor.id or (absent and record.assignee_id == absent.id):
             return
         if record.assignee_id is not None:
             raise Conflict("该任务已由 %(name)s 认领。", name=record.assignee.display_name)
@@ -52,7 +53,8 @@ def task_form(actor: Actor, task_id: int) -> TaskForm:
     earlier opinions. Open to those the task is offered to, and to a colleague it is delegated to."""
     with transaction() as s:
         record, instance, county = _load(s, task_id)
-        auth.require(auth.task_view(actor, record, instance, county))
+        absent = auth.acting_for(s, actor, record, instance, county)
+        auth.require(auth.task_view(actor, record, instance, county) or absent is not None)
         _require_ready(s, record)
         version = s.get(ModelVersion, instance.model_version_id)
         schema, uischema = form_files(version, record.form)
@@ -70,8 +72,10 @@ def task_form(actor: Actor, task_id: int) -> TaskForm:
             task=_item(s, record, instance), schema=schema, uischema=uischema, values=values,
             readonly=readonly, project=task_data, opinions=opinions(s, instance.id),
             joint_review=joint_review_summary(s, instance.id),
-            claimed_by_me=record.assignee_id == actor.id,
-            can_claim=record.assignee_id is None and auth.task_eligible(actor, record, instance, county),
+            claimed_by_me=record.assignee_id == actor.id or bool(absent and record.assignee_id == absent.id),
+            can_claim=record.assignee_id is None and (auth.task_eligible(actor, record, instance, county)
+                                                      or absent is not None),
+            acting_for=absent.display_name if absent else None,
             is_delegate=record.delegate_id == actor.id,
             delegate=delegate.display_name if delegate else None,
             draft_saved_at=record.draft_saved_at, draft_by=draft_by.display_name if draft_by else None,
@@ -150,11 +154,12 @@ def task_complete(actor: Actor, task_id: int, submitted: dict) -> int:
 def _complete_once(actor: Actor, task_id: int, submitted: dict) -> int:
     with transaction() as s:
         record, instance, county = _load(s, task_id, lock=True)
-        auth.require(auth.task_complete(actor, record, instance, county))
+        absent = auth.acting_for(s, actor, record, instance, county)
+        auth.require(auth.task_complete(actor, record, instance, county) or absent is not None)
         _require_ready(s, record)
         if record.assignee_id is None:
             raise Conflict("请先认领该任务再提交。")
-        if record.assignee_id != actor.id:
+        if record.assignee_id != actor.id and not (absent and record.assignee_id == absent.id):
             raise Conflict("该任务已由 %(name)s 认领。", name=record.assignee.display_name)
         version = s.get(ModelVersion, instance.model_version_id)
         schema, _ = form_files(version, record.form)
@@ -173,8 +178,10 @@ def _complete_once(actor: Actor, task_id: int, submitted: dict) -> int:
         run_step(s, instance, actor, change)
         record.data = stored
         record.draft, record.delegate_id, record.signature_png = None, None, signature
+        record.acted_for_id = absent.id if absent else None
         audit.append(s, "task_completed", actor=actor.username, role=record.lane, instance_id=instance.id,
-                     task_spec=record.spec_name, mi_index=record.mi_index, data=stored,
+                     task_spec=record.spec_name, mi_index=record.mi_index,
+                     data={**stored, "on_behalf_of": absent.username} if absent else stored,
                      outcome=_decision(stored), state_hash=instance.state_hash, address=actor.address)
         return instance.id
 
@@ -220,7 +227,8 @@ def opinions(s: Session, instance_id: int) -> list[Opinion]:
     rows = s.scalars(select(TaskRecord).where(
         TaskRecord.instance_id == instance_id, TaskRecord.state == "completed")
         .order_by(TaskRecord.completed_at, TaskRecord.id)).all()
-    return [Opinion(task_id=r.id, signed=r.signature_png is not None, title=r.title, unit_code=r.unit_code, unit_name=unit_name(s, r.instance, r.unit_code),
+    return [Opinion(task_id=r.id, signed=r.signature_png is not None, title=r.title,
+                    acted_for=s.get(User, r.acted_for_id).display_name if r.acted_for_id else None, unit_code=r.unit_code, unit_name=unit_name(s, r.instance, r.unit_code),
                     by=r.completed_by.display_name if r.completed_by else None,
                     at=r.completed_at, data=r.data or {}) for r in rows]
 

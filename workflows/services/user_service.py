@@ -10,7 +10,7 @@ from workflows import audit, auth
 from workflows.actor import Actor
 from workflows.db import is_postgres, transaction
 from workflows.errors import Conflict, NotFound, ValidationFailed
-from workflows.models import Organisation, TaskRecord, Unit, User, UserRole
+from workflows.models import Organisation, ProcessInstance, TaskRecord, Unit, User, UserRole
 from workflows.models._types import utcnow
 from workflows.roles import ROLES
 
@@ -158,6 +158,32 @@ def user_set_roles(actor: Actor, user_id: int, roles: list[str]) -> None:
         user.roles = [UserRole(role=r) for r in dict.fromkeys(roles)]
         audit.append(s, "roles_changed", actor=actor.username, address=actor.address,
                      data={"username": user.username, "before": before, "after": sorted(set(roles))})
+
+
+def user_reassign_open_tasks(actor: Actor, from_user_id: int, to_user_id: int) -> int:
+    """A user left: their open tasks go to a successor where the successor may do them, back to
+    their groups otherwise. Returns how many went to the successor."""
+    auth.require(auth.admin(actor))
+    with transaction() as s:
+        source, target = s.get(User, from_user_id), s.get(User, to_user_id)
+        if source is None or target is None or not target.active or source.id == target.id:
+            raise ValidationFailed({"to_user_id": "请选择另一位在岗用户"})
+        moved, released = [], []
+        successor = Actor.from_user(target)
+        for row in s.scalars(select(TaskRecord).where(TaskRecord.state == "ready",
+                                                      TaskRecord.assignee_id == source.id)):
+            instance = s.get(ProcessInstance, row.instance_id)
+            county = s.get(Organisation, instance.county_id)
+            open_task = TaskRecord(lane=row.lane, unit_code=row.unit_code, fixed_assignee=False)
+            if auth.task_eligible(successor, open_task, instance, county):
+                row.assignee_id, row.fixed_assignee = target.id, True
+                moved.append(row.id)
+            else:
+                row.assignee_id, row.fixed_assignee = None, False
+                released.append(row.id)
+        audit.append(s, "tasks_reassigned", actor=actor.username, address=actor.address,
+                     data={"from": source.username, "to": target.username, "moved": moved, "released": released})
+        return len(moved)
 
 
 def user_reset_password(actor: Actor, user_id: int, password: str) -> None:

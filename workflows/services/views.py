@@ -38,6 +38,7 @@ class Opinion:
     at: datetime | None
     data: dict[str, Any]
     signed: bool = False
+    acted_for: str | None = None
 
 
 @dataclass
@@ -57,6 +58,7 @@ class TaskForm:
     draft_saved_at: datetime | None = None
     draft_by: str | None = None
     signature_allowed: bool = False
+    acting_for: str | None = None
 
 
 @dataclass
