@@ -111,3 +111,12 @@ def test_the_language_chosen_before_signing_in_is_kept(client, compiled_catalogu
     page = client.get("/").get_data(as_text=True)
     assert "My to-do list" in page and "Screening team" in page
     assert "我的待办" not in page
+
+
+def test_form_errors_with_a_number_are_translated_then_filled_in(client, compiled_catalogue):
+    from flow_support import LEAD, login
+
+    login(client, "zhaoshang")
+    client.post("/lang/en", data={"next": "/"})
+    page = client.post("/projects/new", data={**LEAD, "amount_wan": "-5"}).get_data(as_text=True)
+    assert "Must be at least 0" in page or "Must be more than 0" in page

@@ -13,7 +13,7 @@ from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from webapp.config import load_config
-from webapp.i18n import N_, form_text, select_locale
+from webapp.i18n import N_, error_text, form_text, select_locale
 from webapp.i18n_extra import action_name
 from workflows import db
 from workflows.errors import ServiceError
@@ -59,6 +59,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.register_blueprint(module.bp)
 
     app.jinja_env.globals["form_text"] = form_text
+    app.jinja_env.globals["error_text"] = error_text
     app.jinja_env.globals["field_type"] = base_type
     app.jinja_env.globals["option_title"] = option_title
     app.jinja_env.globals["action_name"] = action_name

@@ -26,3 +26,11 @@ def form_text(text):
 def N_(text: str) -> str:
     """Marks a string for extraction; it is translated where it is shown (flash messages)."""
     return text
+
+
+def error_text(message) -> str:
+    """Translate a form error; a FieldError is translated from its template, then filled in."""
+    template = getattr(message, "template", None)
+    if template is not None:
+        return gettext(template, **message.params)
+    return gettext(message) if message else message

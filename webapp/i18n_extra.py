@@ -59,9 +59,9 @@ DYNAMIC_STRINGS = [
     # Stage of a finished project (STAGE_DONE in workflows/services/instance_step.py).
     N_("已签约"), N_("研判不予通过"), N_("洽谈放弃"), N_("会审后终止"), N_("评审会不通过"),
     N_("常务会议不同意"), N_("合同不予通过"), N_("已结束"),
-    # Form validation messages (workflows/forms.py; `{v}` is filled in with str.format).
-    N_("此项必填"), N_("不能小于 {v}"), N_("必须大于 {v}"), N_("不能大于 {v}"), N_("不能超过 {v} 个字"),
-    N_("至少填写 {v} 个字"), N_("格式不正确"), N_("请从选项中选择"), N_("所选项不符合要求"),
+    # Form validation messages (workflows/forms.py; translated, then `%(v)s` is filled in).
+    N_("此项必填"), N_("不能小于 %(v)s"), N_("必须大于 %(v)s"), N_("不能大于 %(v)s"), N_("不能超过 %(v)s 个字"),
+    N_("至少填写 %(v)s 个字"), N_("格式不正确"), N_("请从选项中选择"), N_("所选项不符合要求"),
     N_("请输入数字"), N_("请输入整数"), N_("含有未定义的字段"), N_("填写有误"),
     # Service errors (workflows/errors.py, workflows/auth.py, workflows/services/*.py).
     N_("表单填写有误，请按提示修改。"), N_("您没有执行此操作的权限。"),

@@ -9,11 +9,11 @@ from workflows.errors import ValidationFailed
 
 MESSAGES = {
     "required": "此项必填",
-    "minimum": "不能小于 {v}",
-    "exclusiveMinimum": "必须大于 {v}",
-    "maximum": "不能大于 {v}",
-    "maxLength": "不能超过 {v} 个字",
-    "minLength": "至少填写 {v} 个字",
+    "minimum": "不能小于 %(v)s",
+    "exclusiveMinimum": "必须大于 %(v)s",
+    "maximum": "不能大于 %(v)s",
+    "maxLength": "不能超过 %(v)s 个字",
+    "minLength": "至少填写 %(v)s 个字",
     "pattern": "格式不正确",
     "format": "格式不正确",
     "enum": "请从选项中选择",
@@ -103,7 +103,17 @@ def _field_errors(error) -> list[tuple[str, str]]:
         return [("_form", "含有未定义的字段")]
     field = str(error.absolute_path[0]) if error.absolute_path else "_form"
     template = MESSAGES.get(error.validator, "填写有误")
-    return [(field, template.format(v=error.validator_value))]
+    return [(field, FieldError(template, v=error.validator_value))]
+
+
+class FieldError(str):
+    """A filled-in Chinese message that also keeps its template and values, so the webapp can
+    translate the template first and fill it in afterwards."""
+
+    def __new__(cls, template: str, **params):
+        text = super().__new__(cls, template % params if params else template)
+        text.template, text.params = template, params
+        return text
 
 
 def display_fields(schemas: list[dict], data: dict[str, Any]) -> list[tuple[str, Any]]:
