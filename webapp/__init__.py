@@ -15,7 +15,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from webapp.config import load_config
 from webapp.i18n import N_, error_text, form_text, select_locale
 from webapp.i18n_extra import action_name
-from workflows import db
+from workflows import db, mail
 from workflows.errors import ServiceError
 from workflows.forms import base_type, option_title
 from workflows.localtime import to_local
@@ -39,6 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = (app.config["MAX_UPLOAD_MB"] + 2) * 1024 * 1024
 
     db.init(app.config["DATABASE_URL"])
+    mail.configure(app.config["SMTP_HOST"], app.config["SMTP_PORT"], app.config["SMTP_FROM"])
     db.upgrade()
     if app.config["DEMO_DATA"]:
         from workflows.demo import seed_organisations, seed_projects

@@ -37,7 +37,8 @@ def user_create():
     form = request.form
     try:
         user_service.user_create(actor(), form.get("username", "").strip(), form.get("display_name", "").strip(),
-                                 form.get("password", ""), _int(form.get("unit_id")), form.getlist("roles"))
+                                 form.get("password", ""), _int(form.get("unit_id")), form.getlist("roles"),
+                                 form.get("email", ""))
     except ValidationFailed as failed:
         return _page(failed.errors, form.to_dict() | {"roles": form.getlist("roles")}, 422)
     flash(N_("用户已创建。"))

@@ -14,6 +14,9 @@ OPTIONS = {
     "PREFECTURE_NAME": (str, "益阳市", "The prefecture (市 or 州) the counties file with."),
     "FILING_PREFIX": (str, "益商", "Prefix of filing numbers: <prefix>备〔YYYY〕NNNN号."),
     "COUNTY_NAMES": (list, ["南县", "桃江县"], "Demo counties, comma-separated."),
+    "SMTP_HOST": (str, "", "SMTP server for mail copies of notifications; empty = in-app only."),
+    "SMTP_PORT": (int, 25, "SMTP port."),
+    "SMTP_FROM": (str, "noreply@localhost", "Sender address of notification mail."),
     "SESSION_MINUTES": (int, 30, "Idle minutes before a signed-in session expires."),
     "MAX_UPLOAD_MB": (int, 10, "Largest upload in MB (requests may be 2 MB larger for the form around the file)."),
 }

@@ -148,7 +148,7 @@ def seed_organisations(prefecture_name: str = "益阳市", filing_prefix: str = 
         ]
         for username, name, unit_id, roles in people:
             s.add(User(username=username, display_name=name, password_hash=password, unit_id=unit_id,
-                       roles=[UserRole(role=r) for r in roles]))
+                       email=f"{username}@demo.example", roles=[UserRole(role=r) for r in roles]))
 
 
 def actor(username: str) -> Actor:

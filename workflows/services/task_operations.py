@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows import audit, auth
+from workflows import audit, auth, mail
 from workflows.actor import Actor
 from workflows.db import transaction
 from workflows.errors import Conflict, NotFound, ValidationFailed
@@ -33,6 +33,8 @@ def notify(s: Session, user_ids, text: str, kind: str, instance_id: int | None =
            task_id: int | None = None) -> None:
     for user_id in dict.fromkeys(user_ids):
         s.add(Notification(user_id=user_id, instance_id=instance_id, task_id=task_id, kind=kind, text=text))
+        user = s.get(User, user_id)
+        mail.queue(s, user.email if user else None, "【招商引资项目评审系统】" + text[:60], text)
 
 
 def _holders(s: Session, record: TaskRecord, instance: ProcessInstance, county) -> list[int]:

@@ -94,9 +94,12 @@ def organisation_list(actor: Actor) -> list[dict]:
 
 
 def user_create(actor: Actor, username: str, display_name: str, password: str, unit_id: int,
-                roles: list[str]) -> int:
+                roles: list[str], email: str = "") -> int:
     auth.require(auth.admin(actor))
     errors = {}
+    email = (email or "").strip()
+    if email and ("@" not in email or len(email) > 200 or any(c.isspace() for c in email)):
+        errors["email"] = "邮箱格式不正确"
     if not username or not username.isascii() or len(username) > 60:
         errors["username"] = "用户名须为 1–60 个英文字母、数字或符号"
     if not display_name:
@@ -113,7 +116,7 @@ def user_create(actor: Actor, username: str, display_name: str, password: str, u
         if errors:
             raise ValidationFailed(errors)
         user = User(username=username, display_name=display_name, password_hash=hash_password(password),
-                    unit_id=unit_id, roles=[UserRole(role=r) for r in roles])
+                    unit_id=unit_id, email=email or None, roles=[UserRole(role=r) for r in roles])
         s.add(user)
         s.flush()
         audit.append(s, "user_created", actor=actor.username, data={"username": username, "roles": roles},
