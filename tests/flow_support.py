@@ -6,7 +6,7 @@ import re
 from workflows.demo import DEMO_ANSWERS as ANSWERS
 from workflows.demo import DEMO_LEAD as LEAD
 from workflows.demo import DEMO_PASSWORD as PASSWORD
-from workflows.demo import DEPT_REVIEWER, DOER, HOSTS
+from workflows.demo import DEPT_REVIEWER, DOER, FORM_OF, HOSTS
 
 
 def login(client, username: str, password: str = PASSWORD):
@@ -63,10 +63,10 @@ def step(app, client, instance_id: int, spec: str, **overrides) -> None:
     tasks = [t for t in ready_tasks(app, instance_id) if t[1] == spec]
     assert tasks, f"{spec} is not ready; ready: {ready_tasks(app, instance_id)}"
     task_id, _, unit = tasks[0]
-    username = DEPT_REVIEWER[unit] if spec == "department_review" else DOER[spec]
+    username = DEPT_REVIEWER[unit] if spec in ("department_review", "supplementary_review") else DOER[spec]
     if spec == "review_materials":
         username = HOSTS[unit]
-    do_task(client, username, task_id, {**ANSWERS[spec], **overrides})
+    do_task(client, username, task_id, {**ANSWERS[FORM_OF.get(spec, spec)], **overrides})
 
 
 def steps(app, client, instance_id: int, *specs: str) -> None:

@@ -44,6 +44,7 @@ USER_TASKS = {
     'negotiation': 'commerce_bureau',
     'approve_terms': 'head_of_office',
     'department_review': 'dept_reviewer',
+    'supplementary_review': 'dept_reviewer',  # 加签 round (issue #3)
     'objection_decision': 'commerce_bureau',
     'review_materials': 'host_site',
     'pre_review': 'leading_group_office',
@@ -62,11 +63,16 @@ AUTOMATED_TASKS = {
     'set_project_class': ('scriptTask', 'commerce_bureau'),
     'select_departments': ('businessRuleTask', 'commerce_bureau'),
     'summarize_review': ('scriptTask', 'commerce_bureau'),
+    'start_supplementary_round': ('scriptTask', 'dept_reviewer'),
+    'merge_supplementary': ('scriptTask', 'dept_reviewer'),
     'submit_filing': ('serviceTask', 'commerce_bureau'),
     'accept_filing': ('serviceTask', 'prefecture_bureau'),
     'return_filing': ('serviceTask', 'prefecture_bureau'),
     'report_signing': ('serviceTask', 'commerce_bureau'),
 }
+MULTI_INSTANCE = {'department_review', 'supplementary_review'}
+# The 加签 round asks for the same opinion as the joint review, with the same form.
+FORM_OF = {'supplementary_review': 'department_review'}
 SERVICE_OPERATORS = {
     'submit_filing': 'filing_submit',
     'accept_filing': 'filing_accept',
@@ -296,7 +302,7 @@ def test_lanes_are_role_codes(bpmn_tree, specs):
     assert sorted(refs) == sorted(node_ids)
     spec, _ = specs
     for task_id, lane in USER_TASKS.items():
-        name = f'{task_id} [child]' if task_id == 'department_review' else task_id
+        name = f'{task_id} [child]' if task_id in MULTI_INSTANCE else task_id
         assert spec.task_specs[name].lane == lane, task_id
     for task_id, (_, lane) in AUTOMATED_TASKS.items():
         assert spec.task_specs[task_id].lane == lane, task_id
@@ -334,14 +340,15 @@ def test_user_tasks_have_form_properties(specs, bpmn_tree):
     user_task_ids = {el.get('id') for el in process_node(bpmn_tree).findall('bpmn:userTask', NS)}
     assert user_task_ids == set(USER_TASKS)
     for task_id in USER_TASKS:
-        name = f'{task_id} [child]' if task_id == 'department_review' else task_id
+        name = f'{task_id} [child]' if task_id in MULTI_INSTANCE else task_id
         task_spec = spec.task_specs[name]
         props = task_spec.extensions['properties']
-        assert props['formJsonSchemaFilename'] == f'{task_id}-schema.json'
-        assert props['formUiSchemaFilename'] == f'{task_id}-uischema.json'
+        form = FORM_OF.get(task_id, task_id)
+        assert props['formJsonSchemaFilename'] == f'{form}-schema.json'
+        assert props['formUiSchemaFilename'] == f'{form}-uischema.json'
         assert props['stage'] and all(ord(c) > 127 or c in '/' for c in props['stage'])
         due = int(props['dueWorkingDays'])
-        assert due == (5 if task_id in ('department_review', 'prefecture_review') else 3)
+        assert due == (5 if task_id in MULTI_INSTANCE | {'prefecture_review'} else 3)
         assert task_spec.bpmn_name  # Chinese task name
     props = lambda t: spec.task_specs[t].extensions['properties']
     assert props('department_review [child]')['unitField'] == 'department'
@@ -352,7 +359,8 @@ def test_user_tasks_have_form_properties(specs, bpmn_tree):
 def test_form_files_exist():
     if not FORMS_DIR.is_dir():
         pytest.skip('forms/ not present yet')
-    missing = [f for task_id in USER_TASKS for f in (f'{task_id}-schema.json', f'{task_id}-uischema.json')
+    forms = {FORM_OF.get(task_id, task_id) for task_id in USER_TASKS}
+    missing = [f for form in forms for f in (f'{form}-schema.json', f'{form}-uischema.json')
                if not (FORMS_DIR / f).is_file()]
     assert not missing, missing
 
@@ -765,7 +773,7 @@ def test_scripts_and_conditions_compile_restricted(bpmn_tree):
     proc = process_node(bpmn_tree)
     scripts = [el.text for el in proc.iter(f'{{{NS["bpmn"]}}}script')]
     scripts += [el.text for tag in ('preScript', 'postScript') for el in proc.iter(f'{{{NS["spiffworkflow"]}}}{tag}')]
-    assert len(scripts) == 4
+    assert len(scripts) == 8
     for script in scripts:
         assert not compile_restricted_exec(script).errors, script
     conditions = [el.text for el in proc.iter(f'{{{NS["bpmn"]}}}conditionExpression')]

@@ -28,8 +28,8 @@ SPIFF_NS = 'http://spiffworkflow.org/bpmn/schema/1.0/core'
 
 EXPECTED = {
     'bpmn/investment_project.bpmn': {
-        'kind': 'bpmn', 'flowNodes': 46, 'sequenceFlows': 55, 'lanes': 11, 'participants': 1,
-        'shapes': 58, 'edges': 55,
+        'kind': 'bpmn', 'flowNodes': 50, 'sequenceFlows': 60, 'lanes': 11, 'participants': 1,
+        'shapes': 62, 'edges': 60,
     },
     'bpmn/project_class.dmn': {
         'kind': 'dmn', 'shapes': 1, 'edges': 0,
@@ -48,6 +48,8 @@ EXPECTED_ACCEPTED_WARNINGS = {
     'bpmn/investment_project.bpmn': {
         ('bpmn:loopDataInputRef', 'review_departments'),
         ('bpmn:loopDataOutputRef', 'dept_opinions'),
+        ('bpmn:loopDataInputRef', 'supplementary_departments'),
+        ('bpmn:loopDataOutputRef', 'supplementary_opinions'),
     },
 }
 

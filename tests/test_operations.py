@@ -3,7 +3,18 @@ from __future__ import annotations
 
 import re
 
-from flow_support import ANSWERS, LEAD, do_task, login, ready_tasks, register_lead, status_of, step
+from flow_support import (
+    ANSWERS,
+    LEAD,
+    all_departments_agree,
+    do_task,
+    login,
+    project_page,
+    ready_tasks,
+    register_lead,
+    status_of,
+    step,
+)
 from sqlalchemy import select
 
 from workflows import audit
@@ -268,3 +279,33 @@ def test_admin_hands_a_leavers_open_tasks_to_a_successor(app, client):
     assert client.post(f"/admin/users/{_user_id('rev_fgj')}/reassign",
                        data={"to_user_id": _user_id("rev_fgj2")}).status_code == 302
     assert _record(tasks["fgj"]).assignee_id == _user_id("rev_fgj2")
+
+
+def test_add_a_department_to_a_joint_review_under_way_then_remove_another(app, client):
+    """加签 / 减签: added departments answer in a supplementary round before the opinions are summarized."""
+    pid, _ = _to_joint_review(app, client)
+    login(client, "rev_fgj")
+    assert client.post(f"/projects/{pid}/review/add", data={"unit_code": "slj", "reason": "x"}).status_code == 403
+    login(client, "shangwu")
+    page = client.get(f"/projects/{pid}").data.decode()
+    assert 'id="add-department"' in page and '<option value="slj">' in page and '<option value="fgj">' not in page
+    assert client.post(f"/projects/{pid}/review/add", data={"unit_code": "slj", "reason": ""}).status_code == 422
+    assert client.post(f"/projects/{pid}/review/add", data={"unit_code": "fgj", "reason": "x"}).status_code == 422
+    assert client.post(f"/projects/{pid}/review/add",
+                       data={"unit_code": "slj", "reason": "项目取水量较大"}).status_code == 302
+    assert client.post(f"/projects/{pid}/review/add",
+                       data={"unit_code": "lyj", "reason": "涉及林地"}).status_code == 302
+    assert client.post(f"/projects/{pid}/review/remove",
+                       data={"unit_code": "lyj", "reason": "经核实不涉及林地"}).status_code == 302
+    assert "项目取水量较大" in client.get(f"/projects/{pid}").data.decode().split("办理历史")[1]
+    # The five departments of the first round answer; then only 水利局 gets a supplementary round.
+    all_departments_agree(app, client, pid)
+    assert [(spec, unit) for _, spec, unit in ready_tasks(app, pid)] == [("supplementary_review", "slj")]
+    step(app, client, pid, "supplementary_review", review_decision="有条件同意", review_conditions="取水许可先行")
+    assert [t[1] for t in ready_tasks(app, pid)] == ["review_materials"]
+    page = project_page(client, pid)
+    summary = page.split('id="joint-review"')[1].split("</section>")[0]
+    assert summary.count("<tr") == 7 and "取水许可先行" in summary  # header + 5 + 水利局
+    # Removing a department whose round has started is refused; outside a review nothing can change.
+    assert client.post(f"/projects/{pid}/review/remove", data={"unit_code": "slj", "reason": "x"}).status_code == 409
+    assert _chain_intact()

@@ -39,6 +39,7 @@ TABLE = {
     ("GET", "/tasks/<int:task_id>/signature.png"): [302, 404, 404, 404, 404, 403, 403, 403, 404, 404, 403, 403, 404, 403],
     ("POST", "/tasks/<int:task_id>/withdraw"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("POST", "/tasks/<int:task_id>/urge"):   [302, 302, 403, 302, 302, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    ("POST", "/projects/<int:instance_id>/review/<any(add, remove):change>"): [302, 403, 403, 409, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("POST", "/projects/<int:instance_id>/cancel"): [302, 422, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("GET", "/notifications"):               [302, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
     ("GET", "/filings/"):                    [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 403, 403],
@@ -105,6 +106,7 @@ def _url(rule: str, ids: dict) -> str:
     rule = rule.replace("<int:row_id>", "999")
     for name in ("instance_id", "task_id", "user_id", "unit_id", "attachment_id"):
         rule = rule.replace(f"<int:{name}>", str(ids[name]))
+    rule = rule.replace("<any(add, remove):change>", "add")
     return rule.replace("<code>", ids["code"])
 
 

@@ -63,6 +63,20 @@ def cancel(instance_id: int):
     return redirect(url_for("projects.show", instance_id=instance_id))
 
 
+@bp.route("/<int:instance_id>/review/<any(add, remove):change>", methods=["POST"])
+@login_required
+def review_change(instance_id: int, change: str):
+    """加签 / 减签"""
+    operation = (task_operations.review_add_department if change == "add"
+                 else task_operations.review_remove_department)
+    try:
+        operation(actor(), instance_id, request.form.get("unit_code", ""), request.form.get("reason", ""))
+    except ValidationFailed as failed:
+        return show(instance_id, {f"review_{k}": v for k, v in failed.errors.items()}, 422)
+    flash(N_("已加签，该部门将在本轮会审后补充会审。") if change == "add" else N_("已减签。"))
+    return redirect(url_for("projects.show", instance_id=instance_id))
+
+
 @bp.route("/<int:instance_id>/copy", methods=["POST"])
 @login_required
 def copy(instance_id: int):

@@ -91,6 +91,11 @@ def project_cancel(actor: Actor, instance: ProcessInstance) -> bool:
     return instance.started_by_id == actor.id
 
 
+def review_change(actor: Actor, instance: ProcessInstance) -> bool:
+    """加签/减签 is the commerce bureau's, in its own county."""
+    return actor.has("commerce_bureau") and actor.org_id == instance.county_id
+
+
 def task_urge(session: Session, actor: Actor, instance: ProcessInstance) -> bool:
     """催办: the project's starter, the commerce bureau and heads of office of its county."""
     if actor.org_id != instance.county_id:

@@ -156,8 +156,11 @@ def actor(username: str) -> Actor:
         return Actor.from_user(s.scalar(select(User).where(User.username == username)), "127.0.0.1")
 
 
+FORM_OF = {"supplementary_review": "department_review"}  # the 加签 round uses the joint-review form
+
+
 def _doer(record) -> str:
-    if record.spec_name == "department_review":
+    if record.spec_name in ("department_review", "supplementary_review"):
         return DEPT_REVIEWER[record.unit_code]
     if record.spec_name == "review_materials":
         return HOSTS[record.unit_code]
@@ -180,7 +183,7 @@ def advance(instance_id: int, spec: str, only_units: set[str] | None = None, **o
             continue
         who = actor(_doer(record))
         task_service.task_claim(who, record.id)
-        answers = {**DEMO_ANSWERS[spec], **overrides}
+        answers = {**DEMO_ANSWERS[FORM_OF.get(spec, spec)], **overrides}
         task_service.task_complete(who, record.id, {k: v for k, v in answers.items() if v is not None})
 
 

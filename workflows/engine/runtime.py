@@ -139,6 +139,17 @@ class ProcessRuntime:
         return task is not None and task.task_spec.name.endswith("[child]")
 
     @staticmethod
+    def running_rounds(wf: BpmnWorkflow, spec_names: tuple[str, ...]) -> list:
+        """The started (parent) tasks of running multi-instance rounds with these BPMN ids."""
+        return [t for t in wf.get_tasks(state=TaskState.STARTED) if t.task_spec.name in spec_names]
+
+    @staticmethod
+    def set_round_value(wf: BpmnWorkflow, spec_names: tuple[str, ...], key: str, value: Any) -> None:
+        """Set data on a running round; it flows on with the round's result (e.g. 加签 departments)."""
+        for task in ProcessRuntime.running_rounds(wf, spec_names):
+            task.data[key] = value
+
+    @staticmethod
     def cancel(wf: BpmnWorkflow) -> None:
         wf.cancel()
 

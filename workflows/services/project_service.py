@@ -21,6 +21,7 @@ from workflows.models import (
     User,
 )
 from workflows.models._types import utcnow
+from workflows.services import task_operations
 from workflows.services.instance_step import run_step
 from workflows.services.task_service import _item, joint_review_summary, opinions
 from workflows.services.views import DuplicateLead as DuplicateLeadView
@@ -141,6 +142,7 @@ def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
             can_urge=instance.status == "running" and auth.task_urge(s, actor, instance),
             can_cancel=instance.status == "running" and auth.project_cancel(actor, instance),
             withdrawable_task_id=_my_latest_step(s, actor, instance),
+            review=task_operations.review_state(s, actor, instance),
             copies=[{"to": s.get(User, c.to_user_id).display_name, "by": s.get(User, c.by_user_id).display_name,
                      "at": c.at, "note": c.note, "read": c.read_at is not None}
                     for c in s.scalars(select(ProjectCopy).where(ProjectCopy.instance_id == instance.id)

@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 from workflows import audit, auth, mail
 from workflows.actor import Actor
 from workflows.db import transaction
+from workflows.engine.model_store import form_files
 from workflows.errors import Conflict, NotFound, ValidationFailed
-from workflows.models import AuditEvent, Notification, ProcessInstance, TaskRecord, User
+from workflows.models import AuditEvent, ModelVersion, Notification, ProcessInstance, TaskRecord, User
 from workflows.models._types import utcnow
 from workflows.services.instance_step import run_step, runtime_for
-from workflows.services.task_service import _load, _require_ready
+from workflows.services.task_service import REVIEW_ROUNDS, _load, _require_ready
 
 REASON_MAX = 500
 
@@ -248,3 +249,61 @@ def unread_count(actor: Actor) -> int:
     with transaction() as s:
         return len(s.scalars(select(Notification.id).where(Notification.user_id == actor.id,
                                                            Notification.read_at.is_(None))).all())
+
+
+# --- 加签 / 减签 ---------------------------------------------------------------------------------
+
+def review_state(s: Session, actor: Actor, instance: ProcessInstance) -> dict | None:
+    """What the commerce bureau may change in a joint review under way, or None."""
+    if instance.status != "running" or not auth.review_change(actor, instance):
+        return None
+    runtime = runtime_for(s, instance, actor)
+    wf = runtime.load(instance.state)
+    if not runtime.running_rounds(wf, REVIEW_ROUNDS):
+        return None
+    data = dict(runtime.running_rounds(wf, REVIEW_ROUNDS)[0].data)
+    version = s.get(ModelVersion, instance.model_version_id)
+    schema, _ = form_files(version, "department_review")
+    options = {o["const"]: o.get("title", o["const"]) for o in schema["properties"]["department"].get("oneOf", [])}
+    in_review = set(data.get("review_departments") or []) | set(data.get("supplementary_departments") or [])
+    pending = list(data.get("added_departments") or [])
+    return {"in_review": [(c, options.get(c, c)) for c in sorted(in_review)],
+            "pending": [(c, options.get(c, c)) for c in pending],
+            "addable": [(c, t) for c, t in options.items() if c not in in_review and c not in pending]}
+
+
+def review_add_department(actor: Actor, instance_id: int, unit_code: str, reason: str) -> None:
+    """加签: add a department to the joint review under way; it answers in a supplementary round
+    before the opinions are summarized (bpmn: gw_supplementary → supplementary_review)."""
+    _change_review(actor, instance_id, unit_code, reason, add=True)
+
+
+def review_remove_department(actor: Actor, instance_id: int, unit_code: str, reason: str) -> None:
+    """减签: remove a department added earlier, before its supplementary round has started."""
+    _change_review(actor, instance_id, unit_code, reason, add=False)
+
+
+def _change_review(actor: Actor, instance_id: int, unit_code: str, reason: str, add: bool) -> None:
+    with transaction() as s:
+        instance = s.get(ProcessInstance, instance_id, with_for_update=s.get_bind().dialect.name == "postgresql")
+        if instance is None:
+            raise NotFound("项目不存在。")
+        auth.require(auth.review_change(actor, instance), "只有县商务局可以加签或减签。")
+        state = review_state(s, actor, instance)
+        if state is None:
+            raise Conflict("当前没有进行中的联合会审。")
+        reason = _reason(reason)
+        pending = [c for c, _ in state["pending"]]
+        if add:
+            if unit_code not in dict(state["addable"]):
+                raise ValidationFailed({"unit_code": "该部门已在会审中或不是可选的会审部门"})
+            pending.append(unit_code)
+        else:
+            if unit_code not in pending:
+                raise Conflict("只能减签尚未开始会审的加签部门。")
+            pending.remove(unit_code)
+        run_step(s, instance, actor,
+                 lambda runtime, wf: runtime.set_round_value(wf, REVIEW_ROUNDS, "added_departments", pending))
+        audit.append(s, "department_added" if add else "department_removed", actor=actor.username,
+                     instance_id=instance.id, data={"department": unit_code, "reason": reason,
+                                                    "pending": pending}, outcome=reason, address=actor.address)

@@ -19,6 +19,7 @@ from workflows.services.instance_step import run_step, runtime_for
 from workflows.services.views import Opinion, TaskForm, TaskItem
 
 ATTEMPTS = 3
+REVIEW_ROUNDS = ("department_review", "supplementary_review")  # the joint review and its 加签 rounds
 
 
 def task_claim(actor: Actor, task_id: int) -> None:
@@ -236,7 +237,7 @@ def opinions(s: Session, instance_id: int) -> list[Opinion]:
 def joint_review_summary(s: Session, instance_id: int) -> list[dict]:
     """联合会审意见汇总: each department's latest opinion, side by side, for the approval pages."""
     rows = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance_id,
-                                              TaskRecord.spec_name == "department_review",
+                                              TaskRecord.spec_name.in_(REVIEW_ROUNDS),
                                               TaskRecord.state == "completed")
                      .order_by(TaskRecord.completed_at)).all()
     latest = {r.unit_code: r for r in rows}

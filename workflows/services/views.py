@@ -106,6 +106,7 @@ class ProjectDetail:
     can_urge: bool = False
     can_cancel: bool = False
     withdrawable_task_id: int | None = None
+    review: dict[str, Any] | None = None  # 加签/减签 choices while a joint review runs
     copies: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[DuplicateLead] = field(default_factory=list)
 
