@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: install run test test-postgres lint translations
+.PHONY: install run scheduler test test-postgres lint translations
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -16,6 +16,10 @@ install: $(BIN)/python
 
 run: install
 	$(BIN)/flask --app webapp:create_app run --host 127.0.0.1 --port $(PORT)
+
+# Fires due BPMN timers (overdue reminders, escalation); run beside `make run`, any number of copies.
+scheduler: install
+	$(BIN)/python -m workflows.scheduler --interval 60
 
 # Every test: SQLite, and PostgreSQL at TEST_POSTGRES_URL (default the local server's `test` database).
 test: install

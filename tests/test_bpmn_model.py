@@ -125,7 +125,9 @@ class FakeServiceEnvironment(TaskDataEnvironment):
     """Task-data environment whose service calls are recorded and answered with canned JSON."""
 
     def __init__(self):
-        super().__init__()
+        # The application provides working_days_after() to timer expressions; far-future here, so
+        # the overdue-reminder timers never fire during these walks.
+        super().__init__({'working_days_after': lambda days: '2999-01-01T00:00:00+00:00'})
         self.calls = []
 
     def call_service(self, context, operation_name=None, operation_params=None, **kwargs):
@@ -746,6 +748,7 @@ def _restricted_environment():
         '__builtins__': builtins, '_getattr_': safer_getattr, '_getitem_': default_guarded_getitem,
         '_getiter_': default_guarded_getiter, '_write_': full_write_guard,
         '_iter_unpack_sequence_': guarded_iter_unpack_sequence,
+        'working_days_after': lambda days: '2999-01-01T00:00:00+00:00',
     }
 
     class RestrictedEnvironment(FakeServiceEnvironment):

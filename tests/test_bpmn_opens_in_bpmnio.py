@@ -28,8 +28,8 @@ SPIFF_NS = 'http://spiffworkflow.org/bpmn/schema/1.0/core'
 
 EXPECTED = {
     'bpmn/investment_project.bpmn': {
-        'kind': 'bpmn', 'flowNodes': 50, 'sequenceFlows': 60, 'lanes': 11, 'participants': 1,
-        'shapes': 62, 'edges': 60,
+        'kind': 'bpmn', 'flowNodes': 62, 'sequenceFlows': 68, 'lanes': 11, 'participants': 1,
+        'shapes': 74, 'edges': 68,
     },
     'bpmn/project_class.dmn': {
         'kind': 'dmn', 'shapes': 1, 'edges': 0,

@@ -20,7 +20,8 @@ ACTION_NAMES = {
     "unit_deactivated": N_("停用单位"), "task_returned": N_("退回"), "task_withdrawn": N_("撤回"),
     "task_transferred": N_("转办"), "task_urged": N_("催办"), "project_cancelled": N_("撤销项目"),
     "task_reopened": N_("重新办理"), "draft_saved": N_("暂存草稿"), "task_delegated": N_("委派"),
-    "delegation_returned": N_("委派草稿交回"), "department_added": N_("加签"), "department_removed": N_("减签"), "stand_in_set": N_("设置请假代理"),
+    "delegation_returned": N_("委派草稿交回"), "task_overdue_reminded": N_("到期提醒"),
+    "task_overdue_escalated": N_("超期督办"), "department_added": N_("加签"), "department_removed": N_("减签"), "stand_in_set": N_("设置请假代理"),
     "stand_in_cancelled": N_("取消请假代理"), "tasks_reassigned": N_("移交待办"),
     "attachment_uploaded": N_("上传附件"), "attachment_downloaded": N_("下载附件"),
 }

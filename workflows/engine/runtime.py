@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
@@ -121,6 +122,11 @@ class ProcessRuntime:
 
         task = wf.get_task_from_id(UUID(task_uuid))
         removed = wf.reset_from_task_id(task.id, data=copy.deepcopy(task.data))
+        # SpiffWorkflow 3.2 leaves removed catching events (e.g. boundary timers of undone steps)
+        # registered with the event manager; drop them or the next timer refresh fails.
+        live = {t.id for t in wf.get_tasks()}
+        for task_id in [tid for tid in wf.event_manager.tasks if tid not in live]:
+            wf.event_manager.tasks.pop(task_id, None)
         wf.do_engine_steps()
         return [str(t.id) for t in removed]
 
@@ -162,10 +168,28 @@ class ProcessRuntime:
             return "cancelled"
         for task in wf.get_tasks(state=TaskState.COMPLETED):
             spec = task.task_spec
-            if isinstance(spec, EndEvent) and spec.bpmn_id and isinstance(spec.event_definition,
-                                                                         NoneEventDefinition):
+            # A project's endings are the end events named end_*; reminder branches end elsewhere.
+            if isinstance(spec, EndEvent) and (spec.bpmn_id or "").startswith("end_") and \
+                    isinstance(spec.event_definition, NoneEventDefinition):
                 return spec.bpmn_id
         return "completed"
+
+    @staticmethod
+    def next_timer(wf: BpmnWorkflow) -> datetime | None:
+        """When the earliest waiting timer is due (naive UTC), for the scheduler's index."""
+        due = []
+        for event in wf.waiting_events():
+            if "Time" in event.event_type and isinstance(event.value, str):  # TimeDate, DurationTimer
+                moment = datetime.fromisoformat(event.value)
+                if moment.tzinfo is not None:
+                    moment = moment.astimezone(UTC).replace(tzinfo=None)
+                due.append(moment)
+        return min(due) if due else None
+
+    @staticmethod
+    def fire_timers(wf: BpmnWorkflow) -> None:
+        wf.refresh_timers()
+        wf.do_engine_steps()
 
     @staticmethod
     def data(wf: BpmnWorkflow) -> dict[str, Any]:

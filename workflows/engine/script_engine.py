@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
@@ -64,6 +65,19 @@ _GUARDS = {
 }
 
 
+def _working_days_after(days: int) -> str:
+    """For BPMN timers: the moment `days` working days from now (China's calendar), ISO UTC."""
+
+    from workflows.deadlines import add_working_days
+    from workflows.models._types import utcnow
+
+    return add_working_days(utcnow(), int(days)).replace(tzinfo=UTC).isoformat()
+
+
+# Functions a process model may call (the only non-builtin names in scope).
+_HELPERS = {"working_days_after": _working_days_after}
+
+
 def _compile(source: str, mode: str):
     compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
     result = compiler(source)
@@ -80,14 +94,14 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         self.services = services or {}
 
     def evaluate(self, expression, context, external_context=None):
-        scope = {**(external_context or {}), **context, **_GUARDS}  # guards last: data cannot replace them
+        scope = {**(external_context or {}), **context, **_HELPERS, **_GUARDS}  # data cannot replace them
         return eval(_compile(expression, "eval"), scope)
 
     def execute(self, script, context, external_context=None):
-        scope = {**(external_context or {}), **context, **_GUARDS}
+        scope = {**(external_context or {}), **context, **_HELPERS, **_GUARDS}
         exec(_compile(script, "exec"), scope)  # noqa: S102 - compiled by RestrictedPython
         for key, value in scope.items():
-            if key in _GUARDS or (external_context and key in external_context) or callable(value):
+            if key in _GUARDS or key in _HELPERS or (external_context and key in external_context) or callable(value):
                 continue
             context[key] = value
         return True

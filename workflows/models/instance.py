@@ -30,6 +30,8 @@ class ProcessInstance(Base):
     outcome: Mapped[str | None] = mapped_column(String(60))  # end event name when completed
     state: Mapped[str] = mapped_column(Text)  # serialized workflow JSON without its spec; text keeps task order
     state_hash: Mapped[str] = mapped_column(String(64))
+    # When the earliest BPMN timer of the instance is due: the scheduler's index (naive UTC).
+    next_timer_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(default=1)

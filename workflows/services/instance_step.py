@@ -12,7 +12,7 @@ from workflows.deadlines import add_working_days
 from workflows.engine.runtime import ProcessRuntime, ReadyTask
 from workflows.models import ModelVersion, ProcessInstance, TaskRecord, User
 from workflows.models._types import utcnow
-from workflows.services import filing_operations
+from workflows.services import filing_operations, overdue_operations
 
 STAGE_DONE = {
     "end_signed": "已签约", "end_rejected": "研判不予通过", "end_abandoned": "洽谈放弃",
@@ -23,7 +23,9 @@ STAGE_DONE = {
 
 def runtime_for(session: Session, instance: ProcessInstance, actor: Actor) -> ProcessRuntime:
     version = session.get(ModelVersion, instance.model_version_id)
-    return ProcessRuntime(version, filing_operations.bound(session, instance, actor))
+    operations = {**filing_operations.bound(session, instance, actor),
+                  **overdue_operations.bound(session, instance, actor)}
+    return ProcessRuntime(version, operations)
 
 
 def run_step(session: Session, instance: ProcessInstance, actor: Actor,
@@ -44,6 +46,7 @@ def run_step(session: Session, instance: ProcessInstance, actor: Actor,
     state, state_hash = runtime.dump(wf)
     instance.state = state
     instance.state_hash = state_hash
+    instance.next_timer_at = runtime.next_timer(wf)
     instance.updated_at = utcnow()
     data = runtime.data(wf)
     _copy_summary(instance, data)

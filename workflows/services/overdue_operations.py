@@ -1,0 +1,55 @@
+"""Service-task operations of the BPMN overdue timers (issue #3): a reminder to the holders when a
+task passes its deadline, and escalation to the heads of the investment office if it stays overdue.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflows import audit, auth
+from workflows.actor import Actor
+from workflows.models import Organisation, ProcessInstance, TaskRecord, User
+
+
+def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str, Callable[..., dict]]:
+    def open_record(task: str) -> TaskRecord | None:
+        return session.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
+                                                        TaskRecord.spec_name == task,
+                                                        TaskRecord.state == "ready")).first()
+
+    def notify_users(user_ids, text: str, kind: str, record: TaskRecord) -> None:
+        from workflows.services.task_operations import notify  # imported late: it imports this module's users
+
+        notify(session, user_ids, text, kind, instance.id, record.id)
+
+    def task_overdue_remind(data: dict, task: str) -> dict:
+        record = open_record(task)
+        if record is None:
+            return {"sent": 0}
+        county = session.get(Organisation, instance.county_id)
+        holders = [record.assignee_id] if record.assignee_id else [
+            u.id for u in session.scalars(select(User).where(User.active.is_(True)))
+            if auth.task_eligible(Actor.from_user(u), record, instance, county)]
+        notify_users(holders, f"「{instance.project_name}」的“{record.title}”已到办理期限，请尽快办理。", "overdue",
+                     record)
+        audit.append(session, "task_overdue_reminded", actor="system", instance_id=instance.id,
+                     task_spec=task, mi_index=record.mi_index, data={"notified": len(holders)},
+                     address=None)
+        return {"sent": len(holders)}
+
+    def task_overdue_escalate(data: dict, task: str) -> dict:
+        record = open_record(task)
+        if record is None:  # the timer fired, so a task still open is overdue by its allowance
+            return {"sent": 0}
+        heads = [u.id for u in session.scalars(select(User).where(User.active.is_(True)))
+                 if "head_of_office" in u.role_codes and u.unit.organisation_id == instance.county_id]
+        notify_users(heads, f"督办：「{instance.project_name}」的“{record.title}”已超期未办，"
+                            f"办理人：{record.assignee.display_name if record.assignee else '组内待认领'}。",
+                     "escalation", record)
+        audit.append(session, "task_overdue_escalated", actor="system", instance_id=instance.id,
+                     task_spec=task, mi_index=record.mi_index, data={"notified": len(heads)}, address=None)
+        return {"sent": len(heads)}
+
+    return {"task_overdue_remind": task_overdue_remind, "task_overdue_escalate": task_overdue_escalate}
