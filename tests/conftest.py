@@ -85,3 +85,21 @@ def app(sqlite_url, tmp_path):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+# Browser tests (tests/test_browser*.py): one Chromium per module, a fresh context per test.
+@pytest.fixture(scope="module")
+def browser():
+    from browser_support import launch_chromium
+
+    with launch_chromium() as chromium:
+        yield chromium
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()

@@ -6,27 +6,14 @@ joint review (多部门联合会审) through the app's HTTP with a second app ob
 """
 from __future__ import annotations
 
-import os
-import threading
-from pathlib import Path
-
 import pytest
+from browser_support import PASSWORD, SCREENSHOTS, serve
 from flow_support import ready_tasks, register_lead, step
-from werkzeug.serving import make_server
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-output" / "screenshots"
-PASSWORD = "Demo@2026"
 PROJECT = "浏览器会审测试·稻虾深加工项目"  # unique: the demo data may hold the default name
 
-
-def _unavailable(reason: str):
-    # In CI the browser tests must run: fail loudly rather than skip.
-    if os.environ.get("CI"):
-        pytest.fail(f"browser tests are required in CI: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")
@@ -53,46 +40,8 @@ def project(database_url):
 
 @pytest.fixture(scope="module")
 def live_server(database_url, project):
-    from webapp import create_app
-
-    app = create_app({"DATABASE_URL": database_url, "WTF_CSRF_ENABLED": True, "SECRET_KEY": "x",
-                      "DEMO_PROJECTS": False})
-    assert app.config["WTF_CSRF_ENABLED"] is True
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        _unavailable(f"{CHROMIUM} is not installed")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as err:
-        _unavailable(f"playwright is not installed: {err}")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    yield page
-    context.close()
+    with serve(database_url) as url:
+        yield url
 
 
 def sign_in(page, base: str, username: str) -> None:
