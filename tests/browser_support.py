@@ -56,3 +56,13 @@ def launch_chromium():
             yield chromium
         finally:
             chromium.close()
+
+
+def sign_in(page, base: str, username: str) -> None:
+    """Sign in on the real page (the header's language switch is a submit button too: use the form's)."""
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#login-button")
+    page.wait_for_url(f"{base}/")
+    assert page.locator(".who .user").is_visible()

@@ -1,8 +1,6 @@
 """Drive projects through the browser's HTTP requests, one signed-in user at a time."""
 from __future__ import annotations
 
-import re
-
 from workflows.demo import DEMO_ANSWERS as ANSWERS
 from workflows.demo import DEMO_LEAD as LEAD
 from workflows.demo import DEMO_PASSWORD as PASSWORD
@@ -22,15 +20,6 @@ def register_lead(client, **overrides) -> int:
     response = client.post("/projects/new", data={k: v for k, v in data.items() if v is not None})
     assert response.status_code == 302, response.data.decode()[:3000]
     return int(response.headers["Location"].rstrip("/").split("/")[-1])
-
-
-def inbox_task_ids(client, project_name: str) -> list[int]:
-    html = client.get("/").data.decode()
-    ids = []
-    for row in re.findall(r'<tr class="[^"]*" data-task-id="(\d+)">(.*?)</tr>', html, re.DOTALL):
-        if project_name in row[1]:
-            ids.append(int(row[0]))
-    return ids
 
 
 def ready_tasks(app, instance_id: int) -> list[tuple[int, str, str | None]]:

@@ -7,7 +7,7 @@ joint review (多部门联合会审) through the app's HTTP with a second app ob
 from __future__ import annotations
 
 import pytest
-from browser_support import PASSWORD, SCREENSHOTS, serve
+from browser_support import SCREENSHOTS, serve, sign_in
 from flow_support import ready_tasks, register_lead, step
 
 pytestmark = pytest.mark.browser
@@ -42,16 +42,6 @@ def project(database_url):
 def live_server(database_url, project):
     with serve(database_url) as url:
         yield url
-
-
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    # The header also has a submit button (the language switch): use the sign-in form's own.
-    page.click("form:has(#username) button[type=submit]")
-    page.wait_for_url(f"{base}/")
-    assert page.locator(".who .user").is_visible()
 
 
 def sign_out(page, base: str) -> None:

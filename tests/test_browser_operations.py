@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_support import PASSWORD, SCREENSHOTS, serve
+from browser_support import SCREENSHOTS, serve, sign_in
 from flow_support import ready_tasks, register_lead, step
 
 pytestmark = pytest.mark.browser
@@ -67,15 +67,6 @@ def _only_ready(prep, pid: int, spec: str) -> int:
 
 
 # --- what a person does in the browser ----------------------------------------------------------------
-
-def sign_in(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("#login-button")
-    page.wait_for_url(f"{base}/")
-    assert page.locator(".who .user").is_visible()
-
 
 def sign_out(page, base: str) -> None:
     """The header's 退出 button: a form POST carrying the page's CSRF token."""

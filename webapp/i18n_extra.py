@@ -4,7 +4,7 @@ Babel cannot see them in a `_()` call, so they are listed here with `N_` for `py
 (see babel.cfg and the Makefile's `translations` target). Keep this list in step with its sources:
 role names (workflows/roles.py), project classes, filing states (workflows/services/filing_operations.py),
 stage labels and task names (bpmn/investment_project.bpmn), audit actions, end-of-process stages
-(STAGE_DONE in workflows/services/instance_step.py) and the error messages of the service.
+(end-event names in bpmn/investment_project.bpmn) and the error messages of the service.
 """
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ DYNAMIC_STRINGS = [
     N_("只有项目发起人、县商务局或投资办主任可以催办。"), N_("该任务当前没有可催办的办理人。"),
     N_("只有项目发起人可以复制重新登记。"),
     N_("不能取消自己的管理员角色"), N_("单位不存在"), N_("不能停用自己所在的单位"), N_("请选择抄送对象"), N_("抄送对象须为本县在岗用户"), N_("您无权抄送该项目。"),
-    # Stage of a finished project (STAGE_DONE in workflows/services/instance_step.py).
+    # Stage of a finished project (end-event names in bpmn/investment_project.bpmn).
     N_("已签约"), N_("研判不予通过"), N_("洽谈放弃"), N_("会审后终止"), N_("评审会不通过"),
     N_("常务会议不同意"), N_("合同不予通过"), N_("已结束"),
     # Form validation messages (workflows/forms.py; translated, then `%(v)s` is filled in).

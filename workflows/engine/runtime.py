@@ -160,19 +160,22 @@ class ProcessRuntime:
         wf.cancel()
 
     @staticmethod
-    def outcome(wf: BpmnWorkflow) -> str | None:
-        """The bpmn id of the end event the workflow finished at, or None while it runs."""
+    def outcome(wf: BpmnWorkflow) -> tuple[str, str] | None:
+        """(bpmn id, name) of the end event the project finished at, or None while it runs.
+
+        The name is the stage people see for a finished project, so it lives in the BPMN.
+        """
         if not wf.is_completed():
             return None
         if not wf.success:
-            return "cancelled"
+            return "cancelled", "已撤销"
         for task in wf.get_tasks(state=TaskState.COMPLETED):
             spec = task.task_spec
             # A project's endings are the end events named end_*; reminder branches end elsewhere.
             if isinstance(spec, EndEvent) and (spec.bpmn_id or "").startswith("end_") and \
                     isinstance(spec.event_definition, NoneEventDefinition):
-                return spec.bpmn_id
-        return "completed"
+                return spec.bpmn_id, spec.bpmn_name or spec.bpmn_id
+        return "completed", "已结束"
 
     @staticmethod
     def next_timer(wf: BpmnWorkflow) -> datetime | None:

@@ -14,12 +14,6 @@ from workflows.models import ModelVersion, ProcessInstance, TaskRecord, User
 from workflows.models._types import utcnow
 from workflows.services import filing_operations, overdue_operations
 
-STAGE_DONE = {
-    "end_signed": "已签约", "end_rejected": "研判不予通过", "end_abandoned": "洽谈放弃",
-    "end_terminated": "会审后终止", "end_meeting_rejected": "评审会不通过",
-    "end_exec_rejected": "常务会议不同意", "end_contract_rejected": "合同不予通过", "cancelled": "已撤销",
-}
-
 
 def runtime_for(session: Session, instance: ProcessInstance, actor: Actor) -> ProcessRuntime:
     version = session.get(ModelVersion, instance.model_version_id)
@@ -50,12 +44,13 @@ def run_step(session: Session, instance: ProcessInstance, actor: Actor,
     instance.updated_at = utcnow()
     data = runtime.data(wf)
     _copy_summary(instance, data)
-    outcome = runtime.outcome(wf)
+    ending = runtime.outcome(wf)
+    outcome = ending[0] if ending else None
     ready = runtime.ready_tasks(wf)
     if outcome:
         instance.status = "cancelled" if outcome == "cancelled" else "completed"
         instance.outcome = outcome
-        instance.stage = STAGE_DONE.get(outcome, "已结束")
+        instance.stage = ending[1]
     else:
         instance.stage = "、".join(dict.fromkeys(t.properties.get("stage", t.title) for t in ready))
     session.flush()
