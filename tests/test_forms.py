@@ -58,6 +58,15 @@ CONTRACT = {
     "prefecture_review": {"prefecture_decision", "prefecture_opinion"},
     "revise_filing": {"revise_note"},
     "signing": {"contract_number", "sign_date", "signatories", "signing_place", "signing_opinion"},
+    # bpmn/investor_complaint.bpmn (seed 003 §15)
+    "register_complaint": {"investor", "contact_name", "contact_phone", "channel", "subject", "content",
+                           "related_project", "responsible_unit", "routing_note"},
+    "answer_complaint": {"investor", "subject", "content", "routing_note", "complaint_round", "feedback_note",
+                         "facts", "answer", "measures"},
+    "confirm_answer": {"subject", "complaint_round", "facts", "answer", "measures", "investor_feedback",
+                       "feedback_note", "second_round_unit"},
+    "coordinate_complaint": {"investor", "subject", "content", "answer", "feedback_note", "coordination_result",
+                             "coordination_opinion"},
 }
 # Decision fields and their routes' values, exactly as in docs/process.md.
 DECISIONS = {
@@ -72,12 +81,16 @@ DECISIONS = {
     "contract_review": ("contract_decision", ["通过", "修改", "不予通过"]),
     "approve_filing": ("filing_approval", ["同意报备", "退回洽谈"]),
     "prefecture_review": ("prefecture_decision", ["受理", "退回"]),
+    "confirm_answer": ("investor_feedback", ["满意", "基本满意", "不满意"]),
 }
 READ_ONLY = {
     "screening": {"proposed_class"},
     "department_review": {"department"},
     "supplement_lead": {"screening_opinion"},
     "contract_review": {"review_conditions_all"},
+    "answer_complaint": {"investor", "subject", "content", "routing_note", "complaint_round", "feedback_note"},
+    "confirm_answer": {"subject", "complaint_round", "facts", "answer", "measures"},
+    "coordinate_complaint": {"investor", "subject", "content", "answer", "feedback_note"},
 }
 FORM_NAMES = sorted(CONTRACT)
 

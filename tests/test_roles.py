@@ -27,6 +27,9 @@ TABLE = {
     ("GET", "/projects/"):                   [302, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
     ("GET", "/projects/new"):                [302, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("POST", "/projects/new"):               [302, 422, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    ("GET", "/complaints/"):                 [302, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
+    ("GET", "/complaints/new"):              [302, 403, 403, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    ("POST", "/complaints/new"):             [302, 403, 403, 422, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("GET", "/projects/<int:instance_id>"):  [302, 200, 200, 200, 200, 403, 403, 403, 200, 200, 403, 403, 200, 403],
     ("POST", "/projects/<int:instance_id>/copy"): [302, 422, 422, 422, 422, 403, 403, 403, 422, 422, 403, 403, 403, 403],
     ("GET", "/tasks/<int:task_id>"):         [302, 403, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
@@ -61,7 +64,7 @@ TABLE = {
 }
 # Bodies for the POSTs: invalid where a permitted user would otherwise change something.
 BODIES = {"/projects/<int:instance_id>/cancel": {"reason": ""}, "/tasks/<int:task_id>/return": {"target": "x", "reason": "r"},
-          "/projects/new": {"project_name": ""}, "/projects/<int:instance_id>/copy": {"note": ""}, "/admin/users": {"username": ""},
+          "/projects/new": {"project_name": ""}, "/complaints/new": {"subject": ""}, "/projects/<int:instance_id>/copy": {"note": ""}, "/admin/users": {"username": ""},
           "/admin/users/<int:user_id>/password": {"password": "short"}, "/admin/users/<int:user_id>/active": {"active": "0"},
           "/admin/units/<int:unit_id>/active": {"active": "0"},
           "/admin/units": {"code": ""}, "/projects/<int:instance_id>/attachments": {"kind": "投资计划书"}}

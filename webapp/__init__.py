@@ -55,8 +55,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录。"
 
-    from webapp import admin, attachments, auth_views, filings, projects, stand_ins, tasks
-    for module in (auth_views, tasks, projects, filings, admin, attachments, stand_ins):
+    from webapp import admin, attachments, auth_views, complaints, filings, projects, stand_ins, tasks
+    for module in (auth_views, tasks, projects, complaints, filings, admin, attachments, stand_ins):
         app.register_blueprint(module.bp)
 
     app.jinja_env.globals["form_text"] = form_text

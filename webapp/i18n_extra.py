@@ -12,7 +12,8 @@ from webapp.i18n import N_
 
 # Names of audit actions in a project's history (codes from workflows/audit.py callers).
 ACTION_NAMES = {
-    "project_started": N_("登记线索，流程启动"), "task_offered": N_("任务到达"), "task_claimed": N_("认领"),
+    "project_started": N_("登记线索，流程启动"), "complaint_registered": N_("登记投诉并交办"),
+    "task_offered": N_("任务到达"), "task_claimed": N_("认领"),
     "task_released": N_("释放"), "task_completed": N_("办理完成"), "task_cancelled": N_("任务撤销（流程改道）"),
     "loop_back": N_("退回至前序环节"), "project_ended": N_("流程结束"), "filing_submitted": N_("报送备案"),
     "filing_accepted": N_("备案受理"), "filing_returned": N_("备案退回"), "signing_reported": N_("签约结果报备"), "project_viewed": N_("查阅"),
@@ -63,6 +64,9 @@ DYNAMIC_STRINGS = [
     # Stage of a finished project (end-event names in bpmn/investment_project.bpmn).
     N_("已签约"), N_("研判不予通过"), N_("洽谈放弃"), N_("会审后终止"), N_("评审会不通过"),
     N_("常务会议不同意"), N_("合同不予通过"), N_("已结束"),
+    # Stages, task names and endings of bpmn/investor_complaint.bpmn.
+    N_("投诉登记与交办"), N_("责任部门答复"), N_("投资者确认答复"), N_("投资办主任协调"), N_("投诉已办结"),
+    N_("协调办结"), N_("第一轮答复"), N_("第二轮答复"), N_("只有县商务局可以登记投资者投诉。"),
     # Form validation messages (workflows/forms.py; translated, then `%(v)s` is filled in).
     N_("此项必填"), N_("不能小于 %(v)s"), N_("必须大于 %(v)s"), N_("不能大于 %(v)s"), N_("不能超过 %(v)s 个字"),
     N_("至少填写 %(v)s 个字"), N_("格式不正确"), N_("请从选项中选择"), N_("所选项不符合要求"),

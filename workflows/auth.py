@@ -18,8 +18,9 @@ def require(allowed: bool, message: str = "您没有执行此操作的权限。"
         raise Forbidden(message)
 
 
-def project_start(actor: Actor) -> bool:
-    return actor.has("lead_officer") and actor.org_kind == "county"
+def process_start(actor: Actor, lane: str) -> bool:
+    """Who starts a process: a county user with the role of its first task's lane (BPMN)."""
+    return actor.has(lane) and actor.org_kind == "county"
 
 
 def task_eligible(actor: Actor, record: TaskRecord, instance: ProcessInstance, county: Organisation) -> bool:

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from workflows.models import ModelVersion
 
-PROCESS_ID = "investment_project"
+PROCESS_ID = "investment_project"  # the main process; a version holds every process in bpmn/
+PROCESSES = ("investment_project", "investor_complaint")  # processes people start from the web app
 ROOT = Path(os.environ.get("ZS_MODEL_ROOT", Path(__file__).resolve().parents[2]))
 
 
@@ -52,8 +53,8 @@ def ensure_current_version(session: Session, deployed_by: str = "system") -> Mod
 
 
 @lru_cache(maxsize=32)
-def parse_specs(digest: str, files_json: str):
-    """(spec, subprocess_specs) for one model version; cached by its content hash."""
+def parse_specs(digest: str, files_json: str) -> dict[str, tuple]:
+    """{process id: (spec, subprocess_specs)} for one model version; cached by its content hash."""
     files = json.loads(files_json)
     parser = SpiffBpmnParser()
     for name, text in files.items():
@@ -61,11 +62,15 @@ def parse_specs(digest: str, files_json: str):
             parser.add_bpmn_xml(etree.fromstring(text.encode("utf-8")), filename=name)
         elif name.endswith(".dmn"):
             parser.add_dmn_xml(etree.fromstring(text.encode("utf-8")), filename=name)
-    return parser.get_spec(PROCESS_ID), parser.get_subprocess_specs(PROCESS_ID)
+    return {pid: (parser.get_spec(pid), parser.get_subprocess_specs(pid))
+            for pid in parser.get_process_ids() if pid in PROCESSES}
 
 
-def specs_for(version: ModelVersion):
-    return parse_specs(version.content_hash, json.dumps(version.files, sort_keys=True))
+def specs_for(version: ModelVersion, process_id: str = PROCESS_ID):
+    specs = parse_specs(version.content_hash, json.dumps(version.files, sort_keys=True))
+    if process_id not in specs:
+        raise LookupError(f"model version {version.content_hash[:12]} has no process {process_id}")
+    return specs[process_id]
 
 
 def form_files(version: ModelVersion, form: str) -> tuple[dict, dict]:

@@ -16,7 +16,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
-from workflows.engine.model_store import specs_for
+from workflows.engine.model_store import PROCESS_ID, specs_for
 from workflows.engine.script_engine import restricted_engine
 from workflows.models import ModelVersion
 
@@ -44,9 +44,11 @@ class ReadyTask:
 class ProcessRuntime:
     """Runs one instance of a pinned model version with the restricted script engine."""
 
-    def __init__(self, version: ModelVersion, services: dict[str, Callable[..., dict]] | None = None):
+    def __init__(self, version: ModelVersion, services: dict[str, Callable[..., dict]] | None = None,
+                 process_id: str = PROCESS_ID):
         self.version = version
-        self.spec, self.subprocess_specs = specs_for(version)
+        self.process_id = process_id
+        self.spec, self.subprocess_specs = specs_for(version, process_id)
         self.script_engine = restricted_engine(services)
 
     def start(self) -> BpmnWorkflow:
@@ -57,7 +59,7 @@ class ProcessRuntime:
     def load(self, state: str) -> BpmnWorkflow:
         # Task order matters: the serializer restores each task's data from its parent's.
         dct = json.loads(state)
-        dct["spec"] = _spec_dict(self.version.content_hash, self.spec)
+        dct["spec"] = _spec_dict(f"{self.version.content_hash}:{self.process_id}", self.spec)
         dct["subprocess_specs"] = {}
         wf = _serializer.from_dict(dct)
         # The script engine is not serialized; set ours again after every load (security).

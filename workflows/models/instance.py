@@ -12,11 +12,15 @@ from workflows.models.user import User
 
 
 class ProcessInstance(Base):
-    """One investment project's running process; `version` guards against concurrent steps."""
+    """One running process (an investment project or an investor complaint); `version` guards
+    against concurrent steps."""
 
     __tablename__ = "process_instance"
     id: Mapped[int] = mapped_column(primary_key=True)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"))
+    # The BPMN process of the version it runs: investment_project, or investor_complaint.
+    process_id: Mapped[str] = mapped_column(String(60), index=True, default="investment_project",
+                                            server_default="investment_project")
     county_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     started_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
     started_unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))

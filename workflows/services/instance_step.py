@@ -19,7 +19,7 @@ def runtime_for(session: Session, instance: ProcessInstance, actor: Actor) -> Pr
     version = session.get(ModelVersion, instance.model_version_id)
     operations = {**filing_operations.bound(session, instance, actor),
                   **overdue_operations.bound(session, instance, actor)}
-    return ProcessRuntime(version, operations)
+    return ProcessRuntime(version, operations, instance.process_id)
 
 
 def run_step(session: Session, instance: ProcessInstance, actor: Actor,
@@ -127,3 +127,43 @@ def sync_task_index(session: Session, instance: ProcessInstance, ready: list[Rea
                          task_spec=row.spec_name, mi_index=row.mi_index, address=actor.address)
     session.flush()
     return created
+
+
+def first_task(version: ModelVersion, process_id: str) -> ReadyTask:
+    """The user task a new instance of the process opens with; its lane says who may start one
+    and its form is the registration form."""
+    runtime = ProcessRuntime(version, {}, process_id)
+    return runtime.ready_tasks(runtime.start())[0]
+
+
+def start_instance(session: Session, actor: Actor, version: ModelVersion, process_id: str, values: dict,
+                   submitted_data: dict, *, project_name: str, investor: str, amount_wan=None,
+                   action: str = "project_started", audit_data: dict | None = None) -> ProcessInstance:
+    """Start an instance and complete its first task with the registration form, in one step."""
+    first = first_task(version, process_id)
+    now = utcnow()
+    instance = ProcessInstance(
+        model_version_id=version.id, process_id=process_id, county_id=actor.org_id, started_by_id=actor.id,
+        started_unit_id=actor.unit_id, project_name=project_name, investor=investor, amount_wan=amount_wan,
+        state="", state_hash="", created_at=now, updated_at=now)
+    session.add(instance)
+    session.flush()
+    audit.append(session, action, actor=actor.username, role=first.lane, instance_id=instance.id,
+                 data={"model_version": version.content_hash, "process": process_id, **(audit_data or {})},
+                 address=actor.address)
+    first_uuid = ""
+
+    def change(runtime, wf):
+        nonlocal first_uuid
+        first_uuid = runtime.ready_tasks(wf)[0].uuid
+        runtime.complete(wf, first_uuid, submitted_data)
+
+    run_step(session, instance, actor, change)
+    audit.append(session, "task_completed", actor=actor.username, role=first.lane, instance_id=instance.id,
+                 task_spec=first.spec_name, data=submitted_data, state_hash=instance.state_hash,
+                 address=actor.address)
+    session.add(TaskRecord(instance_id=instance.id, task_uuid=first_uuid, spec_name=first.spec_name,
+                           title=first.title, stage=first.properties.get("stage", first.title), form=first.form,
+                           lane=first.lane, assignee_id=actor.id, fixed_assignee=True, state="completed",
+                           created_at=now, completed_at=now, completed_by_id=actor.id, data=values))
+    return instance

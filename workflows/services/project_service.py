@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from workflows import audit, auth, forms
 from workflows.actor import Actor
 from workflows.db import transaction
-from workflows.engine.model_store import all_form_schemas, ensure_current_version, form_files
+from workflows.engine.model_store import PROCESS_ID, all_form_schemas, ensure_current_version, form_files
 from workflows.errors import DuplicateLead, NotFound, ValidationFailed
 from workflows.models import (
     AuditEvent,
@@ -22,19 +22,21 @@ from workflows.models import (
 )
 from workflows.models._types import utcnow
 from workflows.services import task_operations
-from workflows.services.instance_step import run_step
+from workflows.services.instance_step import first_task, start_instance
 from workflows.services.task_service import _item, joint_review_summary, opinions
 from workflows.services.views import DuplicateLead as DuplicateLeadView
 from workflows.services.views import HistoryEntry, ProjectDetail, ProjectSummary
 
-FIRST_TASK = "register_lead"
+LEAD_FORMS = ("register_lead", "supplement_lead")  # the forms a cancelled project is registered again from
 
 
 def lead_form(actor: Actor) -> tuple[dict, dict]:
     """(schema, uischema) of the lead registration form of the current model version."""
-    auth.require(auth.project_start(actor), "只有招商专员可以登记线索。")
     with transaction() as s:
-        return form_files(ensure_current_version(s), FIRST_TASK)
+        version = ensure_current_version(s)
+        first = first_task(version, PROCESS_ID)
+        auth.require(auth.process_start(actor, first.lane), "只有招商专员可以登记线索。")
+        return form_files(version, first.form)
 
 
 def project_start(actor: Actor, submitted: dict, confirm_duplicate: bool = False) -> int:
@@ -43,41 +45,19 @@ def project_start(actor: Actor, submitted: dict, confirm_duplicate: bool = False
     Raises DuplicateLead when another unit of the prefecture already registered the same investor,
     unless the officer confirmed having checked (the confirmation is audited).
     """
-    auth.require(auth.project_start(actor), "只有招商专员可以登记线索。")
     with transaction() as s:
         version = ensure_current_version(s)
-        schema, _ = form_files(version, FIRST_TASK)
+        first = first_task(version, PROCESS_ID)
+        auth.require(auth.process_start(actor, first.lane), "只有招商专员可以登记线索。")
+        schema, _ = form_files(version, first.form)
         values = forms.validate(schema, submitted, {})
         duplicates = _same_investor(s, values["investor"], actor.org_id, actor.unit_id, None)
         if duplicates and not confirm_duplicate:
             raise DuplicateLead(duplicates)
-        now = utcnow()
-        instance = ProcessInstance(
-            model_version_id=version.id, county_id=actor.org_id, started_by_id=actor.id,
-            started_unit_id=actor.unit_id, project_name=values["project_name"], investor=values["investor"],
-            amount_wan=values.get("amount_wan"), state="", state_hash="", created_at=now, updated_at=now)
-        s.add(instance)
-        s.flush()
-        audit.append(s, "project_started", actor=actor.username, role="lead_officer", instance_id=instance.id,
-                     data={"model_version": version.content_hash,
-                           "duplicate_warning_confirmed": [f"{d.county}·{d.unit}" for d in duplicates]},
-                     address=actor.address)
-        submitted_data = {**values, "started_by": actor.username, "county": actor.org_name}
-        first_uuid = ""
-
-        def change(runtime, wf):
-            nonlocal first_uuid
-            first_uuid = next(t.uuid for t in runtime.ready_tasks(wf) if t.spec_name == FIRST_TASK)
-            runtime.complete(wf, first_uuid, submitted_data)
-
-        run_step(s, instance, actor, change)
-        audit.append(s, "task_completed", actor=actor.username, role="lead_officer", instance_id=instance.id,
-                     task_spec=FIRST_TASK, data=submitted_data, state_hash=instance.state_hash,
-                     address=actor.address)
-        s.add(TaskRecord(instance_id=instance.id, task_uuid=first_uuid, spec_name=FIRST_TASK,
-                         title="线索登记", stage="线索登记", form=FIRST_TASK, lane="lead_officer",
-                         assignee_id=actor.id, fixed_assignee=True, state="completed", created_at=now,
-                         completed_at=now, completed_by_id=actor.id, data=values))
+        instance = start_instance(
+            s, actor, version, PROCESS_ID, values, {**values, "started_by": actor.username, "county": actor.org_name},
+            project_name=values["project_name"], investor=values["investor"], amount_wan=values.get("amount_wan"),
+            audit_data={"duplicate_warning_confirmed": [f"{d.county}·{d.unit}" for d in duplicates]})
         return instance.id
 
 
@@ -102,10 +82,11 @@ def _normalise(name: str) -> str:
     return "".join((name or "").split()).lower()
 
 
-def project_list(actor: Actor) -> list[ProjectSummary]:
-    """The projects this user may see, newest first."""
+def project_list(actor: Actor, process_id: str = PROCESS_ID) -> list[ProjectSummary]:
+    """The instances of a process (projects, or complaints) this user may see, newest first."""
     with transaction() as s:
-        query = select(ProcessInstance).order_by(ProcessInstance.updated_at.desc())
+        query = select(ProcessInstance).where(ProcessInstance.process_id == process_id) \
+            .order_by(ProcessInstance.updated_at.desc())
         if actor.org_kind == "county":
             query = query.where(ProcessInstance.county_id == actor.org_id)
         else:
@@ -205,7 +186,7 @@ def lead_values(actor: Actor, instance_id: int) -> dict:
         instance = _get(s, instance_id)
         auth.require(auth.project_cancel(actor, instance), "只有项目发起人可以复制重新登记。")
         row = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
-                                                 TaskRecord.spec_name.in_((FIRST_TASK, "supplement_lead")),
+                                                 TaskRecord.spec_name.in_(LEAD_FORMS),
                                                  TaskRecord.state == "completed")
                         .order_by(TaskRecord.completed_at.desc())).first()
         return {k: v for k, v in (row.data or {}).items() if v is not None} if row else {}
@@ -254,4 +235,4 @@ def _summary(s: Session, i: ProcessInstance) -> ProjectSummary:
         amount_wan=float(i.amount_wan) if i.amount_wan is not None else None,
         project_class=i.project_class, stage=i.stage, status=i.status, outcome=i.outcome,
         county=s.get(Organisation, i.county_id).name, started_by=s.get(User, i.started_by_id).display_name,
-        created_at=i.created_at, updated_at=i.updated_at)
+        created_at=i.created_at, updated_at=i.updated_at, process_id=i.process_id)

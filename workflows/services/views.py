@@ -89,6 +89,11 @@ class ProjectSummary:
     started_by: str
     created_at: datetime
     updated_at: datetime
+    process_id: str = "investment_project"
+
+    @property
+    def is_complaint(self) -> bool:
+        return self.process_id == "investor_complaint"
 
 
 @dataclass
