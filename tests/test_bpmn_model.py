@@ -449,6 +449,89 @@ def test_diagram_interchange_is_complete(bpmn_tree):
             assert x - 1 <= px_ <= x + w + 1 and y - 1 <= py_ <= y + h + 1, f'{fid} does not touch {node_id}'
 
 
+# ------------------------------------------------------------------ overdue timers
+
+# Every user task with a deadline (dueWorkingDays) carries two non-interrupting boundary timers:
+# (id prefix, end event prefix, Chinese name, service operator, working days after the deadline).
+OVERDUE_TIMERS = (
+    ('remind', 'reminded', '到期提醒', 'task_overdue_remind', 0),
+    ('escalate', 'escalated', '超期督办', 'task_overdue_escalate', 2),
+)
+
+
+def due_working_days(tree):
+    """{user task id: dueWorkingDays} of every user task that has a deadline."""
+    due = {}
+    for task in process_node(tree).findall('bpmn:userTask', NS):
+        prop = task.find('bpmn:extensionElements/spiffworkflow:properties/'
+                         'spiffworkflow:property[@name="dueWorkingDays"]', NS)
+        if prop is not None:
+            due[task.get('id')] = int(prop.get('value'))
+    return due
+
+
+def test_every_task_with_a_deadline_has_a_reminder_and_an_escalation_timer(bpmn_tree, specs):
+    spec, _ = specs
+    proc = process_node(bpmn_tree)
+    nodes = {el.get('id'): el for el in flow_nodes(bpmn_tree)}
+    flows = proc.findall('bpmn:sequenceFlow', NS)
+    lane_of = {ref.text: lane.get('name') for lane in proc.findall('bpmn:laneSet/bpmn:lane', NS)
+               for ref in lane.findall('bpmn:flowNodeRef', NS)}
+
+    def only_successor(node_id):
+        targets = [f.get('targetRef') for f in flows if f.get('sourceRef') == node_id]
+        assert len(targets) == 1, (node_id, targets)
+        return nodes[targets[0]]
+
+    due = due_working_days(bpmn_tree)
+    assert set(due) == set(USER_TASKS)
+    timers = set()
+    for task_id, days in due.items():
+        for prefix, ended, name, operator, extra in OVERDUE_TIMERS:
+            timer = nodes.get(f'{prefix}_{task_id}_timer')
+            assert timer is not None, f'no {prefix} timer on {task_id}'
+            assert etree.QName(timer).localname == 'boundaryEvent', timer.get('id')
+            assert timer.get('attachedToRef') == task_id, timer.get('id')
+            assert timer.get('cancelActivity') == 'false', timer.get('id')  # the task stays open
+            assert timer.get('name') == f'{name}（{days + extra}个工作日）', timer.get('id')
+            expression = timer.findtext('bpmn:timerEventDefinition/bpmn:timeDate', namespaces=NS)
+            assert expression == f'working_days_after({days + extra})', timer.get('id')
+            assert spec.task_specs[timer.get('id')].event_definition.expression == expression
+            service = only_successor(timer.get('id'))
+            assert etree.QName(service).localname == 'serviceTask'
+            assert (service.get('id'), service.get('name')) == (f'{prefix}_{task_id}', name)
+            op = service.find('bpmn:extensionElements/spiffworkflow:serviceTaskOperator', NS)
+            assert op.get('id') == operator and op.get('resultVariable') == f'{prefix}_{task_id}_result'
+            params = {p.get('id'): p.get('value')
+                      for p in op.findall('spiffworkflow:parameters/spiffworkflow:parameter', NS)}
+            assert params == {'task': f"'{task_id}'"}
+            end = only_successor(service.get('id'))
+            assert etree.QName(end).localname == 'endEvent' and len(end) == 1  # no event definition
+            # Not end_*: the process's outcome is read from the end_* events only.
+            assert (end.get('id'), end.get('name')) == (f'{ended}_{task_id}', f'{name}已发出')
+            for el in (timer, service, end):
+                assert lane_of[el.get('id')] == lane_of[task_id], el.get('id')
+            timers.add(timer.get('id'))
+    assert {el.get('id') for el in proc.findall('bpmn:boundaryEvent', NS)} == timers
+
+
+def test_timer_stacks_hang_under_their_task(bpmn_tree):
+    plane = bpmn_tree.getroot().find('bpmndi:BPMNDiagram/bpmndi:BPMNPlane', NS)
+    bounds = {}
+    for shape in plane.findall('bpmndi:BPMNShape', NS):
+        b = shape.find('dc:Bounds', NS)
+        bounds[shape.get('bpmnElement')] = [float(b.get(k)) for k in ('x', 'y', 'width', 'height')]
+    for task_id in due_working_days(bpmn_tree):
+        tx, ty, tw, th = bounds[task_id]
+        for prefix, ended, *_ in OVERDUE_TIMERS:
+            x, y, w, h = bounds[f'{prefix}_{task_id}_timer']
+            on_edge = y + h / 2 == ty + th and tx <= x + w / 2 <= tx + tw
+            assert on_edge, f'{prefix} timer of {task_id} not on its bottom edge'
+            _, sy, _, sh = bounds[f'{prefix}_{task_id}']
+            _, ey, _, _ = bounds[f'{ended}_{task_id}']
+            assert y + h < sy and sy + sh < ey, f'{prefix} stack of {task_id} not below it'
+
+
 # ------------------------------------------------------------------ DMN
 
 def dmn_result(decision_id, data):
@@ -776,7 +859,7 @@ def test_scripts_and_conditions_compile_restricted(bpmn_tree):
     proc = process_node(bpmn_tree)
     scripts = [el.text for el in proc.iter(f'{{{NS["bpmn"]}}}script')]
     scripts += [el.text for tag in ('preScript', 'postScript') for el in proc.iter(f'{{{NS["spiffworkflow"]}}}{tag}')]
-    assert len(scripts) == 8
+    assert len(scripts) == 10
     for script in scripts:
         assert not compile_restricted_exec(script).errors, script
     conditions = [el.text for el in proc.iter(f'{{{NS["bpmn"]}}}conditionExpression')]

@@ -28,8 +28,12 @@ SPIFF_NS = 'http://spiffworkflow.org/bpmn/schema/1.0/core'
 
 EXPECTED = {
     'bpmn/investment_project.bpmn': {
-        'kind': 'bpmn', 'flowNodes': 62, 'sequenceFlows': 68, 'lanes': 11, 'participants': 1,
-        'shapes': 74, 'edges': 68,
+        'kind': 'bpmn', 'flowNodes': 160, 'sequenceFlows': 135, 'lanes': 11, 'participants': 1,
+        'shapes': 172, 'edges': 135,
+    },
+    'bpmn/investor_complaint.bpmn': {
+        'kind': 'bpmn', 'flowNodes': 16, 'sequenceFlows': 14, 'lanes': 3, 'participants': 1,
+        'shapes': 20, 'edges': 14,
     },
     'bpmn/project_class.dmn': {
         'kind': 'dmn', 'shapes': 1, 'edges': 0,

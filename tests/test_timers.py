@@ -48,6 +48,20 @@ def _at_negotiation() -> int:
     return pid
 
 
+def _at_joint_review() -> int:
+    pid = _at_negotiation()
+    advance(pid, "negotiation")
+    advance(pid, "approve_terms")
+    assert {r.spec_name for r in ready(pid)} == {"department_review"}
+    return pid
+
+
+def _audited(action: str) -> list[tuple[str, int | None]]:
+    with transaction() as s:
+        rows = s.scalars(select(AuditEvent).where(AuditEvent.action == action))
+        return [(e.task_spec, e.mi_index) for e in rows]
+
+
 def test_a_task_past_its_deadline_reminds_its_holders_then_escalates(database, clock):
     pid = _at_negotiation()
     first_due = instance(pid).next_timer_at
@@ -66,9 +80,60 @@ def test_a_task_past_its_deadline_reminds_its_holders_then_escalates(database, c
     assert instance(pid).next_timer_at is None and [r.spec_name for r in ready(pid)] == ["negotiation"]
 
 
+def test_the_joint_review_reminds_once_then_escalates_to_the_head_of_office(database, clock):
+    """Every task with a deadline has the timers; here the multi-instance joint review (5 working days)."""
+    pid = _at_joint_review()
+    records = ready(pid)
+    assert len(records) == 5  # one per department
+    first_due = instance(pid).next_timer_at
+    assert first_due is not None and all(abs(first_due - r.due_at) < timedelta(minutes=1) for r in records)
+    assert fire_due_timers(clock(first_due - timedelta(minutes=1))) == 0
+    assert fire_due_timers(clock(first_due + timedelta(minutes=1))) == 1
+    reviewers = set()
+    with transaction() as s:
+        for user in s.scalars(select(User).where(User.active.is_(True))):
+            if "dept_reviewer" in user.role_codes and user.unit.code in {r.unit_code for r in records}:
+                reviewers.add(user.username)
+    reminded = _notified("overdue")
+    assert set(reminded) == reviewers and len(set(reminded)) == len(reminded)  # every department's, once
+    assert sorted(_audited("task_overdue_reminded")) == [("department_review", r.mi_index) for r in records]
+    assert _notified("escalation") == []
+    later = instance(pid).next_timer_at
+    assert later is not None and later - first_due >= timedelta(days=2)  # two working days more
+    assert fire_due_timers(clock(later + timedelta(minutes=1))) == 1
+    assert _notified("escalation") == ["zhuren"]
+    # Each timer fires once; the reviews stay open.
+    assert fire_due_timers(clock(later + timedelta(days=30))) == 0
+    assert _notified("overdue") == reminded and _notified("escalation") == ["zhuren"]
+    assert len(_audited("task_overdue_reminded")) == 5 and len(_audited("task_overdue_escalated")) == 1
+    assert instance(pid).next_timer_at is None and len(ready(pid)) == 5
+
+
+def test_the_joint_review_reminder_reaches_every_department(sqlite_database, clock):
+    pid = _at_joint_review()
+    units = {r.unit_code for r in ready(pid)}
+    fire_due_timers(clock(instance(pid).next_timer_at + timedelta(minutes=1)))
+    with transaction() as s:
+        notified_units = {s.get(User, n.user_id).unit.code
+                          for n in s.scalars(select(Notification).where(Notification.kind == "overdue"))}
+    assert notified_units == units
+
+
 def test_a_task_done_in_time_sets_off_nothing(database, clock):
     pid = _at_negotiation()
     advance(pid, "negotiation")
+    assert [r.spec_name for r in ready(pid)] == ["approve_terms"]
+    # The negotiation's timers went with it: all that fires later is the open approval's own pair.
+    assert fire_due_timers(clock(utcnow() + timedelta(days=60))) == 1
+    assert _audited("task_overdue_reminded") == [("approve_terms", None)]
+    assert _audited("task_overdue_escalated") == [("approve_terms", None)]
+    assert _notified("overdue") == ["zhuren"] and _notified("escalation") == ["zhuren"]
+
+
+def test_a_project_that_ended_sets_off_nothing(database, clock):
+    pid = _at_negotiation()
+    advance(pid, "negotiation", negotiation_decision="放弃")
+    assert instance(pid).status == "completed" and instance(pid).next_timer_at is None
     assert fire_due_timers(clock(utcnow() + timedelta(days=60))) == 0
     assert _notified("overdue") == [] and _notified("escalation") == []
 
