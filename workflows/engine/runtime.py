@@ -115,8 +115,9 @@ class ProcessRuntime:
         wf.do_engine_steps()
 
     @staticmethod
-    def reset_to(wf: BpmnWorkflow, task_uuid: str) -> list[str]:
-        """Make a completed task READY again with the data it had, dropping everything after it.
+    def reset_to(wf: BpmnWorkflow, task_uuid: str, marks: dict[str, Any] | None = None) -> list[str]:
+        """Make a completed task READY again with the data it had (plus `marks`), dropping
+        everything after it.
 
         Returns the ids of the tasks removed (steps taken after it, now undone).
         """
@@ -130,6 +131,8 @@ class ProcessRuntime:
         for task_id in [tid for tid in wf.event_manager.tasks if tid not in live]:
             wf.event_manager.tasks.pop(task_id, None)
         wf.do_engine_steps()
+        # Set after the reset: a task made ready again inherits its parent's data.
+        task.data.update(marks or {})
         return [str(t.id) for t in removed]
 
     @staticmethod

@@ -133,15 +133,25 @@ def task_return(actor: Actor, task_id: int, target: str, reason: str) -> int:
         if target not in dict(_return_targets(s, record)):
             raise ValidationFailed({"target": "流程模型不允许从此环节退回到所选环节"})
 
+        # The model says where the resubmitted project goes (BPMN property returnMode): "direct"
+        # straight back to this step and its returner, else through every stage again. The marks
+        # below are what the BPMN's resubmission gateway reads.
+        runtime = runtime_for(s, instance, actor)
+        direct = _property(runtime, runtime.load(instance.state), record, "returnMode") == "direct"
+        marks = {"returned_from": record.spec_name if direct else None,
+                 "returned_by": actor.username if direct else None}
+
         def change(runtime, wf):
-            return runtime.reset_to(wf, runtime.latest_completed(wf, target))
+            return runtime.reset_to(wf, runtime.latest_completed(wf, target), marks)
 
         audit.append(s, "task_returned", actor=actor.username, role=record.lane, instance_id=instance.id,
                      task_spec=record.spec_name, mi_index=record.mi_index, address=actor.address,
-                     data={"to": target, "reason": reason}, outcome=reason)
+                     data={"to": target, "reason": reason, "resubmit": "direct" if direct else "restart"},
+                     outcome=reason)
         reopened = run_step(s, instance, actor, change)
         for row in reopened:
-            row.note = f"{actor.display_name}（{record.title}）退回：{reason}"
+            row.note = f"{actor.display_name}（{record.title}）退回：{reason}" + (
+                f"。重新提交后直接回到“{record.title}”，由 {actor.display_name} 办理" if direct else "")
         notify(s, [r.assignee_id for r in reopened if r.assignee_id],
                f"「{instance.project_name}」被退回至“{reopened[0].title if reopened else target}”：{reason}",
                "return", instance.id)

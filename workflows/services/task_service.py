@@ -81,6 +81,7 @@ def task_form(actor: Actor, task_id: int) -> TaskForm:
             delegate=delegate.display_name if delegate else None,
             draft_saved_at=record.draft_saved_at, draft_by=draft_by.display_name if draft_by else None,
             signature_allowed=properties.get("signature") == "optional",
+            return_direct=properties.get("returnMode") == "direct",
         )
 
 

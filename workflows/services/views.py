@@ -59,6 +59,7 @@ class TaskForm:
     draft_by: str | None = None
     signature_allowed: bool = False
     acting_for: str | None = None
+    return_direct: bool = False  # BPMN returnMode="direct": a resubmission comes straight back here
 
 
 @dataclass
