@@ -46,6 +46,17 @@ TABLE = {
     ("POST", "/projects/<int:instance_id>/cancel"): [302, 422, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("GET", "/notifications"):               [302, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
     ("GET", "/filings/"):                    [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 403, 403],
+    # Audit (issue #5): auditors read, verify, replay and export; administrators deploy model versions.
+    ("GET", "/audit/"):                      [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 403],
+    ("GET", "/audit/verify"):                [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 403],
+    ("GET", "/audit/projects/<int:instance_id>/replay"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 403],
+    ("POST", "/audit/projects/<int:instance_id>/replay-check"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 403],
+    ("GET", "/audit/projects/<int:instance_id>/history.jsonl"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 403],
+    ("GET", "/audit/events.csv"):            [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 403],
+    ("GET", "/audit/versions"):              [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 200],
+    ("GET", "/audit/versions/diff"):         [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 200],
+    ("GET", "/admin/versions"):              [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200],
+    ("POST", "/admin/versions"):             [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
     ("GET", "/admin/"):                      [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200],
     ("POST", "/admin/users"):                [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
     ("POST", "/admin/users/<int:user_id>/active"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 302],
@@ -61,6 +72,9 @@ TABLE = {
     # The body has no file: a permitted user is sent back (302) with the reason flashed, nothing stored.
     ("POST", "/projects/<int:instance_id>/attachments"): [302, 302, 302, 302, 302, 403, 403, 403, 302, 302, 403, 403, 403, 403],
     ("GET", "/attachments/<int:attachment_id>"): [302, 200, 200, 200, 200, 403, 403, 403, 200, 200, 403, 403, 200, 403],
+    # Documents (文书): who may see the project prints its 项目评审表 (<kind> = review-form); the lead is at
+    # screening, so the screening team may (its task is ready), the prefecture may not (no filing yet).
+    ("GET", "/projects/<int:instance_id>/documents/<kind>.pdf"): [302, 200, 200, 200, 200, 403, 403, 403, 200, 200, 403, 403, 200, 403],
 }
 # Bodies for the POSTs: invalid where a permitted user would otherwise change something.
 BODIES = {"/projects/<int:instance_id>/cancel": {"reason": ""}, "/tasks/<int:task_id>/return": {"target": "x", "reason": "r"},
@@ -109,7 +123,7 @@ def _url(rule: str, ids: dict) -> str:
     rule = rule.replace("<int:row_id>", "999")
     for name in ("instance_id", "task_id", "user_id", "unit_id", "attachment_id"):
         rule = rule.replace(f"<int:{name}>", str(ids[name]))
-    rule = rule.replace("<any(add, remove):change>", "add")
+    rule = rule.replace("<any(add, remove):change>", "add").replace("<kind>", "review-form")
     return rule.replace("<code>", ids["code"])
 
 

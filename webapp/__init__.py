@@ -15,7 +15,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from webapp.config import load_config
 from webapp.i18n import N_, error_text, form_text, select_locale
 from webapp.i18n_extra import action_name
-from workflows import db, mail
+from workflows import anchors, db, mail
 from workflows.errors import ServiceError
 from workflows.forms import base_type, option_title
 from workflows.localtime import to_local
@@ -40,6 +40,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     db.init(app.config["DATABASE_URL"])
     mail.configure(app.config["SMTP_HOST"], app.config["SMTP_PORT"], app.config["SMTP_FROM"])
+    anchors.configure(app.config["AUDIT_CHECKPOINT_FILE"] or Path(app.instance_path) / "audit-checkpoints.jsonl",
+                      app.config["AUDIT_HMAC_KEY"])
     db.upgrade()
     if app.config["DEMO_DATA"]:
         from workflows.demo import seed_organisations, seed_projects
@@ -55,8 +57,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录。"
 
-    from webapp import admin, attachments, auth_views, complaints, filings, projects, stand_ins, tasks
-    for module in (auth_views, tasks, projects, complaints, filings, admin, attachments, stand_ins):
+    from webapp import admin, attachments, audit, auth_views, complaints, filings, projects, stand_ins, tasks
+    for module in (auth_views, tasks, projects, complaints, filings, admin, attachments, stand_ins, audit):
         app.register_blueprint(module.bp)
 
     app.jinja_env.globals["form_text"] = form_text

@@ -9,7 +9,7 @@ from webapp.i18n import N_
 from webapp.session_user import actor
 from workflows.errors import ValidationFailed
 from workflows.roles import ROLES
-from workflows.services import user_service
+from workflows.services import model_service, user_service
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -108,3 +108,30 @@ def unit_create():
         return _page({f"unit_{k}": v for k, v in failed.errors.items()}, form.to_dict(), 422)
     flash(N_("单位已创建。"))
     return redirect(url_for("admin.index"))
+
+
+# --- process-model versions --------------------------------------------------------------------
+
+def _versions_page(errors=None, note="", status=200):
+    return render_template("admin/versions.html", versions=model_service.deploy_page(actor()),
+                           errors=errors or {}, note=note), status
+
+
+@bp.route("/versions")
+@login_required
+def versions():
+    return _versions_page()
+
+
+@bp.route("/versions", methods=["POST"])
+@login_required
+def version_deploy():
+    """Deploy a new model version: a zip of bpmn/ and forms/, or the files themselves."""
+    uploads = [(f.filename or "", f.read()) for f in request.files.getlist("files") if f and f.filename]
+    note = request.form.get("note", "")
+    try:
+        version_id = model_service.version_deploy(actor(), uploads, note)
+    except ValidationFailed as failed:
+        return _versions_page(failed.errors, note, 422)
+    flash(gettext("已部署流程模型版本 #%(id)s，新登记的项目将使用该版本。", id=version_id))
+    return redirect(url_for("admin.versions"))

@@ -18,6 +18,9 @@ OPTIONS = {
     "SMTP_PORT": (int, 25, "SMTP port."),
     "SMTP_FROM": (str, "noreply@localhost", "Sender address of notification mail."),
     "SESSION_MINUTES": (int, 30, "Idle minutes before a signed-in session expires."),
+    "AUDIT_HMAC_KEY": (str, None, "Key signing the audit checkpoints (also for the scheduler); unset = no checkpoints."),
+    "AUDIT_CHECKPOINT_FILE": (str, None, "Signed audit checkpoints (JSON lines), best on other storage than the "
+                              "database; default instance/audit-checkpoints.jsonl."),
     "MAX_UPLOAD_MB": (int, 10, "Largest upload in MB (requests may be 2 MB larger for the form around the file)."),
 }
 

@@ -25,6 +25,10 @@ ACTION_NAMES = {
     "task_overdue_escalated": N_("超期督办"), "department_added": N_("加签"), "department_removed": N_("减签"), "stand_in_set": N_("设置请假代理"),
     "stand_in_cancelled": N_("取消请假代理"), "tasks_reassigned": N_("移交待办"),
     "attachment_uploaded": N_("上传附件"), "attachment_downloaded": N_("下载附件"),
+    "engine_step": N_("流程引擎步骤"), "replay_viewed": N_("审计回放查阅"), "replay_checked": N_("模型重放校验"),
+    "audit_verified": N_("审计记录校验"), "history_exported": N_("导出办理记录"), "events_exported": N_("导出审计事件"),
+    "model_deployed": N_("部署流程模型版本"),
+    "document_generated": N_("生成文书"),
 }
 
 
@@ -94,4 +98,11 @@ DYNAMIC_STRINGS = [
     N_("文件内容与扩展名不符（例如改了扩展名的其他文件），已拒绝上传。"), N_("请选择附件类型。"),
     N_("只有参与办理该项目的人员可以在项目办理期间上传附件。"), N_("您无权查看该项目的附件。"), N_("附件不存在。"),
     N_("附件内容校验失败（SHA-256 不符），请联系管理员。"), N_("上传的文件过大：附件不能超过 %(mb)s MB。"),
+    # Documents (workflows/services/document_service.py, workflows/documents/__init__.py); a generation's
+    # outcome in the history is the document's title, translated in projects/detail.html.
+    N_("没有这种文书。"), N_("只有本县县商务局可以出具项目推进提醒函。"), N_("该文书只适用于招商引资项目。"),
+    N_("该项目尚无部门会审意见，暂不能生成联合会审意见汇总表。"), N_("该项目尚未完成合同审查，暂不能生成合同审签单。"),
+    N_("该项目尚未报市/州商务局备案，暂不能生成备案表。"), N_("项目推进提醒函只适用于已签约的项目。"),
+    N_("没有这个责任单位。"),
+    N_("服务器未安装中文字体 Noto Serif CJK SC，无法生成 PDF 文书，请管理员安装 fonts-noto-cjk 后重试。"),
 ]

@@ -1,13 +1,14 @@
 """Register a lead, list projects, one project's page."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
+from webapp.attachments import content_disposition
 from webapp.i18n import N_
 from webapp.session_user import actor
 from workflows.errors import DuplicateLead, ValidationFailed
-from workflows.services import project_service, task_operations
+from workflows.services import document_service, project_service, task_operations
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
 
@@ -48,7 +49,22 @@ def new():
 def show(instance_id: int, errors: dict | None = None, status: int = 200):
     detail = project_service.project_detail(actor(), instance_id)
     candidates = project_service.copy_candidates(actor(), instance_id) if detail.can_copy else []
-    return render_template("projects/detail.html", p=detail, candidates=candidates, errors=errors or {}), status
+    documents = document_service.document_list(actor(), instance_id)
+    return render_template("projects/detail.html", p=detail, candidates=candidates, documents=documents,
+                           errors=errors or {}), status
+
+
+@bp.route("/<int:instance_id>/documents/<kind>.pdf")
+@login_required
+def document(instance_id: int, kind: str):
+    """文书: a PDF generated from the project's data (unknown kind → 404, not allowed → 403, not yet
+    reached → 409, via the service's errors). `?unit=` names a reminder letter's addressee."""
+    filename, pdf = document_service.document_pdf(actor(), instance_id, kind, request.args.get("unit") or None)
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = content_disposition(filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.route("/<int:instance_id>/cancel", methods=["POST"])

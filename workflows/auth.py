@@ -164,3 +164,36 @@ def attachment_list(session: Session, actor: Actor, instance: ProcessInstance) -
 def attachment_download(session: Session, actor: Actor, instance: ProcessInstance) -> bool:
     """Only those who may see the project (auditors included) download its files."""
     return project_view(session, actor, instance)
+
+
+def document_generate(session: Session, actor: Actor, instance: ProcessInstance, kind: str) -> bool:
+    """文书 (PDF): those who may see the project print its forms and history; the 项目推进提醒函 is a
+    letter the county commerce bureau sends out, so only the commerce bureau of the project's county
+    issues it."""
+    if not project_view(session, actor, instance):
+        return False
+    if kind == "reminder-letter":
+        return actor.has("commerce_bureau") and actor.org_id == instance.county_id
+    return True
+
+
+# --- audit (issue #5): auditors read every project of their county and act on none -------------
+
+def audit_project(actor: Actor, instance: ProcessInstance) -> bool:
+    """Replay, verify and export one project's history: auditors of its county."""
+    return actor.has("auditor") and actor.org_id == instance.county_id
+
+
+def audit_database(actor: Actor) -> bool:
+    """Verify the whole chain and export events across projects (of their county): auditors."""
+    return actor.has("auditor") and actor.org_kind == "county"
+
+
+def model_versions_read(actor: Actor) -> bool:
+    """The list of process-model versions and the difference between two: auditors and administrators."""
+    return actor.has("auditor") or actor.has("admin")
+
+
+def model_deploy(actor: Actor) -> bool:
+    """Deploy a new process-model version: administrators."""
+    return actor.has("admin")

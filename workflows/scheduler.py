@@ -1,4 +1,6 @@
-"""The timer scheduler: run beside the web app (any number of copies); fires due BPMN timers once.
+"""The timer scheduler: run beside the web app (any number of copies); fires due BPMN timers once,
+and after each round appends a signed checkpoint of the audit chain's new events (when
+ZS_AUDIT_HMAC_KEY is set; file ZS_AUDIT_CHECKPOINT_FILE, see workflows/anchors.py).
 
     python -m workflows.scheduler [--once] [--interval 60]      (DATABASE_URL as for the app)
 """
@@ -9,7 +11,8 @@ import os
 import time
 from pathlib import Path
 
-from workflows import db
+from workflows import anchors, db
+from workflows.services.audit_service import checkpoint
 from workflows.services.timer_service import fire_due_timers
 
 
@@ -21,9 +24,12 @@ def main() -> None:
     default = Path(__file__).resolve().parents[1] / "instance" / "zhaoshang.sqlite3"
     db.init(os.environ.get("DATABASE_URL") or f"sqlite:///{default}")
     db.upgrade()
+    anchors.configure_from_env()
     while True:
         fired = fire_due_timers()
-        print(f"timers fired on {fired} instance(s)", flush=True)
+        head = checkpoint()
+        print(f"timers fired on {fired} instance(s)" + (f"; audit checkpoint up to event #{head}" if head else ""),
+              flush=True)
         if args.once:
             return
         time.sleep(args.interval)

@@ -36,20 +36,79 @@ def content_hash(files: dict[str, str]) -> str:
 
 
 def ensure_current_version(session: Session, deployed_by: str = "system") -> ModelVersion:
-    """The stored version matching the files on disk, stored now if it is new."""
+    """The version new instances start on: the newest deployed one. The files on disk are deployed
+    first when they are new (an administrator may also deploy a version from the browser)."""
     files = read_model_files()
     digest = content_hash(files)
-    version = session.scalars(select(ModelVersion).where(ModelVersion.content_hash == digest)).first()
-    if version is None:
+    if session.scalars(select(ModelVersion.id).where(ModelVersion.content_hash == digest)).first() is None:
         parse_specs(digest, json.dumps(files))  # refuse to deploy what does not parse
-        try:
-            with session.begin_nested():  # several workers may store the same new version at once
-                version = ModelVersion(process_id=PROCESS_ID, content_hash=digest, files=files,
-                                       deployed_by=deployed_by)
-                session.add(version)
-        except IntegrityError:
-            version = session.scalars(select(ModelVersion).where(ModelVersion.content_hash == digest)).one()
+        _store(session, files, digest, deployed_by, None)
+    return current_version(session)
+
+
+def current_version(session: Session) -> ModelVersion:
+    return session.scalars(select(ModelVersion).order_by(ModelVersion.id.desc()).limit(1)).one()
+
+
+def _store(session: Session, files: dict[str, str], digest: str, deployed_by: str, note: str | None) -> ModelVersion:
+    try:
+        with session.begin_nested():  # several workers may store the same new version at once
+            version = ModelVersion(process_id=PROCESS_ID, content_hash=digest, files=files,
+                                   deployed_by=deployed_by, note=note)
+            session.add(version)
+    except IntegrityError:
+        version = session.scalars(select(ModelVersion).where(ModelVersion.content_hash == digest)).one()
     return version
+
+
+def validate_files(files: dict[str, str]) -> list[str]:
+    """Why a set of model files cannot be deployed (empty when it can): names, JSON, schemas, BPMN
+    and DMN that parse, the processes people start, and a form file for every user task."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    errors = []
+    for name in files:
+        folder, _, base = name.partition("/")
+        if not ((folder == "bpmn" and base.endswith((".bpmn", ".dmn"))) or
+                (folder == "forms" and base.endswith(("-schema.json", "-uischema.json")))):
+            errors.append(f"{name}：只能部署 bpmn/*.bpmn、bpmn/*.dmn、forms/*-schema.json、forms/*-uischema.json")
+    for name, text in files.items():
+        if name.endswith(".json"):
+            try:
+                schema = json.loads(text)
+                if name.endswith("-schema.json"):
+                    Draft202012Validator.check_schema(schema)
+            except (ValueError, SchemaError) as err:
+                errors.append(f"{name}：不是有效的 JSON Schema（{str(err).splitlines()[0]}）")
+    if errors:
+        return errors
+    try:
+        specs = parse_specs(content_hash(files), json.dumps(files, sort_keys=True))
+    except Exception as err:  # noqa: BLE001 - the parser's message is what the administrator needs
+        return [f"BPMN/DMN 无法解析：{str(err).splitlines()[0]}"]
+    for pid in PROCESSES:
+        if pid not in specs:
+            errors.append(f"缺少流程 {pid}")
+    for pid, (spec, _) in specs.items():
+        for task_spec in spec.task_specs.values():
+            form = task_spec.extensions.get("properties", {}).get("formJsonSchemaFilename") \
+                if hasattr(task_spec, "extensions") else None
+            if form and f"forms/{form}" not in files:
+                errors.append(f"{pid} 的任务 {task_spec.bpmn_id} 引用的表单 forms/{form} 不存在")
+    return errors
+
+
+def deploy(session: Session, files: dict[str, str], deployed_by: str, note: str | None = None) -> ModelVersion:
+    """Store a new version after it validates; it becomes the version new instances start on."""
+    errors = validate_files(files)
+    if errors:
+        raise ValueError(errors)
+    digest = content_hash(files)
+    existing = session.scalars(select(ModelVersion).where(ModelVersion.content_hash == digest)).first()
+    if existing is not None:
+        raise ValueError([f"与已部署的版本 #{existing.id}（{digest[:12]}）内容相同"])
+    return _store(session, files, digest, deployed_by, note)
 
 
 @lru_cache(maxsize=32)

@@ -69,9 +69,11 @@ def _working_days_after(days: int) -> str:
     """For BPMN timers: the moment `days` working days from now (China's calendar), ISO UTC."""
 
     from workflows.deadlines import add_working_days
+    from workflows.engine.clock import replay_moment
     from workflows.models._types import utcnow
 
-    return add_working_days(utcnow(), int(days)).replace(tzinfo=UTC).isoformat()
+    # A replay runs each step at its recorded moment; live work uses the real clock.
+    return add_working_days(replay_moment() or utcnow(), int(days)).replace(tzinfo=UTC).isoformat()
 
 
 # Functions a process model may call (the only non-builtin names in scope).

@@ -30,5 +30,9 @@ class Filing(Base):
     return_reason: Mapped[str | None] = mapped_column(String(2000))
     signing: Mapped[dict | None] = mapped_column(JsonType)  # contract number, date, signatories
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # An anchor of the audit chain outside the county's control: the newest audit event (id, hash)
+    # when the filing was last submitted, kept by the prefecture with the filing.
+    audit_head_id: Mapped[int | None]
+    audit_head_hash: Mapped[str | None] = mapped_column(String(64))
 
     instance: Mapped[ProcessInstance] = relationship()

@@ -36,9 +36,13 @@ def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str
             filing.state, filing.summary = "待受理", summary
             filing.times_submitted += 1
             filing.submitted_at = filing.updated_at = utcnow()
+        # The receipt carries the county's audit head: an anchor of the chain the prefecture keeps.
+        filing.audit_head_id, filing.audit_head_hash = audit.head(session) or (None, None)
         session.flush()
         audit.append(session, "filing_submitted", actor=actor.username, instance_id=instance.id,
-                     data={"filing_id": filing.id, "times": filing.times_submitted}, address=actor.address)
+                     data={"filing_id": filing.id, "times": filing.times_submitted,
+                           "audit_head_id": filing.audit_head_id, "audit_head_hash": filing.audit_head_hash},
+                     address=actor.address)
         return {"filing_id": filing.id, "state": filing.state}
 
     def filing_accept(data: dict) -> dict:

@@ -9,16 +9,20 @@ from sqlalchemy.orm import Session
 from workflows import audit
 from workflows.actor import Actor
 from workflows.deadlines import add_working_days
+from workflows.engine.replay import StepJournal
 from workflows.engine.runtime import ProcessRuntime, ReadyTask
 from workflows.models import ModelVersion, ProcessInstance, TaskRecord, User
 from workflows.models._types import utcnow
 from workflows.services import filing_operations, overdue_operations
 
 
-def runtime_for(session: Session, instance: ProcessInstance, actor: Actor) -> ProcessRuntime:
+def runtime_for(session: Session, instance: ProcessInstance, actor: Actor,
+                journal: StepJournal | None = None) -> ProcessRuntime:
     version = session.get(ModelVersion, instance.model_version_id)
     operations = {**filing_operations.bound(session, instance, actor),
                   **overdue_operations.bound(session, instance, actor)}
+    if journal is not None:
+        operations = journal.wrap_services(operations)  # their results are replayed from the record
     return ProcessRuntime(version, operations, instance.process_id)
 
 
@@ -28,7 +32,9 @@ def run_step(session: Session, instance: ProcessInstance, actor: Actor,
 
     `change` may return the ids of engine tasks it removed (a reset), whose records are superseded.
     """
-    runtime = runtime_for(session, instance, actor)
+    # Everything the step puts into the engine is written down, so the step can be replayed.
+    journal = StepJournal()
+    runtime = journal.runtime(runtime_for(session, instance, actor, journal))
     wf = runtime.load(instance.state) if instance.state else runtime.start()
     removed = change(runtime, wf) or []
     if removed:
@@ -54,6 +60,10 @@ def run_step(session: Session, instance: ProcessInstance, actor: Actor,
     else:
         instance.stage = "、".join(dict.fromkeys(t.properties.get("stage", t.title) for t in ready))
     session.flush()
+    # The step's record: its inputs for replay, and the hash of the state it stored (an edit of the
+    # stored state behind the engine's back no longer matches it).
+    audit.append(session, "engine_step", actor=actor.username, instance_id=instance.id,
+                 data=journal.record(wf), state_hash=state_hash, address=actor.address)
     created = sync_task_index(session, instance, ready, actor)
     if outcome:
         audit.append(session, "project_ended", actor=actor.username, instance_id=instance.id,

@@ -201,7 +201,7 @@ def _get(s: Session, instance_id: int) -> ProcessInstance:
 
 def history(s: Session, instance_id: int) -> list[HistoryEntry]:
     events = s.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance_id,
-                                                AuditEvent.action != "project_viewed")
+                                                AuditEvent.action.notin_(("project_viewed", "engine_step")))
                        .order_by(AuditEvent.id)).all()
     titles = dict(s.execute(select(TaskRecord.spec_name, TaskRecord.title)
                             .where(TaskRecord.instance_id == instance_id)).all())

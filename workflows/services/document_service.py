@@ -1,0 +1,415 @@
+"""Documents (文书) of a project as PDF: who may have them, what goes into them, and the audit record
+of every generation (action `document_generated`, with the PDF's SHA-256 and the document kind).
+
+The data comes from the project's completed steps (TaskRecord), its filing and its audit log; the
+rendering is workflows/documents. Texts put on paper are Chinese only (official documents).
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from workflows import audit, auth, documents, forms
+from workflows.actor import Actor
+from workflows.db import transaction
+from workflows.engine.model_store import PROCESS_ID, form_files
+from workflows.errors import Conflict, NotFound
+from workflows.localtime import to_local
+from workflows.models import Filing, ModelVersion, Organisation, ProcessInstance, TaskRecord, Unit, User
+from workflows.models._types import utcnow
+from workflows.services.project_service import _project_data, history
+from workflows.services.task_service import REVIEW_ROUNDS, joint_review_summary, unit_name
+
+KINDS = documents.KINDS
+# Signing → start of construction within 6 months (seed 003 §3: 原则上合同签约到开工落地一般不超过6个月).
+START_WITHIN_MONTHS = 6
+# How long the addressee of a 项目推进提醒函 has to report back: our default, not from the seeds.
+REMINDER_REPLY_WORKING_DAYS = 10
+# Project data shown in a form's head rows, so not repeated in every opinion box.
+SUMMARY_KEYS = {"project_name", "investor", "industry", "amount_wan", "currency", "amount_usd_wan", "host_site",
+                "source_channel", "source_org", "contact_name", "contact_phone", "plan_summary", "land_mu",
+                "tax_per_mu_wan", "annual_output_wan", "jobs", "incentives", "special_terms",
+                "special_terms_detail", "needs_new_land", "water_use", "hazardous", "forestry"}
+# Steps whose data is the project itself rather than an opinion on it.
+LEAD_STEPS = ("register_lead",)
+
+
+def document_list(actor: Actor, instance_id: int) -> list[tuple[str, str]]:
+    """(kind, title) of the documents this user may generate for the project now; [] if none."""
+    with transaction() as s:
+        instance = _get(s, instance_id)
+        if not auth.project_view(s, actor, instance):
+            return []
+        return [(kind, title) for kind, title in KINDS.items()
+                if auth.document_generate(s, actor, instance, kind) and _unavailable(s, instance, kind) is None]
+
+
+def document_pdf(actor: Actor, instance_id: int, kind: str, addressee: str | None = None) -> tuple[str, bytes]:
+    """(file name, PDF) of one document of a project, recorded in the audit log with its SHA-256.
+
+    Not allowed to see the project → Forbidden; unknown kind → NotFound; the reminder letter is the
+    county commerce bureau's → Forbidden for others; a document whose stage the project has not
+    reached (no filing yet …) → Conflict. `addressee` is the unit code a reminder letter is sent to
+    (default: the project's host site).
+    """
+    with transaction() as s:
+        instance = _get(s, instance_id)
+        auth.require(auth.project_view(s, actor, instance), "您无权查看该项目。")
+        if kind not in KINDS:
+            raise NotFound("没有这种文书。")
+        auth.require(auth.document_generate(s, actor, instance, kind), "只有本县县商务局可以出具项目推进提醒函。")
+        missing = _unavailable(s, instance, kind)
+        if missing:
+            raise Conflict(missing)
+        if kind == "reminder-letter":
+            unit = _addressee(s, instance, addressee)
+            context = _reminder_context(s, instance, unit, _days_overdue(s, instance), contact=actor.display_name)
+        else:
+            context = BUILDERS[kind](s, instance)
+    # Rendered outside the transaction: SQLite's write lock is not held while WeasyPrint works.
+    pdf = documents.render(kind, context)
+    name = filename(kind, context["project"]["name"])
+    with transaction() as s:
+        _record(s, instance_id, kind, name, pdf, actor.username, actor.address,
+                {"addressee": context["addressee"], "days_overdue": context["days_overdue"]}
+                if kind == "reminder-letter" else None)
+    return name, pdf
+
+
+def reminder_letter(s: Session, instance: ProcessInstance, addressee_code: str, days_overdue: int, *,
+                    by: str = "system", address: str | None = None) -> tuple[str, bytes]:
+    """项目推进提醒函 (seed 002 §(十二)) to a responsible unit about a signed project that has not
+    started construction, inside the caller's transaction (a timer's engine step, for instance).
+
+    `days_overdue` > 0: the letter says by how many days the start deadline (signing + 6 months) is
+    past; 0 or less: how many days are left. Recorded in the audit log like every document.
+    """
+    unit = _addressee(s, instance, addressee_code)
+    context = _reminder_context(s, instance, unit, days_overdue)
+    pdf = documents.render("reminder-letter", context)
+    name = filename("reminder-letter", instance.project_name)
+    _record(s, instance.id, "reminder-letter", name, pdf, by, address,
+            {"addressee": context["addressee"], "days_overdue": days_overdue})
+    return name, pdf
+
+
+def filename(kind: str, project_name: str) -> str:
+    """项目评审表-年产10万吨稻虾深加工项目.pdf: the title, then the project's name without characters
+    file systems refuse."""
+    safe = re.sub(r'[\\/:*?"<>|\s]+', "", project_name or "")[:60] or "项目"
+    return f"{KINDS[kind]}-{safe}.pdf"
+
+
+def _record(s: Session, instance_id: int, kind: str, name: str, pdf: bytes, by: str, address: str | None,
+            extra: dict | None) -> None:
+    audit.append(s, "document_generated", actor=by, instance_id=instance_id, outcome=KINDS[kind],
+                 data={"kind": kind, "title": KINDS[kind], "filename": name, "size": len(pdf),
+                       "sha256": hashlib.sha256(pdf).hexdigest(), **(extra or {})},
+                 address=address)
+
+
+def _get(s: Session, instance_id: int) -> ProcessInstance:
+    instance = s.get(ProcessInstance, instance_id)
+    if instance is None:
+        raise NotFound("项目不存在。")
+    return instance
+
+
+def _completed(s: Session, instance: ProcessInstance, *specs: str) -> list[TaskRecord]:
+    query = select(TaskRecord).where(TaskRecord.instance_id == instance.id, TaskRecord.state == "completed")
+    if specs:
+        query = query.where(TaskRecord.spec_name.in_(specs))
+    return list(s.scalars(query.order_by(TaskRecord.completed_at, TaskRecord.id)))
+
+
+def _latest(s: Session, instance: ProcessInstance, spec: str) -> TaskRecord | None:
+    rows = _completed(s, instance, spec)
+    return rows[-1] if rows else None
+
+
+def _filing(s: Session, instance: ProcessInstance) -> Filing | None:
+    return s.scalar(select(Filing).where(Filing.instance_id == instance.id))
+
+
+def _unavailable(s: Session, instance: ProcessInstance, kind: str) -> str | None:
+    """Why the project has no such document yet, or None when it can be generated."""
+    if kind == "history":
+        return None
+    if instance.process_id != PROCESS_ID:
+        return "该文书只适用于招商引资项目。"
+    if kind == "joint-review" and not _completed(s, instance, *REVIEW_ROUNDS):
+        return "该项目尚无部门会审意见，暂不能生成联合会审意见汇总表。"
+    if kind == "contract-review" and _latest(s, instance, "contract_review") is None:
+        return "该项目尚未完成合同审查，暂不能生成合同审签单。"
+    if kind == "filing-form" and _filing(s, instance) is None:
+        return "该项目尚未报市/州商务局备案，暂不能生成备案表。"
+    if kind == "reminder-letter" and _latest(s, instance, "signing") is None:
+        return "项目推进提醒函只适用于已签约的项目。"
+    return None
+
+
+# ---- What goes into the documents --------------------------------------------------------------
+
+def _common(s: Session, instance: ProcessInstance, kind: str) -> dict:
+    county = s.get(Organisation, instance.county_id)
+    registered = to_local(instance.created_at)
+    return {
+        "county": county.name,
+        # The issuer is the county's commerce bureau (县商务局 / 县投资促进服务中心), named with its county.
+        "issuer": f"{county.name}商务局",
+        "heading": (f"{county.name}投资者投诉办理记录" if instance.process_id != PROCESS_ID
+                    else f"{county.name}招商引资{'' if KINDS[kind].startswith('项目') else '项目'}{KINDS[kind]}"),
+        "doc_number": documents.document_number(county.name, kind, registered.year, instance.id),
+        "issued": to_local(utcnow()).date(),
+        "project": _project(s, instance),
+    }
+
+
+def _project(s: Session, instance: ProcessInstance) -> dict:
+    data = _project_data(s, instance)
+    version = s.get(ModelVersion, instance.model_version_id)
+    lead_schema = _schema(version, "register_lead")
+    currency = data.get("currency")
+    source = forms.option_title(lead_schema.get("properties", {}).get("source_channel", {}),
+                                data.get("source_channel")) or ""
+    if data.get("source_org"):
+        source = f"{source}（{data['source_org']}）"
+    if instance.status == "running":
+        status = f"办理中（当前环节：{instance.stage}）" if instance.stage else "办理中"
+    elif instance.status == "cancelled":
+        status = "已撤销"
+    else:
+        status = f"已办结（{instance.stage}）"
+    return {
+        "name": instance.project_name, "investor": instance.investor, "industry": data.get("industry"),
+        "amount_wan": data.get("amount_wan", instance.amount_wan),
+        "currency": "外资（美元）" if currency == "USD" else "内资（人民币）",
+        "amount_usd_wan": data.get("amount_usd_wan") if currency == "USD" else None,
+        "project_class": instance.project_class, "host_site": unit_name(s, instance, data.get("host_site")),
+        "source": source, "land_mu": data.get("land_mu"), "tax_per_mu_wan": data.get("tax_per_mu_wan"),
+        "annual_output_wan": data.get("annual_output_wan"), "jobs": data.get("jobs"),
+        "incentives": data.get("incentives"), "special_terms": bool(data.get("special_terms")),
+        "special_terms_detail": data.get("special_terms_detail"),
+        "exec_minutes_number": data.get("exec_minutes_number"), "plan_summary": data.get("plan_summary"),
+        "started_by": instance.started_by.display_name, "started_unit": instance.started_unit.name,
+        "registered_at": instance.created_at, "status": status,
+    }
+
+
+def _schema(version: ModelVersion, form: str | None) -> dict:
+    if not form or f"forms/{form}-schema.json" not in version.files:
+        return {}
+    return form_files(version, form)[0]
+
+
+def _box(s: Session, record: TaskRecord | None) -> dict | None:
+    """An opinion box: the step's decision, its opinion texts, the facts it recorded (labelled from its
+    form), who signed (and for whom), the drawn signature and the date."""
+    if record is None:
+        return None
+    version = s.get(ModelVersion, record.instance.model_version_id)
+    properties = _schema(version, record.form).get("properties", {})
+    data = record.data or {}
+    decision, lines, opinions = None, [], []
+    for key, prop in properties.items():
+        value = data.get(key)
+        if value in (None, "", []) or prop.get("readOnly") or key in SUMMARY_KEYS:
+            continue
+        shown = forms.option_title(prop, value)
+        label = prop.get("title", key)
+        if key.endswith(("_decision", "_approval")):
+            decision = str(shown)
+        elif key.endswith("_opinion"):
+            opinions.append({"text": str(value), "opinion": True})
+        elif isinstance(value, bool):
+            lines.append({"text": f"{label}：{'是' if value else '否'}", "opinion": False})
+        elif key.endswith("_date"):
+            lines.append({"text": f"{label}：{documents.cn_date(value)}", "opinion": False})
+        else:
+            lines.append({"text": f"{label}：{shown}", "opinion": False})
+    if decision is None and not lines and not opinions:
+        return None
+    unit = unit_name(s, record.instance, record.unit_code)
+    return {
+        # `lines`: the facts the step recorded, then its opinion; `opinions`: the opinion alone.
+        "label": record.title, "unit": unit, "decision": decision, "lines": lines + opinions, "opinions": opinions,
+        "by": record.completed_by.display_name if record.completed_by else None,
+        "acted_for": s.get(User, record.acted_for_id).display_name if record.acted_for_id else None,
+        "at": record.completed_at, "signature": documents.png_data_uri(record.signature_png),
+    }
+
+
+def _review_form(s: Session, instance: ProcessInstance) -> dict:
+    boxes: list[dict] = []
+    joint_review_at: int | None = None
+    for record in _completed(s, instance):
+        if record.spec_name in LEAD_STEPS:
+            continue
+        if record.spec_name in REVIEW_ROUNDS:
+            # The departments' opinions are one box here (each in full on the joint-review sheet).
+            if joint_review_at is None:
+                joint_review_at = len(boxes)
+                boxes.append({"group": True, "label": "联合会审", "lines": []})
+            continue
+        box = _box(s, record)
+        if box is not None:
+            boxes.append({"group": False, **box})
+    if joint_review_at is not None:
+        boxes[joint_review_at]["lines"] = [
+            f"{r['unit']}：{r['decision']}" + (f"——{r['conditions']}" if r["conditions"] else "")
+            + (f"——{r['reasons']}" if r["reasons"] else "")
+            for r in joint_review_summary(s, instance.id)]
+    return {**_common(s, instance, "review-form"), "boxes": boxes}
+
+
+def _conditions(s: Session, instance: ProcessInstance) -> list[dict]:
+    """The conditions of 有条件同意 opinions, which must be written into the contract."""
+    return [{"unit": r["unit"], "text": r["conditions"]} for r in joint_review_summary(s, instance.id)
+            if r["decision"] == "有条件同意" and r["conditions"]]
+
+
+def _joint_review(s: Session, instance: ProcessInstance) -> dict:
+    # The summary carries no task ids: a drawn signature is found by department and completion time.
+    signatures = {(unit_name(s, instance, r.unit_code), r.completed_at): r.signature_png
+                  for r in _completed(s, instance, *REVIEW_ROUNDS)}
+    rows = [{**r, "signature": documents.png_data_uri(signatures.get((r["unit"], r["at"])))}
+            for r in joint_review_summary(s, instance.id)]
+    counts = {d: sum(1 for r in rows if r["decision"] == d) for d in ("同意", "有条件同意", "不同意")}
+    return {**_common(s, instance, "joint-review"), "rows": rows, "counts": counts,
+            "conditions": _conditions(s, instance),
+            "objection_box": _box(s, _latest(s, instance, "objection_decision"))}
+
+
+def _contract_review(s: Session, instance: ProcessInstance) -> dict:
+    legal = _latest(s, instance, "contract_review")
+    checks = {k: (legal.data or {}).get(k) for k in ("legality_ok", "fair_competition_ok", "conditions_in_contract")}
+    filing = _filing(s, instance)
+    executive = _latest(s, instance, "executive_meeting")
+    exec_type = (executive.data or {}).get("exec_meeting_type") if executive else None
+    common = _common(s, instance, "contract-review")
+    project = common["project"]
+    return {**common, "checks": checks, "conditions": _conditions(s, instance),
+            "signing": (filing.signing if filing and filing.signing else {}),
+            "legal_box": _box(s, legal), "meeting_box": _box(s, _latest(s, instance, "review_meeting")),
+            "exec_box": _box(s, executive), "exec_label": (exec_type or "常务会议").removeprefix("县政府"),
+            "exec_required": project["project_class"] == "重大" or project["special_terms"],
+            "head_box": _box(s, _latest(s, instance, "approve_filing"))}
+
+
+def _filing_form(s: Session, instance: ProcessInstance) -> dict:
+    filing = _filing(s, instance)
+    prefecture = s.get(Organisation, filing.prefecture_id)
+    common = _common(s, instance, "filing-form")
+    # What was filed is what the prefecture received (Filing.summary), over the project's latest data.
+    filed = {k: v for k, v in (filing.summary or {}).items() if v not in (None, "")}
+    project = {**common["project"]}
+    for key in ("industry", "amount_wan", "land_mu", "tax_per_mu_wan", "annual_output_wan", "jobs",
+                "special_terms_detail", "exec_minutes_number", "project_class"):
+        if key in filed:
+            project[key] = filed[key]
+    return {**common, "project": project, "prefecture_bureau": f"{prefecture.name}商务局",
+            "filing": {"number": filing.number, "state": filing.state, "submitted_at": filing.submitted_at,
+                       "accepted_at": filing.accepted_at, "times_submitted": filing.times_submitted,
+                       "return_reason": filing.return_reason},
+            "signing": filing.signing or {}, "conditions": _conditions(s, instance),
+            "head_box": _box(s, _latest(s, instance, "approve_filing")),
+            "prefecture_box": _box(s, _latest(s, instance, "prefecture_review"))}
+
+
+def _signed_on(s: Session, instance: ProcessInstance) -> date:
+    signing = _latest(s, instance, "signing")
+    raw = (signing.data or {}).get("sign_date") if signing else None
+    try:
+        return date.fromisoformat(str(raw)[:10])
+    except ValueError:
+        return to_local(signing.completed_at).date()
+
+
+def _add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def _days_overdue(s: Session, instance: ProcessInstance) -> int:
+    """Days past the start deadline (signing + 6 months), or 0 while it has not passed."""
+    deadline = _add_months(_signed_on(s, instance), START_WITHIN_MONTHS)
+    return max(0, (to_local(utcnow()).date() - deadline).days)
+
+
+def _addressee(s: Session, instance: ProcessInstance, code: str | None) -> Unit:
+    """The responsible unit a reminder letter goes to: a unit of the project's county, by default its
+    host site (the 园区/乡镇 where it was to be built, seed 002 §(十二))."""
+    code = code or _project_data(s, instance).get("host_site")
+    unit = s.scalar(select(Unit).where(Unit.organisation_id == instance.county_id, Unit.code == (code or ""),
+                                       Unit.active.is_(True)))
+    if unit is None:
+        raise NotFound("没有这个责任单位。")
+    return unit
+
+
+def _reminder_context(s: Session, instance: ProcessInstance, unit: Unit, days_overdue: int,
+                      contact: str | None = None) -> dict:
+    common = _common(s, instance, "reminder-letter")
+    signed_on = _signed_on(s, instance)
+    start_by = _add_months(signed_on, START_WITHIN_MONTHS)
+    filing = _filing(s, instance)
+    county = common["county"]
+    return {**common, "addressee": unit.name, "signed_on": signed_on, "start_by": start_by, "months": START_WITHIN_MONTHS,
+            "days_overdue": int(days_overdue), "days_left": max(0, (start_by - common["issued"]).days),
+            "signing": (filing.signing if filing and filing.signing else {}),
+            "filing_number": filing.number if filing else None,
+            "reply_working_days": REMINDER_REPLY_WORKING_DAYS, "contact": contact,
+            "copy_to": f"{county}人民政府办公室，{county}发展开放型经济领导小组办公室"}
+
+
+def _history(s: Session, instance: ProcessInstance) -> dict:
+    events = []
+    for e in history(s, instance.id):
+        # An ending is logged by its BPMN end-event id; paper shows its name (the finished stage).
+        outcome = instance.stage if e.action == "project_ended" and e.outcome == instance.outcome else e.outcome
+        events.append({"at": e.at, "time": f"{to_local(e.at):%H:%M:%S}", "actor": e.actor_name,
+                       "action": ACTION_NAMES.get(e.action, e.action),
+                       "task": (e.task_title or "") + (f" #{e.mi_index + 1}" if e.mi_index is not None else ""),
+                       "detail": _detail(outcome, e.data)})
+    return {**_common(s, instance, "history"), "events": events}
+
+
+def _detail(outcome: str | None, data: dict | None) -> str:
+    """What the history shows of an event: its outcome, else a few telling fields of its data."""
+    parts = [outcome] if outcome and outcome not in ("completed",) else []
+    data = data if isinstance(data, dict) else {}
+    for key, label in (("reason", "理由"), ("note", "附言"), ("to", "对象"), ("filename", "文件"),
+                       ("addressee", "主送"), ("sha256", "SHA-256")):
+        value = data.get(key)
+        if value not in (None, "", []) and not (key == "filename" and outcome):
+            parts.append(f"{label}：{value}")
+    return "；".join(str(p) for p in parts)[:300]
+
+
+# Names of audit actions on paper. The web pages translate the same actions through
+# webapp/i18n_extra.py ACTION_NAMES; the webapp may not be imported from here (DESIGN.md layering).
+ACTION_NAMES = {
+    "project_started": "登记线索，流程启动", "complaint_registered": "登记投诉并交办", "task_offered": "任务到达",
+    "task_claimed": "认领", "task_released": "释放", "task_completed": "办理完成",
+    "task_cancelled": "任务撤销（流程改道）", "loop_back": "退回至前序环节", "project_ended": "流程结束",
+    "filing_submitted": "报送备案", "filing_accepted": "备案受理", "filing_returned": "备案退回",
+    "signing_reported": "签约结果报备", "project_copied": "抄送", "task_returned": "退回",
+    "task_withdrawn": "撤回", "task_transferred": "转办", "task_urged": "催办", "project_cancelled": "撤销项目",
+    "task_reopened": "重新办理", "draft_saved": "暂存草稿", "task_delegated": "委派",
+    "delegation_returned": "委派草稿交回", "task_overdue_reminded": "到期提醒", "task_overdue_escalated": "超期督办",
+    "department_added": "加签", "department_removed": "减签", "attachment_uploaded": "上传附件",
+    "attachment_downloaded": "下载附件", "engine_step": "流程引擎步进", "document_generated": "生成文书",
+}
+
+BUILDERS = {"review-form": _review_form, "joint-review": _joint_review, "contract-review": _contract_review,
+            "filing-form": _filing_form, "history": _history}
