@@ -4,7 +4,7 @@ from __future__ import annotations
 from workflows.demo import DEMO_ANSWERS as ANSWERS
 from workflows.demo import DEMO_LEAD as LEAD
 from workflows.demo import DEMO_PASSWORD as PASSWORD
-from workflows.demo import DEPT_REVIEWER, DOER, FORM_OF, HOSTS
+from workflows.demo import DEPT_REVIEWER, DOER, FORM_OF, HOST_TASKS, HOSTS
 
 
 def login(client, username: str, password: str = PASSWORD):
@@ -53,7 +53,7 @@ def step(app, client, instance_id: int, spec: str, **overrides) -> None:
     assert tasks, f"{spec} is not ready; ready: {ready_tasks(app, instance_id)}"
     task_id, _, unit = tasks[0]
     username = DEPT_REVIEWER[unit] if spec in ("department_review", "supplementary_review") else DOER[spec]
-    if spec == "review_materials":
+    if spec in HOST_TASKS:
         username = HOSTS[unit]
     do_task(client, username, task_id, {**ANSWERS[FORM_OF.get(spec, spec)], **overrides})
 

@@ -19,7 +19,7 @@ from SpiffWorkflow.util.task import TaskState
 ROOT = Path(__file__).resolve().parents[1]
 BPMN_DIR = ROOT / 'bpmn'
 BPMN_FILE = BPMN_DIR / 'investment_project.bpmn'
-DMN_FILES = [BPMN_DIR / 'project_class.dmn', BPMN_DIR / 'review_departments.dmn']
+DMN_FILES = sorted(BPMN_DIR.glob('*.dmn'))  # the application loads every bpmn/*.dmn
 FORMS_DIR = ROOT / 'forms'
 PROCESS_ID = 'investment_project'
 
@@ -56,6 +56,9 @@ USER_TASKS = {
     'prefecture_review': 'prefecture_bureau',
     'revise_filing': 'commerce_bureau',
     'signing': 'commerce_bureau',
+    # after signing (履约跟踪, issue #4)
+    'track_progress': 'host_site',
+    'reply_reminder': 'host_site',
 }
 AUTOMATED_TASKS = {
     'propose_class': ('businessRuleTask', 'screening_team'),
@@ -69,6 +72,10 @@ AUTOMATED_TASKS = {
     'accept_filing': ('serviceTask', 'prefecture_bureau'),
     'return_filing': ('serviceTask', 'prefecture_bureau'),
     'report_signing': ('serviceTask', 'commerce_bureau'),
+    'tracking_plan': ('businessRuleTask', 'commerce_bureau'),
+    'send_reminder_letter': ('serviceTask', 'commerce_bureau'),
+    'compute_rewards': ('businessRuleTask', 'host_site'),
+    'record_rewards': ('serviceTask', 'host_site'),
 }
 MULTI_INSTANCE = {'department_review', 'supplementary_review'}
 # The 加签 round asks for the same opinion as the joint review, with the same form.
@@ -78,10 +85,12 @@ SERVICE_OPERATORS = {
     'accept_filing': 'filing_accept',
     'return_filing': 'filing_return',
     'report_signing': 'filing_report_signing',
+    'send_reminder_letter': 'tracking_reminder_letter',
+    'record_rewards': 'rewards_record',
 }
 END_EVENTS = {
     'end_rejected', 'end_abandoned', 'end_terminated', 'end_meeting_rejected',
-    'end_exec_rejected', 'end_contract_rejected', 'end_signed',
+    'end_exec_rejected', 'end_contract_rejected', 'end_in_production',
 }
 ALWAYS_DEPARTMENTS = ['fgj', 'sthj', 'zrzyj', 'swj', 'kgxj']   # seed 002 §(十三)
 
@@ -127,13 +136,17 @@ class FakeServiceEnvironment(TaskDataEnvironment):
     def __init__(self):
         # The application provides working_days_after() to timer expressions; far-future here, so
         # the overdue-reminder timers never fire during these walks.
-        super().__init__({'working_days_after': lambda days: '2999-01-01T00:00:00+00:00'})
+        # months_after (the 6-month start deadline) likewise; the tracking period is data (P7D/P1M).
+        super().__init__({'working_days_after': lambda days: '2999-01-01T00:00:00+00:00',
+                          'months_after': lambda months, start=None: '2999-01-01T00:00:00+00:00'})
         self.calls = []
 
     def call_service(self, context, operation_name=None, operation_params=None, **kwargs):
         self.calls.append(operation_name)
         if operation_name == 'filing_accept':
             return json.dumps({'number': 'X'})
+        if operation_name == 'tracking_reminder_letter':
+            return json.dumps({'sent': True})
         return json.dumps({'ok': True, 'operation': operation_name})
 
 
@@ -205,7 +218,14 @@ FORM_DATA = {
     'prefecture_review': {'prefecture_decision': '受理', 'prefecture_opinion': None},
     'revise_filing': {'revise_note': '已按意见修改'},
     'signing': {'contract_number': 'NX-2024-001', 'sign_date': '2024-07-01', 'signatories': '县长；投资方董事长',
-                'signing_place': '南县', 'signing_opinion': None},
+                'signing_place': '南县', 'signing_opinion': None, 'sector': '工业', 'chain_project': False,
+                'investor_origin': None, 'new_origin_region': False, 'lead_leader': None,
+                'responsible_department': None, 'task_force': None, 'advance_plan': None},
+    'track_progress': {'funds_in_place_wan': 3000, 'funds_this_year_wan': 3000, 'foreign_paid_in_usd_wan': None,
+                       'construction_started': False, 'construction_start_date': None,
+                       'production_started': False, 'production_start_date': None, 'jobs_created': 0,
+                       'tax_paid_wan': 0, 'progress_note': '办理用地手续'},
+    'reply_reminder': {'delay_reasons': '用地报批未完成', 'measures': '加快组卷报批', 'planned_start_date': None},
 }
 
 
@@ -269,6 +289,15 @@ def finish_filing_and_signing(wf):
     complete(wf, 'prefecture_review')
     assert ready_ids(wf) == ['signing']
     complete(wf, 'signing')
+
+
+def assert_signed_and_tracked(wf):
+    """After signing the project is tracked (issue #4): it waits for the first report and for the
+    6-month start deadline; the signature was reported to the prefecture."""
+    assert not wf.is_completed() and ready_ids(wf) == []
+    assert reached(wf, 'report_signing') and reached(wf, 'tracking_plan')
+    waiting = {t.task_spec.bpmn_id for t in wf.get_tasks(state=TaskState.WAITING)}
+    assert {'wait_tracking', 'start_deadline_timer'} <= waiting
 
 
 def assert_ended_at(wf, end_id):
@@ -350,12 +379,15 @@ def test_user_tasks_have_form_properties(specs, bpmn_tree):
         assert props['formUiSchemaFilename'] == f'{form}-uischema.json'
         assert props['stage'] and all(ord(c) > 127 or c in '/' for c in props['stage'])
         due = int(props['dueWorkingDays'])
-        assert due == (5 if task_id in MULTI_INSTANCE | {'prefecture_review'} else 3)
+        assert due == {'prefecture_review': 5, 'track_progress': 5, 'reply_reminder': 10}.get(
+            task_id, 5 if task_id in MULTI_INSTANCE else 3)
         assert task_spec.bpmn_name  # Chinese task name
     props = lambda t: spec.task_specs[t].extensions['properties']
     assert props('department_review [child]')['unitField'] == 'department'
     assert props('review_materials')['unitField'] == 'host_site'
     assert props('supplement_lead')['assigneeField'] == 'started_by'
+    assert props('track_progress')['unitField'] == props('reply_reminder')['unitField'] == 'host_site'
+    assert props('track_progress')['recurring'] == 'true'
 
 
 def test_form_files_exist():
@@ -600,11 +632,13 @@ def test_general_class_happy_path_skips_executive_meeting(specs):
     assert ready_ids(wf) == ['contract_review']     # 一般, no 一事一议: no executive meeting
     complete(wf, 'contract_review')
     finish_filing_and_signing(wf)
-    assert_ended_at(wf, 'end_signed')
+    assert_signed_and_tracked(wf)
     assert not reached(wf, 'executive_meeting')
     assert env.calls == ['filing_submit', 'filing_accept', 'filing_report_signing']
-    assert wf.data['filing'] == {'number': 'X'}
-    assert wf.data['filing_submit_result']['ok'] is True
+    data = wf.get_tasks(spec_name='tracking_plan')[0].data
+    assert data['filing'] == {'number': 'X'}
+    assert data['filing_submit_result']['ok'] is True
+    assert (data['tracking_period'], data['tracking_cycle']) == ('P1M', '每月')  # 一般: monthly
 
 
 def test_major_class_goes_through_executive_meeting(specs):
@@ -621,7 +655,7 @@ def test_major_class_goes_through_executive_meeting(specs):
     complete(wf, 'executive_meeting')
     complete(wf, 'contract_review')
     finish_filing_and_signing(wf)
-    assert_ended_at(wf, 'end_signed')
+    assert_signed_and_tracked(wf)
 
 
 def test_foreign_capital_major_by_usd_amount(specs):
@@ -703,7 +737,7 @@ def test_objection_renegotiate_then_signed(specs):
     from_materials_to_contract(wf)
     complete(wf, 'contract_review')
     finish_filing_and_signing(wf)
-    assert_ended_at(wf, 'end_signed')
+    assert_signed_and_tracked(wf)
 
 
 def test_review_meeting_postpone_loop_and_pre_review_return(specs):
@@ -737,10 +771,10 @@ def test_prefecture_return_revise_loop(specs):
     complete(wf, 'revise_filing')
     assert ready_ids(wf) == ['approve_filing']
     finish_filing_and_signing(wf)
-    assert_ended_at(wf, 'end_signed')
+    assert_signed_and_tracked(wf)
     assert env.calls == ['filing_submit', 'filing_return', 'filing_submit', 'filing_accept',
                          'filing_report_signing']
-    assert wf.data['filing']['number'] == 'X'
+    assert wf.get_tasks(spec_name='tracking_plan')[0].data['filing']['number'] == 'X'
 
 
 @pytest.mark.parametrize('task_id, field, value', [
@@ -772,7 +806,7 @@ def test_back_to_negotiation(specs, task_id, field, value):
     complete(wf, 'executive_meeting')
     complete(wf, 'contract_review')
     finish_filing_and_signing(wf)
-    assert_ended_at(wf, 'end_signed')
+    assert_signed_and_tracked(wf)
     assert count_completed(wf, 'department_review') >= 1
 
 
@@ -832,6 +866,7 @@ def _restricted_environment():
         '_getiter_': default_guarded_getiter, '_write_': full_write_guard,
         '_iter_unpack_sequence_': guarded_iter_unpack_sequence,
         'working_days_after': lambda days: '2999-01-01T00:00:00+00:00',
+        'months_after': lambda months, start=None: '2999-01-01T00:00:00+00:00',
     }
 
     class RestrictedEnvironment(FakeServiceEnvironment):
@@ -885,7 +920,7 @@ def test_major_path_runs_under_restricted_python(specs):
     complete(wf, 'prefecture_review', prefecture_decision='退回', prefecture_opinion='补充一事一议文件')
     complete(wf, 'revise_filing')
     finish_filing_and_signing(wf)
-    assert_ended_at(wf, 'end_signed')
-    assert wf.data['filing'] == {'number': 'X'}
+    assert_signed_and_tracked(wf)
+    assert wf.get_tasks(spec_name='tracking_plan')[0].data['filing'] == {'number': 'X'}
     assert env.calls == ['filing_submit', 'filing_return', 'filing_submit', 'filing_accept',
                          'filing_report_signing']

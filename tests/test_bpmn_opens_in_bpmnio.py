@@ -28,8 +28,8 @@ SPIFF_NS = 'http://spiffworkflow.org/bpmn/schema/1.0/core'
 
 EXPECTED = {
     'bpmn/investment_project.bpmn': {
-        'kind': 'bpmn', 'flowNodes': 160, 'sequenceFlows': 135, 'lanes': 11, 'participants': 1,
-        'shapes': 172, 'edges': 135,
+        'kind': 'bpmn', 'flowNodes': 185, 'sequenceFlows': 157, 'lanes': 11, 'participants': 1,
+        'shapes': 197, 'edges': 157,
     },
     'bpmn/investor_complaint.bpmn': {
         'kind': 'bpmn', 'flowNodes': 16, 'sequenceFlows': 14, 'lanes': 3, 'participants': 1,
@@ -39,6 +39,16 @@ EXPECTED = {
         'kind': 'dmn', 'shapes': 1, 'edges': 0,
         'decisions': [{'id': 'project_class_decision', 'hitPolicy': 'FIRST',
                        'inputs': 3, 'outputs': 1, 'rules': 4}],
+    },
+    'bpmn/rewards.dmn': {
+        'kind': 'dmn', 'shapes': 1, 'edges': 0,
+        'decisions': [{'id': 'rewards_decision', 'hitPolicy': 'COLLECT',
+                       'inputs': 10, 'outputs': 8, 'rules': 6}],
+    },
+    'bpmn/tracking_cadence.dmn': {
+        'kind': 'dmn', 'shapes': 1, 'edges': 0,
+        'decisions': [{'id': 'tracking_cadence_decision', 'hitPolicy': 'FIRST',
+                       'inputs': 1, 'outputs': 2, 'rules': 2}],
     },
     'bpmn/review_departments.dmn': {
         'kind': 'dmn', 'shapes': 1, 'edges': 0,

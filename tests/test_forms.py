@@ -57,7 +57,16 @@ CONTRACT = {
     "approve_filing": {"filing_approval", "filing_approval_opinion"},
     "prefecture_review": {"prefecture_decision", "prefecture_opinion"},
     "revise_filing": {"revise_note"},
-    "signing": {"contract_number", "sign_date", "signatories", "signing_place", "signing_opinion"},
+    "signing": {"contract_number", "sign_date", "signatories", "signing_place", "signing_opinion",
+                # issue #4: the "五个一" of a major project (seed 002 §(九)) and what the rewards need
+                "project_class", "sector", "chain_project", "investor_origin", "new_origin_region",
+                "lead_leader", "responsible_department", "task_force", "advance_plan"},
+    # after signing (履约跟踪, issue #4)
+    "track_progress": {"tracking_cycle", "sign_date", "funds_in_place_wan", "funds_this_year_wan",
+                       "foreign_paid_in_usd_wan", "construction_started", "construction_start_date",
+                       "production_started", "production_start_date", "jobs_created", "tax_paid_wan",
+                       "progress_note"},
+    "reply_reminder": {"sign_date", "delay_reasons", "measures", "planned_start_date"},
     # bpmn/investor_complaint.bpmn (seed 003 §15)
     "register_complaint": {"investor", "contact_name", "contact_phone", "channel", "subject", "content",
                            "related_project", "responsible_unit", "routing_note"},
@@ -88,6 +97,9 @@ READ_ONLY = {
     "department_review": {"department"},
     "supplement_lead": {"screening_opinion"},
     "contract_review": {"review_conditions_all"},
+    "signing": {"project_class"},
+    "track_progress": {"tracking_cycle", "sign_date"},
+    "reply_reminder": {"sign_date"},
     "answer_complaint": {"investor", "subject", "content", "routing_note", "complaint_round", "feedback_note"},
     "confirm_answer": {"subject", "complaint_round", "facts", "answer", "measures"},
     "coordinate_complaint": {"investor", "subject", "content", "answer", "feedback_note"},
@@ -423,6 +435,31 @@ def test_an_opinion_longer_than_2000_characters_is_rejected():
 
 def test_signing_records_number_date_and_signatories():
     data = {"contract_number": "NX-2025-001", "sign_date": "2025-06-18",
-            "signatories": "县人民政府 李四；湖南某食品有限公司 王五", "signing_place": "南县"}
+            "signatories": "县人民政府 李四；湖南某食品有限公司 王五", "signing_place": "南县", "sector": "农业"}
     assert is_valid("signing", data)
     assert not is_valid("signing", {**data, "sign_date": None})
+    assert not is_valid("signing", {k: v for k, v in data.items() if k != "sector"})
+
+
+FIVE_ONES = {"lead_leader": "常务副县长 李卫东", "responsible_department": "kgxj",
+             "task_force": "科工信局、自然资源局、经开区抽调5人", "advance_plan": "6个月内开工，18个月内投产"}
+
+
+def test_a_major_project_needs_its_five_ones_at_signing():
+    """seed 002 §(九): 一名牵头领导、一个主体责任部门、一个工作专班、一套落地推进方案 (seed 003 §3: "五个一")."""
+    data = {"contract_number": "NX-2025-001", "sign_date": "2025-06-18", "signatories": "县长；董事长",
+            "sector": "工业", "project_class": "重大"}
+    assert is_valid("signing", {**data, **FIVE_ONES})
+    for key in FIVE_ONES:
+        assert not is_valid("signing", {**data, **{k: v for k, v in FIVE_ONES.items() if k != key}}), key
+    assert is_valid("signing", {**data, "project_class": "重点"})
+
+
+def test_a_tracking_report_needs_dates_and_production_needs_a_start():
+    data = {"funds_in_place_wan": 3000, "construction_started": False, "production_started": False,
+            "progress_note": "办理用地手续"}
+    assert is_valid("track_progress", data)
+    assert not is_valid("track_progress", {**data, "construction_started": True})
+    assert is_valid("track_progress", {**data, "construction_started": True, "construction_start_date": "2026-03-01"})
+    assert not is_valid("track_progress", {**data, "production_started": True, "production_start_date": "2026-09-01"})
+    assert not is_valid("track_progress", {**data, "funds_in_place_wan": -1})

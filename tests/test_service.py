@@ -26,7 +26,8 @@ def test_major_project_reaches_signing_with_a_filing_number(database):
                  "approve_filing", "prefecture_review", "signing"):
         advance(pid, spec)
     done = instance(pid)
-    assert (done.status, done.outcome, done.project_class) == ("completed", "end_signed", "重大")
+    # Signed and reported; the project stays open for tracking after signing (issue #4).
+    assert (done.status, done.stage, done.project_class) == ("running", "履约跟踪", "重大")
     with transaction() as s:
         filing = s.scalar(select(Filing).where(Filing.instance_id == pid))
         assert filing.state == "已签约" and filing.number.endswith("0001号")

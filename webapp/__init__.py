@@ -15,7 +15,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from webapp.config import load_config
 from webapp.i18n import N_, error_text, form_text, select_locale
 from webapp.i18n_extra import action_name
-from workflows import anchors, db, mail
+from workflows import anchors, db, filing_exchange, mail
 from workflows.errors import ServiceError
 from workflows.forms import base_type, option_title
 from workflows.localtime import to_local
@@ -42,6 +42,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     mail.configure(app.config["SMTP_HOST"], app.config["SMTP_PORT"], app.config["SMTP_FROM"])
     anchors.configure(app.config["AUDIT_CHECKPOINT_FILE"] or Path(app.instance_path) / "audit-checkpoints.jsonl",
                       app.config["AUDIT_HMAC_KEY"])
+    filing_exchange.configure(app.config["FILING_PREFECTURE_URL"], app.config["FILING_KEYS"],
+                              app.config["FILING_COUNTY_URLS"], app.config["FILING_REPLAY_SECONDS"])
     db.upgrade()
     if app.config["DEMO_DATA"]:
         from workflows.demo import seed_organisations, seed_projects
@@ -57,9 +59,20 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录。"
 
-    from webapp import admin, attachments, audit, auth_views, complaints, filings, projects, stand_ins, tasks
+    from webapp import (admin, attachments, audit, auth_views, complaints, filing_api, filings, projects, stand_ins,
+                        tasks)
     for module in (auth_views, tasks, projects, complaints, filings, admin, attachments, stand_ins, audit):
         app.register_blueprint(module.bp)
+    # The filing API authenticates each request by its signature (HMAC per county), not by a session.
+    csrf.exempt(filing_api.bp)
+    app.register_blueprint(filing_api.bp)
+    # Leaders' pipeline (issue #7): dashboard, ledgers, reports; the token-authenticated service API.
+    from webapp import api_tokens, pipeline, service_api
+    app.register_blueprint(pipeline.bp)
+    app.register_blueprint(api_tokens.bp)
+    csrf.exempt(service_api.bp)
+    app.register_blueprint(service_api.bp)
+    app.jinja_env.globals["pipeline_visible"] = _pipeline_visible
 
     app.jinja_env.globals["form_text"] = form_text
     app.jinja_env.globals["error_text"] = error_text
@@ -120,6 +133,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         return {"lang": select_locale(), "request_path": request.path, "unread_notifications": unread}
 
     return app
+
+
+def _pipeline_visible() -> bool:
+    """For the menu: whether the signed-in user may open the dashboard (workflows.auth.dashboard_view)."""
+    from workflows import auth
+
+    return current_user.is_authenticated and auth.dashboard_view(current_user.actor)
 
 
 def project_attachments(instance_id: int, task_id: int | None = None) -> tuple[list[dict] | None, bool]:

@@ -21,6 +21,13 @@ OPTIONS = {
     "AUDIT_HMAC_KEY": (str, None, "Key signing the audit checkpoints (also for the scheduler); unset = no checkpoints."),
     "AUDIT_CHECKPOINT_FILE": (str, None, "Signed audit checkpoints (JSON lines), best on other storage than the "
                               "database; default instance/audit-checkpoints.jsonl."),
+    "FILING_PREFECTURE_URL": (str, None, ("County deployment: base URL of a separate prefecture deployment to "
+                                          "file with over the filing API (https://…); unset = the prefecture "
+                                          "is in this deployment.")),
+    "FILING_KEYS": (list, [], ("Filing API: the key each county shares with its prefecture, 县名=key pairs, "
+                               "comma-separated (the same pairs on both sides).")),
+    "FILING_COUNTY_URLS": (list, [], "Prefecture deployment: where each county's decisions go, 县名=https://… pairs."),
+    "FILING_REPLAY_SECONDS": (int, 300, "Filing API: a signed request older or newer than this is refused."),
     "MAX_UPLOAD_MB": (int, 10, "Largest upload in MB (requests may be 2 MB larger for the form around the file)."),
 }
 

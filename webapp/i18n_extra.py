@@ -29,6 +29,8 @@ ACTION_NAMES = {
     "audit_verified": N_("审计记录校验"), "history_exported": N_("导出办理记录"), "events_exported": N_("导出审计事件"),
     "model_deployed": N_("部署流程模型版本"),
     "document_generated": N_("生成文书"),
+    "reminder_letter_sent": N_("发出项目推进提醒函"), "reminder_letter_skipped": N_("已开工，未发提醒函"),
+    "reward_granted": N_("登记招商奖励"),
 }
 
 
@@ -67,7 +69,12 @@ DYNAMIC_STRINGS = [
     N_("不能取消自己的管理员角色"), N_("单位不存在"), N_("不能停用自己所在的单位"), N_("请选择抄送对象"), N_("抄送对象须为本县在岗用户"), N_("您无权抄送该项目。"),
     # Stage of a finished project (end-event names in bpmn/investment_project.bpmn).
     N_("已签约"), N_("研判不予通过"), N_("洽谈放弃"), N_("会审后终止"), N_("评审会不通过"),
-    N_("常务会议不同意"), N_("合同不予通过"), N_("已结束"),
+    N_("常务会议不同意"), N_("合同不予通过"), N_("已结束"), N_("已投产"),
+    # After signing (履约跟踪): stages, task names and the project page's tracking section.
+    N_("履约跟踪"), N_("履约跟踪填报"), N_("项目推进提醒函回复"), N_("提醒函回复"), N_("系统"),
+    N_("重大项目“五个一”"), N_("牵头县级领导"), N_("主体责任部门"), N_("工作专班"), N_("落地推进方案"),
+    N_("开工期限"), N_("已开工"), N_("跟踪填报"), N_("最近"), N_("累计到位资金"), N_("万元"), N_("就业"),
+    N_("税收"), N_("项目推进提醒函"), N_("招商奖励"), N_("万美元"), N_("已达年度上限"),
     # Stages, task names and endings of bpmn/investor_complaint.bpmn.
     N_("投诉登记与交办"), N_("责任部门答复"), N_("投资者确认答复"), N_("投资办主任协调"), N_("投诉已办结"),
     N_("协调办结"), N_("第一轮答复"), N_("第二轮答复"), N_("只有县商务局可以登记投资者投诉。"),

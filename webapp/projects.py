@@ -8,7 +8,7 @@ from webapp.attachments import content_disposition
 from webapp.i18n import N_
 from webapp.session_user import actor
 from workflows.errors import DuplicateLead, ValidationFailed
-from workflows.services import document_service, project_service, task_operations
+from workflows.services import document_service, filing_service, project_service, task_operations
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
 
@@ -90,6 +90,19 @@ def review_change(instance_id: int, change: str):
     except ValidationFailed as failed:
         return show(instance_id, {f"review_{k}": v for k, v in failed.errors.items()}, 422)
     flash(N_("已加签，该部门将在本轮会审后补充会审。") if change == "add" else N_("已减签。"))
+    return redirect(url_for("projects.show", instance_id=instance_id))
+
+
+@bp.route("/<int:instance_id>/special-filing", methods=["POST"])
+@login_required
+def special_filing(instance_id: int):
+    """一事一议报上一级政府备案: record 已报送 / 已备案 with the document number."""
+    try:
+        filing_service.special_filing_record(actor(), instance_id, request.form.get("special_state", ""),
+                                             request.form.get("special_reference", ""))
+    except ValidationFailed as failed:
+        return show(instance_id, failed.errors, 422)
+    flash(N_("已登记一事一议报备情况。"))
     return redirect(url_for("projects.show", instance_id=instance_id))
 
 

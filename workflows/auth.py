@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from workflows import filing_exchange
 from workflows.actor import Actor
 from workflows.errors import Forbidden
 from workflows.models import Filing, Organisation, ProcessInstance, ProjectCopy, TaskRecord
@@ -27,6 +28,9 @@ def task_eligible(actor: Actor, record: TaskRecord, instance: ProcessInstance, c
     """May this user work on the task: the lane's role, the right organisation, unit and assignee."""
     role = ROLES.get(record.lane)
     if role is None or not actor.has(record.lane):
+        return False
+    if role.level == "prefecture" and filing_exchange.files_remotely():
+        # The prefecture is another deployment: its decision arrives over the filing API.
         return False
     org_ok = actor.org_id == (county.parent_id if role.level == "prefecture" else instance.county_id)
     if not org_ok:
@@ -139,6 +143,16 @@ def filing_list(actor: Actor) -> bool:
     return actor.has("prefecture_bureau") and actor.org_kind == "prefecture"
 
 
+def filing_decide(actor: Actor, filing: Filing) -> bool:
+    """受理/退回 a filing, confirm a duplicate, read its 备案表: the prefecture bureau it was filed with."""
+    return filing_list(actor) and actor.org_id == filing.prefecture_id
+
+
+def special_filing_record(actor: Actor, instance: ProcessInstance) -> bool:
+    """一事一议报上一级政府备案 is recorded by the commerce bureau of the project's county."""
+    return actor.has("commerce_bureau") and actor.org_id == instance.county_id
+
+
 def admin(actor: Actor) -> bool:
     return actor.has("admin")
 
@@ -196,4 +210,43 @@ def model_versions_read(actor: Actor) -> bool:
 
 def model_deploy(actor: Actor) -> bool:
     """Deploy a new process-model version: administrators."""
+    return actor.has("admin")
+
+
+# --- leaders' pipeline (issue #7): dashboard, ledgers, period reports, metrics, API tokens ---------
+
+# Who reads the county's pipeline figures: heads of office, the vice county head, the commerce bureau
+# and (read-only, as everywhere) auditors; the prefecture commerce bureau across its counties.
+PIPELINE_COUNTY_ROLES = frozenset({"head_of_office", "vice_county_head", "commerce_bureau", "auditor"})
+
+
+def dashboard_view(actor: Actor) -> bool:
+    """The dashboard (funnel, signed amounts, 履约率/开工率/资金到位率, overdue, stage times)."""
+    if actor.org_kind == "prefecture":
+        return actor.has("prefecture_bureau")
+    return bool(actor.roles & PIPELINE_COUNTY_ROLES)
+
+
+def metrics_read(actor: Actor) -> bool:
+    """The same figures as JSON (/api/v1/metrics)."""
+    return dashboard_view(actor)
+
+
+def ledger_view(actor: Actor) -> bool:
+    """台账 (project, signed-project, overdue ledgers) on screen; the prefecture's rows are its filed projects."""
+    return dashboard_view(actor)
+
+
+def ledger_export(actor: Actor) -> bool:
+    """The same ledgers as .xlsx."""
+    return ledger_view(actor)
+
+
+def period_report(actor: Actor) -> bool:
+    """Monthly / quarterly summary PDF (月研判、季调度, seed 004 §(八))."""
+    return dashboard_view(actor)
+
+
+def api_token_manage(actor: Actor) -> bool:
+    """Create, list and revoke API tokens: administrators."""
     return actor.has("admin")

@@ -10,6 +10,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from workflows import faults
+
 
 class Base(DeclarativeBase):
     pass
@@ -79,7 +81,11 @@ def transaction() -> Iterator[Session]:
     _local.open = True
     try:
         yield session
+        if session.info.get("engine_step"):
+            faults.reached("after_engine_before_commit")  # test-only (ZS_FAULT_POINT); no-op otherwise
         session.commit()
+        if session.info.get("engine_step"):
+            faults.reached("after_commit")
     except BaseException:
         session.rollback()
         raise

@@ -98,7 +98,17 @@ DEMO_ANSWERS = {
     "prefecture_review": {"prefecture_decision": "受理", "prefecture_opinion": "准予备案。"},
     "revise_filing": {"revise_note": "已按退回意见修改备案材料。"},
     "signing": {"contract_number": "NX-2026-001", "sign_date": date.today().isoformat(),
-                "signatories": "南县人民政府；湖南洞庭食品有限公司", "signing_place": "南县", "signing_opinion": "签约完成。"},
+                "signatories": "南县人民政府；湖南洞庭食品有限公司", "signing_place": "南县", "signing_opinion": "签约完成。",
+                "sector": "农业", "chain_project": "true",
+                # "五个一" (seed 002 §(九)): required for 重大 projects, kept for the others too.
+                "lead_leader": "县委常委、常务副县长 李卫东", "responsible_department": "kgxj",
+                "task_force": "科工信局、自然资源局、经开区管委会抽调5人组成项目工作专班",
+                "advance_plan": "签约后3个月内完成供地，6个月内开工，18个月内建成投产。"},
+    "track_progress": {"funds_in_place_wan": "3000", "funds_this_year_wan": "3000", "construction_started": "false",
+                       "production_started": "false", "jobs_created": "0", "tax_paid_wan": "0",
+                       "progress_note": "正在办理用地和规划手续。"},
+    "reply_reminder": {"delay_reasons": "用地报批尚未完成。", "measures": "县自然资源局加快组卷报批，园区同步开展场平。",
+                       "planned_start_date": date.today().isoformat()},
 }
 
 # Who does each task in the demo data (department tasks and host sites: by unit code).
@@ -114,6 +124,7 @@ DEPT_REVIEWER = {"fgj": "rev_fgj", "sthj": "rev_sthj", "zrzyj": "rev_zrzyj", "sw
 
 
 HOSTS = {"jkq": "luohu", "nykjyq": "luohu_nyq", "nzz": "luohu_nzz", "mcjz": "luohu_mcj"}
+HOST_TASKS = ("review_materials", "track_progress", "reply_reminder")  # done by the project's host site
 
 
 def seed_organisations(prefecture_name: str = "益阳市", filing_prefix: str = "益商",
@@ -162,7 +173,7 @@ FORM_OF = {"supplementary_review": "department_review"}  # the 加签 round uses
 def _doer(record) -> str:
     if record.spec_name in ("department_review", "supplementary_review"):
         return DEPT_REVIEWER[record.unit_code]
-    if record.spec_name == "review_materials":
+    if record.spec_name in HOST_TASKS:
         return HOSTS[record.unit_code]
     return DOER[record.spec_name]
 

@@ -128,10 +128,12 @@ def _centered(text: str, x: float, y: float, w: float, h: float, size: float) ->
 
 
 def render_svg(bpmn_text: str, process_id: str, done: set[str] | frozenset = frozenset(),
-               active: set[str] | frozenset = frozenset(), width: float | None = None) -> str:
+               active: set[str] | frozenset = frozenset(), width: float | None = None,
+               heat: dict[str, tuple[str, str]] | None = None) -> str:
     """The process diagram as an SVG document; elements in `done` / `active` are marked, the rest pending.
 
     `width` scales the drawing to that many pixels (the viewBox keeps the model's coordinates).
+    `heat` maps a task id to (fill colour, badge text): the waiting-time heatmap of the dashboard.
     """
     layout = _layout(bpmn_text, process_id)
     parts: list[str] = []
@@ -142,7 +144,7 @@ def render_svg(bpmn_text: str, process_id: str, done: set[str] | frozenset = fro
         element = layout.elements.get(element_id)
         if element is None or bounds is None:
             continue
-        parts.append(_shape(element, bounds, label, status[element_id]))
+        parts.append(_shape(element, bounds, label, status[element_id], (heat or {}).get(element_id)))
     edge_parts = []
     for element_id, points, label in layout.edges:
         element = layout.elements.get(element_id)
@@ -172,7 +174,7 @@ def _group(element: _Element, state: str, body: str) -> str:
             f'data-state="{state}">{title}{body}</g>')
 
 
-def _shape(element: _Element, bounds, label, state: str) -> str:
+def _shape(element: _Element, bounds, label, state: str, heat: tuple[str, str] | None = None) -> str:
     x, y, w, h = bounds
     kind = element.kind
     if kind in ("participant", "lane"):
@@ -190,9 +192,15 @@ def _shape(element: _Element, bounds, label, state: str) -> str:
                 f'<line x1="{x + band}" y1="{y}" x2="{x + band}" y2="{y + h}" stroke="#b5bac3"/>{text}</g>')
     fill, stroke, stroke_width = STYLE[state]
     if kind in TASKS:
+        if heat:
+            fill = heat[0]
         body = (f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="10" fill="{fill}" stroke="{stroke}" '
                 f'stroke-width="{stroke_width}"/>' + _task_marker(kind, x, y, stroke) + _mi_marker(element, x, y, w, h, stroke)
-                + _centered(element.name, x, y + 6, w, h - 12, 12))
+                + _centered(element.name, x, y + 6 - (7 if heat else 0), w, h - 12, 12))
+        if heat:
+            body += (f'<text class="heat-badge" x="{x + w / 2:.1f}" y="{y + h - 5:.1f}" font-size="11" '
+                     f'text-anchor="middle" font-weight="bold" fill="#1f2933">{escape(heat[1])}</text>')
+            return _group(element, "heat", body)
         return _group(element, state, body)
     if kind in EVENTS:
         r = w / 2

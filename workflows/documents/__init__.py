@@ -221,3 +221,19 @@ def render(kind: str, context: dict[str, Any]) -> bytes:
             f"@page {{ @bottom-center {{ font-family: {stacks['song']}; }} }}\n")
     html = HTML(string=render_html(kind, context), url_fetcher=_fetcher())
     return html.write_pdf(stylesheets=[CSS(string=css, font_config=fonts)], font_config=fonts)
+
+
+def render_page(template: str, context: dict[str, Any]) -> bytes:
+    """A PDF from any template of this folder (not a project document: e.g. the period report), with
+    the same stylesheet, fonts and closed URL fetcher as the project documents."""
+    from weasyprint import CSS, HTML
+    from weasyprint.text.fonts import FontConfiguration
+
+    stacks = font_stacks()
+    fonts = FontConfiguration()
+    css = (HERE / "documents.css").read_text(encoding="utf-8")
+    css += (f"\nhtml {{ font-family: {stacks['body']}; }}\n"
+            f".heavy, h1 {{ font-family: {stacks['title']}; }}\n"
+            f"@page {{ @bottom-center {{ font-family: {stacks['song']}; }} }}\n")
+    html = HTML(string=_environment().get_template(template).render(**context), url_fetcher=_fetcher())
+    return html.write_pdf(stylesheets=[CSS(string=css, font_config=fonts)], font_config=fonts)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition, TerminateEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -177,10 +177,19 @@ class ProcessRuntime:
         for task in wf.get_tasks(state=TaskState.COMPLETED):
             spec = task.task_spec
             # A project's endings are the end events named end_*; reminder branches end elsewhere.
+            # end_in_production is a terminate end event: it also ends the branches still waiting.
             if isinstance(spec, EndEvent) and (spec.bpmn_id or "").startswith("end_") and \
-                    isinstance(spec.event_definition, NoneEventDefinition):
+                    isinstance(spec.event_definition, (NoneEventDefinition, TerminateEventDefinition)):
                 return spec.bpmn_id, spec.bpmn_name or spec.bpmn_id
         return "completed", "已结束"
+
+    @staticmethod
+    def waiting_stages(wf: BpmnWorkflow) -> list[str]:
+        """The `stage` properties of the events the process waits at (e.g. the next tracking report)."""
+        return [t.task_spec.extensions.get("properties", {}).get("stage")
+                for t in wf.get_tasks(state=TaskState.WAITING)
+                if getattr(t.task_spec, "extensions", None) and
+                t.task_spec.extensions.get("properties", {}).get("stage")]
 
     @staticmethod
     def next_timer(wf: BpmnWorkflow) -> datetime | None:

@@ -69,15 +69,45 @@ def _working_days_after(days: int) -> str:
     """For BPMN timers: the moment `days` working days from now (China's calendar), ISO UTC."""
 
     from workflows.deadlines import add_working_days
-    from workflows.engine.clock import replay_moment
-    from workflows.models._types import utcnow
+    from workflows.engine.clock import engine_now
 
-    # A replay runs each step at its recorded moment; live work uses the real clock.
-    return add_working_days(replay_moment() or utcnow(), int(days)).replace(tzinfo=UTC).isoformat()
+    # The engine's clock: a replay runs each step at its recorded moment, live work on the real clock
+    # (and a test that moves SpiffWorkflow's clock moves this one too).
+    return add_working_days(engine_now(), int(days)).replace(tzinfo=UTC).isoformat()
+
+
+def _months_after(months: int, start_date: str | None = None) -> str:
+    """For BPMN timers: when a limit of `months` calendar months has passed, ISO UTC.
+
+    With `start_date` (an ISO date from a form, e.g. the contract's sign_date) the limit is the whole
+    day `months` months later, China time (2026-01-31 + 1 → 2026-02-28), so the timer is due at 00:00
+    of the following day: "签约到开工不超过6个月" (seed 003 §3) has passed only after that day. Without a
+    date, `months` months from now. "Now" is the engine's clock (the moment of a replay, or the clock
+    tests move), so timers set from a timer that just fired are relative to that moment.
+    """
+    from datetime import date, datetime, time, timedelta
+
+    from workflows.engine.clock import engine_now
+    from workflows.localtime import CHINA, to_local
+
+    def plus_months(day: date) -> date:
+        month = day.month - 1 + int(months)
+        year, month = day.year + month // 12, month % 12 + 1
+        last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
+        return date(year, month, min(day.day, last))
+
+    now = engine_now().replace(tzinfo=UTC)
+    if start_date:
+        limit = plus_months(date.fromisoformat(str(start_date)[:10]))
+        due = datetime.combine(limit + timedelta(days=1), time(0, 0), CHINA)
+    else:
+        local = to_local(now.replace(tzinfo=None))
+        due = datetime.combine(plus_months(local.date()), local.timetz())
+    return due.astimezone(UTC).isoformat()
 
 
 # Functions a process model may call (the only non-builtin names in scope).
-_HELPERS = {"working_days_after": _working_days_after}
+_HELPERS = {"working_days_after": _working_days_after, "months_after": _months_after}
 
 
 def _compile(source: str, mode: str):

@@ -1,4 +1,6 @@
 """One table per module."""
+from workflows.models.api_request import ApiRequest
+from workflows.models.api_token import ApiToken
 from workflows.models.attachment import Attachment
 from workflows.models.audit_event import AuditEvent
 from workflows.models.filing import Filing
@@ -6,10 +8,12 @@ from workflows.models.instance import ProcessInstance
 from workflows.models.model_version import ModelVersion
 from workflows.models.notification import Notification
 from workflows.models.organisation import Organisation, Unit
+from workflows.models.outbox_message import OutboxMessage
 from workflows.models.project_copy import ProjectCopy
+from workflows.models.reward_grant import RewardGrant
 from workflows.models.stand_in import StandIn
 from workflows.models.task_record import TaskRecord
 from workflows.models.user import User, UserRole
 
-__all__ = ["Attachment", "AuditEvent", "Filing", "ModelVersion", "Notification", "Organisation", "ProcessInstance",
-           "ProjectCopy", "StandIn", "TaskRecord", "Unit", "User", "UserRole"]
+__all__ = ["ApiRequest", "ApiToken", "Attachment", "AuditEvent", "Filing", "ModelVersion", "Notification", "Organisation",
+           "OutboxMessage", "ProcessInstance", "ProjectCopy", "RewardGrant", "StandIn", "TaskRecord", "Unit", "User", "UserRole"]

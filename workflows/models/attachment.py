@@ -28,6 +28,7 @@ class Attachment(Base):
     size: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(default=1)
-    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    # None: made by the system (e.g. the 项目推进提醒函 a BPMN timer issues).
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
     content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)

@@ -235,7 +235,7 @@ def attachment_list(actor: Actor, instance_id: int) -> list[dict]:
             files.setdefault((r.kind, r.filename), []).append(r)
         return [{"id": r.id, "kind": r.kind, "filename": r.filename, "content_type": r.content_type,
                  "size": r.size, "size_text": human_size(r.size), "sha256": r.sha256, "version": r.version,
-                 "latest": r is versions[0], "uploaded_by": names.get(r.uploaded_by_id, ""),
+                 "latest": r is versions[0], "uploaded_by": names.get(r.uploaded_by_id, "") if r.uploaded_by_id else "系统",
                  "uploaded_at": r.uploaded_at, "task_id": r.task_record_id,
                  "task_title": titles.get(r.task_record_id)}
                 for versions in files.values()

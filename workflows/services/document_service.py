@@ -97,6 +97,18 @@ def reminder_letter(s: Session, instance: ProcessInstance, addressee_code: str, 
     return name, pdf
 
 
+def filing_form_pdf(instance_id: int, *, by: str = "system") -> tuple[str, bytes]:
+    """The 备案表 a county sends with its filing to a remote prefecture (filing exchange): made by
+    the system, not for a user, and recorded in the audit log like every document."""
+    with transaction() as s:
+        context = _filing_form(s, _get(s, instance_id))
+    pdf = documents.render("filing-form", context)
+    name = filename("filing-form", context["project"]["name"])
+    with transaction() as s:
+        _record(s, instance_id, "filing-form", name, pdf, by, None, {"sent_to": "prefecture"})
+    return name, pdf
+
+
 def filename(kind: str, project_name: str) -> str:
     """项目评审表-年产10万吨稻虾深加工项目.pdf: the title, then the project's name without characters
     file systems refuse."""
@@ -315,7 +327,9 @@ def _filing_form(s: Session, instance: ProcessInstance) -> dict:
             "filing": {"number": filing.number, "state": filing.state, "submitted_at": filing.submitted_at,
                        "accepted_at": filing.accepted_at, "times_submitted": filing.times_submitted,
                        "return_reason": filing.return_reason},
-            "signing": filing.signing or {}, "conditions": _conditions(s, instance),
+            # Before signing (the filing's normal moment) the signing rows are empty, not missing.
+            "signing": {**dict.fromkeys(("contract_number", "sign_date", "signatories", "signing_place")),
+                        **(filing.signing or {})}, "conditions": _conditions(s, instance),
             "head_box": _box(s, _latest(s, instance, "approve_filing")),
             "prefecture_box": _box(s, _latest(s, instance, "prefecture_review"))}
 
@@ -409,6 +423,8 @@ ACTION_NAMES = {
     "delegation_returned": "委派草稿交回", "task_overdue_reminded": "到期提醒", "task_overdue_escalated": "超期督办",
     "department_added": "加签", "department_removed": "减签", "attachment_uploaded": "上传附件",
     "attachment_downloaded": "下载附件", "engine_step": "流程引擎步进", "document_generated": "生成文书",
+    "reminder_letter_sent": "发出项目推进提醒函", "reminder_letter_skipped": "已开工，未发提醒函",
+    "reward_granted": "登记招商奖励",
 }
 
 BUILDERS = {"review-form": _review_form, "joint-review": _joint_review, "contract-review": _contract_review,

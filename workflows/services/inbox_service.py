@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from workflows import auth
+from workflows import auth, filing_exchange
 from workflows.actor import Actor
 from workflows.db import transaction
 from workflows.models import Organisation, ProcessInstance, ProjectCopy, TaskRecord, Unit
@@ -60,7 +60,8 @@ def offered_to(actor: Actor):
     """SQL condition: ready tasks offered to this user (mirrors auth.task_eligible)."""
     county = aliased(Organisation)
     county_lanes = [r for r in actor.roles if r in ROLES and ROLES[r].level == "county"]
-    prefecture_lanes = [r for r in actor.roles if r in ROLES and ROLES[r].level == "prefecture"]
+    prefecture_lanes = [r for r in actor.roles if r in ROLES and ROLES[r].level == "prefecture"
+                        and not filing_exchange.files_remotely()]  # else decided over the filing API
     org_ok = or_(
         and_(TaskRecord.lane.in_(county_lanes), ProcessInstance.county_id == actor.org_id),
         and_(TaskRecord.lane.in_(prefecture_lanes),

@@ -6,21 +6,22 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows import audit
+from workflows import audit, faults
 from workflows.actor import Actor
 from workflows.deadlines import add_working_days
 from workflows.engine.replay import StepJournal
 from workflows.engine.runtime import ProcessRuntime, ReadyTask
 from workflows.models import ModelVersion, ProcessInstance, TaskRecord, User
 from workflows.models._types import utcnow
-from workflows.services import filing_operations, overdue_operations
+from workflows.services import filing_operations, overdue_operations, tracking_operations
 
 
 def runtime_for(session: Session, instance: ProcessInstance, actor: Actor,
                 journal: StepJournal | None = None) -> ProcessRuntime:
     version = session.get(ModelVersion, instance.model_version_id)
     operations = {**filing_operations.bound(session, instance, actor),
-                  **overdue_operations.bound(session, instance, actor)}
+                  **overdue_operations.bound(session, instance, actor),
+                  **tracking_operations.bound(session, instance, actor)}
     if journal is not None:
         operations = journal.wrap_services(operations)  # their results are replayed from the record
     return ProcessRuntime(version, operations, instance.process_id)
@@ -37,6 +38,9 @@ def run_step(session: Session, instance: ProcessInstance, actor: Actor,
     runtime = journal.runtime(runtime_for(session, instance, actor, journal))
     wf = runtime.load(instance.state) if instance.state else runtime.start()
     removed = change(runtime, wf) or []
+    # Test-only fault points (workflows/faults.py, ZS_FAULT_POINT); no-ops unless configured.
+    session.info["engine_step"] = True
+    faults.reached("after_engine")
     if removed:
         # Steps undone by a return: kept as history, no longer the project's current answers.
         for row in session.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
@@ -58,8 +62,11 @@ def run_step(session: Session, instance: ProcessInstance, actor: Actor,
         instance.outcome = outcome
         instance.stage = ending[1]
     else:
-        instance.stage = "、".join(dict.fromkeys(t.properties.get("stage", t.title) for t in ready))
+        # Nothing to do now (e.g. 履约跟踪 between two reports): the stage of what the process waits for.
+        instance.stage = "、".join(dict.fromkeys(t.properties.get("stage", t.title) for t in ready)) or \
+            "、".join(dict.fromkeys(runtime.waiting_stages(wf)))
     session.flush()
+    faults.reached("after_state_before_audit")
     # The step's record: its inputs for replay, and the hash of the state it stored (an edit of the
     # stored state behind the engine's back no longer matches it).
     audit.append(session, "engine_step", actor=actor.username, instance_id=instance.id,
@@ -119,7 +126,8 @@ def sync_task_index(session: Session, instance: ProcessInstance, ready: list[Rea
         )
         session.add(record)
         created.append(record)
-        if session.scalar(select(TaskRecord.id).where(
+        # A recurring task (the periodic tracking report) comes back by design, not as a loop back.
+        if not props.get("recurring") and session.scalar(select(TaskRecord.id).where(
                 TaskRecord.instance_id == instance.id, TaskRecord.spec_name == task.spec_name,
                 TaskRecord.state == "completed").limit(1)) is not None:
             # The process came back to a stage it had passed: a loop (return, renegotiation, 暂缓 …).

@@ -21,7 +21,7 @@ from workflows.models import (
     User,
 )
 from workflows.models._types import utcnow
-from workflows.services import task_operations
+from workflows.services import task_operations, tracking_operations
 from workflows.services.instance_step import first_task, start_instance
 from workflows.services.task_service import _item, joint_review_summary, opinions
 from workflows.services.views import DuplicateLead as DuplicateLeadView
@@ -118,7 +118,7 @@ def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
             opinions=opinions(s, instance.id),
             history=history(s, instance.id),
             joint_review=joint_review_summary(s, instance.id),
-            filing=_filing_dict(filing) if filing else None,
+            filing=_filing_dict(s, actor, instance, filing) if filing else None,
             can_copy=auth.project_copy(s, actor, instance),
             can_urge=instance.status == "running" and auth.task_urge(s, actor, instance),
             can_cancel=instance.status == "running" and auth.project_cancel(actor, instance),
@@ -130,6 +130,8 @@ def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
                                        .order_by(ProjectCopy.id))],
             duplicates=_same_investor(s, instance.investor, instance.county_id, instance.started_unit_id,
                                       instance.id),
+            tracking=tracking_operations.tracking_view(s, instance, data) if instance.process_id == PROCESS_ID
+            else None,
         )
 
 
@@ -223,10 +225,19 @@ def _project_data(s: Session, instance: ProcessInstance) -> dict:
     return {k: v for k, v in data.items() if v not in (None, "")}
 
 
-def _filing_dict(f: Filing) -> dict:
+def _filing_dict(s: Session, actor: Actor, instance: ProcessInstance, f: Filing) -> dict:
+    from workflows.services import outbox_service
+    from workflows.services.filing_service import special_view
+
     return {"id": f.id, "state": f.state, "number": f.number, "submitted_at": f.submitted_at,
             "times_submitted": f.times_submitted, "return_reason": f.return_reason, "signing": f.signing,
-            "accepted_at": f.accepted_at}
+            "accepted_at": f.accepted_at, "transport": f.transport,
+            # outbound: whether the prefecture deployment has acknowledged the latest message
+            "delivery": outbox_service.delivery(s, f) if f.transport == "outbound" else None,
+            "duplicates": (f.duplicates or []) if auth.filing_decide(actor, f) else [],
+            "duplicate_reason": f.duplicate_reason if auth.filing_decide(actor, f) else None,
+            "special": special_view(f), "can_record_special": f.special_state is not None
+            and f.special_state != "已备案" and auth.special_filing_record(actor, instance)}
 
 
 def _summary(s: Session, i: ProcessInstance) -> ProjectSummary:

@@ -12,7 +12,7 @@ from workflows import audit, auth, forms
 from workflows.actor import Actor
 from workflows.db import is_postgres, transaction
 from workflows.engine.model_store import form_files
-from workflows.errors import Conflict, NotFound, ValidationFailed
+from workflows.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from workflows.models import ModelVersion, Notification, Organisation, ProcessInstance, TaskRecord, Unit, User
 from workflows.models._types import utcnow
 from workflows.services.instance_step import run_step, runtime_for
@@ -154,6 +154,20 @@ def task_complete(actor: Actor, task_id: int, submitted: dict) -> int:
 
 
 def _complete_once(actor: Actor, task_id: int, submitted: dict) -> int:
+    try:
+        return _complete_step(actor, task_id, submitted)
+    except Exception as err:
+        # A service task that refused (e.g. filing_accept on an unconfirmed duplicate) reaches the
+        # user as that refusal, not as the engine's wrapper around it.
+        cause = err.__cause__
+        while cause is not None and not isinstance(cause, ServiceError):
+            cause = cause.__cause__
+        if cause is not None and not isinstance(err, ServiceError):
+            raise cause from None
+        raise
+
+
+def _complete_step(actor: Actor, task_id: int, submitted: dict) -> int:
     with transaction() as s:
         record, instance, county = _load(s, task_id, lock=True)
         absent = auth.acting_for(s, actor, record, instance, county)

@@ -115,6 +115,7 @@ class ProjectDetail:
     review: dict[str, Any] | None = None  # 加签/减签 choices while a joint review runs
     copies: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[DuplicateLead] = field(default_factory=list)
+    tracking: dict[str, Any] | None = None  # 履约跟踪 after signing (tracking_operations.tracking_view)
 
 
 @dataclass
@@ -129,7 +130,7 @@ class DuplicateLead:
 @dataclass
 class FilingItem:
     id: int
-    instance_id: int
+    instance_id: int | None  # None: received from a county deployment over the filing API
     county: str
     project_name: str
     investor: str
@@ -140,3 +141,10 @@ class FilingItem:
     times_submitted: int
     return_reason: str | None
     signing: dict | None
+    transport: str = "embedded"  # embedded | inbound
+    duplicates: list[dict] = field(default_factory=list)  # earlier filings it matches (重复签约)
+    duplicate_reason: str | None = None  # why it was accepted all the same
+    special: dict | None = None  # 一事一议 second filing: target, state, reference
+    task_id: int | None = None  # embedded: the ready prefecture_review task
+    has_form_pdf: bool = False
+    delivery: dict | None = None  # inbound: how the decision message to the county fared

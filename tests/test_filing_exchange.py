@@ -1,0 +1,297 @@
+"""The filing API between two deployments on loopback: a county deployment (this process) files with
+a separate prefecture deployment (a subprocess with its own database) — seed 002 §(十三)."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import sqlite3
+import time
+from types import SimpleNamespace
+
+import pytest
+from exchange_support import KEY, KEYS, Prefecture, filed_project, free_port, ready_specs, served, signed_post
+from sqlalchemy import select
+
+from workflows import filing_exchange
+from workflows.db import transaction
+from workflows.demo import DEMO_ANSWERS, advance
+from workflows.demo import actor as demo_actor
+from workflows.errors import Forbidden
+from workflows.models import AuditEvent, Filing, OutboxMessage, TaskRecord
+from workflows.models._types import utcnow
+from workflows.services import filing_service, outbox_service, project_service, task_service
+
+PROJECT = "年产10万吨稻虾深加工项目"
+TINY_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@pytest.fixture
+def county(tmp_path):
+    """A county deployment (南县, 桃江县) configured to file with a prefecture deployment on another port."""
+    from webapp import create_app
+
+    port = free_port()
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'county.sqlite3'}",
+                      "WTF_CSRF_ENABLED": False, "SECRET_KEY": "county", "SERVER_NAME": None,
+                      "FILING_PREFECTURE_URL": f"http://127.0.0.1:{port}", "FILING_KEYS": KEYS})
+    try:
+        with served(app) as url:
+            yield SimpleNamespace(app=app, url=url, prefecture_port=port)
+    finally:
+        filing_exchange.configure()  # the other tests run embedded
+
+
+@pytest.fixture
+def prefecture(county, tmp_path):
+    peer = Prefecture(tmp_path / "prefecture", county.prefecture_port, county.url)
+    yield peer
+    peer.stop()
+
+
+def county_filing(pid: int) -> Filing:
+    with transaction() as s:
+        return s.scalar(select(Filing).where(Filing.instance_id == pid))
+
+
+def sign_contract(pid: int) -> None:
+    """The signing form as the demo answers it, plus whatever else the current form requires."""
+    from workflows.engine.model_store import ROOT as MODEL_ROOT
+
+    schema = json.loads((MODEL_ROOT / "forms" / "signing-schema.json").read_text(encoding="utf-8"))
+    extra = {}
+    for name in schema.get("required", []):
+        if name not in DEMO_ANSWERS["signing"]:
+            spec = schema["properties"][name]
+            extra[name] = (spec.get("enum") or [None])[0] or "测试"
+    advance(pid, "signing", **extra)
+
+
+def prefecture_rows(peer: Prefecture, sql: str) -> list[tuple]:
+    with sqlite3.connect(peer.directory / "prefecture.sqlite3") as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_a_filing_reaches_the_prefecture_and_its_acceptance_with_number_completes_the_county_task(county, prefecture):
+    prefecture.start()
+    pid = filed_project(special=True)
+    assert ready_specs(pid) == ["prefecture_review"]
+    # In a county deployment nobody takes the prefecture's task: its decision comes over the API.
+    with transaction() as s:
+        task_id = s.scalar(select(TaskRecord.id).where(TaskRecord.instance_id == pid,
+                                                       TaskRecord.spec_name == "prefecture_review"))
+    with pytest.raises(Forbidden):
+        task_service.task_claim(demo_actor("shishangwu"), task_id)
+    assert county_filing(pid).transport == "outbound"
+
+    assert outbox_service.drain().delivered == 1
+    prefecture.login()
+    status, page = prefecture.request("GET", "/filings/")
+    assert status == 200 and PROJECT in page and "南县" in page
+    assert "益阳市人民政府：待报送" in page  # the 一事一议 second filing travelled with it
+    prefecture_id = int(re.search(r'id="decide-(\d+)"', page).group(1))
+    assert county_filing(pid).remote_id == prefecture_id
+    status, pdf = prefecture.request("GET", f"/filings/{prefecture_id}/form.pdf")
+    assert status == 200 and pdf.startswith("%PDF")  # the 备案表 the county sent
+
+    status, _ = prefecture.request("POST", f"/filings/{prefecture_id}/decision",
+                                   {"decision": "受理", "opinion": "准予备案。"})
+    assert status == 302
+    (number,), = prefecture_rows(prefecture, f"SELECT number FROM filing WHERE id = {prefecture_id}")
+    assert re.fullmatch(r"益商备〔\d{4}〕0001号", number)
+    assert "filing messages delivered 1" in prefecture.scheduler_once()
+
+    # The county's task was completed on behalf of the remote prefecture, with the prefecture's number.
+    filing = county_filing(pid)
+    assert (filing.state, filing.number) == ("已受理", number)
+    assert ready_specs(pid) == ["signing"]
+    with transaction() as s:
+        record = s.scalar(select(TaskRecord).where(TaskRecord.id == task_id))
+        assert record.state == "completed" and record.data["prefecture_decision"] == "受理"
+        assert "益阳市商务局经备案接口办理" in record.note
+        event = s.scalar(select(AuditEvent).where(AuditEvent.instance_id == pid,
+                                                  AuditEvent.action == "task_completed",
+                                                  AuditEvent.task_spec == "prefecture_review"))
+        assert event.actor == "prefecture-api" and event.data["on_behalf_of"] == "益阳市商务局"
+        assert event.data["via"] == "filing API" and event.data["number"] == number
+    detail = project_service.project_detail(demo_actor("shangwu"), pid)
+    assert detail.filing["delivery"]["state"] == "delivered"
+
+    # 一事一议: the county records the report to the 市人民政府; the prefecture sees it.
+    filing_service.special_filing_record(demo_actor("shangwu"), pid, "已报送", "南政报〔2026〕5号")
+    # The signing result follows the filing.
+    sign_contract(pid)
+    assert outbox_service.drain().delivered == 2
+    _, page = prefecture.request("GET", "/filings/")
+    assert "益阳市人民政府：已报送（南政报〔2026〕5号）" in page
+    assert "NX-2026-001" in page
+    assert prefecture_rows(prefecture, f"SELECT state FROM filing WHERE id = {prefecture_id}") == [("已签约",)]
+
+
+def test_a_returned_filing_goes_back_with_reasons_and_the_resubmission_is_a_second_round(county, prefecture):
+    prefecture.start()
+    pid = filed_project()
+    outbox_service.drain()
+    prefecture.login()
+    _, page = prefecture.request("GET", "/filings/")
+    prefecture_id = int(re.search(r'id="decide-(\d+)"', page).group(1))
+    status, page = prefecture.request("POST", f"/filings/{prefecture_id}/decision", {"decision": "退回"})
+    assert status == 422 and "退回须填写理由" in page
+    prefecture.request("POST", f"/filings/{prefecture_id}/decision", {"decision": "退回", "opinion": "缺少用地预审意见。"})
+    prefecture.scheduler_once()
+    filing = county_filing(pid)
+    assert (filing.state, filing.return_reason) == ("已退回", "缺少用地预审意见。")
+    assert ready_specs(pid) == ["revise_filing"]
+
+    advance(pid, "revise_filing")
+    advance(pid, "approve_filing")
+    assert outbox_service.drain().delivered == 1
+    _, page = prefecture.request("GET", "/filings/")
+    assert "第2次报送" in page
+    assert prefecture_rows(prefecture, "SELECT count(*), max(times_submitted), max(state) FROM filing") == \
+        [(1, 2, "待受理")]
+
+
+def test_a_prefecture_that_is_down_loses_nothing_and_gets_the_filing_when_it_is_back(county, prefecture):
+    pid = filed_project()
+    first = outbox_service.drain()
+    assert (first.delivered, first.failed) == (0, 1)
+    with transaction() as s:
+        message, = s.scalars(select(OutboxMessage))
+        assert message.state == "pending" and message.attempts == 1 and "无法连接" in message.last_error
+        assert message.next_attempt_at > utcnow()  # backoff
+        assert message.attachment.startswith(b"%PDF")  # made once, sent the same on every retry
+    assert outbox_service.drain().failed == 0  # not due yet: nothing is hammered
+    later = utcnow() + outbox_service.backoff(1) * 2
+    assert outbox_service.drain(now=later).failed == 1  # still down: still kept
+    detail = project_service.project_detail(demo_actor("shangwu"), pid)
+    assert detail.filing["delivery"]["state"] == "pending" and detail.filing["delivery"]["attempts"] == 2
+
+    prefecture.start()
+    assert outbox_service.drain(now=utcnow() + outbox_service.backoff(2) * 2).delivered == 1
+    with transaction() as s:
+        message, = s.scalars(select(OutboxMessage))
+        assert message.state == "delivered" and message.attempts == 3
+    assert prefecture_rows(prefecture, "SELECT count(*) FROM filing") == [(1,)]
+    # Delivered means done: the scheduler has nothing left to send.
+    assert outbox_service.drain(now=utcnow() + outbox_service.backoff(10)).delivered == 0
+
+
+@pytest.fixture(scope="module")
+def api_prefecture(tmp_path_factory):
+    peer = Prefecture(tmp_path_factory.mktemp("api-prefecture"), free_port(), None).start()
+    filing_exchange.configure(keys=KEYS)  # this process only signs requests in these tests
+    yield peer
+    peer.stop()
+    filing_exchange.configure()
+
+
+def filing_payload(filing_id: int, round_: int = 1, **summary) -> dict:
+    return {"filing_id": filing_id, "round": round_, "submitted_at": "2026-12-01T10:00:00+08:00",
+            "summary": {"project_name": "新能源电池结构件生产基地", "investor": "湖南锂晟新能源科技有限公司",
+                        "amount_wan": 12000, **summary},
+            "audit_head": {"id": 42, "hash": "ab" * 32}, "special": None,
+            "filing_form_pdf": base64.b64encode(TINY_PDF).decode(), "filing_form_sha256": hashlib.sha256(TINY_PDF).hexdigest()}
+
+
+def test_a_replayed_request_is_accepted_once_with_the_same_answer(api_prefecture):
+    status, answer, headers = signed_post(api_prefecture.url, "/filings", filing_payload(101))
+    assert status == 200 and answer["ok"] and answer["round"] == 1
+    # The very same request again (same nonce, same signature): the same answer, nothing new.
+    again_status, again, _ = signed_post(api_prefecture.url, "/filings", filing_payload(101), headers=headers)
+    assert (again_status, again) == (status, answer)
+    # Sent again by the outbox (a new nonce: the acknowledgement was lost): still the same filing.
+    third_status, third, _ = signed_post(api_prefecture.url, "/filings", filing_payload(101))
+    assert (third_status, third) == (status, answer)
+    assert prefecture_rows(api_prefecture, "SELECT count(*) FROM filing WHERE remote_id = 101") == [(1,)]
+    # The same nonce with another body is not a replay but a forgery.
+    forged = dict(headers)
+    status, answer, _ = signed_post(api_prefecture.url, "/filings", filing_payload(102), headers=forged)
+    assert status == 401
+
+
+def test_unsigned_badly_signed_and_stale_requests_are_refused_with_401(api_prefecture):
+    body = json.dumps(filing_payload(201)).encode()
+    status, answer, _ = signed_post(api_prefecture.url, "/filings", body, headers={"Content-Type": "application/json"})
+    assert status == 401 and answer["ok"] is False and "未签名" in answer["error"]
+    status, answer, _ = signed_post(api_prefecture.url, "/filings", body, key="not-the-shared-key")
+    assert status == 401 and "签名校验失败" in answer["error"]
+    # 桃江县's key does not sign for 南县.
+    status, answer, _ = signed_post(api_prefecture.url, "/filings", body, county="南县", key=KEY["桃江县"])
+    assert status == 401
+    stale = filing_exchange.sign("南县", KEY["南县"], "POST", "/api/v1/filings", body, timestamp=int(time.time()) - 3600)
+    status, answer, _ = signed_post(api_prefecture.url, "/filings", body, headers={"Content-Type": "application/json",
+                                                                                    **stale})
+    assert status == 401 and "过期" in answer["error"]
+    status, answer, _ = signed_post(api_prefecture.url, "/filings", body, county="长沙县", key="x" * 20)
+    assert status == 401
+    assert prefecture_rows(api_prefecture, "SELECT count(*) FROM filing WHERE remote_id = 201") == [(0,)]
+
+
+def test_malformed_bodies_are_refused_with_400_in_chinese(api_prefecture):
+    status, answer, _ = signed_post(api_prefecture.url, "/filings", b"{not json")
+    assert status == 400 and "JSON" in answer["error"]
+    status, answer, _ = signed_post(api_prefecture.url, "/filings", {"filing_id": "x", "round": 1})
+    assert status == 400 and "filing_id" in answer["error"]
+    bad_pdf = {**filing_payload(301), "filing_form_sha256": "0" * 64}
+    status, answer, _ = signed_post(api_prefecture.url, "/filings", bad_pdf)
+    assert status == 400 and "SHA-256" in answer["error"]
+    not_pdf = {**filing_payload(302), "filing_form_pdf": base64.b64encode(b"hello").decode()}
+    status, answer, _ = signed_post(api_prefecture.url, "/filings", not_pdf)
+    assert status == 400 and "PDF" in answer["error"]
+    status, answer, _ = signed_post(api_prefecture.url, "/filings/999/signing", {"signing": {"contract_number": "A"}})
+    assert status == 404 and answer["ok"] is False
+    assert prefecture_rows(api_prefecture, "SELECT count(*) FROM filing WHERE remote_id IN (301, 302)") == [(0,)]
+
+
+def test_special_terms_are_also_filed_with_the_next_higher_government(app):
+    """一事一议 (seed 002 §(十三)): a second filing target, 市/州人民政府, recorded by the county and
+    shown on the project page and to the prefecture (embedded deployment)."""
+    from flow_support import login
+
+    client = app.test_client()
+    plain = filed_project(project_name="农机配件智能制造项目", investor="南县农机配件有限公司")
+    pid = filed_project(special=True)
+    assert county_filing(plain).special_state is None
+    filing = county_filing(pid)
+    assert (filing.special_target, filing.special_state) == ("益阳市人民政府", "待报送")
+
+    login(client, "shangwu")
+    page = client.get(f"/projects/{pid}").data.decode()
+    assert "益阳市人民政府 · <b>待报送</b>" in page and 'id="special-filing-form"' in page
+    response = client.post(f"/projects/{pid}/special-filing", data={"special_state": "已报送", "special_reference": ""})
+    assert response.status_code == 422 and "请填写文号" in response.data.decode()
+    response = client.post(f"/projects/{pid}/special-filing",
+                           data={"special_state": "已报送", "special_reference": "南政报〔2026〕5号"})
+    assert response.status_code == 302
+    assert client.post(f"/projects/{plain}/special-filing",
+                       data={"special_state": "已报送", "special_reference": "x"}).status_code == 409
+    login(client, "zhuren")  # only the commerce bureau records it
+    assert client.post(f"/projects/{pid}/special-filing",
+                       data={"special_state": "已备案", "special_reference": "益政备〔2026〕1号"}).status_code == 403
+
+    login(client, "shishangwu")
+    filings = client.get("/filings/").data.decode()
+    assert "益阳市人民政府：已报送（南政报〔2026〕5号）" in filings
+    assert "益阳市人民政府 · <b>已报送</b>（南政报〔2026〕5号）" in client.get(f"/projects/{pid}").data.decode()
+    with transaction() as s:
+        event = s.scalar(select(AuditEvent).where(AuditEvent.action == "special_filing_recorded"))
+        assert event.actor == "shangwu" and event.data["reference"] == "南政报〔2026〕5号"
+
+
+def test_the_filing_api_needs_no_csrf_token_but_a_signature(sqlite_url):
+    """With CSRF protection on (as in production), a signed API request passes and an unsigned one is 401."""
+    from webapp import create_app
+
+    app = create_app({"DATABASE_URL": sqlite_url, "SECRET_KEY": "csrf-on", "FILING_KEYS": KEYS})
+    try:
+        client = app.test_client()
+        body = json.dumps(filing_payload(401), ensure_ascii=False).encode()
+        response = client.post("/api/v1/filings", data=body, content_type="application/json",
+                               headers=filing_exchange.sign("南县", KEY["南县"], "POST", "/api/v1/filings", body))
+        assert response.status_code == 200 and response.get_json()["ok"]
+        response = client.post("/api/v1/filings", data=body, content_type="application/json")
+        assert response.status_code == 401 and response.get_json()["error"].startswith("请求未签名")
+    finally:
+        filing_exchange.configure()

@@ -1,0 +1,278 @@
+"""The filing API between a county deployment and a separate prefecture deployment (seed 002 §(十三):
+county projects are filed with the prefecture commerce bureau before signing).
+
+Prefecture side (requests from counties):
+    POST /api/v1/filings                          a filing or resubmission, with the 备案表 PDF
+    POST /api/v1/filings/<county filing id>/signing   the signing result
+    POST /api/v1/filings/<county filing id>/special   the 一事一议 second filing's state
+County side (requests from the prefecture):
+    POST /api/v1/filings/<county filing id>/decision  受理 (with the number) or 退回 (with reasons):
+                                                  completes the county's prefecture_review task
+
+Each request is signed with the county's key (workflows/filing_exchange.py). Everything is
+idempotent: a replayed request (same nonce) gets the answer it got the first time, and a message
+sent again by the outbox (new nonce, same filing and round) changes nothing and is acknowledged.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from workflows import audit, filing_exchange, forms
+from workflows.actor import Actor
+from workflows.db import is_postgres, transaction
+from workflows.engine.model_store import form_files
+from workflows.errors import Conflict, NotFound, ServiceError
+from workflows.filing_exchange import AuthFailed, SignedRequest
+from workflows.models import ApiRequest, Filing, ModelVersion, Organisation, ProcessInstance, TaskRecord
+from workflows.models._types import utcnow
+from workflows.services import filing_duplicates
+from workflows.services.instance_step import run_step
+
+SPECIAL_STATES = ("待报送", "已报送", "已备案")
+MAX_PDF_BYTES = 8 * 1024 * 1024
+
+
+class BadRequest(ServiceError):
+    """A signed request whose body is not what the API expects (HTTP 400)."""
+
+    status = 400
+
+
+def api_call(signed: SignedRequest, action: str, filing_id: int | None, payload: dict | None) -> tuple[int, dict]:
+    """Handle one verified request: (HTTP status, JSON answer). A nonce seen before gets its answer
+    again; the same nonce with other content is refused (AuthFailed)."""
+    for attempt in range(2):
+        try:
+            with transaction() as s:
+                seen = s.scalar(select(ApiRequest).where(ApiRequest.county == signed.county,
+                                                         ApiRequest.nonce == signed.nonce))
+                if seen is not None:
+                    if seen.request_hash != signed.request_hash:
+                        raise AuthFailed("该请求编号（nonce）已使用。")
+                    return seen.status, seen.response
+                if not isinstance(payload, dict):
+                    raise BadRequest("请求体不是有效的 JSON 对象。")
+                answer = HANDLERS[action](s, signed.county, filing_id, payload)
+                # Nonces older than the replay window can go: their timestamps are refused anyway.
+                s.execute(delete(ApiRequest).where(
+                    ApiRequest.received_at < utcnow() - timedelta(seconds=2 * filing_exchange.settings().window)))
+                s.add(ApiRequest(county=signed.county, nonce=signed.nonce, request_hash=signed.request_hash,
+                                 status=200, response=answer, received_at=utcnow()))
+                return 200, answer
+        except IntegrityError:
+            if attempt:
+                raise
+            continue  # the same request raced in twice: the second reads the first one's answer
+    raise AssertionError("unreachable")
+
+
+# ---- prefecture side ----------------------------------------------------------------------------
+
+def _receive_filing(s: Session, county_name: str, _filing_id: int | None, p: dict) -> dict:
+    county = _county(s, county_name)
+    remote_id = _int(p, "filing_id")
+    round_ = _int(p, "round")
+    summary = p.get("summary")
+    if not isinstance(summary, dict) or not _text(summary.get("project_name")) or not _text(summary.get("investor")):
+        raise BadRequest("summary 须包含项目名称（project_name）和投资方（investor）。")
+    pdf = _pdf(p)
+    special = _special(p.get("special"))
+    head = p.get("audit_head") if isinstance(p.get("audit_head"), dict) else {}
+    filing = s.scalar(select(Filing).where(Filing.county_id == county.id, Filing.remote_id == remote_id,
+                                           Filing.transport == "inbound"))
+    answer = {"ok": True, "prefecture_filing_id": None, "round": round_}
+    if filing is not None and round_ <= filing.times_submitted:
+        return {**answer, "prefecture_filing_id": filing.id}  # delivered before: nothing changes
+    if filing is not None and filing.state not in ("已退回",):
+        raise Conflict("该备案正在审查或已受理，不能重复报送。")
+    now = utcnow()
+    if filing is None:
+        filing = Filing(instance_id=None, county_id=county.id, prefecture_id=county.parent_id, transport="inbound",
+                        remote_id=remote_id, state="待受理", summary=summary, times_submitted=round_,
+                        submitted_at=now, updated_at=now)
+        s.add(filing)
+    else:
+        filing.state, filing.summary, filing.times_submitted = "待受理", summary, round_
+        filing.submitted_at = filing.updated_at = now
+        filing.duplicate_reason = None
+    filing.form_pdf, filing.form_sha256 = pdf, hashlib.sha256(pdf).hexdigest()
+    filing.audit_head_id = head.get("id") if isinstance(head.get("id"), int) else None
+    filing.audit_head_hash = str(head.get("hash"))[:64] if head.get("hash") else None
+    if special is not None:
+        filing.special_target, filing.special_state = special["target"], special["state"]
+        filing.special_reference, filing.special_updated_at = special["reference"], now
+    s.flush()
+    filing.duplicates = filing_duplicates.matches(s, filing) or None
+    audit.append(s, "filing_received", actor=f"api:{county.name}",
+                 data={"filing_id": filing.id, "county": county.name, "county_filing_id": remote_id,
+                       "round": round_, "form_sha256": filing.form_sha256,
+                       "duplicates": [d["filing_id"] for d in filing.duplicates or []]})
+    return {**answer, "prefecture_filing_id": filing.id}
+
+
+def _receive_signing(s: Session, county_name: str, filing_id: int | None, p: dict) -> dict:
+    filing = _inbound(s, county_name, filing_id)
+    signing = p.get("signing")
+    if not isinstance(signing, dict) or not _text(signing.get("contract_number")):
+        raise BadRequest("signing 须包含合同编号（contract_number）。")
+    if filing.state not in ("已受理", "已签约"):
+        raise Conflict("该备案尚未受理，不能报告签约结果。")
+    if filing.state != "已签约" or filing.signing != signing:
+        filing.signing, filing.state, filing.updated_at = signing, "已签约", utcnow()
+        audit.append(s, "signing_received", actor=f"api:{county_name}",
+                     data={"filing_id": filing.id, "county_filing_id": filing_id, **signing})
+    return {"ok": True, "prefecture_filing_id": filing.id, "state": "已签约"}
+
+
+def _receive_special(s: Session, county_name: str, filing_id: int | None, p: dict) -> dict:
+    filing = _inbound(s, county_name, filing_id)
+    special = _special(p)
+    if special is None:
+        raise BadRequest("缺少一事一议报备信息。")
+    changed = (filing.special_target, filing.special_state, filing.special_reference) != (
+        special["target"], special["state"], special["reference"])
+    if changed:
+        filing.special_target, filing.special_state = special["target"], special["state"]
+        filing.special_reference, filing.special_updated_at = special["reference"], utcnow()
+        audit.append(s, "special_filing_received", actor=f"api:{county_name}",
+                     data={"filing_id": filing.id, "county_filing_id": filing_id, **special})
+    return {"ok": True, "prefecture_filing_id": filing.id, "special_state": special["state"]}
+
+
+# ---- county side ----------------------------------------------------------------------------------
+
+def _receive_decision(s: Session, county_name: str, filing_id: int | None, p: dict) -> dict:
+    filing = s.get(Filing, filing_id) if filing_id else None
+    if filing is None or filing.transport != "outbound" or \
+            s.get(Organisation, filing.county_id).name != county_name:
+        raise NotFound("没有该县的这件备案。")
+    round_ = _int(p, "round")
+    decision = p.get("decision")
+    if decision not in ("受理", "退回"):
+        raise BadRequest("decision 须为“受理”或“退回”。")
+    number = _text(p.get("number"))
+    opinion = _text(p.get("opinion"))
+    if decision == "受理" and not number:
+        raise BadRequest("受理须附备案号（number）。")
+    if decision == "退回" and not opinion:
+        raise BadRequest("退回须附理由（opinion）。")
+    answer = {"ok": True, "filing_id": filing.id, "round": round_, "decision": decision,
+              "number": number if decision == "受理" else None}
+    if round_ < filing.times_submitted:
+        return answer  # a decision on an earlier round, applied before
+    if round_ > filing.times_submitted:
+        raise Conflict("该轮次的备案尚未报送。")
+    query = select(ProcessInstance).where(ProcessInstance.id == filing.instance_id)
+    instance = s.scalar(query.with_for_update() if is_postgres() else query)
+    record = s.scalar(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
+                                               TaskRecord.spec_name == "prefecture_review",
+                                               TaskRecord.state == "ready"))
+    if record is None:
+        applied = (filing.number == number) if decision == "受理" else filing.state in ("已退回",)
+        if applied:
+            return answer
+        raise Conflict("该备案已有不同的审查结论。")
+    if decision == "受理" and filing.number not in (None, number):
+        raise Conflict("备案号与此前受理的不一致。")
+    prefecture = s.get(Organisation, filing.prefecture_id)
+    actor = remote_prefecture_actor(prefecture)
+    version = s.get(ModelVersion, instance.model_version_id)
+    schema, _ = form_files(version, record.form)
+    stored: dict = {}
+
+    def change(runtime, wf):
+        task_data = runtime.task_data(wf, record.task_uuid)
+        values = forms.validate(schema, {"prefecture_decision": decision, "prefecture_opinion": opinion},
+                                task_data or {}, coerce_strings=False)
+        stored.update(values)
+        runtime.complete(wf, record.task_uuid, values)
+
+    if decision == "受理":
+        filing.number = number  # the prefecture's number; filing_accept keeps it
+    decided_by = _text(p.get("decided_by"))
+    record.state, record.completed_at = "completed", utcnow()
+    record.note = f"由{prefecture.name}商务局经备案接口办理" + (f"（{decided_by}）" if decided_by else "")
+    run_step(s, instance, actor, change)
+    record.data = stored
+    audit.append(s, "task_completed", actor=actor.username, role=record.lane, instance_id=instance.id,
+                 task_spec=record.spec_name, mi_index=record.mi_index, outcome=decision,
+                 data={**stored, "on_behalf_of": f"{prefecture.name}商务局", "decided_by": decided_by,
+                       "via": "filing API", "round": round_, "number": answer["number"],
+                       "prefecture_filing_id": p.get("prefecture_filing_id")},
+                 state_hash=instance.state_hash)
+    return answer
+
+
+def remote_prefecture_actor(prefecture: Organisation) -> Actor:
+    """Who completes the county's prefecture_review task when the prefecture is another deployment."""
+    return Actor(id=0, username="prefecture-api", display_name=f"{prefecture.name}商务局（备案接口）", unit_id=0,
+                 unit_code="", unit_name=f"{prefecture.name}商务局", org_id=prefecture.id,
+                 org_name=prefecture.name, org_kind="prefecture", roles=frozenset({"prefecture_bureau"}))
+
+
+HANDLERS: dict[str, Callable[[Session, str, int | None, dict], dict]] = {
+    "filing": _receive_filing, "signing": _receive_signing, "special": _receive_special,
+    "decision": _receive_decision,
+}
+
+
+# ---- checks ----------------------------------------------------------------------------------------
+
+def _county(s: Session, name: str) -> Organisation:
+    county = s.scalar(select(Organisation).where(Organisation.name == name, Organisation.kind == "county"))
+    if county is None or county.parent_id is None:
+        raise BadRequest("本系统中没有该县。")
+    return county
+
+
+def _inbound(s: Session, county_name: str, county_filing_id: int | None) -> Filing:
+    county = _county(s, county_name)
+    filing = s.scalar(select(Filing).where(Filing.county_id == county.id, Filing.remote_id == county_filing_id,
+                                           Filing.transport == "inbound"))
+    if filing is None:
+        raise NotFound("没有该县的这件备案。")
+    return filing
+
+
+def _int(p: dict, key: str) -> int:
+    value = p.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise BadRequest(f"{key} 须为正整数。")
+    return value
+
+
+def _text(value) -> str | None:
+    return value.strip()[:2000] if isinstance(value, str) and value.strip() else None
+
+
+def _pdf(p: dict) -> bytes:
+    raw = p.get("filing_form_pdf")
+    if not isinstance(raw, str):
+        raise BadRequest("缺少备案表 PDF（filing_form_pdf，base64）。")
+    try:
+        pdf = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise BadRequest("备案表 PDF 不是有效的 base64。") from err
+    if not pdf.startswith(b"%PDF-") or len(pdf) > MAX_PDF_BYTES:
+        raise BadRequest("备案表不是 PDF 文件或过大。")
+    if p.get("filing_form_sha256") != hashlib.sha256(pdf).hexdigest():
+        raise BadRequest("备案表 PDF 的 SHA-256 与 filing_form_sha256 不符。")
+    return pdf
+
+
+def _special(value) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not _text(value.get("target")) or value.get("state") not in SPECIAL_STATES:
+        raise BadRequest("一事一议报备信息须包含报备对象（target）和状态（待报送/已报送/已备案）。")
+    return {"target": _text(value["target"])[:100], "state": value["state"],
+            "reference": (_text(value.get("reference")) or "")[:100] or None}
+
