@@ -87,6 +87,27 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def clock(monkeypatch):
+    """Move the engine's clock: clock(moment) makes SpiffWorkflow's timers (and the script engine's
+    date helpers, which read the engine's clock) see `moment` (naive UTC). Time is moved, never slept."""
+    from datetime import UTC, datetime
+
+    import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer
+
+    def move(moment: datetime) -> datetime:
+        aware = moment.replace(tzinfo=UTC)
+
+        class Moved(datetime):
+            @classmethod
+            def now(cls, tz=None):
+                return aware if tz else moment
+
+        monkeypatch.setattr(spiff_timer, "datetime", Moved)
+        return moment
+    return move
+
+
 # Browser tests (tests/test_browser*.py): one Chromium per module, a fresh context per test.
 @pytest.fixture(scope="module")
 def browser():

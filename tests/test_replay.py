@@ -7,8 +7,6 @@ from __future__ import annotations
 import shutil
 from datetime import timedelta
 
-import pytest
-import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer
 from service_support import advance, instance, ready, start
 from sqlalchemy import select
 
@@ -109,25 +107,8 @@ def _records(pid: int):
         return s.scalars(select(TaskRecord).where(TaskRecord.instance_id == pid)).all()
 
 
-@pytest.fixture
-def clock(monkeypatch):
-    def move(moment):
-        from datetime import UTC, datetime
-
-        aware = moment.replace(tzinfo=UTC)
-
-        class Moved(datetime):
-            @classmethod
-            def now(cls, tz=None):
-                return aware if tz else moment
-
-        monkeypatch.setattr(spiff_timer, "datetime", Moved)
-        return moment
-    return move, monkeypatch
-
-
-def test_timers_replay_at_the_recorded_clock(database, clock):
-    move, monkeypatch = clock
+def test_timers_replay_at_the_recorded_clock(database, clock, monkeypatch):
+    move = clock
     pid = start()
     advance(pid, "screening", confirmed_class="重大")
     due = instance(pid).next_timer_at

@@ -9,12 +9,11 @@ in place (task track_progress), against amounts worked out by hand from the seed
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer
 from service_support import advance, instance, ready, start
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from sqlalchemy import select
@@ -110,18 +109,6 @@ def test_business_referral_earns_10_wan_after_production(parser, changes, expect
 
 # --- the ledger: what was granted before, and the yearly cap per association -------------------
 
-def moved_clock(monkeypatch, moment: datetime) -> datetime:
-    aware = moment.replace(tzinfo=UTC)
-
-    class Moved(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return aware if tz else moment
-
-    monkeypatch.setattr(spiff_timer, "datetime", Moved)
-    return moment
-
-
 def record(parser, pid: int, **data) -> list[dict]:
     """Run the DMN on the data, then the ledger operation, in one transaction (as the engine step does)."""
     task = SimpleNamespace(data={**BASE, **data}, workflow=SimpleNamespace(script_engine=restricted_engine()))
@@ -139,8 +126,8 @@ def granted(pid: int) -> list[tuple[str, int, float, bool]]:
             select(RewardGrant).where(RewardGrant.instance_id == pid).order_by(RewardGrant.id))]
 
 
-def test_the_100_wan_cap_is_reached_across_several_projects_of_one_association(database, parser, monkeypatch):
-    moved_clock(monkeypatch, datetime(2027, 3, 1, 2, 0))
+def test_the_100_wan_cap_is_reached_across_several_projects_of_one_association(database, parser, clock):
+    clock(datetime(2027, 3, 1, 2, 0))
     a, b, c, other = (start(project_name=f"项目{n}") for n in "ABCD")
     record(parser, a, funds_this_year_wan=60000)              # 60000 × 1‰ = 60 万元
     record(parser, b, funds_this_year_wan=50000)              # 50, but only 100 − 60 = 40 left
@@ -155,13 +142,13 @@ def test_the_100_wan_cap_is_reached_across_several_projects_of_one_association(d
                                                     AuditEvent.action == "reward_granted")).one()
         assert capped.data["capped"] is True and capped.data["amount_wan"] == 0 and capped.data["due_wan"] == 3
     # A new year: the cap starts again, and a project's yearly funds are counted afresh.
-    moved_clock(monkeypatch, datetime(2028, 1, 10, 2, 0))
+    clock(datetime(2028, 1, 10, 2, 0))
     record(parser, c, funds_this_year_wan=3000)
     assert granted(c) == [("referral", 2028, 3.0, False)]
 
 
-def test_a_later_report_grants_only_the_difference(database, parser, monkeypatch):
-    moved_clock(monkeypatch, datetime(2027, 5, 1, 2, 0))
+def test_a_later_report_grants_only_the_difference(database, parser, clock):
+    clock(datetime(2027, 5, 1, 2, 0))
     pid = start()
     record(parser, pid, funds_this_year_wan=2500)             # 2.5
     record(parser, pid, funds_this_year_wan=2500)             # the same report again: nothing more
@@ -169,9 +156,8 @@ def test_a_later_report_grants_only_the_difference(database, parser, monkeypatch
     assert granted(pid) == [("referral", 2027, 2.5, False), ("referral", 2027, 1.5, False)]
 
 
-def test_foreign_rewards_grow_with_paid_in_capital_and_the_new_origin_reward_comes_once(database, parser,
-                                                                                         monkeypatch):
-    moved_clock(monkeypatch, datetime(2027, 6, 1, 2, 0))
+def test_foreign_rewards_grow_with_paid_in_capital_and_the_new_origin_reward_comes_once(database, parser, clock):
+    clock(datetime(2027, 6, 1, 2, 0))
     pid = start(currency="USD", amount_usd_wan="500")
     data = {"source_channel": "驻外招商机构", "currency": "USD", "amount_usd_wan": 500, "new_origin_region": True}
     record(parser, pid, **data, foreign_paid_in_usd_wan=300)   # 0.3 万美元 + 5 万元
@@ -197,10 +183,10 @@ def signed(name: str, **lead) -> int:
     return pid
 
 
-def test_funds_recorded_in_tracking_earn_the_association_its_capped_rewards(database, monkeypatch):
+def test_funds_recorded_in_tracking_earn_the_association_its_capped_rewards(database, clock):
     first, second = signed("稻虾加工一期"), signed("稻虾加工二期")
     moment = max(instance(first).next_timer_at, instance(second).next_timer_at) + timedelta(minutes=1)
-    assert fire_due_timers(moved_clock(monkeypatch, moment)) == 2
+    assert fire_due_timers(clock(moment)) == 2
     advance(first, "track_progress", funds_in_place_wan="80000", funds_this_year_wan="80000")   # 80 万元
     advance(second, "track_progress", funds_in_place_wan="30000", funds_this_year_wan="30000")  # 30 → 20
     year = (moment + timedelta(hours=8)).year

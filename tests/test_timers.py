@@ -6,10 +6,8 @@ import os
 import subprocess
 import sys
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import pytest
-import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer
 from service_support import advance, instance, ready, start
 from sqlalchemy import select
 
@@ -17,22 +15,6 @@ from workflows.db import transaction
 from workflows.models import AuditEvent, Notification, User
 from workflows.models._types import utcnow
 from workflows.services.timer_service import fire_due_timers
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """Move the engine's clock: clock(moment) makes SpiffWorkflow's timers see `moment` (naive UTC)."""
-    def move(moment: datetime) -> datetime:
-        aware = moment.replace(tzinfo=UTC)
-
-        class Moved(datetime):
-            @classmethod
-            def now(cls, tz=None):
-                return aware if tz else moment
-
-        monkeypatch.setattr(spiff_timer, "datetime", Moved)
-        return moment
-    return move
 
 
 def _notified(kind: str) -> list[str]:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-import pytest
-import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer
 from flow_support import (
     all_departments_agree,
     do_task,
@@ -35,23 +33,6 @@ MAJOR_PATH = ("negotiation", "approve_terms", "department_review", "review_mater
               "signing")
 GENERAL_PATH = ("approve_terms", "department_review", "review_materials", "pre_review", "review_meeting",
                 "contract_review", "approve_filing", "prefecture_review", "signing")
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    """Move the engine's clock (as tests/test_timers.py): SpiffWorkflow's timers and the script
-    engine's helpers see `moment` (naive UTC)."""
-    def move(moment: datetime) -> datetime:
-        aware = moment.replace(tzinfo=UTC)
-
-        class Moved(datetime):
-            @classmethod
-            def now(cls, tz=None):
-                return aware if tz else moment
-
-        monkeypatch.setattr(spiff_timer, "datetime", Moved)
-        return moment
-    return move
 
 
 def signed_major(**signing) -> int:

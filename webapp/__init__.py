@@ -59,8 +59,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录。"
 
-    from webapp import (admin, attachments, audit, auth_views, complaints, filing_api, filings, projects, stand_ins,
-                        tasks)
+    from webapp import (
+        admin,
+        attachments,
+        audit,
+        auth_views,
+        complaints,
+        filing_api,
+        filings,
+        projects,
+        stand_ins,
+        tasks,
+    )
     for module in (auth_views, tasks, projects, complaints, filings, admin, attachments, stand_ins, audit):
         app.register_blueprint(module.bp)
     # The filing API authenticates each request by its signature (HMAC per county), not by a session.

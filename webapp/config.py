@@ -19,8 +19,8 @@ OPTIONS = {
     "SMTP_FROM": (str, "noreply@localhost", "Sender address of notification mail."),
     "SESSION_MINUTES": (int, 30, "Idle minutes before a signed-in session expires."),
     "AUDIT_HMAC_KEY": (str, None, "Key signing the audit checkpoints (also for the scheduler); unset = no checkpoints."),
-    "AUDIT_CHECKPOINT_FILE": (str, None, "Signed audit checkpoints (JSON lines), best on other storage than the "
-                              "database; default instance/audit-checkpoints.jsonl."),
+    "AUDIT_CHECKPOINT_FILE": (str, None, ("Signed audit checkpoints (JSON lines), best on other storage than the "
+                              "database; default instance/audit-checkpoints.jsonl.")),
     "FILING_PREFECTURE_URL": (str, None, ("County deployment: base URL of a separate prefecture deployment to "
                                           "file with over the filing API (https://…); unset = the prefecture "
                                           "is in this deployment.")),
