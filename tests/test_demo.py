@@ -27,6 +27,9 @@ def test_the_demo_starts_with_projects_at_different_stages(tmp_path):
         assert (projects["农机配件智能制造项目"].id, "prefecture_review", None) in ready
         assert (projects["高端食品包装材料项目"].id, "screening", None) in ready
         assert s.scalar(select(Filing.number).where(Filing.instance_id == projects["年产10万吨稻虾深加工项目"].id))
+        complaint = projects["项目用地报批进度缓慢"]
+        assert (complaint.process_id, complaint.stage) == ("investor_complaint", "责任部门答复")
+        assert (complaint.id, "answer_complaint", "zrzyj") in ready
     client = app.test_client()
     login(client, "rev_fgj2")
     assert "新能源电池结构件生产基地" in client.get("/").data.decode()

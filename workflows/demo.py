@@ -251,3 +251,11 @@ def seed_projects() -> None:
 
     # 6. The other county registers the same investor as project 1 (抢商争商 warning).
     start("tj_zhaoshang", confirm_duplicate=True, project_name="稻虾冷链物流园", host_site="jkq")
+
+    # 7. An investor complaint (seed 003 §15) waiting for 自然资源局's answer.
+    from workflows.services import complaint_service
+
+    complaint_service.complaint_start(actor("shangwu"), {
+        "investor": "湖南锂晟新能源科技有限公司", "contact_name": "周凯", "contact_phone": "13907370001",
+        "channel": "投诉电话", "subject": "项目用地报批进度缓慢", "content": "用地预审材料已提交 40 天，尚未收到补正或受理意见。",
+        "related_project": "新能源电池结构件生产基地", "responsible_unit": "zrzyj", "routing_note": "请核实并答复企业。"})
