@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: install run scheduler test test-postgres lint translations
+.PHONY: install run scheduler test test-postgres lint translations bench bench-quick
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -31,3 +31,10 @@ lint: install
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k form_text -k N_ --no-location -o webapp/translations/messages.pot .
 	$(BIN)/pybabel update -i webapp/translations/messages.pot -d webapp/translations -l en --no-fuzzy-matching
+
+# Benchmarks of issue #6 (figures in BENCHMARKS.md): SQLite and PostgreSQL (BENCH_POSTGRES_URL) at 1k/10k/100k projects.
+bench: install
+	$(BIN)/python -m bench
+
+bench-quick: install
+	$(BIN)/python -m bench --quick

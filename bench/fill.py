@@ -8,7 +8,6 @@ events carry `address` "bulk-copy", so they are easy to tell apart.
 """
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -101,7 +100,3 @@ def fill(templates: dict[str, int], target: int) -> int:
 def state_sizes(pid: int) -> int:
     with transaction() as s:
         return len(s.scalar(select(ProcessInstance.state).where(ProcessInstance.id == pid)) or "")
-
-
-def _json(value) -> str:
-    return json.dumps(value, ensure_ascii=False)
