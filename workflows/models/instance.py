@@ -32,7 +32,9 @@ class ProcessInstance(Base):
     stage: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[str] = mapped_column(String(20), default="running")  # running | completed
     outcome: Mapped[str | None] = mapped_column(String(60))  # end event name when completed
-    state: Mapped[str] = mapped_column(Text)  # serialized workflow JSON without its spec; text keeps task order
+    # Serialized workflow JSON without its spec (text keeps task order). Deferred: lists and inboxes
+    # never need it, and it is tens to hundreds of KB per project (BENCHMARKS.md).
+    state: Mapped[str] = mapped_column(Text, deferred=True)
     state_hash: Mapped[str] = mapped_column(String(64))
     # When the earliest BPMN timer of the instance is due: the scheduler's index (naive UTC).
     next_timer_at: Mapped[datetime | None] = mapped_column(index=True)

@@ -116,8 +116,10 @@ def inbox_page(actor: Actor, query: InboxQuery) -> InboxPage:
         page.unread_copies = _count(s, _copied(actor).where(ProjectCopy.read_at.is_(None)))
         if query.tab in ("todo", "done"):
             base = _todo(actor, absent) if query.tab == "todo" else _done(actor)
-            page.stages = sorted({r.stage for r, _ in s.execute(base)})
-            codes = sorted({r.unit_code for r, _ in s.execute(base) if r.unit_code})
+            # The filter choices come from DISTINCT queries: loading every row (and its instance) grew
+            # with the database (BENCHMARKS.md).
+            page.stages = sorted(s.scalars(base.with_only_columns(TaskRecord.stage).distinct()))
+            codes = sorted(c for c in s.scalars(base.with_only_columns(TaskRecord.unit_code).distinct()) if c)
             names = dict(s.execute(select(Unit.code, Unit.name).where(
                 Unit.code.in_(codes), Unit.organisation_id == actor.org_id)).all()) if codes else {}
             page.units = [(c, names.get(c, c)) for c in codes]
