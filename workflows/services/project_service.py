@@ -91,6 +91,9 @@ def project_list(actor: Actor, process_id: str = PROCESS_ID) -> list[ProjectSumm
             query = query.where(ProcessInstance.county_id == actor.org_id)
         else:
             query = query.join(Filing, Filing.instance_id == ProcessInstance.id)
+        # Held for the loop: the session's identity map keeps objects only while they are referenced, so
+        # each row's s.get(Organisation/User) would otherwise be a query of its own (BENCHMARKS.md).
+        people_and_places = [*s.scalars(select(Organisation)), *s.scalars(select(User))]  # noqa: F841
         return [_summary(s, i) for i in s.scalars(query) if auth.project_view(s, actor, i)]
 
 
