@@ -12,8 +12,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from workflows.deadlines import START_WITHIN_MONTHS, add_months
+
 # Signing → start of construction within 6 months (seed 003 §3); the contract milestone 履约率 checks.
-START_WITHIN_MONTHS = 6
 
 # The funnel, from lead to producing. A project counts at the furthest step it ever reached (and so at
 # every step before it), once, however often it looped back on the way.
@@ -89,17 +90,6 @@ def period_choices(today: date, years: int = 3) -> list[tuple[str, str]]:
             if date(year, month, 1) <= today:
                 out.append((f"{year}-{month:02d}", f"{year}年{month}月"))
     return out
-
-
-def add_months(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    for last in (31, 30, 29, 28):
-        try:
-            return date(year, month, min(day.day, last))
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
 
 
 @dataclass

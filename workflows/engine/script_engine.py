@@ -87,22 +87,17 @@ def _months_after(months: int, start_date: str | None = None) -> str:
     """
     from datetime import date, datetime, time, timedelta
 
+    from workflows.deadlines import add_months
     from workflows.engine.clock import engine_now
     from workflows.localtime import CHINA, to_local
 
-    def plus_months(day: date) -> date:
-        month = day.month - 1 + int(months)
-        year, month = day.year + month // 12, month % 12 + 1
-        last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
-        return date(year, month, min(day.day, last))
-
     now = engine_now().replace(tzinfo=UTC)
     if start_date:
-        limit = plus_months(date.fromisoformat(str(start_date)[:10]))
+        limit = add_months(date.fromisoformat(str(start_date)[:10]), months)
         due = datetime.combine(limit + timedelta(days=1), time(0, 0), CHINA)
     else:
         local = to_local(now.replace(tzinfo=None))
-        due = datetime.combine(plus_months(local.date()), local.timetz())
+        due = datetime.combine(add_months(local.date(), months), local.timetz())
     return due.astimezone(UTC).isoformat()
 
 

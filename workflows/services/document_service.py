@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from workflows import audit, auth, documents, forms
 from workflows.actor import Actor
 from workflows.db import transaction
+from workflows.deadlines import START_WITHIN_MONTHS, add_months
 from workflows.engine.model_store import PROCESS_ID, form_files
 from workflows.errors import Conflict, NotFound
 from workflows.localtime import to_local
@@ -26,7 +27,6 @@ from workflows.services.task_service import REVIEW_ROUNDS, joint_review_summary,
 
 KINDS = documents.KINDS
 # Signing → start of construction within 6 months (seed 003 §3: 原则上合同签约到开工落地一般不超过6个月).
-START_WITHIN_MONTHS = 6
 # How long the addressee of a 项目推进提醒函 has to report back: our default, not from the seeds.
 REMINDER_REPLY_WORKING_DAYS = 10
 # Project data shown in a form's head rows, so not repeated in every opinion box.
@@ -343,20 +343,9 @@ def _signed_on(s: Session, instance: ProcessInstance) -> date:
         return to_local(signing.completed_at).date()
 
 
-def _add_months(day: date, months: int) -> date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    for last in (31, 30, 29, 28):
-        try:
-            return date(year, month, min(day.day, last))
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
-
-
 def _days_overdue(s: Session, instance: ProcessInstance) -> int:
     """Days past the start deadline (signing + 6 months), or 0 while it has not passed."""
-    deadline = _add_months(_signed_on(s, instance), START_WITHIN_MONTHS)
+    deadline = add_months(_signed_on(s, instance), START_WITHIN_MONTHS)
     return max(0, (to_local(utcnow()).date() - deadline).days)
 
 
@@ -375,7 +364,7 @@ def _reminder_context(s: Session, instance: ProcessInstance, unit: Unit, days_ov
                       contact: str | None = None) -> dict:
     common = _common(s, instance, "reminder-letter")
     signed_on = _signed_on(s, instance)
-    start_by = _add_months(signed_on, START_WITHIN_MONTHS)
+    start_by = add_months(signed_on, START_WITHIN_MONTHS)
     filing = _filing(s, instance)
     county = common["county"]
     return {**common, "addressee": unit.name, "signed_on": signed_on, "start_by": start_by, "months": START_WITHIN_MONTHS,

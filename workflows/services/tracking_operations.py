@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from workflows import audit
 from workflows.actor import Actor
+from workflows.deadlines import START_WITHIN_MONTHS, add_months
 from workflows.engine.clock import engine_now
 from workflows.localtime import to_local
 from workflows.models import Attachment, AuditEvent, ProcessInstance, RewardGrant, TaskRecord, Unit, User
@@ -61,8 +62,8 @@ def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str
                          data={"reason": "已开工"}, address=None)
             return {"sent": False, "reason": "已开工"}
         addressee = data.get("host_site")
-        start_by = document_service._add_months(document_service._signed_on(session, instance),
-                                                document_service.START_WITHIN_MONTHS)
+        start_by = add_months(document_service._signed_on(session, instance),
+                                                START_WITHIN_MONTHS)
         days_overdue = max(1, (to_local(engine_now()).date() - start_by).days)
         name, pdf = document_service.reminder_letter(session, instance, addressee, days_overdue)
         digest = hashlib.sha256(pdf).hexdigest()
@@ -78,7 +79,7 @@ def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str
         codes = [c for c in dict.fromkeys([addressee, data.get("responsible_department")]) if c]
         users = unit_users(session, instance.county_id, codes)
         notify(session, users,
-               f"项目推进提醒函：「{instance.project_name}」签约已满{document_service.START_WITHIN_MONTHS}个月仍未开工"
+               f"项目推进提醒函：「{instance.project_name}」签约已满{START_WITHIN_MONTHS}个月仍未开工"
                f"（逾期{days_overdue}天），请于{document_service.REMINDER_REPLY_WORKING_DAYS}个工作日内书面回复。"
                f"提醒函见项目附件“{name}”。", "reminder_letter", instance.id)
         audit.append(session, "reminder_letter_sent", actor="system", instance_id=instance.id, outcome=name,
@@ -167,8 +168,8 @@ def tracking_view(session: Session, instance: ProcessInstance, data: dict) -> di
                for e in session.scalars(select(AuditEvent).where(
                    AuditEvent.instance_id == instance.id, AuditEvent.action == "reminder_letter_sent")
                    .order_by(AuditEvent.id))]
-    start_by = document_service._add_months(document_service._signed_on(session, instance),
-                                            document_service.START_WITHIN_MONTHS)
+    start_by = add_months(document_service._signed_on(session, instance),
+                                            START_WITHIN_MONTHS)
     return {
         "five_ones": five if instance.project_class == "重大" or any(five.values()) else None,
         "start_by": start_by, "construction_started": construction_started(session, instance.id),
