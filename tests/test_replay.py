@@ -71,7 +71,8 @@ def test_a_project_replays_on_its_own_version_across_a_model_change(database, tm
     new_version = instance(new).model_version_id
     with transaction() as s:
         other = s.get(ModelVersion, new_version)
-    outcome = replay(other, "investment_project", _steps(old), instance(old).state)
+        stored = s.get(ProcessInstance, old).state  # deferred column: read inside the session
+    outcome = replay(other, "investment_project", _steps(old), stored)
     negotiation_step = next(n for n, (_, data) in enumerate(_steps(old), start=1)
                             if any(op.get("task", {}).get("spec") == "negotiation" for op in data["ops"]))
     assert not outcome.consistent and outcome.step == negotiation_step
