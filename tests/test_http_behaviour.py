@@ -275,3 +275,11 @@ def test_deactivating_a_user_gives_their_claimed_and_assigned_tasks_back(app, cl
     client.post(f"/admin/units/{jkq}/active", data={"active": "0"})
     client.post("/logout")
     assert client.post("/login", data={"username": "luohu", "password": PASSWORD}).status_code == 401
+
+
+def test_an_id_too_large_for_the_database_is_not_found_not_a_server_error(app, client):
+    app.config["PROPAGATE_EXCEPTIONS"] = True  # a database overflow would raise here instead of hiding as a 500
+    login(client, "zhuren")
+    for url in ("/projects/99999999999999999999", "/tasks/2147483648", "/attachments/99999999999999999999"):
+        assert client.get(url).status_code == 404, url
+    assert client.get("/projects/2147483647").status_code == 404  # the largest id routes, and is not there

@@ -11,6 +11,7 @@ from flask import Flask, flash, redirect, render_template, request, session, url
 from flask_babel import Babel
 from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from webapp.config import load_config
 from webapp.i18n import N_, error_text, form_text, select_locale
@@ -25,9 +26,17 @@ babel = Babel()
 login_manager = LoginManager()
 
 
+class _DatabaseId(IntegerConverter):
+    def __init__(self, url_map, **kwargs):
+        super().__init__(url_map, **{"max": 2**31 - 1, **kwargs})
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=os.environ.get("ZS_INSTANCE_PATH") or None,
                 instance_relative_config=True)
+    # Ids in URLs fit the databases' integer keys (PostgreSQL INTEGER); a larger one is a 404 at
+    # routing instead of a database overflow (a 500).
+    app.url_map.converters["int"] = _DatabaseId
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(load_config(app.instance_path))
     if test_config:
