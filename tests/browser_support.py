@@ -22,13 +22,8 @@ def unavailable(reason: str):
 
 
 @contextmanager
-def serve(database_url: str):
-    """The app on a random loopback port in a background thread, CSRF protection on."""
-    from webapp import create_app
-
-    app = create_app({"DATABASE_URL": database_url, "WTF_CSRF_ENABLED": True, "SECRET_KEY": "x",
-                      "DEMO_PROJECTS": False})
-    assert app.config["WTF_CSRF_ENABLED"] is True
+def served(app):
+    """Serve a Flask app of this process on loopback in a background thread; yields its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
@@ -38,6 +33,18 @@ def serve(database_url: str):
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+@contextmanager
+def serve(database_url: str):
+    """The app on a random loopback port in a background thread, CSRF protection on."""
+    from webapp import create_app
+
+    app = create_app({"DATABASE_URL": database_url, "WTF_CSRF_ENABLED": True, "SECRET_KEY": "x",
+                      "DEMO_PROJECTS": False})
+    assert app.config["WTF_CSRF_ENABLED"] is True
+    with served(app) as url:
+        yield url
 
 
 @contextmanager

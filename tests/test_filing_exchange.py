@@ -11,7 +11,8 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from exchange_support import KEY, KEYS, Prefecture, filed_project, free_port, ready_specs, served, signed_post
+from browser_support import served
+from exchange_support import KEY, KEYS, Prefecture, filed_project, free_port, ready_specs, signed_post
 from sqlalchemy import select
 
 from workflows import filing_exchange

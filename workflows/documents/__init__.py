@@ -203,24 +203,9 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_html(kind: str, context: dict[str, Any]) -> str:
-    return _environment().get_template(f"{kind}.html").render(kind=kind, title=KINDS[kind], **context)
-
-
 def render(kind: str, context: dict[str, Any]) -> bytes:
     """The PDF of one document kind from its context (see document_service for what each holds)."""
-    from weasyprint import CSS, HTML
-    from weasyprint.text.fonts import FontConfiguration
-
-    stacks = font_stacks()
-    fonts = FontConfiguration()
-    css = (HERE / "documents.css").read_text(encoding="utf-8")
-    # The stylesheet names no font: the stacks built above (families fontconfig has) are added here.
-    css += (f"\nhtml {{ font-family: {stacks['body']}; }}\n"
-            f".heavy, h1 {{ font-family: {stacks['title']}; }}\n"
-            f"@page {{ @bottom-center {{ font-family: {stacks['song']}; }} }}\n")
-    html = HTML(string=render_html(kind, context), url_fetcher=_fetcher())
-    return html.write_pdf(stylesheets=[CSS(string=css, font_config=fonts)], font_config=fonts)
+    return render_page(f"{kind}.html", {"kind": kind, "title": KINDS[kind], **context})
 
 
 def render_page(template: str, context: dict[str, Any]) -> bytes:
