@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,8 +31,9 @@ def postgres_unavailable(reason: str):
     pytest.skip(f"PostgreSQL unavailable: {reason}")
 
 
-@pytest.fixture
-def postgres_url():
+@contextmanager
+def scratch_postgres():
+    """A new, empty PostgreSQL database (dropped afterwards); yields its URL."""
     name = f"zs_test_{uuid.uuid4().hex[:10]}"
     try:
         admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
@@ -39,12 +41,19 @@ def postgres_url():
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as err:  # noqa: BLE001 - any connection problem means "unavailable"
         postgres_unavailable(str(err).splitlines()[0])
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    db.engine().dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        db.engine().dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url():
+    with scratch_postgres() as url:
+        yield url
 
 
 @pytest.fixture

@@ -15,15 +15,14 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
-from conftest import PG_ADMIN_URL, _pg_admin_url, postgres_unavailable
+from conftest import scratch_postgres
 from service_support import advance, instance, ready, start
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
 from workflows import audit, db
 from workflows.db import transaction
@@ -43,22 +42,11 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 @pytest.fixture(scope="module")
 def pg_module():
     """A migrated, seeded scratch PostgreSQL database shared by this module's tests."""
-    name = f"zs_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as err:  # noqa: BLE001 - any connection problem means "unavailable"
-        postgres_unavailable(str(err).splitlines()[0])
-    url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    db.init(url)
-    db.upgrade()
-    seed_organisations()
-    yield url
-    db.engine().dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with scratch_postgres() as url:
+        db.init(url)
+        db.upgrade()
+        seed_organisations()
+        yield url
 
 
 @pytest.fixture
