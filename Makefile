@@ -4,14 +4,21 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: install run scheduler test test-postgres lint translations bench bench-quick
+.PHONY: install run scheduler test test-fast test-postgres lint translations bench bench-quick
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-install: $(BIN)/python
+# Reinstalls only when pyproject.toml changed (the stamp is older), recompiles translations only when
+# the catalogue changed.
+install: $(VENV)/.installed webapp/translations/en/LC_MESSAGES/messages.mo
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+webapp/translations/en/LC_MESSAGES/messages.mo: webapp/translations/en/LC_MESSAGES/messages.po | $(VENV)/.installed
 	$(BIN)/pybabel compile -f -d webapp/translations
 
 run: install
@@ -21,9 +28,19 @@ run: install
 scheduler: install
 	$(BIN)/python -m workflows.scheduler --interval 60
 
-# Every test: SQLite, and PostgreSQL at TEST_POSTGRES_URL (default the local server's `test` database).
+# Every test: SQLite, and PostgreSQL at TEST_POSTGRES_URL (default the local server's `postgres`
+# database, where scratch databases are made), in parallel (one worker per core; a test file stays on one
+# worker, so its module fixtures such as the browser are made once).
 test: install
-	$(BIN)/python -m pytest -q -rs --junitxml=test-output/junit.xml
+	$(BIN)/python -m pytest -q -rs -n auto --dist loadfile --junitxml=test-output/junit.xml
+
+# The quick loop while coding: engine, model, forms, rules and service tests on SQLite (under a minute).
+FAST_TESTS = tests/test_architecture.py tests/test_script_engine_security.py tests/test_bpmn_model.py \
+	tests/test_forms.py tests/test_rewards.py tests/test_diagram.py tests/test_migrations.py tests/test_i18n.py \
+	tests/test_model_versions.py tests/test_service.py tests/test_timers.py tests/test_return_modes.py \
+	tests/test_complaints.py tests/test_metrics.py tests/test_inbox.py
+test-fast: install
+	$(BIN)/python -m pytest -q -n auto -m "not postgres and not browser" -p no:cacheprovider $(FAST_TESTS)
 
 lint: install
 	$(BIN)/ruff check workflows webapp tests
@@ -32,7 +49,7 @@ translations: install
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k form_text -k N_ --no-location -o webapp/translations/messages.pot .
 	$(BIN)/pybabel update -i webapp/translations/messages.pot -d webapp/translations -l en --no-fuzzy-matching
 
-# Benchmarks of issue #6 (figures in BENCHMARKS.md): SQLite and PostgreSQL (BENCH_POSTGRES_URL) at 1k/10k/100k projects.
+# Benchmarks (figures in BENCHMARKS.md): SQLite and PostgreSQL (BENCH_POSTGRES_URL) at 1k/10k/100k projects.
 bench: install
 	$(BIN)/python -m bench
 

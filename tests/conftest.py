@@ -14,6 +14,8 @@ from workflows import db
 
 # Tests make their own projects; the demo projects are tested in test_demo.py.
 os.environ.setdefault("ZS_DEMO_PROJECTS", "0")
+# A cheap password hash: scrypt costs ~0.1 s a sign-in, and the suite signs in thousands of times.
+os.environ.setdefault("ZS_PASSWORD_HASH", "pbkdf2:sha256:1")
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "test-output"

@@ -283,3 +283,10 @@ def test_an_id_too_large_for_the_database_is_not_found_not_a_server_error(app, c
     for url in ("/projects/99999999999999999999", "/tasks/2147483648", "/attachments/99999999999999999999"):
         assert client.get(url).status_code == 404, url
     assert client.get("/projects/2147483647").status_code == 404  # the largest id routes, and is not there
+
+
+def test_passwords_are_hashed_with_scrypt_unless_configured_otherwise(monkeypatch):
+    from workflows.services.user_service import hash_password
+
+    monkeypatch.delenv("ZS_PASSWORD_HASH", raising=False)
+    assert hash_password("Zs@2026-long").startswith("scrypt:")

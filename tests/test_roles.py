@@ -144,15 +144,27 @@ def template_db(tmp_path_factory):
                   "attachment_id": attachment_id}
 
 
-@pytest.fixture
-def case_client(template_db, tmp_path):
+@pytest.fixture(scope="module")
+def roles_app(template_db, tmp_path_factory):
+    """One app for every case of the table; each case gets a fresh copy of the template database."""
     from webapp import create_app
 
-    source, ids = template_db
-    target = tmp_path / "case.sqlite3"
-    shutil.copy(source, target)
+    target = tmp_path_factory.mktemp("roles-case") / "case.sqlite3"
+    shutil.copy(template_db[0], target)
     app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{target}", "WTF_CSRF_ENABLED": False,
                       "SECRET_KEY": "t"})
+    return app, target
+
+
+@pytest.fixture
+def case_client(template_db, roles_app):
+    source, ids = template_db
+    app, target = roles_app
+    db.engine().dispose()
+    for leftover in (target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+    shutil.copy(source, target)
+    db.init(f"sqlite:///{target}")  # another module's app may have bound the service elsewhere
     return app.test_client(), ids
 
 
