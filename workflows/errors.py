@@ -43,3 +43,14 @@ class DuplicateLead(ValidationFailed):
     def __init__(self, duplicates: list):
         super().__init__({"investor": "其他单位已登记该投资方的线索（抢商争商），请核实后勾选确认再提交。"})
         self.duplicates = duplicates
+
+
+class ModelFailed(ServiceError):
+    """The process model's own code (a script, condition or DMN cell) failed or ran out of its budget;
+    the step is rolled back whole. The user cannot fix it: an administrator corrects the model."""
+
+    status = 422
+
+    def __init__(self, element: str, reason: str):
+        super().__init__("流程模型在“%(element)s”处执行出错（%(reason)s），本次办理未生效，请联系管理员检查流程模型。",
+                         element=element, reason=reason)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -13,11 +14,13 @@ from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition, TerminateEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
 from workflows.engine.model_store import PROCESS_ID, specs_for
 from workflows.engine.script_engine import restricted_engine
+from workflows.errors import ModelFailed
 from workflows.models import ModelVersion
 
 _serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
@@ -234,3 +237,17 @@ def _spec_dict(digest: str, spec) -> dict:
     if digest not in _spec_cache:
         _spec_cache[digest] = _serializer.to_dict(spec)
     return copy.deepcopy(_spec_cache[digest])
+
+
+@contextmanager
+def model_errors() -> Iterator[None]:
+    """Turn an error raised by the model's own code into ModelFailed, naming the element."""
+    try:
+        yield
+    except WorkflowException as err:
+        task = getattr(err, "task", None)
+        spec = getattr(task, "task_spec", None)
+        element = (getattr(spec, "bpmn_name", None) or getattr(spec, "bpmn_id", None) or
+                   getattr(spec, "name", None) or "?")
+        cause = err.__cause__ or getattr(err, "exception", None) or err
+        raise ModelFailed(str(element), str(cause).splitlines()[0][:200] or type(cause).__name__) from err

@@ -10,7 +10,7 @@ from workflows import audit, faults
 from workflows.actor import Actor
 from workflows.deadlines import add_working_days
 from workflows.engine.replay import StepJournal
-from workflows.engine.runtime import ProcessRuntime, ReadyTask
+from workflows.engine.runtime import ProcessRuntime, ReadyTask, model_errors
 from workflows.models import ModelVersion, ProcessInstance, TaskRecord, User
 from workflows.models._types import utcnow
 from workflows.services import filing_operations, overdue_operations, tracking_operations
@@ -36,8 +36,9 @@ def run_step(session: Session, instance: ProcessInstance, actor: Actor,
     # Everything the step puts into the engine is written down, so the step can be replayed.
     journal = StepJournal()
     runtime = journal.runtime(runtime_for(session, instance, actor, journal))
-    wf = runtime.load(instance.state) if instance.state else runtime.start()
-    removed = change(runtime, wf) or []
+    with model_errors():  # a failing or runaway script rolls the whole step back, with a clear message
+        wf = runtime.load(instance.state) if instance.state else runtime.start()
+        removed = change(runtime, wf) or []
     # Test-only fault points (workflows/faults.py, ZS_FAULT_POINT); no-ops unless configured.
     session.info["engine_step"] = True
     faults.reached("after_engine")
