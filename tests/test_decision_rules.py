@@ -252,3 +252,16 @@ def test_the_contract_sheet_prints_each_legal_decision_and_both_checks_as_submit
     assert "不予通过" in text and printed(text) == (True, False)
     review_form = document(rejected, "review-form", tmp_path)
     assert "合同条款合法：是" in review_form and "通过公平竞争审查：否" in review_form
+
+
+def test_a_broken_validation_rule_is_the_models_fault_not_the_users():
+    """A rule whose expression fails is reported as a model error (422, for an administrator), not as
+    a field the user could correct and not as a server error."""
+    from workflows import forms
+    from workflows.errors import ModelFailed
+
+    schema = {"title": "测试", "type": "object", "properties": {"d": {"type": ["string", "null"]}},
+              "validationRules": [{"field": "d", "expression": "d > 1", "message": "不会显示"}]}
+    with pytest.raises(ModelFailed) as failed:
+        forms.validate(schema, {"d": "2026-01-01"}, {})
+    assert failed.value.status == 422

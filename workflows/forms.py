@@ -19,7 +19,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from workflows.errors import ValidationFailed
+from workflows.errors import ModelFailed, ValidationFailed
 
 MESSAGES = {
     "required": "此项必填",
@@ -133,8 +133,12 @@ def _rule_errors(schema: dict, data: dict[str, Any], facts: dict[str, Any]) -> l
     failed = []
     for rule in rules:
         # A name the expression uses that the data lacks (a stage not reached) is None, not an error.
-        names = {n.id for n in ast.walk(ast.parse(rule["expression"], mode="eval")) if isinstance(n, ast.Name)}
-        if not environment.evaluate(rule["expression"], {**dict.fromkeys(names), **scope}):
+        try:
+            names = {n.id for n in ast.walk(ast.parse(rule["expression"], mode="eval")) if isinstance(n, ast.Name)}
+            holds = environment.evaluate(rule["expression"], {**dict.fromkeys(names), **scope})
+        except Exception as err:  # the model's expression is wrong: nothing the user typed can fix it
+            raise ModelFailed(f"{schema.get('title', '表单')} · validationRules", str(err)) from err
+        if not holds:
             failed.append((rule.get("field", "_form"), FieldError(rule["message"])))
     return failed
 
