@@ -219,7 +219,7 @@ FORM_DATA = {
     'revise_filing': {'revise_note': '已按意见修改'},
     'signing': {'contract_number': 'NX-2024-001', 'sign_date': '2024-07-01', 'signatories': '县长；投资方董事长',
                 'signing_place': '南县', 'signing_opinion': None, 'sector': '工业', 'chain_project': False,
-                'investor_origin': None, 'new_origin_region': False, 'lead_leader': None,
+                'investor_origin': None, 'lead_leader': None,
                 'responsible_department': None, 'task_force': None, 'advance_plan': None},
     'track_progress': {'funds_in_place_wan': 3000, 'funds_this_year_wan': 3000, 'foreign_paid_in_usd_wan': None,
                        'construction_started': False, 'construction_start_date': None,
@@ -573,19 +573,24 @@ def dmn_result(decision_id, data):
     return engine.result(task)
 
 
+# Worked out by hand from 《郴州市关于进一步加强招商引资工作的实施意见》§9 (内资 2亿元以上、外资 3000万美元以上,
+# inclusive, one threshold per currency) and 衡政办发〔2025〕11号《推进招商引资机制改革实施方案》§19 (the classes;
+# 重点 at 1亿元 / 1500万美元 is the county default of bpmn/project_class.dmn).
 @pytest.mark.parametrize('amount_wan, currency, amount_usd_wan, expected', [
     (19999.99, 'CNY', None, '重点'),
-    (20000, 'CNY', None, '重大'),
+    (20000, 'CNY', None, '重大'),      # 2亿元 reached (§9 "以上" includes it)
     (9999, 'CNY', None, '一般'),
     (10000, 'CNY', None, '重点'),
     (0, 'CNY', None, '一般'),
     (None, 'CNY', None, '一般'),
-    (15000, 'USD', 3000, '重大'),
-    (15000, 'USD', 2999, '重点'),
+    (15000, 'USD', 3000, '重大'),       # 3000万美元 reached
+    (21293, 'USD', 2999, '重点'),       # just under 3000万美元: the RMB equivalent (× 7.1) does not make it 重大
+    (0, 'USD', 2999.99, '重点'),        # no RMB part, just under 3000万美元: not 重大
     (2000, 'USD', 3000, '重大'),
-    (2000, 'USD', 2999.99, '一般'),
-    (25000, 'USD', 100, '重大'),
-    (5000, 'CNY', 5000, '一般'),   # a stray USD figure on a CNY project is ignored
+    (25000, 'USD', 100, '一般'),        # a converted figure never counts against the RMB threshold
+    (8000, 'USD', 1500, '重点'),
+    (8000, 'USD', 1499, '一般'),
+    (5000, 'CNY', 5000, '一般'),        # a stray USD figure on a CNY project is ignored
 ])
 def test_project_class_decision(amount_wan, currency, amount_usd_wan, expected):
     data = {'amount_wan': amount_wan, 'currency': currency, 'amount_usd_wan': amount_usd_wan}
@@ -894,7 +899,7 @@ def test_scripts_and_conditions_compile_restricted(bpmn_tree):
     proc = process_node(bpmn_tree)
     scripts = [el.text for el in proc.iter(f'{{{NS["bpmn"]}}}script')]
     scripts += [el.text for tag in ('preScript', 'postScript') for el in proc.iter(f'{{{NS["spiffworkflow"]}}}{tag}')]
-    assert len(scripts) == 10
+    assert len(scripts) == 11
     for script in scripts:
         assert not compile_restricted_exec(script).errors, script
     conditions = [el.text for el in proc.iter(f'{{{NS["bpmn"]}}}conditionExpression')]

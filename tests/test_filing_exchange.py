@@ -243,7 +243,12 @@ def test_malformed_bodies_are_refused_with_400_in_chinese(api_prefecture):
     assert status == 400 and "PDF" in answer["error"]
     status, answer, _ = signed_post(api_prefecture.url, "/filings/999/signing", {"signing": {"contract_number": "A"}})
     assert status == 404 and answer["ok"] is False
-    assert prefecture_rows(api_prefecture, "SELECT count(*) FROM filing WHERE remote_id IN (301, 302)") == [(0,)]
+    for n, amount in enumerate((float("nan"), float("inf"))):  # Python writes NaN / Infinity: not JSON numbers
+        not_a_number = json.dumps(filing_payload(303 + n, amount_wan=amount)).encode()
+        status, answer, _ = signed_post(api_prefecture.url, "/filings", not_a_number)
+        assert status == 400 and "JSON" in answer["error"]
+    assert prefecture_rows(api_prefecture, "SELECT count(*) FROM filing WHERE remote_id IN (301, 302, 303, 304)") \
+        == [(0,)]
 
 
 def test_special_terms_are_also_filed_with_the_next_higher_government(app):

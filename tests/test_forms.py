@@ -59,7 +59,7 @@ CONTRACT = {
     "revise_filing": {"revise_note"},
     "signing": {"contract_number", "sign_date", "signatories", "signing_place", "signing_opinion",
                 # issue #4: the "五个一" of a major project (seed 002 §(九)) and what the rewards need
-                "project_class", "sector", "chain_project", "investor_origin", "new_origin_region",
+                "project_class", "currency", "sector", "chain_project", "investor_origin",
                 "lead_leader", "responsible_department", "task_force", "advance_plan"},
     # after signing (履约跟踪, issue #4)
     "track_progress": {"tracking_cycle", "sign_date", "funds_in_place_wan", "funds_this_year_wan",
@@ -97,7 +97,7 @@ READ_ONLY = {
     "department_review": {"department"},
     "supplement_lead": {"screening_opinion"},
     "contract_review": {"review_conditions_all"},
-    "signing": {"project_class"},
+    "signing": {"project_class", "currency"},
     "track_progress": {"tracking_cycle", "sign_date"},
     "reply_reminder": {"sign_date"},
     "answer_complaint": {"investor", "subject", "content", "routing_note", "complaint_round", "feedback_note"},

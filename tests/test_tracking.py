@@ -28,6 +28,13 @@ from workflows.models import Attachment, AuditEvent, Filing, Notification, TaskR
 from workflows.models._types import utcnow
 from workflows.services.timer_service import fire_due_timers
 
+SIGNED_ON = date.fromisoformat(DEMO_ANSWERS["signing"]["sign_date"])
+
+
+def after_signing(days: int) -> str:
+    """A date `days` after the demo contract's sign date (no stage date may precede it)."""
+    return (SIGNED_ON + timedelta(days=days)).isoformat()
+
 MAJOR_PATH = ("negotiation", "approve_terms", "department_review", "review_materials", "pre_review",
               "review_meeting", "executive_meeting", "contract_review", "approve_filing", "prefecture_review",
               "signing")
@@ -174,7 +181,7 @@ def test_six_months_without_a_start_sends_the_reminder_letter_to_the_responsible
 def test_a_project_that_started_construction_gets_no_letter(database, clock):
     pid = signed_major()
     fire_tracking(pid, clock)
-    advance(pid, "track_progress", construction_started="true", construction_start_date="2026-03-01")
+    advance(pid, "track_progress", construction_started="true", construction_start_date=after_signing(30))
     deadline = start_deadline(DEMO_ANSWERS["signing"]["sign_date"])
     fire_due_timers(clock(deadline + timedelta(minutes=1)))
     assert audited(pid, "reminder_letter_sent") == [] and len(audited(pid, "reminder_letter_skipped")) == 1
@@ -184,8 +191,8 @@ def test_a_project_that_started_construction_gets_no_letter(database, clock):
 def test_production_ends_tracking_and_the_deadline_with_it(database, clock):
     pid = signed_major()
     fire_tracking(pid, clock)
-    advance(pid, "track_progress", construction_started="true", construction_start_date="2026-03-01",
-            production_started="true", production_start_date="2026-09-01", jobs_created="260",
+    advance(pid, "track_progress", construction_started="true", construction_start_date=after_signing(30),
+            production_started="true", production_start_date=after_signing(200), jobs_created="260",
             tax_paid_wan="800", funds_in_place_wan="26000")
     done = instance(pid)
     assert (done.status, done.outcome, done.stage) == ("completed", "end_in_production", "已投产")
@@ -271,8 +278,8 @@ def test_a_tracked_project_replays_consistently(database, clock, monkeypatch):
     advance(pid, "track_progress")
     fire_due_timers(clock(start_deadline(DEMO_ANSWERS["signing"]["sign_date"]) + timedelta(minutes=1)))
     advance(pid, "reply_reminder")
-    advance(pid, "track_progress", construction_started="true", construction_start_date="2026-08-01",
-            production_started="true", production_start_date="2026-09-01")
+    advance(pid, "track_progress", construction_started="true", construction_start_date=after_signing(190),
+            production_started="true", production_start_date=after_signing(200))
     assert instance(pid).outcome == "end_in_production"
     monkeypatch.undo()  # the replay sets its own clock per step
     with transaction() as s:

@@ -51,9 +51,14 @@ def _call(action: str, filing_id: int | None = None):
     return jsonify(answer), status
 
 
+def _no_constant(name: str):
+    """NaN, Infinity and -Infinity are not JSON numbers: a message carrying one is malformed."""
+    raise ValueError(f"{name} is not a number")
+
+
 def _json(body: bytes):
     try:
-        value = json.loads(body.decode("utf-8"))
+        value = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError):
         return None
     return value if isinstance(value, dict) else None

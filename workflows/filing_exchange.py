@@ -172,9 +172,14 @@ def post(peer: str, county: str, path: str, payload: dict) -> Reply:
         return Reply(0, None, f"无法连接：{getattr(err, 'reason', err)}")
 
 
+def _no_constant(name: str):
+    """NaN, Infinity and -Infinity are not JSON numbers: a message carrying one is malformed."""
+    raise ValueError(f"{name} is not a number")
+
+
 def _json(raw: bytes) -> dict | None:
     try:
-        value = json.loads(raw.decode("utf-8"))
+        value = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError):
         return None
     return value if isinstance(value, dict) else None

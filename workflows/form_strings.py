@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-TEXT_KEYS = ("title", "description", "ui:help", "ui:placeholder", "ui:title")
+TEXT_KEYS = ("title", "description", "ui:help", "ui:placeholder", "ui:title", "message")
 
 
 def strings(node: Any) -> Iterator[str]:
@@ -15,6 +15,10 @@ def strings(node: Any) -> Iterator[str]:
         for key, value in node.items():
             if key in TEXT_KEYS and isinstance(value, str):
                 yield value
+            elif key == "errorMessage":  # a rule's own message: a string or {keyword: message}
+                yield from (v for v in ([value] if isinstance(value, str) else value.values()) if isinstance(v, str))
+            elif key == "expression":  # validationRules: code, not text
+                continue
             elif key in ("enum", "const") and value is not None:
                 for item in value if isinstance(value, list) else [value]:
                     if isinstance(item, str) and not item.isascii():

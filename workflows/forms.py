@@ -1,11 +1,25 @@
-"""Task forms: JSON Schema files in forms/, validated server-side before anything reaches the engine."""
+"""Task forms: JSON Schema files in forms/, validated server-side before anything reaches the engine.
+
+Two extensions a form schema may carry, both read here and nowhere else:
+
+- `errorMessage` beside a rule: the message shown when that rule fails — a string, or an object keyed
+  by the failing keyword (`{"const": "…", "required": "…"}`). Without it the generic message of the
+  keyword is shown.
+- `validationRules` at the top: rules that need more than one field, other stages' data or the
+  project's facts, e.g. a meeting date not before the registration date. Each is
+  `{"field": …, "expression": …, "message": …}`; the expression is evaluated by the restricted script
+  engine over the task data, the submitted values and `facts` (e.g. `registered_on`); false → the
+  message on the field. A rule whose field already has an error is not evaluated.
+"""
 from __future__ import annotations
 
+import ast
+import math
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from workflows.errors import ValidationFailed
+from workflows.errors import ModelFailed, ValidationFailed
 
 MESSAGES = {
     "required": "此项必填",
@@ -59,6 +73,8 @@ def coerce(schema: dict, submitted: dict[str, str]) -> tuple[dict[str, Any], dic
                 values[name] = int(raw)
             elif kind == "number":
                 number = float(raw)
+                if not math.isfinite(number):  # "nan", "inf", "1e999" are not amounts
+                    raise ValueError(raw)
                 # 120 stays 120 (not 120.0) when shown again; fractions are kept as typed.
                 values[name] = int(number) if number.is_integer() and abs(number) < 2**53 else number
             else:
@@ -69,8 +85,13 @@ def coerce(schema: dict, submitted: dict[str, str]) -> tuple[dict[str, Any], dic
     return values, errors
 
 
+def _non_finite(values: dict[str, Any]) -> dict[str, str]:
+    """NaN and ±Infinity never pass as numbers (JSON Schema's minimum/maximum do not catch NaN)."""
+    return {k: "请输入数字" for k, v in values.items() if isinstance(v, float) and not math.isfinite(v)}
+
+
 def validate(schema: dict, submitted: dict[str, Any], task_data: dict[str, Any],
-             coerce_strings: bool = True) -> dict[str, Any]:
+             coerce_strings: bool = True, facts: dict[str, Any] | None = None) -> dict[str, Any]:
     """The clean data to put on the task: every editable field (missing → None).
 
     Read-only fields are taken from the task data, never from the user, and take part in
@@ -81,7 +102,7 @@ def validate(schema: dict, submitted: dict[str, Any], task_data: dict[str, Any],
         values, errors = coerce(schema, submitted)
     else:
         values = {k: submitted.get(k) for k in editable_fields(schema)}
-        errors = {}
+        errors = _non_finite(values)
     instance = {k: v for k, v in values.items() if v is not None}
     for name in readonly_fields(schema):
         if task_data.get(name) is not None:
@@ -90,18 +111,56 @@ def validate(schema: dict, submitted: dict[str, Any], task_data: dict[str, Any],
     for error in validator.iter_errors(instance):
         for field, message in _field_errors(error):
             errors.setdefault(field, message)
+    for field, message in _rule_errors(schema, {**task_data, **instance}, facts or {}):
+        if field not in errors:
+            errors[field] = message
     if errors:
         raise ValidationFailed(errors)
     return values
 
 
+def _rule_errors(schema: dict, data: dict[str, Any], facts: dict[str, Any]) -> list[tuple[str, str]]:
+    """The schema's `validationRules` that do not hold, as (field, message)."""
+    rules = schema.get("validationRules") or []
+    if not rules:
+        return []
+    from workflows.engine.script_engine import RestrictedEnvironment
+
+    environment = RestrictedEnvironment()
+    scope = {name: None for name in schema.get("properties", {})}
+    scope.update({k: v for k, v in data.items() if isinstance(k, str) and k.isidentifier()})
+    scope.update(facts)
+    failed = []
+    for rule in rules:
+        # A name the expression uses that the data lacks (a stage not reached) is None, not an error.
+        try:
+            names = {n.id for n in ast.walk(ast.parse(rule["expression"], mode="eval")) if isinstance(n, ast.Name)}
+            holds = environment.evaluate(rule["expression"], {**dict.fromkeys(names), **scope})
+        except Exception as err:  # the model's expression is wrong: nothing the user typed can fix it
+            raise ModelFailed(f"{schema.get('title', '表单')} · validationRules", str(err)) from err
+        if not holds:
+            failed.append((rule.get("field", "_form"), FieldError(rule["message"])))
+    return failed
+
+
+def _custom_message(error) -> str | None:
+    """The schema's own message for this failure (`errorMessage` beside the failing keyword)."""
+    custom = error.schema.get("errorMessage") if isinstance(error.schema, dict) else None
+    if isinstance(custom, dict):
+        custom = custom.get(error.validator)
+    return custom if isinstance(custom, str) else None
+
+
 def _field_errors(error) -> list[tuple[str, str]]:
+    custom = _custom_message(error)
     if error.validator == "required":
         missing = [n for n in error.validator_value if n not in (error.instance or {})]
-        return [(n, MESSAGES["required"]) for n in missing]
+        return [(n, FieldError(custom) if custom else MESSAGES["required"]) for n in missing]
     if error.validator == "additionalProperties":
         return [("_form", "含有未定义的字段")]
     field = str(error.absolute_path[0]) if error.absolute_path else "_form"
+    if custom:
+        return [(field, FieldError(custom))]
     template = MESSAGES.get(error.validator, "填写有误")
     return [(field, FieldError(template, v=error.validator_value))]
 

@@ -305,7 +305,8 @@ def _contract_review(s: Session, instance: ProcessInstance) -> dict:
     common = _common(s, instance, "contract-review")
     project = common["project"]
     return {**common, "checks": checks, "conditions": _conditions(s, instance),
-            "signing": (filing.signing if filing and filing.signing else {}),
+            # Before signing (or filing) the sheet leaves the contract number to be filled in.
+            "signing": {"contract_number": None, **(filing.signing if filing and filing.signing else {})},
             "legal_box": _box(s, legal), "meeting_box": _box(s, _latest(s, instance, "review_meeting")),
             "exec_box": _box(s, executive), "exec_label": (exec_type or "常务会议").removeprefix("县政府"),
             "exec_required": project["project_class"] == "重大" or project["special_terms"],
@@ -369,7 +370,8 @@ def _reminder_context(s: Session, instance: ProcessInstance, unit: Unit, days_ov
     county = common["county"]
     return {**common, "addressee": unit.name, "signed_on": signed_on, "start_by": start_by, "months": START_WITHIN_MONTHS,
             "days_overdue": int(days_overdue), "days_left": max(0, (start_by - common["issued"]).days),
-            "signing": (filing.signing if filing and filing.signing else {}),
+            # Before signing (or filing) the sheet leaves the contract number to be filled in.
+            "signing": {"contract_number": None, **(filing.signing if filing and filing.signing else {})},
             "filing_number": filing.number if filing else None,
             "reply_working_days": REMINDER_REPLY_WORKING_DAYS, "contact": contact,
             "copy_to": f"{county}人民政府办公室，{county}发展开放型经济领导小组办公室"}

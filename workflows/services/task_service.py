@@ -13,6 +13,7 @@ from workflows.actor import Actor
 from workflows.db import is_postgres, transaction
 from workflows.engine.model_store import form_files
 from workflows.errors import Conflict, NotFound, ServiceError, ValidationFailed
+from workflows.localtime import to_local
 from workflows.models import ModelVersion, Notification, Organisation, ProcessInstance, TaskRecord, Unit, User
 from workflows.models._types import utcnow
 from workflows.services.instance_step import run_step, runtime_for
@@ -185,7 +186,7 @@ def _complete_step(actor: Actor, task_id: int, submitted: dict) -> int:
             task_data = runtime.task_data(wf, record.task_uuid)
             if task_data is None:
                 raise Conflict("该任务已被处理，请刷新。")
-            values = forms.validate(schema, submitted, task_data)
+            values = forms.validate(schema, submitted, task_data, facts=project_facts(instance))
             stored.update(values)
             runtime.complete(wf, record.task_uuid, values)
 
@@ -200,6 +201,11 @@ def _complete_step(actor: Actor, task_id: int, submitted: dict) -> int:
                      data={**stored, "on_behalf_of": absent.username} if absent else stored,
                      outcome=_decision(stored), state_hash=instance.state_hash, address=actor.address)
         return instance.id
+
+
+def project_facts(instance: ProcessInstance) -> dict:
+    """What a form's validationRules may know of the project besides its task data."""
+    return {"registered_on": to_local(instance.created_at).date().isoformat() if instance.created_at else None}
 
 
 SIGNATURE_MAX_BYTES = 200_000

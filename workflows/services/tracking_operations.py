@@ -7,8 +7,11 @@
   and sent to the responsible unit: its users are notified, and the BPMN then offers them the task
   reply_reminder (their inbox).
 - `rewards_record`: after each tracking report the DMN bpmn/rewards.dmn says what the project has
-  earned (seed 000 §四(二)3, seed 003 §6, §11); this ledger grants the difference to what was granted
-  before and applies the yearly cap per association (table reward_grant).
+  earned from that report's figures (湖南省商务厅《关于发挥境内外商协会和校友会作用促进湖南招商引资工作的
+  实施办法（试行）》§四(二)3; 《郴州市关于进一步加强招商引资工作的实施意见》§6, §11); the ledger
+  (table reward_grant) keeps one current row per project, year and kind, grants a new-country/region
+  reward once per country or region in the prefecture, and shares each association's yearly cap out
+  again over all its projects whenever a figure changes.
 
 Both run inside the engine step's transaction and read the clock through the engine (engine_now), so
 a replay or a test that moves the clock sees the same moment the timers do.
@@ -16,6 +19,7 @@ a replay or a test that moves the clock sees the same moment the timers do.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 import zlib
 from collections.abc import Callable
 
@@ -27,7 +31,17 @@ from workflows.actor import Actor
 from workflows.deadlines import START_WITHIN_MONTHS, add_months
 from workflows.engine.clock import engine_now
 from workflows.localtime import to_local
-from workflows.models import Attachment, AuditEvent, ProcessInstance, RewardGrant, TaskRecord, Unit, User
+from workflows.models import (
+    Attachment,
+    AuditEvent,
+    Organisation,
+    ProcessInstance,
+    RewardGrant,
+    TaskRecord,
+    Unit,
+    User,
+)
+from workflows.models._types import utcnow
 
 LETTER_KIND = "其他"  # attachment kind of the letter (its file name says what it is)
 TRACKING_TASK = "track_progress"
@@ -90,58 +104,154 @@ def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str
                 "attachment_id": letter.id, "sha256": digest}
 
     def rewards_record(data: dict) -> dict:
-        year = to_local(engine_now()).year
-        rows = zip(*(data.get(key) or [] for key in (
-            "reward_kind", "reward_title", "reward_due", "reward_currency", "reward_scope", "reward_cap_wan",
-            "reward_recipient", "reward_basis")))
-        granted = []
-        for kind, title, due, currency, scope, cap, recipient, basis in rows:
-            if not kind or not due:
-                continue
-            recipient = (recipient or "").strip() or "未填写"
-            if cap is not None and session.get_bind().dialect.name == "postgresql":
-                # Two projects of one association recorded at once must not both fit under its cap.
-                key = zlib.crc32(f"reward:{instance.county_id}:{kind}:{recipient}:{year}".encode())
-                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
-            mine = select(func.coalesce(func.sum(RewardGrant.amount_cents), 0)).where(
-                RewardGrant.instance_id == instance.id, RewardGrant.kind == kind)
-            if scope == "year":
-                mine = mine.where(RewardGrant.year == year)
-            due_cents = _cents(due)
-            remaining = due_cents - int(session.scalar(mine))  # SUM is a Decimal on PostgreSQL
-            if remaining <= 0:
-                continue
-            amount, capped = remaining, False
-            if cap is not None:
-                used = int(session.scalar(select(func.coalesce(func.sum(RewardGrant.amount_cents), 0)).where(
-                    RewardGrant.county_id == instance.county_id, RewardGrant.kind == kind,
-                    RewardGrant.recipient == recipient, RewardGrant.year == year)))
-                amount = max(0, min(remaining, _cents(cap) - used))
-                capped = amount < remaining
-            entry = {"kind": kind, "title": title, "recipient": recipient, "currency": currency,
-                     "amount_wan": amount / 1_000_000, "due_wan": due_cents / 1_000_000, "capped": capped,
-                     "year": year}
-            if amount > 0:
-                session.add(RewardGrant(instance_id=instance.id, county_id=instance.county_id, kind=kind,
-                                        title=title[:60], recipient=recipient[:200], year=year, currency=currency,
-                                        amount_cents=amount, due_cents=due_cents, capped=capped,
-                                        basis=(basis or "")[:300]))
-            audit.append(session, "reward_granted", actor="system", instance_id=instance.id, outcome=title,
-                         data={**entry, "basis": basis, "cap_wan": cap}, address=None)
-            granted.append(entry)
-        session.flush()
-        return {"year": year, "granted": granted}
+        return record_rewards(session, instance, data)
 
     return {"tracking_reminder_letter": tracking_reminder_letter, "rewards_record": rewards_record}
 
 
+REWARD_OUTPUTS = ("reward_kind", "reward_title", "reward_due", "reward_currency", "reward_scope", "reward_cap_wan",
+                  "reward_recipient", "reward_basis", "reward_unique_key")
+ONE_OFF_SCOPES = ("once", "first_in_prefecture")
+
+
+def normalised_name(name: str | None) -> str:
+    """The key an association (or a country/region) is counted under: NFKC folds full-width letters,
+    digits and spaces to their usual forms, every whitespace is dropped and letters are case-folded,
+    so 「南县 湖北商会」, 「南县湖北商会」 and 「南县湖北商会　」 share one yearly cap."""
+    return "".join(unicodedata.normalize("NFKC", name or "").split()).casefold()
+
+
+def _outputs(data: dict) -> dict[str, dict]:
+    """The DMN's result lists as {kind: reward}; a model version without an output gives None for it."""
+    kinds = data.get("reward_kind") or []
+    columns = {key: list(data.get(key) or []) for key in REWARD_OUTPUTS}
+    rewards = {}
+    for n, kind in enumerate(kinds):
+        if kind:
+            rewards[kind] = {key[len("reward_"):]: (columns[key][n] if n < len(columns[key]) else None)
+                             for key in REWARD_OUTPUTS}
+    return rewards
+
+
+def _lock(session: Session, key: str) -> None:
+    """Serialise ledger writes that share a cap or a once-only key (two reports at once on PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(key.encode())})
+
+
+def _prefecture_counties(session: Session, county_id: int) -> list[int]:
+    parent = session.scalar(select(Organisation.parent_id).where(Organisation.id == county_id))
+    if parent is None:
+        return [county_id]
+    return list(session.scalars(select(Organisation.id).where(Organisation.parent_id == parent)))
+
+
+def record_rewards(session: Session, instance: ProcessInstance, data: dict) -> dict:
+    """Recompute the project's rewards of this year from the report's DMN results.
+
+    One row per project, year and kind holds what is due now (rows are updated, never added per
+    report); a kind the report no longer earns drops to 0. Each changed row is audited, and the yearly
+    cap of its recipient is shared out again over all that recipient's rows (first earned, first
+    served), so a report that lowers one project's funds frees cap for the others.
+    """
+    year = to_local(engine_now()).year
+    rewards = _outputs(data)
+    mine = {(r.kind, r.year): r for r in session.scalars(
+        select(RewardGrant).where(RewardGrant.instance_id == instance.id))}
+    report: list[dict] = []
+    regroup: set[tuple] = set()
+    touched: list[RewardGrant] = []
+    for kind, reward in rewards.items():
+        scope = reward["scope"] or "year"
+        due = _cents(reward["due"])
+        unique_key = None
+        if scope in ONE_OFF_SCOPES:
+            if any(k == kind for k, _ in mine):
+                continue  # a one-off reward, granted before: kept, never again
+            if scope == "first_in_prefecture":
+                unique_key = normalised_name(reward["unique_key"])
+                if not unique_key:
+                    continue
+                _lock(session, f"reward-once:{_prefecture_counties(session, instance.county_id)}:{kind}:{unique_key}")
+                holder = session.scalar(select(RewardGrant.instance_id).where(
+                    RewardGrant.kind == kind, RewardGrant.unique_key == unique_key,
+                    RewardGrant.county_id.in_(_prefecture_counties(session, instance.county_id))).limit(1))
+                if holder is not None:
+                    report.append({"kind": kind, "title": reward["title"], "amount_wan": 0, "due_wan": 0,
+                                   "reason": "该国别或地区已有项目获此奖励", "year": year})
+                    continue
+        elif scope == "project":
+            # Earned since signing: this year's row holds what is due beyond earlier years' rows.
+            due = max(0, due - sum(r.due_cents for (k, y), r in mine.items() if k == kind and y < year))
+        row = mine.get((kind, year))
+        recipient = (reward["recipient"] or "").strip() or "未填写"
+        if row is None:
+            if due <= 0:
+                continue
+            row = RewardGrant(instance_id=instance.id, county_id=instance.county_id, kind=kind, year=year,
+                              amount_cents=0, due_cents=0, capped=False)
+            session.add(row)
+            mine[(kind, year)] = row
+        row.scope, row.title, row.currency = scope, (reward["title"] or kind)[:60], reward["currency"] or "CNY"
+        row.recipient, row.recipient_key = recipient[:200], normalised_name(recipient)[:200]
+        row.unique_key = unique_key[:200] if unique_key else row.unique_key
+        row.basis = (reward["basis"] or "")[:300]
+        row.cap_cents = _cents(reward["cap_wan"]) if reward["cap_wan"] is not None else None
+        if row.due_cents != due or row.id is None:
+            row.due_cents = due
+            touched.append(row)
+            regroup.add((row.county_id, kind, row.recipient_key, year))
+    for (kind, y), row in mine.items():
+        if y == year and kind not in rewards and row.scope not in ONE_OFF_SCOPES and row.due_cents:
+            row.due_cents = 0  # this report no longer earns it (e.g. the year's funds fell below 2000 万元)
+            touched.append(row)
+            regroup.add((row.county_id, kind, row.recipient_key, year))
+    session.flush()
+    for group in sorted(regroup):
+        report.extend(_share_cap(session, {r.id for r in touched}, *group))
+    return {"year": year, "granted": report}
+
+
+def _share_cap(session: Session, touched: set[int], county_id: int, kind: str, recipient_key: str,
+               year: int) -> list[dict]:
+    """Give every row of one recipient, kind and year its amount: the due, up to what the yearly cap
+    leaves after the rows earned before it. Rows whose amount changed, and the `touched` rows (their due
+    changed), are audited on their own project."""
+    _lock(session, f"reward-cap:{county_id}:{kind}:{recipient_key}:{year}")
+    rows = list(session.scalars(select(RewardGrant).where(
+        RewardGrant.county_id == county_id, RewardGrant.kind == kind, RewardGrant.recipient_key == recipient_key,
+        RewardGrant.year == year).order_by(RewardGrant.id)))
+    cap = next((r.cap_cents for r in reversed(rows) if r.cap_cents is not None), None)
+    left = cap
+    changed = []
+    for row in rows:
+        amount = row.due_cents if left is None else min(row.due_cents, left)
+        if left is not None:
+            left -= amount
+        capped = amount < row.due_cents
+        before = row.amount_cents
+        if (amount, capped) == (before, row.capped) and row.id not in touched:
+            continue
+        row.amount_cents, row.capped, row.updated_at = amount, capped, utcnow()
+        entry = {"kind": kind, "title": row.title, "recipient": row.recipient, "currency": row.currency,
+                 "year": year, "amount_wan": amount / 1_000_000, "due_wan": row.due_cents / 1_000_000,
+                 "previous_wan": before / 1_000_000, "capped": capped}
+        audit.append(session, "reward_granted", actor="system", instance_id=row.instance_id, outcome=row.title,
+                     data={**entry, "basis": row.basis, "cap_wan": cap / 1_000_000 if cap is not None else None},
+                     address=None)
+        changed.append(entry)
+    session.flush()
+    return changed
+
+
 def project_rewards(session: Session, instance_id: int) -> list[dict]:
     """The project's reward ledger, oldest first (for the project page)."""
-    rows = session.scalars(select(RewardGrant).where(RewardGrant.instance_id == instance_id)
-                           .order_by(RewardGrant.id))
+    rows = session.scalars(select(RewardGrant).where(RewardGrant.instance_id == instance_id,
+                                                    (RewardGrant.amount_cents > 0) | (RewardGrant.due_cents > 0))
+                           .order_by(RewardGrant.year, RewardGrant.id))
     return [{"title": r.title, "recipient": r.recipient, "year": r.year, "currency": r.currency,
              "amount_wan": r.amount_cents / 1_000_000, "capped": r.capped, "basis": r.basis,
-             "at": r.created_at} for r in rows]
+             "at": r.updated_at} for r in rows]
 
 
 def tracking_view(session: Session, instance: ProcessInstance, data: dict) -> dict | None:
