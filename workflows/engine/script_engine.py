@@ -253,6 +253,13 @@ class _BoundedPolicy(RestrictingNodeTransformer):
                         keywords=[])
         return ast.copy_location(call, node)
 
+    def visit_Import(self, node):
+        # Nothing is importable (no __import__ in scope): refuse at compile time, so a deployment sees it.
+        self.error(node, "import statements are not allowed in process scripts")
+        return node
+
+    visit_ImportFrom = visit_Import
+
     def visit_While(self, node):
         node = super().visit_While(node)
         node.body.insert(0, _tick_statement(node))

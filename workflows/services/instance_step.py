@@ -13,15 +13,13 @@ from workflows.engine.replay import StepJournal
 from workflows.engine.runtime import ProcessRuntime, ReadyTask, model_errors
 from workflows.models import ModelVersion, ProcessInstance, TaskRecord, User
 from workflows.models._types import utcnow
-from workflows.services import filing_operations, overdue_operations, tracking_operations
+from workflows.services import operators
 
 
 def runtime_for(session: Session, instance: ProcessInstance, actor: Actor,
                 journal: StepJournal | None = None) -> ProcessRuntime:
     version = session.get(ModelVersion, instance.model_version_id)
-    operations = {**filing_operations.bound(session, instance, actor),
-                  **overdue_operations.bound(session, instance, actor),
-                  **tracking_operations.bound(session, instance, actor)}
+    operations = operators.bound(session, instance, actor)
     if journal is not None:
         operations = journal.wrap_services(operations)  # their results are replayed from the record
     return ProcessRuntime(version, operations, instance.process_id)
