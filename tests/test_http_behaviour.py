@@ -7,7 +7,7 @@ import sys
 import textwrap
 
 import pytest
-from flow_support import LEAD, PASSWORD, do_task, login, ready_tasks, register_lead, step
+from flow_support import ANSWERS, LEAD, PASSWORD, do_task, login, ready_tasks, register_lead, step
 
 from webapp import create_app
 
@@ -206,7 +206,7 @@ def test_the_review_form_names_the_department_not_its_code(app, client):
 def test_submitting_a_task_a_second_time_gets_409(app, client):
     pid = register_lead(client)
     (task_id, _, _), = ready_tasks(app, pid)
-    answers = {"screening_decision": "通过", "confirmed_class": "重大", "screening_opinion": "同意"}
+    answers = {**ANSWERS["screening"], "confirmed_class": "重大"}
     do_task(client, "yanpan", task_id, answers)
     again = client.post(f"/tasks/{task_id}", data=answers)
     assert again.status_code == 409 and "处理完毕" in again.data.decode()

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from workflows import audit
 from workflows.db import transaction
-from workflows.demo import DEMO_LEAD, actor
+from workflows.demo import DEMO_ANSWERS, DEMO_LEAD, actor
 from workflows.errors import Conflict, Forbidden, ValidationFailed
 from workflows.models import AuditEvent, Filing
 from workflows.services import project_service, task_service
@@ -117,8 +117,8 @@ def test_concurrent_completions_of_one_task_let_exactly_one_through(database):
     def attempt():
         barrier.wait()
         try:
-            task_service.task_complete(actor("yanpan"), record.id, {
-                "screening_decision": "通过", "confirmed_class": "重大", "screening_opinion": "同意"})
+            task_service.task_complete(actor("yanpan"), record.id,
+                                       {**DEMO_ANSWERS["screening"], "confirmed_class": "重大"})
             results.append("ok")
         except Conflict:
             results.append("conflict")
@@ -173,8 +173,7 @@ def test_a_failure_inside_a_step_rolls_back_the_whole_step(database, monkeypatch
 
     monkeypatch.setattr(instance_step, "sync_task_index", boom)
     with pytest.raises(RuntimeError):
-        task_service.task_complete(actor("yanpan"), record.id, {
-            "screening_decision": "通过", "confirmed_class": "重大", "screening_opinion": "同意"})
+        task_service.task_complete(actor("yanpan"), record.id, {**DEMO_ANSWERS["screening"], "confirmed_class": "重大"})
     after = instance(pid)
     assert (after.version, after.state_hash) == (before.version, before.state_hash)
     assert [r.spec_name for r in ready(pid)] == ["screening"] and ready(pid)[0].state == "ready"
