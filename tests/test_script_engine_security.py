@@ -646,3 +646,22 @@ def test_expressions_are_checked_for_compilation_without_running(marker):
         compile_restricted("__import__('os')", "eval")
     with pytest.raises(ScriptRejected):
         compile_restricted("x = (", "exec")
+
+
+def test_spiffarena_script_functions_are_called_with_the_task_data():
+    calls = []
+    services = {
+        "get_current_user": lambda data: {"username": "yanpan", "seen": sorted(data)},
+        "get_group_members": lambda data, group_identifier: calls.append(group_identifier) or ["rev_fgj", "rev_fgj2"],
+    }
+    context = {"amount_wan": 1}
+    RestrictedEnvironment(services).execute(
+        "me = get_current_user()['username']\nreviewers = get_group_members('department_reviewer')\n"
+        "also = get_group_members(group_identifier='x')", context)
+    assert context["me"] == "yanpan" and context["reviewers"] == ["rev_fgj", "rev_fgj2"]
+    assert calls == ["department_reviewer", "x"]
+    assert "get_current_user" not in context  # functions are not stored as task data
+    with pytest.raises(ScriptRejected):
+        RestrictedEnvironment(services).evaluate("get_group_members('a', 'b')", {})
+    with pytest.raises(NameError):  # not bound for this step: unknown, as any other name
+        RestrictedEnvironment({}).evaluate("get_current_user()", {})

@@ -372,6 +372,23 @@ def compile_restricted(source: str, mode: str):
     return result.code
 
 
+# Functions the application may bind for a step (SpiffArena's names), with their parameters in order;
+# they are called through `services` so the step's journal records their answers for replay.
+SCRIPT_FUNCTIONS: dict[str, tuple[str, ...]] = {
+    "get_current_user": (), "get_process_initiator_user": (), "get_group_members": ("group_identifier",),
+    "get_toplevel_process_info": (),
+}
+
+
+def _script_function(name: str, operation: Callable[..., Any], context: dict) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        params = SCRIPT_FUNCTIONS[name]
+        if len(args) > len(params) or set(kwargs) - set(params):
+            raise ScriptRejected(f"{name} 的参数是 ({', '.join(params)})")
+        return operation(context, **dict(zip(params, args, strict=False)), **kwargs)
+    return call
+
+
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     """Evaluates task-data expressions with RestrictedPython; service tasks go to `services`."""
 
@@ -379,21 +396,26 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         super().__init__({})
         self.services = services or {}
 
+    def _functions(self, context: dict) -> dict[str, Callable[..., Any]]:
+        return {name: _script_function(name, self.services[name], context)
+                for name in SCRIPT_FUNCTIONS if name in self.services}
+
     def evaluate(self, expression, context, external_context=None):
         budget = Budget(script_seconds())
-        scope = {**(external_context or {}), **context, **_HELPERS, **_guards(budget)}  # data cannot replace them
+        # Data cannot replace the helpers, functions or guards.
+        scope = {**(external_context or {}), **context, **_HELPERS, **self._functions(context), **_guards(budget)}
         result = eval(compile_restricted(expression, "eval"), scope)
         budget.check()
         return result
 
     def execute(self, script, context, external_context=None):
         budget = Budget(script_seconds())
-        scope = {**(external_context or {}), **context, **_HELPERS, **_guards(budget)}
+        scope = {**(external_context or {}), **context, **_HELPERS, **self._functions(context), **_guards(budget)}
         exec(compile_restricted(script, "exec"), scope)  # noqa: S102 - compiled by RestrictedPython
         budget.check()
         for key, value in scope.items():
-            if key in _GUARD_NAMES or key in _HELPERS or (external_context and key in external_context) \
-                    or callable(value):
+            if key in _GUARD_NAMES or key in _HELPERS or key in SCRIPT_FUNCTIONS or \
+                    (external_context and key in external_context) or callable(value):
                 continue
             context[key] = value
         return True

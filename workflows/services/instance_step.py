@@ -13,13 +13,14 @@ from workflows.engine.replay import StepJournal
 from workflows.engine.runtime import ProcessRuntime, ReadyTask, model_errors
 from workflows.models import ModelVersion, ProcessInstance, TaskRecord, User
 from workflows.models._types import utcnow
-from workflows.services import operators
+from workflows.services import operators, script_functions
 
 
 def runtime_for(session: Session, instance: ProcessInstance, actor: Actor,
                 journal: StepJournal | None = None) -> ProcessRuntime:
     version = session.get(ModelVersion, instance.model_version_id)
-    operations = operators.bound(session, instance, actor)
+    operations = {**operators.bound(session, instance, actor),
+                  **script_functions.bound(session, instance, actor)}
     if journal is not None:
         operations = journal.wrap_services(operations)  # their results are replayed from the record
     return ProcessRuntime(version, operations, instance.process_id)
