@@ -1,5 +1,5 @@
 """Script payloads in every name a user can type (projects, investors, industries, units, users,
-counties) never run: the pages that show them — dashboard with its charts and heatmap, ledgers,
+counties) never run, and the pages' own scripts all pass the Content-Security-Policy: the pages that show them — dashboard with its charts and heatmap, ledgers,
 inbox, project list and page, audit pages with the replay diagram, administration — are opened in
 headless Chromium with a dialog listener, and no alert ever opens."""
 from __future__ import annotations
@@ -76,6 +76,8 @@ def _links(page, base: str, selector: str) -> list[str]:
 def test_no_script_payload_in_a_name_ever_runs(page, live_server, username):
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    refused: list[str] = []  # the page's own scripts and styles must all be allowed by the CSP
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     sign_in(page, live_server, username)
     paths = ["/", "/projects/", "/notifications", "/me/stand-ins/"]
     if username == "shishangwu":
@@ -101,3 +103,4 @@ def test_no_script_payload_in_a_name_ever_runs(page, live_server, username):
         assert replays
     _visit_all(page, live_server, projects + tasks + replays, dialogs)
     assert dialogs == []
+    assert refused == []

@@ -26,6 +26,20 @@ babel = Babel()
 login_manager = LoginManager()
 
 
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+# Secret keys that production refuses (besides a missing one or one shorter than 32 characters).
+WEAK_SECRETS = {"dev", "secret", "changeme", "change-me", "test", "x", "development", "secret-key"}
+
+
 class _DatabaseId(IntegerConverter):
     def __init__(self, url_map, **kwargs):
         super().__init__(url_map, **{"max": 2**31 - 1, **kwargs})
@@ -41,8 +55,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(load_config(app.instance_path))
     if test_config:
         app.config.update(test_config)
+    _check_production(app.config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+    # The session cookie: never readable by scripts, not sent on cross-site subrequests, HTTPS-only in
+    # production (or when ZS_SESSION_COOKIE_SECURE says so).
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    if app.config.get("SESSION_COOKIE_SECURE") is None:
+        app.config["SESSION_COOKIE_SECURE"] = app.config["ENV"] == "production"
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=app.config["SESSION_MINUTES"])
     # Request bodies: the largest attachment plus room for the form around it (413 beyond).
     app.config["MAX_CONTENT_LENGTH"] = (app.config["MAX_UPLOAD_MB"] + 2) * 1024 * 1024
@@ -102,12 +123,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["attachment_rules"] = _attachment_rules()
     app.jinja_env.filters["local"] = lambda value, fmt="%Y-%m-%d %H:%M": to_local(value).strftime(fmt) if value else ""
 
+    from webapp.session_user import end_session
+
     @app.before_request
     def _session_timeout():
         # A sliding idle timeout, checked on the server: SESSION_MINUTES without a request signs out.
         session.permanent = True
         last = session.get("seen")
         if current_user.is_authenticated and last and time.time() - last > app.config["SESSION_MINUTES"] * 60:
+            end_session()
             logout_user()
             session.clear()
             flash(N_("会话已超时，请重新登录。"))
@@ -118,6 +142,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     def _session_seen(response):
         if current_user.is_authenticated:
             session["seen"] = time.time()
+        return response
+
+    @app.after_request
+    def _security_headers(response):
+        # Pages may run only this site's own script files (no inline script, no on… handlers), be framed
+        # by nobody, and not be sniffed into another type; downloads keep their own stricter policy.
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
         return response
 
     @app.errorhandler(ServiceError)
@@ -179,6 +211,18 @@ def _attachment_rules() -> dict:
     from workflows.services import attachment_service as a
 
     return {"kinds": a.KINDS, "accept": ",".join(f".{ext}" for ext in a.TYPES), "limit": a.human_size(a.MAX_SIZE)}
+
+
+def _check_production(config: dict) -> None:
+    """Production mode (ZS_ENV=production) refuses to start without a real secret key."""
+    if config.get("ENV") not in ("development", "production"):
+        raise RuntimeError(f"ZS_ENV must be development or production, not {config.get('ENV')!r}.")
+    if config["ENV"] != "production":
+        return
+    key = config.get("SECRET_KEY") or ""
+    if len(key) < 32 or key.lower() in WEAK_SECRETS:
+        raise RuntimeError("ZS_ENV=production needs ZS_SECRET_KEY: a random secret of at least 32 characters "
+                           "(e.g. python -c 'import secrets; print(secrets.token_hex(32))').")
 
 
 def _instance_secret(instance: Path) -> str:

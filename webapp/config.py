@@ -17,7 +17,12 @@ OPTIONS = {
     "SMTP_HOST": (str, "", "SMTP server for mail copies of notifications; empty = in-app only."),
     "SMTP_PORT": (int, 25, "SMTP port."),
     "SMTP_FROM": (str, "noreply@localhost", "Sender address of notification mail."),
+    "ENV": (str, "development", ("development or production. Production refuses to start without a strong "
+                                 "SECRET_KEY (32+ characters) and sends the session cookie with Secure.")),
+    "SESSION_COOKIE_SECURE": (bool, None, ("Send the session cookie only over HTTPS; default on in production, "
+                                           "off otherwise (http://127.0.0.1 for `make run`).")),
     "SESSION_MINUTES": (int, 30, "Idle minutes before a signed-in session expires."),
+    "SESSION_MAX_HOURS": (int, 12, "Hours after sign-in when a session ends however active it is."),
     "AUDIT_HMAC_KEY": (str, None, "Key signing the audit checkpoints (also for the scheduler); unset = no checkpoints."),
     "AUDIT_CHECKPOINT_FILE": (str, None, ("Signed audit checkpoints (JSON lines), best on other storage than the "
                               "database; default instance/audit-checkpoints.jsonl.")),
