@@ -8,7 +8,7 @@ from flask_login import login_required, login_user, logout_user
 
 from webapp import login_manager
 from webapp.i18n import LOCALES, N_
-from webapp.session_user import SessionUser, load_user
+from webapp.session_user import end_session, load_user, start_session
 from workflows.services import user_service
 
 bp = Blueprint("auth", __name__)
@@ -27,10 +27,11 @@ def login():
             error = failed.message
         else:
             lang = session.get("lang")
+            end_session()  # signing in again in the same browser ends the earlier session
             session.clear()  # a fresh session on sign-in; keep only the chosen language
             if lang:
                 session["lang"] = lang
-            login_user(SessionUser(actor))
+            login_user(start_session(actor))
             target = request.args.get("next", "")
             # Only same-site relative targets: no open redirect.
             if not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
@@ -42,6 +43,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    end_session()
     logout_user()
     session.clear()
     flash(N_("您已安全退出。"))
