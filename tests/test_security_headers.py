@@ -37,7 +37,7 @@ def test_no_template_has_inline_script_or_event_handler_attributes():
         text = template.read_text(encoding="utf-8")
         offenders += [f"{template.name}: {m}" for m in re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", text)]
         offenders += [f"{template.name}: {m}" for m in re.findall(r"<[^>]*\s(on[a-z]+\s*=)", text)]
-        offenders += [f"{template.name}: javascript:" for _ in re.findall(r"javascript:", text, re.I)]
+        offenders += [f"{template.name}: javascript:" for _ in re.findall(r"javascript:", text, re.IGNORECASE)]
     assert offenders == []
 
 
@@ -67,3 +67,44 @@ def test_production_refuses_a_missing_or_weak_secret_key(sqlite_url, key):
 
     with pytest.raises(RuntimeError, match="ZS_SECRET_KEY"):
         create_app({"DATABASE_URL": sqlite_url, "ENV": "production", "SECRET_KEY": key})
+
+
+def test_the_app_starts_without_demo_data_unless_asked(sqlite_url, monkeypatch):
+    from webapp import create_app
+    from workflows.demo import open_demo_accounts
+
+    monkeypatch.delenv("ZS_DEMO_DATA")
+    app = create_app({"DATABASE_URL": sqlite_url, "SECRET_KEY": "t", "WTF_CSRF_ENABLED": False})
+    assert app.config["DEMO_DATA"] is False and open_demo_accounts() == []
+    assert app.test_client().post("/login", data={"username": "admin", "password": "Demo@2026"}).status_code == 401
+
+
+@pytest.mark.postgres
+def test_a_server_database_refuses_demo_data_and_demo_passwords_unless_allowed(postgres_url):
+    from webapp import create_app
+    from workflows.demo import DEMO_PASSWORD, open_demo_accounts
+
+    base = {"DATABASE_URL": postgres_url, "SECRET_KEY": "t", "ALLOW_DEMO_ON_SERVER": False}
+    with pytest.raises(RuntimeError, match="ZS_ALLOW_DEMO_ON_SERVER"):
+        create_app({**base, "DEMO_DATA": True})
+    create_app({**base, "DEMO_DATA": True, "ALLOW_DEMO_ON_SERVER": True})  # a demonstration server
+    assert "admin" in open_demo_accounts()
+    with pytest.raises(RuntimeError, match="demo password"):
+        create_app({**base, "DEMO_DATA": False})  # demo users left with the published password
+    # Once every demo account has its own password (or is deactivated), the server starts.
+    from sqlalchemy import select
+
+    from workflows.db import transaction
+    from workflows.demo import actor
+    from workflows.models import User
+    from workflows.services import user_service
+
+    names = open_demo_accounts()
+    with transaction() as s:
+        ids = list(s.scalars(select(User.id).where(User.username.in_(names))))
+    for user_id in ids:
+        user_service.user_reset_password(actor("admin"), user_id, "Own-Pass-2026!")
+    assert open_demo_accounts() == []
+    app = create_app({**base, "DEMO_DATA": False})
+    assert app.config["ALLOW_DEMO_ON_SERVER"] is False
+    assert DEMO_PASSWORD not in app.config.values()

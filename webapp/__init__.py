@@ -75,6 +75,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     filing_exchange.configure(app.config["FILING_PREFECTURE_URL"], app.config["FILING_KEYS"],
                               app.config["FILING_COUNTY_URLS"], app.config["FILING_REPLAY_SECONDS"])
     db.upgrade()
+    _refuse_demo_on_server(app.config)
     if app.config["DEMO_DATA"]:
         from workflows.demo import seed_organisations, seed_projects
         seed_organisations(app.config["PREFECTURE_NAME"], app.config["FILING_PREFIX"],
@@ -223,6 +224,23 @@ def _check_production(config: dict) -> None:
     if len(key) < 32 or key.lower() in WEAK_SECRETS:
         raise RuntimeError("ZS_ENV=production needs ZS_SECRET_KEY: a random secret of at least 32 characters "
                            "(e.g. python -c 'import secrets; print(secrets.token_hex(32))').")
+
+
+def _refuse_demo_on_server(config: dict) -> None:
+    """On a server database (not SQLite) neither demo data nor demo accounts with the published demo
+    password, unless ZS_ALLOW_DEMO_ON_SERVER=1 says so explicitly."""
+    from workflows.demo import open_demo_accounts
+
+    if config["DATABASE_URL"].startswith("sqlite") or config["ALLOW_DEMO_ON_SERVER"]:
+        return
+    if config["DEMO_DATA"]:
+        raise RuntimeError("ZS_DEMO_DATA=1 on a server database: the demo users share a published password. "
+                           "Unset ZS_DEMO_DATA, or set ZS_ALLOW_DEMO_ON_SERVER=1 for a demonstration server.")
+    accounts = open_demo_accounts()
+    if accounts:
+        raise RuntimeError(f"Active demo accounts still have the published demo password ({', '.join(accounts[:5])}"
+                           f"{' …' if len(accounts) > 5 else ''}): reset their passwords or deactivate them, or set "
+                           "ZS_ALLOW_DEMO_ON_SERVER=1 for a demonstration server.")
 
 
 def _instance_secret(instance: Path) -> str:

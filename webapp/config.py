@@ -9,7 +9,10 @@ OPTIONS = {
     # name: (type, default, description)
     "DATABASE_URL": (str, None, "SQLAlchemy URL; default a SQLite file in instance/; postgresql://… for PostgreSQL."),
     "SECRET_KEY": (str, None, "Session signing key; default a random key kept in instance/secret_key."),
-    "DEMO_DATA": (bool, True, "Create the demo prefecture, counties and users on an empty database."),
+    "DEMO_DATA": (bool, False, ("Create the demo prefecture, counties and users (password Demo@2026) on an "
+                                "empty database; `make run` sets it. Off by default.")),
+    "ALLOW_DEMO_ON_SERVER": (bool, False, ("Start on a non-SQLite database although demo data is asked for or "
+                                           "active demo users still have the published demo password.")),
     "DEMO_PROJECTS": (bool, True, "Also create a handful of demo projects at different stages (with DEMO_DATA)."),
     "PREFECTURE_NAME": (str, "益阳市", "The prefecture (市 or 州) the counties file with."),
     "FILING_PREFIX": (str, "益商", "Prefix of filing numbers: <prefix>备〔YYYY〕NNNN号."),
