@@ -1,13 +1,12 @@
 """Sign in, sign out, language."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import login_required, login_user, logout_user
 
 from webapp import login_manager
 from webapp.i18n import LOCALES, N_
+from webapp.inputs import safe_next
 from webapp.session_user import end_session, load_user, start_session
 from workflows.services import user_service
 
@@ -32,11 +31,8 @@ def login():
             if lang:
                 session["lang"] = lang
             login_user(start_session(actor))
-            target = request.args.get("next", "")
             # Only same-site relative targets: no open redirect.
-            if not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
-                target = url_for("tasks.inbox")
-            return redirect(target)
+            return redirect(safe_next(request.args.get("next"), url_for("tasks.inbox")))
     return render_template("auth/login.html", error=error, username=username), (401 if error else 200)
 
 
@@ -54,5 +50,4 @@ def logout():
 def set_language(code: str):
     if code in LOCALES:
         session["lang"] = code
-    target = request.form.get("next", "/")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+    return redirect(safe_next(request.form.get("next")))
