@@ -21,8 +21,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 webapp/translations/en/LC_MESSAGES/messages.mo: webapp/translations/en/LC_MESSAGES/messages.po | $(VENV)/.installed
 	$(BIN)/pybabel compile -f -d webapp/translations
 
+# Demo data (organisations, users with the demo password, projects) is asked for here: the app's default is none.
 run: install
-	$(BIN)/flask --app webapp:create_app run --host 127.0.0.1 --port $(PORT)
+	ZS_DEMO_DATA=$${ZS_DEMO_DATA:-1} $(BIN)/flask --app webapp:create_app run --host 127.0.0.1 --port $(PORT)
 
 # Fires due BPMN timers (overdue reminders, escalation); run beside `make run`, any number of copies.
 scheduler: install

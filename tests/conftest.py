@@ -16,6 +16,9 @@ from workflows import db
 os.environ.setdefault("ZS_DEMO_PROJECTS", "0")
 # A cheap password hash: scrypt costs ~0.1 s a sign-in, and the suite signs in thousands of times.
 os.environ.setdefault("ZS_PASSWORD_HASH", "pbkdf2:sha256:1")
+# The app starts without demo data unless asked; the tests sign in as the demo users, also on PostgreSQL.
+os.environ.setdefault("ZS_DEMO_DATA", "1")
+os.environ.setdefault("ZS_ALLOW_DEMO_ON_SERVER", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "test-output"

@@ -16,6 +16,7 @@ from werkzeug.routing import IntegerConverter
 from webapp.config import load_config
 from webapp.i18n import N_, error_text, form_text, select_locale
 from webapp.i18n_extra import action_name
+from webapp.inputs import has_nul
 from workflows import anchors, db, filing_exchange, mail
 from workflows.errors import ServiceError
 from workflows.forms import base_type, option_title
@@ -24,6 +25,21 @@ from workflows.localtime import to_local
 csrf = CSRFProtect()
 babel = Babel()
 login_manager = LoginManager()
+
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+NUL_MESSAGE = "请求中含有不允许的空字符（NUL），请检查输入后重试。"
+# Secret keys that production refuses (besides a missing one or one shorter than 32 characters).
+WEAK_SECRETS = {"dev", "secret", "changeme", "change-me", "test", "x", "development", "secret-key"}
 
 
 class _DatabaseId(IntegerConverter):
@@ -41,8 +57,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(load_config(app.instance_path))
     if test_config:
         app.config.update(test_config)
+    _check_production(app.config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+    # The session cookie: never readable by scripts, not sent on cross-site subrequests, HTTPS-only in
+    # production (or when ZS_SESSION_COOKIE_SECURE says so).
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    if app.config.get("SESSION_COOKIE_SECURE") is None:
+        app.config["SESSION_COOKIE_SECURE"] = app.config["ENV"] == "production"
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=app.config["SESSION_MINUTES"])
     # Request bodies: the largest attachment plus room for the form around it (413 beyond).
     app.config["MAX_CONTENT_LENGTH"] = (app.config["MAX_UPLOAD_MB"] + 2) * 1024 * 1024
@@ -54,6 +77,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     filing_exchange.configure(app.config["FILING_PREFECTURE_URL"], app.config["FILING_KEYS"],
                               app.config["FILING_COUNTY_URLS"], app.config["FILING_REPLAY_SECONDS"])
     db.upgrade()
+    _refuse_demo_on_server(app.config)
     if app.config["DEMO_DATA"]:
         from workflows.demo import seed_organisations, seed_projects
         seed_organisations(app.config["PREFECTURE_NAME"], app.config["FILING_PREFIX"],
@@ -102,22 +126,43 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["attachment_rules"] = _attachment_rules()
     app.jinja_env.filters["local"] = lambda value, fmt="%Y-%m-%d %H:%M": to_local(value).strftime(fmt) if value else ""
 
+    from webapp.session_user import end_session
+
     @app.before_request
     def _session_timeout():
         # A sliding idle timeout, checked on the server: SESSION_MINUTES without a request signs out.
         session.permanent = True
         last = session.get("seen")
         if current_user.is_authenticated and last and time.time() - last > app.config["SESSION_MINUTES"] * 60:
+            end_session()
             logout_user()
             session.clear()
             flash(N_("会话已超时，请重新登录。"))
             return redirect(url_for("auth.login", next=request.path))
         return None
 
+    @app.before_request
+    def _refuse_nul():
+        # PostgreSQL refuses NUL in text (a 500 deep down): refuse it at the door with a clear 400.
+        values = [x for pair in request.args.items(multi=True) for x in pair]
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            values += [x for pair in request.form.items(multi=True) for x in pair]
+        if "\x00" in request.path or has_nul(values):
+            return render_template("error.html", message=NUL_MESSAGE, status=400), 400
+        return None
+
     @app.after_request
     def _session_seen(response):
         if current_user.is_authenticated:
             session["seen"] = time.time()
+        return response
+
+    @app.after_request
+    def _security_headers(response):
+        # Pages may run only this site's own script files (no inline script, no on… handlers), be framed
+        # by nobody, and not be sniffed into another type; downloads keep their own stricter policy.
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
         return response
 
     @app.errorhandler(ServiceError)
@@ -179,6 +224,35 @@ def _attachment_rules() -> dict:
     from workflows.services import attachment_service as a
 
     return {"kinds": a.KINDS, "accept": ",".join(f".{ext}" for ext in a.TYPES), "limit": a.human_size(a.MAX_SIZE)}
+
+
+def _check_production(config: dict) -> None:
+    """Production mode (ZS_ENV=production) refuses to start without a real secret key."""
+    if config.get("ENV") not in ("development", "production"):
+        raise RuntimeError(f"ZS_ENV must be development or production, not {config.get('ENV')!r}.")
+    if config["ENV"] != "production":
+        return
+    key = config.get("SECRET_KEY") or ""
+    if len(key) < 32 or key.lower() in WEAK_SECRETS:
+        raise RuntimeError("ZS_ENV=production needs ZS_SECRET_KEY: a random secret of at least 32 characters "
+                           "(e.g. python -c 'import secrets; print(secrets.token_hex(32))').")
+
+
+def _refuse_demo_on_server(config: dict) -> None:
+    """On a server database (not SQLite) neither demo data nor demo accounts with the published demo
+    password, unless ZS_ALLOW_DEMO_ON_SERVER=1 says so explicitly."""
+    from workflows.demo import open_demo_accounts
+
+    if config["DATABASE_URL"].startswith("sqlite") or config["ALLOW_DEMO_ON_SERVER"]:
+        return
+    if config["DEMO_DATA"]:
+        raise RuntimeError("ZS_DEMO_DATA=1 on a server database: the demo users share a published password. "
+                           "Unset ZS_DEMO_DATA, or set ZS_ALLOW_DEMO_ON_SERVER=1 for a demonstration server.")
+    accounts = open_demo_accounts()
+    if accounts:
+        raise RuntimeError(f"Active demo accounts still have the published demo password ({', '.join(accounts[:5])}"
+                           f"{' …' if len(accounts) > 5 else ''}): reset their passwords or deactivate them, or set "
+                           "ZS_ALLOW_DEMO_ON_SERVER=1 for a demonstration server.")
 
 
 def _instance_secret(instance: Path) -> str:

@@ -6,6 +6,7 @@ from flask_babel import gettext
 from flask_login import login_required
 
 from webapp.i18n import N_
+from webapp.inputs import db_int_or_zero
 from webapp.session_user import actor
 from workflows.errors import ValidationFailed
 from workflows.roles import ROLES
@@ -15,7 +16,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def _int(value: str | None) -> int:
-    return int(value) if value and value.isdigit() else 0
+    return db_int_or_zero(value)
 
 
 def _page(errors=None, values=None, status=200):

@@ -5,6 +5,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from webapp.i18n import N_
+from webapp.inputs import db_int_or_zero
 from webapp.session_user import actor
 from workflows.errors import ValidationFailed
 from workflows.services import api_token_service, user_service
@@ -30,7 +31,7 @@ def index():
 def create():
     user_id = request.form.get("user_id", "")
     try:
-        token = api_token_service.token_create(actor(), int(user_id) if user_id.isdigit() else 0,
+        token = api_token_service.token_create(actor(), db_int_or_zero(user_id),
                                                request.form.get("name", ""))
     except ValidationFailed as failed:
         return _page(failed.errors, status=422)

@@ -12,6 +12,7 @@ from flask_babel import gettext
 from flask_login import login_required
 
 from webapp.i18n import N_
+from webapp.inputs import db_int_or_zero
 from webapp.session_user import actor
 from workflows.errors import ValidationFailed
 from workflows.services import attachment_service
@@ -28,9 +29,9 @@ def _back(instance_id: int, task_id: int | None):
 @login_required
 def upload(instance_id: int):
     raw_task = request.form.get("task_id", "").strip()
-    if raw_task and not raw_task.isdigit():
+    task_id = db_int_or_zero(raw_task) or None
+    if raw_task and task_id is None:
         abort(400)
-    task_id = int(raw_task) if raw_task else None
     file = request.files.get("file")
     try:
         attachment_service.attachment_upload(actor(), instance_id, request.form.get("kind", ""),

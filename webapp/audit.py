@@ -7,6 +7,7 @@ from datetime import date, datetime
 from flask import Blueprint, Response, render_template, request
 from flask_login import login_required
 
+from webapp.inputs import day, db_int
 from webapp.session_user import actor
 from workflows.localtime import CHINA
 from workflows.services import audit_service, model_service
@@ -15,10 +16,7 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 
 def _date(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
+    return day(value)
 
 
 @bp.route("/")
@@ -33,7 +31,7 @@ def index():
 @login_required
 def verify():
     """Check the chain, its anchors and the stored states: the whole database, or ?project=N."""
-    project = request.args.get("project", type=int)
+    project = request.args.get("project", type=db_int)
     report = audit_service.verify(actor(), project)
     return render_template("audit/verify.html", report=report)
 
@@ -42,7 +40,7 @@ def verify():
 @login_required
 def replay(instance_id: int):
     """Step through the history: ?step=N, or ?date=YYYY-MM-DD (the last step of that day)."""
-    view = audit_service.replay_view(actor(), instance_id, request.args.get("step", type=int),
+    view = audit_service.replay_view(actor(), instance_id, request.args.get("step", type=db_int),
                                      _date(request.args.get("date")))
     return render_template("audit/replay.html", v=view)
 
@@ -86,7 +84,7 @@ def versions():
 def version_diff():
     """?old=ID&new=ID: what changed between two model versions."""
     items = model_service.version_list(actor())
-    old = request.args.get("old", type=int) or (items[1].id if len(items) > 1 else items[0].id)
-    new = request.args.get("new", type=int) or items[0].id
+    old = request.args.get("old", type=db_int) or (items[1].id if len(items) > 1 else items[0].id)
+    new = request.args.get("new", type=db_int) or items[0].id
     return render_template("audit/version_diff.html", d=model_service.version_diff(actor(), old, new),
                            versions=items)

@@ -9,7 +9,10 @@ OPTIONS = {
     # name: (type, default, description)
     "DATABASE_URL": (str, None, "SQLAlchemy URL; default a SQLite file in instance/; postgresql://… for PostgreSQL."),
     "SECRET_KEY": (str, None, "Session signing key; default a random key kept in instance/secret_key."),
-    "DEMO_DATA": (bool, True, "Create the demo prefecture, counties and users on an empty database."),
+    "DEMO_DATA": (bool, False, ("Create the demo prefecture, counties and users (password Demo@2026) on an "
+                                "empty database; `make run` sets it. Off by default.")),
+    "ALLOW_DEMO_ON_SERVER": (bool, False, ("Start on a non-SQLite database although demo data is asked for or "
+                                           "active demo users still have the published demo password.")),
     "DEMO_PROJECTS": (bool, True, "Also create a handful of demo projects at different stages (with DEMO_DATA)."),
     "PREFECTURE_NAME": (str, "益阳市", "The prefecture (市 or 州) the counties file with."),
     "FILING_PREFIX": (str, "益商", "Prefix of filing numbers: <prefix>备〔YYYY〕NNNN号."),
@@ -17,7 +20,12 @@ OPTIONS = {
     "SMTP_HOST": (str, "", "SMTP server for mail copies of notifications; empty = in-app only."),
     "SMTP_PORT": (int, 25, "SMTP port."),
     "SMTP_FROM": (str, "noreply@localhost", "Sender address of notification mail."),
+    "ENV": (str, "development", ("development or production. Production refuses to start without a strong "
+                                 "SECRET_KEY (32+ characters) and sends the session cookie with Secure.")),
+    "SESSION_COOKIE_SECURE": (bool, None, ("Send the session cookie only over HTTPS; default on in production, "
+                                           "off otherwise (http://127.0.0.1 for `make run`).")),
     "SESSION_MINUTES": (int, 30, "Idle minutes before a signed-in session expires."),
+    "SESSION_MAX_HOURS": (int, 12, "Hours after sign-in when a session ends however active it is."),
     "AUDIT_HMAC_KEY": (str, None, "Key signing the audit checkpoints (also for the scheduler); unset = no checkpoints."),
     "AUDIT_CHECKPOINT_FILE": (str, None, ("Signed audit checkpoints (JSON lines), best on other storage than the "
                               "database; default instance/audit-checkpoints.jsonl.")),

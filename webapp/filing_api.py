@@ -4,10 +4,9 @@ no CSRF token: a request is authenticated by its signature alone. Errors are JSO
 message: 401 unsigned, badly signed, stale or replayed with other content; 400 a malformed body."""
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, jsonify, request
 
+from webapp.inputs import json_object
 from workflows import filing_exchange
 from workflows.errors import ServiceError, ValidationFailed
 from workflows.filing_exchange import AuthFailed
@@ -51,17 +50,8 @@ def _call(action: str, filing_id: int | None = None):
     return jsonify(answer), status
 
 
-def _no_constant(name: str):
-    """NaN, Infinity and -Infinity are not JSON numbers: a message carrying one is malformed."""
-    raise ValueError(f"{name} is not a number")
-
-
 def _json(body: bytes):
-    try:
-        value = json.loads(body.decode("utf-8"), parse_constant=_no_constant)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
+    return json_object(body)
 
 
 def _error(status: int, message: str, **extra):

@@ -112,4 +112,6 @@ DYNAMIC_STRINGS = [
     N_("该项目尚未报市/州商务局备案，暂不能生成备案表。"), N_("项目推进提醒函只适用于已签约的项目。"),
     N_("没有这个责任单位。"),
     N_("服务器未安装中文字体 Noto Serif CJK SC，无法生成 PDF 文书，请管理员安装 fonts-noto-cjk 后重试。"),
+    # Bad input refused at the door (webapp/inputs.py, webapp/__init__.py).
+    N_("请求中含有不允许的空字符（NUL），请检查输入后重试。"), N_("日期须写成 YYYY-MM-DD，且在 2000 年至 2099 年之间。"),
 ]

@@ -5,6 +5,7 @@ from flask import Blueprint, Response, render_template, request
 from flask_login import login_required
 
 from webapp.attachments import content_disposition
+from webapp.inputs import db_int
 from webapp.session_user import actor
 from workflows.services import metrics_service
 
@@ -12,7 +13,7 @@ bp = Blueprint("pipeline", __name__)
 
 
 def _county() -> int | None:
-    return request.args.get("county", type=int) or None
+    return request.args.get("county", type=db_int) or None
 
 
 def _download(filename: str, body: bytes, mimetype: str) -> Response:

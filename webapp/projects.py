@@ -6,6 +6,7 @@ from flask_login import login_required
 
 from webapp.attachments import content_disposition
 from webapp.i18n import N_
+from webapp.inputs import db_int, db_int_or_zero
 from webapp.session_user import actor
 from workflows.errors import DuplicateLead, ValidationFailed
 from workflows.services import document_service, filing_service, project_service, task_operations
@@ -24,7 +25,7 @@ def index():
 def new():
     schema, uischema = project_service.lead_form(actor())
     values, errors, duplicates = {}, {}, []
-    copy_of = request.args.get("copy_of", type=int)
+    copy_of = request.args.get("copy_of", type=db_int)
     if request.method == "GET" and copy_of:
         values = project_service.lead_values(actor(), copy_of)  # 撤销后复制重新登记
     if request.method == "POST":
@@ -111,7 +112,7 @@ def special_filing(instance_id: int):
 def copy(instance_id: int):
     """抄送 the project to colleagues of the county."""
     try:
-        ids = [int(v) for v in request.form.getlist("to_user_ids") if v.isdigit()]
+        ids = [i for i in map(db_int_or_zero, request.form.getlist("to_user_ids")) if i]
         project_service.project_copy(actor(), instance_id, ids, request.form.get("note", ""))
     except ValidationFailed as failed:
         return show(instance_id, failed.errors, 422)

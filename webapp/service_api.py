@@ -12,6 +12,7 @@ from datetime import date, datetime
 
 from flask import Blueprint, g, jsonify, request
 
+from webapp.inputs import db_int, json_object
 from webapp.openapi import openapi_document
 from workflows.errors import NotFound, ServiceError, ValidationFailed
 from workflows.services import (
@@ -80,8 +81,7 @@ def _service_error(err: ServiceError):
 
 
 def _page() -> int:
-    page = request.args.get("page", "1")
-    return min(int(page), 10_000) if page.isdigit() and int(page) > 0 else 1
+    return min(request.args.get("page", 1, type=db_int), 10_000) or 1
 
 
 @bp.route("/openapi.json")
@@ -146,7 +146,7 @@ def _form_value(value) -> str:
 @bp.route("/tasks/<int:task_id>/complete", methods=["POST"])
 def task_complete(task_id: int):
     """Claims the task for the token's user when nobody holds it, then submits the form data."""
-    body = request.get_json(silent=True)
+    body = json_object(request.get_data(cache=True))
     if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
         raise ValidationFailed({"data": "请求体须为 {\"data\": {字段: 值}}"})
     submitted = {str(k): _form_value(v) for k, v in body["data"].items()}
@@ -158,7 +158,7 @@ def task_complete(task_id: int):
 @bp.route("/metrics")
 def metrics():
     data = metrics_service.dashboard(g.api_actor, request.args.get("period"),
-                                     request.args.get("county", type=int) or None, with_charts=False)
+                                     request.args.get("county", type=db_int) or None, with_charts=False)
     data.pop("period_choices", None)
     return jsonify(_plain(data))
 
@@ -166,7 +166,7 @@ def metrics():
 def ledger(kind: str):
     data = metrics_service.ledger(g.api_actor, kind, {"q": request.args.get("q", "")},
                                   request.args.get("sort", ""), request.args.get("desc") == "1",
-                                  request.args.get("county", type=int) or None)
+                                  request.args.get("county", type=db_int) or None)
     return jsonify({"title": data["title"], "columns": [{"key": k, "title": t} for k, t in data["columns"]],
                     "rows": _plain(data["rows"]), "totals": data["totals"]})
 

@@ -5,6 +5,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from webapp.i18n import N_
+from webapp.inputs import db_int
 from webapp.session_user import actor
 from workflows.errors import ValidationFailed
 from workflows.services import stand_in_service
@@ -29,7 +30,7 @@ def index():
 def create():
     form = request.form
     try:
-        stand_in_service.stand_in_set(actor(), form.get("stand_in_id", type=int) or 0,
+        stand_in_service.stand_in_set(actor(), form.get("stand_in_id", type=db_int) or 0,
                                       form.get("starts_on", ""), form.get("ends_on", ""))
     except ValidationFailed as failed:
         return _page(failed.errors, form.to_dict(), 422)

@@ -5,6 +5,7 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_login import login_required
 
 from webapp.i18n import N_
+from webapp.inputs import db_int
 from webapp.session_user import actor
 from workflows.errors import ValidationFailed
 from workflows.services import inbox_service, task_operations, task_service
@@ -19,7 +20,7 @@ def inbox():
     args = request.args
     query = InboxQuery(tab=args.get("tab", "todo"), stage=args.get("stage", ""), unit=args.get("unit", ""),
                        project_class=args.get("class", ""), overdue=args.get("overdue") == "1",
-                       q=args.get("q", ""), sort=args.get("sort", "due"), page=args.get("page", 1, type=int))
+                       q=args.get("q", ""), sort=args.get("sort", "due"), page=args.get("page", 1, type=db_int))
 
     def page_link(number: int) -> str:
         # The same tab, filters and sort; another page.
@@ -89,7 +90,7 @@ def transfer(task_id: int):
     """转办"""
     form = request.form
     try:
-        task_operations.task_transfer(actor(), task_id, form.get("to_user_id", type=int) or 0, form.get("reason", ""))
+        task_operations.task_transfer(actor(), task_id, form.get("to_user_id", type=db_int) or 0, form.get("reason", ""))
     except ValidationFailed as failed:
         return _task_page(task_id, errors={f"transfer_{k}": v for k, v in failed.errors.items()},
                           message=failed.message, status=422)
@@ -103,7 +104,7 @@ def delegate(task_id: int):
     """委派"""
     form = request.form
     try:
-        task_service.task_delegate(actor(), task_id, form.get("to_user_id", type=int) or 0, form.get("note", ""))
+        task_service.task_delegate(actor(), task_id, form.get("to_user_id", type=db_int) or 0, form.get("note", ""))
     except ValidationFailed as failed:
         return _task_page(task_id, errors={f"delegate_{k}": v for k, v in failed.errors.items()},
                           message=failed.message, status=422)

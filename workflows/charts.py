@@ -1,11 +1,12 @@
 """Small server-side SVG charts (bars, columns, funnel) for the dashboard and the period reports.
 
-Plain SVG with inline styles and Chinese-capable font names: the same markup works in a page and, as
+Built with markupsafe (every label escaped, the result a Markup), so a project, unit or user name
+can never become markup in a page. Plain SVG with inline styles and Chinese-capable font names: the same markup works in a page and, as
 a data: URI image, in a WeasyPrint PDF. Every chart comes with the table behind it on the page.
 """
 from __future__ import annotations
 
-from xml.sax.saxutils import escape
+from markupsafe import Markup, escape
 
 from workflows.diagram import FONT
 
@@ -16,10 +17,12 @@ def _fmt(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
-def _svg(width: float, height: float, title: str, body: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" width="{width:.0f}" '
-            f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" font-family="{escape(FONT)}">'
-            f"<title>{escape(title)}</title>{body}</svg>")
+def _svg(width: float, height: float, title: str, body: str) -> Markup:
+    # Every string put into the markup (labels, titles, units, colours) goes through markupsafe's
+    # escape, which also escapes quotes; numbers are formatted in. The whole is Markup for the templates.
+    return Markup(f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" width="{width:.0f}" '
+                  f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" font-family="{escape(FONT)}">'
+                  f"<title>{escape(title)}</title>{body}</svg>")
 
 
 def _label_width(labels: list[str], size: float) -> float:
@@ -27,7 +30,7 @@ def _label_width(labels: list[str], size: float) -> float:
 
 
 def bar_chart(rows: list[tuple[str, float]], title: str, unit: str = "", width: float = 520,
-              colour: str = COLOURS[0]) -> str:
+              colour: str = COLOURS[0]) -> Markup:
     """Horizontal bars, one per (label, value), the value written at the end of each bar."""
     size, bar, gap = 12, 18, 8
     label_w = min(_label_width([r[0] for r in rows], size) + 10, width * 0.42)
@@ -43,17 +46,17 @@ def bar_chart(rows: list[tuple[str, float]], title: str, unit: str = "", width: 
         y = top + i * (bar + gap)
         w = room * value / peak if value > 0 else 0
         parts.append(
-            f'<g class="bar" data-label="{escape(label)}" data-value="{value}">'
+            f'<g class="bar" data-label="{escape(label)}" data-value="{escape(value)}">'
             f'<text x="{label_w - 6:.0f}" y="{y + bar - 5}" font-size="{size}" text-anchor="end" fill="#1f2933">'
             f"{escape(label)}</text>"
-            f'<rect x="{label_w:.0f}" y="{y}" width="{w:.1f}" height="{bar}" rx="2" fill="{colour}"/>'
+            f'<rect x="{label_w:.0f}" y="{y}" width="{w:.1f}" height="{bar}" rx="2" fill="{escape(colour)}"/>'
             f'<text x="{label_w + w + 5:.1f}" y="{y + bar - 5}" font-size="{size}" fill="#1f2933">'
             f"{_fmt(value)}{escape(unit)}</text></g>")
     return _svg(width, height, title, "".join(parts))
 
 
 def column_chart(rows: list[tuple[str, float]], title: str, unit: str = "", width: float = 520,
-                 height: float = 220, colour: str = COLOURS[0]) -> str:
+                 height: float = 220, colour: str = COLOURS[0]) -> Markup:
     """Vertical columns (months along the bottom)."""
     size, left, bottom, top = 11, 10, 34, 22
     n = max(1, len(rows))
@@ -66,9 +69,9 @@ def column_chart(rows: list[tuple[str, float]], title: str, unit: str = "", widt
         h = room * value / peak if value > 0 else 0
         short = label.split("年")[-1] if "年" in label else label
         parts.append(
-            f'<g class="column" data-label="{escape(label)}" data-value="{value}">'
+            f'<g class="column" data-label="{escape(label)}" data-value="{escape(value)}">'
             f'<rect x="{x + slot * 0.18:.1f}" y="{height - bottom - h:.1f}" width="{slot * 0.64:.1f}" '
-            f'height="{h:.1f}" fill="{colour}"/>'
+            f'height="{h:.1f}" fill="{escape(colour)}"/>'
             f'<text x="{x + slot / 2:.1f}" y="{height - bottom + 15}" font-size="{size}" text-anchor="middle" '
             f'fill="#1f2933">{escape(short)}</text>'
             + (f'<text x="{x + slot / 2:.1f}" y="{height - bottom - h - 4:.1f}" font-size="{size}" '
@@ -78,7 +81,7 @@ def column_chart(rows: list[tuple[str, float]], title: str, unit: str = "", widt
     return _svg(width, height, title, "".join(parts))
 
 
-def funnel_chart(rows: list[tuple[str, int]], title: str, width: float = 520) -> str:
+def funnel_chart(rows: list[tuple[str, int]], title: str, width: float = 520) -> Markup:
     """A funnel: centred bars narrowing with the count, the count and share of the first step written in."""
     size, bar, gap = 12, 24, 4
     height = len(rows) * (bar + gap) + 8
@@ -94,10 +97,10 @@ def funnel_chart(rows: list[tuple[str, int]], title: str, width: float = 520) ->
         share = f"（{100 * value / first:.0f}%）" if first else ""
         colour = COLOURS[min(i, len(COLOURS) - 1)] if i < 6 else "#2e7d32"
         parts.append(
-            f'<g class="funnel-step" data-label="{escape(label)}" data-value="{value}">'
+            f'<g class="funnel-step" data-label="{escape(label)}" data-value="{escape(value)}">'
             f'<text x="{label_w - 8}" y="{y + bar - 7}" font-size="{size}" text-anchor="end" fill="#1f2933">'
             f"{escape(label)}</text>"
-            f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" fill="{colour}" opacity="0.85"/>'
+            f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" fill="{escape(colour)}" opacity="0.85"/>'
             f'<text x="{label_w + room / 2:.1f}" y="{y + bar - 7}" font-size="{size}" text-anchor="middle" '
             f'fill="{"#fff" if w > 80 else "#1f2933"}" font-weight="bold">{value}{share}</text></g>')
     return _svg(width, height, title, "".join(parts))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import select
+from werkzeug.security import check_password_hash
 
 from workflows.actor import Actor
 from workflows.db import transaction
@@ -11,6 +12,8 @@ from workflows.models import Organisation, Unit, User, UserRole
 from workflows.services.user_service import hash_password
 
 DEMO_PASSWORD = "Demo@2026"
+# The demo users seeded outside COUNTY_USERS (prefecture and second county), by username.
+PREFECTURE_USERS = ("shishangwu", "tj_zhaoshang", "tj_shangwu", "tj_yanpan")
 
 # Units of 南县 (seed 004 附件: 县商务局 as 综合协调单位 and the 产业招商单位) plus host sites and offices.
 COUNTY_UNITS = [
@@ -151,7 +154,7 @@ def seed_organisations(prefecture_name: str = "益阳市", filing_prefix: str = 
         s.flush()
         password = hash_password(DEMO_PASSWORD)
         people = [(u, n, units[c].id, r) for u, n, c, r in COUNTY_USERS]
-        people += [
+        people += [  # the PREFECTURE_USERS
             ("shishangwu", f"{prefecture_name}商务局 备案科 田野", pref_unit.id, ["prefecture_bureau"]),
             ("tj_zhaoshang", f"{counties[1]} 招商专员 范洁", tj_units["jkq"].id, ["lead_officer"]),
             ("tj_shangwu", f"{counties[1]}商务局 程亮", tj_units["swj"].id, ["commerce_bureau"]),
@@ -160,6 +163,16 @@ def seed_organisations(prefecture_name: str = "益阳市", filing_prefix: str = 
         for username, name, unit_id, roles in people:
             s.add(User(username=username, display_name=name, password_hash=password, unit_id=unit_id,
                        email=f"{username}@demo.example", roles=[UserRole(role=r) for r in roles]))
+
+
+def open_demo_accounts() -> list[str]:
+    """Usernames of active demo accounts whose password is still the published demo password."""
+    names = [u for u, *_ in COUNTY_USERS] + list(PREFECTURE_USERS)
+    with transaction() as s:
+        users = s.scalars(select(User).where(User.username.in_(names), User.active.is_(True))).all()
+        # The seed gives them all one hash: verify each distinct hash once, not once per user.
+        hashes = {h: check_password_hash(h, DEMO_PASSWORD) for h in {u.password_hash for u in users}}
+        return sorted(u.username for u in users if hashes[u.password_hash])
 
 
 def actor(username: str) -> Actor:

@@ -1,16 +1,17 @@
 """Draw a BPMN process as SVG from the file's own diagram interchange (bpmndi), on the server.
 
 Shapes and edges sit where the modeler put them (dc:Bounds, di:waypoint); lanes show the Chinese
-role names; each flow node is marked completed, active or pending. Plain SVG with inline styles, so
-the same drawing works in a browser page and in a PDF.
+role names; each flow node is marked completed, active or pending. Every name, id or label from the
+model goes through markupsafe's escape (quotes included) and the drawing is returned as Markup.
+Plain SVG with inline styles, so the same drawing works in a browser page and in a PDF.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from xml.sax.saxutils import escape, quoteattr
 
 from lxml import etree
+from markupsafe import Markup, escape
 
 from workflows.roles import ROLES
 
@@ -117,7 +118,7 @@ def _text(lines: list[str], cx: float, top: float, size: float, color: str = "#1
     for i, line in enumerate(lines):
         y = top + size * (i + 1) * 1.15
         out.append(f'<text x="{cx:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="middle" '
-                   f'fill="{color}" font-weight="{weight}">{escape(line)}</text>')
+                   f'fill="{escape(color)}" font-weight="{escape(weight)}">{escape(line)}</text>')
     return "".join(out)
 
 
@@ -129,7 +130,7 @@ def _centered(text: str, x: float, y: float, w: float, h: float, size: float) ->
 
 def render_svg(bpmn_text: str, process_id: str, done: set[str] | frozenset = frozenset(),
                active: set[str] | frozenset = frozenset(), width: float | None = None,
-               heat: dict[str, tuple[str, str]] | None = None) -> str:
+               heat: dict[str, tuple[str, str]] | None = None) -> Markup:
     """The process diagram as an SVG document; elements in `done` / `active` are marked, the rest pending.
 
     `width` scales the drawing to that many pixels (the viewBox keeps the model's coordinates).
@@ -157,20 +158,20 @@ def render_svg(bpmn_text: str, process_id: str, done: set[str] | frozenset = fro
     lanes = sum(1 for e, *_ in layout.shapes if layout.elements.get(e) and layout.elements[e].kind in ("participant", "lane"))
     parts[lanes:lanes] = edge_parts
     scale = (width / layout.width) if width else 1
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="bpmn-diagram" role="img" '
-            f'width="{layout.width * scale:.0f}" height="{layout.height * scale:.0f}" '
-            f'viewBox="{layout.min_x:.0f} {layout.min_y:.0f} {layout.width:.0f} {layout.height:.0f}" '
-            f'font-family="{escape(FONT)}">'
-            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
-            'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#4a5160"/></marker>'
-            '<marker id="arrow-done" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
-            'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#2e7d32"/></marker></defs>'
-            + "".join(parts) + "</svg>")
+    return Markup(f'<svg xmlns="http://www.w3.org/2000/svg" class="bpmn-diagram" role="img" '
+                  f'width="{layout.width * scale:.0f}" height="{layout.height * scale:.0f}" '
+                  f'viewBox="{layout.min_x:.0f} {layout.min_y:.0f} {layout.width:.0f} {layout.height:.0f}" '
+                  f'font-family="{escape(FONT)}">'
+                  '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+                  'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#4a5160"/></marker>'
+                  '<marker id="arrow-done" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+                  'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#2e7d32"/></marker></defs>'
+                  + "".join(parts) + "</svg>")
 
 
 def _group(element: _Element, state: str, body: str) -> str:
     title = f"<title>{escape(element.name or element.id)}</title>"
-    return (f'<g class="bpmn-element {element.kind} {state}" data-element={quoteattr(element.id)} '
+    return (f'<g class="bpmn-element {escape(element.kind)} {state}" data-element="{escape(element.id)}" '
             f'data-state="{state}">{title}{body}</g>')
 
 
@@ -187,14 +188,14 @@ def _shape(element: _Element, bounds, label, state: str, heat: tuple[str, str] |
             f'<text x="{cx + (i - (len(lines) - 1) / 2) * 17:.1f}" y="{cy:.1f}" font-size="15" text-anchor="middle" '
             f'dominant-baseline="middle" fill="#334" transform="rotate(-90 {cx + (i - (len(lines) - 1) / 2) * 17:.1f} {cy:.1f})">'
             f"{escape(line)}</text>" for i, line in enumerate(lines))
-        return (f'<g class="bpmn-{kind}" data-element={quoteattr(element.id)}>'
-                f'<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="{fill}" stroke="#b5bac3" stroke-width="1.5"/>'
+        return (f'<g class="bpmn-{escape(kind)}" data-element="{escape(element.id)}">'
+                f'<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="{escape(fill)}" stroke="#b5bac3" stroke-width="1.5"/>'
                 f'<line x1="{x + band}" y1="{y}" x2="{x + band}" y2="{y + h}" stroke="#b5bac3"/>{text}</g>')
     fill, stroke, stroke_width = STYLE[state]
     if kind in TASKS:
         if heat:
             fill = heat[0]
-        body = (f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="10" fill="{fill}" stroke="{stroke}" '
+        body = (f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="10" fill="{escape(fill)}" stroke="{escape(stroke)}" '
                 f'stroke-width="{stroke_width}"/>' + _task_marker(kind, x, y, stroke) + _mi_marker(element, x, y, w, h, stroke)
                 + _centered(element.name, x, y + 6 - (7 if heat else 0), w, h - 12, 12))
         if heat:
@@ -207,25 +208,25 @@ def _shape(element: _Element, bounds, label, state: str, heat: tuple[str, str] |
         cx, cy = x + r, y + h / 2
         width = 4 if kind == "endEvent" else stroke_width
         dash = ' stroke-dasharray="4 3"' if kind == "boundaryEvent" and element.attrs.get("cancelActivity") == "false" else ""
-        body = f'<circle cx="{cx}" cy="{cy}" r="{r}" fill="{fill}" stroke="{stroke}" stroke-width="{width}"{dash}/>'
+        body = f'<circle cx="{cx}" cy="{cy}" r="{r}" fill="{escape(fill)}" stroke="{escape(stroke)}" stroke-width="{width}"{dash}/>'
         if kind in ("boundaryEvent", "intermediateCatchEvent", "intermediateThrowEvent"):
-            body += f'<circle cx="{cx}" cy="{cy}" r="{r - 3}" fill="none" stroke="{stroke}" stroke-width="1"{dash}/>'
+            body += f'<circle cx="{cx}" cy="{cy}" r="{r - 3}" fill="none" stroke="{escape(stroke)}" stroke-width="1"{dash}/>'
         if "timer" in element.markers:
-            body += (f'<circle cx="{cx}" cy="{cy}" r="{r - 7}" fill="#fff" stroke="{stroke}" stroke-width="1"/>'
-                     f'<path d="M{cx},{cy} L{cx},{cy - r + 9} M{cx},{cy} L{cx + r - 10},{cy}" stroke="{stroke}" stroke-width="1.2"/>')
+            body += (f'<circle cx="{cx}" cy="{cy}" r="{r - 7}" fill="#fff" stroke="{escape(stroke)}" stroke-width="1"/>'
+                     f'<path d="M{cx},{cy} L{cx},{cy - r + 9} M{cx},{cy} L{cx + r - 10},{cy}" stroke="{escape(stroke)}" stroke-width="1.2"/>')
         if kind != "boundaryEvent":  # boundary labels would crowd their task
             body += _label(element.name, label, x, y + h + 4, w)
         return _group(element, state, body)
     if kind in GATEWAYS:
         cx, cy = x + w / 2, y + h / 2
-        body = (f'<path d="M{cx},{y} L{x + w},{cy} L{cx},{y + h} L{x},{cy} z" fill="{fill}" stroke="{stroke}" '
+        body = (f'<path d="M{cx},{y} L{x + w},{cy} L{cx},{y + h} L{x},{cy} z" fill="{escape(fill)}" stroke="{escape(stroke)}" '
                 f'stroke-width="{stroke_width}"/>')
         d = w / 5
         if kind == "parallelGateway":
-            body += f'<path d="M{cx},{cy - d} L{cx},{cy + d} M{cx - d},{cy} L{cx + d},{cy}" stroke="{stroke}" stroke-width="3"/>'
+            body += f'<path d="M{cx},{cy - d} L{cx},{cy + d} M{cx - d},{cy} L{cx + d},{cy}" stroke="{escape(stroke)}" stroke-width="3"/>'
         elif kind == "exclusiveGateway":
             body += (f'<path d="M{cx - d * .8},{cy - d * .8} L{cx + d * .8},{cy + d * .8} M{cx + d * .8},{cy - d * .8} '
-                     f'L{cx - d * .8},{cy + d * .8}" stroke="{stroke}" stroke-width="3"/>')
+                     f'L{cx - d * .8},{cy + d * .8}" stroke="{escape(stroke)}" stroke-width="3"/>')
         body += _label(element.name, label, x, y - 20, w)
         return _group(element, state, body)
     return ""
@@ -244,27 +245,27 @@ def _task_marker(kind: str, x: float, y: float, color: str) -> str:
     """A small type marker in the task's top-left corner (user, service, script, business rule)."""
     mx, my = x + 8, y + 8
     if kind == "userTask":
-        return (f'<circle cx="{mx + 6}" cy="{my + 4}" r="3.5" fill="none" stroke="{color}"/>'
-                f'<path d="M{mx},{my + 15} Q{mx + 6},{my + 5} {mx + 12},{my + 15}" fill="none" stroke="{color}"/>')
+        return (f'<circle cx="{mx + 6}" cy="{my + 4}" r="3.5" fill="none" stroke="{escape(color)}"/>'
+                f'<path d="M{mx},{my + 15} Q{mx + 6},{my + 5} {mx + 12},{my + 15}" fill="none" stroke="{escape(color)}"/>')
     if kind == "serviceTask":
-        return (f'<circle cx="{mx + 6}" cy="{my + 6}" r="5.5" fill="none" stroke="{color}" stroke-width="2.5" '
-                f'stroke-dasharray="2.2 1.6"/><circle cx="{mx + 6}" cy="{my + 6}" r="2" fill="none" stroke="{color}"/>')
+        return (f'<circle cx="{mx + 6}" cy="{my + 6}" r="5.5" fill="none" stroke="{escape(color)}" stroke-width="2.5" '
+                f'stroke-dasharray="2.2 1.6"/><circle cx="{mx + 6}" cy="{my + 6}" r="2" fill="none" stroke="{escape(color)}"/>')
     if kind == "scriptTask":
-        return (f'<rect x="{mx}" y="{my}" width="11" height="13" fill="none" stroke="{color}"/>'
-                f'<path d="M{mx + 2},{my + 4} h7 M{mx + 2},{my + 7} h7 M{mx + 2},{my + 10} h7" stroke="{color}"/>')
+        return (f'<rect x="{mx}" y="{my}" width="11" height="13" fill="none" stroke="{escape(color)}"/>'
+                f'<path d="M{mx + 2},{my + 4} h7 M{mx + 2},{my + 7} h7 M{mx + 2},{my + 10} h7" stroke="{escape(color)}"/>')
     if kind == "businessRuleTask":
-        return (f'<rect x="{mx}" y="{my}" width="15" height="11" fill="none" stroke="{color}"/>'
-                f'<path d="M{mx},{my + 4} h15 M{mx + 5},{my + 4} v7" stroke="{color}"/>')
+        return (f'<rect x="{mx}" y="{my}" width="15" height="11" fill="none" stroke="{escape(color)}"/>'
+                f'<path d="M{mx},{my + 4} h15 M{mx + 5},{my + 4} v7" stroke="{escape(color)}"/>')
     return ""
 
 
 def _mi_marker(element: _Element, x: float, y: float, w: float, h: float, color: str) -> str:
     cx, by = x + w / 2, y + h - 14
     if "parallel" in element.markers:
-        return "".join(f'<line x1="{cx + dx}" y1="{by}" x2="{cx + dx}" y2="{by + 10}" stroke="{color}" stroke-width="2"/>'
+        return "".join(f'<line x1="{cx + dx}" y1="{by}" x2="{cx + dx}" y2="{by + 10}" stroke="{escape(color)}" stroke-width="2"/>'
                        for dx in (-4, 0, 4))
     if "sequential" in element.markers:
-        return "".join(f'<line x1="{cx - 5}" y1="{by + dy}" x2="{cx + 5}" y2="{by + dy}" stroke="{color}" stroke-width="2"/>'
+        return "".join(f'<line x1="{cx - 5}" y1="{by + dy}" x2="{cx + 5}" y2="{by + dy}" stroke="{escape(color)}" stroke-width="2"/>'
                        for dy in (0, 4, 8))
     return ""
 
@@ -272,7 +273,7 @@ def _mi_marker(element: _Element, x: float, y: float, w: float, h: float, color:
 def _edge(element: _Element, points, label, taken: bool) -> str:
     color = "#2e7d32" if taken else "#4a5160"
     path = " ".join(f"{'M' if i == 0 else 'L'}{x:.0f},{y:.0f}" for i, (x, y) in enumerate(points))
-    body = (f'<path d="{path}" fill="none" stroke="{color}" stroke-width="{2.2 if taken else 1.2}" '
+    body = (f'<path d="{path}" fill="none" stroke="{escape(color)}" stroke-width="{2.2 if taken else 1.2}" '
             f'marker-end="url(#{"arrow-done" if taken else "arrow"})"/>')
     if element.name:
         if label is not None:
@@ -281,7 +282,7 @@ def _edge(element: _Element, points, label, taken: bool) -> str:
         else:
             (x1, y1), (x2, y2) = points[0], points[1]
             body += _text([element.name], (x1 + x2) / 2, (y1 + y2) / 2 - 14, 10.5, "#51606f")
-    return (f'<g class="bpmn-flow{" taken" if taken else ""}" data-element={quoteattr(element.id)}>'
+    return (f'<g class="bpmn-flow{" taken" if taken else ""}" data-element="{escape(element.id)}">'
             f"<title>{escape(element.name or element.id)}</title>{body}</g>")
 
 

@@ -14,6 +14,8 @@ from workflows.models.reward_grant import RewardGrant
 from workflows.models.stand_in import StandIn
 from workflows.models.task_record import TaskRecord
 from workflows.models.user import User, UserRole
+from workflows.models.user_session import UserSession
 
 __all__ = ["ApiRequest", "ApiToken", "Attachment", "AuditEvent", "Filing", "ModelVersion", "Notification", "Organisation",
-           "OutboxMessage", "ProcessInstance", "ProjectCopy", "RewardGrant", "StandIn", "TaskRecord", "Unit", "User", "UserRole"]
+           "OutboxMessage", "ProcessInstance", "ProjectCopy", "RewardGrant", "StandIn", "TaskRecord", "Unit", "User", "UserRole",
+           "UserSession"]

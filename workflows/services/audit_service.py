@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from workflows import anchors, audit, auth, forms
 from workflows.actor import Actor
+from workflows.cells import csv_row
 from workflows.db import transaction
 from workflows.diagram import bpmn_file_for, render_svg
 from workflows.engine.model_store import all_form_schemas, form_files
@@ -270,10 +271,10 @@ def export_csv(actor: Actor, date_from: date, date_to: date) -> str:
         writer.writerow(["事件号", "时间（北京时间）", "项目号", "项目名称", "操作人", "角色", "动作", "环节",
                          "会签序号", "结论", "数据", "地址", "状态哈希", "算法", "前序哈希", "哈希"])
         for e, name in rows:
-            writer.writerow([e.id, to_local(e.at).strftime("%Y-%m-%d %H:%M:%S"), e.instance_id, name, e.actor,
-                             e.role, e.action, e.task_spec, e.mi_index, e.outcome,
-                             json.dumps(e.data, ensure_ascii=False, sort_keys=True) if e.data is not None else "",
-                             e.address, e.state_hash, e.algorithm, e.prev_hash, e.hash])
+            writer.writerow(csv_row([e.id, to_local(e.at).strftime("%Y-%m-%d %H:%M:%S"), e.instance_id, name,
+                                     e.actor, e.role, e.action, e.task_spec, e.mi_index, e.outcome,
+                                     json.dumps(e.data, ensure_ascii=False, sort_keys=True) if e.data is not None else "",
+                                     e.address, e.state_hash, e.algorithm, e.prev_hash, e.hash]))
         audit.append(s, "events_exported", actor=actor.username, role="auditor",
                      data={"format": "csv", "from": date_from.isoformat(), "to": date_to.isoformat(),
                            "events": len(rows)}, address=actor.address)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from workflows import auth, charts, metrics
 from workflows.actor import Actor
+from workflows.cells import xlsx_append
 from workflows.db import transaction
 from workflows.diagram import bpmn_file_for, render_svg
 from workflows.engine.model_store import PROCESS_ID
@@ -337,11 +338,11 @@ def ledger_xlsx(actor: Actor, kind: str, filters: dict | None = None, sort: str 
     ws = wb.active
     ws.title = data["title"]
     columns = data["columns"]
-    ws.append([f"{data['scope']}招商引资{data['title']}（截至{data['generated_on']}）"])
+    xlsx_append(ws, [f"{data['scope']}招商引资{data['title']}（截至{data['generated_on']}）"])
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(columns))
     ws["A1"].font = Font(bold=True, size=14)
     ws["A1"].alignment = Alignment(horizontal="center")
-    ws.append([header for _, header in columns])
+    xlsx_append(ws, [header for _, header in columns])
     thin = Side(style="thin", color="999999")
     for cell in ws[2]:
         cell.font = Font(bold=True)
@@ -349,9 +350,9 @@ def ledger_xlsx(actor: Actor, kind: str, filters: dict | None = None, sort: str 
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         cell.border = Border(top=thin, bottom=thin, left=thin, right=thin)
     for row in data["rows"]:
-        ws.append([row[key] for key, _ in columns])
+        xlsx_append(ws, [row[key] for key, _ in columns])
     if data["totals"]:
-        ws.append(["合计" if i == 0 else data["totals"].get(key, "") for i, (key, _) in enumerate(columns)])
+        xlsx_append(ws, ["合计" if i == 0 else data["totals"].get(key, "") for i, (key, _) in enumerate(columns)])
         for cell in ws[ws.max_row]:
             cell.font = Font(bold=True)
     for i, (key, header) in enumerate(columns, start=1):

@@ -14,6 +14,7 @@ from workflows.errors import Conflict, NotFound, ValidationFailed
 from workflows.models import Organisation, ProcessInstance, TaskRecord, Unit, User, UserRole
 from workflows.models._types import utcnow
 from workflows.roles import ROLES
+from workflows.services import session_service
 
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
@@ -137,8 +138,10 @@ def user_set_active(actor: Actor, user_id: int, active: bool) -> None:
             raise Conflict("不能停用自己的账号")
         user.active = active
         released = [] if active else _release_open_tasks(s, [user.id])
+        ended = 0 if active else session_service.end_all(s, [user.id])
         audit.append(s, "user_activated" if active else "user_deactivated", actor=actor.username,
-                     data={"username": user.username, "released_tasks": released}, address=actor.address)
+                     data={"username": user.username, "released_tasks": released,
+                           **({"ended_sessions": ended} if ended else {})}, address=actor.address)
 
 
 def _release_open_tasks(s, user_ids: list[int]) -> list[int]:
@@ -202,7 +205,9 @@ def user_reset_password(actor: Actor, user_id: int, password: str) -> None:
             raise NotFound("用户不存在")
         user.password_hash = hash_password(password)
         user.failed_logins, user.locked_until = 0, None
-        audit.append(s, "password_reset", actor=actor.username, data={"username": user.username},
+        ended = session_service.end_all(s, [user.id])  # whoever held the old password is signed out
+        audit.append(s, "password_reset", actor=actor.username, data={"username": user.username,
+                                                                       "ended_sessions": ended},
                      address=actor.address)
 
 
@@ -218,6 +223,8 @@ def unit_set_active(actor: Actor, unit_id: int, active: bool) -> None:
         unit.active = active
         user_ids = list(s.scalars(select(User.id).where(User.unit_id == unit.id)))
         released = [] if active else _release_open_tasks(s, user_ids)
+        if not active:
+            session_service.end_all(s, user_ids)
         audit.append(s, "unit_activated" if active else "unit_deactivated", actor=actor.username,
                      data={"unit": unit.code, "name": unit.name, "released_tasks": released},
                      address=actor.address)
