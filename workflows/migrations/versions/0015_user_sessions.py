@@ -1,7 +1,7 @@
 """Server-side sessions: the cookie carries a random token, the row (keyed by its hash) can be ended
 
 Revision ID: 0014_user_sessions
-Revises: 0013
+Revises: 0014
 """
 import sqlalchemy as sa
 from alembic import op
