@@ -101,6 +101,11 @@ TABLE = {
     ("GET", "/api/v1/ledgers/projects"): [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
     ("GET", "/api/v1/ledgers/signed"): [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
     ("GET", "/api/v1/ledgers/overdue"): [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
+    # Operations (webapp/health.py): probes for everyone; /metrics from loopback without a proxy or with
+    # ZS_METRICS_TOKEN (the test client is loopback; refusals: tests/test_health.py).
+    ("GET", "/healthz"):                     [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
+    ("GET", "/readyz"):                      [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
+    ("GET", "/metrics"):                     [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
     ("GET", "/me/stand-ins/"):               [302, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
     ("POST", "/me/stand-ins/"):              [302, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422],
     ("POST", "/me/stand-ins/<int:row_id>/cancel"): [302, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404],

@@ -85,6 +85,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         if app.config["DEMO_PROJECTS"]:
             seed_projects()
 
+    # Operations: /healthz, /readyz, /metrics, request ids, JSON access lines, the 503 page (webapp/health.py).
+    from webapp import health
+    health.init_app(app)
+
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_locale="zh_CN",
                    default_translation_directories="translations")

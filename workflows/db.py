@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +32,10 @@ def init(url: str) -> Engine:
     kwargs = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+    else:
+        # A pooled connection may have died with a database restart or failover: test it before use
+        # (one round trip), so the first request after a restart does not fail.
+        kwargs["pool_pre_ping"] = True
     _engine = create_engine(url, future=True, **kwargs)
     if url.startswith("sqlite"):
         event.listen(_engine, "connect", _sqlite_pragmas)
@@ -79,12 +84,16 @@ def transaction() -> Iterator[Session]:
         raise RuntimeError("nested workflows.db.transaction(): pass the session down instead")
     session = _Session()
     _local.open = True
+    started = time.perf_counter()
     try:
         yield session
         if session.info.get("engine_step"):
             faults.reached("after_engine_before_commit")  # test-only (ZS_FAULT_POINT); no-op otherwise
         session.commit()
         if session.info.get("engine_step"):
+            from workflows.observability import STEP_SECONDS
+
+            STEP_SECONDS.observe(time.perf_counter() - started)
             faults.reached("after_commit")
     except BaseException:
         session.rollback()
@@ -94,13 +103,15 @@ def transaction() -> Iterator[Session]:
         session.close()
 
 
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
 def upgrade() -> None:
     """Bring the schema to the newest Alembic revision."""
     from alembic import command
     from alembic.config import Config
 
-    here = Path(__file__).parent
     cfg = Config()
-    cfg.set_main_option("script_location", str(here / "migrations"))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection_engine"] = engine()
     command.upgrade(cfg, "head")
