@@ -66,7 +66,8 @@ def _sha256(path: Path) -> str:
 def _libpq_env(url: URL) -> dict:
     """pg_dump/pg_restore connection settings, passed in the environment (no password on a command line)."""
     env = {**os.environ, "PGDATABASE": url.database or ""}
-    for key, value in (("PGHOST", url.host), ("PGPORT", url.port), ("PGUSER", url.username),
+    # A Unix socket is given as ?host=/run/postgresql (peer authentication, no password).
+    for key, value in (("PGHOST", url.host or url.query.get("host")), ("PGPORT", url.port), ("PGUSER", url.username),
                        ("PGPASSWORD", url.password)):
         if value is not None:
             env[key] = str(value)
