@@ -181,3 +181,4 @@ def test_an_unexpected_error_shows_a_chinese_500_page_with_the_request_id(app, m
     assert response.status_code == 500
     assert "系统内部错误" in response.data.decode() and "bug-1" in response.data.decode()
 
+

@@ -51,13 +51,18 @@ def metrics():
     return Response(observability.metrics_text(), content_type=observability.CONTENT_TYPE)
 
 
-def _static_page(status: int, title: str, message: str) -> Response:
+UNAVAILABLE_EN = ("The system cannot reach its database right now (maintenance or a restart); what you just did "
+                  "was not saved. Please go back and submit again in half a minute.")
+INTERNAL_EN = "A system error occurred and was logged. Please try again later; quote the request id below."
+
+
+def _static_page(status: int, title: str, *, english: str, message: str) -> Response:
     """A page rendered from its template alone: no context processors, no signed-in user, no database."""
     # Later hooks (after_request) look at current_user: let them see an anonymous user rather than
     # ask the database again.
     g._login_user = current_app.login_manager.anonymous_user()
     html = current_app.jinja_env.get_template("unavailable.html").render(
-        status=status, title=title, message=message, request_id=g.get("request_id", ""))
+        status=status, title=title, message=message, english=english, request_id=g.get("request_id", ""))
     response = Response(html, status, content_type="text/html; charset=utf-8")
     if status == 503:
         response.headers["Retry-After"] = "30"
@@ -95,10 +100,10 @@ def init_app(app: Flask) -> None:
 
     def _database_unavailable(err):
         log.error("database unavailable", extra={"error": str(err).splitlines()[0], "path": request.path})
-        return _static_page(503, "系统暂时无法使用",
+        return _static_page(503, "系统暂时无法使用", english=UNAVAILABLE_EN, message=(
                             "系统暂时连接不上数据库，可能正在维护或重启，刚才的操作没有保存。请稍候半分钟后返回"
                             "上一页重新提交（浏览器通常保留已填写的内容）。如长时间无法恢复，请联系本单位信息化"
-                            "管理员，并告知下方的请求编号。")
+                            "管理员，并告知下方的请求编号。"))
 
     for kind in observability.DATABASE_UNAVAILABLE:
         app.register_error_handler(kind, _database_unavailable)
@@ -106,6 +111,6 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(InternalServerError)
     def _internal_error(err):
         log.error("internal error", exc_info=getattr(err, "original_exception", None) or err)
-        return _static_page(500, "系统内部错误",
+        return _static_page(500, "系统内部错误", english=INTERNAL_EN, message=(
                             "处理您的请求时出现了系统错误，已记录在日志中。请稍后重试；如问题持续，请联系本单位"
-                            "信息化管理员，并告知下方的请求编号。")
+                            "信息化管理员，并告知下方的请求编号。"))
