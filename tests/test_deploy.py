@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import configparser
 import datetime
+import json
 import os
 import re
 import shutil
@@ -175,7 +176,7 @@ def test_a_request_through_nginx_over_tls_reaches_gunicorn_with_its_request_id(t
 
     app_port, http_port, https_port = _free_port(), _free_port(), _free_port()
     env = {**os.environ, "ZS_INSTANCE_PATH": str(tmp_path / "instance"), "ZS_BIND": f"127.0.0.1:{app_port}",
-           "ZS_WORKERS": "2", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "ZS_SECRET_KEY": "k"}
+           "ZS_WORKERS": "2", "ZS_TRUSTED_PROXIES": "1", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "ZS_SECRET_KEY": "k"}
     env.pop("DATABASE_URL", None)
     app_log, nginx_log = tmp_path / "gunicorn.log", tmp_path / "nginx.log"
     app = subprocess.Popen([str(BIN / "gunicorn"), "--config", str(DEPLOY / "gunicorn.conf.py")], cwd=ROOT,
@@ -186,7 +187,9 @@ def test_a_request_through_nginx_over_tls_reaches_gunicorn_with_its_request_id(t
     try:
         _wait(f"http://127.0.0.1:{app_port}/healthz", app, app_log)
         _wait(f"{base}/healthz", proxy, nginx_log, verify=False)
-        health = requests.get(f"{base}/healthz", verify=False, headers={"X-Request-ID": "edge-1"})
+        # A client's own X-Forwarded-For is overwritten by nginx, never passed on.
+        health = requests.get(f"{base}/healthz", verify=False,
+                              headers={"X-Request-ID": "edge-1", "X-Forwarded-For": "6.6.6.6"})
         assert health.status_code == 200 and health.headers["X-Request-ID"] == "edge-1"
         assert requests.get(f"{base}/readyz", verify=False).json()["status"] == "ok"
         # nginx makes an id when the client sent none; the app's JSON line carries it.
@@ -209,5 +212,6 @@ def test_a_request_through_nginx_over_tls_reaches_gunicorn_with_its_request_id(t
         proxy.wait(timeout=20)
         app.wait(timeout=40)
     lines = [line for line in app_log.read_text().splitlines() if line.startswith("{")]
-    assert any('"request_id": "edge-1"' in line and '"path": "/healthz"' in line for line in lines), lines[-5:]
+    edge = [json.loads(line) for line in lines if '"request_id": "edge-1"' in line]
+    assert edge and edge[0]["path"] == "/healthz" and edge[0]["remote"] == "127.0.0.1", lines[-5:]
     assert any(made.headers["X-Request-ID"] in line for line in lines)

@@ -46,6 +46,13 @@ def test_every_response_carries_the_request_id_given_or_a_new_one(client):
 
 
 def test_each_request_is_logged_as_one_json_line_with_its_request_id(client):
+    entry = _logged(client, "/projects/", headers={"X-Request-ID": "trace-7"})
+    assert entry["request_id"] == "trace-7"
+    assert entry["path"] == "/projects/" and entry["status"] == 302 and entry["method"] == "GET"
+    assert entry["endpoint"] == "projects.index" and entry["duration_ms"] >= 0 and entry["level"] == "INFO"
+
+
+def _logged(client, *args, **kwargs) -> dict:
     from workflows.observability import JsonFormatter
 
     lines = []
@@ -57,13 +64,20 @@ def test_each_request_is_logged_as_one_json_line_with_its_request_id(client):
     handler = Keep()
     logging.getLogger("zhaoshang").addHandler(handler)
     try:
-        client.get("/projects/", headers={"X-Request-ID": "trace-7"})
+        client.get(*args, **kwargs)
     finally:
         logging.getLogger("zhaoshang").removeHandler(handler)
-    entry = json.loads(lines[-1])
-    assert entry["request_id"] == "trace-7"
-    assert entry["path"] == "/projects/" and entry["status"] == 302 and entry["method"] == "GET"
-    assert entry["endpoint"] == "projects.index" and entry["duration_ms"] >= 0 and entry["level"] == "INFO"
+    return json.loads(lines[-1])
+
+
+def test_forwarded_addresses_count_only_from_the_configured_number_of_proxies(client, sqlite_url):
+    spoofed = {"X-Forwarded-For": "198.51.100.9, 203.0.113.7"}
+    assert _logged(client, "/healthz", headers=spoofed)["remote"] == "127.0.0.1"  # default: no proxy trusted
+    behind_one = _app(sqlite_url, TRUSTED_PROXIES=1).test_client()
+    # One proxy: the address it saw (the last one), not what the client wrote before it.
+    assert _logged(behind_one, "/healthz", headers=spoofed)["remote"] == "203.0.113.7"
+    # Through the proxy even a loopback client is not "this machine" for /metrics.
+    assert behind_one.get("/metrics", headers={"X-Forwarded-For": "127.0.0.1"}).status_code == 403
 
 
 def _sample(body: str, name: str, **labels) -> float:

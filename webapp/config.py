@@ -37,6 +37,8 @@ OPTIONS = {
     "FILING_COUNTY_URLS": (list, [], "Prefecture deployment: where each county's decisions go, 县名=https://… pairs."),
     "FILING_REPLAY_SECONDS": (int, 300, "Filing API: a signed request older or newer than this is refused."),
     "MAX_UPLOAD_MB": (int, 10, "Largest upload in MB (requests may be 2 MB larger for the form around the file)."),
+    "TRUSTED_PROXIES": (int, 0, ("How many proxies in front of the app set X-Forwarded-For/-Proto/-Host (nginx "
+                                 "on the same machine: 1); 0 = those headers are ignored.")),
     "METRICS_TOKEN": (str, None, ("Bearer token for /metrics; unset = /metrics answers only the loopback "
                                   "interface without a proxy in between.")),
 }

@@ -15,6 +15,7 @@ import uuid
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from werkzeug.exceptions import InternalServerError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from workflows import observability
 
@@ -44,6 +45,8 @@ def metrics():
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         allowed = hmac.compare_digest(given.encode(), token.encode())
     else:
+        # Behind a proxy on this machine every request comes from loopback: one that came through
+        # a proxy (X-Forwarded-For) is not "from this machine".
         allowed = request.remote_addr in _LOOPBACK and "X-Forwarded-For" not in request.headers
     if not allowed:
         return Response("指标仅对本机或持有指标令牌（ZS_METRICS_TOKEN）的请求开放。\n", 403,
@@ -72,6 +75,10 @@ def _static_page(status: int, title: str, *, english: str, message: str) -> Resp
 def init_app(app: Flask) -> None:
     observability.configure_logging()
     app.register_blueprint(bp)
+    proxies = app.config.get("TRUSTED_PROXIES") or 0
+    if proxies:
+        # The client's address and scheme as the trusted proxies saw them; never from anyone else.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     @app.before_request
     def _request_id():
