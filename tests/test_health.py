@@ -159,11 +159,16 @@ def test_users_get_the_chinese_503_page_while_postgresql_refuses_connections_and
     login(client, "shangwu")
     assert client.get("/projects/").status_code == 200
     admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    terminate = text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n")
     try:
+        # Connections cut while idle in the pool (a restart between two requests): each is checked
+        # before use (pool_pre_ping), so the next request simply gets a new one.
+        with admin.connect() as conn:
+            assert conn.execute(terminate, {"n": name}).rowcount >= 1
+        assert client.get("/projects/").status_code == 200
         with admin.connect() as conn:  # as in a restart: connections cut, new ones refused
             conn.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false'))
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                         {"n": name})
+            conn.execute(terminate, {"n": name})
         _assert_unavailable_page(client.get("/projects/"))
         _assert_unavailable_page(client.get("/"))
         down = client.get("/readyz")
