@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +22,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from workflows.engine.model_checks import code_problems
 from workflows.models import BusinessRole, ModelVersion, Organisation, ProcessBinding
 from workflows.models._types import utcnow
 from workflows.roles import ADMIN_ROLES
@@ -204,11 +206,12 @@ def validate_files(files: dict[str, str]) -> list[str]:
 
 
 def deploy(session: Session, files: dict[str, str], deployed_by: str, note: str | None = None,
-           process_ids: list[str] | None = None) -> list[ModelVersion]:
+           process_ids: list[str] | None = None, operators: Iterable[str] | None = None) -> list[ModelVersion]:
     """Store a new version of each process in the files (or of `process_ids` only) after they
     validate; processes identical to a deployed version are left as they are. Returns the new rows.
     Nothing is bound: `bind` says which county runs which version."""
-    errors = validate_files(files) or unknown_lanes(files, known_role_codes(session))
+    errors = validate_files(files) or unknown_lanes(files, known_role_codes(session)) or \
+        code_problems(parse_specs(content_hash(files), json.dumps(files, sort_keys=True)), operators)
     if errors:
         raise ValueError(errors)
     models = processes_in(files)
