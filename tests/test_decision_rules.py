@@ -266,3 +266,37 @@ def test_a_broken_validation_rule_is_the_models_fault_not_the_users():
     with pytest.raises(ModelFailed) as failed:
         forms.validate(schema, {"d": "2026-01-01"}, {})
     assert failed.value.status == 422
+
+
+def test_signing_and_construction_dates_cannot_precede_the_stages_before_them(sqlite_database, clock):
+    """Dates keep their order (validationRules in the signing and tracking forms): no signing before the
+    registration or the review meeting, no start of construction before signing, no production before it."""
+    from datetime import date, timedelta
+
+    from service_support import advance, instance, ready, start
+
+    from workflows.errors import ValidationFailed
+    from workflows.services.timer_service import fire_due_timers
+
+    meeting, signed = date.today() + timedelta(days=2), date.today() + timedelta(days=3)
+    pid = start(amount_wan="3000")
+    advance(pid, "screening", confirmed_class="一般")
+    while "signing" not in (specs := [r.spec_name for r in ready(pid)]):
+        advance(pid, specs[0], **({"amount_wan": "3000"} if specs[0] == "negotiation" else
+                                  {"meeting_date": meeting.isoformat()} if specs[0] == "review_meeting" else {}))
+    for sign_date, message in [("2025-01-01", "签约日期不得早于项目登记日期"),
+                               ((meeting - timedelta(days=1)).isoformat(), "签约日期不得早于项目评审会日期")]:
+        with pytest.raises(ValidationFailed) as refused:
+            advance(pid, "signing", sign_date=sign_date)
+        assert refused.value.errors == {"sign_date": message}
+    advance(pid, "signing", sign_date=signed.isoformat())
+    fire_due_timers(clock(instance(pid).next_timer_at + timedelta(minutes=1)))
+    early = meeting.isoformat()
+    with pytest.raises(ValidationFailed) as refused:
+        advance(pid, "track_progress", construction_started="true", construction_start_date=early)
+    assert refused.value.errors == {"construction_start_date": "开工日期不得早于签约日期"}
+    with pytest.raises(ValidationFailed) as refused:
+        advance(pid, "track_progress", construction_started="true", construction_start_date=signed.isoformat(),
+                production_started="true", production_start_date=early)
+    assert refused.value.errors == {"production_start_date": "投产日期不得早于开工日期"}
+    advance(pid, "track_progress", construction_started="true", construction_start_date=signed.isoformat())
