@@ -137,13 +137,17 @@ def test_the_json_api_refuses_nan_and_infinity_in_task_data(app, client):
     step(app, client, pid, "screening", confirmed_class="重大")
     (task_id,) = [t[0] for t in ready_tasks(app, pid) if t[1] == "negotiation"]
     token = api_token_service.token_create(actor("admin"), actor("shangwu").id, "test")
+    headers = {"Authorization": f"Bearer {token}"}
+    # NaN and Infinity are not JSON numbers (RFC 8259): the body is refused whole, before any field.
     for raw in ('NaN', 'Infinity', '-Infinity'):
         body = f'{{"data": {{"negotiation_decision": "达成一致", "amount_wan": {raw}, "currency": "CNY"}}}}'
         response = client.post(f"/api/v1/tasks/{task_id}/complete", data=body, content_type="application/json",
-                               headers={"Authorization": f"Bearer {token}"})
-        # NaN and Infinity are not JSON numbers (RFC 8259): the body is refused whole, before any field.
-        assert response.status_code == 422, (raw, response.data[:300])
-        assert response.json["error"] and "NaN" not in str(response.json)
+                               headers=headers)
+        assert response.status_code == 422 and "data" in response.json["errors"], (raw, response.data[:300])
+    for text in ("nan", "inf", "1e999"):  # a string the form would read as a float
+        body = {"data": {**DEMO_ANSWERS["negotiation"], "amount_wan": text}}
+        response = client.post(f"/api/v1/tasks/{task_id}/complete", json=body, headers=headers)
+        assert response.status_code == 422 and response.json["errors"] == {"amount_wan": "请输入数字"}, text
     assert [t[1] for t in ready_tasks(app, pid)] == ["negotiation"]
 
 
