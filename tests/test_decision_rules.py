@@ -275,14 +275,15 @@ def test_a_broken_validation_rule_is_the_models_fault_not_the_users():
 def test_signing_and_construction_dates_cannot_precede_the_stages_before_them(sqlite_database, clock):
     """Dates keep their order (validationRules in the signing and tracking forms): no signing before the
     registration or the review meeting, no start of construction before signing, no production before it."""
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from service_support import advance, instance, ready, start
 
     from workflows.errors import ValidationFailed
+    from workflows.localtime import china_today
     from workflows.services.timer_service import fire_due_timers
 
-    meeting, signed = date.today() + timedelta(days=2), date.today() + timedelta(days=3)
+    meeting, signed = china_today() + timedelta(days=2), china_today() + timedelta(days=3)
     pid = start(amount_wan="3000")
     advance(pid, "screening", confirmed_class="一般")
     while "signing" not in (specs := [r.spec_name for r in ready(pid)]):
