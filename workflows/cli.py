@@ -160,7 +160,7 @@ def _import_users(args) -> int:
         return 1
     print(f"已导入 {len(created)} 个用户（密码只显示这一次） / {len(created)} user(s) imported (passwords shown only now):")
     for username, name, password in created:
-        print(f"  {username}\t{name}\t{password}")
+        print(f"  {name}\t{username}\t{password}")
     return 0
 
 
