@@ -75,7 +75,7 @@ def read_table(path: Path, columns: dict[str, tuple[str, ...]], optional: set[st
             sheet = load_workbook(path, read_only=True, data_only=True).worksheets[0]
         except Exception as err:
             raise Refused(f"无法读取 {path}：{err} / cannot read the workbook") from err
-        rows = [["" if v is None else str(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+        rows = [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
     else:
         raw = path.read_bytes()
         try:
@@ -99,6 +99,15 @@ def read_table(path: Path, columns: dict[str, tuple[str, ...]], optional: set[st
         result.append((number, {key: (row[i].strip() if i is not None and i < len(row) else "")
                                 for key, i in where.items()}))
     return result
+
+
+def _cell(value) -> str:
+    """A spreadsheet cell as text; a whole number typed into a cell (a code like 101) without its ".0"."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _password() -> str:
