@@ -213,6 +213,15 @@ def test_import_users_lists_bad_rows_by_number_and_imports_nobody_until_all_are_
     client, signed_in = _sign_in("wangfang", _password(out, "wangfang"))
     assert signed_in.status_code == 302
     assert "王芳" in client.get("/").get_data(as_text=True)  # the inbox, as the imported user
+    # The county init made runs its process: the imported lead officer registers a lead, and it waits
+    # for the imported screening team.
+    from flow_support import LEAD
+
+    client, signed_in = _sign_in("liming", _password(out, "liming"))
+    started = client.post("/projects/new", data={k: v for k, v in LEAD.items() if v is not None})
+    assert started.status_code == 302, started.get_data(as_text=True)[:2000]
+    client, _ = _sign_in("wangfang", _password(out, "wangfang"))
+    assert LEAD["project_name"] in client.get("/").get_data(as_text=True)
 
 
 def test_the_help_is_in_chinese_and_english_for_every_command(capsys):

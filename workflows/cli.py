@@ -149,6 +149,9 @@ def _import_users(args) -> int:
     from workflows import provisioning
 
     config.start()
+    from workflows.services import role_service
+
+    role_service.refresh_roles()  # business roles are data: the ones an administrator added count too
     try:
         created = provisioning.import_users(args.file, args.county)
     except provisioning.RowErrors as bad:

@@ -6,8 +6,7 @@
 
 Each process in the files becomes a new version of its own (unchanged ones are left alone). Settings as
 for the app (workflows/config.py). Running instances stay on the version they started with; counties not
-named with --bind
-keep the version they are bound to.
+named with --bind keep the version they are bound to.
 """
 from __future__ import annotations
 

@@ -177,6 +177,10 @@ def init(path: Path, prefecture: str, filing_prefix: str, admin_unit: str | None
                 s.add(unit)
                 made[county, code] = unit
         s.flush()
+        # Each county starts its projects on the process models shipped with this version.
+        from workflows.engine import model_store
+
+        versions = model_store.deploy_shipped(s, ACTOR, [made[c, units[c][0][0]].organisation_id for c in counties])
         home = made[admin_county, admin_code]
         administrators, awaiting = [], []
         for username, display, role in ADMINISTRATORS:
@@ -190,7 +194,8 @@ def init(path: Path, prefecture: str, filing_prefix: str, admin_unit: str | None
             audit.append(s, "user_created", actor=ACTOR, data={"username": username, "roles": [role]})
         audit.append(s, "system_initialised", actor=ACTOR, data={
             "prefecture": prefecture, "counties": {c: len(units[c]) for c in counties},
-            "prefecture_units": len(own), "source": path.name})
+            "prefecture_units": len(own), "source": path.name,
+            "processes": {v.process_id: v.number for v in versions}})
     return InitResult(prefecture, {c: len(units[c]) for c in counties}, administrators, awaiting)
 
 
