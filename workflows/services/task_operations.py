@@ -16,7 +16,7 @@ from workflows.errors import Conflict, NotFound, ValidationFailed
 from workflows.models import AuditEvent, ModelVersion, Notification, ProcessInstance, TaskRecord, User
 from workflows.models._types import utcnow
 from workflows.services.instance_step import run_step, runtime_for
-from workflows.services.task_service import REVIEW_ROUNDS, _load, _require_ready
+from workflows.services.task_service import REVIEW_ROUNDS, _load, _require_ready, claim_if_sole
 
 REASON_MAX = 500
 
@@ -127,6 +127,7 @@ def task_return(actor: Actor, task_id: int, target: str, reason: str) -> int:
         record, instance, county = _load(s, task_id, lock=True)
         auth.require(auth.task_complete(actor, record, instance, county))
         _require_ready(s, record)
+        claim_if_sole(s, actor, record, instance, county)
         if record.assignee_id != actor.id:
             raise Conflict("请先认领该任务再退回。")
         reason = _reason(reason)
@@ -184,6 +185,13 @@ def task_withdraw(actor: Actor, task_id: int) -> int:
 
 
 def _require_untouched(s: Session, record: TaskRecord) -> None:
+    if touched_since(s, record):
+        raise Conflict("下一环节已开始办理，不能撤回。")
+
+
+def touched_since(s: Session, record: TaskRecord) -> bool:
+    """Whether anything happened after the step that 撤回 could not undo (a later step taken up or
+    done, or the prefecture told by a filing service task)."""
     later = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == record.instance_id,
                                                TaskRecord.id != record.id)).all()
     touched = any(
@@ -195,8 +203,7 @@ def _require_untouched(s: Session, record: TaskRecord) -> None:
         AuditEvent.instance_id == record.instance_id, AuditEvent.at >= record.completed_at,
         AuditEvent.action.in_(("filing_submitted", "filing_accepted", "filing_returned",
                                "signing_reported"))).limit(1))
-    if touched or filed is not None:
-        raise Conflict("下一环节已开始办理，不能撤回。")
+    return touched or filed is not None
 
 
 # --- 撤销 --------------------------------------------------------------------------------------
