@@ -110,7 +110,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     # The filing API authenticates each request by its signature (HMAC per county), not by a session.
     csrf.exempt(filing_api.bp)
     app.register_blueprint(filing_api.bp)
-    # Leaders' pipeline (issue #7): dashboard, ledgers, reports; the token-authenticated service API.
+    # Leaders' pipeline: dashboard, ledgers, reports; the token-authenticated service API.
     from webapp import api_tokens, pipeline, service_api
     app.register_blueprint(pipeline.bp)
     app.register_blueprint(api_tokens.bp)
