@@ -129,12 +129,14 @@ def is_valid(form: str, data: dict) -> bool:
 
 
 def strings(node):
-    """Every string value in a JSON document (keys are property names, not user text)."""
+    """Every string value in a JSON document (keys are property names, not user text; a `$comment`
+    is for the modeler, never shown)."""
     if isinstance(node, str):
         yield node
     elif isinstance(node, dict):
-        for value in node.values():
-            yield from strings(value)
+        for key, value in node.items():
+            if key != "$comment":
+                yield from strings(value)
     elif isinstance(node, list):
         for value in node:
             yield from strings(value)

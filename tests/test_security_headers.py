@@ -51,10 +51,11 @@ def test_the_session_cookie_is_httponly_and_samesite_lax(app, client):
     assert "Secure" not in cookie  # development over http://127.0.0.1
 
 
-def test_production_sends_the_session_cookie_only_over_https(sqlite_url):
+def test_production_sends_the_session_cookie_only_over_https(sqlite_database):
     from webapp import create_app
 
-    app = create_app({"TESTING": True, "DATABASE_URL": sqlite_url, "WTF_CSRF_ENABLED": False,
+    # In production the schema is migrated beforehand (`zhaoshang db upgrade`), as the fixture did.
+    app = create_app({"TESTING": True, "DATABASE_URL": sqlite_database, "WTF_CSRF_ENABLED": False,
                       "SERVER_NAME": "localhost", "ENV": "production", "SECRET_KEY": "k" * 16 + "9f3a" * 8})
     client = app.test_client()
     cookie = _session_cookie(login(client, "zhaoshang"))
