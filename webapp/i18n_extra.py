@@ -27,7 +27,7 @@ ACTION_NAMES = {
     "attachment_uploaded": N_("上传附件"), "attachment_downloaded": N_("下载附件"),
     "engine_step": N_("流程引擎步骤"), "replay_viewed": N_("审计回放查阅"), "replay_checked": N_("模型重放校验"),
     "audit_verified": N_("审计记录校验"), "history_exported": N_("导出办理记录"), "events_exported": N_("导出审计事件"),
-    "model_deployed": N_("部署流程模型版本"),
+    "model_deployed": N_("部署流程模型版本"), "process_bound": N_("绑定流程版本"),
     "document_generated": N_("生成文书"),
     "reminder_letter_sent": N_("发出项目推进提醒函"), "reminder_letter_skipped": N_("已开工，未发提醒函"),
     "reward_granted": N_("登记招商奖励"),

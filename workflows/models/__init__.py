@@ -9,6 +9,7 @@ from workflows.models.model_version import ModelVersion
 from workflows.models.notification import Notification
 from workflows.models.organisation import Organisation, Unit
 from workflows.models.outbox_message import OutboxMessage
+from workflows.models.process_binding import ProcessBinding
 from workflows.models.project_copy import ProjectCopy
 from workflows.models.reward_grant import RewardGrant
 from workflows.models.stand_in import StandIn
@@ -17,5 +18,5 @@ from workflows.models.user import User, UserRole
 from workflows.models.user_session import UserSession
 
 __all__ = ["ApiRequest", "ApiToken", "Attachment", "AuditEvent", "Filing", "ModelVersion", "Notification", "Organisation",
-           "OutboxMessage", "ProcessInstance", "ProjectCopy", "RewardGrant", "StandIn", "TaskRecord", "Unit", "User", "UserRole",
-           "UserSession"]
+           "OutboxMessage", "ProcessBinding", "ProcessInstance", "ProjectCopy", "RewardGrant", "StandIn", "TaskRecord", "Unit", "User",
+           "UserRole", "UserSession"]
