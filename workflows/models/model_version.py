@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import String, Text, UniqueConstraint
+from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workflows.db import Base
@@ -12,7 +12,7 @@ class ModelVersion(Base):
     content hash; `number` counts the versions of its process (v1, v2, …)."""
 
     __tablename__ = "model_version"
-    __table_args__ = (UniqueConstraint("process_id", "number", name="uq_model_version_process_number"),)
+    __table_args__ = (Index("uq_model_version_process_number", "process_id", "number", unique=True),)
     id: Mapped[int] = mapped_column(primary_key=True)
     process_id: Mapped[str] = mapped_column(String(100), index=True)
     number: Mapped[int] = mapped_column(default=1, server_default="1")

@@ -87,8 +87,8 @@ def upgrade() -> None:
         sa.UniqueConstraint('organisation_id', 'purpose', name='uq_process_binding_purpose'),
     )
     _split_versions(op.get_bind())
-    with op.batch_alter_table('model_version') as batch:
-        batch.create_unique_constraint('uq_model_version_process_number', ['process_id', 'number'])
+    # A unique index, not a constraint: SQLite adds it without copying the table, which instances reference.
+    op.create_index('uq_model_version_process_number', 'model_version', ['process_id', 'number'], unique=True)
 
 
 def _split_versions(conn) -> None:
@@ -141,10 +141,10 @@ def _split_versions(conn) -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('model_version') as batch:
-        batch.drop_constraint('uq_model_version_process_number', type_='unique')
+    op.drop_index('uq_model_version_process_number', table_name='model_version')
     op.drop_table('process_binding')
-    with op.batch_alter_table('model_version') as batch:
+    # Dropped in place (SQLite ≥ 3.35): copying the table would break the instances' foreign keys.
+    with op.batch_alter_table('model_version', recreate='never') as batch:
         batch.drop_index('ix_model_version_purpose')
         batch.drop_index('ix_model_version_process_id')
         batch.drop_column('purpose')
