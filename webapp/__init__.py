@@ -102,9 +102,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         filings,
         projects,
         stand_ins,
+        start,
         tasks,
     )
-    for module in (auth_views, tasks, projects, complaints, filings, admin, attachments, stand_ins, audit):
+    for module in (auth_views, tasks, projects, complaints, filings, admin, attachments, stand_ins, audit, start):
         app.register_blueprint(module.bp)
     # The filing API authenticates each request by its signature (HMAC per county), not by a session.
     csrf.exempt(filing_api.bp)
