@@ -112,6 +112,7 @@ TABLE = {
     ("GET", "/me/stand-ins/"):               [302, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
     ("POST", "/me/stand-ins/"):              [302, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422],
     ("POST", "/me/stand-ins/<int:row_id>/cancel"): [302, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404],
+    ("POST", "/admin/roles"):                [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
     ("POST", "/admin/units"):                [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
     # Attachments: who may see the project downloads; those working on it upload (auditors only read).
     # The body has no file: a permitted user is sent back (302) with the reason flashed, nothing stored.
@@ -126,7 +127,7 @@ BODIES = {"/projects/<int:instance_id>/cancel": {"reason": ""}, "/tasks/<int:tas
           "/projects/new": {"project_name": ""}, "/complaints/new": {"subject": ""}, "/start/<process_id>": {"subject": ""}, "/projects/<int:instance_id>/copy": {"note": ""}, "/admin/users": {"username": ""},
           "/admin/users/<int:user_id>/password": {"password": "short"}, "/admin/users/<int:user_id>/active": {"active": "0"},
           "/admin/units/<int:unit_id>/active": {"active": "0"},
-          "/admin/units": {"code": ""}, "/projects/<int:instance_id>/attachments": {"kind": "投资计划书"}}
+          "/admin/units": {"code": ""}, "/admin/roles": {"role_code": ""}, "/projects/<int:instance_id>/attachments": {"kind": "投资计划书"}}
 CASES = [(method, rule, role, row[i]) for (method, rule), row in TABLE.items() for i, role in enumerate(ROLES)]
 
 

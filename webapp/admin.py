@@ -10,7 +10,7 @@ from webapp.inputs import db_int_or_zero
 from webapp.session_user import actor
 from workflows.errors import ValidationFailed
 from workflows.roles import ROLES
-from workflows.services import model_service, user_service
+from workflows.services import model_service, role_service, user_service
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -108,6 +108,20 @@ def unit_create():
     except ValidationFailed as failed:
         return _page({f"unit_{k}": v for k, v in failed.errors.items()}, form.to_dict(), 422)
     flash(N_("单位已创建。"))
+    return redirect(url_for("admin.index"))
+
+
+@bp.route("/roles", methods=["POST"])
+@login_required
+def role_create():
+    """Add a business role (lanes of deployed models may name it; users may be given it)."""
+    form = request.form
+    try:
+        code = role_service.role_create(actor(), form.get("role_code", ""), form.get("role_name", ""),
+                                        form.get("role_level", "county"))
+    except ValidationFailed as failed:
+        return _page(failed.errors, form.to_dict(), 422)
+    flash(gettext("已新建业务角色 %(code)s。", code=code))
     return redirect(url_for("admin.index"))
 
 

@@ -21,8 +21,9 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflows.models import ModelVersion, Organisation, ProcessBinding
+from workflows.models import BusinessRole, ModelVersion, Organisation, ProcessBinding
 from workflows.models._types import utcnow
+from workflows.roles import ADMIN_ROLES
 
 # Purposes the application's own pages serve; a model declares its purpose with the process-level
 # extension property `purpose` (a model without one serves a purpose named after its process id).
@@ -131,6 +132,29 @@ def _processes(files_json: str) -> dict[str, ProcessModel]:
 
 # --- validating and deploying -----------------------------------------------------------------
 
+def lanes_in(files: dict[str, str]) -> dict[str, list[str]]:
+    """{process id: the names of its lanes} for the executable processes of the files."""
+    lanes = {}
+    for name, text in files.items():
+        if name.endswith(".bpmn"):
+            for process in _xml(text).iter(f"{{{BPMN_NS}}}process"):
+                lanes[process.get("id")] = [lane.get("name") or lane.get("id")
+                                            for lane in process.iter(f"{{{BPMN_NS}}}lane")]
+    return lanes
+
+
+def unknown_lanes(files: dict[str, str], known_roles: set[str]) -> list[str]:
+    """Why the lanes cannot run: each lane must name a business role (tasks outside any lane go to
+    the instance's initiator)."""
+    return [f"流程 {pid} 的泳道“{lane}”不是已有的业务角色（请先在“系统管理”新建该角色，或改用已有角色代码）"
+            for pid, lanes in lanes_in(files).items() for lane in lanes if lane not in known_roles]
+
+
+def known_role_codes(session: Session) -> set[str]:
+    """The roles a lane may name: the business roles in the database and the administrative ones."""
+    return set(session.scalars(select(BusinessRole.code))) | set(ADMIN_ROLES)
+
+
 def validate_files(files: dict[str, str]) -> list[str]:
     """Why a set of model files cannot be deployed (empty when it can): names, JSON, schemas, BPMN
     and DMN that parse, at least one executable process, a form file for every user task, and each
@@ -184,7 +208,7 @@ def deploy(session: Session, files: dict[str, str], deployed_by: str, note: str 
     """Store a new version of each process in the files (or of `process_ids` only) after they
     validate; processes identical to a deployed version are left as they are. Returns the new rows.
     Nothing is bound: `bind` says which county runs which version."""
-    errors = validate_files(files)
+    errors = validate_files(files) or unknown_lanes(files, known_role_codes(session))
     if errors:
         raise ValueError(errors)
     models = processes_in(files)
