@@ -9,7 +9,7 @@ from webapp.session_user import actor
 from workflows.errors import ValidationFailed
 from workflows.services import process_service
 
-bp = Blueprint("start", __name__, url_prefix="/start")
+bp = Blueprint("launch", __name__, url_prefix="/start")
 
 
 @bp.route("/")
