@@ -116,3 +116,18 @@ def test_a_county_with_no_bound_process_is_told_so(sqlite_database):
     with pytest.raises(NotFound) as refused:
         complaint_service.complaint_form(actor("shangwu"))
     assert "尚未绑定" in str(refused.value)
+
+
+def test_the_command_line_deploys_a_folder_and_binds_the_named_counties(sqlite_database, tmp_path, monkeypatch,
+                                                                         capsys):
+    from workflows import deploy_model
+
+    monkeypatch.setenv("DATABASE_URL", sqlite_database)
+    root = _model_with_threshold(tmp_path, "30000")
+    assert deploy_model.main([str(root), "--by", "admin", "--bind", "南县", "--note", "门槛 3 亿元"]) == 0
+    assert "deployed process versions #" in capsys.readouterr().out
+    assert instance(start(amount_wan="25000")).project_class == "重点"  # 南县 runs the new version
+    assert deploy_model.main([str(root), "--by", "admin"]) == 1  # the same again: nothing new
+    assert "内容相同" in capsys.readouterr().err
+    assert deploy_model.main([str(root), "--by", "admin", "--bind", "北县"]) == 1
+    assert "no county 北县" in capsys.readouterr().err
