@@ -3,6 +3,7 @@ the files it started with, a deployment touches only the processes it carries, a
 never changes what a county runs."""
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -131,3 +132,31 @@ def test_the_command_line_deploys_a_folder_and_binds_the_named_counties(sqlite_d
     assert "内容相同" in capsys.readouterr().err
     assert deploy_model.main([str(root), "--by", "admin", "--bind", "北县"]) == 1
     assert "no county 北县" in capsys.readouterr().err
+
+
+def test_an_administrator_deploys_an_offered_model_and_rebinds_a_county_from_the_page(app, client, tmp_path,
+                                                                                       monkeypatch):
+    from flow_support import login
+
+    login(client, "admin")
+    assert 'id="nothing-offered"' in client.get("/admin/versions").data.decode()
+    monkeypatch.setattr(model_store, "ROOT", _model_with_threshold(tmp_path, "30000"))  # the code is upgraded
+    page = client.get("/admin/versions").data.decode()
+    offered = re.findall(r'class="offered" data-process-id="([^"]+)"', page)
+    assert len(offered) == 1  # only the process whose files changed is offered
+
+    nanxian, taojiang = actor("zhaoshang").org_id, actor("tj_zhaoshang").org_id
+    deployed = client.post("/admin/versions/shipped", data={"process_id": offered[0], "bind": [str(nanxian)]})
+    assert deployed.status_code == 302
+    assert 'id="nothing-offered"' in client.get("/admin/versions").data.decode()
+    new_id = _versions()[-1].id
+    assert instance(start(amount_wan="25000")).model_version_id == new_id  # 南县 moved
+    taojiang_lead = {**DEMO_LEAD, "amount_wan": "25000", "investor": "丙公司"}
+    assert instance(project_service.project_start(actor("tj_zhaoshang"), taojiang_lead)).model_version_id != new_id
+
+    assert client.post("/admin/versions/bindings", data={"county_id": str(taojiang),
+                                                         "version_id": str(new_id)}).status_code == 302
+    second = project_service.project_start(actor("tj_zhaoshang"), {**taojiang_lead, "investor": "丁公司"})
+    assert instance(second).model_version_id == new_id  # 桃江县 moved too, by the administrator
+    assert client.post("/admin/versions/shipped", data={"process_id": offered[0]}).status_code == 404
+    assert client.post("/admin/versions/bindings", data={"county_id": "0", "version_id": str(new_id)}).status_code == 404
