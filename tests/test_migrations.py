@@ -32,7 +32,7 @@ def _alembic(action: str, revision: str) -> None:
 
 
 def test_old_versions_holding_every_process_are_split_so_running_instances_still_replay(database):
-    """Before 0015 one version row held every process and both kinds of instance pinned it; after the
+    """Before 0016 one version row held every process and both kinds of instance pinned it; after the
     upgrade each instance is pinned to a row of its own process with the same files, still replays,
     and every county is bound to what it started new instances on before."""
     from service_support import start
@@ -50,7 +50,7 @@ def test_old_versions_holding_every_process_are_split_so_running_instances_still
         "subject": "用地报批慢", "content": "材料已提交 40 天。", "related_project": "升级前的项目",
         "responsible_unit": "zrzyj", "routing_note": "请核实"})
     files = model_store.read_model_files()
-    with transaction() as s:  # the layout before 0015: one row with every file, pinned by both
+    with transaction() as s:  # the layout before 0016: one row with every file, pinned by both
         first = s.get(ProcessInstance, project)
         old = ModelVersion(process_id=first.process_id, number=9, content_hash=model_store.content_hash(files),
                            files=files, deployed_by="system")
@@ -60,7 +60,7 @@ def test_old_versions_holding_every_process_are_split_so_running_instances_still
         s.execute(update(ProcessInstance).values(model_version_id=old_id))
         s.execute(delete(ProcessBinding))
         s.execute(delete(ModelVersion).where(ModelVersion.id != old_id))
-    _alembic("downgrade", "0014")
+    _alembic("downgrade", "0014_user_sessions")
     _alembic("upgrade", "head")
 
     with transaction() as s:

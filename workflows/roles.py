@@ -1,7 +1,7 @@
 """The roles of DOMAIN.md. A BPMN lane's name is a role code.
 
 Administrative roles (auditor, admin) are fixed here and cannot be edited. Business roles are data
-(table business_role, seeded with the roles below by migration 0016): the system administrator adds
+(table business_role, seeded with the roles below by migration 0017): the system administrator adds
 more (workflows/services/role_service.py) and a deployed model's lanes may name any of them.
 `ROLES` is every role this process knows, refreshed from the database outside transactions
 (at start, on each request at most every few seconds, and after a role is created).
@@ -25,7 +25,7 @@ ADMIN_ROLES: dict[str, Role] = {r.code: r for r in [
     Role("admin", "管理员", "county"),
 ]}
 
-# The business roles seeded at installation (the same list as migration 0016).
+# The business roles seeded at installation (the same list as migration 0017).
 SEEDED_BUSINESS_ROLES = [
     Role("lead_officer", "招商专员", "county"),
     Role("screening_team", "研判专班", "county"),

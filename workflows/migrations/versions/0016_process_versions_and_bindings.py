@@ -6,8 +6,8 @@ split (the instances of the other processes move to a copy holding the same file
 their pinned files and still replay), versions are numbered per process, and every county is bound
 to the processes of the newest row — what it started new instances on before the upgrade.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0014_user_sessions
 """
 import hashlib
 import json
@@ -19,8 +19,8 @@ from alembic import op
 from lxml import etree
 from sqlalchemy.dialects import postgresql
 
-revision = '0015'
-down_revision = '0014'
+revision = '0016'
+down_revision = '0014_user_sessions'
 branch_labels = None
 depends_on = None
 
