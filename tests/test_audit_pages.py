@@ -13,6 +13,7 @@ from flow_support import login, register_lead, step, steps
 from sqlalchemy import select, update
 
 from workflows.db import transaction
+from workflows.demo import actor
 from workflows.engine import model_store
 from workflows.models import AuditEvent, ProcessInstance
 
@@ -138,13 +139,14 @@ def test_an_administrator_deploys_a_version_and_the_auditor_compares_it(app, cli
                          data={"files": (io.BytesIO(b"<not-bpmn"), "investment_project.bpmn")})
     assert broken.status_code == 422 and 'id="deploy-error"' in broken.data.decode()
     deployed = client.post("/admin/versions", content_type="multipart/form-data",
-                           data={"files": (io.BytesIO(_model_zip("30000")), "model.zip"), "note": "重大门槛 3 亿元"})
+                           data={"files": (io.BytesIO(_model_zip("30000")), "model.zip"), "note": "重大门槛 3 亿元",
+                                 "bind": str(actor("zhaoshang").org_id)})
     assert deployed.status_code == 302
     again = client.post("/admin/versions", content_type="multipart/form-data",
                         data={"files": (io.BytesIO(_model_zip("30000")), "model.zip")})
     assert again.status_code == 422 and "内容相同" in again.data.decode()
     listing = _page(client, "/admin/versions")
-    assert "重大门槛 3 亿元" in listing and listing.count("data-version-id=") == 2
+    assert "重大门槛 3 亿元" in listing and listing.count("data-version-id=") == 3  # 2 processes + the changed one
 
     new = register_lead(client, amount_wan="3000", investor="乙公司")
     with transaction() as s:

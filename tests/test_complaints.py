@@ -153,5 +153,5 @@ def test_complaints_run_on_both_databases(database):
         task_service.task_complete(who, record.id, answers)
     summary = project_service.project_detail(actor("zhuren"), pid).summary
     assert (summary.status, summary.outcome, summary.stage) == ("completed", "end_resolved", "投诉已办结")
-    assert [c.id for c in project_service.project_list(actor("zhuren"), "investor_complaint")] == [pid]
+    assert [c.id for c in project_service.project_list(actor("zhuren"), complaint_service.PURPOSE)] == [pid]
     assert project_service.project_list(actor("zhuren")) == []

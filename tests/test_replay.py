@@ -52,7 +52,7 @@ def _model_with_higher_threshold(tmp_path) -> None:
     dmn = root / "bpmn" / "project_class.dmn"
     dmn.write_text(dmn.read_text(encoding="utf-8").replace("&gt;= 20000", "&gt;= 30000"), encoding="utf-8")
     uploads = [(p.name, p.read_bytes()) for p in sorted((root / "bpmn").iterdir()) + sorted((root / "forms").iterdir())]
-    model_service.version_deploy(actor("admin"), uploads, "重大项目门槛提高到 3 亿元")
+    model_service.version_deploy(actor("admin"), uploads, "重大项目门槛提高到 3 亿元", [actor("zhaoshang").org_id])
 
 
 def test_a_project_replays_on_its_own_version_across_a_model_change(database, tmp_path):

@@ -28,6 +28,10 @@ TABLE = {
     ("GET", "/projects/new"):                [302, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("POST", "/projects/new"):               [302, 422, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("GET", "/complaints/"):                 [302, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
+    # 发起: any bound process whose start lane the user holds (here the complaint process: 县商务局).
+    ("GET", "/start/"):                      [302, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
+    ("GET", "/start/<process_id>"):          [302, 403, 403, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    ("POST", "/start/<process_id>"):         [302, 403, 403, 422, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("GET", "/complaints/new"):              [302, 403, 403, 200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("POST", "/complaints/new"):             [302, 403, 403, 422, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("GET", "/projects/<int:instance_id>"):  [302, 200, 200, 200, 200, 403, 403, 403, 200, 200, 403, 403, 200, 403],
@@ -67,6 +71,8 @@ TABLE = {
     ("GET", "/audit/versions"):              [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 200],
     ("GET", "/audit/versions/diff"):         [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 200],
     ("GET", "/admin/versions"):              [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200],
+    ("POST", "/admin/versions/shipped"):     [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 404],
+    ("POST", "/admin/versions/bindings"):    [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 404],
     ("POST", "/admin/versions"):             [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
     ("GET", "/admin/"):                      [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200],
     ("POST", "/admin/users"):                [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
@@ -97,6 +103,8 @@ TABLE = {
     ("GET", "/api/v1/tasks/<int:task_id>"): [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
     ("POST", "/api/v1/tasks/<int:task_id>/claim"): [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
     ("POST", "/api/v1/tasks/<int:task_id>/complete"): [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
+    ("GET", "/api/v1/processes"): [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
+    ("POST", "/api/v1/processes/<process_id>/instances"): [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
     ("GET", "/api/v1/metrics"): [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
     ("GET", "/api/v1/ledgers/projects"): [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
     ("GET", "/api/v1/ledgers/signed"): [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
@@ -109,6 +117,7 @@ TABLE = {
     ("GET", "/me/stand-ins/"):               [302, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
     ("POST", "/me/stand-ins/"):              [302, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422],
     ("POST", "/me/stand-ins/<int:row_id>/cancel"): [302, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404],
+    ("POST", "/admin/roles"):                [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
     ("POST", "/admin/units"):                [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
     # Attachments: who may see the project downloads; those working on it upload (auditors only read).
     # The body has no file: a permitted user is sent back (302) with the reason flashed, nothing stored.
@@ -120,10 +129,10 @@ TABLE = {
 }
 # Bodies for the POSTs: invalid where a permitted user would otherwise change something.
 BODIES = {"/projects/<int:instance_id>/cancel": {"reason": ""}, "/tasks/<int:task_id>/return": {"target": "x", "reason": "r"},
-          "/projects/new": {"project_name": ""}, "/complaints/new": {"subject": ""}, "/projects/<int:instance_id>/copy": {"note": ""}, "/admin/users": {"username": ""},
+          "/projects/new": {"project_name": ""}, "/complaints/new": {"subject": ""}, "/start/<process_id>": {"subject": ""}, "/projects/<int:instance_id>/copy": {"note": ""}, "/admin/users": {"username": ""},
           "/admin/users/<int:user_id>/password": {"password": "short"}, "/admin/users/<int:user_id>/active": {"active": "0"},
           "/admin/units/<int:unit_id>/active": {"active": "0"},
-          "/admin/units": {"code": ""}, "/projects/<int:instance_id>/attachments": {"kind": "投资计划书"}}
+          "/admin/units": {"code": ""}, "/admin/roles": {"role_code": ""}, "/projects/<int:instance_id>/attachments": {"kind": "投资计划书"}}
 CASES = [(method, rule, role, row[i]) for (method, rule), row in TABLE.items() for i, role in enumerate(ROLES)]
 
 
@@ -178,6 +187,7 @@ def _url(rule: str, ids: dict) -> str:
     for name in ("instance_id", "task_id", "user_id", "unit_id", "attachment_id"):
         rule = rule.replace(f"<int:{name}>", str(ids[name]))
     rule = rule.replace("<any(add, remove):change>", "add").replace("<kind>", "review-form")
+    rule = rule.replace("<process_id>", "investor_complaint")
     return rule.replace("<code>", ids["code"])
 
 

@@ -494,7 +494,7 @@ def _app_version():
 
     files = read_model_files()
     assert {"bpmn/investment_project.bpmn", "bpmn/project_class.dmn", "bpmn/review_departments.dmn"} <= set(files)
-    return SimpleNamespace(content_hash=content_hash(files), files=files)
+    return SimpleNamespace(content_hash=content_hash(files), files=files, process_id="investment_project")
 
 
 def test_app_model_runs_with_the_restricted_engine():

@@ -3,6 +3,7 @@ a hash stored, revocable), the same permission answers as the browser, an OpenAP
 validates, and a schema-driven fuzz run over the loopback that gets no 5xx."""
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -65,7 +66,7 @@ def test_the_openapi_document_validates_and_names_every_api_route(demo):
     app, client = demo
     document = client.get("/api/v1/openapi.json").json
     validate(document)
-    routes = {rule.rule.replace("<int:", "{").replace(">", "}") for rule in app.url_map.iter_rules()
+    routes = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule) for rule in app.url_map.iter_rules()
               if rule.endpoint.startswith("service_api.") and rule.endpoint != "service_api.openapi"}
     routes = {r.replace("{instance_id}", "{instance_id}") for r in routes}
     assert routes == set(document["paths"]) - set()

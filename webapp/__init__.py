@@ -78,6 +78,8 @@ def create_app(test_config: dict | None = None) -> Flask:
                               app.config["FILING_COUNTY_URLS"], app.config["FILING_REPLAY_SECONDS"])
     db.upgrade()
     _refuse_demo_on_server(app.config)
+    from workflows.services import role_service
+    role_service.refresh_roles()  # business roles are data (workflows/roles.py)
     if app.config["DEMO_DATA"]:
         from workflows.demo import seed_organisations, seed_projects
         seed_organisations(app.config["PREFECTURE_NAME"], app.config["FILING_PREFIX"],
@@ -106,9 +108,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         filings,
         projects,
         stand_ins,
+        start,
         tasks,
     )
-    for module in (auth_views, tasks, projects, complaints, filings, admin, attachments, stand_ins, audit):
+    for module in (auth_views, tasks, projects, complaints, filings, admin, attachments, stand_ins, audit, start):
         app.register_blueprint(module.bp)
     # The filing API authenticates each request by its signature (HMAC per county), not by a session.
     csrf.exempt(filing_api.bp)
@@ -131,6 +134,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.filters["local"] = lambda value, fmt="%Y-%m-%d %H:%M": to_local(value).strftime(fmt) if value else ""
 
     from webapp.session_user import end_session
+
+    @app.before_request
+    def _business_roles():
+        # Business roles are data; another worker may have added one (workflows/roles.py).
+        from workflows.services import role_service
+
+        role_service.refresh_roles(max_age=role_service.REFRESH_SECONDS)
 
     @app.before_request
     def _session_timeout():

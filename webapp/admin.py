@@ -10,7 +10,7 @@ from webapp.inputs import db_int_or_zero
 from webapp.session_user import actor
 from workflows.errors import ValidationFailed
 from workflows.roles import ROLES
-from workflows.services import model_service, user_service
+from workflows.services import model_service, role_service, user_service
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -111,11 +111,29 @@ def unit_create():
     return redirect(url_for("admin.index"))
 
 
+@bp.route("/roles", methods=["POST"])
+@login_required
+def role_create():
+    """Add a business role (lanes of deployed models may name it; users may be given it)."""
+    form = request.form
+    try:
+        code = role_service.role_create(actor(), form.get("role_code", ""), form.get("role_name", ""),
+                                        form.get("role_level", "county"))
+    except ValidationFailed as failed:
+        return _page(failed.errors, form.to_dict(), 422)
+    flash(gettext("已新建业务角色 %(code)s。", code=code))
+    return redirect(url_for("admin.index"))
+
+
 # --- process-model versions --------------------------------------------------------------------
 
 def _versions_page(errors=None, note="", status=200):
-    return render_template("admin/versions.html", versions=model_service.deploy_page(actor()),
+    return render_template("admin/versions.html", **model_service.deploy_page(actor()),
                            errors=errors or {}, note=note), status
+
+
+def _bind_to() -> list[int]:
+    return [_int(v) for v in request.form.getlist("bind")]
 
 
 @bp.route("/versions")
@@ -127,12 +145,33 @@ def versions():
 @bp.route("/versions", methods=["POST"])
 @login_required
 def version_deploy():
-    """Deploy a new model version: a zip of bpmn/ and forms/, or the files themselves."""
+    """Deploy the processes of a model: a zip of bpmn/ and forms/, or the files themselves."""
     uploads = [(f.filename or "", f.read()) for f in request.files.getlist("files") if f and f.filename]
     note = request.form.get("note", "")
     try:
-        version_id = model_service.version_deploy(actor(), uploads, note)
+        ids = model_service.version_deploy(actor(), uploads, note, _bind_to())
     except ValidationFailed as failed:
         return _versions_page(failed.errors, note, 422)
-    flash(gettext("已部署流程模型版本 #%(id)s，新登记的项目将使用该版本。", id=version_id))
+    flash(gettext("已部署流程版本 %(ids)s；进行中的流程实例继续使用原版本。", ids="、".join(f"#{i}" for i in ids)))
     return redirect(url_for("admin.versions"))
+
+
+@bp.route("/versions/shipped", methods=["POST"])
+@login_required
+def shipped_deploy():
+    """Deploy a process shipped with the code (a code upgrade only offers it)."""
+    try:
+        ids = model_service.shipped_deploy(actor(), request.form.get("process_id", ""), _bind_to())
+    except ValidationFailed as failed:
+        return _versions_page(failed.errors, status=422)
+    flash(gettext("已部署流程版本 %(ids)s；进行中的流程实例继续使用原版本。", ids="、".join(f"#{i}" for i in ids)))
+    return redirect(url_for("admin.versions"))
+
+
+@bp.route("/versions/bindings", methods=["POST"])
+@login_required
+def binding_set():
+    """Bind a county's purpose to a process version (new instances start on it)."""
+    model_service.binding_set(actor(), _int(request.form.get("county_id")), _int(request.form.get("version_id")))
+    flash(gettext("已更新流程绑定；新发起的流程使用所选版本。"))
+    return redirect(url_for("admin.versions") + "#bindings")

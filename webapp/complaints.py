@@ -15,7 +15,7 @@ bp = Blueprint("complaints", __name__, url_prefix="/complaints")
 @bp.route("/")
 @login_required
 def index():
-    complaints = project_service.project_list(actor(), complaint_service.COMPLAINT_PROCESS)
+    complaints = project_service.project_list(actor(), complaint_service.PURPOSE)
     return render_template("complaints/list.html", complaints=complaints)
 
 

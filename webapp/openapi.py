@@ -95,6 +95,26 @@ _DOCUMENT = {
                                                        "instance_id": {"type": "integer"},
                                                        "completed": {"type": "boolean"}}}),
                           **ERRORS, **NOT_FOUND, **CONFLICT, **INVALID}}},
+        "/api/v1/processes": {"get": {
+            "summary": "本用户在本县可以发起的流程（模型自身的名称与说明、第一个表单的 JSON Schema）",
+            "operationId": "processList",
+            "responses": {"200": _json({"type": "object", "required": ["items"],
+                                        "properties": {"items": {"type": "array", "items": _ref("Process")}}}),
+                          **ERRORS}}},
+        "/api/v1/processes/{process_id}/instances": {"post": {
+            "summary": "发起流程：以第一个任务的表单数据启动一个实例（按该表单校验，与浏览器相同）",
+            "operationId": "processStart",
+            "parameters": [{"name": "process_id", "in": "path", "required": True, "description": "流程 id（BPMN process id）",
+                            "schema": {"type": "string", "maxLength": 100}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["data"],
+                "properties": {"data": {"type": "object", "description": "第一个表单的字段 → 值（见流程的 schema）",
+                                        "additionalProperties": {"nullable": True, "oneOf": [
+                                            {"type": "string"}, {"type": "number"}, {"type": "boolean"}]}}}}}}},
+            "responses": {"201": _json({"type": "object", "required": ["instance_id", "process_id"],
+                                        "properties": {"instance_id": {"type": "integer"},
+                                                       "process_id": {"type": "string"}}}, "已发起"),
+                          **ERRORS, **NOT_FOUND, **INVALID}}},
         "/api/v1/metrics": {"get": {
             "summary": "看板指标：漏斗、签约额、履约率/开工率/资金到位率、超期、环节时长", "operationId": "metrics",
             "parameters": [PERIOD, COUNTY],
@@ -132,6 +152,14 @@ _DOCUMENT = {
                    "properties": {"username": {"type": "string"}, "display_name": {"type": "string"},
                                   "unit": {"type": "string"}, "organisation": {"type": "string"},
                                   "roles": {"type": "array", "items": {"type": "string"}}}},
+            "Process": {"type": "object", "required": ["process_id", "name", "purpose", "version", "schema"],
+                        "properties": {
+                "process_id": {"type": "string"}, "name": {"type": "string", "description": "BPMN 流程名称"},
+                "description": {"type": "string", "description": "BPMN 流程说明（documentation）"},
+                "purpose": {"type": "string", "description": "用途（模型的 purpose 属性）"},
+                "version": {"type": "integer", "description": "本县绑定的版本号"},
+                "first_task": {"type": "string", "description": "第一个任务的名称"},
+                "schema": {"type": "object", "description": "第一个任务表单的 JSON Schema"}}},
             "ProjectSummary": {"type": "object", "required": ["id", "project_name", "status"], "properties": {
                 "id": {"type": "integer"}, "project_name": {"type": "string"}, "investor": {"type": "string"},
                 "amount_wan": {"type": "number", "nullable": True}, "project_class": {"type": "string", "nullable": True},

@@ -19,6 +19,7 @@ from workflows.services import (
     api_token_service,
     inbox_service,
     metrics_service,
+    process_service,
     project_service,
     task_service,
 )
@@ -153,6 +154,29 @@ def task_complete(task_id: int):
     task_service.task_claim(g.api_actor, task_id)
     instance_id = task_service.task_complete(g.api_actor, task_id, submitted)
     return jsonify({"task_id": task_id, "instance_id": instance_id, "completed": True})
+
+
+@bp.route("/processes")
+def processes():
+    """The processes the token's user may start in their county, each with its first form's schema."""
+    items = []
+    for process in process_service.startable_processes(g.api_actor):
+        _, schema, _ = process_service.start_form(g.api_actor, process.process_id)
+        items.append({**_plain(process), "schema": schema})
+    return jsonify({"items": items})
+
+
+@bp.route("/processes/<process_id>/instances", methods=["POST"])
+def process_start(process_id: str):
+    """Start an instance with the data of its first form (validated like the browser form)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
+        raise ValidationFailed({"data": "请求体须为 {\"data\": {字段: 值}}"})
+    submitted = {str(k): _form_value(v) for k, v in body["data"].items()}
+    instance_id = process_service.process_start(g.api_actor, process_id, submitted)
+    response = jsonify({"instance_id": instance_id, "process_id": process_id})
+    response.status_code = 201
+    return response
 
 
 @bp.route("/metrics")

@@ -20,12 +20,16 @@ def require(allowed: bool, message: str = "您没有执行此操作的权限。"
 
 
 def process_start(actor: Actor, lane: str) -> bool:
-    """Who starts a process: a county user with the role of its first task's lane (BPMN)."""
-    return actor.has(lane) and actor.org_kind == "county"
+    """Who starts a process: a county user with the role of its first task's lane (BPMN); any county
+    user when the first task lies outside every lane (it is then the initiator's own)."""
+    return (not lane or actor.has(lane)) and actor.org_kind == "county"
 
 
 def task_eligible(actor: Actor, record: TaskRecord, instance: ProcessInstance, county: Organisation) -> bool:
-    """May this user work on the task: the lane's role, the right organisation, unit and assignee."""
+    """May this user work on the task: the lane's role, the right organisation, unit and assignee.
+    A task outside any lane is the initiator's (as in SpiffArena)."""
+    if not record.lane:
+        return actor.id == instance.started_by_id and not (record.fixed_assignee and record.assignee_id != actor.id)
     role = ROLES.get(record.lane)
     if role is None or not actor.has(record.lane):
         return False

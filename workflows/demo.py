@@ -8,6 +8,7 @@ from werkzeug.security import check_password_hash
 
 from workflows.actor import Actor
 from workflows.db import transaction
+from workflows.engine import model_store
 from workflows.models import Organisation, Unit, User, UserRole
 from workflows.services.user_service import hash_password
 
@@ -163,6 +164,9 @@ def seed_organisations(prefecture_name: str = "益阳市", filing_prefix: str = 
         for username, name, unit_id, roles in people:
             s.add(User(username=username, display_name=name, password_hash=password, unit_id=unit_id,
                        email=f"{username}@demo.example", roles=[UserRole(role=r) for r in roles]))
+        # First-time setup: the shipped models are deployed and bound to both counties explicitly (later
+        # code upgrades only offer their models to the administrator, see model_store.offered_processes).
+        model_store.deploy_shipped(s, "system", [first.id, second.id])
 
 
 def open_demo_accounts() -> list[str]:

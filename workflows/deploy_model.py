@@ -2,8 +2,11 @@
 
     python -m workflows.deploy_model path/to/model.zip --by admin --note "提高重大项目门槛"
     python -m workflows.deploy_model path/to/folder   # a folder holding bpmn/ and forms/
+    python -m workflows.deploy_model model.zip --bind 南县 --bind 桃江县   # and bind these counties to it
 
-DATABASE_URL as for the app. Running projects stay on the version they started with.
+Each process in the files becomes a new version of its own (unchanged ones are left alone). DATABASE_URL
+as for the app. Running instances stay on the version they started with; counties not named with --bind
+keep the version they are bound to.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from workflows import db
 from workflows.actor import Actor
 from workflows.db import transaction
 from workflows.errors import ServiceError, ValidationFailed
-from workflows.models import User
+from workflows.models import Organisation, User
 from workflows.services import model_service
 
 
@@ -27,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("source", type=Path, help="a zip archive, or a folder with bpmn/ and forms/")
     parser.add_argument("--by", default="admin", help="the administrator deploying (a username)")
     parser.add_argument("--note", default="", help="why this version (kept with it)")
+    parser.add_argument("--bind", action="append", default=[], metavar="COUNTY",
+                        help="a county (by name) that starts new instances on the deployed processes")
     args = parser.parse_args(argv)
     default = Path(__file__).resolve().parents[1] / "instance" / "zhaoshang.sqlite3"
     db.init(os.environ.get("DATABASE_URL") or f"sqlite:///{default}")
@@ -39,18 +44,23 @@ def main(argv: list[str] | None = None) -> int:
     with transaction() as s:
         user = s.scalar(select(User).where(User.username == args.by, User.active.is_(True)))
         deployer = Actor.from_user(user, "command line") if user else None
+        counties = {o.name: o.id for o in s.scalars(select(Organisation).where(Organisation.kind == "county"))}
     if deployer is None:
         print(f"not deployed: no active user {args.by}", file=sys.stderr)
         return 1
+    unknown = [name for name in args.bind if name not in counties]
+    if unknown:
+        print(f"not deployed: no county {'、'.join(unknown)}", file=sys.stderr)
+        return 1
     try:
-        version_id = model_service.version_deploy(deployer, uploads, args.note)
+        version_ids = model_service.version_deploy(deployer, uploads, args.note, [counties[n] for n in args.bind])
     except ValidationFailed as failed:
         print("not deployed: " + "; ".join(failed.errors.values()), file=sys.stderr)
         return 1
     except ServiceError as err:
         print(f"not deployed: {err}", file=sys.stderr)
         return 1
-    print(f"deployed model version #{version_id}")
+    print("deployed process versions " + ", ".join(f"#{i}" for i in version_ids))
     return 0
 
 

@@ -1,6 +1,15 @@
-"""The roles of DOMAIN.md. A BPMN lane's name is one of these codes."""
+"""The roles of DOMAIN.md. A BPMN lane's name is a role code.
+
+Administrative roles (auditor, admin) are fixed here and cannot be edited. Business roles are data
+(table business_role, seeded with the roles below by migration 0017): the system administrator adds
+more (workflows/services/role_service.py) and a deployed model's lanes may name any of them.
+`ROLES` is every role this process knows, refreshed from the database outside transactions
+(at start, on each request at most every few seconds, and after a role is created).
+"""
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 
@@ -11,7 +20,13 @@ class Role:
     level: str  # 'county' or 'prefecture': where the role's users sit
 
 
-ROLES: dict[str, Role] = {r.code: r for r in [
+ADMIN_ROLES: dict[str, Role] = {r.code: r for r in [
+    Role("auditor", "审计", "county"),
+    Role("admin", "管理员", "county"),
+]}
+
+# The business roles seeded at installation (the same list as migration 0017).
+SEEDED_BUSINESS_ROLES = [
     Role("lead_officer", "招商专员", "county"),
     Role("screening_team", "研判专班", "county"),
     Role("commerce_bureau", "县商务局", "county"),
@@ -23,9 +38,35 @@ ROLES: dict[str, Role] = {r.code: r for r in [
     Role("exec_secretary", "县长办公会秘书", "county"),
     Role("legal_reviewer", "司法局合同审查", "county"),
     Role("prefecture_bureau", "市/州商务局", "prefecture"),
-    Role("auditor", "审计", "county"),
-    Role("admin", "管理员", "county"),
-]}
+]
+LEVELS = ("county", "prefecture")
+
+
+class RoleRegistry(Mapping):
+    """code → Role: the business roles (as last read from the database) and the administrative ones."""
+
+    def __init__(self) -> None:
+        self._business = {r.code: r for r in SEEDED_BUSINESS_ROLES}
+        self.loaded_at = 0.0
+
+    def replace_business(self, roles: list[Role]) -> None:
+        self._business = {r.code: r for r in roles if r.code not in ADMIN_ROLES}
+        self.loaded_at = time.monotonic()
+
+    def _all(self) -> dict[str, Role]:
+        return {**self._business, **ADMIN_ROLES}
+
+    def __getitem__(self, code: str) -> Role:
+        return self._all()[code]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+ROLES = RoleRegistry()
 
 # Who sees every project of their county (DOMAIN.md: the commerce bureau, heads of office and leaders, auditors).
 COUNTY_WIDE_READERS = {"commerce_bureau", "head_of_office", "vice_county_head", "exec_secretary", "auditor"}

@@ -1,23 +1,56 @@
-"""Process-model versions: the BPMN/DMN/form files are stored once per content hash and parsed once."""
+"""Process models are data: each BPMN process is deployed and versioned on its own, and each county
+binds a purpose ("investment", "complaint", or whatever a model declares) to one process version.
+
+A deployment carries one or more processes with the DMN and forms they use; every process in it gets
+a version row of its own holding exactly the files it runs from, so deploying one process leaves the
+others alone. Running instances stay on the version they started with. The models shipped in `bpmn/`
+and `forms/` are only *offered* (`offered_processes`); an administrator deploys them, and first-time
+setup deploys and binds them explicitly (`deploy_shipped`). A code upgrade never changes a binding.
+"""
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from lxml import etree
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflows.models import ModelVersion
+from workflows.models import BusinessRole, ModelVersion, Organisation, ProcessBinding
+from workflows.models._types import utcnow
+from workflows.roles import ADMIN_ROLES
 
-PROCESS_ID = "investment_project"  # the main process; a version holds every process in bpmn/
-PROCESSES = ("investment_project", "investor_complaint")  # processes people start from the web app
+# Purposes the application's own pages serve; a model declares its purpose with the process-level
+# extension property `purpose` (a model without one serves a purpose named after its process id).
+INVESTMENT = "investment"
+COMPLAINT = "complaint"
+
 ROOT = Path(os.environ.get("ZS_MODEL_ROOT", Path(__file__).resolve().parents[2]))
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/20191111/MODEL/", "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+                  "https://www.omg.org/spec/DMN/20230324/MODEL/")
+FORM_PROPERTIES = ("formJsonSchemaFilename", "formUiSchemaFilename")
+
+
+@dataclass(frozen=True)
+class ProcessModel:
+    """One executable process of a set of model files, with the files it runs from."""
+
+    process_id: str
+    name: str
+    description: str
+    purpose: str
+    files: dict[str, str]
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.files, self.process_id)
 
 
 def read_model_files(root: Path | None = None) -> dict[str, str]:
@@ -30,40 +63,102 @@ def read_model_files(root: Path | None = None) -> dict[str, str]:
     return files
 
 
-def content_hash(files: dict[str, str]) -> str:
-    blob = json.dumps(files, sort_keys=True, ensure_ascii=False).encode("utf-8")
+def content_hash(files: dict[str, str], process_id: str | None = None) -> str:
+    """The hash a version is known by: its files (and, for a process version, the process id)."""
+    content = files if process_id is None else {"files": files, "process": process_id}
+    blob = json.dumps(content, sort_keys=True, ensure_ascii=False).encode("utf-8")
     return hashlib.sha256(blob).hexdigest()
 
 
-def ensure_current_version(session: Session, deployed_by: str = "system") -> ModelVersion:
-    """The version new instances start on: the newest deployed one. The files on disk are deployed
-    first when they are new (an administrator may also deploy a version from the browser)."""
-    files = read_model_files()
-    digest = content_hash(files)
-    if session.scalars(select(ModelVersion.id).where(ModelVersion.content_hash == digest)).first() is None:
-        parse_specs(digest, json.dumps(files))  # refuse to deploy what does not parse
-        _store(session, files, digest, deployed_by, None)
-    return current_version(session)
+# --- reading the processes of a set of files (XML only; parsing is parse_specs') -----------------
+
+def _xml(text: str):
+    return etree.fromstring(text.encode("utf-8"))
 
 
-def current_version(session: Session) -> ModelVersion:
-    return session.scalars(select(ModelVersion).order_by(ModelVersion.id.desc()).limit(1)).one()
+def _properties(element) -> dict[str, str]:
+    """The spiffworkflow:property values directly under an element's extensionElements."""
+    found = element.findall(f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}properties/{{{SPIFF_NS}}}property")
+    return {p.get("name"): p.get("value", "") for p in found}
 
 
-def _store(session: Session, files: dict[str, str], digest: str, deployed_by: str, note: str | None) -> ModelVersion:
-    try:
-        with session.begin_nested():  # several workers may store the same new version at once
-            version = ModelVersion(process_id=PROCESS_ID, content_hash=digest, files=files,
-                                   deployed_by=deployed_by, note=note)
-            session.add(version)
-    except IntegrityError:
-        version = session.scalars(select(ModelVersion).where(ModelVersion.content_hash == digest)).one()
-    return version
+def processes_in(files: dict[str, str]) -> dict[str, ProcessModel]:
+    """{process id: ProcessModel} for every executable process the files define."""
+    return _processes(json.dumps(files, sort_keys=True, ensure_ascii=False))
+
+
+@lru_cache(maxsize=64)
+def _processes(files_json: str) -> dict[str, ProcessModel]:
+    files = json.loads(files_json)
+    elements, file_of, decisions = {}, {}, {}
+    for name, text in files.items():
+        if name.endswith(".bpmn"):
+            for process in _xml(text).iter(f"{{{BPMN_NS}}}process"):
+                elements[process.get("id")] = process
+                file_of[process.get("id")] = name
+        elif name.endswith(".dmn"):
+            for ns in DMN_NAMESPACES:
+                for decision in _xml(text).iter(f"{{{ns}}}decision"):
+                    decisions[decision.get("id")] = name
+    result = {}
+    for pid, process in elements.items():
+        if process.get("isExecutable", "true") != "true":
+            continue
+        used, todo = set(), [pid]
+        while todo:  # the process and the processes its call activities call
+            current = todo.pop()
+            if current in used or current not in elements:
+                continue
+            used.add(current)
+            todo += [c.get("calledElement") for c in elements[current].iter(f"{{{BPMN_NS}}}callActivity")]
+        subset = {}
+        for current in used:
+            element = elements[current]
+            subset[file_of[current]] = files[file_of[current]]
+            for called in element.iter(f"{{{SPIFF_NS}}}calledDecisionId"):
+                if (called.text or "").strip() in decisions:
+                    dmn = decisions[called.text.strip()]
+                    subset[dmn] = files[dmn]
+            for prop in element.iter(f"{{{SPIFF_NS}}}property"):
+                if prop.get("name") in FORM_PROPERTIES and f"forms/{prop.get('value')}" in files:
+                    subset[f"forms/{prop.get('value')}"] = files[f"forms/{prop.get('value')}"]
+        documentation = process.find(f"{{{BPMN_NS}}}documentation")
+        result[pid] = ProcessModel(
+            process_id=pid, name=process.get("name") or pid,
+            description=(documentation.text or "").strip() if documentation is not None else "",
+            purpose=_properties(process).get("purpose") or pid, files=dict(sorted(subset.items())))
+    return result
+
+
+# --- validating and deploying -----------------------------------------------------------------
+
+def lanes_in(files: dict[str, str]) -> dict[str, list[str]]:
+    """{process id: the names of its lanes} for the executable processes of the files."""
+    lanes = {}
+    for name, text in files.items():
+        if name.endswith(".bpmn"):
+            for process in _xml(text).iter(f"{{{BPMN_NS}}}process"):
+                lanes[process.get("id")] = [lane.get("name") or lane.get("id")
+                                            for lane in process.iter(f"{{{BPMN_NS}}}lane")]
+    return lanes
+
+
+def unknown_lanes(files: dict[str, str], known_roles: set[str]) -> list[str]:
+    """Why the lanes cannot run: each lane must name a business role (tasks outside any lane go to
+    the instance's initiator)."""
+    return [f"流程 {pid} 的泳道“{lane}”不是已有的业务角色（请先在“系统管理”新建该角色，或改用已有角色代码）"
+            for pid, lanes in lanes_in(files).items() for lane in lanes if lane not in known_roles]
+
+
+def known_role_codes(session: Session) -> set[str]:
+    """The roles a lane may name: the business roles in the database and the administrative ones."""
+    return set(session.scalars(select(BusinessRole.code))) | set(ADMIN_ROLES)
 
 
 def validate_files(files: dict[str, str]) -> list[str]:
     """Why a set of model files cannot be deployed (empty when it can): names, JSON, schemas, BPMN
-    and DMN that parse, the processes people start, and a form file for every user task."""
+    and DMN that parse, at least one executable process, a form file for every user task, and each
+    process complete with the files it uses."""
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
@@ -85,35 +180,139 @@ def validate_files(files: dict[str, str]) -> list[str]:
         return errors
     try:
         specs = parse_specs(content_hash(files), json.dumps(files, sort_keys=True))
+        models = processes_in(files)
     except Exception as err:  # noqa: BLE001 - the parser's message is what the administrator needs
         return [f"BPMN/DMN 无法解析：{str(err).splitlines()[0]}"]
-    for pid in PROCESSES:
-        if pid not in specs:
-            errors.append(f"缺少流程 {pid}")
-    for pid, (spec, _) in specs.items():
-        for task_spec in spec.task_specs.values():
-            form = task_spec.extensions.get("properties", {}).get("formJsonSchemaFilename") \
-                if hasattr(task_spec, "extensions") else None
-            if form and f"forms/{form}" not in files:
-                errors.append(f"{pid} 的任务 {task_spec.bpmn_id} 引用的表单 forms/{form} 不存在")
+    if not models:
+        return ["没有可执行的流程（bpmn:process isExecutable=\"true\"）"]
+    for pid, (spec, subprocesses) in specs.items():
+        for task_spec in [*spec.task_specs.values(),
+                          *(t for sub in subprocesses.values() for t in sub.task_specs.values())]:
+            props = task_spec.extensions.get("properties", {}) if hasattr(task_spec, "extensions") else {}
+            for key in FORM_PROPERTIES:
+                form = props.get(key)
+                if form and f"forms/{form}" not in files:
+                    errors.append(f"{pid} 的任务 {task_spec.bpmn_id} 引用的表单 forms/{form} 不存在")
+    if errors:
+        return errors
+    for pid, model in models.items():
+        try:  # each process runs from its own files: a version must not depend on the others
+            specs_for_files(model.files, pid)
+        except Exception as err:  # noqa: BLE001
+            errors.append(f"流程 {pid} 无法单独解析：{str(err).splitlines()[0]}")
     return errors
 
 
-def deploy(session: Session, files: dict[str, str], deployed_by: str, note: str | None = None) -> ModelVersion:
-    """Store a new version after it validates; it becomes the version new instances start on."""
-    errors = validate_files(files)
+def deploy(session: Session, files: dict[str, str], deployed_by: str, note: str | None = None,
+           process_ids: list[str] | None = None) -> list[ModelVersion]:
+    """Store a new version of each process in the files (or of `process_ids` only) after they
+    validate; processes identical to a deployed version are left as they are. Returns the new rows.
+    Nothing is bound: `bind` says which county runs which version."""
+    errors = validate_files(files) or unknown_lanes(files, known_role_codes(session))
     if errors:
         raise ValueError(errors)
-    digest = content_hash(files)
-    existing = session.scalars(select(ModelVersion).where(ModelVersion.content_hash == digest)).first()
-    if existing is not None:
-        raise ValueError([f"与已部署的版本 #{existing.id}（{digest[:12]}）内容相同"])
-    return _store(session, files, digest, deployed_by, note)
+    models = processes_in(files)
+    if process_ids is not None:
+        unknown = [pid for pid in process_ids if pid not in models]
+        if unknown:
+            raise ValueError([f"模型中没有流程 {pid}" for pid in unknown])
+        models = {pid: models[pid] for pid in process_ids}
+    created, same = [], []
+    for pid, model in models.items():
+        existing = session.scalars(select(ModelVersion).where(ModelVersion.content_hash == model.content_hash)).first()
+        if existing is not None:
+            same.append(f"{pid} 与已部署的版本 v{existing.number}（#{existing.id}）内容相同")
+            continue
+        number = (session.scalar(select(func.max(ModelVersion.number)).where(ModelVersion.process_id == pid)) or 0) + 1
+        version = ModelVersion(process_id=pid, number=number, content_hash=model.content_hash, files=model.files,
+                               name=model.name, description=model.description or None, purpose=model.purpose,
+                               deployed_by=deployed_by, note=note)
+        session.add(version)
+        created.append(version)
+    if not created:
+        raise ValueError(same)
+    session.flush()
+    return created
 
+
+def bind(session: Session, organisation_id: int, version: ModelVersion, bound_by: str) -> ProcessBinding:
+    """The county runs `version` for the version's purpose from now on (new instances only)."""
+    binding = session.scalar(select(ProcessBinding).where(ProcessBinding.organisation_id == organisation_id,
+                                                          ProcessBinding.purpose == version.purpose))
+    if binding is None:
+        binding = ProcessBinding(organisation_id=organisation_id, purpose=version.purpose)
+        session.add(binding)
+    binding.model_version_id = version.id
+    binding.bound_by = bound_by
+    binding.bound_at = utcnow()
+    session.flush()
+    return binding
+
+
+def deploy_shipped(session: Session, deployed_by: str, organisation_ids: list[int]) -> list[ModelVersion]:
+    """First-time setup: deploy the models shipped in bpmn/ and forms/ and bind each county to them."""
+    files = read_model_files()
+    try:
+        versions = deploy(session, files, deployed_by, "随系统提供的流程模型")
+    except ValueError:  # already deployed: bind the deployed versions of the shipped processes
+        versions = [session.scalars(select(ModelVersion).where(ModelVersion.content_hash == m.content_hash)).one()
+                    for m in processes_in(files).values()]
+    for organisation_id in organisation_ids:
+        for version in versions:
+            bind(session, organisation_id, version, deployed_by)
+    return versions
+
+
+def offered_processes(session: Session) -> list[tuple[ProcessModel, ModelVersion | None]]:
+    """The shipped processes not yet deployed, or differing from their newest deployed version:
+    (shipped process, newest deployed version or None)."""
+    offered = []
+    for pid, model in processes_in(read_model_files()).items():
+        newest = session.scalars(select(ModelVersion).where(ModelVersion.process_id == pid)
+                                 .order_by(ModelVersion.number.desc()).limit(1)).first()
+        if newest is not None:
+            deployed = processes_in(newest.files).get(pid)
+            if deployed is not None and deployed.files == model.files:
+                continue
+        offered.append((model, newest))
+    return offered
+
+
+# --- which version runs -------------------------------------------------------------------------
+
+def bound_version(session: Session, organisation_id: int | None, purpose: str) -> ModelVersion | None:
+    """The version a county starts new instances of a purpose on (None when it has none bound)."""
+    return session.scalar(select(ModelVersion).join(ProcessBinding, ProcessBinding.model_version_id == ModelVersion.id)
+                          .where(ProcessBinding.organisation_id == organisation_id, ProcessBinding.purpose == purpose))
+
+
+def bound_versions(session: Session, organisation_id: int | None) -> list[ModelVersion]:
+    """Every version the county starts new instances on, by purpose."""
+    return list(session.scalars(select(ModelVersion).join(ProcessBinding,
+                                                          ProcessBinding.model_version_id == ModelVersion.id)
+                                .where(ProcessBinding.organisation_id == organisation_id)
+                                .order_by(ProcessBinding.purpose)))
+
+
+def versions_of(session: Session, purpose: str):
+    """A select of the ids of every version serving a purpose (for filtering instances)."""
+    return select(ModelVersion.id).where(ModelVersion.purpose == purpose)
+
+
+def newest_version(session: Session, purpose: str) -> ModelVersion | None:
+    return session.scalars(select(ModelVersion).where(ModelVersion.purpose == purpose)
+                           .order_by(ModelVersion.id.desc()).limit(1)).first()
+
+
+def counties(session: Session) -> list[Organisation]:
+    return list(session.scalars(select(Organisation).where(Organisation.kind == "county").order_by(Organisation.id)))
+
+
+# --- parsing --------------------------------------------------------------------------------------
 
 @lru_cache(maxsize=32)
 def parse_specs(digest: str, files_json: str) -> dict[str, tuple]:
-    """{process id: (spec, subprocess_specs)} for one model version; cached by its content hash."""
+    """{process id: (spec, subprocess_specs)} for a set of model files; cached by their content hash."""
     files = json.loads(files_json)
     parser = SpiffBpmnParser()
     for name, text in files.items():
@@ -121,15 +320,19 @@ def parse_specs(digest: str, files_json: str) -> dict[str, tuple]:
             parser.add_bpmn_xml(etree.fromstring(text.encode("utf-8")), filename=name)
         elif name.endswith(".dmn"):
             parser.add_dmn_xml(etree.fromstring(text.encode("utf-8")), filename=name)
-    return {pid: (parser.get_spec(pid), parser.get_subprocess_specs(pid))
-            for pid in parser.get_process_ids() if pid in PROCESSES}
+    return {pid: (parser.get_spec(pid), parser.get_subprocess_specs(pid)) for pid in parser.get_process_ids()}
 
 
-def specs_for(version: ModelVersion, process_id: str = PROCESS_ID):
-    specs = parse_specs(version.content_hash, json.dumps(version.files, sort_keys=True))
+def specs_for_files(files: dict[str, str], process_id: str):
+    specs = parse_specs(content_hash(files), json.dumps(files, sort_keys=True))
     if process_id not in specs:
-        raise LookupError(f"model version {version.content_hash[:12]} has no process {process_id}")
+        raise LookupError(f"the model files define no process {process_id}")
     return specs[process_id]
+
+
+def specs_for(version: ModelVersion, process_id: str | None = None):
+    """(spec, subprocess_specs) of the version's process (or of another process in its files)."""
+    return specs_for_files(version.files, process_id or version.process_id)
 
 
 def form_files(version: ModelVersion, form: str) -> tuple[dict, dict]:

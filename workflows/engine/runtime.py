@@ -18,7 +18,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
-from workflows.engine.model_store import PROCESS_ID, specs_for
+from workflows.engine.model_store import specs_for
 from workflows.engine.script_engine import restricted_engine
 from workflows.errors import ModelFailed
 from workflows.models import ModelVersion
@@ -48,9 +48,9 @@ class ProcessRuntime:
     """Runs one instance of a pinned model version with the restricted script engine."""
 
     def __init__(self, version: ModelVersion, services: dict[str, Callable[..., dict]] | None = None,
-                 process_id: str = PROCESS_ID):
+                 process_id: str | None = None):
         self.version = version
-        self.process_id = process_id
+        self.process_id = process_id or version.process_id
         self.spec, self.subprocess_specs = specs_for(version, process_id)
         self.script_engine = restricted_engine(services)
 

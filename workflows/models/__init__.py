@@ -3,12 +3,14 @@ from workflows.models.api_request import ApiRequest
 from workflows.models.api_token import ApiToken
 from workflows.models.attachment import Attachment
 from workflows.models.audit_event import AuditEvent
+from workflows.models.business_role import BusinessRole
 from workflows.models.filing import Filing
 from workflows.models.instance import ProcessInstance
 from workflows.models.model_version import ModelVersion
 from workflows.models.notification import Notification
 from workflows.models.organisation import Organisation, Unit
 from workflows.models.outbox_message import OutboxMessage
+from workflows.models.process_binding import ProcessBinding
 from workflows.models.project_copy import ProjectCopy
 from workflows.models.reward_grant import RewardGrant
 from workflows.models.stand_in import StandIn
@@ -16,6 +18,6 @@ from workflows.models.task_record import TaskRecord
 from workflows.models.user import User, UserRole
 from workflows.models.user_session import UserSession
 
-__all__ = ["ApiRequest", "ApiToken", "Attachment", "AuditEvent", "Filing", "ModelVersion", "Notification", "Organisation",
-           "OutboxMessage", "ProcessInstance", "ProjectCopy", "RewardGrant", "StandIn", "TaskRecord", "Unit", "User", "UserRole",
-           "UserSession"]
+__all__ = ["ApiRequest", "ApiToken", "Attachment", "AuditEvent", "BusinessRole", "Filing", "ModelVersion", "Notification",
+           "Organisation", "OutboxMessage", "ProcessBinding", "ProcessInstance", "ProjectCopy", "RewardGrant", "StandIn",
+           "TaskRecord", "Unit", "User", "UserRole", "UserSession"]

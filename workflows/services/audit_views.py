@@ -93,7 +93,34 @@ class VersionItem:
     note: str | None
     files: int
     instances: int
-    current: bool
+    current: bool  # the newest version of its process
+    process_id: str = ""
+    number: int = 1
+    name: str = ""
+    purpose: str = ""
+    bound_in: list[str] = field(default_factory=list)  # the counties starting new instances on it
+
+
+@dataclass
+class BindingRow:
+    """One county's process for one purpose, and the versions it may be bound to instead."""
+
+    county_id: int
+    county: str
+    purpose: str
+    version: VersionItem | None
+    choices: list[VersionItem]
+
+
+@dataclass
+class OfferedProcess:
+    """A process shipped with the code that is not deployed, or differs from its newest version."""
+
+    process_id: str
+    name: str
+    description: str
+    purpose: str
+    deployed: VersionItem | None
 
 
 @dataclass

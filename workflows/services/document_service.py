@@ -17,7 +17,7 @@ from workflows import audit, auth, documents, forms
 from workflows.actor import Actor
 from workflows.db import transaction
 from workflows.deadlines import START_WITHIN_MONTHS, add_months
-from workflows.engine.model_store import PROCESS_ID, form_files
+from workflows.engine.model_store import INVESTMENT, form_files
 from workflows.errors import Conflict, NotFound
 from workflows.localtime import to_local
 from workflows.models import Filing, ModelVersion, Organisation, ProcessInstance, TaskRecord, Unit, User
@@ -143,6 +143,10 @@ def _latest(s: Session, instance: ProcessInstance, spec: str) -> TaskRecord | No
     return rows[-1] if rows else None
 
 
+def _purpose(s: Session, instance: ProcessInstance) -> str:
+    return s.get(ModelVersion, instance.model_version_id).purpose
+
+
 def _filing(s: Session, instance: ProcessInstance) -> Filing | None:
     return s.scalar(select(Filing).where(Filing.instance_id == instance.id))
 
@@ -151,7 +155,7 @@ def _unavailable(s: Session, instance: ProcessInstance, kind: str) -> str | None
     """Why the project has no such document yet, or None when it can be generated."""
     if kind == "history":
         return None
-    if instance.process_id != PROCESS_ID:
+    if _purpose(s, instance) != INVESTMENT:
         return "该文书只适用于招商引资项目。"
     if kind == "joint-review" and not _completed(s, instance, *REVIEW_ROUNDS):
         return "该项目尚无部门会审意见，暂不能生成联合会审意见汇总表。"
@@ -173,7 +177,7 @@ def _common(s: Session, instance: ProcessInstance, kind: str) -> dict:
         "county": county.name,
         # The issuer is the county's commerce bureau (县商务局 / 县投资促进服务中心), named with its county.
         "issuer": f"{county.name}商务局",
-        "heading": (f"{county.name}投资者投诉办理记录" if instance.process_id != PROCESS_ID
+        "heading": (f"{county.name}投资者投诉办理记录" if _purpose(s, instance) != INVESTMENT
                     else f"{county.name}招商引资{'' if KINDS[kind].startswith('项目') else '项目'}{KINDS[kind]}"),
         "doc_number": documents.document_number(county.name, kind, registered.year, instance.id),
         "issued": to_local(utcnow()).date(),

@@ -63,6 +63,7 @@ def offered_to(actor: Actor):
     prefecture_lanes = [r for r in actor.roles if r in ROLES and ROLES[r].level == "prefecture"
                         and not filing_exchange.files_remotely()]  # else decided over the filing API
     org_ok = or_(
+        and_(TaskRecord.lane == "", ProcessInstance.started_by_id == actor.id),  # outside any lane: the initiator's
         and_(TaskRecord.lane.in_(county_lanes), ProcessInstance.county_id == actor.org_id),
         and_(TaskRecord.lane.in_(prefecture_lanes),
              ProcessInstance.county_id.in_(select(county.id).where(county.parent_id == actor.org_id))),

@@ -147,18 +147,19 @@ def sync_task_index(session: Session, instance: ProcessInstance, ready: list[Rea
     return created
 
 
-def first_task(version: ModelVersion, process_id: str) -> ReadyTask:
-    """The user task a new instance of the process opens with; its lane says who may start one
-    and its form is the registration form."""
-    runtime = ProcessRuntime(version, {}, process_id)
+def first_task(version: ModelVersion) -> ReadyTask:
+    """The user task a new instance of the version's process opens with; its lane says who may
+    start one and its form is the registration form."""
+    runtime = ProcessRuntime(version, {})
     return runtime.ready_tasks(runtime.start())[0]
 
 
-def start_instance(session: Session, actor: Actor, version: ModelVersion, process_id: str, values: dict,
+def start_instance(session: Session, actor: Actor, version: ModelVersion, values: dict,
                    submitted_data: dict, *, project_name: str, investor: str, amount_wan=None,
                    action: str = "project_started", audit_data: dict | None = None) -> ProcessInstance:
     """Start an instance and complete its first task with the registration form, in one step."""
-    first = first_task(version, process_id)
+    first = first_task(version)
+    process_id = version.process_id
     now = utcnow()
     instance = ProcessInstance(
         model_version_id=version.id, process_id=process_id, county_id=actor.org_id, started_by_id=actor.id,

@@ -24,11 +24,12 @@ from workflows.actor import Actor
 from workflows.cells import xlsx_append
 from workflows.db import transaction
 from workflows.diagram import bpmn_file_for, render_svg
-from workflows.engine.model_store import PROCESS_ID
+from workflows.engine import model_store
+from workflows.engine.model_store import INVESTMENT
 from workflows.errors import NotFound
 from workflows.localtime import to_local
 from workflows.metrics import ProjectFacts, TaskFacts
-from workflows.models import Filing, ModelVersion, Organisation, ProcessInstance, TaskRecord, Unit
+from workflows.models import Filing, Organisation, ProcessInstance, TaskRecord, Unit
 from workflows.models._types import utcnow
 from workflows.roles import ROLES
 
@@ -84,7 +85,8 @@ def _facts(s: Session, counties: list[Organisation]) -> tuple[list[ProjectFacts]
     units = {(u.organisation_id, u.code): u.name for u in s.scalars(select(Unit).where(Unit.organisation_id.in_(ids)))}
     unit_by_id = {u.id: u for u in s.scalars(select(Unit).where(Unit.organisation_id.in_(ids)))}
     instances = list(s.scalars(select(ProcessInstance).where(ProcessInstance.county_id.in_(ids),
-                                                             ProcessInstance.process_id == PROCESS_ID)
+                                                             ProcessInstance.model_version_id.in_(
+                                                                 model_store.versions_of(s, INVESTMENT)))
                                .order_by(ProcessInstance.id)))
     records: dict[int, list[TaskRecord]] = defaultdict(list)
     if instances:
@@ -177,13 +179,13 @@ def _tracking(fact: ProjectFacts, reports: list[TaskRecord]) -> None:
 # --- the dashboard -----------------------------------------------------------------------------
 
 def _heatmap(s: Session, waiting: dict[str, dict]) -> str | None:
-    version = s.scalars(select(ModelVersion).order_by(ModelVersion.id.desc())).first()
+    version = model_store.newest_version(s, INVESTMENT)
     if version is None:
         return None
     peak = max([w["avg_days"] for w in waiting.values()] + [0])
     heat = {spec: (charts.heat_colour(w["avg_days"], peak), f"{w['avg_days']:.1f}天 · {w['count']}次")
             for spec, w in waiting.items()}
-    return render_svg(bpmn_file_for(version.files, PROCESS_ID), PROCESS_ID, heat=heat)
+    return render_svg(bpmn_file_for(version.files, version.process_id), version.process_id, heat=heat)
 
 
 def dashboard(actor: Actor, period_key: str | None = None, county_id: int | None = None,

@@ -1,4 +1,4 @@
-"""Process-model versions: deploy a new one (administrators), list them and compare two (auditors)."""
+"""Process-model versions: deploy processes and bind them to counties (administrators), list them and\ncompare two (auditors)."""
 from __future__ import annotations
 
 import difflib
@@ -13,8 +13,8 @@ from workflows.actor import Actor
 from workflows.db import transaction
 from workflows.engine import model_store
 from workflows.errors import NotFound, ValidationFailed
-from workflows.models import ModelVersion, ProcessInstance
-from workflows.services.audit_views import FileDiff, VersionDiff, VersionItem
+from workflows.models import ModelVersion, ProcessBinding, ProcessInstance
+from workflows.services.audit_views import BindingRow, FileDiff, OfferedProcess, VersionDiff, VersionItem
 
 MAX_FILES = 200
 
@@ -50,32 +50,88 @@ def files_from_uploads(uploads: list[tuple[str, bytes]]) -> dict[str, str]:
     return files
 
 
-def version_deploy(actor: Actor, uploads: list[tuple[str, bytes]], note: str = "") -> int:
-    """Deploy the uploaded model after it validates; returns the new version's id.
+def version_deploy(actor: Actor, uploads: list[tuple[str, bytes]], note: str = "",
+                   bind_to: list[int] | None = None) -> list[int]:
+    """Deploy the processes of the uploaded model after they validate, each as a new version of its
+    own process (processes identical to a deployed version are left alone); returns the new ids.
 
-    Running projects stay on the version they started with; new ones start on this one.
+    Running instances stay on their version. The counties in `bind_to` start new instances of each
+    deployed process's purpose on it; the others keep their binding.
     """
     auth.require(auth.model_deploy(actor), "只有管理员可以部署流程模型。")
     files = files_from_uploads(uploads)
     if not files:
         raise ValidationFailed({"files": "请上传 BPMN、DMN 和表单文件，或包含它们的 zip 压缩包"})
     with transaction() as s:
-        try:
-            version = model_store.deploy(s, files, actor.username, (note or "").strip()[:500] or None)
-        except ValueError as err:
-            raise ValidationFailed({"files": "；".join(err.args[0])}) from err
-        s.flush()
-        audit.append(s, "model_deployed", actor=actor.username, role="admin",
-                     data={"version_id": version.id, "content_hash": version.content_hash,
-                           "files": sorted(files)}, outcome=version.content_hash[:12], address=actor.address)
-        return version.id
+        return [v.id for v in _deploy(s, actor, files, note, None, bind_to or [])]
 
 
-def deploy_page(actor: Actor) -> list[VersionItem]:
-    """The administrator's deployment page: the versions so far."""
+def shipped_deploy(actor: Actor, process_id: str, bind_to: list[int] | None = None) -> list[int]:
+    """Deploy one of the processes shipped with the code (offered on the 流程版本 page)."""
     auth.require(auth.model_deploy(actor), "只有管理员可以部署流程模型。")
     with transaction() as s:
-        return _items(s)
+        if process_id not in {m.process_id for m, _ in model_store.offered_processes(s)}:
+            raise NotFound("没有待部署的随系统流程模型。")
+        return [v.id for v in _deploy(s, actor, model_store.read_model_files(), "随系统提供的流程模型",
+                                      [process_id], bind_to or [])]
+
+
+def _deploy(s, actor: Actor, files: dict[str, str], note: str, process_ids: list[str] | None,
+            bind_to: list[int]) -> list[ModelVersion]:
+    counties = {c.id: c for c in model_store.counties(s)}
+    if any(c not in counties for c in bind_to):
+        raise ValidationFailed({"bind": "请选择要绑定的县（市、区）"})
+    try:
+        versions = model_store.deploy(s, files, actor.username, (note or "").strip()[:500] or None, process_ids)
+    except ValueError as err:
+        raise ValidationFailed({"files": "；".join(err.args[0])}) from err
+    for version in versions:
+        audit.append(s, "model_deployed", actor=actor.username, role="admin",
+                     data={"version_id": version.id, "process": version.process_id, "number": version.number,
+                           "content_hash": version.content_hash, "files": sorted(version.files)},
+                     outcome=version.content_hash[:12], address=actor.address)
+        for county in bind_to:
+            _bind(s, actor, counties[county], version)
+    return versions
+
+
+def _bind(s, actor: Actor, county, version: ModelVersion) -> None:
+    model_store.bind(s, county.id, version, actor.username)
+    audit.append(s, "process_bound", actor=actor.username, role="admin",
+                 data={"county": county.name, "purpose": version.purpose, "process": version.process_id,
+                       "number": version.number, "version_id": version.id},
+                 outcome=f"{version.process_id} v{version.number}", address=actor.address)
+
+
+def binding_set(actor: Actor, county_id: int, version_id: int) -> None:
+    """A county starts new instances of the version's purpose on this version from now on."""
+    auth.require(auth.model_deploy(actor), "只有管理员可以绑定流程版本。")
+    with transaction() as s:
+        county = {c.id: c for c in model_store.counties(s)}.get(county_id)
+        version = s.get(ModelVersion, version_id)
+        if county is None or version is None:
+            raise NotFound("县（市、区）或流程版本不存在。")
+        _bind(s, actor, county, version)
+
+
+def deploy_page(actor: Actor) -> dict:
+    """The administrator's page: the versions so far, each county's bindings, the shipped models
+    on offer and the counties one may bind."""
+    auth.require(auth.model_deploy(actor), "只有管理员可以部署流程模型。")
+    with transaction() as s:
+        items = _items(s)
+        by_id = {i.id: i for i in items}
+        bindings = {(b.organisation_id, b.purpose): b.model_version_id for b in s.scalars(select(ProcessBinding))}
+        purposes = sorted({i.purpose for i in items})
+        counties = model_store.counties(s)
+        rows = [BindingRow(c.id, c.name, p, by_id.get(bindings.get((c.id, p))),
+                           [i for i in items if i.purpose == p])
+                for c in counties for p in purposes]
+        offered = [OfferedProcess(m.process_id, m.name, m.description, m.purpose,
+                                  by_id.get(newest.id) if newest else None)
+                   for m, newest in model_store.offered_processes(s)]
+        return {"versions": items, "bindings": rows, "offered": offered,
+                "counties": [(c.id, c.name) for c in counties]}
 
 
 def version_list(actor: Actor) -> list[VersionItem]:
@@ -87,10 +143,17 @@ def version_list(actor: Actor) -> list[VersionItem]:
 def _items(s) -> list[VersionItem]:
     counts = dict(s.execute(select(ProcessInstance.model_version_id, func.count())
                             .group_by(ProcessInstance.model_version_id)).all())
+    names = {c.id: c.name for c in model_store.counties(s)}
+    bound: dict[int, list[str]] = {}
+    for b in s.scalars(select(ProcessBinding).order_by(ProcessBinding.organisation_id)):
+        bound.setdefault(b.model_version_id, []).append(names.get(b.organisation_id, ""))
     versions = s.scalars(select(ModelVersion).order_by(ModelVersion.id.desc())).all()
-    newest = versions[0].id if versions else None
+    newest = {}
+    for v in versions:
+        newest.setdefault(v.process_id, v.id)
     return [VersionItem(v.id, v.content_hash, v.deployed_by, v.deployed_at, v.note, len(v.files),
-                        counts.get(v.id, 0), v.id == newest) for v in versions]
+                        counts.get(v.id, 0), newest[v.process_id] == v.id, v.process_id, v.number, v.name,
+                        v.purpose, bound.get(v.id, [])) for v in versions]
 
 
 def version_diff(actor: Actor, old_id: int, new_id: int) -> VersionDiff:

@@ -7,7 +7,8 @@ from sqlalchemy.orm import Session
 from workflows import audit, auth, forms
 from workflows.actor import Actor
 from workflows.db import transaction
-from workflows.engine.model_store import PROCESS_ID, all_form_schemas, ensure_current_version, form_files
+from workflows.engine import model_store
+from workflows.engine.model_store import INVESTMENT, all_form_schemas, form_files
 from workflows.errors import DuplicateLead, NotFound, ValidationFailed
 from workflows.models import (
     AuditEvent,
@@ -33,10 +34,19 @@ LEAD_FORMS = ("register_lead", "supplement_lead")  # the forms a cancelled proje
 def lead_form(actor: Actor) -> tuple[dict, dict]:
     """(schema, uischema) of the lead registration form of the current model version."""
     with transaction() as s:
-        version = ensure_current_version(s)
-        first = first_task(version, PROCESS_ID)
+        version = bound_version(s, actor, INVESTMENT)
+        first = first_task(version)
         auth.require(auth.process_start(actor, first.lane), "只有招商专员可以登记线索。")
         return form_files(version, first.form)
+
+
+def bound_version(s: Session, actor: Actor, purpose: str) -> ModelVersion:
+    """The process version the actor's county starts new instances of a purpose on."""
+    auth.require(actor.org_kind == "county", "只有县（市、区）的用户可以发起流程。")
+    version = model_store.bound_version(s, actor.org_id, purpose)
+    if version is None:
+        raise NotFound("本县（市、区）尚未绑定该用途的流程，请联系系统管理员在“流程版本”页部署并绑定。")
+    return version
 
 
 def project_start(actor: Actor, submitted: dict, confirm_duplicate: bool = False) -> int:
@@ -46,8 +56,8 @@ def project_start(actor: Actor, submitted: dict, confirm_duplicate: bool = False
     unless the officer confirmed having checked (the confirmation is audited).
     """
     with transaction() as s:
-        version = ensure_current_version(s)
-        first = first_task(version, PROCESS_ID)
+        version = bound_version(s, actor, INVESTMENT)
+        first = first_task(version)
         auth.require(auth.process_start(actor, first.lane), "只有招商专员可以登记线索。")
         schema, _ = form_files(version, first.form)
         values = forms.validate(schema, submitted, {})
@@ -55,7 +65,7 @@ def project_start(actor: Actor, submitted: dict, confirm_duplicate: bool = False
         if duplicates and not confirm_duplicate:
             raise DuplicateLead(duplicates)
         instance = start_instance(
-            s, actor, version, PROCESS_ID, values, {**values, "started_by": actor.username, "county": actor.org_name},
+            s, actor, version, values, {**values, "started_by": actor.username, "county": actor.org_name},
             project_name=values["project_name"], investor=values["investor"], amount_wan=values.get("amount_wan"),
             audit_data={"duplicate_warning_confirmed": [f"{d.county}·{d.unit}" for d in duplicates]})
         return instance.id
@@ -82,10 +92,10 @@ def _normalise(name: str) -> str:
     return "".join((name or "").split()).lower()
 
 
-def project_list(actor: Actor, process_id: str = PROCESS_ID) -> list[ProjectSummary]:
-    """The instances of a process (projects, or complaints) this user may see, newest first."""
+def project_list(actor: Actor, purpose: str = INVESTMENT) -> list[ProjectSummary]:
+    """The instances of a purpose (projects, or complaints) this user may see, newest first."""
     with transaction() as s:
-        query = select(ProcessInstance).where(ProcessInstance.process_id == process_id) \
+        query = select(ProcessInstance).where(ProcessInstance.model_version_id.in_(model_store.versions_of(s, purpose))) \
             .order_by(ProcessInstance.updated_at.desc())
         if actor.org_kind == "county":
             query = query.where(ProcessInstance.county_id == actor.org_id)
@@ -133,7 +143,7 @@ def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
                                        .order_by(ProjectCopy.id))],
             duplicates=_same_investor(s, instance.investor, instance.county_id, instance.started_unit_id,
                                       instance.id),
-            tracking=tracking_operations.tracking_view(s, instance, data) if instance.process_id == PROCESS_ID
+            tracking=tracking_operations.tracking_view(s, instance, data) if version.purpose == INVESTMENT
             else None,
         )
 

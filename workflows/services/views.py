@@ -148,3 +148,15 @@ class FilingItem:
     task_id: int | None = None  # embedded: the ready prefecture_review task
     has_form_pdf: bool = False
     delivery: dict | None = None  # inbound: how the decision message to the county fared
+
+
+@dataclass
+class StartableProcess:
+    """A process the user may start in their county: the model's own name and description."""
+
+    process_id: str
+    name: str
+    description: str
+    purpose: str
+    version: int
+    first_task: str

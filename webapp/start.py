@@ -1,0 +1,36 @@
+"""发起: the processes bound for the user's county that they may start, each with its first form."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from webapp.i18n import N_
+from webapp.session_user import actor
+from workflows.errors import ValidationFailed
+from workflows.services import process_service
+
+bp = Blueprint("launch", __name__, url_prefix="/start")
+
+
+@bp.route("/")
+@login_required
+def index():
+    return render_template("start/index.html", processes=process_service.startable_processes(actor()))
+
+
+@bp.route("/<process_id>", methods=["GET", "POST"])
+@login_required
+def form(process_id: str):
+    process, schema, uischema = process_service.start_form(actor(), process_id)
+    values, errors = {}, {}
+    if request.method == "POST":
+        values = request.form.to_dict()
+        try:
+            instance_id = process_service.process_start(actor(), process_id, values)
+        except ValidationFailed as failed:
+            errors = failed.errors
+        else:
+            flash(N_("流程已发起。"))
+            return redirect(url_for("projects.show", instance_id=instance_id))
+    return render_template("start/form.html", process=process, schema=schema, uischema=uischema, values=values,
+                           errors=errors), 422 if errors else 200

@@ -1,0 +1,65 @@
+"""Start any process bound for the user's county whose start lane (its first task's lane) they hold:
+the 发起 page and POST /api/v1/processes/<process_id>/instances. The model decides everything: its
+name and documentation, who starts it, and the first form the start data must fit."""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from workflows import auth, forms
+from workflows.actor import Actor
+from workflows.db import transaction
+from workflows.engine import model_store
+from workflows.engine.model_store import form_files
+from workflows.errors import NotFound
+from workflows.models import ModelVersion
+from workflows.services.instance_step import first_task, start_instance
+from workflows.services.views import StartableProcess
+
+EMPTY_FORM = ({"type": "object", "properties": {}}, {})
+
+
+def _startable(version: ModelVersion) -> StartableProcess:
+    first = first_task(version)
+    return StartableProcess(version.process_id, version.name or version.process_id, version.description or "",
+                            version.purpose, version.number, first.title)
+
+
+def startable_processes(actor: Actor) -> list[StartableProcess]:
+    """The processes bound for the user's county that the user may start, in purpose order."""
+    with transaction() as s:
+        return [_startable(v) for v in model_store.bound_versions(s, actor.org_id)
+                if auth.process_start(actor, first_task(v).lane)]
+
+
+def _version(s: Session, actor: Actor, process_id: str) -> ModelVersion:
+    auth.require(actor.org_kind == "county", "只有县（市、区）的用户可以发起流程。")
+    version = next((v for v in model_store.bound_versions(s, actor.org_id) if v.process_id == process_id), None)
+    if version is None:
+        raise NotFound("本县（市、区）没有可发起的该流程。")
+    auth.require(auth.process_start(actor, first_task(version).lane), "您没有发起该流程的权限（须具有其第一个任务所在泳道的角色）。")
+    return version
+
+
+def _form(version: ModelVersion) -> tuple[dict, dict]:
+    form = first_task(version).form
+    return form_files(version, form) if form else EMPTY_FORM
+
+
+def start_form(actor: Actor, process_id: str) -> tuple[StartableProcess, dict, dict]:
+    """(the process, schema, uischema) of the first task's form of a process the user may start."""
+    with transaction() as s:
+        version = _version(s, actor, process_id)
+        return (_startable(version), *_form(version))
+
+
+def process_start(actor: Actor, process_id: str, submitted: dict) -> int:
+    """Start an instance on the county's bound version and complete its first task with the
+    submitted form data (validated against the first task's form), in one step; returns its id."""
+    with transaction() as s:
+        version = _version(s, actor, process_id)
+        schema, _ = _form(version)
+        values = forms.validate(schema, submitted, {})
+        instance = start_instance(
+            s, actor, version, values, {**values, "started_by": actor.username, "county": actor.org_name},
+            project_name=version.name or version.process_id, investor="")
+        return instance.id
