@@ -16,6 +16,7 @@ from workflows.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from workflows.localtime import to_local
 from workflows.models import ModelVersion, Notification, Organisation, ProcessInstance, TaskRecord, Unit, User
 from workflows.models._types import utcnow
+from workflows.roles import ROLES
 from workflows.services.instance_step import run_step, runtime_for
 from workflows.services.views import Opinion, TaskForm, TaskItem
 
@@ -83,15 +84,38 @@ def task_form(actor: Actor, task_id: int) -> TaskForm:
             draft_saved_at=record.draft_saved_at, draft_by=draft_by.display_name if draft_by else None,
             signature_allowed=properties.get("signature") == "optional",
             return_direct=properties.get("returnMode") == "direct",
+            sole_candidate=record.assignee_id is None and absent is None
+            and _sole_candidate(s, actor, record, instance, county),
         )
+
+
+def _sole_candidate(s: Session, actor: Actor, record: TaskRecord, instance: ProcessInstance,
+                    county: Organisation) -> bool:
+    """Whether the actor is the only active user the open task is offered to (a one-person role,
+    e.g. the vice county head): claiming it first would be a click for nothing."""
+    if not auth.task_eligible(actor, record, instance, county):
+        return False
+    others = s.scalars(select(User).where(User.active.is_(True), User.id != actor.id)).all()
+    return not any(auth.task_eligible(Actor.from_user(u), record, instance, county) for u in others)
+
+
+def _claim_if_sole(s: Session, actor: Actor, record: TaskRecord, instance: ProcessInstance,
+                   county: Organisation) -> None:
+    """Acting on an open task nobody else could take claims it in the same step (claim-and-act)."""
+    if record.assignee_id is None and auth.acting_for(s, actor, record, instance, county) is None \
+            and _sole_candidate(s, actor, record, instance, county):
+        record.assignee_id = actor.id
+        audit.append(s, "task_claimed", actor=actor.username, role=record.lane, instance_id=instance.id,
+                     task_spec=record.spec_name, mi_index=record.mi_index, address=actor.address)
 
 
 def task_save_draft(actor: Actor, task_id: int, submitted: dict, hand_back: bool = False) -> None:
     """暂存: keep what was typed without completing; a delegate can also hand the draft back."""
     with transaction() as s:
         record, instance, county = _load(s, task_id, lock=True)
-        auth.require(auth.task_save_draft(actor, record, instance, county), "只有办理人或受委派人可以暂存。")
         _require_ready(s, record)
+        _claim_if_sole(s, actor, record, instance, county)
+        auth.require(auth.task_save_draft(actor, record, instance, county), "只有办理人或受委派人可以暂存。")
         version = s.get(ModelVersion, instance.model_version_id)
         schema, _ = form_files(version, record.form)
         # Kept as typed (strings), only the form's own editable fields; validated when submitted.
@@ -113,8 +137,9 @@ def task_delegate(actor: Actor, task_id: int, to_user_id: int, note: str) -> Non
     """委派: ask a colleague of my unit to prepare the opinion; it comes back to me to submit."""
     with transaction() as s:
         record, instance, county = _load(s, task_id, lock=True)
-        auth.require(auth.task_transfer(actor, record, instance, county), "只有任务的当前办理人可以委派。")
         _require_ready(s, record)
+        _claim_if_sole(s, actor, record, instance, county)
+        auth.require(auth.task_transfer(actor, record, instance, county), "只有任务的当前办理人可以委派。")
         target = s.get(User, to_user_id)
         if target is None or not target.active or target.id == actor.id or target.unit_id != actor.unit_id:
             raise ValidationFailed({"to_user_id": "只能委派给本单位的其他在岗用户"})
@@ -174,6 +199,7 @@ def _complete_step(actor: Actor, task_id: int, submitted: dict) -> int:
         absent = auth.acting_for(s, actor, record, instance, county)
         auth.require(auth.task_complete(actor, record, instance, county) or absent is not None)
         _require_ready(s, record)
+        _claim_if_sole(s, actor, record, instance, county)
         if record.assignee_id is None:
             raise Conflict("请先认领该任务再提交。")
         if record.assignee_id != actor.id and not (absent and record.assignee_id == absent.id):
@@ -188,6 +214,12 @@ def _complete_step(actor: Actor, task_id: int, submitted: dict) -> int:
                 raise Conflict("该任务已被处理，请刷新。")
             values = forms.validate(schema, submitted, task_data, facts=project_facts(instance))
             stored.update(values)
+            # The cause before its effects: the completion is logged before what the engine does
+            # next (services it calls, the tasks it offers); the engine step records the state hash.
+            audit.append(s, "task_completed", actor=actor.username, role=record.lane, instance_id=instance.id,
+                         task_spec=record.spec_name, mi_index=record.mi_index,
+                         data={**stored, "on_behalf_of": absent.username} if absent else stored,
+                         outcome=_decision(stored), address=actor.address)
             runtime.complete(wf, record.task_uuid, values)
 
         signature = _signature_png(submitted.get("signature"))
@@ -196,10 +228,6 @@ def _complete_step(actor: Actor, task_id: int, submitted: dict) -> int:
         record.data = stored
         record.draft, record.delegate_id, record.signature_png = None, None, signature
         record.acted_for_id = absent.id if absent else None
-        audit.append(s, "task_completed", actor=actor.username, role=record.lane, instance_id=instance.id,
-                     task_spec=record.spec_name, mi_index=record.mi_index,
-                     data={**stored, "on_behalf_of": absent.username} if absent else stored,
-                     outcome=_decision(stored), state_hash=instance.state_hash, address=actor.address)
         return instance.id
 
 
@@ -311,5 +339,5 @@ def _item(s: Session, record: TaskRecord, instance: ProcessInstance) -> TaskItem
         project_class=instance.project_class, created_at=record.created_at, due_at=record.due_at,
         assignee=assignee.display_name if assignee else None, assignee_id=record.assignee_id,
         state=record.state, overdue=bool(record.due_at and record.state == "ready" and record.due_at < utcnow()),
-        note=record.note,
+        note=record.note, role=ROLES[record.lane].name if record.lane in ROLES else None,
     )
