@@ -38,10 +38,15 @@ class ReadyTask:
     mi_index: int | None
     data: dict[str, Any] = field(repr=False)
 
+    instructions: str = ""
+
     @property
     def form(self) -> str | None:
+        """The form as recorded on the task row: `x` for `x-schema.json`, else the file name itself."""
         name = self.properties.get("formJsonSchemaFilename")
-        return name[: -len("-schema.json")] if name else None
+        if not name:
+            return None
+        return name.removesuffix("-schema.json")
 
 
 class ProcessRuntime:
@@ -95,6 +100,7 @@ class ProcessRuntime:
                 properties=props,
                 mi_index=_mi_index(task),
                 data=task.data,
+                instructions=spec.extensions.get("instructionsForEndUser") or "",
             ))
         return result
 

@@ -14,6 +14,7 @@ from workflows.db import transaction
 from workflows.engine import model_store
 from workflows.errors import NotFound, ValidationFailed
 from workflows.models import ModelVersion, ProcessBinding, ProcessInstance
+from workflows.services import operators
 from workflows.services.audit_views import BindingRow, FileDiff, OfferedProcess, VersionDiff, VersionItem
 
 MAX_FILES = 200
@@ -82,7 +83,8 @@ def _deploy(s, actor: Actor, files: dict[str, str], note: str, process_ids: list
     if any(c not in counties for c in bind_to):
         raise ValidationFailed({"bind": "请选择要绑定的县（市、区）"})
     try:
-        versions = model_store.deploy(s, files, actor.username, (note or "").strip()[:500] or None, process_ids)
+        versions = model_store.deploy(s, files, actor.username, (note or "").strip()[:500] or None, process_ids,
+                                      operators=operators.names())
     except ValueError as err:
         raise ValidationFailed({"files": "；".join(err.args[0])}) from err
     for version in versions:
