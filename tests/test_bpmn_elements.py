@@ -117,3 +117,36 @@ def test_a_visit_model_with_a_manual_first_task_runs_from_the_start_page_to_its_
     assert f"登记人 {data['registrar']}" in page
     submit(client, debrief, {})
     assert status_of(app, instance_id)[0] == "completed"
+
+
+def test_an_inspection_model_with_a_decision_table_parallel_instances_and_a_call_activity_runs_to_its_end(app, client):
+    deploy(client, "joint_inspection")
+    login(client, STARTER)
+    form = client.get("/start/joint_inspection").data.decode()
+    assert 'name="sites-0-name"' in form and "每个地块一行" in form
+    refused = client.post("/start/joint_inspection", data={"sites-0-name": "", "area_mu": "80"})
+    assert refused.status_code == 422 and 'data-error-for="sites"' in refused.data.decode()
+    instance_id = start(client, "joint_inspection", {
+        "sites-0-name": "经开区 A-12 地块", "sites-0-area": "60", "sites-1-name": "经开区 B-3 地块",
+        "sites-1-area": "25", "area_mu": "85", "hazardous": ["false", "true"]})
+
+    # The DMN table (COLLECT) picked three departments: one parallel task each, in any order.
+    tasks = [t for t in ready_tasks(app, instance_id) if t[1] == "ji_finding"]
+    assert len(tasks) == 3
+    pages = {t[0]: client.get(f"/tasks/{t[0]}").data.decode() for t in tasks}
+    departments = {tid: re.search(r"代表 <strong>(.+?)</strong> 踏勘 2 个地块", p).group(1) for tid, p in pages.items()}
+    assert sorted(departments.values()) == sorted(["县应急管理局", "县发改局", "县自然资源局"])
+    for task_id in reversed(list(departments)):
+        # The form's checkbox sends "false" (hidden) and, when ticked, "true" after it.
+        ticked = ["false"] if departments[task_id] == "县应急管理局" else ["false", "true"]
+        submit(client, task_id, {"suitable": ticked, "remark": f"{departments[task_id]}意见"})
+
+    # The called process's task, with the caller's data in its instructions.
+    report = only_task(app, instance_id, "ir_write")
+    page = client.get(f"/tasks/{report}").data.decode()
+    assert "提出异议的部门：县应急管理局。" in page and ">调整后通过</option>" in page
+    submit(client, report, {"conclusion": "adjust", "report": "调整危化品仓储位置后通过"})
+    assert status_of(app, instance_id)[0] == "completed"
+    data = task_data(app, instance_id)
+    assert data["conclusion"] == "adjust" and data["objections"] == ["县应急管理局"]
+    assert len(data["findings"]) == 3
