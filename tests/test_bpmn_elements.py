@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from flow_support import login, ready_tasks, status_of
+
+from workflows.models._types import utcnow
 
 MODELS = Path(__file__).parent / "models"
 STARTER = "shangwu"  # 县商务局 of the first demo county
@@ -109,7 +111,7 @@ def test_a_visit_model_with_a_manual_first_task_runs_from_the_start_page_to_its_
 
     from workflows.services.timer_service import fire_due_timers
 
-    now = datetime.utcnow()
+    now = utcnow()
     assert fire_due_timers(clock(now + timedelta(minutes=30))) == 0
     assert fire_due_timers(clock(now + timedelta(hours=3))) == 1
     debrief = only_task(app, instance_id, "sv_debrief")
@@ -150,3 +152,77 @@ def test_an_inspection_model_with_a_decision_table_parallel_instances_and_a_call
     data = task_data(app, instance_id)
     assert data["conclusion"] == "adjust" and data["objections"] == ["县应急管理局"]
     assert len(data["findings"]) == 3
+
+
+def test_a_form_less_first_task_starts_and_a_boundary_timer_hands_the_case_to_a_manual_task(app, client, clock):
+    deploy(client, "permit_reminder")
+    login(client, STARTER)
+    form = client.get("/start/permit_reminder").data.decode()
+    assert "核对委托书原件后点击下方按钮受理。" in form and 'id="submit"' in form
+    first = start(client, "permit_reminder")
+    second = start(client, "permit_reminder")
+
+    # The first case: materials arrive in time (checkboxes of a oneOf list).
+    collect = only_task(app, first, "pr_collect")
+    page = client.get(f"/tasks/{collect}").data.decode()
+    assert 'type="checkbox" name="documents" value="lease"' in page and "租赁合同" in page
+    submit(client, collect, {"documents": ["licence", "lease", "plan"]})
+    assert status_of(app, first)[0] == "completed"
+    assert task_data(app, first)["documents"] == ["licence", "lease", "plan"]
+
+    # The second: a day passes; the boundary timer cancels the task and offers the escalation.
+    from workflows.services.timer_service import fire_due_timers
+
+    assert fire_due_timers(clock(utcnow() + timedelta(days=1, minutes=5))) == 1
+    assert [t[1] for t in ready_tasks(app, second)] == ["pr_escalate"]
+    escalate = only_task(app, second, "pr_escalate")
+    page = client.get(f"/tasks/{escalate}").data.decode()
+    assert "<strong>记录原因</strong>" in page and ">完成</button>" in page
+    assert client.get(f"/tasks/{collect}").status_code == 409  # the first case's task is done
+    submit(client, escalate, {})
+    assert status_of(app, second)[0] == "completed" and "documents" not in task_data(app, second)
+
+
+def _state(app, instance_id: int) -> tuple:
+    from workflows.db import transaction
+    from workflows.models import ProcessInstance
+
+    with transaction() as s:
+        instance = s.get(ProcessInstance, instance_id)
+        stored = instance.state_hash, instance.status
+    return (*stored, tuple(ready_tasks(app, instance_id)))
+
+
+def test_a_condition_or_script_that_never_ends_fails_the_step_and_changes_nothing(app, client, monkeypatch):
+    import time
+
+    monkeypatch.setenv("ZS_SCRIPT_SECONDS", "0.5")
+    deploy(client, "runaway")
+    for route in ("sum", "loop"):
+        instance_id = start(client, "runaway", {"route": route})
+        task_id = only_task(app, instance_id, "ra_next")
+        before = _state(app, instance_id)
+        began = time.monotonic()
+        response = client.post(f"/tasks/{task_id}", data={})
+        assert response.status_code == 422, route
+        assert time.monotonic() - began < 5, route
+        assert "本次办理未生效" in response.data.decode()
+        assert _state(app, instance_id) == before, route  # still at 下一步, nothing stored
+    plain = start(client, "runaway", {"route": "plain"})
+    submit(client, only_task(app, plain, "ra_next"), {})
+    assert status_of(app, plain)[0] == "completed"
+
+
+def test_a_model_whose_condition_cannot_compile_is_refused_at_deploy_with_the_element_named(app, client):
+    bpmn = (MODELS / "runaway" / "bpmn" / "runaway.bpmn").read_text(encoding="utf-8")
+    broken = bpmn.replace('route == "loop"', 'route.__class__.__mro__ == "loop"')
+    login(client, "admin")
+    response = client.post("/admin/versions", content_type="multipart/form-data", data={
+        "files": [(io.BytesIO(broken.encode()), "runaway.bpmn"),
+                  (io.BytesIO((MODELS / "runaway" / "forms" / "choose.json").read_bytes()), "choose.json")],
+        "note": "broken"})
+    assert response.status_code == 422
+    text = response.data.decode()
+    assert "runaway" in text and "无法在受限脚本引擎中编译" in text
+    login(client, STARTER)
+    assert 'data-process-id="runaway"' not in client.get("/start/").data.decode()  # nothing deployed
