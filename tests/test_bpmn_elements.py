@@ -226,3 +226,16 @@ def test_a_model_whose_condition_cannot_compile_is_refused_at_deploy_with_the_el
     assert "runaway" in text and "无法在受限脚本引擎中编译" in text
     login(client, STARTER)
     assert 'data-process-id="runaway"' not in client.get("/start/").data.decode()  # nothing deployed
+
+
+def test_without_javascript_adding_a_row_saves_a_draft_and_offers_one_more_empty_row(app, client):
+    deploy(client, "site_visit")
+    instance_id = start(client, "site_visit")
+    register = only_task(app, instance_id, "sv_register")
+    response = client.post(f"/tasks/{register}", data={"company": "湖南锂晟", "members-0-name": "李明",
+                                                       "interests": ["land", "policy"], "action": "add_row"})
+    assert response.status_code == 302
+    page = client.get(f"/tasks/{register}").data.decode()
+    assert 'value="李明"' in page and 'name="members-1-name"' in page and 'name="members-2-name"' not in page
+    assert re.search(r'value="land"\s+checked', page) and re.search(r'value="policy"\s+checked', page)
+    assert 'value="湖南锂晟"' in page
