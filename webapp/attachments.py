@@ -2,6 +2,10 @@
 
 A refused upload (no file, empty, too large, wrong type, content not matching its extension, no
 kind) redirects (302) back to the page it came from with the reason flashed; nothing is stored.
+
+On a task page the upload button belongs to the task's form (HTML `form`/`formaction`): the form's
+fields arrive with the file and are saved first as the task's draft (暂存), so the page comes back
+with everything typed in it, whether or not the file was accepted.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from webapp.i18n import N_
 from webapp.inputs import db_int_or_zero
 from webapp.session_user import actor
 from workflows.errors import ValidationFailed
-from workflows.services import attachment_service
+from workflows.services import attachment_service, task_service
 
 bp = Blueprint("attachments", __name__)
 
@@ -32,6 +36,11 @@ def upload(instance_id: int):
     task_id = db_int_or_zero(raw_task) or None
     if raw_task and task_id is None:
         abort(400)
+    if task_id and request.form.get("action") == "draft":
+        typed = {k: v for k, v in request.form.to_dict().items()
+                 if k not in ("csrf_token", "task_id", "kind", "action")}
+        task_service.task_save_draft(actor(), task_id, typed)
+        flash(N_("已暂存表单中填写的内容。"))
     file = request.files.get("file")
     try:
         attachment_service.attachment_upload(actor(), instance_id, request.form.get("kind", ""),

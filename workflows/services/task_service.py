@@ -83,15 +83,38 @@ def task_form(actor: Actor, task_id: int) -> TaskForm:
             draft_saved_at=record.draft_saved_at, draft_by=draft_by.display_name if draft_by else None,
             signature_allowed=properties.get("signature") == "optional",
             return_direct=properties.get("returnMode") == "direct",
+            sole_candidate=record.assignee_id is None and absent is None
+            and _sole_candidate(s, actor, record, instance, county),
         )
+
+
+def _sole_candidate(s: Session, actor: Actor, record: TaskRecord, instance: ProcessInstance,
+                    county: Organisation) -> bool:
+    """Whether the actor is the only active user the open task is offered to (a one-person role,
+    e.g. the vice county head): claiming it first would be a click for nothing."""
+    if not auth.task_eligible(actor, record, instance, county):
+        return False
+    others = s.scalars(select(User).where(User.active.is_(True), User.id != actor.id)).all()
+    return not any(auth.task_eligible(Actor.from_user(u), record, instance, county) for u in others)
+
+
+def _claim_if_sole(s: Session, actor: Actor, record: TaskRecord, instance: ProcessInstance,
+                   county: Organisation) -> None:
+    """Acting on an open task nobody else could take claims it in the same step (claim-and-act)."""
+    if record.assignee_id is None and auth.acting_for(s, actor, record, instance, county) is None \
+            and _sole_candidate(s, actor, record, instance, county):
+        record.assignee_id = actor.id
+        audit.append(s, "task_claimed", actor=actor.username, role=record.lane, instance_id=instance.id,
+                     task_spec=record.spec_name, mi_index=record.mi_index, address=actor.address)
 
 
 def task_save_draft(actor: Actor, task_id: int, submitted: dict, hand_back: bool = False) -> None:
     """暂存: keep what was typed without completing; a delegate can also hand the draft back."""
     with transaction() as s:
         record, instance, county = _load(s, task_id, lock=True)
-        auth.require(auth.task_save_draft(actor, record, instance, county), "只有办理人或受委派人可以暂存。")
         _require_ready(s, record)
+        _claim_if_sole(s, actor, record, instance, county)
+        auth.require(auth.task_save_draft(actor, record, instance, county), "只有办理人或受委派人可以暂存。")
         version = s.get(ModelVersion, instance.model_version_id)
         schema, _ = form_files(version, record.form)
         # Kept as typed (strings), only the form's own editable fields; validated when submitted.
@@ -174,6 +197,7 @@ def _complete_step(actor: Actor, task_id: int, submitted: dict) -> int:
         absent = auth.acting_for(s, actor, record, instance, county)
         auth.require(auth.task_complete(actor, record, instance, county) or absent is not None)
         _require_ready(s, record)
+        _claim_if_sole(s, actor, record, instance, county)
         if record.assignee_id is None:
             raise Conflict("请先认领该任务再提交。")
         if record.assignee_id != actor.id and not (absent and record.assignee_id == absent.id):

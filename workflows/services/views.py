@@ -60,6 +60,7 @@ class TaskForm:
     signature_allowed: bool = False
     acting_for: str | None = None
     return_direct: bool = False  # BPMN returnMode="direct": a resubmission comes straight back here
+    sole_candidate: bool = False  # nobody else could claim it: the form is shown and submitting claims it
 
 
 @dataclass
