@@ -114,10 +114,11 @@ def test_a_failed_submit_shows_the_errors_on_top_and_focuses_the_first_wrong_fie
 def test_sending_back_asks_for_confirmation_first(page, live_server, prep):
     app, client = prep
     pid = register_lead(client, project_name=PROJECT + "·退回")
-    step(app, client, pid, "screening")
-    task_id = _task(app, pid, "negotiation")
+    for spec, extra in (("screening", {"confirmed_class": "重大"}), ("negotiation", {}), ("approve_terms", {})):
+        step(app, client, pid, spec, **extra)
+    task_id = next(t for t, s, unit in ready_tasks(app, pid) if s == "department_review" and unit == "zrzyj")
     base = live_server
-    sign_in(page, base, "zhaoshang")
+    sign_in(page, base, "rev_zrzyj")
     page.goto(f"{base}/tasks/{task_id}")
     if page.locator("#claim").count():
         page.click("#claim")
@@ -128,7 +129,7 @@ def test_sending_back_asks_for_confirmation_first(page, live_server, prep):
     page.click("#return-submit")
     assert questions and "退回" in questions[0]
     assert page.url.endswith(f"/tasks/{task_id}")  # dismissed: nothing was sent back
-    assert any(s == "negotiation" for _, s, _ in ready_tasks(app, pid))
+    assert any(t == task_id for t, _, _ in ready_tasks(app, pid))
 
 
 def _fits(page) -> None:

@@ -33,8 +33,9 @@ def inbox():
 def _task_page(task_id: int, values=None, errors=None, message=None, status=200):
     view = task_service.task_form(actor(), task_id)
     extra = {}
-    if view.claimed_by_me:
-        extra = {"transfer_to": task_operations.transfer_candidates(actor(), task_id),
+    if view.claimed_by_me or view.sole_candidate:
+        # The sole candidate acts without claiming first: nobody to transfer to, but 退回 and 委派 are offered.
+        extra = {"transfer_to": task_operations.transfer_candidates(actor(), task_id) if view.claimed_by_me else [],
                  "return_to": task_operations.return_targets(actor(), task_id),
                  "delegate_to": task_service.delegate_candidates(actor())}
     return render_template("tasks/task.html", view=view, values=view.values if values is None else values,

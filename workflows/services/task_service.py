@@ -136,8 +136,9 @@ def task_delegate(actor: Actor, task_id: int, to_user_id: int, note: str) -> Non
     """委派: ask a colleague of my unit to prepare the opinion; it comes back to me to submit."""
     with transaction() as s:
         record, instance, county = _load(s, task_id, lock=True)
-        auth.require(auth.task_transfer(actor, record, instance, county), "只有任务的当前办理人可以委派。")
         _require_ready(s, record)
+        _claim_if_sole(s, actor, record, instance, county)
+        auth.require(auth.task_transfer(actor, record, instance, county), "只有任务的当前办理人可以委派。")
         target = s.get(User, to_user_id)
         if target is None or not target.active or target.id == actor.id or target.unit_id != actor.unit_id:
             raise ValidationFailed({"to_user_id": "只能委派给本单位的其他在岗用户"})
