@@ -20,7 +20,7 @@ from workflows.engine.model_store import all_form_schemas, form_files
 from workflows.engine.replay import replay
 from workflows.errors import NotFound
 from workflows.localtime import CHINA, to_local, to_utc_naive
-from workflows.models import AuditEvent, ModelVersion, Organisation, ProcessInstance, TaskRecord, User
+from workflows.models import AuditEvent, ModelVersion, Organisation, ProcessInstance, TaskRecord, Unit, User
 from workflows.roles import ROLES
 from workflows.services.audit_views import Finding, ReplayReport, ReplayStep, ReplayStepView, VerifyReport
 
@@ -172,8 +172,11 @@ def replay_view(actor: Actor, instance_id: int, step: int | None = None, on: dat
         names = dict(s.execute(select(User.username, User.display_name)).all())
         steps = [ReplayStep(i, e.id, e.at, names.get(e.actor, e.actor), _role(e.role), e.action,
                             titles.get(e.task_spec, e.task_spec), e.outcome) for i, e in enumerate(history, start=1)]
-        # The engine's state as recorded at this moment: the newest engine step up to this event.
-        engine = next((e for e in reversed(events) if e.action == "engine_step" and e.id <= current.id), None)
+        # The engine's state as recorded at this moment: the newest engine step before the next step of
+        # the history (a completion is logged just before the engine step it causes).
+        upto = history[number].id if number < len(history) else None
+        engine = next((e for e in reversed(events) if e.action == "engine_step"
+                       and (upto is None or e.id < upto)), None)
         done, active = (engine.data.get("done", []), engine.data.get("active", [])) if engine else ([], [])
         # Labels from the forms this project's tasks use (another process may name a key differently).
         used = list(dict.fromkeys(s.scalars(select(TaskRecord.form).where(
@@ -197,8 +200,7 @@ def replay_view(actor: Actor, instance_id: int, step: int | None = None, on: dat
             county=s.get(Organisation, instance.county_id).name, model_version=version.content_hash[:12],
             model_version_id=version.id, steps=steps, current=steps[number - 1],
             form_data=forms.display_fields([form_files(version, step_form)[0]] if step_form else schemas, submitted)
-            if submitted else
-            [(k, v) for k, v in (current.data or {}).items() if v not in (None, "")],
+            if submitted else _event_fields(s, instance, schemas, current.data),
             changes=changes, svg=svg, active=list(active), done=list(done))
 
 
@@ -210,6 +212,39 @@ def _project_data(events: list[AuditEvent]) -> dict:
         if e.action == "task_completed" and e.mi_index is None:
             data.update({k: v for k, v in (e.data or {}).items() if k != "on_behalf_of"})
     return {k: v for k, v in data.items() if v not in (None, "")}
+
+
+# What the other events record, named for people (a form's own fields take their form titles).
+EVENT_LABELS = {
+    "model_version": "流程版本", "process": "流程", "filing_id": "备案记录编号", "audit_head_hash": "报送时审计链头哈希",
+    "lane": "办理岗位", "unit": "办理部门", "due_working_days": "办理时限（工作日）", "due_at": "办理期限",
+    "assignee_id": "办理人", "reason": "理由", "note": "附言", "to": "对象", "filename": "文件名", "kind": "类型",
+    "size": "大小（字节）", "sha256": "SHA-256", "version": "版本", "number": "备案号", "round": "报送轮次",
+    "state": "状态", "reference": "文号", "target": "退回至", "addressee": "主送", "step": "步骤",
+    "on_behalf_of": "代为办理", "decided_by": "决定人", "via": "途径", "from": "原办理人", "unit_code": "部门",
+}
+
+
+def _event_fields(s: Session, instance: ProcessInstance, schemas: list[dict], data) -> list[tuple[str, object]]:
+    """(label, value) of an event's record: known keys by their names, form fields by their titles,
+    a unit code by its department's name, a short hash shortened no further."""
+    if not isinstance(data, dict):
+        return []
+    units = dict(s.execute(select(Unit.code, Unit.name).where(Unit.organisation_id == instance.county_id)).all())
+    users = dict(s.execute(select(User.id, User.display_name)).all())
+    rows = []
+    for key, value in data.items():
+        if value in (None, "", [], {}):
+            continue
+        if key in ("unit", "unit_code") and value in units:
+            value = units[value]
+        elif key == "lane" and value in ROLES:
+            value = ROLES[value].name
+        elif key == "assignee_id" and value in users:
+            value = users[value]
+        label = EVENT_LABELS.get(key) or _label(schemas, key)
+        rows.append((label, value if isinstance(value, (str, int, float)) else json.dumps(value, ensure_ascii=False)))
+    return rows
 
 
 def _label(schemas: list[dict], key: str) -> str:

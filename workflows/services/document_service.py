@@ -384,7 +384,8 @@ def _history(s: Session, instance: ProcessInstance) -> dict:
         outcome = instance.stage if e.action == "project_ended" and e.outcome == instance.outcome else e.outcome
         events.append({"at": e.at, "time": f"{to_local(e.at):%H:%M:%S}", "actor": e.actor_name,
                        "action": ACTION_NAMES.get(e.action, e.action),
-                       "task": (e.task_title or "") + (f" #{e.mi_index + 1}" if e.mi_index is not None else ""),
+                       "task": (e.task_title or "") + (f"（{e.unit_name}）" if e.unit_name else
+                                                        f" #{e.mi_index + 1}" if e.mi_index is not None else ""),
                        "detail": _detail(outcome, e.data)})
     return {**_common(s, instance, "history"), "events": events}
 

@@ -193,6 +193,12 @@ def _receive_decision(s: Session, county_name: str, filing_id: int | None, p: di
         values = forms.validate(schema, {"prefecture_decision": decision, "prefecture_opinion": opinion},
                                 task_data or {}, coerce_strings=False)
         stored.update(values)
+        # The decision is logged before what the engine does with it (cause before effect).
+        audit.append(s, "task_completed", actor=actor.username, role=record.lane, instance_id=instance.id,
+                     task_spec=record.spec_name, mi_index=record.mi_index, outcome=decision,
+                     data={**stored, "on_behalf_of": f"{prefecture.name}商务局", "decided_by": decided_by,
+                           "via": "filing API", "round": round_, "number": answer["number"],
+                           "prefecture_filing_id": p.get("prefecture_filing_id")})
         runtime.complete(wf, record.task_uuid, values)
 
     if decision == "受理":
@@ -202,12 +208,6 @@ def _receive_decision(s: Session, county_name: str, filing_id: int | None, p: di
     record.note = f"由{prefecture.name}商务局经备案接口办理" + (f"（{decided_by}）" if decided_by else "")
     run_step(s, instance, actor, change)
     record.data = stored
-    audit.append(s, "task_completed", actor=actor.username, role=record.lane, instance_id=instance.id,
-                 task_spec=record.spec_name, mi_index=record.mi_index, outcome=decision,
-                 data={**stored, "on_behalf_of": f"{prefecture.name}商务局", "decided_by": decided_by,
-                       "via": "filing API", "round": round_, "number": answer["number"],
-                       "prefecture_filing_id": p.get("prefecture_filing_id")},
-                 state_hash=instance.state_hash)
     return answer
 
 

@@ -174,12 +174,12 @@ def start_instance(session: Session, actor: Actor, version: ModelVersion, proces
     def change(runtime, wf):
         nonlocal first_uuid
         first_uuid = runtime.ready_tasks(wf)[0].uuid
+        # Logged before the engine runs on, so the history reads cause then effect.
+        audit.append(session, "task_completed", actor=actor.username, role=first.lane, instance_id=instance.id,
+                     task_spec=first.spec_name, data=submitted_data, address=actor.address)
         runtime.complete(wf, first_uuid, submitted_data)
 
     run_step(session, instance, actor, change)
-    audit.append(session, "task_completed", actor=actor.username, role=first.lane, instance_id=instance.id,
-                 task_spec=first.spec_name, data=submitted_data, state_hash=instance.state_hash,
-                 address=actor.address)
     session.add(TaskRecord(instance_id=instance.id, task_uuid=first_uuid, spec_name=first.spec_name,
                            title=first.title, stage=first.properties.get("stage", first.title), form=first.form,
                            lane=first.lane, assignee_id=actor.id, fixed_assignee=True, state="completed",

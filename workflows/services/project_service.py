@@ -115,7 +115,8 @@ def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
         return ProjectDetail(
             summary=_summary(s, instance),
             data=data,
-            fields=forms.display_fields(all_form_schemas(version), data),
+            fields=forms.display_fields(own_forms := _own_form_schemas(s, version, instance), data),
+            field_groups=_field_groups(own_forms, data),
             model_version=version.content_hash[:12],
             tasks=[_item(s, t, instance) for t in tasks],
             opinions=opinions(s, instance.id),
@@ -136,6 +137,31 @@ def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
             tracking=tracking_operations.tracking_view(s, instance, data) if instance.process_id == PROCESS_ID
             else None,
         )
+
+
+def _own_form_schemas(s: Session, version: ModelVersion, instance: ProcessInstance) -> list[dict]:
+    """The schemas of the forms this project's own steps used, in the order it met them (labels come
+    from its own process: an investment project's investor is never the complaint form's 投诉人)."""
+    used = list(dict.fromkeys(s.scalars(select(TaskRecord.form).where(
+        TaskRecord.instance_id == instance.id, TaskRecord.form.is_not(None)).order_by(TaskRecord.id))))
+    return [form_files(version, name)[0] for name in used] or all_form_schemas(version)
+
+
+def _field_groups(schemas: list[dict], data: dict) -> list[tuple[str, list[tuple[str, object]]]]:
+    """The project's data under the stage (form) that first asked for each field."""
+    groups, seen = [], set()
+    for schema in schemas:
+        rows = [(label, value) for (label, value), name in zip(
+            forms.display_fields([schema], data), _shown_names(schema, data), strict=True) if name not in seen]
+        seen.update(_shown_names(schema, data))
+        if rows:
+            groups.append((schema.get("title", ""), rows))
+    return groups
+
+
+def _shown_names(schema: dict, data: dict) -> list[str]:
+    """The fields forms.display_fields shows of this schema, in its order."""
+    return [n for n, p in schema.get("properties", {}).items() if data.get(n) not in (None, "") and not p.get("readOnly")]
 
 
 def copy_candidates(actor: Actor, instance_id: int) -> list[tuple[int, str]]:
@@ -182,7 +208,10 @@ def _my_latest_step(s: Session, actor: Actor, instance: ProcessInstance) -> int 
     last = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
                                               TaskRecord.state == "completed")
                      .order_by(TaskRecord.completed_at.desc(), TaskRecord.id.desc()).limit(1)).first()
-    return last.id if last is not None and last.completed_by_id == actor.id and last.mi_index is None else None
+    if last is None or last.completed_by_id != actor.id or last.mi_index is not None:
+        return None
+    # Offered only when 撤回 would work (not after the filing or signing went out, nor once taken up).
+    return None if task_operations.touched_since(s, last) else last.id
 
 
 def lead_values(actor: Actor, instance_id: int) -> dict:
@@ -211,9 +240,22 @@ def history(s: Session, instance_id: int) -> list[HistoryEntry]:
     titles = dict(s.execute(select(TaskRecord.spec_name, TaskRecord.title)
                             .where(TaskRecord.instance_id == instance_id)).all())
     names = dict(s.execute(select(User.username, User.display_name)).all())
+    units = _opinion_units(s, instance_id)
     return [HistoryEntry(at=e.at, actor=e.actor, actor_name=names.get(e.actor, e.actor),
                          task_title=titles.get(e.task_spec, e.task_spec), role=e.role, action=e.action, task_spec=e.task_spec,
-                         mi_index=e.mi_index, outcome=e.outcome, data=e.data) for e in events]
+                         mi_index=e.mi_index, outcome=e.outcome, data=e.data,
+                         unit_name=units.get((e.task_spec, e.mi_index)) if e.mi_index is not None else None)
+            for e in events]
+
+
+def _opinion_units(s: Session, instance_id: int) -> dict[tuple[str, int], str]:
+    """(step, instance index) → department name, for the steps done once per department (会审)."""
+    instance = s.get(ProcessInstance, instance_id)
+    names = dict(s.execute(select(Unit.code, Unit.name).where(Unit.organisation_id == instance.county_id)).all())
+    rows = s.execute(select(TaskRecord.spec_name, TaskRecord.mi_index, TaskRecord.unit_code)
+                     .where(TaskRecord.instance_id == instance_id, TaskRecord.mi_index.is_not(None))
+                     .order_by(TaskRecord.id)).all()
+    return {(spec, index): names.get(code, code) for spec, index, code in rows if code}
 
 
 def _project_data(s: Session, instance: ProcessInstance) -> dict:

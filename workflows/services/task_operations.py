@@ -184,6 +184,13 @@ def task_withdraw(actor: Actor, task_id: int) -> int:
 
 
 def _require_untouched(s: Session, record: TaskRecord) -> None:
+    if touched_since(s, record):
+        raise Conflict("下一环节已开始办理，不能撤回。")
+
+
+def touched_since(s: Session, record: TaskRecord) -> bool:
+    """Whether anything happened after the step that 撤回 could not undo (a later step taken up or
+    done, or the prefecture told by a filing service task)."""
     later = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == record.instance_id,
                                                TaskRecord.id != record.id)).all()
     touched = any(
@@ -195,8 +202,7 @@ def _require_untouched(s: Session, record: TaskRecord) -> None:
         AuditEvent.instance_id == record.instance_id, AuditEvent.at >= record.completed_at,
         AuditEvent.action.in_(("filing_submitted", "filing_accepted", "filing_returned",
                                "signing_reported"))).limit(1))
-    if touched or filed is not None:
-        raise Conflict("下一环节已开始办理，不能撤回。")
+    return touched or filed is not None
 
 
 # --- 撤销 --------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from workflows.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from workflows.localtime import to_local
 from workflows.models import ModelVersion, Notification, Organisation, ProcessInstance, TaskRecord, Unit, User
 from workflows.models._types import utcnow
+from workflows.roles import ROLES
 from workflows.services.instance_step import run_step, runtime_for
 from workflows.services.views import Opinion, TaskForm, TaskItem
 
@@ -213,6 +214,12 @@ def _complete_step(actor: Actor, task_id: int, submitted: dict) -> int:
                 raise Conflict("该任务已被处理，请刷新。")
             values = forms.validate(schema, submitted, task_data, facts=project_facts(instance))
             stored.update(values)
+            # The cause before its effects: the completion is logged before what the engine does
+            # next (services it calls, the tasks it offers); the engine step records the state hash.
+            audit.append(s, "task_completed", actor=actor.username, role=record.lane, instance_id=instance.id,
+                         task_spec=record.spec_name, mi_index=record.mi_index,
+                         data={**stored, "on_behalf_of": absent.username} if absent else stored,
+                         outcome=_decision(stored), address=actor.address)
             runtime.complete(wf, record.task_uuid, values)
 
         signature = _signature_png(submitted.get("signature"))
@@ -221,10 +228,6 @@ def _complete_step(actor: Actor, task_id: int, submitted: dict) -> int:
         record.data = stored
         record.draft, record.delegate_id, record.signature_png = None, None, signature
         record.acted_for_id = absent.id if absent else None
-        audit.append(s, "task_completed", actor=actor.username, role=record.lane, instance_id=instance.id,
-                     task_spec=record.spec_name, mi_index=record.mi_index,
-                     data={**stored, "on_behalf_of": absent.username} if absent else stored,
-                     outcome=_decision(stored), state_hash=instance.state_hash, address=actor.address)
         return instance.id
 
 
@@ -336,5 +339,5 @@ def _item(s: Session, record: TaskRecord, instance: ProcessInstance) -> TaskItem
         project_class=instance.project_class, created_at=record.created_at, due_at=record.due_at,
         assignee=assignee.display_name if assignee else None, assignee_id=record.assignee_id,
         state=record.state, overdue=bool(record.due_at and record.state == "ready" and record.due_at < utcnow()),
-        note=record.note,
+        note=record.note, role=ROLES[record.lane].name if record.lane in ROLES else None,
     )

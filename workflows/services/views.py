@@ -26,6 +26,7 @@ class TaskItem:
     state: str
     overdue: bool = False
     note: str | None = None
+    role: str | None = None  # the role (岗位) the task is offered to, e.g. 研判专班
 
 
 @dataclass
@@ -75,6 +76,7 @@ class HistoryEntry:
     mi_index: int | None
     outcome: str | None
     data: dict[str, Any] | None
+    unit_name: str | None = None  # the department of one joint-review opinion (a multi-instance step)
 
 
 @dataclass
@@ -117,6 +119,8 @@ class ProjectDetail:
     copies: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[DuplicateLead] = field(default_factory=list)
     tracking: dict[str, Any] | None = None  # 履约跟踪 after signing (tracking_operations.tracking_view)
+    # The project's data by the stage whose form answered it: (form title, [(label, value)]), in order.
+    field_groups: list[tuple[str, list[tuple[str, Any]]]] = field(default_factory=list)
 
 
 @dataclass
