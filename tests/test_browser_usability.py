@@ -92,7 +92,8 @@ def test_a_failed_submit_shows_the_errors_on_top_and_focuses_the_first_wrong_fie
     assert links.count() >= 2
     assert "研判意见" in summary.inner_text()
     first_wrong = page.locator(".field.has-error").first.get_attribute("id")
-    focused = page.evaluate("document.activeElement.closest('.field') && document.activeElement.closest('.field').id")
+    page.wait_for_function("document.activeElement && document.activeElement.closest('.field')")
+    focused = page.evaluate("document.activeElement.closest('.field').id")
     assert focused == first_wrong
     # A link of the summary takes the cursor to its field.
     summary.locator("a[data-field=screening_opinion]").click()
@@ -107,7 +108,8 @@ def test_a_failed_submit_shows_the_errors_on_top_and_focuses_the_first_wrong_fie
     page.click("#submit")
     assert page.locator("#error-summary").is_visible()
     assert page.input_value("#in-project_name") == "只填了名称的线索"
-    focused = page.evaluate("document.activeElement.closest('.field') && document.activeElement.closest('.field').id")
+    page.wait_for_function("document.activeElement && document.activeElement.closest('.field')")
+    focused = page.evaluate("document.activeElement.closest('.field').id")
     assert focused == page.locator(".field.has-error").first.get_attribute("id")
 
 
