@@ -66,7 +66,7 @@ DELEGATION = {"company": "湖南锂晟新能源科技有限公司", "visit_date"
               "members-1-name": "赵敏", "members-1-position": "",
               "members-2-name": "", "members-2-position": "",  # the empty row offered for a new member
               "interests": ["land", "policy"], "hotel": "county",
-              "needs_interpreter": "false", "notes": "清真餐"}
+              "_booleans": "needs_interpreter", "notes": "清真餐"}  # 需要翻译 shown and left unticked
 
 
 def test_a_visit_model_with_a_manual_first_task_runs_from_the_start_page_to_its_end(app, client, clock):
@@ -130,7 +130,7 @@ def test_an_inspection_model_with_a_decision_table_parallel_instances_and_a_call
     assert refused.status_code == 422 and 'data-error-for="sites"' in refused.data.decode()
     instance_id = start(client, "joint_inspection", {
         "sites-0-name": "经开区 A-12 地块", "sites-0-area": "60", "sites-1-name": "经开区 B-3 地块",
-        "sites-1-area": "25", "area_mu": "85", "hazardous": ["false", "true"]})
+        "sites-1-area": "25", "area_mu": "85", "hazardous": "true", "_booleans": "hazardous"})
 
     # The DMN table (COLLECT) picked three departments: one parallel task each, in any order.
     tasks = [t for t in ready_tasks(app, instance_id) if t[1] == "ji_finding"]
@@ -139,9 +139,9 @@ def test_an_inspection_model_with_a_decision_table_parallel_instances_and_a_call
     departments = {tid: re.search(r"代表 <strong>(.+?)</strong> 踏勘 2 个地块", p).group(1) for tid, p in pages.items()}
     assert sorted(departments.values()) == sorted(["县应急管理局", "县发改局", "县自然资源局"])
     for task_id in reversed(list(departments)):
-        # The form's checkbox sends "false" (hidden) and, when ticked, "true" after it.
-        ticked = ["false"] if departments[task_id] == "县应急管理局" else ["false", "true"]
-        submit(client, task_id, {"suitable": ticked, "remark": f"{departments[task_id]}意见"})
+        # The form names the checkbox it showed (_booleans): unticked is 否 although its default is 是.
+        ticked = {} if departments[task_id] == "县应急管理局" else {"suitable": "true"}
+        submit(client, task_id, {**ticked, "_booleans": "suitable", "remark": f"{departments[task_id]}意见"})
 
     # The called process's task, with the caller's data in its instructions.
     report = only_task(app, instance_id, "ir_write")
@@ -233,9 +233,19 @@ def test_without_javascript_adding_a_row_saves_a_draft_and_offers_one_more_empty
     instance_id = start(client, "site_visit")
     register = only_task(app, instance_id, "sv_register")
     response = client.post(f"/tasks/{register}", data={"company": "湖南锂晟", "members-0-name": "李明",
-                                                       "interests": ["land", "policy"], "action": "add_row"})
+                                                       "interests": ["land", "policy"], "action": "add_row",
+                                                       "_booleans": "needs_interpreter"})
     assert response.status_code == 302
     page = client.get(f"/tasks/{register}").data.decode()
     assert 'value="李明"' in page and 'name="members-1-name"' in page and 'name="members-2-name"' not in page
     assert re.search(r'value="land"\s+checked', page) and re.search(r'value="policy"\s+checked', page)
     assert 'value="湖南锂晟"' in page
+    assert not re.search(r'name="needs_interpreter" value="true"\s+checked', page)  # unticked stays unticked
+
+
+def test_a_boolean_the_submission_leaves_out_takes_the_schemas_default(app, client):
+    deploy(client, "site_visit")
+    instance_id = start(client, "site_visit")
+    register = only_task(app, instance_id, "sv_register")
+    submit(client, register, {"company": "湖南锂晟", "leader-name": "王建国", "members-0-name": "李明"})
+    assert task_data(app, instance_id)["needs_interpreter"] is True

@@ -54,6 +54,12 @@ def readonly_fields(schema: dict) -> list[str]:
 
 
 SEP = "-"  # nested field names in HTML: `people-0-name` is people[0].name
+SHOWN_BOOLEANS = "_booleans"  # the form names each checkbox it showed: one left unticked is 否, not absent
+
+
+def _shown_booleans(submitted: dict) -> set[str]:
+    shown = submitted.get(SHOWN_BOOLEANS) or []
+    return set(shown if isinstance(shown, list) else [shown])
 
 
 def option_pairs(prop: dict) -> list[tuple[Any, Any]]:
@@ -108,8 +114,8 @@ def _coerce_value(prop: dict, path: str, submitted: dict, errors: dict[str, str]
         return chosen or None
     raw = _last(submitted.get(path))
     if kind == "boolean":
-        if raw is None:  # not in the submission at all: the schema's default, else 否
-            return bool(prop.get("default", False))
+        if raw is None:  # an unticked box the form showed is 否; a field not sent takes the schema's default
+            return False if path in _shown_booleans(submitted) else bool(prop.get("default", False))
         return raw in ("on", "true", "1", "是", True)
     raw = ("" if raw is None else str(raw)).strip()
     if raw == "":
@@ -175,6 +181,9 @@ def draft_of(schema: dict, submitted: dict[str, Any]) -> dict[str, Any]:
             raw = str(raw)[:5000]
         if raw not in (None, "", []):
             kept[key] = raw
+    for key in _shown_booleans(submitted) - set(kept):  # unticked: kept as 否, not as "not answered"
+        if key in editable or any(key.startswith(name + SEP) for name in editable):
+            kept[key] = "false"
     return kept
 
 
