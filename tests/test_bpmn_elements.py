@@ -249,3 +249,12 @@ def test_a_boolean_the_submission_leaves_out_takes_the_schemas_default(app, clie
     register = only_task(app, instance_id, "sv_register")
     submit(client, register, {"company": "湖南锂晟", "leader-name": "王建国", "members-0-name": "李明"})
     assert task_data(app, instance_id)["needs_interpreter"] is True
+
+
+def test_the_project_page_shows_nested_and_repeating_answers_by_their_titles(app, client):
+    deploy(client, "site_visit")
+    instance_id = start(client, "site_visit")
+    submit(client, only_task(app, instance_id, "sv_register"), DELEGATION)
+    page = client.get(f"/projects/{instance_id}").data.decode()
+    assert "姓名：王建国，手机号：13900001111" in page
+    assert "姓名：李明，职务：总经理；姓名：赵敏" in page and "用地；政策" in page

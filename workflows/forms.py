@@ -327,4 +327,11 @@ def option_title(prop: dict, value: Any) -> Any:
 def _display_value(prop: dict, value: Any) -> Any:
     if isinstance(value, bool):
         return "是" if value else "否"
+    if isinstance(value, dict):  # a nested object: its fields, labelled by their titles
+        props = prop.get("properties") or {}
+        return "，".join(f"{props.get(k, {}).get('title', k)}：{_display_value(props.get(k, {}), v)}"
+                        for k, v in value.items() if v not in (None, "", []))
+    if isinstance(value, list):  # repeating rows or a multiple choice
+        items = prop.get("items") or {}
+        return "；".join(str(_display_value(items, v)) for v in value)
     return option_title(prop, value)
