@@ -367,7 +367,11 @@ def _form_pairs(bpmn_json: str) -> dict[str, str]:
     """{schema file name: uischema file name} as the BPMN's user tasks pair them."""
     pairs = {}
     for text in json.loads(bpmn_json).values():
-        for element in _xml(text).iter(f"{{{SPIFF_NS}}}properties"):
+        try:
+            root = _xml(text)
+        except etree.XMLSyntaxError:
+            continue  # validate_files reports the file that does not parse
+        for element in root.iter(f"{{{SPIFF_NS}}}properties"):
             props = {p.get("name"): p.get("value") for p in element.iter(f"{{{SPIFF_NS}}}property")}
             if props.get("formJsonSchemaFilename") and props.get("formUiSchemaFilename"):
                 pairs[props["formJsonSchemaFilename"]] = props["formUiSchemaFilename"]
