@@ -71,6 +71,7 @@ def test_a_visit_is_started_and_its_repeating_rows_are_filled_in_the_browser(pag
     confirm = next(t for t in ready_tasks(prep, instance_id) if t[1] == "sv_confirm_arrival")[0]
     page.goto(f"{live_server}/tasks/{confirm}")
     assert "湖南锂晟新能源科技有限公司 一行 2 人" in page.locator("#instructions").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "form-less-task.png"))
     page.click("#submit")  # 完成
     page.wait_for_url(f"{live_server}/projects/{instance_id}")
     assert ready_tasks(prep, instance_id) == []  # waiting at the timer after the message
