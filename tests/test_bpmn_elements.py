@@ -11,6 +11,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from flow_support import login, ready_tasks, status_of
 
 from workflows.models._types import utcnow
@@ -69,6 +70,15 @@ DELEGATION = {"company": "湖南锂晟新能源科技有限公司", "visit_date"
               "_booleans": "needs_interpreter", "notes": "清真餐"}  # 需要翻译 shown and left unticked
 
 
+@pytest.fixture
+def app_on(database):
+    """The app on each kind of database (SQLite, and PostgreSQL with -m postgres)."""
+    from webapp import create_app
+
+    return create_app({"TESTING": True, "DATABASE_URL": database, "WTF_CSRF_ENABLED": False,
+                       "SECRET_KEY": "test", "SERVER_NAME": "localhost"})
+
+
 def test_a_visit_model_with_a_manual_first_task_runs_from_the_start_page_to_its_end(app, client, clock):
     deploy(client, "site_visit")
     login(client, STARTER)
@@ -121,7 +131,8 @@ def test_a_visit_model_with_a_manual_first_task_runs_from_the_start_page_to_its_
     assert status_of(app, instance_id)[0] == "completed"
 
 
-def test_an_inspection_model_with_a_decision_table_parallel_instances_and_a_call_activity_runs_to_its_end(app, client):
+def test_an_inspection_model_with_a_decision_table_parallel_instances_and_a_call_activity_runs_to_its_end(app_on):
+    app, client = app_on, app_on.test_client()
     deploy(client, "joint_inspection")
     login(client, STARTER)
     form = client.get("/start/joint_inspection").data.decode()
@@ -193,9 +204,10 @@ def _state(app, instance_id: int) -> tuple:
     return (*stored, tuple(ready_tasks(app, instance_id)))
 
 
-def test_a_condition_or_script_that_never_ends_fails_the_step_and_changes_nothing(app, client, monkeypatch):
+def test_a_condition_or_script_that_never_ends_fails_the_step_and_changes_nothing(app_on, monkeypatch):
     import time
 
+    app, client = app_on, app_on.test_client()
     monkeypatch.setenv("ZS_SCRIPT_SECONDS", "0.5")
     deploy(client, "runaway")
     for route in ("sum", "loop"):
