@@ -118,3 +118,30 @@ def test_redirect_targets_never_leave_the_site(site, target):
         parts = urlsplit(location)
         assert parts.netloc in ("", "localhost") and not parts.path.startswith("//"), location
         assert "evil" not in parts.netloc
+
+
+def test_the_filing_api_answers_a_bad_timestamp_or_a_huge_id_with_a_4xx(site):
+    import json
+
+    from exchange_support import KEY, KEYS
+
+    from workflows import filing_exchange
+
+    app, *_ = site
+    filing_exchange.configure(keys=KEYS.split(","))
+    try:
+        client = app.test_client()
+        body = b"{}"
+        headers = filing_exchange.sign("南县", KEY["南县"], "POST", "/api/v1/filings", body)
+        for stamp in ("²", "١٧٠٠٠٠٠٠٠٠", "9" * 40):  # unauthenticated: checked before any key is used
+            response = client.post("/api/v1/filings", data=body, content_type="application/json",
+                                   headers={**headers, "X-ZS-Timestamp": stamp})
+            assert response.status_code == 401, response.data.decode()[:500]
+        for field in ("filing_id", "round"):
+            payload = {"filing_id": 1, "round": 1, field: 10**20}
+            body = json.dumps(payload).encode()
+            response = client.post("/api/v1/filings", data=body, content_type="application/json",
+                                   headers=filing_exchange.sign("南县", KEY["南县"], "POST", "/api/v1/filings", body))
+            assert response.status_code == 400 and "2147483647" in response.get_json()["error"], field
+    finally:
+        filing_exchange.configure()

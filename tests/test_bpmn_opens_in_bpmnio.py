@@ -38,12 +38,12 @@ EXPECTED = {
     'bpmn/project_class.dmn': {
         'kind': 'dmn', 'shapes': 1, 'edges': 0,
         'decisions': [{'id': 'project_class_decision', 'hitPolicy': 'FIRST',
-                       'inputs': 3, 'outputs': 1, 'rules': 4}],
+                       'inputs': 3, 'outputs': 1, 'rules': 5}],
     },
     'bpmn/rewards.dmn': {
         'kind': 'dmn', 'shapes': 1, 'edges': 0,
         'decisions': [{'id': 'rewards_decision', 'hitPolicy': 'COLLECT',
-                       'inputs': 10, 'outputs': 8, 'rules': 6}],
+                       'inputs': 10, 'outputs': 9, 'rules': 5}],
     },
     'bpmn/tracking_cadence.dmn': {
         'kind': 'dmn', 'shapes': 1, 'edges': 0,

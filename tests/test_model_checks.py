@@ -69,3 +69,30 @@ def test_the_shipped_models_pass_every_check():
     files = model_store.read_model_files()
     specs = model_store.parse_specs(model_store.content_hash(files), json.dumps(files))
     assert specs and code_problems(specs, operators.names()) == []
+
+
+def test_an_administrator_deploying_a_model_with_broken_code_is_refused_and_nothing_is_stored(app, client):
+    import io
+    from pathlib import Path
+
+    from flow_support import login
+    from sqlalchemy import func, select
+
+    from workflows.db import transaction
+    from workflows.models import ModelVersion
+
+    model = Path(__file__).parent / "models" / "visit_request"
+    files = []
+    for path in sorted(model.glob("*/*")):
+        data = path.read_bytes()
+        if path.suffix == ".bpmn":
+            data = data.replace('level == "重要"'.encode(), b"level == (")
+        files.append((io.BytesIO(data), path.name))
+    with transaction() as s:
+        before = s.scalar(select(func.count(ModelVersion.id)))
+    login(client, "admin")
+    response = client.post("/admin/versions", content_type="multipart/form-data", data={"files": files, "note": "x"})
+    html = response.data.decode()
+    assert response.status_code == 422 and "条件表达式无法在受限脚本引擎中编译" in html
+    with transaction() as s:
+        assert s.scalar(select(func.count(ModelVersion.id))) == before

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from workflows.db import transaction
 from workflows.engine.script_engine import restricted_engine
-from workflows.localtime import CHINA, to_utc_naive
+from workflows.localtime import CHINA, china_today, to_utc_naive
 from workflows.models import AuditEvent, RewardGrant
 from workflows.services.timer_service import fire_due_timers
 
@@ -115,7 +115,7 @@ def test_business_referral_earns_10_wan_after_production(parser, changes, expect
 
 GENERAL_PATH = ("approve_terms", "department_review", "review_materials", "pre_review", "review_meeting",
                 "contract_review", "approve_filing", "prefecture_review", "signing")
-SIGNED_ON = date.today()  # the demo answers sign today
+SIGNED_ON = china_today()  # the demo answers sign today (in China)
 Y, NEXT = SIGNED_ON.year + 1, SIGNED_ON.year + 2  # the reports' years: after the first monthly report is due
 
 

@@ -1,6 +1,7 @@
 """Sessions live on the server: the cookie carries only a random token; signing out, a password reset
 by an administrator and deactivation end every session of that user, so a cookie captured earlier
-stops working; a session gets a new id at every sign-in and ends at an absolute limit too."""
+stops working; a session gets a new id at every sign-in and ends at an absolute limit too. On SQLite
+and PostgreSQL."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -12,6 +13,15 @@ from sqlalchemy import select, update
 from workflows.db import transaction
 from workflows.models import User, UserSession
 from workflows.models._types import utcnow
+
+
+@pytest.fixture
+def app(database):
+    """The app on each database (SQLite, PostgreSQL)."""
+    from webapp import create_app
+
+    return create_app({"TESTING": True, "DATABASE_URL": database, "WTF_CSRF_ENABLED": False,
+                       "SECRET_KEY": "test", "SERVER_NAME": "localhost"})
 
 
 def _user_id(username: str) -> int:

@@ -1,14 +1,13 @@
 """Demo organisations, users and projects: one prefecture with two counties (seed 004 annex units)."""
 from __future__ import annotations
 
-from datetime import date
-
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
 from workflows.actor import Actor
 from workflows.db import transaction
 from workflows.engine import model_store
+from workflows.localtime import china_today
 from workflows.models import Organisation, Unit, User, UserRole
 from workflows.services.user_service import hash_password
 
@@ -90,18 +89,18 @@ DEMO_ANSWERS = {
                          "power_guarantee": "可保障", "water_guarantee": "可保障",
                          "factor_guarantee_opinion": "要素保障到位。"},
     "pre_review": {"pre_review_decision": "通过", "pre_review_opinion": "材料齐全，提交评审会。"},
-    "review_meeting": {"meeting_decision": "通过", "meeting_date": date.today().isoformat(),
+    "review_meeting": {"meeting_decision": "通过", "meeting_date": china_today().isoformat(),
                        "meeting_opinion": "评审通过。"},
     "supplement_materials": {"supplement_materials_note": "已按评审会要求补充材料。"},
     "executive_meeting": {"exec_decision": "同意", "exec_meeting_type": "县政府常务会议",
-                          "exec_minutes_number": "南府阅〔2026〕12号", "exec_meeting_date": date.today().isoformat(),
+                          "exec_minutes_number": "南府阅〔2026〕12号", "exec_meeting_date": china_today().isoformat(),
                           "exec_opinion": "同意签约。"},
     "contract_review": {"contract_decision": "通过", "legality_ok": "true", "fair_competition_ok": "true",
                         "contract_opinion": "合同条款合法，优惠条款经公平竞争审查。"},
     "approve_filing": {"filing_approval": "同意报备", "filing_approval_opinion": "同意报市商务局备案。"},
     "prefecture_review": {"prefecture_decision": "受理", "prefecture_opinion": "准予备案。"},
     "revise_filing": {"revise_note": "已按退回意见修改备案材料。"},
-    "signing": {"contract_number": "NX-2026-001", "sign_date": date.today().isoformat(),
+    "signing": {"contract_number": "NX-2026-001", "sign_date": china_today().isoformat(),
                 "signatories": "南县人民政府；湖南洞庭食品有限公司", "signing_place": "南县", "signing_opinion": "签约完成。",
                 "sector": "农业", "chain_project": "true",
                 # "五个一" (seed 002 §(九)): required for 重大 projects, kept for the others too.
@@ -112,7 +111,7 @@ DEMO_ANSWERS = {
                        "production_started": "false", "jobs_created": "0", "tax_paid_wan": "0",
                        "progress_note": "正在办理用地和规划手续。"},
     "reply_reminder": {"delay_reasons": "用地报批尚未完成。", "measures": "县自然资源局加快组卷报批，园区同步开展场平。",
-                       "planned_start_date": date.today().isoformat()},
+                       "planned_start_date": china_today().isoformat()},
 }
 
 # Who does each task in the demo data (department tasks and host sites: by unit code).

@@ -122,7 +122,9 @@ def verify(headers, method: str, path: str, body: bytes, now: float | None = Non
     key = _settings.keys.get(county)
     if key is None:
         raise AuthFailed("未知的县或未配置该县的共享密钥。")
-    if not stamp.isdigit() or not (8 <= len(nonce) <= 64) or not nonce.isalnum():
+    # ASCII only: "²" or "٣" pass isdigit() but are no timestamp (int() fails or reads another script).
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12) or not (8 <= len(nonce) <= 64) \
+            or not (nonce.isascii() and nonce.isalnum()):
         raise AuthFailed("签名参数格式不正确。")
     if abs((time.time() if now is None else now) - int(stamp)) > _settings.window:
         raise AuthFailed("请求已过期（时间戳超出允许的时间窗口），请校准时钟后重发。")

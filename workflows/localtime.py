@@ -14,3 +14,8 @@ def to_local(utc_naive: datetime) -> datetime:
 
 def to_utc_naive(local: datetime) -> datetime:
     return local.astimezone(UTC).replace(tzinfo=None)
+
+
+def china_today():
+    """Today's date in China: the date an official writes on a form (UTC is a day behind from 16:00)."""
+    return datetime.now(CHINA).date()

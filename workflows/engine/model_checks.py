@@ -14,9 +14,10 @@ from workflows.engine.script_engine import ScriptRejected, compile_restricted
 _QUESTION = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")  # "?" outside quotes, as the DMN engine does
 
 
-def code_problems(specs: dict[str, tuple], operators: Iterable[str]) -> list[str]:
-    """Why the code of parsed processes {process id: (spec, subprocess specs)} cannot run (empty: it can)."""
-    known = set(operators)
+def code_problems(specs: dict[str, tuple], operators: Iterable[str] | None) -> list[str]:
+    """Why the code of parsed processes {process id: (spec, subprocess specs)} cannot run (empty: it can).
+    `operators`: the service-task operators the application has (None: not checked)."""
+    known = None if operators is None else set(operators)
     problems: list[str] = []
     seen: set[int] = set()
     for pid, (spec, subprocess_specs) in specs.items():
@@ -27,7 +28,7 @@ def code_problems(specs: dict[str, tuple], operators: Iterable[str]) -> list[str
             for task_spec in process.task_specs.values():
                 element = f"{pid} 的 {task_spec.bpmn_name or task_spec.bpmn_id or task_spec.name}"
                 operator = getattr(task_spec, "operation_name", None)
-                if operator is not None and operator not in known:
+                if operator is not None and known is not None and operator not in known:
                     problems.append(f"{element}：服务任务调用的操作 {operator} 不存在")
                 for what, source, mode in _code_of(task_spec):
                     try:

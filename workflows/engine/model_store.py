@@ -22,6 +22,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from workflows.engine.model_checks import code_problems
 from workflows.models import BusinessRole, ModelVersion, Organisation, ProcessBinding
 from workflows.models._types import utcnow
 from workflows.roles import ADMIN_ROLES
@@ -209,14 +210,9 @@ def deploy(session: Session, files: dict[str, str], deployed_by: str, note: str 
            process_ids: list[str] | None = None, operators: Iterable[str] | None = None) -> list[ModelVersion]:
     """Store a new version of each process in the files (or of `process_ids` only) after they
     validate; processes identical to a deployed version are left as they are. Returns the new rows.
-    Nothing is bound: `bind` says which county runs which version. With `operators` (the service
-    operators the application has), every script, condition and expression must also compile under
-    the restricted engine and every service task must name one of them."""
-    errors = validate_files(files) or unknown_lanes(files, known_role_codes(session))
-    if not errors and operators is not None:
-        from workflows.engine.model_checks import code_problems
-
-        errors = code_problems(parse_specs(content_hash(files), json.dumps(files, sort_keys=True)), operators)
+    Nothing is bound: `bind` says which county runs which version."""
+    errors = validate_files(files) or unknown_lanes(files, known_role_codes(session)) or \
+        code_problems(parse_specs(content_hash(files), json.dumps(files, sort_keys=True)), operators)
     if errors:
         raise ValueError(errors)
     models = processes_in(files)

@@ -244,8 +244,8 @@ def _inbound(s: Session, county_name: str, county_filing_id: int | None) -> Fili
 
 def _int(p: dict, key: str) -> int:
     value = p.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise BadRequest(f"{key} 须为正整数。")
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 2**31 - 1:
+        raise BadRequest(f"{key} 须为正整数（不超过 2147483647）。")
     return value
 
 

@@ -84,7 +84,7 @@ def _deploy(s, actor: Actor, files: dict[str, str], note: str, process_ids: list
         raise ValidationFailed({"bind": "请选择要绑定的县（市、区）"})
     try:
         versions = model_store.deploy(s, files, actor.username, (note or "").strip()[:500] or None, process_ids,
-                                      operators=operators.names())
+                                      operators.names())
     except ValueError as err:
         raise ValidationFailed({"files": "；".join(err.args[0])}) from err
     for version in versions:
