@@ -105,8 +105,8 @@ def test_disagreeing_without_reasons_shows_the_error_and_keeps_the_opinion(page,
 
     inbox_rows(page, PROJECT).first.locator("a").click()
     page.wait_for_url(f"{live_server}/tasks/{task_id}")
-    page.click("#claim")
-    page.wait_for_url(f"{live_server}/tasks/{task_id}")
+    # rev_zrzyj is 自然资源局's only reviewer: the form is there at once, submitting claims it.
+    assert page.locator("#claim").count() == 0 and page.locator("#sole-candidate").is_visible()
 
     page.check("input[name=review_decision][value='不同意']")
     page.fill("textarea[name=review_opinion]", opinion)

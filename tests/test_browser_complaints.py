@@ -43,7 +43,7 @@ def test_a_complaint_is_registered_answered_and_closed_in_the_browser(page, live
 
     sign_in(page, base, "rev_zrzyj")
     page.get_by_role("link", name="用地手续办理迟缓").first.click()
-    page.click("#claim")
+    assert page.locator("#sole-candidate").is_visible()  # the only reviewer: no 认领 first
     assert "材料已提交两个月" in page.locator("main").inner_text()
     page.fill("#in-facts", "经核查，材料缺少土地权属证明。")
     page.fill("#in-answer", "已一次性告知需补正材料，补正后5个工作日内办结。")
@@ -52,7 +52,7 @@ def test_a_complaint_is_registered_answered_and_closed_in_the_browser(page, live
 
     sign_in(page, base, "shangwu")
     page.get_by_role("link", name="用地手续办理迟缓").first.click()
-    page.click("#claim")
+    assert page.locator("#sole-candidate").is_visible()
     assert "已一次性告知需补正材料" in page.locator("main").inner_text()
     page.check("input[name=investor_feedback][value=满意]")
     page.click("#submit")

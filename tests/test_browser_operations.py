@@ -91,6 +91,11 @@ def open_from_inbox(page, base: str, project_name: str, task_id: int) -> None:
 
 
 def claim(page, base: str, task_id: int) -> None:
+    """Claim the task, or — when the user is the only one it is offered to — see its form at once
+    (acting on it claims it)."""
+    if page.locator("#sole-candidate").count():
+        assert page.locator("#claim").count() == 0 and page.locator("#task-form").is_visible()
+        return
     page.click("#claim")  # a POST with the page's CSRF token
     page.wait_for_url(f"{base}/tasks/{task_id}")
     assert "已认领" in page.locator(".flash").inner_text()
@@ -121,8 +126,11 @@ def test_return_from_the_joint_review_to_negotiation(page, live_server, prep):
     assert target.locator("option", has_text="项目洽谈").count() == 1
     target.select_option(label="项目洽谈")
     page.fill("#return-reason", reason)
+    questions = []
+    page.once("dialog", lambda d: (questions.append(d.message), d.accept()))  # 退回 asks first
     page.click("#return-submit")
     page.wait_for_url(f"{live_server}/projects/{pid}")
+    assert questions and "退回" in questions[0]
     assert "已退回" in flash_text(page)
     assert page.locator("#stage").inner_text().strip() == "项目洽谈"
     returned = page.locator("#history tbody tr", has=page.locator("td:nth-child(3)", has_text=re.compile(r"^退回$")))
@@ -286,6 +294,7 @@ def test_withdraw_a_submitted_screening_opinion(page, live_server, prep):
 
     withdraw = page.locator("#withdraw")
     assert withdraw.is_visible()
+    page.once("dialog", lambda d: d.accept())  # 撤回 asks first
     withdraw.click()
     page.wait_for_url(f"{live_server}/tasks/{task_id}")
     assert "已撤回" in flash_text(page)

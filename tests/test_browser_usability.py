@@ -132,6 +132,11 @@ def test_sending_back_asks_for_confirmation_first(page, live_server, prep):
     assert questions and "退回" in questions[0]
     assert page.url.endswith(f"/tasks/{task_id}")  # dismissed: nothing was sent back
     assert any(t == task_id for t, _, _ in ready_tasks(app, pid))
+    # Confirmed, the only reviewer of the department sends it back without having claimed it first.
+    page.once("dialog", lambda d: d.accept())
+    page.click("#return-submit")
+    page.wait_for_url(f"{base}/projects/{pid}")
+    assert "已退回" in page.locator("main .flash").inner_text()
 
 
 def _fits(page) -> None:

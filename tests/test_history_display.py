@@ -62,6 +62,14 @@ def test_an_investment_project_labels_the_investor_as_its_own_form_does(app, cli
     assert "线索登记" in data  # grouped under the stage that asked for it
 
 
+def test_the_project_data_is_grouped_by_stage_in_the_order_of_the_process(app, client):
+    pid = register_lead(client)
+    step(app, client, pid, "screening", confirmed_class="重大")
+    data = project_page(client, pid).split('id="project-data"')[1].split("</section>")[0]
+    headings = re.findall(r"<h3>(.*?)</h3>", data)
+    assert headings.index("招商线索登记") < headings.index("研判专班初审")
+
+
 def test_the_replay_page_names_what_an_event_recorded(app, client):
     pid = register_lead(client)
     login(client, "shenji")

@@ -42,7 +42,8 @@ TABLE = {
     ("POST", "/tasks/<int:task_id>/claim"):  [302, 403, 302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("POST", "/tasks/<int:task_id>/release"): [302, 403, 409, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("POST", "/tasks/<int:task_id>/transfer"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
-    ("POST", "/tasks/<int:task_id>/return"): [302, 403, 409, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    # the sole screening officer sends back without claiming first; no target or reason → 422
+    ("POST", "/tasks/<int:task_id>/return"): [302, 403, 422, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     # the sole screening officer delegates without claiming first; no colleague chosen → 422
     ("POST", "/tasks/<int:task_id>/delegate"): [302, 403, 422, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
     ("GET", "/tasks/<int:task_id>/signature.png"): [302, 404, 404, 404, 404, 403, 403, 403, 404, 404, 403, 403, 404, 403],

@@ -153,7 +153,8 @@ def _own_form_schemas(s: Session, version: ModelVersion, instance: ProcessInstan
     """The schemas of the forms this project's own steps used, in the order it met them (labels come
     from its own process: an investment project's investor is never the complaint form's 投诉人)."""
     used = list(dict.fromkeys(s.scalars(select(TaskRecord.form).where(
-        TaskRecord.instance_id == instance.id, TaskRecord.form.is_not(None)).order_by(TaskRecord.id))))
+        TaskRecord.instance_id == instance.id, TaskRecord.form.is_not(None))
+        .order_by(TaskRecord.created_at, TaskRecord.id))))
     return [form_files(version, name)[0] for name in used] or all_form_schemas(version)
 
 

@@ -16,7 +16,7 @@ from workflows.errors import Conflict, NotFound, ValidationFailed
 from workflows.models import AuditEvent, ModelVersion, Notification, ProcessInstance, TaskRecord, User
 from workflows.models._types import utcnow
 from workflows.services.instance_step import run_step, runtime_for
-from workflows.services.task_service import REVIEW_ROUNDS, _load, _require_ready
+from workflows.services.task_service import REVIEW_ROUNDS, _load, _require_ready, claim_if_sole
 
 REASON_MAX = 500
 
@@ -127,6 +127,7 @@ def task_return(actor: Actor, task_id: int, target: str, reason: str) -> int:
         record, instance, county = _load(s, task_id, lock=True)
         auth.require(auth.task_complete(actor, record, instance, county))
         _require_ready(s, record)
+        claim_if_sole(s, actor, record, instance, county)
         if record.assignee_id != actor.id:
             raise Conflict("请先认领该任务再退回。")
         reason = _reason(reason)

@@ -102,7 +102,7 @@ def _sole_candidate(s: Session, actor: Actor, record: TaskRecord, instance: Proc
     return not any(auth.task_eligible(Actor.from_user(u), record, instance, county) for u in others)
 
 
-def _claim_if_sole(s: Session, actor: Actor, record: TaskRecord, instance: ProcessInstance,
+def claim_if_sole(s: Session, actor: Actor, record: TaskRecord, instance: ProcessInstance,
                    county: Organisation) -> None:
     """Acting on an open task nobody else could take claims it in the same step (claim-and-act)."""
     if record.assignee_id is None and auth.acting_for(s, actor, record, instance, county) is None \
@@ -117,7 +117,7 @@ def task_save_draft(actor: Actor, task_id: int, submitted: dict, hand_back: bool
     with transaction() as s:
         record, instance, county = _load(s, task_id, lock=True)
         _require_ready(s, record)
-        _claim_if_sole(s, actor, record, instance, county)
+        claim_if_sole(s, actor, record, instance, county)
         auth.require(auth.task_save_draft(actor, record, instance, county), "只有办理人或受委派人可以暂存。")
         version = s.get(ModelVersion, instance.model_version_id)
         schema, _ = form_files(version, record.form)
@@ -141,7 +141,7 @@ def task_delegate(actor: Actor, task_id: int, to_user_id: int, note: str) -> Non
     with transaction() as s:
         record, instance, county = _load(s, task_id, lock=True)
         _require_ready(s, record)
-        _claim_if_sole(s, actor, record, instance, county)
+        claim_if_sole(s, actor, record, instance, county)
         auth.require(auth.task_transfer(actor, record, instance, county), "只有任务的当前办理人可以委派。")
         target = s.get(User, to_user_id)
         if target is None or not target.active or target.id == actor.id or target.unit_id != actor.unit_id:
@@ -202,7 +202,7 @@ def _complete_step(actor: Actor, task_id: int, submitted: dict) -> int:
         absent = auth.acting_for(s, actor, record, instance, county)
         auth.require(auth.task_complete(actor, record, instance, county) or absent is not None)
         _require_ready(s, record)
-        _claim_if_sole(s, actor, record, instance, county)
+        claim_if_sole(s, actor, record, instance, county)
         if record.assignee_id is None:
             raise Conflict("请先认领该任务再提交。")
         if record.assignee_id != actor.id and not (absent and record.assignee_id == absent.id):
