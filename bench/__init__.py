@@ -1,1 +1,1 @@
-"""Benchmarks (issue #6): `python -m bench [--quick]`. They print figures; they pass or fail nothing."""
+"""Benchmarks: `python -m bench [--quick]`. They print figures; they pass or fail nothing."""

@@ -1,4 +1,4 @@
-"""Fill a database to N projects by copying the rows of a few real engine runs (issue #6).
+"""Fill a database to N projects by copying the rows of a few real engine runs.
 
 The templates are driven through the real service (engine, persistence, task index, audit); the
 copies get new ids for their process_instance, task_record and audit_event rows. The copies' audit

@@ -1,4 +1,4 @@
-"""The benchmarks of issue #6 on SQLite and PostgreSQL, with the database filled to 1k, 10k, 100k
+"""The benchmarks on SQLite and PostgreSQL, with the database filled to 1k, 10k, 100k
 projects (copies of real engine runs, bench/fill.py). Prints figures and ratios; nothing passes or fails.
 
     python -m bench                       # 1k, 10k, 100k on SQLite and PostgreSQL

@@ -1,7 +1,8 @@
 """gunicorn settings for production: `gunicorn -c deploy/gunicorn.conf.py` (systemd: deploy/systemd/,
 containers: deploy/compose.yaml). Every setting can be changed by the environment named beside it.
 
-The app is loaded once in the master (preload), so schema migrations run once and not in every worker;
+The app is loaded once in the master (preload), so its start-up checks (in production: the schema is at
+the newest migration, else it stops naming `zhaoshang db upgrade`) run once and not in every worker;
 each worker then opens its own database connections. Metrics of all workers are added up through
 PROMETHEUS_MULTIPROC_DIR (a folder emptied at start).
 """
@@ -40,7 +41,7 @@ _metrics_dir.mkdir(parents=True, exist_ok=True)
 
 
 def post_fork(server, worker):
-    # The master opened database connections while migrating: each worker gets its own pool.
+    # The master opened database connections while starting: each worker gets its own pool.
     from workflows import db
 
     db.engine().dispose(close=False)

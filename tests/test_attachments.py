@@ -1,4 +1,4 @@
-"""Attachments (issue #3): checked uploads, SHA-256, versions, downloads only for those who may see
+"""Attachments: checked uploads, SHA-256, versions, downloads only for those who may see
 the project; a refused file leaves nothing stored and says why."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The auditor's pages over HTTP (issue #5): step through a history, verify, replay against the model,
+"""The auditor's pages over HTTP: step through a history, verify, replay against the model,
 export; administrators deploy model versions and auditors compare them. Auditors' looks are logged."""
 from __future__ import annotations
 

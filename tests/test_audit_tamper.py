@@ -1,4 +1,4 @@
-"""Tamper evidence (issue #5): whoever edits the database behind the application is found out, and
+"""Tamper evidence: whoever edits the database behind the application is found out, and
 the verification names the first broken event — on SQLite and PostgreSQL.
 
 Each test plays a DBA with full write access: it edits, deletes, reorders or inserts audit rows,

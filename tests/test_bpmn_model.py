@@ -44,7 +44,7 @@ USER_TASKS = {
     'negotiation': 'commerce_bureau',
     'approve_terms': 'head_of_office',
     'department_review': 'dept_reviewer',
-    'supplementary_review': 'dept_reviewer',  # 加签 round (issue #3)
+    'supplementary_review': 'dept_reviewer',  # 加签 round
     'objection_decision': 'commerce_bureau',
     'review_materials': 'host_site',
     'pre_review': 'leading_group_office',
@@ -56,7 +56,7 @@ USER_TASKS = {
     'prefecture_review': 'prefecture_bureau',
     'revise_filing': 'commerce_bureau',
     'signing': 'commerce_bureau',
-    # after signing (履约跟踪, issue #4)
+    # after signing (履约跟踪, )
     'track_progress': 'host_site',
     'reply_reminder': 'host_site',
 }
@@ -92,7 +92,7 @@ END_EVENTS = {
     'end_rejected', 'end_abandoned', 'end_terminated', 'end_meeting_rejected',
     'end_exec_rejected', 'end_contract_rejected', 'end_in_production',
 }
-ALWAYS_DEPARTMENTS = ['fgj', 'sthj', 'zrzyj', 'swj', 'kgxj']   # seed 002 §(十三)
+ALWAYS_DEPARTMENTS = ['fgj', 'sthj', 'zrzyj', 'swj', 'kgxj']   # 《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三)
 
 FLOW_NODE_TAGS = {
     'startEvent', 'endEvent', 'intermediateCatchEvent', 'intermediateThrowEvent', 'boundaryEvent',
@@ -292,7 +292,7 @@ def finish_filing_and_signing(wf):
 
 
 def assert_signed_and_tracked(wf):
-    """After signing the project is tracked (issue #4): it waits for the first report and for the
+    """After signing the project is tracked: it waits for the first report and for the
     6-month start deadline; the signature was reported to the prefecture."""
     assert not wf.is_completed() and ready_ids(wf) == []
     assert reached(wf, 'report_signing') and reached(wf, 'tracking_plan')

@@ -1,4 +1,4 @@
-"""A head of office reads the dashboard in headless Chromium with the demo projects (issue #7): the
+"""A head of office reads the dashboard in headless Chromium with the demo projects: the
 period chooser, the funnel, signed amounts, the rates with their formulas, and the BPMN heatmap.
 Screenshot: test-output/screenshots/dashboard.png."""
 from __future__ import annotations

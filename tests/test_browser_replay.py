@@ -1,4 +1,4 @@
-"""The auditor steps through a project's history in headless Chromium (issue #5): first / previous /
+"""The auditor steps through a project's history in headless Chromium: first / previous /
 next / last, jump to a date, the diagram marked at each step, then the replay against the model.
 Screenshot: test-output/screenshots/replay.png."""
 from __future__ import annotations

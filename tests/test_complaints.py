@@ -1,4 +1,4 @@
-"""The second process: investor complaints (seed 003 §15), driven through the same inbox, deadlines
+"""The second process: investor complaints (《郴州市关于进一步加强招商引资工作的实施意见》 §15), driven through the same inbox, deadlines
 and operations as the investment projects."""
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Many users at once on one PostgreSQL, with real processes: two gunicorn app servers (two workers
 each) share a scratch database; scheduler processes race for the same timers; a process killed with
 SIGKILL in the middle of an engine step leaves the project as before the step or after it, never
-between, and the audit chain agrees with the stored state (issue #6).
+between, and the audit chain agrees with the stored state.
 
 Needs PostgreSQL at TEST_POSTGRES_URL (skipped locally without it, fails in CI like the other
 PostgreSQL tests) and gunicorn (test extras)."""

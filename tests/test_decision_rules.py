@@ -137,13 +137,17 @@ def test_the_json_api_refuses_nan_and_infinity_in_task_data(app, client):
     step(app, client, pid, "screening", confirmed_class="重大")
     (task_id,) = [t[0] for t in ready_tasks(app, pid) if t[1] == "negotiation"]
     token = api_token_service.token_create(actor("admin"), actor("shangwu").id, "test")
+    headers = {"Authorization": f"Bearer {token}"}
+    # NaN and Infinity are not JSON numbers (RFC 8259): the body is refused whole, before any field.
     for raw in ('NaN', 'Infinity', '-Infinity'):
         body = f'{{"data": {{"negotiation_decision": "达成一致", "amount_wan": {raw}, "currency": "CNY"}}}}'
         response = client.post(f"/api/v1/tasks/{task_id}/complete", data=body, content_type="application/json",
-                               headers={"Authorization": f"Bearer {token}"})
-        # NaN and Infinity are not JSON numbers (RFC 8259): the body is refused whole, before any field.
-        assert response.status_code == 422, (raw, response.data[:300])
-        assert response.json["error"] and "NaN" not in str(response.json)
+                               headers=headers)
+        assert response.status_code == 422 and "data" in response.json["errors"], (raw, response.data[:300])
+    for text in ("nan", "inf", "1e999"):  # a string the form would read as a float
+        body = {"data": {**DEMO_ANSWERS["negotiation"], "amount_wan": text}}
+        response = client.post(f"/api/v1/tasks/{task_id}/complete", json=body, headers=headers)
+        assert response.status_code == 422 and response.json["errors"] == {"amount_wan": "请输入数字"}, text
     assert [t[1] for t in ready_tasks(app, pid)] == ["negotiation"]
 
 
@@ -266,3 +270,38 @@ def test_a_broken_validation_rule_is_the_models_fault_not_the_users():
     with pytest.raises(ModelFailed) as failed:
         forms.validate(schema, {"d": "2026-01-01"}, {})
     assert failed.value.status == 422
+
+
+def test_signing_and_construction_dates_cannot_precede_the_stages_before_them(sqlite_database, clock):
+    """Dates keep their order (validationRules in the signing and tracking forms): no signing before the
+    registration or the review meeting, no start of construction before signing, no production before it."""
+    from datetime import timedelta
+
+    from service_support import advance, instance, ready, start
+
+    from workflows.errors import ValidationFailed
+    from workflows.localtime import china_today
+    from workflows.services.timer_service import fire_due_timers
+
+    meeting, signed = china_today() + timedelta(days=2), china_today() + timedelta(days=3)
+    pid = start(amount_wan="3000")
+    advance(pid, "screening", confirmed_class="一般")
+    while "signing" not in (specs := [r.spec_name for r in ready(pid)]):
+        advance(pid, specs[0], **({"amount_wan": "3000"} if specs[0] == "negotiation" else
+                                  {"meeting_date": meeting.isoformat()} if specs[0] == "review_meeting" else {}))
+    for sign_date, message in [("2025-01-01", "签约日期不得早于项目登记日期"),
+                               ((meeting - timedelta(days=1)).isoformat(), "签约日期不得早于项目评审会日期")]:
+        with pytest.raises(ValidationFailed) as refused:
+            advance(pid, "signing", sign_date=sign_date)
+        assert refused.value.errors == {"sign_date": message}
+    advance(pid, "signing", sign_date=signed.isoformat())
+    fire_due_timers(clock(instance(pid).next_timer_at + timedelta(minutes=1)))
+    early = meeting.isoformat()
+    with pytest.raises(ValidationFailed) as refused:
+        advance(pid, "track_progress", construction_started="true", construction_start_date=early)
+    assert refused.value.errors == {"construction_start_date": "开工日期不得早于签约日期"}
+    with pytest.raises(ValidationFailed) as refused:
+        advance(pid, "track_progress", construction_started="true", construction_start_date=signed.isoformat(),
+                production_started="true", production_start_date=early)
+    assert refused.value.errors == {"production_start_date": "投产日期不得早于开工日期"}
+    advance(pid, "track_progress", construction_started="true", construction_start_date=signed.isoformat())

@@ -18,7 +18,7 @@ def test_the_demo_starts_with_projects_at_different_stages(tmp_path):
         assert orgs["南县"].parent_id == orgs["益阳市"].id == orgs["桃江县"].parent_id
         projects = {p.project_name: p for p in s.scalars(select(ProcessInstance))}
         signed = projects["年产10万吨稻虾深加工项目"]
-        assert (signed.status, signed.stage) == ("running", "履约跟踪")  # signed, now tracked (issue #4)
+        assert (signed.status, signed.stage) == ("running", "履约跟踪")  # signed, now tracked
         assert projects["小型造纸项目"].outcome == "end_rejected"
         ready = {(r.instance_id, r.spec_name, r.unit_code) for r in s.scalars(
             select(TaskRecord).where(TaskRecord.state == "ready"))}

@@ -69,8 +69,13 @@ def test_compose_runs_two_app_containers_one_scheduler_and_postgresql():
     services = YAML(typ="safe").load((DEPLOY / "compose.yaml").read_text())["services"]
     assert services["db"]["image"].startswith("postgres:")
     apps = [name for name, s in services.items() if s.get("build", {}).get("dockerfile") == "deploy/Dockerfile"]
-    assert sorted(apps) == ["scheduler", "web1", "web2"]
+    assert sorted(apps) == ["migrate", "scheduler", "web1", "web2"]
     assert services["scheduler"]["command"][:3] == ["python", "-m", "workflows.scheduler"]
+    # Production: only `zhaoshang db upgrade` migrates, once, before the app and the scheduler start.
+    assert services["migrate"]["command"] == ["zhaoshang", "db", "upgrade"]
+    for name in ("web1", "web2", "scheduler"):
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert services[name]["environment"]["ZS_ENV"] == "production"
     for name in apps:
         assert services[name]["environment"]["DATABASE_URL"].startswith("postgresql://")
         assert services[name]["environment"]["ZS_DEMO_DATA"] == "0"

@@ -1,4 +1,4 @@
-"""The server-side BPMN diagram (issue #5): drawn from the file's own diagram interchange, lanes named
+"""The server-side BPMN diagram: drawn from the file's own diagram interchange, lanes named
 in Chinese, every element marked completed, active or pending."""
 from __future__ import annotations
 

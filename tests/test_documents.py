@@ -1,4 +1,4 @@
-"""Documents (文书, issue #4): Chinese A4 PDFs generated from a project's data, downloaded from the project
+"""Documents (文书, ): Chinese A4 PDFs generated from a project's data, downloaded from the project
 page by those who may see the project, each generation in the audit log with the PDF's SHA-256.
 
 The PDFs are checked the way a reader would see them, not only by their text: pdftotext extracts

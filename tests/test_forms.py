@@ -58,16 +58,16 @@ CONTRACT = {
     "prefecture_review": {"prefecture_decision", "prefecture_opinion"},
     "revise_filing": {"revise_note"},
     "signing": {"contract_number", "sign_date", "signatories", "signing_place", "signing_opinion",
-                # issue #4: the "五个一" of a major project (seed 002 §(九)) and what the rewards need
+                # the "五个一" of a major project (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九)) and what the rewards need
                 "project_class", "currency", "sector", "chain_project", "investor_origin",
                 "lead_leader", "responsible_department", "task_force", "advance_plan"},
-    # after signing (履约跟踪, issue #4)
+    # after signing (履约跟踪, )
     "track_progress": {"tracking_cycle", "sign_date", "funds_in_place_wan", "funds_this_year_wan",
                        "foreign_paid_in_usd_wan", "construction_started", "construction_start_date",
                        "production_started", "production_start_date", "jobs_created", "tax_paid_wan",
                        "progress_note"},
     "reply_reminder": {"sign_date", "delay_reasons", "measures", "planned_start_date"},
-    # bpmn/investor_complaint.bpmn (seed 003 §15)
+    # bpmn/investor_complaint.bpmn (《郴州市关于进一步加强招商引资工作的实施意见》 §15)
     "register_complaint": {"investor", "contact_name", "contact_phone", "channel", "subject", "content",
                            "related_project", "responsible_unit", "routing_note"},
     "answer_complaint": {"investor", "subject", "content", "routing_note", "complaint_round", "feedback_note",
@@ -446,7 +446,7 @@ FIVE_ONES = {"lead_leader": "常务副县长 李卫东", "responsible_department
 
 
 def test_a_major_project_needs_its_five_ones_at_signing():
-    """seed 002 §(九): 一名牵头领导、一个主体责任部门、一个工作专班、一套落地推进方案 (seed 003 §3: "五个一")."""
+    """《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九): 一名牵头领导、一个主体责任部门、一个工作专班、一套落地推进方案 (《郴州市关于进一步加强招商引资工作的实施意见》 §3: "五个一")."""
     data = {"contract_number": "NX-2025-001", "sign_date": "2025-06-18", "signatories": "县长；董事长",
             "sector": "工业", "project_class": "重大"}
     assert is_valid("signing", {**data, **FIVE_ONES})

@@ -29,10 +29,10 @@ def test_major_project_goes_through_every_stage_to_signing(app, client):
     pid = register_lead(client)
     assert _specs(app, pid) == ["screening"]
     units = _through_joint_review(app, client, pid)
-    # seed 002 §(十三): 发改、生态环境、自然资源、商务、工信 review every project.
+    # 《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三): 发改、生态环境、自然资源、商务、工信 review every project.
     assert {"fgj", "sthj", "zrzyj", "swj", "kgxj"} <= set(units)
     steps(app, client, pid, "review_materials", "pre_review", "review_meeting")
-    # 重大 (≥ 2 亿元, seed 003 §9) goes to the county executive meeting (seed 004 §(九)).
+    # 重大 (≥ 2 亿元, 《郴州市关于进一步加强招商引资工作的实施意见》 §9) goes to the county executive meeting (南政发〔2022〕6号 §(九)).
     assert _specs(app, pid) == ["executive_meeting"]
     steps(app, client, pid, "executive_meeting", "contract_review", "approve_filing", "prefecture_review")
     assert _specs(app, pid) == ["signing"]
@@ -40,7 +40,7 @@ def test_major_project_goes_through_every_stage_to_signing(app, client):
     number = re.search(r'id="filing-number">([^<]+)<', page).group(1)
     assert re.fullmatch(r"益商备〔\d{4}〕0001号", number)
     step(app, client, pid, "signing")
-    assert status_of(app, pid) == ("running", None)  # signed; tracked after signing (issue #4)
+    assert status_of(app, pid) == ("running", None)  # signed; tracked after signing
     login(client, "shishangwu")
     filings = client.get("/filings/").data.decode()
     assert "年产10万吨稻虾深加工项目" in filings and number in filings and "NX-2026-001" in filings
@@ -55,7 +55,7 @@ def test_general_project_skips_the_executive_meeting(app, client):
     steps(app, client, pid, "review_materials", "pre_review", "review_meeting")
     assert _specs(app, pid) == ["contract_review"]
     steps(app, client, pid, "contract_review", "approve_filing", "prefecture_review", "signing")
-    assert status_of(app, pid) == ("running", None)  # signed; tracked after signing (issue #4)
+    assert status_of(app, pid) == ("running", None)  # signed; tracked after signing
 
 
 def test_special_terms_send_a_general_project_to_the_executive_meeting(app, client):

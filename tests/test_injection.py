@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from workflows import charts
 from workflows.db import transaction
 from workflows.diagram import NS, bpmn_file_for, render_svg
-from workflows.engine.model_store import PROCESS_ID, read_model_files
+from workflows.engine.model_store import read_model_files
 from workflows.models import ProcessInstance, User
 
 PAYLOADS = ['"><script>alert(1)</script>', '" onload="alert(2)', "'><svg onload=alert(3)>",
@@ -92,7 +92,7 @@ def test_a_formula_in_a_project_name_is_text_in_the_excel_ledger(app, client):
     with transaction() as s:
         county = s.scalar(select(User).where(User.username == "zhuren")).unit.organisation_id
         pid = s.scalar(select(ProcessInstance.id).where(ProcessInstance.county_id == county,
-                                                        ProcessInstance.process_id == PROCESS_ID))
+                                                        ProcessInstance.process_id == "investment_project"))
     for formula in FORMULAS:
         with transaction() as s:
             s.execute(update(ProcessInstance).where(ProcessInstance.id == pid).values(project_name=formula))

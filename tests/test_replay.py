@@ -1,4 +1,4 @@
-"""Verifiable replay (issue #5): the recorded steps re-run on the pinned model version in a fresh
+"""Verifiable replay: the recorded steps re-run on the pinned model version in a fresh
 engine give the recorded states, step by step — for every demo project, across a model-version
 change, through returns, withdrawals, 加签, timers and cancellation; a record the model contradicts
 is reported at its step."""

@@ -64,7 +64,7 @@ TABLE = {
     ("POST", "/api/v1/filings/<int:row_id>/signing"):    [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
     ("POST", "/api/v1/filings/<int:row_id>/special"):    [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
     ("GET", "/filings/"):                    [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 403, 403],
-    # Audit (issue #5): auditors read, verify, replay and export; administrators deploy model versions.
+    # Audit: auditors read, verify, replay and export; administrators deploy model versions.
     ("GET", "/audit/"):                      [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 403],
     ("GET", "/audit/verify"):                [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 403],
     ("GET", "/audit/projects/<int:instance_id>/replay"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 403],
@@ -84,7 +84,7 @@ TABLE = {
     ("POST", "/admin/users/<int:user_id>/password"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
     ("POST", "/admin/units/<int:unit_id>/active"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 302],
     ("POST", "/admin/users/<int:user_id>/reassign"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
-    # Leaders' pipeline (issue #7): heads of office, vice county head, commerce bureau, the prefecture, auditors.
+    # Leaders' pipeline: heads of office, vice county head, commerce bureau, the prefecture, auditors.
     ("GET", "/dashboard/"):                          [302, 403, 403, 200, 200, 403, 403, 403, 200, 403, 403, 200, 200, 403],
     ("GET", "/dashboard/report.pdf"):                [302, 403, 403, 200, 200, 403, 403, 403, 200, 403, 403, 200, 200, 403],
     ("GET", "/ledgers/projects"):                    [302, 403, 403, 200, 200, 403, 403, 403, 200, 403, 403, 200, 200, 403],

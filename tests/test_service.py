@@ -26,7 +26,7 @@ def test_major_project_reaches_signing_with_a_filing_number(database):
                  "approve_filing", "prefecture_review", "signing"):
         advance(pid, spec)
     done = instance(pid)
-    # Signed and reported; the project stays open for tracking after signing (issue #4).
+    # Signed and reported; the project stays open for tracking after signing.
     assert (done.status, done.stage, done.project_class) == ("running", "履约跟踪", "重大")
     with transaction() as s:
         filing = s.scalar(select(Filing).where(Filing.instance_id == pid))

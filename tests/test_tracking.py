@@ -1,7 +1,7 @@
-"""Tracking after signing (履约跟踪, issue #4): periodic reports by the responsible unit (seed 001 §19:
+"""Tracking after signing (履约跟踪, ): periodic reports by the responsible unit (衡政办发〔2025〕11号 §19:
 weekly for 重大, monthly for the others — bpmn/tracking_cadence.dmn), the 6-month limit from signing to
-the start of construction (seed 003 §3) with its 项目推进提醒函 (seed 002 §(十二)), the "五个一" of a
-major project (seed 002 §(九)), and the end of tracking when production starts. Time is moved, never slept.
+the start of construction (《郴州市关于进一步加强招商引资工作的实施意见》 §3) with its 项目推进提醒函 (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十二)), the "五个一" of a
+major project (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九)), and the end of tracking when production starts. Time is moved, never slept.
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def specs(pid: int) -> list[str]:
 
 
 def start_deadline(sign_date: str, months: int = 6) -> datetime:
-    """When seed 003 §3's limit has passed: 00:00 China time the day after sign date + 6 months (naive UTC)."""
+    """When 《郴州市关于进一步加强招商引资工作的实施意见》 §3's limit has passed: 00:00 China time the day after sign date + 6 months (naive UTC)."""
     day = date.fromisoformat(sign_date)
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
@@ -103,12 +103,12 @@ def fire_tracking(pid: int, clock) -> datetime:
 def test_signing_reports_to_the_prefecture_and_starts_tracking(database):
     pid = signed_major()
     done = instance(pid)
-    # The signature still goes to the prefecture (seed 002 §(十三)); the project now waits for its first report.
+    # The signature still goes to the prefecture (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三)); the project now waits for its first report.
     assert (done.status, done.stage, done.outcome) == ("running", "履约跟踪", None)
     with transaction() as s:
         assert s.scalar(select(Filing.state).where(Filing.instance_id == pid)) == "已签约"
     assert specs(pid) == []
-    # 重大: weekly (bpmn/tracking_cadence.dmn; seed 001 §19).
+    # 重大: weekly (bpmn/tracking_cadence.dmn; 衡政办发〔2025〕11号 §19).
     assert abs(done.next_timer_at - (utcnow() + timedelta(days=7))) < timedelta(minutes=5)
 
 
@@ -148,7 +148,7 @@ def test_six_months_without_a_start_sends_the_reminder_letter_to_the_responsible
     pid = signed_major()
     sign_date = DEMO_ANSWERS["signing"]["sign_date"]
     deadline = start_deadline(sign_date)
-    # Not yet: the day the limit falls on still counts (seed 003 §3: 不超过6个月).
+    # Not yet: the day the limit falls on still counts (《郴州市关于进一步加强招商引资工作的实施意见》 §3: 不超过6个月).
     clock(deadline - timedelta(minutes=1))
     fire_due_timers(deadline - timedelta(minutes=1))
     assert audited(pid, "reminder_letter_sent") == [] and notified("reminder_letter") == []
@@ -268,7 +268,7 @@ def test_the_host_site_finds_the_letter_in_its_inbox_and_notifications(app, clie
 
 
 def test_a_tracked_project_replays_consistently(database, clock, monkeypatch):
-    """The audit replay (issue #5) re-runs the timers at their recorded moments: reports, the letter,
+    """The audit replay re-runs the timers at their recorded moments: reports, the letter,
     rewards and the end at production come out the same."""
     from workflows.models import ProcessInstance
     from workflows.services import audit_service

@@ -34,14 +34,10 @@ DEFAULT_FILE = Path(__file__).resolve().parents[1] / "instance" / "audit-checkpo
 
 
 def configure(path: str | Path | None, key: str | None) -> None:
-    """Where checkpoints go and the HMAC key that signs them (no key: no checkpoints)."""
+    """Where checkpoints go and the HMAC key that signs them (no key: no checkpoints); every entry point
+    calls it through workflows.config.bind."""
     _settings["path"] = str(path) if path else str(DEFAULT_FILE)
     _settings["key"] = key or None
-
-
-def configure_from_env() -> None:
-    """For the commands (scheduler, verify): ZS_AUDIT_CHECKPOINT_FILE and ZS_AUDIT_HMAC_KEY."""
-    configure(os.environ.get("ZS_AUDIT_CHECKPOINT_FILE"), os.environ.get("ZS_AUDIT_HMAC_KEY"))
 
 
 def enabled() -> bool:

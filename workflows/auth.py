@@ -1,6 +1,6 @@
 """One permission function per service action; each service calls its check first.
 
-Rules from ../shared/DOMAIN.md ("Who works in the system") and issue #2 §6 (who may see a project).
+Rules from docs/domain.md ("Who works in the system") and §6 (who may see a project).
 """
 from __future__ import annotations
 
@@ -195,7 +195,7 @@ def document_generate(session: Session, actor: Actor, instance: ProcessInstance,
     return True
 
 
-# --- audit (issue #5): auditors read every project of their county and act on none -------------
+# --- audit: auditors read every project of their county and act on none -------------
 
 def audit_project(actor: Actor, instance: ProcessInstance) -> bool:
     """Replay, verify and export one project's history: auditors of its county."""
@@ -217,7 +217,7 @@ def model_deploy(actor: Actor) -> bool:
     return actor.has("admin")
 
 
-# --- leaders' pipeline (issue #7): dashboard, ledgers, period reports, metrics, API tokens ---------
+# --- leaders' pipeline: dashboard, ledgers, period reports, metrics, API tokens ---------
 
 # Who reads the county's pipeline figures: heads of office, the vice county head, the commerce bureau
 # and (read-only, as everywhere) auditors; the prefecture commerce bureau across its counties.
@@ -247,7 +247,7 @@ def ledger_export(actor: Actor) -> bool:
 
 
 def period_report(actor: Actor) -> bool:
-    """Monthly / quarterly summary PDF (月研判、季调度, seed 004 §(八))."""
+    """Monthly / quarterly summary PDF (月研判、季调度, 南政发〔2022〕6号 §(八))."""
     return dashboard_view(actor)
 
 

@@ -5,8 +5,8 @@ a manifest of SHA-256s.
     python -m workflows.backup create --into /var/backups/zhaoshang --keep-days 30
     python -m workflows.backup restore ARCHIVE.tar.gz      (into an empty database only)
 
-Settings as for the app: DATABASE_URL (or ZS_DATABASE_URL; default the SQLite file in ZS_INSTANCE_PATH),
-ZS_AUDIT_CHECKPOINT_FILE (default audit-checkpoints.jsonl in ZS_INSTANCE_PATH).
+Settings as for the app, read by workflows/config.py: DATABASE_URL (or ZS_DATABASE_URL; default the SQLite
+file in ZS_INSTANCE_PATH), ZS_AUDIT_CHECKPOINT_FILE (default audit-checkpoints.jsonl in ZS_INSTANCE_PATH).
 
 The database: SQLite through its online backup API (a consistent copy while the app runs); PostgreSQL
 through pg_dump's custom format and pg_restore (a consistent snapshot, everything PostgreSQL holds —
@@ -48,11 +48,10 @@ class Refused(Exception):
 
 def settings() -> tuple[URL, Path]:
     """(database URL, checkpoint file) as the web app reads them."""
-    instance = Path(os.environ.get("ZS_INSTANCE_PATH") or Path(__file__).resolve().parents[1] / "instance")
-    url = os.environ.get("ZS_DATABASE_URL") or os.environ.get("DATABASE_URL") or \
-        f"sqlite:///{instance / 'zhaoshang.sqlite3'}"
-    checkpoints = os.environ.get("ZS_AUDIT_CHECKPOINT_FILE") or instance / CHECKPOINTS
-    return make_url(url), Path(checkpoints)
+    from workflows import config
+
+    settings = config.load()
+    return make_url(settings["DATABASE_URL"]), Path(settings["AUDIT_CHECKPOINT_FILE"])
 
 
 def _sha256(path: Path) -> str:

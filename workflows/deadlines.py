@@ -21,7 +21,7 @@ def add_working_days(start: datetime, days: int) -> datetime:
     return to_utc_naive(current)
 
 
-# 签约到开工原则上不超过6个月 (seed 003 §3): the start-of-construction limit after signing.
+# 签约到开工原则上不超过6个月 (《郴州市关于进一步加强招商引资工作的实施意见》 §3): the start-of-construction limit after signing.
 START_WITHIN_MONTHS = 6
 
 

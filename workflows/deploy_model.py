@@ -4,20 +4,19 @@
     python -m workflows.deploy_model path/to/folder   # a folder holding bpmn/ and forms/
     python -m workflows.deploy_model model.zip --bind 南县 --bind 桃江县   # and bind these counties to it
 
-Each process in the files becomes a new version of its own (unchanged ones are left alone). DATABASE_URL
-as for the app. Running instances stay on the version they started with; counties not named with --bind
-keep the version they are bound to.
+Each process in the files becomes a new version of its own (unchanged ones are left alone). Settings as
+for the app (workflows/config.py). Running instances stay on the version they started with; counties not
+named with --bind keep the version they are bound to.
 """
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from sqlalchemy import select
 
-from workflows import db
+from workflows import config
 from workflows.actor import Actor
 from workflows.db import transaction
 from workflows.errors import ServiceError, ValidationFailed
@@ -33,9 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bind", action="append", default=[], metavar="COUNTY",
                         help="a county (by name) that starts new instances on the deployed processes")
     args = parser.parse_args(argv)
-    default = Path(__file__).resolve().parents[1] / "instance" / "zhaoshang.sqlite3"
-    db.init(os.environ.get("DATABASE_URL") or f"sqlite:///{default}")
-    db.upgrade()
+    config.start()
     if args.source.is_dir():
         uploads = [(p.name, p.read_bytes()) for pattern in ("bpmn/*.bpmn", "bpmn/*.dmn", "forms/*.json")
                    for p in sorted(args.source.glob(pattern))]
@@ -65,4 +62,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(config.run_command(main))

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import time
 import urllib.error
@@ -74,12 +73,6 @@ def configure(prefecture_url: str | None = None, keys: list[str] | str | dict | 
         county_urls={k: v.rstrip("/") for k, v in
                      (county_urls.items() if isinstance(county_urls, dict) else pairs(county_urls).items())},
         window=int(window or DEFAULT_WINDOW))
-
-
-def configure_from_env() -> None:
-    """For the scheduler: the same ZS_FILING_* variables the web app reads (webapp/config.py)."""
-    configure(os.environ.get("ZS_FILING_PREFECTURE_URL"), os.environ.get("ZS_FILING_KEYS"),
-              os.environ.get("ZS_FILING_COUNTY_URLS"), int(os.environ.get("ZS_FILING_REPLAY_SECONDS") or 0) or None)
 
 
 def settings() -> Settings:

@@ -9,7 +9,7 @@ Two extensions a form schema may carry, both read here and nowhere else:
   project's facts, e.g. a meeting date not before the registration date. Each is
   `{"field": …, "expression": …, "message": …}`; the expression is evaluated by the restricted script
   engine over the task data, the submitted values and `facts` (e.g. `registered_on`); false → the
-  message on the field. A rule whose field already has an error is not evaluated.
+  message on the field. A rule that uses a field that already has an error is not evaluated.
 """
 from __future__ import annotations
 
@@ -213,9 +213,9 @@ def validate(schema: dict, submitted: dict[str, Any], task_data: dict[str, Any],
     for error in validator.iter_errors(instance):
         for field, message in _field_errors(error):
             errors.setdefault(field, message)
-    for field, message in _rule_errors(schema, {**task_data, **instance}, facts or {}):
-        if field not in errors:
-            errors[field] = message
+    # The form's own fields as submitted (a field left empty is None, not an earlier round's value).
+    for field, message in _rule_errors(schema, {**task_data, **instance, **values}, facts or {}, set(errors)):
+        errors.setdefault(field, message)
     if errors:
         raise ValidationFailed(errors)
     return values
@@ -230,8 +230,10 @@ def _without_none(value: Any) -> Any:
     return value
 
 
-def _rule_errors(schema: dict, data: dict[str, Any], facts: dict[str, Any]) -> list[tuple[str, str]]:
-    """The schema's `validationRules` that do not hold, as (field, message)."""
+def _rule_errors(schema: dict, data: dict[str, Any], facts: dict[str, Any],
+                 wrong: set[str]) -> list[tuple[str, str]]:
+    """The schema's `validationRules` that do not hold, as (field, message); a rule that uses a field
+    already `wrong` (e.g. not a date) waits until that is corrected."""
     rules = schema.get("validationRules") or []
     if not rules:
         return []
@@ -246,6 +248,8 @@ def _rule_errors(schema: dict, data: dict[str, Any], facts: dict[str, Any]) -> l
         # A name the expression uses that the data lacks (a stage not reached) is None, not an error.
         try:
             names = {n.id for n in ast.walk(ast.parse(rule["expression"], mode="eval")) if isinstance(n, ast.Name)}
+            if names & wrong or rule.get("field") in wrong:
+                continue
             holds = environment.evaluate(rule["expression"], {**dict.fromkeys(names), **scope})
         except Exception as err:  # the model's expression is wrong: nothing the user typed can fix it
             raise ModelFailed(f"{schema.get('title', '表单')} · validationRules", str(err)) from err

@@ -1,4 +1,4 @@
-"""The roles of DOMAIN.md. A BPMN lane's name is a role code.
+"""The roles of docs/domain.md. A BPMN lane's name is a role code.
 
 Administrative roles (auditor, admin) are fixed here and cannot be edited. Business roles are data
 (table business_role, seeded with the roles below by migration 0017): the system administrator adds
@@ -68,5 +68,5 @@ class RoleRegistry(Mapping):
 
 ROLES = RoleRegistry()
 
-# Who sees every project of their county (DOMAIN.md: the commerce bureau, heads of office and leaders, auditors).
+# Who sees every project of their county (docs/domain.md: the commerce bureau, heads of office and leaders, auditors).
 COUNTY_WIDE_READERS = {"commerce_bureau", "head_of_office", "vice_county_head", "exec_secretary", "auditor"}

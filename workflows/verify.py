@@ -5,19 +5,17 @@
     python -m workflows.verify --replay          # also re-run every project's steps in a fresh engine
     python -m workflows.verify --checkpoint      # append a signed checkpoint (ZS_AUDIT_HMAC_KEY)
 
-DATABASE_URL as for the app; checkpoints: ZS_AUDIT_CHECKPOINT_FILE (default instance/audit-checkpoints.jsonl)
-and ZS_AUDIT_HMAC_KEY. Exit status 0 when everything holds, 1 when something was found.
+Settings as for the app (workflows/config.py): DATABASE_URL, ZS_INSTANCE_PATH; checkpoints:
+ZS_AUDIT_CHECKPOINT_FILE (default audit-checkpoints.jsonl in the instance folder) and ZS_AUDIT_HMAC_KEY. Exit status 0 when everything holds, 1 when something was found.
 """
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
 from sqlalchemy import select
 
-from workflows import anchors, db
+from workflows import config
 from workflows.db import transaction
 from workflows.localtime import to_local
 from workflows.models import ProcessInstance
@@ -25,14 +23,12 @@ from workflows.services import audit_service
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="zhaoshang verify", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--project", type=int, help="check one project (instance id)")
     parser.add_argument("--replay", action="store_true", help="also replay the recorded steps on the pinned model")
     parser.add_argument("--checkpoint", action="store_true", help="write a signed checkpoint of the chain first")
     args = parser.parse_args(argv)
-    default = Path(__file__).resolve().parents[1] / "instance" / "zhaoshang.sqlite3"
-    db.init(os.environ.get("DATABASE_URL") or f"sqlite:///{default}")
-    anchors.configure_from_env()
+    config.start(migrate=False)  # it only reads: never creates or migrates a schema
 
     if args.checkpoint:
         head = audit_service.checkpoint()
@@ -69,4 +65,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(config.run_command(main))

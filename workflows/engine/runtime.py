@@ -20,7 +20,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from workflows.engine.model_store import specs_for
 from workflows.engine.script_engine import restricted_engine
-from workflows.errors import ModelFailed
+from workflows.errors import ModelFailed, ServiceError
 from workflows.models import ModelVersion
 
 _serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
@@ -256,6 +256,12 @@ def model_errors() -> Iterator[None]:
     try:
         yield
     except WorkflowException as err:
+        cause, seen = err.__cause__ or getattr(err, "exception", None), set()
+        while cause is not None and not isinstance(cause, ServiceError) and id(cause) not in seen:
+            seen.add(id(cause))
+            cause = cause.__cause__ or getattr(cause, "exception", None)
+        if isinstance(cause, ServiceError):  # a service operation refused (e.g. 409): the user's answer, not a model fault
+            raise cause from err
         task = getattr(err, "task", None)
         spec = getattr(task, "task_spec", None)
         element = (getattr(spec, "bpmn_name", None) or getattr(spec, "bpmn_id", None) or

@@ -2,7 +2,7 @@
 
 SpiffWorkflow's default engine is plain eval/exec with full builtins, and
 TaskDataEnvironment(RestrictedPython.safe_globals) still lets `__subclasses__` walks reach `os`
-(../shared/SPIFFWORKFLOW-NOTES.md, "Script engine safety"). Here every condition, script, DMN cell
+(a subclass walk from a tuple reaches `os`). Here every condition, script, DMN cell
 and timer expression is compiled by RestrictedPython (which rejects underscore names and imports
 at compile time) and run with its guards; service tasks call only the operations registered by
 the application.
@@ -337,7 +337,7 @@ def _months_after(months: int, start_date: str | None = None) -> str:
 
     With `start_date` (an ISO date from a form, e.g. the contract's sign_date) the limit is the whole
     day `months` months later, China time (2026-01-31 + 1 → 2026-02-28), so the timer is due at 00:00
-    of the following day: "签约到开工不超过6个月" (seed 003 §3) has passed only after that day. Without a
+    of the following day: "签约到开工不超过6个月" (《郴州市关于进一步加强招商引资工作的实施意见》 §3) has passed only after that day. Without a
     date, `months` months from now. "Now" is the engine's clock (the moment of a replay, or the clock
     tests move), so timers set from a timer that just fired are relative to that moment.
     """

@@ -1,4 +1,4 @@
-"""The filing API between a county deployment and a separate prefecture deployment (seed 002 §(十三):
+"""The filing API between a county deployment and a separate prefecture deployment (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三):
 county projects are filed with the prefecture commerce bureau before signing).
 
 Prefecture side (requests from counties):

@@ -1,7 +1,7 @@
 """The prefecture commerce bureau's view of the filings of its counties — those of this deployment
 (embedded: decided on the prefecture_review task) and those received over the filing API (inbound:
 decided here, the decision goes back to the county through the outbox) — and the county's record
-of the 一事一议 second filing (seed 002 §(十三))."""
+of the 一事一议 second filing (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三))."""
 from __future__ import annotations
 
 from sqlalchemy import select

@@ -1,4 +1,4 @@
-"""Service-task operations of the BPMN overdue timers (issue #3): a reminder to the holders when a
+"""Service-task operations of the BPMN overdue timers: a reminder to the holders when a
 task passes its deadline, and escalation to the heads of the investment office if it stays overdue.
 """
 from __future__ import annotations

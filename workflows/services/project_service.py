@@ -74,7 +74,7 @@ def project_start(actor: Actor, submitted: dict, confirm_duplicate: bool = False
 def _same_investor(s: Session, investor: str, county_id: int, unit_id: int,
                    exclude: int | None) -> list[DuplicateLeadView]:
     """Leads for the same investor registered by another unit of the same prefecture (抢商争商,
-    seed 002 §(九)); only the county and unit are told, not the other project's content."""
+    《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九)); only the county and unit are told, not the other project's content."""
     key = _normalise(investor)
     county = s.get(Organisation, county_id)
     if not key or county is None:

@@ -1,4 +1,4 @@
-"""The approval operations Chinese officials expect (issue #3): 转办, 退回, 撤回, 撤销, 催办.
+"""The approval operations Chinese officials expect: 转办, 退回, 撤回, 撤销, 催办.
 
 Each checks its permission first, runs in one transaction, and leaves an audit event and, where
 someone must act, a notification.

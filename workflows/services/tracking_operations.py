@@ -1,8 +1,8 @@
-"""Service-task operations of the tracking after signing (履约跟踪, issue #4).
+"""Service-task operations of the tracking after signing (履约跟踪, ).
 
 - `tracking_reminder_letter`: the timer `start_deadline_timer` fires when 6 months from the contract's
-  sign date have passed (seed 003 §3: 原则上合同签约到开工落地一般不超过6个月). If the responsible unit has
-  not reported the start of construction, the 项目推进提醒函 (seed 002 §(十二)) is generated as a PDF
+  sign date have passed (《郴州市关于进一步加强招商引资工作的实施意见》 §3: 原则上合同签约到开工落地一般不超过6个月). If the responsible unit has
+  not reported the start of construction, the 项目推进提醒函 (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十二)) is generated as a PDF
   (document_service.reminder_letter, audited with its SHA-256), kept as an attachment of the project,
   and sent to the responsible unit: its users are notified, and the BPMN then offers them the task
   reply_reminder (their inbox).
@@ -88,8 +88,8 @@ def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str
                             content=pdf)
         session.add(letter)
         session.flush()
-        # The host site is the addressee (seed 002 §(十二): 项目所在县市、园区); a major project's
-        # 主体责任部门 of the "五个一" (seed 002 §(九)) is told as well.
+        # The host site is the addressee (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十二): 项目所在县市、园区); a major project's
+        # 主体责任部门 of the "五个一" (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九)) is told as well.
         codes = [c for c in dict.fromkeys([addressee, data.get("responsible_department")]) if c]
         users = unit_users(session, instance.county_id, codes)
         notify(session, users,
@@ -255,8 +255,8 @@ def project_rewards(session: Session, instance_id: int) -> list[dict]:
 
 
 def tracking_view(session: Session, instance: ProcessInstance, data: dict) -> dict | None:
-    """What the project page shows after signing: the "五个一" of a major project (seed 002 §(九),
-    seed 003 §3), the start deadline, the latest tracking report, letters sent and rewards granted.
+    """What the project page shows after signing: the "五个一" of a major project (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九),
+    《郴州市关于进一步加强招商引资工作的实施意见》 §3), the start deadline, the latest tracking report, letters sent and rewards granted.
     None before the contract is signed."""
     from workflows.services import document_service
     from workflows.services.task_service import unit_name

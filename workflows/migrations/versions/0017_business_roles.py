@@ -1,4 +1,4 @@
-"""business roles are data: the roles lanes may name, seeded with the roles of DOMAIN.md
+"""business roles are data: the roles lanes may name, seeded with the roles of docs/domain.md
 
 Revision ID: 0017
 Revises: 0016

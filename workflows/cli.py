@@ -1,0 +1,174 @@
+"""The command line: `zhaoshang <command>` (console script, pyproject.toml), or `python -m workflows.cli`.
+
+Every command reads its settings the way the web app does (workflows/config.py): the same database,
+instance folder, checkpoint file and HMAC key. Exit status 0 on success, 1 when refused or when rows
+are bad (nothing written), 2 for a usage error or a schema not at head in production.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from workflows import config
+
+DESCRIPTION = """招商引资项目评审与签约系统 命令行 / command line of the investment-project review and signing system.
+
+常用顺序 / a new installation:
+  zhaoshang db upgrade                       建库或升级数据库结构 / create or upgrade the schema
+  zhaoshang init deploy/units-example.csv    市州、县、单位和管理员 / prefecture, counties, units, administrators
+  zhaoshang import-users staff.xlsx          导入用户 / import the staff
+
+各命令的说明 / each command's options: zhaoshang <command> --help
+"""
+
+
+def _delegate(module: str, *prefix: str):
+    def run(argv: list[str]) -> int:
+        from importlib import import_module
+
+        return import_module(f"workflows.{module}").main([*prefix, *argv]) or 0
+    return run
+
+
+# Commands that are the existing modules' own command lines (their --help is theirs).
+DELEGATED = {
+    "scheduler": (_delegate("scheduler"), ("定时任务：到期提醒、升级、备案消息、审计检查点 / fire due timers, send the outbox, "
+                  "write audit checkpoints (--once, --interval)")),
+    "verify": (_delegate("verify"), ("核验审计链、锚点与重放 / verify the audit chain, its anchors, replay (--project, --replay, "
+               "--checkpoint)")),
+    "deploy-model": (_delegate("deploy_model"), "部署新的流程模型版本 / deploy a process-model version (zip or folder)"),
+    "backup": (_delegate("backup", "create"), ("写备份归档 / write a backup archive (ARCHIVE or --into FOLDER "
+               "[--keep-days N])")),
+    "restore": (_delegate("backup", "restore"), "从归档恢复到空数据库 / restore an archive into an empty database"),
+}
+
+
+def _with_help(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("-h", "--help", action="help", help="显示本说明并退出 / show this help and exit")
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zhaoshang", add_help=False, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="设置（环境变量） / settings (environment variables):\n" + config.describe())
+    _with_help(parser)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="<command>",
+                                     title="命令 / commands")
+
+    init = commands.add_parser(
+        "init", add_help=False, help="初始化市州、县、单位和管理员（只能运行一次） / create the prefecture, counties, units and "
+                     "administrators (once)",
+        description="按南政发〔2022〕6号附件格式的单位名单（列：县, 单位代码, 单位名称, 类别）建立市州、各县及其单位，"
+                    "并建立系统管理员、安全管理员、审计管理员，各打印一次随机一次性密码。数据库中已有组织机构时拒绝运行。 / "
+                    "Creates the prefecture, its counties and their units from a unit list shaped like the annex of "
+                    "南政发〔2022〕6号 (columns 县, 单位代码, 单位名称, 类别), and the administrators, each printed "
+                    "once with a random one-time password. Refuses a database that already has organisations.")
+    _with_help(init)
+    init.add_argument("units", type=Path, help="单位名单 CSV 或 XLSX / the unit list, CSV or XLSX")
+    init.add_argument("--prefecture", help="市州名称（默认 ZS_PREFECTURE_NAME） / the prefecture's name "
+                                           "(default ZS_PREFECTURE_NAME); rows whose 县 is this name are its own units")
+    init.add_argument("--filing-prefix", help="备案编号前缀（默认 ZS_FILING_PREFIX） / prefix of filing numbers")
+    init.add_argument("--admin-unit", metavar="县/单位代码",
+                      help="管理员所在单位（默认第一个县的综合协调单位） / the administrators' unit, e.g. 南县/swj "
+                           "(default: the first county's 综合协调单位)")
+
+    users = commands.add_parser(
+        "import-users", add_help=False, help="从 CSV/XLSX 导入用户（列：用户名, 姓名, 单位代码, 角色） / import users",
+        description="每行一个用户：用户名, 姓名, 单位代码, 角色（多个用顿号或逗号分隔，中文名或代码），可选列 县、邮箱。"
+                    "有错误的行连同行号一并列出，此时一个也不导入。每个用户打印一次随机一次性密码。 / One user per row: "
+                    "username, name, unit code, roles (separated by 、 or commas; names or codes), optional county "
+                    "and email. Bad rows are listed with their numbers and then nobody is imported. Each user's "
+                    "random one-time password is printed once.")
+    _with_help(users)
+    users.add_argument("file", type=Path, help="用户名单 CSV 或 XLSX / the user list, CSV or XLSX")
+    users.add_argument("--county", help="单位所在的县（表中无“县”列时） / the county of the units when the file "
+                                        "has no 县 column")
+
+    database = commands.add_parser("db", add_help=False, help="数据库结构 / the database schema",
+                                   description="数据库结构迁移（生产环境中唯一的迁移方式） / schema migrations (the only "
+                                               "way they run in production)")
+    _with_help(database)
+    actions = database.add_subparsers(dest="action", required=True, metavar="<action>")
+    _with_help(actions.add_parser("upgrade", add_help=False, help="升级到最新结构 / upgrade to the newest schema",
+                                  description="建立或升级数据库结构到最新版本 / create or upgrade the schema to the "
+                                              "newest revision"))
+
+    for name, (_run, text) in DELEGATED.items():
+        commands.add_parser(name, help=text, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DELEGATED:
+        return config.run_command(DELEGATED[argv[0]][0], argv[1:])
+    args = build_parser().parse_args(argv)
+    return config.run_command(lambda _argv: COMMANDS[args.command](args))
+
+
+def _db(args) -> int:
+    from workflows import db
+
+    settings = config.load()
+    config.bind(settings)
+    before, _heads = config.schema_state()
+    db.upgrade()
+    after, _ = config.schema_state()
+    print(f"数据库结构 / schema: {', '.join(before) or '空 / empty'} → {', '.join(after)}"
+          + ("（已是最新 / already at head）" if before == after else ""))
+    return 0
+
+
+def _init(args) -> int:
+    from workflows import provisioning
+
+    settings = config.start()
+    try:
+        result = provisioning.init(args.units, args.prefecture or settings["PREFECTURE_NAME"],
+                                   args.filing_prefix or settings["FILING_PREFIX"], args.admin_unit)
+    except provisioning.RowErrors as bad:
+        print(f"未导入：{len(bad.errors)} 处错误 / nothing created, {len(bad.errors)} problem(s):\n{bad}", file=sys.stderr)
+        return 1
+    except provisioning.Refused as err:
+        print(f"拒绝 / refused: {err}", file=sys.stderr)
+        return 1
+    counties = "，".join(f"{name} {count} 个单位" for name, count in result.counties.items())
+    print(f"已建立 / created: {result.prefecture}；{counties}")
+    print("管理员（密码只显示这一次，请立即登录并修改） / administrators (each password is shown only now; sign in "
+          "and change it):")
+    for username, display, role, password in result.administrators:
+        print(f"  {display}\t{username}\t{password}\t({role})")
+    for display, role in result.awaiting_roles:
+        print(f"  {display}：未建立，本版本尚无角色 {role} / not created: this version has no role {role} yet")
+    return 0
+
+
+def _import_users(args) -> int:
+    from workflows import provisioning
+
+    config.start()
+    from workflows.services import role_service
+
+    role_service.refresh_roles()  # business roles are data: the ones an administrator added count too
+    try:
+        created = provisioning.import_users(args.file, args.county)
+    except provisioning.RowErrors as bad:
+        print(f"未导入：{len(bad.errors)} 处错误 / nobody imported, {len(bad.errors)} problem(s):\n{bad}",
+              file=sys.stderr)
+        return 1
+    except provisioning.Refused as err:
+        print(f"拒绝 / refused: {err}", file=sys.stderr)
+        return 1
+    print(f"已导入 {len(created)} 个用户（密码只显示这一次） / {len(created)} user(s) imported (passwords shown only now):")
+    for username, name, password in created:
+        print(f"  {name}\t{username}\t{password}")
+    return 0
+
+
+COMMANDS = {"init": _init, "import-users": _import_users, "db": _db}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
