@@ -16,7 +16,7 @@ from flask_babel import gettext
 from flask_login import login_required
 
 from webapp.i18n import N_
-from webapp.inputs import db_int_or_zero
+from webapp.inputs import db_int_or_zero, form_fields
 from webapp.session_user import actor
 from workflows.errors import ValidationFailed
 from workflows.services import attachment_service, task_service
@@ -37,7 +37,7 @@ def upload(instance_id: int):
     if raw_task and task_id is None:
         abort(400)
     if task_id and request.form.get("action") == "draft":
-        typed = {k: v for k, v in request.form.to_dict().items()
+        typed = {k: v for k, v in form_fields(request.form).items()
                  if k not in ("csrf_token", "task_id", "kind", "action")}
         task_service.task_save_draft(actor(), task_id, typed)
         flash(N_("已暂存表单中填写的内容。"))

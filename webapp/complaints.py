@@ -5,6 +5,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from webapp.i18n import N_
+from webapp.inputs import form_fields
 from webapp.session_user import actor
 from workflows.errors import ValidationFailed
 from workflows.services import complaint_service, project_service
@@ -25,7 +26,7 @@ def new():
     schema, uischema = complaint_service.complaint_form(actor())
     values, errors = {}, {}
     if request.method == "POST":
-        values = request.form.to_dict()
+        values = form_fields(request.form)
         try:
             instance_id = complaint_service.complaint_start(actor(), values)
         except ValidationFailed as failed:

@@ -103,3 +103,9 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if parts.scheme or parts.netloc or parts.path.startswith("//"):
         return default
     return target
+
+
+def form_fields(form) -> dict:
+    """A submitted form as {name: value}, a name sent more than once (checkboxes of one field, a
+    checkbox after its hidden "false") as the list of its values."""
+    return {name: values[0] if len(values) == 1 else values for name, values in form.lists()}

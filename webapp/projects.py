@@ -6,7 +6,7 @@ from flask_login import login_required
 
 from webapp.attachments import content_disposition
 from webapp.i18n import N_
-from webapp.inputs import db_int, db_int_or_zero
+from webapp.inputs import db_int, db_int_or_zero, form_fields
 from webapp.session_user import actor
 from workflows.errors import DuplicateLead, ValidationFailed
 from workflows.services import document_service, filing_service, project_service, task_operations
@@ -29,7 +29,7 @@ def new():
     if request.method == "GET" and copy_of:
         values = project_service.lead_values(actor(), copy_of)  # 撤销后复制重新登记
     if request.method == "POST":
-        values = request.form.to_dict()
+        values = form_fields(request.form)
         try:
             instance_id = project_service.project_start(actor(), values,
                                                         confirm_duplicate=bool(values.get("confirm_duplicate")))

@@ -5,7 +5,9 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from webapp.i18n import N_
+from webapp.inputs import form_fields
 from webapp.session_user import actor
+from workflows import forms
 from workflows.errors import ValidationFailed
 from workflows.services import process_service
 
@@ -24,11 +26,11 @@ def form(process_id: str):
     process, schema, uischema = process_service.start_form(actor(), process_id)
     values, errors = {}, {}
     if request.method == "POST":
-        values = request.form.to_dict()
+        submitted = form_fields(request.form)
         try:
-            instance_id = process_service.process_start(actor(), process_id, values)
+            instance_id = process_service.process_start(actor(), process_id, submitted)
         except ValidationFailed as failed:
-            errors = failed.errors
+            values, errors = forms.as_typed(schema, submitted), failed.errors
         else:
             flash(N_("流程已发起。"))
             return redirect(url_for("projects.show", instance_id=instance_id))

@@ -5,8 +5,9 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_login import login_required
 
 from webapp.i18n import N_
-from webapp.inputs import db_int
+from webapp.inputs import db_int, form_fields
 from webapp.session_user import actor
+from workflows import forms
 from workflows.errors import ValidationFailed
 from workflows.services import inbox_service, task_operations, task_service
 from workflows.services.inbox_service import InboxQuery
@@ -32,6 +33,8 @@ def inbox():
 
 def _task_page(task_id: int, values=None, errors=None, message=None, status=200):
     view = task_service.task_form(actor(), task_id)
+    if values is not None:
+        values = forms.as_typed(view.schema, values)  # what was typed, nested as the form shows it
     extra = {}
     if view.claimed_by_me or view.sole_candidate:
         # The sole candidate acts without claiming first: nobody to transfer to, but 退回 and 委派 are offered.
@@ -67,8 +70,10 @@ def release(task_id: int):
 @bp.route("/tasks/<int:task_id>", methods=["POST"])
 @login_required
 def complete(task_id: int):
-    submitted = request.form.to_dict()
+    submitted = form_fields(request.form)
     action = submitted.pop("action", "submit")
+    if action == "add_row":  # 添加一行 without JavaScript: keep what was typed; the page shows one more empty row
+        action = "draft"
     if action in ("draft", "hand_back"):
         # 暂存 keeps what was typed; a delegate hands the draft back to the holder.
         task_service.task_save_draft(actor(), task_id, submitted, hand_back=action == "hand_back")

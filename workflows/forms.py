@@ -53,36 +53,138 @@ def readonly_fields(schema: dict) -> list[str]:
     return [k for k, p in schema.get("properties", {}).items() if p.get("readOnly")]
 
 
-def coerce(schema: dict, submitted: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Turn HTML form strings into typed values; returns (values, type errors)."""
+SEP = "-"  # nested field names in HTML: `people-0-name` is people[0].name
+SHOWN_BOOLEANS = "_booleans"  # the form names each checkbox it showed: one left unticked is 否, not absent
+
+
+def _shown_booleans(submitted: dict) -> set[str]:
+    shown = submitted.get(SHOWN_BOOLEANS) or []
+    return set(shown if isinstance(shown, list) else [shown])
+
+
+def option_pairs(prop: dict) -> list[tuple[Any, Any]]:
+    """(value, title) of a choice field: `oneOf` with const/title, or `enum` (+ `enumNames`)."""
+    if prop.get("oneOf"):
+        return [(o["const"], o.get("title", o["const"])) for o in prop["oneOf"] if o.get("const") is not None]
+    names = prop.get("enumNames") or []
+    return [(v, names[i] if i < len(names) else v) for i, v in enumerate(prop.get("enum") or []) if v is not None]
+
+
+def _row_indexes(submitted: dict, prefix: str) -> list[int]:
+    """The row numbers a flat submission holds for an array of objects (`people-3-name` → 3)."""
+    found = set()
+    for key in submitted:
+        if key.startswith(prefix + SEP):
+            head = key[len(prefix) + 1:].split(SEP, 1)[0]
+            if head.isdigit() and len(head) < 4:
+                found.add(int(head))
+    return sorted(found)
+
+
+def _blank(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(_blank(v) for v in value.values())
+    return value in (None, "", [])
+
+
+def _last(raw: Any) -> Any:
+    return raw[-1] if isinstance(raw, list) and raw else raw
+
+
+def _coerce_value(prop: dict, path: str, submitted: dict, errors: dict[str, str]) -> Any:
+    kind = base_type(prop)
+    if kind == "object" and "properties" in prop:
+        return {name: _coerce_value(sub, f"{path}{SEP}{name}", submitted, errors)
+                for name, sub in prop["properties"].items() if not sub.get("readOnly")}
+    if kind == "array":
+        items = prop.get("items") or {}
+        if base_type(items) == "object":
+            rows = [_coerce_value(items, f"{path}{SEP}{i}", submitted, errors)
+                    for i in _row_indexes(submitted, path)]
+            rows = [r for r in rows if not _blank(r)]  # the empty row offered for a new entry
+            return rows or None
+        raw = submitted.get(path)
+        chosen = [str(v) for v in (raw if isinstance(raw, list) else [raw]) if v not in (None, "")]
+        if base_type(items) in ("integer", "number"):
+            try:
+                return [int(v) if base_type(items) == "integer" else float(v) for v in chosen] or None
+            except ValueError:
+                errors[path] = "请从选项中选择"
+                return chosen
+        return chosen or None
+    raw = _last(submitted.get(path))
+    if kind == "boolean":
+        if raw is None:  # an unticked box the form showed is 否; a field not sent takes the schema's default
+            return False if path in _shown_booleans(submitted) else bool(prop.get("default", False))
+        return raw in ("on", "true", "1", "是", True)
+    raw = ("" if raw is None else str(raw)).strip()
+    if raw == "":
+        return None
+    try:
+        if kind == "integer":
+            return int(raw)
+        if kind == "number":
+            number = float(raw)
+            if not math.isfinite(number):  # "nan", "inf", "1e999" are not amounts
+                raise ValueError(raw)
+            # 120 stays 120 (not 120.0) when shown again; fractions are kept as typed.
+            return int(number) if number.is_integer() and abs(number) < 2**53 else number
+        return raw
+    except ValueError:
+        errors[path] = "请输入数字" if kind == "number" else "请输入整数"
+        return raw
+
+
+def coerce(schema: dict, submitted: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Turn HTML form strings into typed values; returns (values, type errors).
+
+    Nested objects and arrays of objects arrive as flat names (`people-0-name`) and come back as
+    nested JSON; a multiple choice (checkboxes) arrives as a list of strings."""
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     props = schema.get("properties", {})
     for name in editable_fields(schema):
-        kind = base_type(props[name])
-        raw = submitted.get(name)
-        if kind == "boolean":
-            values[name] = raw in ("on", "true", "1", "是")
-            continue
-        raw = (raw or "").strip()
-        if raw == "":
-            values[name] = None
-            continue
-        try:
-            if kind == "integer":
-                values[name] = int(raw)
-            elif kind == "number":
-                number = float(raw)
-                if not math.isfinite(number):  # "nan", "inf", "1e999" are not amounts
-                    raise ValueError(raw)
-                # 120 stays 120 (not 120.0) when shown again; fractions are kept as typed.
-                values[name] = int(number) if number.is_integer() and abs(number) < 2**53 else number
-            else:
-                values[name] = raw
-        except ValueError:
-            values[name] = raw
-            errors[name] = "请输入数字" if kind == "number" else "请输入整数"
+        values[name] = _coerce_value(props[name], name, submitted, errors)
     return values, errors
+
+
+def as_typed(schema: dict, submitted: dict[str, Any]) -> dict[str, Any]:
+    """What was typed, nested the way the form renders it (strings kept as typed): for showing a
+    draft or a refused submission again."""
+    def walk(prop: dict, path: str) -> Any:
+        kind = base_type(prop)
+        if kind == "object" and "properties" in prop:
+            return {n: walk(sub, f"{path}{SEP}{n}") for n, sub in prop["properties"].items()}
+        if kind == "array" and base_type(prop.get("items") or {}) == "object":
+            rows = [walk(prop["items"], f"{path}{SEP}{i}") for i in _row_indexes(submitted, path)]
+            return [r for r in rows if not _blank(r)]
+        raw = submitted.get(path)
+        if kind == "array":
+            return [v for v in (raw if isinstance(raw, list) else [raw]) if v not in (None, "")]
+        return _last(raw)
+
+    props = schema.get("properties", {})
+    return {n: walk(props[n], n) for n in props if n in submitted or _row_indexes(submitted, n)
+            or any(k.startswith(n + SEP) for k in submitted)}
+
+
+def draft_of(schema: dict, submitted: dict[str, Any]) -> dict[str, Any]:
+    """The typed strings of the form's own editable fields (nested names included), for 暂存."""
+    editable = set(editable_fields(schema))
+    kept: dict[str, Any] = {}
+    for key, raw in submitted.items():
+        if key not in editable and not any(key.startswith(name + SEP) for name in editable):
+            continue
+        if isinstance(raw, list):
+            raw = [str(v)[:5000] for v in raw if v not in (None, "")][:200]
+        elif raw not in (None, ""):
+            raw = str(raw)[:5000]
+        if raw not in (None, "", []):
+            kept[key] = raw
+    for key in _shown_booleans(submitted) - set(kept):  # unticked: kept as 否, not as "not answered"
+        if key in editable or any(key.startswith(name + SEP) for name in editable):
+            kept[key] = "false"
+    return kept
 
 
 def _non_finite(values: dict[str, Any]) -> dict[str, str]:
@@ -103,7 +205,7 @@ def validate(schema: dict, submitted: dict[str, Any], task_data: dict[str, Any],
     else:
         values = {k: submitted.get(k) for k in editable_fields(schema)}
         errors = _non_finite(values)
-    instance = {k: v for k, v in values.items() if v is not None}
+    instance = _without_none(values)
     for name in readonly_fields(schema):
         if task_data.get(name) is not None:
             instance[name] = task_data[name]
@@ -117,6 +219,15 @@ def validate(schema: dict, submitted: dict[str, Any], task_data: dict[str, Any],
     if errors:
         raise ValidationFailed(errors)
     return values
+
+
+def _without_none(value: Any) -> Any:
+    """JSON Schema sees a field left empty as absent (so `required` catches it), at every level."""
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
 
 
 def _rule_errors(schema: dict, data: dict[str, Any], facts: dict[str, Any],
@@ -157,12 +268,14 @@ def _custom_message(error) -> str | None:
 
 def _field_errors(error) -> list[tuple[str, str]]:
     custom = _custom_message(error)
+    where = SEP.join(str(p) for p in error.absolute_path)
     if error.validator == "required":
         missing = [n for n in error.validator_value if n not in (error.instance or {})]
-        return [(n, FieldError(custom) if custom else MESSAGES["required"]) for n in missing]
+        return [(f"{where}{SEP}{n}" if where else n, FieldError(custom) if custom else MESSAGES["required"])
+                for n in missing]
     if error.validator == "additionalProperties":
         return [("_form", "含有未定义的字段")]
-    field = str(error.absolute_path[0]) if error.absolute_path else "_form"
+    field = where or "_form"
     if custom:
         return [(field, FieldError(custom))]
     template = MESSAGES.get(error.validator, "填写有误")
@@ -179,6 +292,21 @@ class FieldError(str):
         return text
 
 
+def path_title(schema: dict, path: str) -> str | None:
+    """The label of a nested field name for the error summary: `people-0-name` → 参会人员 第1行 · 姓名."""
+    parts, prop, labels = path.split(SEP), schema, []
+    for part in parts:
+        if part.isdigit() and base_type(prop) == "array":
+            labels.append(f"第{int(part) + 1}行")
+            prop = prop.get("items") or {}
+            continue
+        prop = (prop.get("properties") or {}).get(part)
+        if prop is None:
+            return None
+        labels.append(prop.get("title", part))
+    return " · ".join(labels)
+
+
 def display_fields(schemas: list[dict], data: dict[str, Any]) -> list[tuple[str, Any]]:
     """(label, value) pairs of project data in form order, labels and option names from the schemas."""
     rows: list[tuple[str, Any]] = []
@@ -193,14 +321,21 @@ def display_fields(schemas: list[dict], data: dict[str, Any]) -> list[tuple[str,
 
 
 def option_title(prop: dict, value: Any) -> Any:
-    """The display title of an option code (oneOf const/title), or the value itself."""
-    for option in prop.get("oneOf", []):
-        if option.get("const") == value:
-            return option.get("title", value)
+    """The display title of an option code (oneOf const/title, enum + enumNames), or the value itself."""
+    for code, title in option_pairs(prop):
+        if code == value:
+            return title
     return value
 
 
 def _display_value(prop: dict, value: Any) -> Any:
     if isinstance(value, bool):
         return "是" if value else "否"
+    if isinstance(value, dict):  # a nested object: its fields, labelled by their titles
+        props = prop.get("properties") or {}
+        return "，".join(f"{props.get(k, {}).get('title', k)}：{_display_value(props.get(k, {}), v)}"
+                        for k, v in value.items() if v not in (None, "", []))
+    if isinstance(value, list):  # repeating rows or a multiple choice
+        items = prop.get("items") or {}
+        return "；".join(str(_display_value(items, v)) for v in value)
     return option_title(prop, value)

@@ -168,13 +168,14 @@ def validate_files(files: dict[str, str]) -> list[str]:
     for name in files:
         folder, _, base = name.partition("/")
         if not ((folder == "bpmn" and base.endswith((".bpmn", ".dmn"))) or
-                (folder == "forms" and base.endswith(("-schema.json", "-uischema.json")))):
-            errors.append(f"{name}：只能部署 bpmn/*.bpmn、bpmn/*.dmn、forms/*-schema.json、forms/*-uischema.json")
+                (folder == "forms" and base.endswith(".json"))):
+            errors.append(f"{name}：只能部署 bpmn/*.bpmn、bpmn/*.dmn、forms/*.json")
+    ui_files = ui_schema_names(files) if not errors else set()
     for name, text in files.items():
         if name.endswith(".json"):
             try:
                 schema = json.loads(text)
-                if name.endswith("-schema.json"):
+                if name not in ui_files:
                     Draft202012Validator.check_schema(schema)
             except (ValueError, SchemaError) as err:
                 errors.append(f"{name}：不是有效的 JSON Schema（{str(err).splitlines()[0]}）")
@@ -338,13 +339,60 @@ def specs_for(version: ModelVersion, process_id: str | None = None):
     return specs_for_files(version.files, process_id or version.process_id)
 
 
-def form_files(version: ModelVersion, form: str) -> tuple[dict, dict]:
-    """(schema, uischema) of a form as pinned in this version."""
-    schema = json.loads(version.files[f"forms/{form}-schema.json"])
-    ui = version.files.get(f"forms/{form}-uischema.json")
-    return schema, json.loads(ui) if ui else {}
+EMPTY_FORM = {"type": "object", "properties": {}}
+
+
+def form_file_names(files: dict[str, str], form: str) -> tuple[str, str | None]:
+    """(schema file, uischema file or None) of a task's form as the BPMN names it: a form recorded as
+    `visit_register` is `visit_register-schema.json` (+ `-uischema.json`); any other name is the file
+    the task's formJsonSchemaFilename names, with the formUiSchemaFilename beside it in the BPMN."""
+    if f"forms/{form}-schema.json" in files:
+        ui = f"forms/{form}-uischema.json"
+        return f"forms/{form}-schema.json", ui if ui in files else _ui_named(files, form)
+    return f"forms/{form}", _ui_named(files, form)
+
+
+def _ui_named(files: dict[str, str], schema_name: str) -> str | None:
+    pairs = _form_pairs(json.dumps({k: v for k, v in files.items() if k.endswith(".bpmn")}, sort_keys=True))
+    ui = pairs.get(schema_name) or pairs.get(f"{schema_name}-schema.json")
+    return f"forms/{ui}" if ui and f"forms/{ui}" in files else None
+
+
+@lru_cache(maxsize=64)
+def _form_pairs(bpmn_json: str) -> dict[str, str]:
+    """{schema file name: uischema file name} as the BPMN's user tasks pair them."""
+    pairs = {}
+    for text in json.loads(bpmn_json).values():
+        try:
+            root = _xml(text)
+        except etree.XMLSyntaxError:
+            continue  # validate_files reports the file that does not parse
+        for element in root.iter(f"{{{SPIFF_NS}}}properties"):
+            props = {p.get("name"): p.get("value") for p in element.iter(f"{{{SPIFF_NS}}}property")}
+            if props.get("formJsonSchemaFilename") and props.get("formUiSchemaFilename"):
+                pairs[props["formJsonSchemaFilename"]] = props["formUiSchemaFilename"]
+    return pairs
+
+
+def form_files(version: ModelVersion, form: str | None) -> tuple[dict, dict]:
+    """(schema, uischema) of a form as pinned in this version; a task without a form (a manual task,
+    a user task that only asks for 完成) has an empty one."""
+    if not form:
+        return {"type": "object", "properties": {}}, {}
+    schema_name, ui_name = form_file_names(version.files, form)
+    schema = json.loads(version.files[schema_name])
+    return schema, json.loads(version.files[ui_name]) if ui_name else {}
+
+
+def ui_schema_names(files: dict[str, str]) -> set[str]:
+    """The files that are UI schemas: named *-uischema.json or named so by a task."""
+    named = {f"forms/{ui}" for ui in _form_pairs(json.dumps({k: v for k, v in files.items()
+                                                             if k.endswith(".bpmn")}, sort_keys=True)).values()}
+    return {n for n in files if n.endswith("-uischema.json")} | named
 
 
 def all_form_schemas(version: ModelVersion) -> list[dict]:
     """Every form schema of the version, in file-name order."""
-    return [json.loads(text) for name, text in sorted(version.files.items()) if name.endswith("-schema.json")]
+    ui = ui_schema_names(version.files)
+    return [json.loads(text) for name, text in sorted(version.files.items())
+            if name.startswith("forms/") and name.endswith(".json") and name not in ui]

@@ -38,10 +38,15 @@ class ReadyTask:
     mi_index: int | None
     data: dict[str, Any] = field(repr=False)
 
+    instructions: str = ""
+
     @property
     def form(self) -> str | None:
+        """The form as recorded on the task row: `x` for `x-schema.json`, else the file name itself."""
         name = self.properties.get("formJsonSchemaFilename")
-        return name[: -len("-schema.json")] if name else None
+        if not name:
+            return None
+        return name.removesuffix("-schema.json")
 
 
 class ProcessRuntime:
@@ -63,12 +68,17 @@ class ProcessRuntime:
         # Task order matters: the serializer restores each task's data from its parent's.
         dct = json.loads(state)
         dct["spec"] = _spec_dict(f"{self.version.content_hash}:{self.process_id}", self.spec)
-        dct["subprocess_specs"] = {}
+        # Called processes (call activities) are specs of the version too, not of the saved state.
+        dct["subprocess_specs"] = {name: _spec_dict(f"{self.version.content_hash}:{self.process_id}:{name}", spec)
+                                   for name, spec in self.subprocess_specs.items()}
         wf = _serializer.from_dict(dct)
         # The script engine is not serialized; set ours again after every load (security).
         wf.script_engine = self.script_engine
         for sub in wf.subprocesses.values():
-            sub.script_engine = self.script_engine
+            # SpiffWorkflow 3.2's sub-workflows read the top workflow's engine (a property without a
+            # setter); anything that keeps an engine of its own gets ours too.
+            if sub.script_engine is not self.script_engine:
+                sub.script_engine = self.script_engine
         return wf
 
     @staticmethod
@@ -95,6 +105,7 @@ class ProcessRuntime:
                 properties=props,
                 mi_index=_mi_index(task),
                 data=task.data,
+                instructions=spec.extensions.get("instructionsForEndUser") or "",
             ))
         return result
 

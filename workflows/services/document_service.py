@@ -17,7 +17,7 @@ from workflows import audit, auth, documents, forms
 from workflows.actor import Actor
 from workflows.db import transaction
 from workflows.deadlines import START_WITHIN_MONTHS, add_months
-from workflows.engine.model_store import INVESTMENT, form_files
+from workflows.engine.model_store import INVESTMENT, form_file_names, form_files
 from workflows.errors import Conflict, NotFound
 from workflows.localtime import to_local
 from workflows.models import Filing, ModelVersion, Organisation, ProcessInstance, TaskRecord, Unit, User
@@ -217,7 +217,7 @@ def _project(s: Session, instance: ProcessInstance) -> dict:
 
 
 def _schema(version: ModelVersion, form: str | None) -> dict:
-    if not form or f"forms/{form}-schema.json" not in version.files:
+    if not form or form_file_names(version.files, form)[0] not in version.files:
         return {}
     return form_files(version, form)[0]
 

@@ -11,17 +11,17 @@ from workflows.db import transaction
 from workflows.engine import model_store
 from workflows.engine.model_store import form_files
 from workflows.errors import NotFound
+from workflows.instructions import render_instructions
 from workflows.models import ModelVersion
 from workflows.services.instance_step import first_task, start_instance
 from workflows.services.views import StartableProcess
-
-EMPTY_FORM = ({"type": "object", "properties": {}}, {})
 
 
 def _startable(version: ModelVersion) -> StartableProcess:
     first = first_task(version)
     return StartableProcess(version.process_id, version.name or version.process_id, version.description or "",
-                            version.purpose, version.number, first.title)
+                            version.purpose, version.number, first.title,
+                            render_instructions(first.instructions, dict(first.data)))
 
 
 def startable_processes(actor: Actor) -> list[StartableProcess]:
@@ -41,8 +41,7 @@ def _version(s: Session, actor: Actor, process_id: str) -> ModelVersion:
 
 
 def _form(version: ModelVersion) -> tuple[dict, dict]:
-    form = first_task(version).form
-    return form_files(version, form) if form else EMPTY_FORM
+    return form_files(version, first_task(version).form)
 
 
 def start_form(actor: Actor, process_id: str) -> tuple[StartableProcess, dict, dict]:

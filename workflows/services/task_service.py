@@ -13,6 +13,7 @@ from workflows.actor import Actor
 from workflows.db import is_postgres, transaction
 from workflows.engine.model_store import form_files
 from workflows.errors import Conflict, NotFound, ServiceError, ValidationFailed
+from workflows.instructions import render_instructions
 from workflows.localtime import to_local
 from workflows.models import ModelVersion, Notification, Organisation, ProcessInstance, TaskRecord, Unit, User
 from workflows.models._types import utcnow
@@ -64,11 +65,12 @@ def task_form(actor: Actor, task_id: int) -> TaskForm:
         runtime = runtime_for(s, instance, actor)
         wf = runtime.load(instance.state)
         task_data = dict(runtime.task_data(wf, record.task_uuid) or {})
-        properties = next((t.properties for t in runtime.ready_tasks(wf) if t.uuid == record.task_uuid), {})
+        ready = next((t for t in runtime.ready_tasks(wf) if t.uuid == record.task_uuid), None)
+        properties = ready.properties if ready else {}
         readonly = {k: task_data.get(k) for k in forms.readonly_fields(schema)}
         values = {k: task_data.get(k) for k in forms.editable_fields(schema) if task_data.get(k) is not None}
         if record.draft:
-            values = dict(record.draft)
+            values = forms.as_typed(schema, record.draft)
         delegate = s.get(User, record.delegate_id) if record.delegate_id else None
         draft_by = s.get(User, record.draft_by_id) if record.draft_by_id else None
         return TaskForm(
@@ -86,6 +88,7 @@ def task_form(actor: Actor, task_id: int) -> TaskForm:
             return_direct=properties.get("returnMode") == "direct",
             sole_candidate=record.assignee_id is None and absent is None
             and _sole_candidate(s, actor, record, instance, county),
+            instructions_html=render_instructions(ready.instructions if ready else "", task_data),
         )
 
 
@@ -119,7 +122,7 @@ def task_save_draft(actor: Actor, task_id: int, submitted: dict, hand_back: bool
         version = s.get(ModelVersion, instance.model_version_id)
         schema, _ = form_files(version, record.form)
         # Kept as typed (strings), only the form's own editable fields; validated when submitted.
-        record.draft = {k: str(submitted[k])[:5000] for k in forms.editable_fields(schema) if submitted.get(k)}
+        record.draft = forms.draft_of(schema, submitted)
         record.draft_by_id, record.draft_saved_at = actor.id, utcnow()
         audit.append(s, "draft_saved", actor=actor.username, role=record.lane, instance_id=instance.id,
                      task_spec=record.spec_name, mi_index=record.mi_index, data=record.draft,

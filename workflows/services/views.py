@@ -62,6 +62,12 @@ class TaskForm:
     acting_for: str | None = None
     return_direct: bool = False  # BPMN returnMode="direct": a resubmission comes straight back here
     sole_candidate: bool = False  # nobody else could claim it: the form is shown and submitting claims it
+    instructions_html: str = ""  # the task's instructionsForEndUser, rendered safely (Markdown over the task data)
+
+    @property
+    def has_fields(self) -> bool:
+        """Whether the task asks for anything (a manual task or a form-less user task only asks for 完成)."""
+        return bool(self.schema.get("properties"))
 
 
 @dataclass
@@ -165,3 +171,4 @@ class StartableProcess:
     purpose: str
     version: int
     first_task: str
+    instructions_html: str = ""

@@ -1,0 +1,77 @@
+"""In headless Chromium: a SpiffArena-style model (tests/models/site_visit) deployed at 流程版本 is started
+from the 发起 page (its manual first task's instructions shown there), and its form of repeating rows is
+filled with 添加一行 (webapp/static/form-rows.js), the nested 带队人 fieldset and checkboxes; the
+form-less next task is done with 完成."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from browser_support import SCREENSHOTS, serve, sign_in
+from flow_support import login, ready_tasks
+
+pytestmark = pytest.mark.browser
+MODEL = Path(__file__).parent / "models" / "site_visit"
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory):
+    return f"sqlite:///{tmp_path_factory.mktemp('browser_elements') / 'elements.sqlite3'}"
+
+
+@pytest.fixture(scope="module")
+def prep(database_url):
+    """The model deployed and bound to the first demo county, through the admin page."""
+    from webapp import create_app
+    from workflows.demo import actor
+
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False,
+                      "SECRET_KEY": "x", "DEMO_PROJECTS": False})
+    client = app.test_client()
+    login(client, "admin")
+    files = [(io.BytesIO(p.read_bytes()), p.name) for p in sorted(MODEL.glob("*/*"))]
+    response = client.post("/admin/versions", content_type="multipart/form-data",
+                           data={"files": files, "note": "考察接待", "bind": [str(actor("shangwu").org_id)]})
+    assert response.status_code == 302, response.data.decode()[:2000]
+    return app
+
+
+@pytest.fixture(scope="module")
+def live_server(database_url, prep):
+    with serve(database_url) as url:
+        yield url
+
+
+def test_a_visit_is_started_and_its_repeating_rows_are_filled_in_the_browser(page, live_server, prep):
+    sign_in(page, live_server, "shangwu")
+    page.goto(f"{live_server}/start/")
+    page.click("[data-process-id='site_visit'] a")
+    assert page.locator("#instructions strong").inner_text() == "园区简介"
+    page.click("#submit")
+    page.wait_for_url(f"{live_server}/projects/*")
+    instance_id = int(page.url.rstrip("/").split("/")[-1])
+
+    register = next(t for t in ready_tasks(prep, instance_id) if t[1] == "sv_register")[0]
+    page.goto(f"{live_server}/tasks/{register}")
+    assert page.is_checked("input[type=checkbox][name=needs_interpreter]")  # the schema's default
+    page.fill("input[name=company]", "湖南锂晟新能源科技有限公司")
+    page.fill("input[name=leader-name]", "王建国")
+    page.fill("input[name=members-0-name]", "李明")
+    page.fill("input[name=members-0-position]", "总经理")
+    page.click("button[data-add-row=members]")  # a copy of the row, emptied and renumbered
+    assert page.locator("input[name=members-1-name]").input_value() == ""
+    page.fill("input[name=members-1-name]", "赵敏")
+    page.check("input[name=interests][value=labour]")
+    page.uncheck("input[type=checkbox][name=needs_interpreter]")
+    page.screenshot(path=str(SCREENSHOTS / "repeating-rows.png"), full_page=True)
+    page.click("#submit")
+    page.wait_for_url(f"{live_server}/projects/{instance_id}")
+
+    confirm = next(t for t in ready_tasks(prep, instance_id) if t[1] == "sv_confirm_arrival")[0]
+    page.goto(f"{live_server}/tasks/{confirm}")
+    assert "湖南锂晟新能源科技有限公司 一行 2 人" in page.locator("#instructions").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "form-less-task.png"))
+    page.click("#submit")  # 完成
+    page.wait_for_url(f"{live_server}/projects/{instance_id}")
+    assert ready_tasks(prep, instance_id) == []  # waiting at the timer after the message
