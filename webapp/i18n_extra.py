@@ -17,7 +17,7 @@ ACTION_NAMES = {
     "task_released": N_("释放"), "task_completed": N_("办理完成"), "task_cancelled": N_("任务撤销（流程改道）"),
     "loop_back": N_("退回至前序环节"), "project_ended": N_("流程结束"), "filing_submitted": N_("报送备案"),
     "filing_accepted": N_("备案受理"), "filing_returned": N_("备案退回"), "signing_reported": N_("签约结果报备"), "project_viewed": N_("查阅"),
-    "project_copied": N_("抄送"), "roles_changed": N_("角色变更"), "business_role_created": N_("新建业务角色"), "user_deactivated": N_("停用用户"),
+    "project_copied": N_("抄送"), "roles_changed": N_("角色变更"), "business_role_created": N_("新建业务角色"), "calendar_day_added": N_("登记工作日历"), "calendar_day_removed": N_("删除工作日历登记"), "user_deactivated": N_("停用用户"),
     "unit_deactivated": N_("停用单位"), "task_returned": N_("退回"), "task_withdrawn": N_("撤回"),
     "task_transferred": N_("转办"), "task_urged": N_("催办"), "project_cancelled": N_("撤销项目"),
     "task_reopened": N_("重新办理"), "draft_saved": N_("暂存草稿"), "task_delegated": N_("委派"),
