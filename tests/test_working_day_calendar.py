@@ -13,6 +13,29 @@ from workflows.localtime import to_utc_naive
 
 
 @pytest.fixture
+def app(database):
+    """The web app on SQLite and on PostgreSQL (the re-dating runs in one transaction on both)."""
+    from webapp import create_app
+
+    return create_app({"TESTING": True, "DATABASE_URL": database, "WTF_CSRF_ENABLED": False,
+                       "SECRET_KEY": "test", "SERVER_NAME": "localhost"})
+
+
+@pytest.fixture(autouse=True)
+def _forget_entries():
+    """The entries are an in-process cache: the next module's app reads its own database's."""
+    yield
+    from workflows import deadlines
+
+    deadlines.set_entries({})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
 def at_moment(monkeypatch):
     """Tasks created at a chosen local (China) moment: the moment the engine step stamps on new tasks."""
     def move(local: datetime) -> None:

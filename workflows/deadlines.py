@@ -40,31 +40,33 @@ def _china_year(year: int) -> holidays.HolidayBase:
     return calendar
 
 
-def is_working_day(day: date) -> bool:
-    entry = _entries.get(day)
+def is_working_day(day: date, entries: dict[date, bool] | None = None) -> bool:
+    """By the administrator's entry when there is one (`entries`, default the cached ones), else by `holidays`."""
+    entry = (_entries if entries is None else entries).get(day)
     if entry is not None:
         return entry
     return _china_year(day.year).is_working_day(day)
 
 
-def add_working_days(start: datetime, days: int) -> datetime:
-    """The moment `days` working days after `start` (naive UTC), counted on China's calendar days."""
+def add_working_days(start: datetime, days: int, entries: dict[date, bool] | None = None) -> datetime:
+    """The moment `days` working days after `start` (naive UTC), counted on China's calendar days
+    (with the administrator's `entries`, default the cached ones)."""
     current = to_local(start)
     remaining = days
     while remaining > 0:
         current += timedelta(days=1)
-        if is_working_day(current.date()):
+        if is_working_day(current.date(), entries):
             remaining -= 1
     return to_utc_naive(current)
 
 
-def working_days_between(start: datetime, end: datetime) -> int:
+def working_days_between(start: datetime, end: datetime, entries: dict[date, bool] | None = None) -> int:
     """How many working days lie after `start`'s local day up to and including `end`'s (naive UTC both):
     the allowance `add_working_days(start, n)` counted to reach `end`."""
     day, last, count = to_local(start).date(), to_local(end).date(), 0
     while day < last:
         day += timedelta(days=1)
-        count += is_working_day(day)
+        count += is_working_day(day, entries)
     return count
 
 

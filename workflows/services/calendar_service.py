@@ -3,7 +3,7 @@ State Council announces them; deadlines (workflows/deadlines.py) count them, the
 in every day without an entry. A change re-dates the open tasks whose allowance spans the changed day."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,7 +12,7 @@ from workflows import audit, auth, deadlines
 from workflows.actor import Actor
 from workflows.db import transaction
 from workflows.errors import NotFound, ValidationFailed
-from workflows.localtime import to_local
+from workflows.localtime import CHINA, to_utc_naive
 from workflows.models import CalendarDay, TaskRecord
 
 KINDS = {"holiday": "放假", "workday": "调休上班"}
@@ -61,38 +61,34 @@ def calendar_add(actor: Actor, day_text: str, kind: str, name: str) -> tuple[dat
         errors["kind"] = "请选择放假或调休上班"
     if not name or len(name) > 60:
         errors["name"] = "请填写节日名称（如 春节，不超过 60 字）"
-    try:
-        with transaction() as s:
-            if not errors and s.scalar(select(CalendarDay.id).where(CalendarDay.day == day)) is not None:
-                errors["day"] = "该日期已有登记，请先删除原登记"
-            if errors:
-                raise ValidationFailed(errors)
-            before = _entries(s)
-            s.add(CalendarDay(day=day, kind=kind, name=name, entered_by=actor.username))
-            redated = _redate(s, day, before)
-            audit.append(s, "calendar_day_added", actor=actor.username, role="admin", address=actor.address,
-                         data={"day": day.isoformat(), "kind": kind, "name": name, "tasks_redated": redated})
-    finally:
-        refresh_calendar()
+    with transaction() as s:
+        if not errors and s.scalar(select(CalendarDay.id).where(CalendarDay.day == day)) is not None:
+            errors["day"] = "该日期已有登记，请先删除原登记"
+        if errors:
+            raise ValidationFailed(errors)
+        before = _entries(s)
+        s.add(CalendarDay(day=day, kind=kind, name=name, entered_by=actor.username))
+        redated, after = _redate(s, day, before)
+        audit.append(s, "calendar_day_added", actor=actor.username, role="admin", address=actor.address,
+                     data={"day": day.isoformat(), "kind": kind, "name": name, "tasks_redated": redated})
+    deadlines.set_entries(after)  # this process counts the change at once; the others within 60 s
     return day, redated
 
 
 def calendar_remove(actor: Actor, row_id: int) -> tuple[date, int]:
     """Remove one entry (the day follows the `holidays` package again); returns it and the tasks re-dated."""
     auth.require(auth.calendar_manage(actor), DENIED)
-    try:
-        with transaction() as s:
-            row = s.get(CalendarDay, row_id)
-            if row is None:
-                raise NotFound("没有这条工作日历登记。")
-            day, kind, name = row.day, row.kind, row.name
-            before = _entries(s)
-            s.delete(row)
-            redated = _redate(s, day, before)
-            audit.append(s, "calendar_day_removed", actor=actor.username, role="admin", address=actor.address,
-                         data={"day": day.isoformat(), "kind": kind, "name": name, "tasks_redated": redated})
-    finally:
-        refresh_calendar()
+    with transaction() as s:
+        row = s.get(CalendarDay, row_id)
+        if row is None:
+            raise NotFound("没有这条工作日历登记。")
+        day, kind, name = row.day, row.kind, row.name
+        before = _entries(s)
+        s.delete(row)
+        redated, after = _redate(s, day, before)
+        audit.append(s, "calendar_day_removed", actor=actor.username, role="admin", address=actor.address,
+                     data={"day": day.isoformat(), "kind": kind, "name": name, "tasks_redated": redated})
+    deadlines.set_entries(after)
     return day, redated
 
 
@@ -100,21 +96,21 @@ def _entries(session: Session) -> dict[date, bool]:
     return {r.day: r.kind == "workday" for r in session.scalars(select(CalendarDay))}
 
 
-def _redate(session: Session, day: date, before: dict[date, bool]) -> int:
+def _redate(session: Session, day: date, before: dict[date, bool]) -> tuple[int, dict[date, bool]]:
     """Recompute the due dates of the open tasks whose allowance spans `day`: each keeps its allowance of
     working days (counted on the calendar before the change) from its creation, on the calendar after it.
-    A task due before `day` is left alone: the change cannot move it."""
-    open_tasks = [t for t in session.scalars(select(TaskRecord).where(
-        TaskRecord.state == "ready", TaskRecord.due_at.is_not(None)))
-        if to_local(t.created_at).date() < day <= to_local(t.due_at).date()]
-    deadlines.set_entries(before)
-    allowance = {t.id: deadlines.working_days_between(t.created_at, t.due_at) for t in open_tasks}
+    A task due before `day` is left alone: the change cannot move it. Returns the number re-dated and the
+    entries after the change (the cache is updated only once they are committed)."""
+    midnight = to_utc_naive(datetime.combine(day, time(), tzinfo=CHINA))  # the day's start, as stored (UTC)
+    open_tasks = session.scalars(select(TaskRecord).where(
+        TaskRecord.state == "ready", TaskRecord.due_at >= midnight, TaskRecord.created_at < midnight)).all()
+    allowance = {t.id: deadlines.working_days_between(t.created_at, t.due_at, before) for t in open_tasks}
     session.flush()
-    _load(session)  # the calendar after the change (this transaction's view)
+    after = _entries(session)  # the calendar after the change (this transaction's view)
     redated = 0
     for task in open_tasks:
-        due = deadlines.add_working_days(task.created_at, allowance[task.id])
+        due = deadlines.add_working_days(task.created_at, allowance[task.id], after)
         if due != task.due_at:
             task.due_at = due
             redated += 1
-    return redated
+    return redated, after
