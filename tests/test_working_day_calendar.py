@@ -140,3 +140,12 @@ def test_the_same_day_cannot_be_entered_twice(client):
     assert _enter(client, "2027-10-09", "workday", "国庆调休").status_code == 302
     again = _enter(client, "2027-10-09", "holiday", "国庆节")
     assert again.status_code == 422 and "该日期已有登记" in again.data.decode()
+
+
+def test_the_calendar_page_and_its_errors_read_in_english(client):
+    login(client, "admin")
+    assert client.post("/lang/en", data={"next": "/admin/calendar/"}).status_code == 302
+    page = client.get("/admin/calendar/").data.decode()
+    assert "Working-day calendar" in page and "Adjusted working day" in page
+    refused = client.post("/admin/calendar/", data={"day": "", "kind": "holiday", "name": ""}).data.decode()
+    assert "Enter a date as YYYY-MM-DD" in refused and "Enter the holiday's name" in refused
