@@ -136,6 +136,11 @@ def test_a_bad_date_keeps_what_was_typed_with_the_error_on_the_field(client):
     assert _audit("calendar_day_added") == []
 
 
+def test_the_admin_page_links_to_the_calendar(client):
+    login(client, "admin")
+    assert 'href="/admin/calendar/" id="calendar-link"' in client.get("/admin/").data.decode()
+
+
 def test_the_same_day_cannot_be_entered_twice(client):
     assert _enter(client, "2027-10-09", "workday", "国庆调休").status_code == 302
     again = _enter(client, "2027-10-09", "holiday", "国庆节")
