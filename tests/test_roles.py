@@ -96,6 +96,10 @@ TABLE = {
     ("GET", "/admin/api-tokens/"):            [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200],
     ("POST", "/admin/api-tokens/"):           [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
     ("POST", "/admin/api-tokens/<int:row_id>/revoke"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 404],
+    # The working-day calendar (放假 / 调休上班): the administrator; an empty entry is a 422, an unknown row a 404.
+    ("GET", "/admin/calendar/"):              [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200],
+    ("POST", "/admin/calendar/"):             [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
+    ("POST", "/admin/calendar/<int:row_id>/delete"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 404],
     # The service API takes tokens, not sessions (its per-role checks: tests/test_service_api.py).
     ("GET", "/api/v1/openapi.json"):          [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
     ("GET", "/api/v1/me"): [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],

@@ -74,6 +74,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     _refuse_demo_on_server(app.config)
     from workflows.services import role_service
     role_service.refresh_roles()  # business roles are data (workflows/roles.py)
+    from workflows.services import calendar_service
+    calendar_service.refresh_calendar()  # so is the working-day calendar (workflows/deadlines.py)
     if app.config["DEMO_DATA"]:
         from workflows.demo import seed_organisations, seed_projects
         seed_organisations(app.config["PREFECTURE_NAME"], app.config["FILING_PREFIX"],
@@ -111,9 +113,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.exempt(filing_api.bp)
     app.register_blueprint(filing_api.bp)
     # Leaders' pipeline: dashboard, ledgers, reports; the token-authenticated service API.
-    from webapp import api_tokens, pipeline, service_api
+    from webapp import api_tokens, calendar_admin, pipeline, service_api
     app.register_blueprint(pipeline.bp)
     app.register_blueprint(api_tokens.bp)
+    app.register_blueprint(calendar_admin.bp)
     csrf.exempt(service_api.bp)
     app.register_blueprint(service_api.bp)
     app.jinja_env.globals["pipeline_visible"] = _pipeline_visible
@@ -137,6 +140,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         from workflows.services import role_service
 
         role_service.refresh_roles(max_age=role_service.REFRESH_SECONDS)
+
+    @app.before_request
+    def _working_day_calendar():
+        # Another worker may have changed the calendar: read it again at most every 60 s.
+        from workflows.services import calendar_service
+
+        calendar_service.refresh_calendar(max_age=calendar_service.REFRESH_SECONDS)
 
     @app.before_request
     def _session_timeout():

@@ -17,7 +17,7 @@ ACTION_NAMES = {
     "task_released": N_("释放"), "task_completed": N_("办理完成"), "task_cancelled": N_("任务撤销（流程改道）"),
     "loop_back": N_("退回至前序环节"), "project_ended": N_("流程结束"), "filing_submitted": N_("报送备案"),
     "filing_accepted": N_("备案受理"), "filing_returned": N_("备案退回"), "signing_reported": N_("签约结果报备"), "project_viewed": N_("查阅"),
-    "project_copied": N_("抄送"), "roles_changed": N_("角色变更"), "business_role_created": N_("新建业务角色"), "user_deactivated": N_("停用用户"),
+    "project_copied": N_("抄送"), "roles_changed": N_("角色变更"), "business_role_created": N_("新建业务角色"), "calendar_day_added": N_("登记工作日历"), "calendar_day_removed": N_("删除工作日历登记"), "user_deactivated": N_("停用用户"),
     "unit_deactivated": N_("停用单位"), "task_returned": N_("退回"), "task_withdrawn": N_("撤回"),
     "task_transferred": N_("转办"), "task_urged": N_("催办"), "project_cancelled": N_("撤销项目"),
     "task_reopened": N_("重新办理"), "draft_saved": N_("暂存草稿"), "task_delegated": N_("委派"),
@@ -66,6 +66,8 @@ DYNAMIC_STRINGS = [
     N_("下一环节已开始办理，不能撤回。"), N_("只有项目发起人可以撤销。"), N_("项目已办结，不能撤销。"),
     N_("只有项目发起人、县商务局或投资办主任可以催办。"), N_("该任务当前没有可催办的办理人。"),
     N_("只有项目发起人可以复制重新登记。"),
+    N_("只有系统管理员可以维护工作日历。"), N_("请填写日期，格式为 YYYY-MM-DD（如 2027-02-06）"), N_("请选择放假或调休上班"),
+    N_("请填写节日名称（如 春节，不超过 60 字）"), N_("该日期已有登记，请先删除原登记"), N_("没有这条工作日历登记。"),
     N_("不能取消自己的管理员角色"), N_("单位不存在"), N_("不能停用自己所在的单位"), N_("请选择抄送对象"), N_("抄送对象须为本县在岗用户"), N_("您无权抄送该项目。"),
     # Stage of a finished project (end-event names in bpmn/investment_project.bpmn).
     N_("已签约"), N_("研判不予通过"), N_("洽谈放弃"), N_("会审后终止"), N_("评审会不通过"),

@@ -254,3 +254,8 @@ def period_report(actor: Actor) -> bool:
 def api_token_manage(actor: Actor) -> bool:
     """Create, list and revoke API tokens: administrators."""
     return actor.has("admin")
+
+
+def calendar_manage(actor: Actor) -> bool:
+    """List, enter and remove days of the working-day calendar (放假 / 调休上班): the system administrator."""
+    return actor.has("admin")

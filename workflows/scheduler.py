@@ -13,7 +13,7 @@ import argparse
 import time
 
 from workflows import config
-from workflows.services import outbox_service
+from workflows.services import calendar_service, outbox_service
 from workflows.services.audit_service import checkpoint
 from workflows.services.timer_service import fire_due_timers
 
@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config.start()
     while True:
+        # Tasks a timer brings get due dates on the administrator's working-day calendar, read afresh.
+        calendar_service.refresh_calendar(max_age=calendar_service.REFRESH_SECONDS)
         fired = fire_due_timers()
         # The filing exchange's outbox: messages to the other deployment, retried until acknowledged.
         sent = outbox_service.drain()

@@ -4,6 +4,7 @@ from workflows.models.api_token import ApiToken
 from workflows.models.attachment import Attachment
 from workflows.models.audit_event import AuditEvent
 from workflows.models.business_role import BusinessRole
+from workflows.models.calendar_day import CalendarDay
 from workflows.models.filing import Filing
 from workflows.models.instance import ProcessInstance
 from workflows.models.model_version import ModelVersion
@@ -18,6 +19,6 @@ from workflows.models.task_record import TaskRecord
 from workflows.models.user import User, UserRole
 from workflows.models.user_session import UserSession
 
-__all__ = ["ApiRequest", "ApiToken", "Attachment", "AuditEvent", "BusinessRole", "Filing", "ModelVersion", "Notification",
+__all__ = ["ApiRequest", "ApiToken", "Attachment", "AuditEvent", "BusinessRole", "CalendarDay", "Filing", "ModelVersion", "Notification",
            "Organisation", "OutboxMessage", "ProcessBinding", "ProcessInstance", "ProjectCopy", "RewardGrant", "StandIn",
            "TaskRecord", "Unit", "User", "UserRole", "UserSession"]
