@@ -165,10 +165,10 @@ def test_admin_creates_a_user_who_can_then_sign_in(app, client):
                                              "unit_id": unit_id, "roles": ["dept_reviewer"]})
     assert bad.status_code == 422 and 'value="new_rev"' in bad.data.decode()
     ok = client.post("/admin/users", data={"username": "new_rev", "display_name": "发改局 新同事",
-                                            "password": "Passw0rd!", "unit_id": unit_id, "roles": ["dept_reviewer"]})
+                                            "password": "Fgj-Xin#2026", "unit_id": unit_id, "roles": ["dept_reviewer"]})
     assert ok.status_code == 302
     client.post("/logout")
-    assert client.post("/login", data={"username": "new_rev", "password": "Passw0rd!"}).status_code == 302
+    assert client.post("/login", data={"username": "new_rev", "password": "Fgj-Xin#2026"}).status_code == 302
 
 
 def test_a_new_process_on_the_same_database_continues_the_instance(app, client, sqlite_url):
@@ -290,3 +290,36 @@ def test_passwords_are_hashed_with_scrypt_unless_configured_otherwise(monkeypatc
 
     monkeypatch.delenv("ZS_PASSWORD_HASH", raising=False)
     assert hash_password("Zs@2026-long").startswith("scrypt:")
+
+
+def test_a_failed_sign_in_says_the_same_for_unknown_wrong_and_locked_accounts_and_hashes_alike(app, client, monkeypatch):
+    from workflows.services import user_service
+
+    verified = []
+    real = user_service.check_password_hash
+    monkeypatch.setattr(user_service, "check_password_hash", lambda h, p: verified.append(h) or real(h, p))
+    answers = {}
+    for username in ("no_such_user", "yanpan"):
+        for _ in range(6):  # the sixth attempt meets a locked account
+            response = client.post("/login", data={"username": username, "password": "Wrong@2026x"})
+            assert response.status_code == 401
+        answers[username] = response.data.decode()
+    assert "用户名或密码错误；连续输错 5 次" in answers["no_such_user"] and "锁定" in answers["yanpan"]
+    assert answers["no_such_user"].replace("no_such_user", "yanpan") == answers["yanpan"]
+    assert len(verified) == 12  # every attempt ran the password hash, unknown users and locked accounts too
+
+
+@pytest.mark.parametrize(("password", "message"), [
+    ("Short1!", "密码至少 8 位"),
+    ("alllowercase1", "至少三类"),
+    ("New_rev@2026", "不得包含用户名"),
+    ("P@ssw0rd", "过于常见"),
+])
+def test_an_administrator_cannot_set_a_weak_password(client, password, message):
+    from workflows.demo import actor
+
+    login(client, "admin")
+    unit_id = actor("rev_fgj").unit_id
+    response = client.post("/admin/users", data={"username": "new_rev", "display_name": "新用户", "password": password,
+                                                 "unit_id": unit_id, "roles": ["dept_reviewer"]})
+    assert response.status_code == 422 and message in response.data.decode()

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import secrets
 from datetime import timedelta
+from functools import lru_cache
 
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -18,6 +20,15 @@ from workflows.services import session_service
 
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
+# One answer for every failed sign-in (unknown user, wrong password, locked account), so the answer does
+# not tell which accounts exist (OWASP ASVS 2.2.x / 3.x; GB/T 22239-2019 身份鉴别).
+SIGN_IN_FAILED = "用户名或密码错误；连续输错 5 次，账号将锁定 15 分钟。"
+# The most common passwords that pass the length and character-class rules, compared case-insensitively.
+COMMON_PASSWORDS = frozenset({
+    "password1!", "passw0rd!", "p@ssw0rd", "p@ssword1", "p@ssw0rd1", "qwer1234!", "admin@123", "admin123!",
+    "abc@1234", "abcd@1234", "aa123456!", "a1234567!", "qwe123!@#", "1qaz@wsx", "1qaz2wsx!", "zaq1@wsx",
+    "welcome1!", "changeme1!", "test@1234", "root@1234", "woaini520!", "woaini1314!", "demo@2026",
+})
 
 
 class SignInFailed(Exception):
@@ -37,15 +48,16 @@ def authenticate(username: str, password: str, address: str | None = None) -> Ac
         user = s.scalar(query)
         now = utcnow()
         if user is None or not user.active or not user.unit.active:
-            failure = "用户名或密码错误。"
+            check_password_hash(_dummy_hash(), password)  # the same work as for a real account
+            failure = SIGN_IN_FAILED
         elif user.locked_until and user.locked_until > now:
-            failure = "密码错误次数过多，账号已锁定，请 15 分钟后再试。"
+            check_password_hash(_dummy_hash(), password)
+            failure = SIGN_IN_FAILED
         elif not check_password_hash(user.password_hash, password):
-            failure = "用户名或密码错误。"
+            failure = SIGN_IN_FAILED
             user.failed_logins += 1
             if user.failed_logins >= MAX_FAILURES:
                 user.locked_until, user.failed_logins = now + LOCKOUT, 0
-                failure = "密码错误次数过多，账号已锁定，请 15 分钟后再试。"
         else:
             user.failed_logins, user.locked_until = 0, None
             actor = Actor.from_user(user, address)
@@ -62,6 +74,27 @@ def actor_by_id(user_id: int, address: str | None = None) -> Actor | None:
         if user is None or not user.active or not user.unit.active:
             return None
         return Actor.from_user(user, address)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def password_problem(password: str, username: str = "") -> str | None:
+    """Why a new password is refused: ≥ 8 characters from 3 of 4 classes, not the username, not common."""
+    password = password or ""
+    if len(password) < 8:
+        return "密码至少 8 位"
+    classes = sum((any(c.islower() for c in password), any(c.isupper() for c in password),
+                   any(c.isdigit() for c in password), any(not c.isalnum() for c in password)))
+    if classes < 3:
+        return "密码须包含大写字母、小写字母、数字、符号中的至少三类"
+    if username and username.lower() in password.lower():
+        return "密码不得包含用户名"
+    if password.lower() in COMMON_PASSWORDS:
+        return "密码过于常见，请另设一个"
+    return None
 
 
 def hash_password(password: str) -> str:
@@ -108,8 +141,9 @@ def user_create(actor: Actor, username: str, display_name: str, password: str, u
         errors["username"] = "用户名须为 1–60 个英文字母、数字或符号"
     if not display_name:
         errors["display_name"] = "此项必填"
-    if len(password or "") < 8:
-        errors["password"] = "密码至少 8 位"
+    problem = password_problem(password, username)
+    if problem:
+        errors["password"] = problem
     if not roles or any(r not in ROLES for r in roles):
         errors["roles"] = "请至少选择一个有效角色"
     with transaction() as s:
@@ -197,12 +231,13 @@ def user_reassign_open_tasks(actor: Actor, from_user_id: int, to_user_id: int) -
 
 def user_reset_password(actor: Actor, user_id: int, password: str) -> None:
     auth.require(auth.admin(actor))
-    if len(password or "") < 8:
-        raise ValidationFailed({"password": "密码至少 8 位"})
     with transaction() as s:
         user = s.get(User, user_id)
         if user is None:
             raise NotFound("用户不存在")
+        problem = password_problem(password, user.username)
+        if problem:
+            raise ValidationFailed({"password": problem})
         user.password_hash = hash_password(password)
         user.failed_logins, user.locked_until = 0, None
         ended = session_service.end_all(s, [user.id])  # whoever held the old password is signed out
