@@ -339,6 +339,17 @@ def specs_for(version: ModelVersion, process_id: str | None = None):
     return specs_for_files(version.files, process_id or version.process_id)
 
 
+def task_properties(version: ModelVersion) -> dict[str, dict[str, str]]:
+    """{task id: its spiffworkflow properties} for the version's process and its subprocesses."""
+    spec, subprocesses = specs_for(version)
+    result: dict[str, dict[str, str]] = {}
+    for task_spec in [*spec.task_specs.values(), *(t for sub in subprocesses.values() for t in sub.task_specs.values())]:
+        props = task_spec.extensions.get("properties", {}) if hasattr(task_spec, "extensions") else {}
+        if props:
+            result.setdefault(task_spec.bpmn_id or task_spec.name, dict(props))
+    return result
+
+
 EMPTY_FORM = {"type": "object", "properties": {}}
 
 

@@ -26,10 +26,11 @@ from workflows.db import transaction
 from workflows.diagram import bpmn_file_for, render_svg
 from workflows.engine import model_store
 from workflows.engine.model_store import INVESTMENT
+from workflows.engine.script_engine import RestrictedEnvironment
 from workflows.errors import NotFound
 from workflows.localtime import to_local
 from workflows.metrics import ProjectFacts, TaskFacts
-from workflows.models import Filing, Organisation, ProcessInstance, TaskRecord, Unit
+from workflows.models import Filing, ModelVersion, Organisation, ProcessInstance, TaskRecord, Unit
 from workflows.models._types import utcnow
 from workflows.roles import ROLES
 
@@ -99,6 +100,10 @@ def _facts(s: Session, counties: list[Organisation]) -> tuple[list[ProjectFacts]
     def name(county_id: int, text: str) -> str:
         return f"{county_names[county_id]}·{text}" if many else text
 
+    # What each task marks is declared in the model (funnelStage, funnelWhen, funnelOn, stageTime).
+    properties = {v.id: model_store.task_properties(v) for v in s.scalars(select(ModelVersion).where(
+        ModelVersion.id.in_({i.model_version_id for i in instances})))}
+
     projects, tasks = [], []
     for inst in instances:
         rows = records[inst.id]
@@ -115,10 +120,11 @@ def _facts(s: Session, counties: list[Organisation]) -> tuple[list[ProjectFacts]
             project_class=inst.project_class, currency=data.get("currency") or "CNY",
             amount_wan=_float(data.get("amount_wan")), amount_usd_wan=_float(data.get("amount_usd_wan")),
             registered_on=local_date(inst.created_at), stage=inst.stage, status=inst.status, outcome=inst.outcome)
-        fact.reached = _reached(done, rows, filings.get(inst.id))
+        marks = properties.get(inst.model_version_id, {})
+        fact.reached = _reached(rows, filings.get(inst.id), marks)
         filing = filings.get(inst.id)
         fact.filing_number = filing.number if filing else None
-        signing = [r for r in done if r.spec_name == "signing"]
+        signing = [r for r in done if marks.get(r.spec_name, {}).get("funnelStage") == "signed"]
         if signing:
             last = signing[-1]
             fact.signed_on = _date((last.data or {}).get("sign_date")) or local_date(last.completed_at)
@@ -126,7 +132,7 @@ def _facts(s: Session, counties: list[Organisation]) -> tuple[list[ProjectFacts]
         _tracking(fact, [r for r in done if "track" in r.spec_name])
         projects.append(fact)
         for r in rows:
-            if r.state in ("ready", "completed") and r.spec_name != "register_lead":  # the start form takes no time
+            if r.state in ("ready", "completed") and marks.get(r.spec_name, {}).get("stageTime") != "none":
                 unit = units.get((inst.county_id, r.unit_code)) if r.unit_code else None
                 holder = unit or (ROLES[r.lane].name if r.lane in ROLES else r.lane)
                 tasks.append(TaskFacts(instance_id=inst.id, spec=r.spec_name, stage=r.stage,
@@ -135,25 +141,29 @@ def _facts(s: Session, counties: list[Organisation]) -> tuple[list[ProjectFacts]
     return projects, tasks
 
 
-def _reached(done: list[TaskRecord], rows: list[TaskRecord], filing: Filing | None) -> set[str]:
+def _reached(rows: list[TaskRecord], filing: Filing | None, marks: dict[str, dict[str, str]]) -> set[str]:
+    """The funnel stages a project reached: a task marks its `funnelStage` when completed (or, with
+    funnelOn="offered", when offered) and its `funnelWhen` holds on the answers; a filing the prefecture
+    accepted counts as filed too."""
     reached = {"lead"}
-
-    def decided(spec: str, key: str, value: str) -> bool:
-        return any(r.spec_name == spec and (r.data or {}).get(key) == value for r in done)
-
-    if decided("screening", "screening_decision", "通过"):
-        reached.add("screened")
-    if decided("negotiation", "negotiation_decision", "达成一致"):
-        reached.add("negotiated")
-    if any(r.spec_name in ("department_review", "supplementary_review") for r in rows):
-        reached.add("reviewed")
-    if decided("review_meeting", "meeting_decision", "通过"):
-        reached.add("approved")
-    if decided("prefecture_review", "prefecture_decision", "受理") or (filing and filing.state in ("已受理", "已签约")):
+    for r in rows:
+        mark = marks.get(r.spec_name, {})
+        stage = mark.get("funnelStage")
+        if not stage or (mark.get("funnelOn") != "offered" and r.state != "completed"):
+            continue
+        if mark.get("funnelWhen") and not _holds(mark["funnelWhen"], r.data or {}):
+            continue
+        reached.add(stage)
+    if filing and filing.state in ("已受理", "已签约"):
         reached.add("filed")
-    if any(r.spec_name == "signing" for r in done):
-        reached.add("signed")
     return reached
+
+
+def _holds(expression: str, data: dict) -> bool:
+    try:
+        return bool(RestrictedEnvironment().evaluate(expression, dict(data)))
+    except Exception:  # noqa: BLE001 - an answer the expression cannot read does not reach the stage
+        return False
 
 
 def _tracking(fact: ProjectFacts, reports: list[TaskRecord]) -> None:
