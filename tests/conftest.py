@@ -3,6 +3,7 @@ and sign-in helpers."""
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,8 @@ from workflows import db
 os.environ.setdefault("ZS_DEMO_PROJECTS", "0")
 # A cheap password hash: scrypt costs ~0.1 s a sign-in, and the suite signs in thousands of times.
 os.environ.setdefault("ZS_PASSWORD_HASH", "pbkdf2:sha256:1")
+# Attachments' bytes go to a file store: one scratch folder per test process, not the checkout's instance/.
+os.environ.setdefault("ZS_FILE_STORE_PATH", tempfile.mkdtemp(prefix="zs-files-"))
 # The app starts without demo data unless asked; the tests sign in as the demo users, also on PostgreSQL.
 os.environ.setdefault("ZS_DEMO_DATA", "1")
 os.environ.setdefault("ZS_ALLOW_DEMO_ON_SERVER", "1")

@@ -3,9 +3,11 @@ backed up, the database and checkpoints are lost, the archive is restored into a
 `python -m workflows.verify --replay` finds the audit chain intact and every project replaying."""
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -25,13 +27,20 @@ def _run(env: dict, *args: str) -> subprocess.CompletedProcess:
                           cwd=Path(__file__).resolve().parents[1], timeout=300)
 
 
+PLAN = b"%PDF-1.4\n" + "投资计划书".encode() * 20 + b"\n%%EOF\n"
+
+
 def _history(url: str, checkpoints: Path) -> int:
     from webapp import create_app
 
     app = create_app({"TESTING": True, "DATABASE_URL": url, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t",
-                      "AUDIT_HMAC_KEY": KEY, "AUDIT_CHECKPOINT_FILE": str(checkpoints)})
+                      "AUDIT_HMAC_KEY": KEY, "AUDIT_CHECKPOINT_FILE": str(checkpoints),
+                      "FILE_STORE_PATH": str(checkpoints.parent.parent / "files")})
     client = app.test_client()
     pid = register_lead(client)
+    uploaded = client.post(f"/projects/{pid}/attachments", content_type="multipart/form-data",
+                           data={"kind": "投资计划书", "file": (io.BytesIO(PLAN), "计划书.pdf")})
+    assert uploaded.status_code == 302
     step(app, client, pid, "screening", confirmed_class="重大")
     steps(app, client, pid, "negotiation", "approve_terms")
     assert audit_service.checkpoint()
@@ -44,6 +53,7 @@ def _history(url: str, checkpoints: Path) -> int:
 
 def _destroy(url: str, checkpoints: Path) -> None:
     checkpoints.unlink()
+    shutil.rmtree(checkpoints.parent.parent / "files")
     if url.startswith("sqlite"):
         path = Path(url.removeprefix("sqlite:///"))
         for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
@@ -63,14 +73,16 @@ def test_backup_then_loss_then_restore_verifies_and_replays(database, tmp_path):
     checkpoints = tmp_path / "anchors" / "audit-checkpoints.jsonl"
     pid = _history(database, checkpoints)
     env = {**os.environ, "DATABASE_URL": database, "ZS_AUDIT_CHECKPOINT_FILE": str(checkpoints),
-           "ZS_AUDIT_HMAC_KEY": KEY}
+           "ZS_AUDIT_HMAC_KEY": KEY, "ZS_FILE_STORE_PATH": str(tmp_path / "files")}
     archive = tmp_path / "backups" / "nightly.tar.gz"
     made = _run(env, "workflows.backup", "create", str(archive))
     assert made.returncode == 0, made.stderr
     with tarfile.open(archive) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))
         names = set(tar.getnames())
-    assert names == {"manifest.json", "audit-checkpoints.jsonl", *manifest["files"]}
+    digest = hashlib.sha256(PLAN).hexdigest()
+    assert names == {"manifest.json", "audit-checkpoints.jsonl", *manifest["files"], "files", f"files/{digest}"}
+    assert manifest["file_store"] == {"kind": "local", "files": 1}
     assert manifest["database"] == ("sqlite" if database.startswith("sqlite") else "postgresql")
     assert all(len(entry["sha256"]) == 64 for entry in manifest["files"].values())
 
@@ -83,6 +95,8 @@ def test_backup_then_loss_then_restore_verifies_and_replays(database, tmp_path):
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "OK: the record is complete and unaltered and replays consistently" in verified.stdout
     assert f"replay project #{pid} " in verified.stdout and "2 signed checkpoint line(s)" in verified.stdout
+    files = _run(env, "workflows.cli", "files", "check")
+    assert files.returncode == 0 and "1 intact" in files.stdout, files.stdout + files.stderr
 
     # A second restore would overwrite a live database: refused, nothing changed.
     again = _run(env, "workflows.backup", "restore", str(archive))

@@ -106,7 +106,7 @@ DYNAMIC_STRINGS = [
     N_("不支持该文件类型：只接受 PDF、Word（doc/docx）、Excel（xls/xlsx）、PNG/JPEG 图片和 UTF-8 文本（txt）。"),
     N_("文件内容与扩展名不符（例如改了扩展名的其他文件），已拒绝上传。"), N_("请选择附件类型。"),
     N_("只有参与办理该项目的人员可以在项目办理期间上传附件。"), N_("您无权查看该项目的附件。"), N_("附件不存在。"),
-    N_("附件内容校验失败（SHA-256 不符），请联系管理员。"), N_("上传的文件过大：附件不能超过 %(mb)s MB。"),
+    N_("附件内容校验失败（SHA-256 不符），请联系管理员。"), N_("附件文件不在文件存储中，请联系管理员。"), N_("上传的文件过大：附件不能超过 %(mb)s MB。"),
     # Documents (workflows/services/document_service.py, workflows/documents/__init__.py); a generation's
     # outcome in the history is the document's title, translated in projects/detail.html.
     N_("没有这种文书。"), N_("只有本县县商务局可以出具项目推进提醒函。"), N_("该文书只适用于招商引资项目。"),

@@ -1,5 +1,5 @@
-"""Back up and restore a deployment: one archive with the database, the signed audit checkpoints and
-a manifest of SHA-256s.
+"""Back up and restore a deployment: one archive with the database, the signed audit checkpoints, the
+local file store's files (attachments, each named by its SHA-256) and a manifest of SHA-256s.
 
     python -m workflows.backup create ARCHIVE.tar.gz
     python -m workflows.backup create --into /var/backups/zhaoshang --keep-days 30
@@ -47,11 +47,48 @@ class Refused(Exception):
 
 
 def settings() -> tuple[URL, Path]:
-    """(database URL, checkpoint file) as the web app reads them."""
-    from workflows import config
+    """(database URL, checkpoint file) as the web app reads them; the file store is configured too."""
+    from workflows import config, filestore
 
     settings = config.load()
+    filestore.configure(settings)
     return make_url(settings["DATABASE_URL"]), Path(settings["AUDIT_CHECKPOINT_FILE"])
+
+
+FILES = "files"
+
+
+def _copy_store(work: Path) -> dict:
+    """The local file store's files into the archive's files/ (after the database: every file a row
+    names was written before its row, so it is there). Objects in S3 storage stay there: the bucket
+    keeps its own versions (docs/operations.md)."""
+    from workflows import filestore
+
+    store = filestore.store()
+    if not isinstance(store, filestore.LocalFileStore):
+        return {"kind": "s3", "bucket": store.bucket, "files": 0}
+    count = 0
+    for digest in store.digests():
+        target = work / FILES / digest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(store.get(digest))  # checked on the way out
+        count += 1
+    return {"kind": "local", "files": count}
+
+
+def _check_store_files(work: Path) -> None:
+    from workflows import filestore
+
+    for path in sorted((work / FILES).glob("*")):
+        if filestore.digest_of(path.read_bytes()) != path.name:
+            raise Refused(f"{FILES}/{path.name} in the archive does not match its name (SHA-256)")
+
+
+def _restore_store(work: Path) -> None:
+    from workflows import filestore
+
+    for path in sorted((work / FILES).glob("*")):
+        filestore.store().put(path.read_bytes())
 
 
 def _sha256(path: Path) -> str:
@@ -114,8 +151,9 @@ def create(archive: Path) -> dict:
         else:
             raise Refused(f"unsupported database {kind}")
         files.append(name)
+        store = _copy_store(work)
         manifest = {"format": FORMAT, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "database": kind, "alembic_revision": _revision(url),
+                    "database": kind, "alembic_revision": _revision(url), "file_store": store,
                     "files": {f: {"sha256": _sha256(work / f), "bytes": (work / f).stat().st_size} for f in files}}
         (work / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
         archive.parent.mkdir(parents=True, exist_ok=True)
@@ -123,6 +161,8 @@ def create(archive: Path) -> dict:
         with tarfile.open(partial, "w:gz") as tar:
             for f in (MANIFEST, *files):
                 tar.add(work / f, arcname=f)
+            if (work / FILES).exists():
+                tar.add(work / FILES, arcname=FILES)
         partial.chmod(0o600)
         partial.replace(archive)  # a half-written archive never carries the final name
     return manifest
@@ -186,6 +226,7 @@ def restore(archive: Path) -> dict:
             raise Refused(f"the archive holds a {manifest['database']} database; the target is {kind}")
         _known_revision(manifest.get("alembic_revision"))
         _require_empty(url)
+        _check_store_files(work)
         if CHECKPOINTS in manifest["files"] and checkpoints.exists() and checkpoints.stat().st_size and \
                 _sha256(checkpoints) != manifest["files"][CHECKPOINTS]["sha256"]:
             raise Refused(f"{checkpoints} exists with other checkpoints; move it away first")
@@ -203,6 +244,7 @@ def restore(archive: Path) -> dict:
         if CHECKPOINTS in manifest["files"]:
             checkpoints.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(work / CHECKPOINTS, checkpoints)
+        _restore_store(work)
     return manifest
 
 

@@ -95,6 +95,20 @@ def build_parser() -> argparse.ArgumentParser:
                                   description="建立或升级数据库结构到最新版本 / create or upgrade the schema to the "
                                               "newest revision"))
 
+    files = commands.add_parser("files", add_help=False, help="文件存储 / the file store of attachments",
+                                description="附件文件存储（ZS_FILE_STORE）：迁移与核验 / the attachments' file store "
+                                            "(ZS_FILE_STORE): move and check")
+    _with_help(files)
+    store_actions = files.add_subparsers(dest="action", required=True, metavar="<action>")
+    _with_help(store_actions.add_parser(
+        "migrate", add_help=False, help="把仍存在数据库中的附件移入文件存储 / move attachments still kept in the database "
+                                        "to the file store", description="逐个核对 SHA-256 后移入；可重复运行 / each is "
+                                        "checked against its SHA-256, then moved; safe to run again"))
+    _with_help(store_actions.add_parser(
+        "check", add_help=False, help="核验每个附件的文件 / check every attachment's file",
+        description="每个附件的文件都在且 SHA-256 相符；有缺失或不符时退出码为 1 / every attachment's file is there "
+                    "and matches its SHA-256; exit status 1 otherwise"))
+
     for name, (_run, text) in DELEGATED.items():
         commands.add_parser(name, help=text, add_help=False)
     return parser
@@ -167,7 +181,26 @@ def _import_users(args) -> int:
     return 0
 
 
-COMMANDS = {"init": _init, "import-users": _import_users, "db": _db}
+def _files(args) -> int:
+    config.start()
+    from workflows.services import attachment_service
+
+    if args.action == "migrate":
+        moved, refused = attachment_service.move_to_store()
+        print(f"已移入文件存储 {moved} 个 / {moved} moved to the file store")
+        for attachment_id in refused:
+            print(f"  附件 #{attachment_id}：内容与 SHA-256 不符，未移动 / content does not match its SHA-256, "
+                  "left in the database", file=sys.stderr)
+        return 1 if refused else 0
+    report = attachment_service.check_store()
+    print(f"附件 {report['checked']} 个，完好 {report['intact']} / {report['checked']} attachment(s), "
+          f"{report['intact']} intact")
+    for attachment_id, problem in report["problems"]:
+        print(f"  附件 #{attachment_id}：{problem}", file=sys.stderr)
+    return 1 if report["problems"] else 0
+
+
+COMMANDS = {"init": _init, "import-users": _import_users, "db": _db, "files": _files}
 
 
 if __name__ == "__main__":

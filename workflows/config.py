@@ -52,6 +52,14 @@ OPTIONS = {
                                "comma-separated (the same pairs on both sides).")),
     "FILING_COUNTY_URLS": (list, [], "Prefecture deployment: where each county's decisions go, 县名=https://… pairs."),
     "FILING_REPLAY_SECONDS": (int, 300, "Filing API: a signed request older or newer than this is refused."),
+    "FILE_STORE": (str, "local", ("Where attachments and received filing forms are kept: local (a folder) or s3 "
+                                  "(S3-compatible object storage, for several app nodes).")),
+    "FILE_STORE_PATH": (str, None, "The local file store's folder; default files/ in the instance folder."),
+    "S3_ENDPOINT_URL": (str, None, "S3-compatible storage's URL (MinIO, a cloud's OSS); unset = AWS."),
+    "S3_BUCKET": (str, None, "The bucket of the s3 file store (versioning on, see docs/operations.md)."),
+    "S3_REGION": (str, "us-east-1", "The s3 file store's region."),
+    "S3_ACCESS_KEY_ID": (str, None, "Access key of the s3 file store (or the machine's own credentials)."),
+    "S3_SECRET_ACCESS_KEY": (str, None, "Secret key of the s3 file store."),
     "MAX_UPLOAD_MB": (int, 10, "Largest upload in MB (requests may be 2 MB larger for the form around the file)."),
     "TRUSTED_PROXIES": (int, 0, ("How many proxies in front of the app set X-Forwarded-For/-Proto/-Host (nginx "
                                  "on the same machine: 1); 0 = those headers are ignored.")),
@@ -96,13 +104,14 @@ def load(overrides: dict | None = None, environ: dict | None = None) -> dict:
 
 def bind(config: dict) -> None:
     """Point the service at this configuration: database, mail, audit anchors, filing exchange."""
-    from workflows import anchors, db, filing_exchange, mail
+    from workflows import anchors, db, filestore, filing_exchange, mail
 
     if config["DATABASE_URL"].startswith("sqlite:///"):
         Path(config["DATABASE_URL"].removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     db.init(config["DATABASE_URL"])
     mail.configure(config["SMTP_HOST"], config["SMTP_PORT"], config["SMTP_FROM"])
     anchors.configure(config["AUDIT_CHECKPOINT_FILE"], config["AUDIT_HMAC_KEY"])
+    filestore.configure(config)
     filing_exchange.configure(config["FILING_PREFECTURE_URL"], config["FILING_KEYS"],
                               config["FILING_COUNTY_URLS"], config["FILING_REPLAY_SECONDS"])
 

@@ -13,7 +13,9 @@ class Attachment(Base):
     """A file attached to a project (投资计划书, 洽谈纪要, 合同草案 …), optionally on the task it was added at.
 
     Never changed once stored: uploading the same kind and file name again adds version n+1, and the
-    older versions stay downloadable. `content` is deferred so lists never load the bytes.
+    older versions stay downloadable. The bytes are in the file store (workflows/filestore.py) under
+    `sha256`; `content` holds them only for files stored before it existed, until `zhaoshang files
+    migrate` moves them (deferred, so lists never load them).
     """
 
     __tablename__ = "attachment"
@@ -31,4 +33,4 @@ class Attachment(Base):
     # None: made by the system (e.g. the 项目推进提醒函 a BPMN timer issues).
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
-    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)

@@ -19,7 +19,7 @@ from pathlib import PurePosixPath
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflows import audit, auth
+from workflows import audit, auth, filestore
 from workflows.actor import Actor
 from workflows.db import transaction
 from workflows.errors import NotFound, ServiceError, ValidationFailed
@@ -43,6 +43,7 @@ MAY_NOT_READ = "您无权查看该项目的附件。"
 NO_ATTACHMENT = "附件不存在。"
 NO_TASK = "任务不存在。"
 CORRUPTED = "附件内容校验失败（SHA-256 不符），请联系管理员。"
+MISSING = "附件文件不在文件存储中，请联系管理员。"
 
 
 class AttachmentRefused(ValidationFailed):
@@ -194,11 +195,12 @@ def attachment_upload(actor: Actor, instance_id: int, kind: str, filename: str, 
         name, content_type = _check(kind, filename, data)
         latest = s.scalar(select(func.max(Attachment.version)).where(
             Attachment.instance_id == instance.id, Attachment.kind == kind, Attachment.filename == name))
-        digest = hashlib.sha256(data).hexdigest()
+        # The bytes go to the file store first: if the transaction then fails, an unreferenced file
+        # is left behind (harmless, `zhaoshang files check` lists it), never a row without its file.
+        digest = filestore.store().put(data)
         row = Attachment(instance_id=instance.id, task_record_id=record.id if record else None, kind=kind,
                          filename=name, content_type=content_type, size=len(data), sha256=digest,
-                         version=(latest or 0) + 1, uploaded_by_id=actor.id, uploaded_at=utcnow(),
-                         content=data)
+                         version=(latest or 0) + 1, uploaded_by_id=actor.id, uploaded_at=utcnow())
         s.add(row)
         s.flush()
         audit.append(s, "attachment_uploaded", actor=actor.username, role=record.lane if record else None,
@@ -208,6 +210,21 @@ def attachment_upload(actor: Actor, instance_id: int, kind: str, filename: str, 
                            "version": row.version},
                      address=actor.address)
         return row.id
+
+
+def stored_bytes(row: Attachment) -> bytes:
+    """The attachment's bytes, checked against its SHA-256: from the file store, or from the row for
+    files stored before the file store existed (`zhaoshang files migrate` moves them)."""
+    try:
+        if row.content is None:
+            return filestore.store().get(row.sha256)
+    except filestore.StoredFileMissing:
+        raise AttachmentCorrupted(MISSING) from None
+    except filestore.StoredFileCorrupted:
+        raise AttachmentCorrupted(CORRUPTED) from None
+    if hashlib.sha256(row.content).hexdigest() != row.sha256:
+        raise AttachmentCorrupted(CORRUPTED)
+    return row.content
 
 
 def attachment_may_upload(actor: Actor, instance_id: int, task_id: int | None = None) -> bool:
@@ -250,11 +267,45 @@ def attachment_download(actor: Actor, attachment_id: int) -> tuple[str, str, byt
             raise NotFound(NO_ATTACHMENT)
         instance = _instance(s, row.instance_id)
         auth.require(auth.attachment_download(s, actor, instance), MAY_NOT_READ)
-        content = row.content
-        if hashlib.sha256(content).hexdigest() != row.sha256:
-            raise AttachmentCorrupted(CORRUPTED)
+        content = stored_bytes(row)
         audit.append(s, "attachment_downloaded", actor=actor.username, instance_id=instance.id,
                      data={"attachment_id": row.id, "kind": row.kind, "filename": row.filename,
                            "version": row.version, "sha256": row.sha256},
                      address=actor.address)
         return row.filename, row.content_type, content
+
+
+# --- the file store, for the `zhaoshang files` command -------------------------------------------------
+
+def move_to_store(batch: int = 100) -> tuple[int, list[int]]:
+    """Move attachments still kept in their rows to the file store, a batch per transaction; returns
+    (how many moved, ids whose bytes do not match their SHA-256 and stay where they are)."""
+    moved, refused, after = 0, [], 0
+    while True:
+        with transaction() as s:
+            rows = s.scalars(select(Attachment).where(Attachment.content.is_not(None), Attachment.id > after)
+                             .order_by(Attachment.id).limit(batch)).all()
+            for row in rows:
+                after = row.id
+                if hashlib.sha256(row.content).hexdigest() != row.sha256:
+                    refused.append(row.id)
+                    continue
+                filestore.store().put(row.content)
+                row.content = None
+                moved += 1
+        if len(rows) < batch:
+            return moved, refused
+
+
+def check_store() -> dict:
+    """Every attachment's bytes are where they belong and match their SHA-256."""
+    problems: list[tuple[int, str]] = []
+    with transaction() as s:
+        ids = s.scalars(select(Attachment.id).order_by(Attachment.id)).all()
+    for attachment_id in ids:
+        with transaction() as s:
+            try:
+                stored_bytes(s.get(Attachment, attachment_id))
+            except AttachmentCorrupted as err:
+                problems.append((attachment_id, err.message))
+    return {"checked": len(ids), "intact": len(ids) - len(problems), "problems": problems}

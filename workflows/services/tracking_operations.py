@@ -18,7 +18,6 @@ a replay or a test that moves the clock sees the same moment the timers do.
 """
 from __future__ import annotations
 
-import hashlib
 import unicodedata
 import zlib
 from collections.abc import Callable
@@ -26,7 +25,7 @@ from collections.abc import Callable
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from workflows import audit
+from workflows import audit, filestore
 from workflows.actor import Actor
 from workflows.deadlines import START_WITHIN_MONTHS, add_months
 from workflows.engine.clock import engine_now
@@ -80,12 +79,11 @@ def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str
                                                 START_WITHIN_MONTHS)
         days_overdue = max(1, (to_local(engine_now()).date() - start_by).days)
         name, pdf = document_service.reminder_letter(session, instance, addressee, days_overdue)
-        digest = hashlib.sha256(pdf).hexdigest()
+        digest = filestore.store().put(pdf)
         latest = session.scalar(select(func.max(Attachment.version)).where(
             Attachment.instance_id == instance.id, Attachment.kind == LETTER_KIND, Attachment.filename == name))
         letter = Attachment(instance_id=instance.id, kind=LETTER_KIND, filename=name, content_type="application/pdf",
-                            size=len(pdf), sha256=digest, version=(latest or 0) + 1, uploaded_by_id=None,
-                            content=pdf)
+                            size=len(pdf), sha256=digest, version=(latest or 0) + 1, uploaded_by_id=None)
         session.add(letter)
         session.flush()
         # The host site is the addressee (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十二): 项目所在县市、园区); a major project's
