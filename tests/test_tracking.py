@@ -26,6 +26,7 @@ from workflows.demo import DEMO_ANSWERS
 from workflows.localtime import CHINA
 from workflows.models import Attachment, AuditEvent, Filing, Notification, TaskRecord, User
 from workflows.models._types import utcnow
+from workflows.services.attachment_service import stored_bytes
 from workflows.services.timer_service import fire_due_timers
 
 SIGNED_ON = date.fromisoformat(DEMO_ANSWERS["signing"]["sign_date"])
@@ -162,7 +163,7 @@ def test_six_months_without_a_start_sends_the_reminder_letter_to_the_responsible
     assert len(generated) == 1 and generated[0].data["sha256"] == sent[0].data["sha256"]
     with transaction() as s:
         letter = s.get(Attachment, sent[0].data["attachment_id"])
-        assert letter.content.startswith(b"%PDF-") and letter.uploaded_by_id is None
+        assert stored_bytes(letter).startswith(b"%PDF-") and letter.uploaded_by_id is None
         assert letter.filename.startswith("项目推进提醒函-")
     # Sent to the responsible unit: the host site's people (and the major project's 主体责任部门, 科工信局).
     assert set(notified("reminder_letter")) >= {"luohu"}
