@@ -323,3 +323,19 @@ def test_a_decision_in_the_older_words_still_completes_the_county_task_and_signi
         message = s.scalars(select(OutboxMessage).where(OutboxMessage.filing_id == filing.id)
                             .order_by(OutboxMessage.id.desc())).first()
         assert message.path.endswith("/signing") and message.body["contract"]["contract_number"]
+
+
+def test_a_signing_report_in_the_older_body_shape_is_still_received(api_prefecture):
+    """A county deployment from before the `contract` key sends {"signing": {...}}: still recorded."""
+    status, answer, _ = signed_post(api_prefecture.url, "/filings", filing_payload(601))
+    assert status == 200, answer
+    prefecture_id = answer["prefecture_filing_id"]
+    api_prefecture.login()
+    status, _ = api_prefecture.request("POST", f"/filings/{prefecture_id}/decision", {"decision": "accepted"})
+    assert status == 302
+    contract = {"contract_number": "NX-2026-601", "sign_date": "2026-12-03"}
+    status, answer, _ = signed_post(api_prefecture.url, "/filings/601/signing", {"signing": contract})
+    assert status == 200 and answer["state"] == "已签约", answer
+    status, answer, _ = signed_post(api_prefecture.url, "/filings/601/signing", {"contract": {}})
+    assert status == 400
+    assert "NX-2026-601" in api_prefecture.request("GET", "/filings/")[1]
