@@ -275,3 +275,24 @@ def test_a_model_with_other_task_ids_keeps_its_capabilities(sqlite_database, tmp
     assert project_service.project_detail(actor("shangwu"), pid).tracking is not None
     with transaction() as s:
         assert s.scalar(select(ProcessInstance.process_id).where(ProcessInstance.id == pid))
+
+
+def test_deploy_refuses_an_unknown_capability_and_outcomes_the_form_does_not_offer(sqlite_database):
+    import pytest
+
+    from workflows.db import transaction
+    from workflows.engine import model_store
+
+    files = model_store.read_model_files()
+    bpmn = files["bpmn/investment_project.bpmn"]
+    bad_capability = {**files, "bpmn/investment_project.bpmn": bpmn.replace('value="joint-review"', 'value="joint-reveiw"', 1)}
+    schema = json.loads(files["forms/prefecture_review-schema.json"])
+    schema["properties"]["prefecture_decision"]["x-outcomes"] = {"批准": "accepted", "退回": "refused"}
+    bad_outcomes = {**files, "forms/prefecture_review-schema.json": json.dumps(schema, ensure_ascii=False)}
+    with transaction() as s:
+        with pytest.raises(ValueError) as refused:
+            model_store.deploy(s, bad_capability, "admin", operators=operators.names())
+        assert "joint-reveiw" in str(refused.value)
+        with pytest.raises(ValueError) as refused:
+            model_store.deploy(s, bad_outcomes, "admin", operators=operators.names())
+        assert "批准" in str(refused.value) and "refused" in str(refused.value)
