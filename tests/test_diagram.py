@@ -36,7 +36,7 @@ def test_every_shape_and_edge_of_the_diagram_interchange_is_drawn(process_id):
 
 def test_elements_are_marked_completed_active_or_pending():
     text = bpmn_file_for(read_model_files(), "investment_project")
-    svg = render_svg(text, "investment_project", done={"start", "register_lead", "propose_class", "screening",
+    svg = render_svg(text, "investment_project", done={"start_lead", "register_lead", "propose_class", "screening",
                                                        "gw_screening"}, active={"negotiation"}, width=1200)
     root = etree.fromstring(svg.encode("utf-8"))
     state = {g.get("data-element"): g.get("data-state") for g in root.iter(f"{SVG}g") if g.get("data-state")}

@@ -77,15 +77,15 @@ def test_a_filing_matching_another_countys_filing_is_flagged_and_accepting_it_ne
     assert "疑似重复签约" in row and "南县 · 年产10万吨稻虾深加工项目" in row
 
     # Accepting without the confirmation is refused, and nothing changes.
-    response = client.post(f"/filings/{second}/decision", data={"decision": "受理"})
+    response = client.post(f"/filings/{second}/decision", data={"decision": "accepted"})
     assert response.status_code == 422 and "受理前须勾选确认并填写理由" in response.data.decode()
-    response = client.post(f"/filings/{second}/decision", data={"decision": "受理", "confirm_duplicate": "1"})
+    response = client.post(f"/filings/{second}/decision", data={"decision": "accepted", "confirm_duplicate": "1"})
     assert response.status_code == 422
     assert filing(second).state == "待受理" and filing(second).number is None
 
     reason = "经核实，桃江县项目为该企业二期扩建，与南县项目选址、产品不同。"
     response = client.post(f"/filings/{second}/decision",
-                           data={"decision": "受理", "confirm_duplicate": "1", "duplicate_reason": reason})
+                           data={"decision": "accepted", "confirm_duplicate": "1", "duplicate_reason": reason})
     assert response.status_code == 302
     accepted = filing(second)
     assert accepted.state == "已受理" and re.fullmatch(r"益商备〔\d{4}〕0001号", accepted.number)
@@ -108,7 +108,7 @@ def test_another_project_of_the_same_investor_or_the_same_name_of_another_invest
     other_investor = receive(client, "桃江县", 23, "年产10万吨稻虾深加工项目", "湖南洞庭水产有限公司")
     assert filing(other_project).duplicates is None and filing(other_investor).duplicates is None
     login(client, "shishangwu")
-    assert client.post(f"/filings/{other_project}/decision", data={"decision": "受理"}).status_code == 302
+    assert client.post(f"/filings/{other_project}/decision", data={"decision": "accepted"}).status_code == 302
 
 
 def test_a_filing_of_this_deployment_duplicating_another_countys_needs_confirmation_before_its_task_accepts_it(app):

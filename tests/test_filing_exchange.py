@@ -97,7 +97,7 @@ def test_a_filing_reaches_the_prefecture_and_its_acceptance_with_number_complete
     assert status == 200 and pdf.startswith("%PDF")  # the 备案表 the county sent
 
     status, _ = prefecture.request("POST", f"/filings/{prefecture_id}/decision",
-                                   {"decision": "受理", "opinion": "准予备案。"})
+                                   {"decision": "accepted", "opinion": "准予备案。"})
     assert status == 302
     (number,), = prefecture_rows(prefecture, f"SELECT number FROM filing WHERE id = {prefecture_id}")
     assert re.fullmatch(r"益商备〔\d{4}〕0001号", number)
@@ -137,9 +137,9 @@ def test_a_returned_filing_goes_back_with_reasons_and_the_resubmission_is_a_seco
     prefecture.login()
     _, page = prefecture.request("GET", "/filings/")
     prefecture_id = int(re.search(r'id="decide-(\d+)"', page).group(1))
-    status, page = prefecture.request("POST", f"/filings/{prefecture_id}/decision", {"decision": "退回"})
+    status, page = prefecture.request("POST", f"/filings/{prefecture_id}/decision", {"decision": "returned"})
     assert status == 422 and "退回须填写理由" in page
-    prefecture.request("POST", f"/filings/{prefecture_id}/decision", {"decision": "退回", "opinion": "缺少用地预审意见。"})
+    prefecture.request("POST", f"/filings/{prefecture_id}/decision", {"decision": "returned", "opinion": "缺少用地预审意见。"})
     prefecture.scheduler_once()
     filing = county_filing(pid)
     assert (filing.state, filing.return_reason) == ("已退回", "缺少用地预审意见。")
@@ -301,3 +301,41 @@ def test_the_filing_api_needs_no_csrf_token_but_a_signature(sqlite_url):
         assert response.status_code == 401 and response.get_json()["error"].startswith("请求未签名")
     finally:
         filing_exchange.configure()
+
+
+def test_a_decision_in_the_older_words_still_completes_the_county_task_and_signing_travels_as_contract(county):
+    """Wire compatibility: a prefecture deployment from before the accepted/returned vocabulary sends the
+    answer word (受理); the county maps it through its form's x-outcomes. The signing report's body key is
+    `contract` now."""
+    pid = filed_project()
+    filing = county_filing(pid)
+    assert filing.transport == "outbound"
+    status, answer, _ = signed_post(county.url, f"/filings/{filing.id}/decision",
+                                    {"round": 1, "decision": "不存在的结论", "number": "益商备〔2026〕0009号"})
+    assert status == 400 and "accepted" in answer["error"]
+    status, answer, _ = signed_post(county.url, f"/filings/{filing.id}/decision",
+                                    {"round": 1, "decision": "受理", "number": "益商备〔2026〕0009号"})
+    assert status == 200 and answer["ok"], answer
+    assert ready_specs(pid) == ["signing"]
+    assert county_filing(pid).number == "益商备〔2026〕0009号"
+    sign_contract(pid)
+    with transaction() as s:
+        message = s.scalars(select(OutboxMessage).where(OutboxMessage.filing_id == filing.id)
+                            .order_by(OutboxMessage.id.desc())).first()
+        assert message.path.endswith("/signing") and message.body["contract"]["contract_number"]
+
+
+def test_a_signing_report_in_the_older_body_shape_is_still_received(api_prefecture):
+    """A county deployment from before the `contract` key sends {"signing": {...}}: still recorded."""
+    status, answer, _ = signed_post(api_prefecture.url, "/filings", filing_payload(601))
+    assert status == 200, answer
+    prefecture_id = answer["prefecture_filing_id"]
+    api_prefecture.login()
+    status, _ = api_prefecture.request("POST", f"/filings/{prefecture_id}/decision", {"decision": "accepted"})
+    assert status == 302
+    contract = {"contract_number": "NX-2026-601", "sign_date": "2026-12-03"}
+    status, answer, _ = signed_post(api_prefecture.url, "/filings/601/signing", {"signing": contract})
+    assert status == 200 and answer["state"] == "已签约", answer
+    status, answer, _ = signed_post(api_prefecture.url, "/filings/601/signing", {"contract": {}})
+    assert status == 400
+    assert "NX-2026-601" in api_prefecture.request("GET", "/filings/")[1]

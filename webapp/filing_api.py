@@ -28,7 +28,7 @@ def receive_decision(row_id: int):
 
 @bp.route("/filings/<int:row_id>/signing", methods=["POST"])
 def receive_signing(row_id: int):
-    return _call("signing", row_id)
+    return _call(filing_exchange.SIGNED, row_id)
 
 
 @bp.route("/filings/<int:row_id>/special", methods=["POST"])

@@ -130,7 +130,7 @@ def signature(task_id: int):
 @bp.route("/tasks/<int:task_id>/return", methods=["POST"])
 @login_required
 def send_back(task_id: int):
-    """退回"""
+    """退回: send the task back to an earlier task the model allows (returnTargets)."""
     form = request.form
     try:
         instance_id = task_operations.task_return(actor(), task_id, form.get("target", ""), form.get("reason", ""))

@@ -60,6 +60,9 @@ OPTIONS = {
     "S3_REGION": (str, "us-east-1", "The s3 file store's region."),
     "S3_ACCESS_KEY_ID": (str, None, "Access key of the s3 file store (or the machine's own credentials)."),
     "S3_SECRET_ACCESS_KEY": (str, None, "Secret key of the s3 file store."),
+    "CURRENCIES": (list, ["CNY=万元", "USD=万美元"], ("Currencies projects are registered in, code=unit pairs, "
+                                                     "comma-separated; the first is the home currency (the "
+                                                     "statistics count other currencies on their own).")),
     "MAX_UPLOAD_MB": (int, 10, "Largest upload in MB (requests may be 2 MB larger for the form around the file)."),
     "TRUSTED_PROXIES": (int, 0, ("How many proxies in front of the app set X-Forwarded-For/-Proto/-Host (nginx "
                                  "on the same machine: 1); 0 = those headers are ignored.")),
@@ -104,7 +107,7 @@ def load(overrides: dict | None = None, environ: dict | None = None) -> dict:
 
 def bind(config: dict) -> None:
     """Point the service at this configuration: database, mail, audit anchors, filing exchange."""
-    from workflows import anchors, db, filestore, filing_exchange, mail
+    from workflows import anchors, currencies, db, filestore, filing_exchange, mail
 
     if config["DATABASE_URL"].startswith("sqlite:///"):
         Path(config["DATABASE_URL"].removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -112,6 +115,7 @@ def bind(config: dict) -> None:
     mail.configure(config["SMTP_HOST"], config["SMTP_PORT"], config["SMTP_FROM"])
     anchors.configure(config["AUDIT_CHECKPOINT_FILE"], config["AUDIT_HMAC_KEY"])
     filestore.configure(config)
+    currencies.configure(config["CURRENCIES"])
     filing_exchange.configure(config["FILING_PREFECTURE_URL"], config["FILING_KEYS"],
                               config["FILING_COUNTY_URLS"], config["FILING_REPLAY_SECONDS"])
 

@@ -29,6 +29,12 @@ from dataclasses import dataclass, field
 from urllib.parse import quote, unquote
 
 API_PREFIX = "/api/v1"
+# The prefecture's decision on the wire (`decision` of POST …/decision). The county completes its
+# filing-review task with the answer its form maps to this outcome (`x-outcomes`); an answer word the
+# form offers is accepted too (what deployments before this vocabulary sent).
+ACCEPTED, RETURNED = "accepted", "returned"
+# Message kinds and what a county reports after signing (payload key of POST …/signing).
+SIGNED = "contract"
 DEFAULT_WINDOW = 300
 
 

@@ -62,6 +62,53 @@ def _shown_booleans(submitted: dict) -> set[str]:
     return set(shown if isinstance(shown, list) else [shown])
 
 
+OUTCOMES = "x-outcomes"  # on a decision field: {answer: what it means to the application} (forms/README.md)
+KNOWN_OUTCOMES = frozenset({"agree", "conditional", "objection", "accepted", "returned"})
+
+
+def outcomes(schema: dict) -> tuple[str | None, dict[str, str]]:
+    """(the decision field, {answer: outcome}) a form declares with `x-outcomes` on one property."""
+    for key, prop in (schema.get("properties") or {}).items():
+        if isinstance(prop, dict) and isinstance(prop.get(OUTCOMES), dict):
+            return key, dict(prop[OUTCOMES])
+    return None, {}
+
+
+def opinion_field(schema: dict) -> str | None:
+    """The field a form marks with `"x-opinion": true`: the reasons that go with its decision."""
+    return next((key for key, prop in (schema.get("properties") or {}).items()
+                 if isinstance(prop, dict) and prop.get("x-opinion") is True), None)
+
+
+def outcome_of(schema: dict, data: dict) -> str | None:
+    """What the answer of a form's decision field means (None: no declared meaning)."""
+    field_name, mapping = outcomes(schema)
+    return mapping.get((data or {}).get(field_name)) if field_name else None
+
+
+def answer_for(schema: dict, outcome: str) -> tuple[str | None, str | None]:
+    """(decision field, the answer that means `outcome`) of a form, or (None, None)."""
+    field_name, mapping = outcomes(schema)
+    return field_name, next((answer for answer, meant in mapping.items() if meant == outcome), None)
+
+
+def outcome_problems(schema: dict) -> list[str]:
+    """Why a form's `x-outcomes` cannot be used: answers its field does not offer, unknown outcomes."""
+    problems = []
+    for key, prop in (schema.get("properties") or {}).items():
+        mapping = prop.get(OUTCOMES) if isinstance(prop, dict) else None
+        if mapping is None:
+            continue
+        if not isinstance(mapping, dict):
+            problems.append(f"{key} 的 {OUTCOMES} 须为对象")
+            continue
+        offered = {v for v, _ in option_pairs(prop)}
+        problems += [f"{key} 的 {OUTCOMES} 含表单没有的答案“{a}”" for a in mapping if a not in offered]
+        problems += [f"{key} 的 {OUTCOMES} 含未知含义“{o}”（可用：{'、'.join(sorted(KNOWN_OUTCOMES))}）"
+                     for o in mapping.values() if o not in KNOWN_OUTCOMES]
+    return problems
+
+
 def option_pairs(prop: dict) -> list[tuple[Any, Any]]:
     """(value, title) of a choice field: `oneOf` with const/title, or `enum` (+ `enumNames`)."""
     if prop.get("oneOf"):

@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from workflows import currencies
 from workflows.deadlines import START_WITHIN_MONTHS, add_months
 
 # Signing → start of construction within 6 months (《郴州市关于进一步加强招商引资工作的实施意见》 §3); the contract milestone 履约率 checks.
@@ -104,7 +105,7 @@ class ProjectFacts:
     industry: str = ""
     host_site: str = ""
     project_class: str | None = None
-    currency: str = "CNY"
+    currency: str = ""  # a code of ZS_CURRENCIES; empty = the home currency
     amount_wan: float = 0.0  # 投资额（万元，人民币）; for foreign capital the RMB equivalent entered
     amount_usd_wan: float = 0.0  # 外资额（万美元）
     registered_on: date | None = None
@@ -134,11 +135,11 @@ class ProjectFacts:
 
     @property
     def cny_wan(self) -> float:
-        return self.amount_wan if self.currency != "USD" else 0.0
+        return self.amount_wan if currencies.is_home(self.currency) else 0.0
 
     @property
     def usd_wan(self) -> float:
-        return self.amount_usd_wan if self.currency == "USD" else 0.0
+        return self.amount_usd_wan if not currencies.is_home(self.currency) else 0.0
 
 
 @dataclass

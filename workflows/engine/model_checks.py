@@ -11,6 +11,21 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 
 from workflows.engine.script_engine import ScriptRejected, compile_restricted
 
+# The features a task opts into with its `capability` property (comma-separated; docs/process.md). The
+# application finds these tasks by the property, never by task id; deploy refuses an unknown one.
+CAPABILITIES = {
+    "restart-form": "its answers prefill the registration form when a cancelled instance is registered again",
+    "joint-review": "a joint-review round: its opinions make the 联合会审意见汇总, 加签/减签 change it while it runs",
+    "filing-review": "the prefecture's review of a filing (completed through the filing API by a remote prefecture)",
+    "contract-signing": "the contract is signed here: after-signing tracking, 五个一 and the start deadline follow",
+    "tracking-report": "a tracking report after signing (履约跟踪: funds, construction, production)",
+}
+
+
+def capabilities_of(props: dict[str, str]) -> set[str]:
+    return {c.strip() for c in (props.get("capability") or "").split(",") if c.strip()}
+
+
 _QUESTION = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")  # "?" outside quotes, as the DMN engine does
 
 
@@ -27,6 +42,9 @@ def code_problems(specs: dict[str, tuple], operators: Iterable[str] | None) -> l
             seen.add(id(process))
             for task_spec in process.task_specs.values():
                 element = f"{pid} 的 {task_spec.bpmn_name or task_spec.bpmn_id or task_spec.name}"
+                props = task_spec.extensions.get("properties", {}) if hasattr(task_spec, "extensions") else {}
+                for unknown in sorted(capabilities_of(props) - set(CAPABILITIES)):
+                    problems.append(f"{element}：未知的 capability “{unknown}”（可用：{'、'.join(CAPABILITIES)}）")
                 operator = getattr(task_spec, "operation_name", None)
                 if operator is not None and known is not None and operator not in known:
                     problems.append(f"{element}：服务任务调用的操作 {operator} 不存在")

@@ -22,7 +22,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflows.engine.model_checks import code_problems
+from workflows.engine.model_checks import CAPABILITIES, capabilities_of, code_problems  # noqa: F401 - CAPABILITIES re-exported
 from workflows.models import BusinessRole, ModelVersion, Organisation, ProcessBinding
 from workflows.models._types import utcnow
 from workflows.roles import ADMIN_ROLES
@@ -164,6 +164,8 @@ def validate_files(files: dict[str, str]) -> list[str]:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
+    from workflows.forms import outcome_problems
+
     errors = []
     for name in files:
         folder, _, base = name.partition("/")
@@ -177,6 +179,7 @@ def validate_files(files: dict[str, str]) -> list[str]:
                 schema = json.loads(text)
                 if name not in ui_files:
                     Draft202012Validator.check_schema(schema)
+                    errors += [f"{name}：{problem}" for problem in outcome_problems(schema)]
             except (ValueError, SchemaError) as err:
                 errors.append(f"{name}：不是有效的 JSON Schema（{str(err).splitlines()[0]}）")
     if errors:
@@ -348,6 +351,23 @@ def task_properties(version: ModelVersion) -> dict[str, dict[str, str]]:
         if props:
             result.setdefault(task_spec.bpmn_id or task_spec.name, dict(props))
     return result
+
+
+def tasks_with_in_files(files: dict[str, str], capability: str) -> tuple[str, ...]:
+    """The ids of the elements of model files (any process) that declare a capability."""
+    found = set()
+    for name, text in files.items():
+        if name.endswith(".bpmn"):
+            for element in _xml(text).iter():
+                if element.get("id") and capability in capabilities_of(_properties(element)):
+                    found.add(element.get("id"))
+    return tuple(sorted(found))
+
+
+def tasks_with(version: ModelVersion, capability: str) -> tuple[str, ...]:
+    """The ids of the version's tasks that declare a capability."""
+    return tuple(sorted(tid for tid, props in task_properties(version).items()
+                        if capability in capabilities_of(props)))
 
 
 EMPTY_FORM = {"type": "object", "properties": {}}

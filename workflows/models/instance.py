@@ -18,9 +18,8 @@ class ProcessInstance(Base):
     __tablename__ = "process_instance"
     id: Mapped[int] = mapped_column(primary_key=True)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"))
-    # The BPMN process of the version it runs: investment_project, or investor_complaint.
-    process_id: Mapped[str] = mapped_column(String(60), index=True, default="investment_project",
-                                            server_default="investment_project")
+    # The BPMN process of the version it runs (the model's process id).
+    process_id: Mapped[str] = mapped_column(String(60), index=True)
     county_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     started_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
     started_unit_id: Mapped[int] = mapped_column(ForeignKey("unit.id"))

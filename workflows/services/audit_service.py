@@ -323,9 +323,12 @@ def audit_projects(actor: Actor) -> list[dict]:
         auth.require(auth.audit_database(actor), "只有审计人员可以查看。")
         rows = s.scalars(select(ProcessInstance).where(ProcessInstance.county_id == actor.org_id)
                          .order_by(ProcessInstance.id.desc())).all()
-        versions = {v.id: v.content_hash[:12] for v in s.scalars(select(ModelVersion))}
+        versions = {v.id: v for v in s.scalars(select(ModelVersion))}
         return [{"id": i.id, "project_name": i.project_name, "investor": i.investor, "stage": i.stage,
-                 "status": i.status, "process_id": i.process_id, "model_version": versions.get(i.model_version_id),
+                 "status": i.status, "process_id": i.process_id,
+                 "purpose": versions[i.model_version_id].purpose if i.model_version_id in versions else None,
+                 "model_version": versions[i.model_version_id].content_hash[:12]
+                 if i.model_version_id in versions else None,
                  "model_version_id": i.model_version_id, "updated_at": i.updated_at} for i in rows]
 
 

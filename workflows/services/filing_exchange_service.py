@@ -6,8 +6,8 @@ Prefecture side (requests from counties):
     POST /api/v1/filings/<county filing id>/signing   the signing result
     POST /api/v1/filings/<county filing id>/special   the 一事一议 second filing's state
 County side (requests from the prefecture):
-    POST /api/v1/filings/<county filing id>/decision  受理 (with the number) or 退回 (with reasons):
-                                                  completes the county's prefecture_review task
+    POST /api/v1/filings/<county filing id>/decision  accepted (受理, with the number) or returned (退回, with
+                                                  reasons): completes the county's filing-review task
 
 Each request is signed with the county's key (workflows/filing_exchange.py). Everything is
 idempotent: a replayed request (same nonce) gets the answer it got the first time, and a message
@@ -28,12 +28,14 @@ from sqlalchemy.orm import Session
 from workflows import audit, filing_exchange, forms
 from workflows.actor import Actor
 from workflows.db import is_postgres, transaction
+from workflows.engine import model_store
 from workflows.engine.model_store import form_files
 from workflows.errors import Conflict, NotFound, ServiceError
-from workflows.filing_exchange import AuthFailed, SignedRequest
+from workflows.filing_exchange import ACCEPTED, RETURNED, AuthFailed, SignedRequest
 from workflows.models import ApiRequest, Filing, ModelVersion, Organisation, ProcessInstance, TaskRecord
 from workflows.models._types import utcnow
 from workflows.services import filing_duplicates
+from workflows.services.filing_operations import FILING_REVIEW
 from workflows.services.instance_step import run_step
 
 SPECIAL_STATES = ("待报送", "已报送", "已备案")
@@ -120,9 +122,12 @@ def _receive_filing(s: Session, county_name: str, _filing_id: int | None, p: dic
 
 def _receive_signing(s: Session, county_name: str, filing_id: int | None, p: dict) -> dict:
     filing = _inbound(s, county_name, filing_id)
-    signing = p.get("signing")
+    signing = p.get(filing_exchange.SIGNED)
+    if signing is None and len(p) == 1:
+        # Deployments before the `contract` key named the one field of this body after the route.
+        (signing,) = p.values()
     if not isinstance(signing, dict) or not _text(signing.get("contract_number")):
-        raise BadRequest("signing 须包含合同编号（contract_number）。")
+        raise BadRequest("contract 须包含合同编号（contract_number）。")
     if filing.state not in ("已受理", "已签约"):
         raise Conflict("该备案尚未受理，不能报告签约结果。")
     if filing.state != "已签约" or filing.signing != signing:
@@ -155,53 +160,59 @@ def _receive_decision(s: Session, county_name: str, filing_id: int | None, p: di
             s.get(Organisation, filing.county_id).name != county_name:
         raise NotFound("没有该县的这件备案。")
     round_ = _int(p, "round")
-    decision = p.get("decision")
-    if decision not in ("受理", "退回"):
-        raise BadRequest("decision 须为“受理”或“退回”。")
+    query = select(ProcessInstance).where(ProcessInstance.id == filing.instance_id)
+    instance = s.scalar(query.with_for_update() if is_postgres() else query)
+    version = s.get(ModelVersion, instance.model_version_id)
+    reviews = model_store.tasks_with(version, FILING_REVIEW)
+    schema = form_files(version, _review_form(version, reviews))[0]
+    decision_field, meanings = forms.outcomes(schema)
+    outcome = p.get("decision") if p.get("decision") in (ACCEPTED, RETURNED) else meanings.get(p.get("decision"))
+    field_answer = forms.answer_for(schema, outcome)[1] if outcome else None
+    if field_answer is None or decision_field is None:
+        raise BadRequest("decision 须为 accepted（受理）或 returned（退回）。")
     number = _text(p.get("number"))
     opinion = _text(p.get("opinion"))
-    if decision == "受理" and not number:
+    if outcome == ACCEPTED and not number:
         raise BadRequest("受理须附备案号（number）。")
-    if decision == "退回" and not opinion:
+    if outcome == RETURNED and not opinion:
         raise BadRequest("退回须附理由（opinion）。")
-    answer = {"ok": True, "filing_id": filing.id, "round": round_, "decision": decision,
-              "number": number if decision == "受理" else None}
+    answer = {"ok": True, "filing_id": filing.id, "round": round_, "decision": p.get("decision"),
+              "number": number if outcome == ACCEPTED else None}
     if round_ < filing.times_submitted:
         return answer  # a decision on an earlier round, applied before
     if round_ > filing.times_submitted:
         raise Conflict("该轮次的备案尚未报送。")
-    query = select(ProcessInstance).where(ProcessInstance.id == filing.instance_id)
-    instance = s.scalar(query.with_for_update() if is_postgres() else query)
     record = s.scalar(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
-                                               TaskRecord.spec_name == "prefecture_review",
+                                               TaskRecord.spec_name.in_(reviews),
                                                TaskRecord.state == "ready"))
     if record is None:
-        applied = (filing.number == number) if decision == "受理" else filing.state in ("已退回",)
+        applied = (filing.number == number) if outcome == ACCEPTED else filing.state in ("已退回",)
         if applied:
             return answer
         raise Conflict("该备案已有不同的审查结论。")
-    if decision == "受理" and filing.number not in (None, number):
+    if outcome == ACCEPTED and filing.number not in (None, number):
         raise Conflict("备案号与此前受理的不一致。")
     prefecture = s.get(Organisation, filing.prefecture_id)
     actor = remote_prefecture_actor(prefecture)
-    version = s.get(ModelVersion, instance.model_version_id)
     schema, _ = form_files(version, record.form)
+    opinion_field = forms.opinion_field(schema)
     stored: dict = {}
 
     def change(runtime, wf):
         task_data = runtime.task_data(wf, record.task_uuid)
-        values = forms.validate(schema, {"prefecture_decision": decision, "prefecture_opinion": opinion},
+        submitted = {decision_field: field_answer, **({opinion_field: opinion} if opinion_field else {})}
+        values = forms.validate(schema, submitted,
                                 task_data or {}, coerce_strings=False)
         stored.update(values)
         # The decision is logged before what the engine does with it (cause before effect).
         audit.append(s, "task_completed", actor=actor.username, role=record.lane, instance_id=instance.id,
-                     task_spec=record.spec_name, mi_index=record.mi_index, outcome=decision,
+                     task_spec=record.spec_name, mi_index=record.mi_index, outcome=field_answer,
                      data={**stored, "on_behalf_of": f"{prefecture.name}商务局", "decided_by": decided_by,
                            "via": "filing API", "round": round_, "number": answer["number"],
                            "prefecture_filing_id": p.get("prefecture_filing_id")})
         runtime.complete(wf, record.task_uuid, values)
 
-    if decision == "受理":
+    if outcome == ACCEPTED:
         filing.number = number  # the prefecture's number; filing_accept keeps it
     decided_by = _text(p.get("decided_by"))
     record.state, record.completed_at = "completed", utcnow()
@@ -211,15 +222,22 @@ def _receive_decision(s: Session, county_name: str, filing_id: int | None, p: di
     return answer
 
 
+def _review_form(version: ModelVersion, reviews: tuple[str, ...]) -> str | None:
+    """The form of the version's filing-review task (the first, if a model has several)."""
+    props = model_store.task_properties(version)
+    return next((props[r].get("formJsonSchemaFilename") for r in reviews if props[r].get("formJsonSchemaFilename")),
+                None)
+
+
 def remote_prefecture_actor(prefecture: Organisation) -> Actor:
-    """Who completes the county's prefecture_review task when the prefecture is another deployment."""
+    """Who completes the county's filing-review task when the prefecture is another deployment."""
     return Actor(id=0, username="prefecture-api", display_name=f"{prefecture.name}商务局（备案接口）", unit_id=0,
                  unit_code="", unit_name=f"{prefecture.name}商务局", org_id=prefecture.id,
                  org_name=prefecture.name, org_kind="prefecture", roles=frozenset({"prefecture_bureau"}))
 
 
 HANDLERS: dict[str, Callable[[Session, str, int | None, dict], dict]] = {
-    "filing": _receive_filing, "signing": _receive_signing, "special": _receive_special,
+    "filing": _receive_filing, filing_exchange.SIGNED: _receive_signing, "special": _receive_special,
     "decision": _receive_decision,
 }
 

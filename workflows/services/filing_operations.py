@@ -18,6 +18,7 @@ from workflows.models import Filing, Organisation, ProcessInstance
 from workflows.models._types import utcnow
 from workflows.services import filing_duplicates, outbox_service
 
+FILING_REVIEW = "filing-review"  # capability of the prefecture's review task (completed via the API when remote)
 SUMMARY_FIELDS = ("project_name", "investor", "industry", "amount_wan", "currency", "amount_usd_wan",
                   "project_class", "land_mu", "tax_per_mu_wan", "annual_output_wan", "jobs",
                   "special_terms", "special_terms_detail", "exec_minutes_number")
@@ -92,8 +93,9 @@ def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str
         session.flush()
         if filing.transport == "outbound":
             # The signing result follows the filing to the prefecture (docs/domain.md step 9).
-            outbox_service.enqueue(session, "signing", filing, session.get(Organisation, filing.county_id).name,
-                                   "prefecture", f"/filings/{filing.id}/signing", {"signing": filing.signing})
+            outbox_service.enqueue(session, filing_exchange.SIGNED, filing,
+                                   session.get(Organisation, filing.county_id).name, "prefecture",
+                                   f"/filings/{filing.id}/signing", {filing_exchange.SIGNED: filing.signing})
         audit.append(session, "signing_reported", actor=actor.username, instance_id=instance.id,
                      data=filing.signing, address=actor.address)
         return {"state": filing.state}

@@ -10,12 +10,14 @@ from sqlalchemy.orm import Session
 from workflows import audit, auth
 from workflows.actor import Actor
 from workflows.db import transaction
+from workflows.engine import model_store
 from workflows.errors import Conflict, NotFound, ValidationFailed
+from workflows.filing_exchange import ACCEPTED, RETURNED
 from workflows.localtime import to_local
-from workflows.models import Filing, Organisation, ProcessInstance, TaskRecord
+from workflows.models import Filing, ModelVersion, Organisation, ProcessInstance, TaskRecord
 from workflows.models._types import utcnow
 from workflows.services import filing_duplicates, outbox_service
-from workflows.services.filing_operations import issue_number
+from workflows.services.filing_operations import FILING_REVIEW, issue_number
 from workflows.services.views import FilingItem
 
 SPECIAL_STEPS = ("已报送", "已备案")  # what the county records after 待报送
@@ -37,8 +39,9 @@ def _item(s: Session, f: Filing, county: Organisation) -> FilingItem:
     amount = instance.amount_wan if instance is not None else summary.get("amount_wan")
     task_id = None
     if instance is not None and f.state == "待受理":
+        reviews = model_store.tasks_with(s.get(ModelVersion, instance.model_version_id), FILING_REVIEW)
         task_id = s.scalar(select(TaskRecord.id).where(TaskRecord.instance_id == instance.id,
-                                                       TaskRecord.spec_name == "prefecture_review",
+                                                       TaskRecord.spec_name.in_(reviews),
                                                        TaskRecord.state == "ready"))
     return FilingItem(
         id=f.id, instance_id=f.instance_id, county=county.name,
@@ -61,9 +64,10 @@ def special_view(f: Filing) -> dict | None:
 
 def filing_decide(actor: Actor, filing_id: int, decision: str, opinion: str = "",
                   confirm_duplicate: bool = False, duplicate_reason: str = "") -> str | None:
-    """受理 (with a number) or 退回 (with reasons) a filing received from a county deployment; the
-    decision goes back to the county through the outbox. A filing that duplicates an earlier one is
-    accepted only with an explicit confirmation and a reason (audited). Returns the number."""
+    """Accept (受理, with a number; `decision` ACCEPTED) or return (退回, with reasons; RETURNED) a filing
+    received from a county deployment; the decision goes back to the county through the outbox, where the
+    county's model says which answer of its filing-review form it is. A filing that duplicates an earlier
+    one is accepted only with an explicit confirmation and a reason (audited). Returns the number."""
     opinion, duplicate_reason = (opinion or "").strip(), (duplicate_reason or "").strip()
     auth.require(auth.filing_list(actor), "只有市/州商务局可以审查备案。")
     with transaction() as s:
@@ -73,13 +77,13 @@ def filing_decide(actor: Actor, filing_id: int, decision: str, opinion: str = ""
             raise Conflict("本系统内各县的备案在“市/州商务局备案审查”待办中办理。")
         if filing.state != "待受理":
             raise Conflict("该备案已处理（%(state)s）。", state=filing.state)
-        if decision not in ("受理", "退回"):
+        if decision not in (ACCEPTED, RETURNED):
             raise ValidationFailed({"decision": "请选择受理或退回"})
         if len(opinion) > 2000 or len(duplicate_reason) > 2000:
             raise ValidationFailed({"opinion": "不能超过 2000 个字"})
         now = utcnow()
         county = s.get(Organisation, filing.county_id)
-        if decision == "受理":
+        if decision == ACCEPTED:
             found = filing_duplicates.matches(s, filing)
             if found:
                 filing.duplicates = found
@@ -102,10 +106,10 @@ def filing_decide(actor: Actor, filing_id: int, decision: str, opinion: str = ""
         filing.updated_at = now
         outbox_service.enqueue(s, "decision", filing, county.name, "county", f"/filings/{filing.remote_id}/decision",
                                {"round": filing.times_submitted, "decision": decision,
-                                "number": filing.number if decision == "受理" else None,
+                                "number": filing.number if decision == ACCEPTED else None,
                                 "opinion": opinion or None, "decided_by": actor.display_name,
                                 "decided_at": to_local(now).isoformat(), "prefecture_filing_id": filing.id})
-        return filing.number if decision == "受理" else None
+        return filing.number if decision == ACCEPTED else None
 
 
 def filing_confirm_duplicate(actor: Actor, filing_id: int, reason: str) -> None:

@@ -53,6 +53,7 @@ class InboxPage:
     pages: int = 1
     stages: list[str] = field(default_factory=list)
     units: list[tuple[str, str]] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)  # the project classes the model gave these projects
     unread_copies: int = 0
 
 
@@ -124,6 +125,10 @@ def inbox_page(actor: Actor, query: InboxQuery) -> InboxPage:
             names = dict(s.execute(select(Unit.code, Unit.name).where(
                 Unit.code.in_(codes), Unit.organisation_id == actor.org_id)).all()) if codes else {}
             page.units = [(c, names.get(c, c)) for c in codes]
+            # The classes are whatever the model's rules assign; smaller projects' classes first.
+            by_size = base.with_only_columns(ProcessInstance.project_class, func.max(ProcessInstance.amount_wan)) \
+                .where(ProcessInstance.project_class.is_not(None)).group_by(ProcessInstance.project_class).order_by(None)
+            page.classes = [c for c, _ in sorted(s.execute(by_size).all(), key=lambda r: (float(r[1] or 0), r[0]))]
             filtered = _search(base, query.q)
             if query.stage:
                 filtered = filtered.where(TaskRecord.stage == query.stage)

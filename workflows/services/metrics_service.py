@@ -19,7 +19,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows import auth, charts, metrics
+from workflows import auth, charts, currencies, metrics
 from workflows.actor import Actor
 from workflows.cells import xlsx_append
 from workflows.db import transaction
@@ -117,7 +117,7 @@ def _facts(s: Session, counties: list[Organisation]) -> tuple[list[ProjectFacts]
             unit=name(inst.county_id, unit_by_id[inst.started_unit_id].name) if inst.started_unit_id in unit_by_id else "",
             industry=str(data.get("industry") or ""),
             host_site=name(inst.county_id, units.get((inst.county_id, data.get("host_site")), data.get("host_site") or "")),
-            project_class=inst.project_class, currency=data.get("currency") or "CNY",
+            project_class=inst.project_class, currency=data.get("currency") or currencies.home(),
             amount_wan=_float(data.get("amount_wan")), amount_usd_wan=_float(data.get("amount_usd_wan")),
             registered_on=local_date(inst.created_at), stage=inst.stage, status=inst.status, outcome=inst.outcome)
         marks = properties.get(inst.model_version_id, {})
@@ -129,7 +129,7 @@ def _facts(s: Session, counties: list[Organisation]) -> tuple[list[ProjectFacts]
             last = signing[-1]
             fact.signed_on = _date((last.data or {}).get("sign_date")) or local_date(last.completed_at)
             fact.contract_number = (last.data or {}).get("contract_number")
-        _tracking(fact, [r for r in done if "track" in r.spec_name])
+        _tracking(fact, [r for r in done if "tracking-report" in model_store.capabilities_of(marks.get(r.spec_name, {}))])
         projects.append(fact)
         for r in rows:
             if r.state in ("ready", "completed") and marks.get(r.spec_name, {}).get("stageTime") != "none":

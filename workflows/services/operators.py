@@ -12,6 +12,10 @@ from workflows.services import filing_operations, overdue_operations, tracking_o
 
 _MODULES = (filing_operations, overdue_operations, tracking_operations)
 
+# Values an operator defines and a model's rules may name (DMN output column → the operator's words):
+# the model speaks the operator's vocabulary, never the other way round.
+VOCABULARY: dict[str, tuple[str, ...]] = {"reward_scope": tracking_operations.REWARD_SCOPES}
+
 
 def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str, Callable[..., dict]]:
     operations: dict[str, Callable[..., dict]] = {}

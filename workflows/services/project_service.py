@@ -28,7 +28,7 @@ from workflows.services.task_service import _item, joint_review_summary, opinion
 from workflows.services.views import DuplicateLead as DuplicateLeadView
 from workflows.services.views import HistoryEntry, ProjectDetail, ProjectSummary
 
-LEAD_FORMS = ("register_lead", "supplement_lead")  # the forms a cancelled project is registered again from
+RESTART_FORM = "restart-form"  # capability: the task's answers prefill the registration of a copy
 
 
 def lead_form(actor: Actor) -> tuple[dict, dict]:
@@ -230,8 +230,11 @@ def lead_values(actor: Actor, instance_id: int) -> dict:
     with transaction() as s:
         instance = _get(s, instance_id)
         auth.require(auth.project_cancel(actor, instance), "只有项目发起人可以复制重新登记。")
+        # The registration form (the first task) and the tasks that amend it (capability restart-form).
+        version = s.get(ModelVersion, instance.model_version_id)
+        lead_tasks = {first_task(version).spec_name, *model_store.tasks_with(version, RESTART_FORM)}
         row = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
-                                                 TaskRecord.spec_name.in_(LEAD_FORMS),
+                                                 TaskRecord.spec_name.in_(lead_tasks),
                                                  TaskRecord.state == "completed")
                         .order_by(TaskRecord.completed_at.desc())).first()
         return {k: v for k, v in (row.data or {}).items() if v is not None} if row else {}
@@ -286,7 +289,7 @@ def _filing_dict(s: Session, actor: Actor, instance: ProcessInstance, f: Filing)
     from workflows.services.filing_service import special_view
 
     return {"id": f.id, "state": f.state, "number": f.number, "submitted_at": f.submitted_at,
-            "times_submitted": f.times_submitted, "return_reason": f.return_reason, "signing": f.signing,
+            "times_submitted": f.times_submitted, "return_reason": f.return_reason, "contract": f.signing,
             "accepted_at": f.accepted_at, "transport": f.transport,
             # outbound: whether the prefecture deployment has acknowledged the latest message
             "delivery": outbox_service.delivery(s, f) if f.transport == "outbound" else None,
@@ -302,4 +305,5 @@ def _summary(s: Session, i: ProcessInstance) -> ProjectSummary:
         amount_wan=float(i.amount_wan) if i.amount_wan is not None else None,
         project_class=i.project_class, stage=i.stage, status=i.status, outcome=i.outcome,
         county=s.get(Organisation, i.county_id).name, started_by=s.get(User, i.started_by_id).display_name,
-        created_at=i.created_at, updated_at=i.updated_at, process_id=i.process_id)
+        created_at=i.created_at, updated_at=i.updated_at, process_id=i.process_id,
+        purpose=s.get(ModelVersion, i.model_version_id).purpose)

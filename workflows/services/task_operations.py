@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session
 from workflows import audit, auth, mail
 from workflows.actor import Actor
 from workflows.db import transaction
+from workflows.engine import model_store
 from workflows.engine.model_store import form_files
 from workflows.errors import Conflict, NotFound, ValidationFailed
 from workflows.models import AuditEvent, ModelVersion, Notification, ProcessInstance, TaskRecord, User
 from workflows.models._types import utcnow
 from workflows.services.instance_step import run_step, runtime_for
-from workflows.services.task_service import REVIEW_ROUNDS, _load, _require_ready, claim_if_sole
+from workflows.services.task_service import _load, _require_ready, claim_if_sole, review_rounds
 
 REASON_MAX = 500
 
@@ -276,12 +277,17 @@ def review_state(s: Session, actor: Actor, instance: ProcessInstance) -> dict | 
         return None
     runtime = runtime_for(s, instance, actor)
     wf = runtime.load(instance.state)
-    if not runtime.running_rounds(wf, REVIEW_ROUNDS):
-        return None
-    data = dict(runtime.running_rounds(wf, REVIEW_ROUNDS)[0].data)
     version = s.get(ModelVersion, instance.model_version_id)
-    schema, _ = form_files(version, "department_review")
-    options = {o["const"]: o.get("title", o["const"]) for o in schema["properties"]["department"].get("oneOf", [])}
+    running = runtime.running_rounds(wf, review_rounds(version))
+    if not running:
+        return None
+    data = dict(running[0].data)
+    # The departments offered: the unit field (unitField) of the round's own form.
+    spec = running[0].task_spec
+    props = model_store.task_properties(version).get(spec.bpmn_id or spec.name, {})
+    schema, _ = form_files(version, (props.get("formJsonSchemaFilename") or "") or None)
+    unit_prop = schema.get("properties", {}).get(props.get("unitField") or "", {})
+    options = {o["const"]: o.get("title", o["const"]) for o in unit_prop.get("oneOf", [])}
     in_review = set(data.get("review_departments") or []) | set(data.get("supplementary_departments") or [])
     pending = list(data.get("added_departments") or [])
     return {"in_review": [(c, options.get(c, c)) for c in sorted(in_review)],
@@ -319,8 +325,9 @@ def _change_review(actor: Actor, instance_id: int, unit_code: str, reason: str, 
             if unit_code not in pending:
                 raise Conflict("只能减签尚未开始会审的加签部门。")
             pending.remove(unit_code)
+        rounds = review_rounds(s.get(ModelVersion, instance.model_version_id))
         run_step(s, instance, actor,
-                 lambda runtime, wf: runtime.set_round_value(wf, REVIEW_ROUNDS, "added_departments", pending))
+                 lambda runtime, wf: runtime.set_round_value(wf, rounds, "added_departments", pending))
         audit.append(s, "department_added" if add else "department_removed", actor=actor.username,
                      instance_id=instance.id, data={"department": unit_code, "reason": reason,
                                                     "pending": pending}, outcome=reason, address=actor.address)

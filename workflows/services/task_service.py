@@ -11,6 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from workflows import audit, auth, forms
 from workflows.actor import Actor
 from workflows.db import is_postgres, transaction
+from workflows.engine import model_store
 from workflows.engine.model_store import form_files
 from workflows.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from workflows.instructions import render_instructions
@@ -22,7 +23,20 @@ from workflows.services.instance_step import run_step, runtime_for
 from workflows.services.views import Opinion, TaskForm, TaskItem
 
 ATTEMPTS = 3
-REVIEW_ROUNDS = ("department_review", "supplementary_review")  # the joint review and its 加签 rounds
+JOINT_REVIEW = "joint-review"  # the capability of the joint review's rounds (and its 加签 rounds)
+
+
+def review_rounds(version: ModelVersion) -> tuple[str, ...]:
+    """The task ids of the version's joint-review rounds (capability joint-review)."""
+    return model_store.tasks_with(version, JOINT_REVIEW)
+
+
+def __getattr__(name: str):
+    # Temporary, for document_service until it reads the capability of each instance's version: the
+    # joint-review rounds of the models shipped in bpmn/.
+    if name == "REVIEW_ROUNDS":
+        return model_store.tasks_with_in_files(model_store.read_model_files(), JOINT_REVIEW)
+    raise AttributeError(name)
 
 
 def task_claim(actor: Actor, task_id: int) -> None:
@@ -288,12 +302,16 @@ def opinions(s: Session, instance_id: int) -> list[Opinion]:
 
 def joint_review_summary(s: Session, instance_id: int) -> list[dict]:
     """联合会审意见汇总: each department's latest opinion, side by side, for the approval pages."""
+    instance = s.get(ProcessInstance, instance_id)
+    version = s.get(ModelVersion, instance.model_version_id)
     rows = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance_id,
-                                              TaskRecord.spec_name.in_(REVIEW_ROUNDS),
+                                              TaskRecord.spec_name.in_(review_rounds(version)),
                                               TaskRecord.state == "completed")
                      .order_by(TaskRecord.completed_at)).all()
     latest = {r.unit_code: r for r in rows}
+    schemas = {form: form_files(version, form)[0] for form in {r.form for r in latest.values()}}
     return [{"unit": unit_name(s, r.instance, r.unit_code), "decision": (r.data or {}).get("review_decision"),
+             "outcome": forms.outcome_of(schemas[r.form], r.data or {}),
              "conditions": (r.data or {}).get("review_conditions"), "reasons": (r.data or {}).get("review_reasons"),
              "opinion": (r.data or {}).get("review_opinion"),
              "by": r.completed_by.display_name if r.completed_by else None, "at": r.completed_at}

@@ -21,18 +21,21 @@ from __future__ import annotations
 import unicodedata
 import zlib
 from collections.abc import Callable
+from datetime import date
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from workflows import audit, filestore
+from workflows import audit, currencies, filestore
 from workflows.actor import Actor
 from workflows.deadlines import START_WITHIN_MONTHS, add_months
+from workflows.engine import model_store
 from workflows.engine.clock import engine_now
 from workflows.localtime import to_local
 from workflows.models import (
     Attachment,
     AuditEvent,
+    ModelVersion,
     Organisation,
     ProcessInstance,
     RewardGrant,
@@ -41,16 +44,38 @@ from workflows.models import (
     User,
 )
 from workflows.models._types import utcnow
+from workflows.services import attachment_service
 
-LETTER_KIND = "其他"  # attachment kind of the letter (its file name says what it is)
-TRACKING_TASK = "track_progress"
+LETTER_KIND = attachment_service.OTHER_KIND  # attachment kind of the letter (its file name says what it is)
+TRACKING_REPORT = "tracking-report"  # capability of the tasks that report progress after signing
+CONTRACT_SIGNING = "contract-signing"  # capability of the task the contract is signed at
+
+
+def _marked(session: Session, instance_id: int, capability: str) -> tuple[str, ...]:
+    instance = session.get(ProcessInstance, instance_id)
+    return model_store.tasks_with(session.get(ModelVersion, instance.model_version_id), capability)
+
+
+def signed_on(session: Session, instance: ProcessInstance) -> date | None:
+    """The contract's sign date (the latest contract-signing task's `sign_date`, else the day it was
+    completed), or None before signing."""
+    signing = session.scalars(select(TaskRecord).where(
+        TaskRecord.instance_id == instance.id, TaskRecord.state == "completed",
+        TaskRecord.spec_name.in_(_marked(session, instance.id, CONTRACT_SIGNING)))
+        .order_by(TaskRecord.completed_at.desc(), TaskRecord.id.desc()).limit(1)).first()
+    if signing is None:
+        return None
+    try:
+        return date.fromisoformat(str((signing.data or {}).get("sign_date"))[:10])
+    except ValueError:
+        return to_local(signing.completed_at).date()
 
 
 def construction_started(session: Session, instance_id: int) -> bool:
     """Whether any tracking report of the project says construction has started."""
     rows = session.scalars(select(TaskRecord.data).where(
-        TaskRecord.instance_id == instance_id, TaskRecord.spec_name == TRACKING_TASK,
-        TaskRecord.state == "completed"))
+        TaskRecord.instance_id == instance_id,
+        TaskRecord.spec_name.in_(_marked(session, instance_id, TRACKING_REPORT)), TaskRecord.state == "completed"))
     return any(bool((data or {}).get("construction_started")) for data in rows)
 
 
@@ -75,7 +100,7 @@ def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str
                          data={"reason": "已开工"}, address=None)
             return {"sent": False, "reason": "已开工"}
         addressee = data.get("host_site")
-        start_by = add_months(document_service._signed_on(session, instance),
+        start_by = add_months(signed_on(session, instance),
                                                 START_WITHIN_MONTHS)
         days_overdue = max(1, (to_local(engine_now()).date() - start_by).days)
         name, pdf = document_service.reminder_letter(session, instance, addressee, days_overdue)
@@ -109,6 +134,9 @@ def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str
 
 REWARD_OUTPUTS = ("reward_kind", "reward_title", "reward_due", "reward_currency", "reward_scope", "reward_cap_wan",
                   "reward_recipient", "reward_basis", "reward_unique_key")
+# The scopes rewards_record understands: the operator's own vocabulary, which a model's reward DMN names
+# in its reward_scope column (docs/process.md, After signing).
+REWARD_SCOPES = ("year", "project", "once", "first_in_prefecture")
 ONE_OFF_SCOPES = ("once", "first_in_prefecture")
 
 
@@ -190,7 +218,7 @@ def record_rewards(session: Session, instance: ProcessInstance, data: dict) -> d
                               amount_cents=0, due_cents=0, capped=False)
             session.add(row)
             mine[(kind, year)] = row
-        row.scope, row.title, row.currency = scope, (reward["title"] or kind)[:60], reward["currency"] or "CNY"
+        row.scope, row.title, row.currency = scope, (reward["title"] or kind)[:60], reward["currency"] or currencies.home()
         row.recipient, row.recipient_key = recipient[:200], normalised_name(recipient)[:200]
         row.unique_key = unique_key[:200] if unique_key else row.unique_key
         row.basis = (reward["basis"] or "")[:300]
@@ -248,6 +276,7 @@ def project_rewards(session: Session, instance_id: int) -> list[dict]:
                                                     (RewardGrant.amount_cents > 0) | (RewardGrant.due_cents > 0))
                            .order_by(RewardGrant.year, RewardGrant.id))
     return [{"title": r.title, "recipient": r.recipient, "year": r.year, "currency": r.currency,
+             "unit": currencies.unit(r.currency),
              "amount_wan": r.amount_cents / 1_000_000, "capped": r.capped, "basis": r.basis,
              "at": r.updated_at} for r in rows]
 
@@ -256,11 +285,9 @@ def tracking_view(session: Session, instance: ProcessInstance, data: dict) -> di
     """What the project page shows after signing: the "五个一" of a major project (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九),
     《郴州市关于进一步加强招商引资工作的实施意见》 §3), the start deadline, the latest tracking report, letters sent and rewards granted.
     None before the contract is signed."""
-    from workflows.services import document_service
     from workflows.services.task_service import unit_name
 
-    signed = session.scalar(select(TaskRecord.id).where(
-        TaskRecord.instance_id == instance.id, TaskRecord.spec_name == "signing", TaskRecord.state == "completed"))
+    signed = signed_on(session, instance)
     if signed is None:
         return None
     five = {"lead_leader": data.get("lead_leader"),
@@ -268,7 +295,8 @@ def tracking_view(session: Session, instance: ProcessInstance, data: dict) -> di
             if data.get("responsible_department") else None,
             "task_force": data.get("task_force"), "advance_plan": data.get("advance_plan")}
     reports = list(session.scalars(select(TaskRecord).where(
-        TaskRecord.instance_id == instance.id, TaskRecord.spec_name == TRACKING_TASK,
+        TaskRecord.instance_id == instance.id,
+        TaskRecord.spec_name.in_(_marked(session, instance.id, TRACKING_REPORT)),
         TaskRecord.state == "completed").order_by(TaskRecord.completed_at, TaskRecord.id)))
     latest = reports[-1].data or {} if reports else {}
     letters = [{"at": e.at, "filename": e.outcome, "attachment_id": (e.data or {}).get("attachment_id"),
@@ -276,10 +304,11 @@ def tracking_view(session: Session, instance: ProcessInstance, data: dict) -> di
                for e in session.scalars(select(AuditEvent).where(
                    AuditEvent.instance_id == instance.id, AuditEvent.action == "reminder_letter_sent")
                    .order_by(AuditEvent.id))]
-    start_by = add_months(document_service._signed_on(session, instance),
-                                            START_WITHIN_MONTHS)
+    start_by = add_months(signed, START_WITHIN_MONTHS)
     return {
-        "five_ones": five if instance.project_class == "重大" or any(five.values()) else None,
+        # The signing form requires the 五个一 where they apply (重大: its if/then), so a project shows them
+        # when it recorded any.
+        "five_ones": five if any(five.values()) else None,
         "start_by": start_by, "construction_started": construction_started(session, instance.id),
         "reports": len(reports), "latest": latest,
         "latest_at": reports[-1].completed_at if reports else None,

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from workflows.engine.model_store import COMPLAINT
+
 
 @dataclass
 class TaskItem:
@@ -99,11 +101,12 @@ class ProjectSummary:
     started_by: str
     created_at: datetime
     updated_at: datetime
-    process_id: str = "investment_project"
+    process_id: str = ""
+    purpose: str = ""  # the purpose its process declares (model_store.INVESTMENT, COMPLAINT, …)
 
     @property
     def is_complaint(self) -> bool:
-        return self.process_id == "investor_complaint"
+        return self.purpose == COMPLAINT
 
 
 @dataclass
