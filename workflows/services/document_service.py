@@ -147,10 +147,19 @@ def _completed(s: Session, instance: ProcessInstance, *specs: str) -> list[TaskR
     return list(s.scalars(query.order_by(TaskRecord.completed_at, TaskRecord.id)))
 
 
+_DECLARED: dict[tuple[str, str], Declarations] = {}
+
+
 def _declared(s: Session, instance: ProcessInstance) -> Declarations:
-    """The documents the project's model version declares (cached by the model's content)."""
+    """The documents the project's model version declares (kept by the version's content hash: a
+    version's files never change)."""
     version = s.get(ModelVersion, instance.model_version_id)
-    return declarations(version.files, version.process_id)
+    key = (version.content_hash, version.process_id)
+    if key not in _DECLARED:
+        if len(_DECLARED) > 64:
+            _DECLARED.clear()
+        _DECLARED[key] = declarations(version.files, version.process_id)
+    return _DECLARED[key]
 
 
 def _filled(s: Session, instance: ProcessInstance, kind: str, slot: str, *,
