@@ -151,7 +151,7 @@ def test_a_model_that_declares_no_documents_has_only_its_record_and_does_not_cra
     app = county_model
     files = model_store.read_model_files()
     bare = re.sub(r'\s*<spiffworkflow:property name="(documents|document|decisionField|opinionField|dateField|'
-                  r'answerClasses|conditionsField|reasonsField)" value="[^"]*" />', "", files[BPMN])
+                  r'conditionsField|reasonsField)" value="[^"]*" />', "", files[BPMN])
     assert 'name="document' not in bare
     files = {**files, BPMN: bare}
     assert declarations(files, PROCESS).kinds == () and declarations(files, PROCESS).tasks == {}
@@ -172,32 +172,40 @@ def test_a_model_that_declares_no_documents_has_only_its_record_and_does_not_cra
     assert "history.pdf" in page and "review-form.pdf" not in page
 
 
-@pytest.mark.parametrize(("change", "expected"), [
+FORM = "forms/department_review-schema.json"
+
+
+@pytest.mark.parametrize(("name", "change", "expected"), [
     # The process lists a document there is no template for.
-    (lambda t: t.replace('value="review-form, joint-review,', 'value="review-form, site-visit, joint-review,'),
+    (BPMN, lambda t: t.replace('value="review-form, joint-review,', 'value="review-form, site-visit, joint-review,'),
      "流程 investment_project 声明的文书“site-visit”没有对应的文书模板"),
     # A task fills a place no template has.
-    (lambda t: t.replace('value="contract-review.legal"', 'value="contract-review.lawyer"'),
+    (BPMN, lambda t: t.replace('value="contract-review.legal"', 'value="contract-review.lawyer"'),
      "流程 investment_project 的任务 合同审签（contract_review） 声明的文书位置“contract-review.lawyer”不存在"),
     # A task fills a document the process does not declare.
-    (lambda t: t.replace('value="review-form, joint-review, contract-review, filing-form, reminder-letter"',
-                         'value="review-form, joint-review, contract-review, reminder-letter"'),
-     "流程 investment_project 的任务 报备审批（approve_filing） 填写文书“备案表”（filing-form.head），但流程未在 documents 中声明该文书"),
+    (BPMN, lambda t: t.replace('value="review-form, joint-review, contract-review, filing-form, reminder-letter"',
+                               'value="review-form, joint-review, contract-review, reminder-letter"'),
+     ("流程 investment_project 的任务 报备审批（approve_filing） 填写文书“备案表”（filing-form.head），"
+      "但流程未在 documents 中声明该文书")),
     # A declared document whose required place no task fills.
-    (lambda t: t.replace('value="contract-review.legal"', 'value=""'),
+    (BPMN, lambda t: t.replace('value="contract-review.legal"', 'value=""'),
      "流程 investment_project 声明了文书“合同审签单”，但没有任务声明 contract-review.legal"),
     # A field the task's form does not have.
-    (lambda t: t.replace('name="decisionField" value="contract_decision"', 'name="decisionField" value="verdict"'),
+    (BPMN, lambda t: t.replace('name="decisionField" value="contract_decision"', 'name="decisionField" value="verdict"'),
      "流程 investment_project 的任务 合同审签（contract_review） 的 decisionField 指向的字段 verdict 不在表单"),
-    # An answer the decision field cannot take, and a class there is none of.
-    (lambda t: t.replace("同意=agree; 有条件同意=conditional", "赞成=agree; 有条件同意=conditional", 1),
-     "的 answerClasses 中的答案“赞成”不是字段 review_decision 的选项"),
-    (lambda t: t.replace("不同意=objection", "不同意=veto", 1), "的 answerClasses 中“不同意=veto”的类别不存在"),
+    # Department opinions whose answers mean nothing declared, an answer the field cannot take, an unknown meaning.
+    (FORM, lambda t: t.replace('"x-outcomes"', '"x-meanings"'), "须声明 decisionField，并在表单该字段上以 x-outcomes"),
+    (FORM, lambda t: t.replace('"同意": "agree"', '"赞成": "agree"'),
+     "的表单字段 review_decision 的 x-outcomes 中的答案“赞成”不是该字段的选项"),
+    (FORM, lambda t: t.replace('"不同意": "objection"', '"不同意": "veto"'),
+     "的 x-outcomes 中“不同意”的含义“veto”不是部门意见的含义"),
 ])
-def test_a_wrong_document_declaration_is_reported_with_the_element_named(change, expected):
+def test_a_wrong_document_declaration_is_reported_with_the_element_named(name, change, expected):
     """What deploy refuses (model_store.deploy runs these checks; the upload below goes through it)."""
     files = model_store.read_model_files()
-    found = problems({**files, BPMN: change(files[BPMN])}, documents.KINDS)
+    changed = change(files[name])
+    assert changed != files[name]
+    found = problems({**files, name: changed}, documents.KINDS)
     assert any(expected in message for message in found), found
 
 

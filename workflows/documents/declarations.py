@@ -10,8 +10,10 @@ The model declares (spiffworkflow:property; the contract is in docs/process.md):
   separated by commas (SLOTS lists them), e.g. ``contract-review.head, filing-form.head``;
 - on a task, what its form's fields mean on paper: `decisionField` (the step's decision, the headline
   of its opinion box), `opinionField` (its opinion text), `dateField` (the date of what it records,
-  e.g. the signing date), and for the department opinions of a joint review `answerClasses`
-  (``answer=class; …`` with the classes of ANSWER_CLASSES), `conditionsField` and `reasonsField`.
+  e.g. the signing date), and for the department opinions of a joint review `conditionsField` and
+  `reasonsField`;
+- in the form schema, on the decision field, `x-outcomes` ({answer: outcome}, docs/process.md): what
+  each answer means — of ANSWER_CLASSES for the department opinions of a joint review.
 
 Nothing here reads the database or imports the engine: only the model's files.
 """
@@ -44,6 +46,7 @@ REQUIRED: dict[str, str] = {"joint-review": "rows", "contract-review": "legal", 
 # must go into the contract, or objects.
 ANSWER_CLASSES = ("agree", "conditional", "objection")
 FIELD_PROPERTIES = ("decisionField", "opinionField", "dateField", "conditionsField", "reasonsField")
+OUTCOMES = "x-outcomes"  # on a decision field of a form schema: {answer: what it means}
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class TaskDocuments:
     form: str | None
     slots: tuple[str, ...] = ()                    # "kind.slot"
     fields: dict[str, str] = field(default_factory=dict)   # property name → form field
-    answers: dict[str, str] = field(default_factory=dict)  # answer value → class
+    answers: dict[str, str] = field(default_factory=dict)  # answer → class (its form's x-outcomes)
 
     def field_of(self, prop: str) -> str | None:
         return self.fields.get(prop)
@@ -82,23 +85,13 @@ class Declarations:
         return self.tasks.get(task_id)
 
     def answering(self) -> tuple[str, ...]:
-        """The ids of the tasks whose answers are classed (answerClasses): the department opinions
-        whose conditions must go into the contract."""
-        return tuple(t.task_id for t in self.tasks.values() if t.answers)
+        """The ids of the tasks whose answers are classed and which record conditions: the department
+        opinions whose conditions must go into the contract."""
+        return tuple(t.task_id for t in self.tasks.values() if t.answers and t.field_of("conditionsField"))
 
 
 def _split(value: str | None) -> list[str]:
     return [part.strip() for part in re.split(r"[,，;；\s]+", value or "") if part.strip()]
-
-
-def _answer_pairs(value: str | None) -> list[tuple[str, str]]:
-    """``同意=agree; 有条件同意=conditional`` → [(answer, class), …] (malformed entries: class "")."""
-    pairs = []
-    for entry in re.split(r"[;；]", value or ""):
-        if entry.strip():
-            answer, _, cls = entry.partition("=")
-            pairs.append((answer.strip(), cls.strip()))
-    return pairs
 
 
 def _properties(element) -> dict[str, str]:
@@ -132,27 +125,29 @@ def _reachable(processes: dict, process_id: str) -> list:
     return order
 
 
-def _task_documents(element) -> TaskDocuments | None:
+def _task_documents(element, files: dict[str, str]) -> TaskDocuments | None:
     props = _properties(element)
     slots = tuple(_split(props.get("document")))
     fields = {p: props[p].strip() for p in FIELD_PROPERTIES if props.get(p, "").strip()}
-    answers = dict(_answer_pairs(props.get("answerClasses")))
-    if not (slots or fields or answers):
+    if not (slots or fields):
         return None
-    return TaskDocuments(task_id=element.get("id"), name=element.get("name") or element.get("id"),
-                         form=props.get("formJsonSchemaFilename") or None, slots=slots, fields=fields,
-                         answers=answers)
+    form = props.get("formJsonSchemaFilename") or None
+    outcomes = (_form_fields(files, form) or {}).get(fields.get("decisionField", ""), {}).get(OUTCOMES)
+    return TaskDocuments(task_id=element.get("id"), name=element.get("name") or element.get("id"), form=form,
+                         slots=slots, fields=fields,
+                         answers={str(k): str(v) for k, v in outcomes.items()} if isinstance(outcomes, dict) else {})
 
 
 def declarations(files: dict[str, str], process_id: str) -> Declarations:
     """The documents the process `process_id` of a set of model files declares."""
-    return _declarations(json.dumps({k: v for k, v in files.items() if k.endswith(".bpmn")}, sort_keys=True),
-                         process_id)
+    return _declarations(json.dumps({k: v for k, v in files.items() if k.endswith((".bpmn", ".json"))},
+                                    sort_keys=True), process_id)
 
 
 @lru_cache(maxsize=64)
-def _declarations(bpmn_json: str, process_id: str) -> Declarations:
-    processes = _processes(json.loads(bpmn_json))
+def _declarations(files_json: str, process_id: str) -> Declarations:
+    files = json.loads(files_json)
+    processes = _processes(files)
     if process_id not in processes:
         return Declarations(kinds=(), tasks={})
     declared = _split(_properties(processes[process_id]).get("documents"))
@@ -162,7 +157,7 @@ def _declarations(bpmn_json: str, process_id: str) -> Declarations:
         for element in process.iter():
             if element is process or not isinstance(element.tag, str) or not element.get("id"):
                 continue
-            task = _task_documents(element)
+            task = _task_documents(element, files)
             if task is not None:
                 tasks.setdefault(task.task_id, task)
     return Declarations(kinds=kinds, tasks=tasks)
@@ -176,9 +171,10 @@ def _form_fields(files: dict[str, str], form: str | None) -> dict | None:
     if not form or f"forms/{form}" not in files:
         return None
     try:
-        return json.loads(files[f"forms/{form}"]).get("properties") or {}
+        fields = json.loads(files[f"forms/{form}"]).get("properties") or {}
     except (ValueError, AttributeError):
         return None
+    return fields if isinstance(fields, dict) else None
 
 
 def _options(prop: dict) -> list:
@@ -218,17 +214,18 @@ def problems(files: dict[str, str], titles: dict[str, str] | None = None) -> lis
             for prop, name in task.fields.items():
                 if schema is not None and name not in schema:
                     found.append(f"{element} 的 {prop} 指向的字段 {name} 不在表单 forms/{task.form} 中")
-            if task.answers:
+            if "joint-review.rows" in task.slots:
                 decision = task.field_of("decisionField")
-                if decision is None:
-                    found.append(f"{element} 声明了 answerClasses，但没有声明 decisionField")
-                options = _options((schema or {}).get(decision or "", {})) if schema is not None else None
+                options = _options((schema or {}).get(decision or "", {}))
+                if not decision or not task.answers:
+                    found.append(f"{element} 填写联合会审意见汇总表的部门意见，须声明 decisionField，"
+                                 f"并在表单该字段上以 {OUTCOMES} 标明各答案的含义")
                 for answer, cls in task.answers.items():
                     if cls not in ANSWER_CLASSES:
-                        found.append(f"{element} 的 answerClasses 中“{answer}={cls}”的类别不存在"
-                                     f"（可用：{', '.join(ANSWER_CLASSES)}）")
-                    elif options is not None and decision and answer not in options:
-                        found.append(f"{element} 的 answerClasses 中的答案“{answer}”不是字段 {decision} 的选项")
+                        found.append(f"{element} 的表单字段 {decision} 的 {OUTCOMES} 中“{answer}”的含义“{cls}”"
+                                     f"不是部门意见的含义（可用：{', '.join(ANSWER_CLASSES)}）")
+                    elif schema is not None and answer not in options:
+                        found.append(f"{element} 的表单字段 {decision} 的 {OUTCOMES} 中的答案“{answer}”不是该字段的选项")
         for kind, slot in REQUIRED.items():
             if kind in decl.kinds and not decl.tasks_for(kind, slot):
                 found.append(f"流程 {pid} 声明了文书“{titles.get(kind, kind)}”，但没有任务声明 {kind}.{slot}"
