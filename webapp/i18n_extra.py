@@ -109,7 +109,7 @@ DYNAMIC_STRINGS = [
     N_("附件内容校验失败（SHA-256 不符），请联系管理员。"), N_("附件文件不在文件存储中，请联系管理员。"), N_("上传的文件过大：附件不能超过 %(mb)s MB。"),
     # Documents (workflows/services/document_service.py, workflows/documents/__init__.py); a generation's
     # outcome in the history is the document's title, translated in projects/detail.html.
-    N_("没有这种文书。"), N_("只有本县县商务局可以出具项目推进提醒函。"), N_("该文书只适用于招商引资项目。"),
+    N_("没有这种文书。"), N_("只有本县县商务局可以出具项目推进提醒函。"), N_("该项目的流程没有这种文书。"),
     N_("该项目尚无部门会审意见，暂不能生成联合会审意见汇总表。"), N_("该项目尚未完成合同审查，暂不能生成合同审签单。"),
     N_("该项目尚未报市/州商务局备案，暂不能生成备案表。"), N_("项目推进提醒函只适用于已签约的项目。"),
     N_("没有这个责任单位。"),

@@ -22,6 +22,8 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from workflows.documents import KINDS as DOCUMENT_TITLES
+from workflows.documents.declarations import problems as document_problems
 from workflows.engine.model_checks import CAPABILITIES, capabilities_of, code_problems  # noqa: F401 - CAPABILITIES re-exported
 from workflows.models import BusinessRole, ModelVersion, Organisation, ProcessBinding
 from workflows.models._types import utcnow
@@ -215,7 +217,8 @@ def deploy(session: Session, files: dict[str, str], deployed_by: str, note: str 
     validate; processes identical to a deployed version are left as they are. Returns the new rows.
     Nothing is bound: `bind` says which county runs which version."""
     errors = validate_files(files) or unknown_lanes(files, known_role_codes(session)) or \
-        code_problems(parse_specs(content_hash(files), json.dumps(files, sort_keys=True)), operators)
+        code_problems(parse_specs(content_hash(files), json.dumps(files, sort_keys=True)), operators) or \
+        document_problems(files, DOCUMENT_TITLES)
     if errors:
         raise ValueError(errors)
     models = processes_in(files)

@@ -2,7 +2,9 @@
 of every generation (action `document_generated`, with the PDF's SHA-256 and the document kind).
 
 The data comes from the project's completed steps (TaskRecord), its filing and its audit log; the
-rendering is workflows/documents. Texts put on paper are Chinese only (official documents).
+rendering is workflows/documents. Which documents a project has, and which of its steps fill them, its
+model declares (workflows/documents/declarations.py, docs/process.md): no task id or answer of a
+shipped model is named here. Texts put on paper are Chinese only (official documents).
 """
 from __future__ import annotations
 
@@ -17,13 +19,14 @@ from workflows import audit, auth, documents, forms
 from workflows.actor import Actor
 from workflows.db import transaction
 from workflows.deadlines import START_WITHIN_MONTHS, add_months
-from workflows.engine.model_store import INVESTMENT, form_file_names, form_files
+from workflows.documents.declarations import ALWAYS, ANSWER_CLASSES, REQUIRED, Declarations, declarations
+from workflows.engine.model_store import form_file_names, form_files
 from workflows.errors import Conflict, NotFound
 from workflows.localtime import to_local
 from workflows.models import Filing, ModelVersion, Organisation, ProcessInstance, TaskRecord, Unit, User
 from workflows.models._types import utcnow
 from workflows.services.project_service import _project_data, history
-from workflows.services.task_service import REVIEW_ROUNDS, joint_review_summary, unit_name
+from workflows.services.task_service import unit_name
 
 KINDS = documents.KINDS
 # Signing → start of construction within 6 months (《郴州市关于进一步加强招商引资工作的实施意见》 §3: 原则上合同签约到开工落地一般不超过6个月).
@@ -34,8 +37,12 @@ SUMMARY_KEYS = {"project_name", "investor", "industry", "amount_wan", "currency"
                 "source_channel", "source_org", "contact_name", "contact_phone", "plan_summary", "land_mu",
                 "tax_per_mu_wan", "annual_output_wan", "jobs", "incentives", "special_terms",
                 "special_terms_detail", "needs_new_land", "water_use", "hazardous", "forestry"}
-# Steps whose data is the project itself rather than an opinion on it.
-LEAD_STEPS = ("register_lead",)
+# Why a declared document cannot be generated yet: its required place (declarations.REQUIRED) has no
+# completed step, or (filing form) the project has no filing.
+NOT_YET = {"joint-review": "该项目尚无部门会审意见，暂不能生成联合会审意见汇总表。",
+           "contract-review": "该项目尚未完成合同审查，暂不能生成合同审签单。",
+           "filing-form": "该项目尚未报市/州商务局备案，暂不能生成备案表。",
+           "reminder-letter": "项目推进提醒函只适用于已签约的项目。"}
 
 
 def document_list(actor: Actor, instance_id: int) -> list[tuple[str, str]]:
@@ -44,8 +51,10 @@ def document_list(actor: Actor, instance_id: int) -> list[tuple[str, str]]:
         instance = _get(s, instance_id)
         if not auth.project_view(s, actor, instance):
             return []
+        decl = _declared(s, instance)
         return [(kind, title) for kind, title in KINDS.items()
-                if auth.document_generate(s, actor, instance, kind) and _unavailable(s, instance, kind) is None]
+                if decl.has(kind) and auth.document_generate(s, actor, instance, kind)
+                and _unavailable(s, instance, kind) is None]
 
 
 def document_pdf(actor: Actor, instance_id: int, kind: str, addressee: str | None = None) -> tuple[str, bytes]:
@@ -138,13 +147,32 @@ def _completed(s: Session, instance: ProcessInstance, *specs: str) -> list[TaskR
     return list(s.scalars(query.order_by(TaskRecord.completed_at, TaskRecord.id)))
 
 
-def _latest(s: Session, instance: ProcessInstance, spec: str) -> TaskRecord | None:
-    rows = _completed(s, instance, spec)
+_DECLARED: dict[tuple[str, str], Declarations] = {}
+
+
+def _declared(s: Session, instance: ProcessInstance) -> Declarations:
+    """The documents the project's model version declares (kept by the version's content hash: a
+    version's files never change)."""
+    version = s.get(ModelVersion, instance.model_version_id)
+    key = (version.content_hash, version.process_id)
+    if key not in _DECLARED:
+        if len(_DECLARED) > 64:
+            _DECLARED.clear()
+        _DECLARED[key] = declarations(version.files, version.process_id)
+    return _DECLARED[key]
+
+
+def _filled(s: Session, instance: ProcessInstance, kind: str, slot: str, *,
+            declared_only: bool = True) -> list[TaskRecord]:
+    """The completed steps filling a place of a document, oldest first (none when the model does not
+    declare the document, unless `declared_only` is False)."""
+    tasks = _declared(s, instance).tasks_for(kind, slot, declared_only=declared_only)
+    return _completed(s, instance, *tasks) if tasks else []
+
+
+def _last(s: Session, instance: ProcessInstance, kind: str, slot: str, **kw) -> TaskRecord | None:
+    rows = _filled(s, instance, kind, slot, **kw)
     return rows[-1] if rows else None
-
-
-def _purpose(s: Session, instance: ProcessInstance) -> str:
-    return s.get(ModelVersion, instance.model_version_id).purpose
 
 
 def _filing(s: Session, instance: ProcessInstance) -> Filing | None:
@@ -153,18 +181,14 @@ def _filing(s: Session, instance: ProcessInstance) -> Filing | None:
 
 def _unavailable(s: Session, instance: ProcessInstance, kind: str) -> str | None:
     """Why the project has no such document yet, or None when it can be generated."""
-    if kind == "history":
+    if kind == ALWAYS:
         return None
-    if _purpose(s, instance) != INVESTMENT:
-        return "该文书只适用于招商引资项目。"
-    if kind == "joint-review" and not _completed(s, instance, *REVIEW_ROUNDS):
-        return "该项目尚无部门会审意见，暂不能生成联合会审意见汇总表。"
-    if kind == "contract-review" and _latest(s, instance, "contract_review") is None:
-        return "该项目尚未完成合同审查，暂不能生成合同审签单。"
+    if not _declared(s, instance).has(kind):
+        return "该项目的流程没有这种文书。"
+    if kind in REQUIRED and not _filled(s, instance, kind, REQUIRED[kind]):
+        return NOT_YET[kind]
     if kind == "filing-form" and _filing(s, instance) is None:
-        return "该项目尚未报市/州商务局备案，暂不能生成备案表。"
-    if kind == "reminder-letter" and _latest(s, instance, "signing") is None:
-        return "项目推进提醒函只适用于已签约的项目。"
+        return NOT_YET[kind]
     return None
 
 
@@ -173,25 +197,37 @@ def _unavailable(s: Session, instance: ProcessInstance, kind: str) -> str | None
 def _common(s: Session, instance: ProcessInstance, kind: str) -> dict:
     county = s.get(Organisation, instance.county_id)
     registered = to_local(instance.created_at)
+    version = s.get(ModelVersion, instance.model_version_id)
+    if _declared(s, instance).kinds:  # a project model: 南县招商引资项目评审表
+        heading = f"{county.name}招商引资{'' if KINDS[kind].startswith('项目') else '项目'}{KINDS[kind]}"
+    else:  # a model without documents has its record only: 南县投资者投诉办理记录
+        heading = f"{county.name}{version.name}记录"
     return {
         "county": county.name,
         # The issuer is the county's commerce bureau (县商务局 / 县投资促进服务中心), named with its county.
         "issuer": f"{county.name}商务局",
-        "heading": (f"{county.name}投资者投诉办理记录" if _purpose(s, instance) != INVESTMENT
-                    else f"{county.name}招商引资{'' if KINDS[kind].startswith('项目') else '项目'}{KINDS[kind]}"),
+        "heading": heading,
         "doc_number": documents.document_number(county.name, kind, registered.year, instance.id),
         "issued": to_local(utcnow()).date(),
         "project": _project(s, instance),
     }
 
 
+def _project_schema(s: Session, instance: ProcessInstance) -> dict:
+    """The form of the step whose data is the project itself (declared `review-form.project`)."""
+    version = s.get(ModelVersion, instance.model_version_id)
+    decl = _declared(s, instance)
+    for task_id in decl.tasks_for("review-form", "project", declared_only=False):
+        schema = _schema(version, decl.task(task_id).form)
+        if schema:
+            return schema.get("properties", {})
+    return {}
+
+
 def _project(s: Session, instance: ProcessInstance) -> dict:
     data = _project_data(s, instance)
-    version = s.get(ModelVersion, instance.model_version_id)
-    lead_schema = _schema(version, "register_lead")
-    currency = data.get("currency")
-    source = forms.option_title(lead_schema.get("properties", {}).get("source_channel", {}),
-                                data.get("source_channel")) or ""
+    fields = _project_schema(s, instance)
+    source = forms.option_title(fields.get("source_channel", {}), data.get("source_channel")) or ""
     if data.get("source_org"):
         source = f"{source}（{data['source_org']}）"
     if instance.status == "running":
@@ -203,8 +239,9 @@ def _project(s: Session, instance: ProcessInstance) -> dict:
     return {
         "name": instance.project_name, "investor": instance.investor, "industry": data.get("industry"),
         "amount_wan": data.get("amount_wan", instance.amount_wan),
-        "currency": "外资（美元）" if currency == "USD" else "内资（人民币）",
-        "amount_usd_wan": data.get("amount_usd_wan") if currency == "USD" else None,
+        # The currency as the project's form names it; a foreign amount where the form recorded one.
+        "currency": forms.option_title(fields.get("currency", {}), data.get("currency")) or "—",
+        "amount_usd_wan": data.get("amount_usd_wan"),
         "project_class": instance.project_class, "host_site": unit_name(s, instance, data.get("host_site")),
         "source": source, "land_mu": data.get("land_mu"), "tax_per_mu_wan": data.get("tax_per_mu_wan"),
         "annual_output_wan": data.get("annual_output_wan"), "jobs": data.get("jobs"),
@@ -223,12 +260,16 @@ def _schema(version: ModelVersion, form: str | None) -> dict:
 
 
 def _box(s: Session, record: TaskRecord | None) -> dict | None:
-    """An opinion box: the step's decision, its opinion texts, the facts it recorded (labelled from its
-    form), who signed (and for whom), the drawn signature and the date."""
+    """An opinion box: the step's decision and opinion (the fields its task declares as
+    decisionField / opinionField), the facts it recorded (labelled from its form), who signed (and
+    for whom), the drawn signature and the date."""
     if record is None:
         return None
     version = s.get(ModelVersion, record.instance.model_version_id)
     properties = _schema(version, record.form).get("properties", {})
+    declared = _declared(s, record.instance).task(record.spec_name)
+    decision_field = declared.field_of("decisionField") if declared else None
+    opinion_field = declared.field_of("opinionField") if declared else None
     data = record.data or {}
     decision, lines, opinions = None, [], []
     for key, prop in properties.items():
@@ -237,13 +278,13 @@ def _box(s: Session, record: TaskRecord | None) -> dict | None:
             continue
         shown = forms.option_title(prop, value)
         label = prop.get("title", key)
-        if key.endswith(("_decision", "_approval")):
+        if key == decision_field:
             decision = str(shown)
-        elif key.endswith("_opinion"):
+        elif key == opinion_field:
             opinions.append({"text": str(value), "opinion": True})
         elif isinstance(value, bool):
             lines.append({"text": f"{label}：{'是' if value else '否'}", "opinion": False})
-        elif key.endswith("_date"):
+        elif prop.get("format") == "date":
             lines.append({"text": f"{label}：{documents.cn_date(value)}", "opinion": False})
         else:
             lines.append({"text": f"{label}：{shown}", "opinion": False})
@@ -259,62 +300,113 @@ def _box(s: Session, record: TaskRecord | None) -> dict | None:
     }
 
 
+def _opinion_rows(s: Session, instance: ProcessInstance, task_ids: tuple[str, ...]) -> list[dict]:
+    """Department opinions side by side: each unit's latest completed step among `task_ids` (a 加签
+    round replaces the unit's earlier opinion), read through the fields its task declares."""
+    if not task_ids:
+        return []
+    decl = _declared(s, instance)
+    version = s.get(ModelVersion, instance.model_version_id)
+    latest: dict[str | None, TaskRecord] = {}
+    for record in _completed(s, instance, *task_ids):
+        latest[record.unit_code] = record
+    rows = []
+    for record in latest.values():
+        task = decl.task(record.spec_name)
+        data = record.data or {}
+
+        def value(prop: str, task=task, data=data):
+            name = task.field_of(prop) if task else None
+            return data.get(name) if name else None
+
+        answer = value("decisionField")
+        prop = _schema(version, record.form).get("properties", {}).get(task.field_of("decisionField") or "", {}) \
+            if task else {}
+        rows.append({"unit": unit_name(s, instance, record.unit_code),
+                     "decision": forms.option_title(prop, answer) if answer not in (None, "") else None,
+                     "answer_class": task.answers.get(answer) if task else None,
+                     "conditions": value("conditionsField"), "reasons": value("reasonsField"),
+                     "opinion": value("opinionField"),
+                     "by": record.completed_by.display_name if record.completed_by else None,
+                     "at": record.completed_at, "signature": documents.png_data_uri(record.signature_png)})
+    return rows
+
+
 def _review_form(s: Session, instance: ProcessInstance) -> dict:
+    decl = _declared(s, instance)
+    project_steps = set(decl.tasks_for("review-form", "project"))
+    grouped = decl.tasks_for("review-form", "group")
     boxes: list[dict] = []
-    joint_review_at: int | None = None
+    group_at: int | None = None
     for record in _completed(s, instance):
-        if record.spec_name in LEAD_STEPS:
+        if record.spec_name in project_steps:
             continue
-        if record.spec_name in REVIEW_ROUNDS:
+        if record.spec_name in grouped:
             # The departments' opinions are one box here (each in full on the joint-review sheet).
-            if joint_review_at is None:
-                joint_review_at = len(boxes)
+            if group_at is None:
+                group_at = len(boxes)
                 boxes.append({"group": True, "label": "联合会审", "lines": []})
             continue
         box = _box(s, record)
         if box is not None:
             boxes.append({"group": False, **box})
-    if joint_review_at is not None:
-        boxes[joint_review_at]["lines"] = [
+    if group_at is not None:
+        boxes[group_at]["lines"] = [
             f"{r['unit']}：{r['decision']}" + (f"——{r['conditions']}" if r["conditions"] else "")
             + (f"——{r['reasons']}" if r["reasons"] else "")
-            for r in joint_review_summary(s, instance.id)]
+            for r in _opinion_rows(s, instance, grouped)]
     return {**_common(s, instance, "review-form"), "boxes": boxes}
 
 
 def _conditions(s: Session, instance: ProcessInstance) -> list[dict]:
-    """The conditions of 有条件同意 opinions, which must be written into the contract."""
-    return [{"unit": r["unit"], "text": r["conditions"]} for r in joint_review_summary(s, instance.id)
-            if r["decision"] == "有条件同意" and r["conditions"]]
+    """The conditions of the opinions whose answer the model classes `conditional` (有条件同意), which
+    must be written into the contract."""
+    return [{"unit": r["unit"], "text": r["conditions"]}
+            for r in _opinion_rows(s, instance, _declared(s, instance).answering())
+            if r["answer_class"] == "conditional" and r["conditions"]]
 
 
 def _joint_review(s: Session, instance: ProcessInstance) -> dict:
-    # The summary carries no task ids: a drawn signature is found by department and completion time.
-    signatures = {(unit_name(s, instance, r.unit_code), r.completed_at): r.signature_png
-                  for r in _completed(s, instance, *REVIEW_ROUNDS)}
-    rows = [{**r, "signature": documents.png_data_uri(signatures.get((r["unit"], r["at"])))}
-            for r in joint_review_summary(s, instance.id)]
-    counts = {d: sum(1 for r in rows if r["decision"] == d) for d in ("同意", "有条件同意", "不同意")}
+    decl = _declared(s, instance)
+    tasks = decl.tasks_for("joint-review", "rows")
+    rows = _opinion_rows(s, instance, tasks)
+    # One count per answer class the model declares, labelled with the answer that has that class.
+    labels: dict[str, str] = {}
+    for task_id in tasks:
+        for answer, cls in decl.task(task_id).answers.items():
+            labels.setdefault(cls, answer)
+    counts = [{"class": cls, "label": labels[cls], "count": sum(1 for r in rows if r["answer_class"] == cls)}
+              for cls in ANSWER_CLASSES if cls in labels]
     return {**_common(s, instance, "joint-review"), "rows": rows, "counts": counts,
+            "objections": sum(1 for r in rows if r["answer_class"] == "objection"),
             "conditions": _conditions(s, instance),
-            "objection_box": _box(s, _latest(s, instance, "objection_decision"))}
+            "objection_box": _box(s, _last(s, instance, "joint-review", "objection"))}
+
+
+def _reached(s: Session, instance: ProcessInstance, kind: str, slot: str) -> bool:
+    """Whether the project's path has come to a step filling this place (open or done)."""
+    tasks = _declared(s, instance).tasks_for(kind, slot)
+    return bool(tasks) and s.scalar(select(TaskRecord.id).where(
+        TaskRecord.instance_id == instance.id, TaskRecord.spec_name.in_(tasks),
+        TaskRecord.state.in_(("ready", "completed"))).limit(1)) is not None
 
 
 def _contract_review(s: Session, instance: ProcessInstance) -> dict:
-    legal = _latest(s, instance, "contract_review")
+    legal = _last(s, instance, "contract-review", "legal")
     checks = {k: (legal.data or {}).get(k) for k in ("legality_ok", "fair_competition_ok", "conditions_in_contract")}
     filing = _filing(s, instance)
-    executive = _latest(s, instance, "executive_meeting")
+    executive = _last(s, instance, "contract-review", "exec")
     exec_type = (executive.data or {}).get("exec_meeting_type") if executive else None
     common = _common(s, instance, "contract-review")
-    project = common["project"]
     return {**common, "checks": checks, "conditions": _conditions(s, instance),
             # Before signing (or filing) the sheet leaves the contract number to be filled in.
-            "signing": {"contract_number": None, **(filing.signing if filing and filing.signing else {})},
-            "legal_box": _box(s, legal), "meeting_box": _box(s, _latest(s, instance, "review_meeting")),
+            "contract": {"contract_number": None, **(filing.signing if filing and filing.signing else {})},
+            "legal_box": _box(s, legal), "meeting_box": _box(s, _last(s, instance, "contract-review", "meeting")),
             "exec_box": _box(s, executive), "exec_label": (exec_type or "常务会议").removeprefix("县政府"),
-            "exec_required": project["project_class"] == "重大" or project["special_terms"],
-            "head_box": _box(s, _latest(s, instance, "approve_filing"))}
+            # The executive meeting's row appears when the project's path went through it (the model's
+            # gateway decides; it is not repeated here).
+            "exec_required": _reached(s, instance, "contract-review", "exec"),
+            "head_box": _box(s, _last(s, instance, "contract-review", "head"))}
 
 
 def _filing_form(s: Session, instance: ProcessInstance) -> dict:
@@ -333,19 +425,29 @@ def _filing_form(s: Session, instance: ProcessInstance) -> dict:
                        "accepted_at": filing.accepted_at, "times_submitted": filing.times_submitted,
                        "return_reason": filing.return_reason},
             # Before signing (the filing's normal moment) the signing rows are empty, not missing.
-            "signing": {**dict.fromkeys(("contract_number", "sign_date", "signatories", "signing_place")),
+            "contract": {**dict.fromkeys(("contract_number", "sign_date", "signatories", "signing_place")),
                         **(filing.signing or {})}, "conditions": _conditions(s, instance),
-            "head_box": _box(s, _latest(s, instance, "approve_filing")),
-            "prefecture_box": _box(s, _latest(s, instance, "prefecture_review"))}
+            "head_box": _box(s, _last(s, instance, "filing-form", "head")),
+            "prefecture_box": _box(s, _last(s, instance, "filing-form", "prefecture"))}
 
 
 def _signed_on(s: Session, instance: ProcessInstance) -> date:
-    signing = _latest(s, instance, "signing")
-    raw = (signing.data or {}).get("sign_date") if signing else None
+    """The signing date: the dateField of the latest step declared `reminder-letter.signed`, else the
+    day it was completed; without such a step the filing's reported signing date, else today."""
+    signing = _last(s, instance, "reminder-letter", "signed", declared_only=False)
+    if signing is None:
+        filing = _filing(s, instance)
+        raw = (filing.signing or {}).get("sign_date") if filing else None
+        fallback = to_local(utcnow()).date()
+    else:
+        task = _declared(s, instance).task(signing.spec_name)
+        name = task.field_of("dateField") if task else None
+        raw = (signing.data or {}).get(name) if name else None
+        fallback = to_local(signing.completed_at).date()
     try:
         return date.fromisoformat(str(raw)[:10])
     except ValueError:
-        return to_local(signing.completed_at).date()
+        return fallback
 
 
 def _days_overdue(s: Session, instance: ProcessInstance) -> int:
@@ -375,7 +477,7 @@ def _reminder_context(s: Session, instance: ProcessInstance, unit: Unit, days_ov
     return {**common, "addressee": unit.name, "signed_on": signed_on, "start_by": start_by, "months": START_WITHIN_MONTHS,
             "days_overdue": int(days_overdue), "days_left": max(0, (start_by - common["issued"]).days),
             # Before signing (or filing) the sheet leaves the contract number to be filled in.
-            "signing": {"contract_number": None, **(filing.signing if filing and filing.signing else {})},
+            "contract": {"contract_number": None, **(filing.signing if filing and filing.signing else {})},
             "filing_number": filing.number if filing else None,
             "reply_working_days": REMINDER_REPLY_WORKING_DAYS, "contact": contact,
             "copy_to": f"{county}人民政府办公室，{county}发展开放型经济领导小组办公室"}
@@ -388,7 +490,7 @@ def _history(s: Session, instance: ProcessInstance) -> dict:
         outcome = instance.stage if e.action == "project_ended" and e.outcome == instance.outcome else e.outcome
         events.append({"at": e.at, "time": f"{to_local(e.at):%H:%M:%S}", "actor": e.actor_name,
                        "action": ACTION_NAMES.get(e.action, e.action),
-                       "task": (e.task_title or "") + (f"（{e.unit_name}）" if e.unit_name else
+                       "step": (e.task_title or "") + (f"（{e.unit_name}）" if e.unit_name else
                                                         f" #{e.mi_index + 1}" if e.mi_index is not None else ""),
                        "detail": _detail(outcome, e.data)})
     return {**_common(s, instance, "history"), "events": events}
@@ -413,7 +515,7 @@ ACTION_NAMES = {
     "task_claimed": "认领", "task_released": "释放", "task_completed": "办理完成",
     "task_cancelled": "任务撤销（流程改道）", "loop_back": "退回至前序环节", "project_ended": "流程结束",
     "filing_submitted": "报送备案", "filing_accepted": "备案受理", "filing_returned": "备案退回",
-    "signing_reported": "签约结果报备", "project_copied": "抄送", "task_returned": "退回",
+    "signing_reported": "签约结果报备", "project_copied": "抄送", "task_returned": "退回办理",
     "task_withdrawn": "撤回", "task_transferred": "转办", "task_urged": "催办", "project_cancelled": "撤销项目",
     "task_reopened": "重新办理", "draft_saved": "暂存草稿", "task_delegated": "委派",
     "delegation_returned": "委派草稿交回", "task_overdue_reminded": "到期提醒", "task_overdue_escalated": "超期督办",

@@ -31,14 +31,6 @@ def review_rounds(version: ModelVersion) -> tuple[str, ...]:
     return model_store.tasks_with(version, JOINT_REVIEW)
 
 
-def __getattr__(name: str):
-    # Temporary, for document_service until it reads the capability of each instance's version: the
-    # joint-review rounds of the models shipped in bpmn/.
-    if name == "REVIEW_ROUNDS":
-        return model_store.tasks_with_in_files(model_store.read_model_files(), JOINT_REVIEW)
-    raise AttributeError(name)
-
-
 def task_claim(actor: Actor, task_id: int) -> None:
     with transaction() as s:
         record, instance, county = _load(s, task_id, lock=True)
