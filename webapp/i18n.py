@@ -34,3 +34,17 @@ def error_text(message) -> str:
     if template is not None:
         return gettext(template, **message.params)
     return gettext(message) if message else message
+
+
+def list_columns(rows) -> dict:
+    """The columns of a list of instances or tasks, as their models declare them (TaskItem /
+    ProjectSummary.list_labels): the title's header, [(column, header)] of the party, amount and class
+    columns some row's model fills (labels of different models joined with “/”), and whether some row's
+    model declares nothing, so its start time and initiator are shown."""
+    def header(key: str) -> str:
+        return " / ".join(dict.fromkeys(form_text(r.list_labels[key]) for r in rows if key in r.list_labels))
+
+    return {"title": header("title") or gettext("名称"),
+            "columns": [(key, header(key)) for key in ("party", "amount", "class")
+                        if any(key in r.list_labels for r in rows)],
+            "started": any(not r.list_labels for r in rows)}

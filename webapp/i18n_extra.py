@@ -45,6 +45,8 @@ DYNAMIC_STRINGS = [
     N_("司法局合同审查"), N_("市/州商务局"), N_("审计"), N_("管理员"),
     # Project classes.
     N_("一般"), N_("重点"), N_("重大"),
+    # Default list column labels of a model that names none (workflows/engine/list_spec.py).
+    N_("名称"), N_("相关方"), N_("金额"), N_("类别"),
     # Filing states.
     N_("待受理"), N_("已退回"), N_("已受理"), N_("已签约"),
     # Stage labels (`stage` properties) and user-task names of bpmn/investment_project.bpmn.

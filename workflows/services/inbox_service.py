@@ -54,6 +54,7 @@ class InboxPage:
     stages: list[str] = field(default_factory=list)
     units: list[tuple[str, str]] = field(default_factory=list)
     unread_copies: int = 0
+    classes: list[str] = field(default_factory=list)  # the class filter's choices: the classes models filled in
 
 
 def offered_to(actor: Actor):
@@ -108,6 +109,11 @@ def _search(query, q: str):
     return query.where(or_(ProcessInstance.project_name.like(like), ProcessInstance.investor.like(like)))
 
 
+def _classes(s: Session, base) -> list[str]:
+    """The classes (ListSpec listClass) the rows of a tab have, for its filter."""
+    return sorted(c for c in s.scalars(base.with_only_columns(ProcessInstance.project_class).distinct()) if c)
+
+
 def inbox_page(actor: Actor, query: InboxQuery) -> InboxPage:
     with transaction() as s:
         absent = auth.standing_in_for(s, actor)
@@ -124,6 +130,7 @@ def inbox_page(actor: Actor, query: InboxQuery) -> InboxPage:
             names = dict(s.execute(select(Unit.code, Unit.name).where(
                 Unit.code.in_(codes), Unit.organisation_id == actor.org_id)).all()) if codes else {}
             page.units = [(c, names.get(c, c)) for c in codes]
+            page.classes = _classes(s, base)
             filtered = _search(base, query.q)
             if query.stage:
                 filtered = filtered.where(TaskRecord.stage == query.stage)
@@ -146,6 +153,7 @@ def inbox_page(actor: Actor, query: InboxQuery) -> InboxPage:
             from workflows.services.project_service import _summary
 
             base = _started(actor) if query.tab == "started" else _copied(actor)
+            page.classes = _classes(s, base)
             filtered = _search(base, query.q)
             if query.project_class:
                 filtered = filtered.where(ProcessInstance.project_class == query.project_class)
