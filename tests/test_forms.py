@@ -7,14 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
-from babel.messages.pofile import read_po
 from jsonschema import Draft202012Validator
 
 from workflows import form_strings
 
 ROOT = Path(__file__).resolve().parent.parent
 FORMS_DIR = ROOT / "forms"
-EN_PO = ROOT / "webapp" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
 
 # The contract (docs/process.md, "Task data written by each form"): form -> task-data keys.
@@ -234,19 +232,20 @@ def test_code_lists_carry_their_chinese_names_as_data():
 
 # --- English translations --------------------------------------------------------------------
 
-def test_every_chinese_string_in_the_forms_has_an_english_translation():
-    with EN_PO.open("rb") as f:
-        catalogue = read_po(f)
+def test_every_chinese_string_in_the_forms_has_an_english_translation_in_its_model():
+    from workflows.engine import model_store, vocabulary
+
     texts = {s for p in all_form_files() for s in form_strings.strings(load(p.name))}
     chinese = {s for p in all_form_files() for s in strings(load(p.name)) if CJK.search(s)}
     assert not sorted(chinese - texts), "workflows/form_strings.py does not extract these"
-    missing = sorted(s for s in texts if s not in catalogue or not catalogue[s].string)
-    assert not missing, f"missing in {EN_PO.relative_to(ROOT)} (run `make translations`): {missing}"
+    # The English comes with the model: the translation file beside each process's BPMN.
+    english: dict[str, str] = {}
+    for model in model_store.processes_in(model_store.read_model_files()).values():
+        english.update(vocabulary.translations(model.files).get("en", {}))
+    missing = sorted(s for s in texts if not english.get(s.strip()))
+    assert not missing, f"missing in bpmn/*.en.json: {missing}"
     for text in sorted(texts):
-        message = catalogue[text]
-        assert not message.fuzzy, f"fuzzy translation for {text!r}"
-        english = message.string
-        assert english.strip() and not CJK.search(english), f"bad translation for {text!r}"
+        assert not CJK.search(english[text.strip()]), f"bad translation for {text!r}"
 
 
 # --- behaviour with sample data -----------------------------------------------------------------

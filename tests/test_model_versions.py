@@ -100,6 +100,7 @@ def test_a_code_upgrade_only_offers_its_models(sqlite_database, tmp_path, monkey
 def test_a_deployment_identical_to_a_deployed_version_is_refused(sqlite_database):
     shipped = [(p.name, p.read_bytes()) for p in sorted((model_store.ROOT / "bpmn").glob("*.bpmn"))]
     shipped += [(p.name, p.read_bytes()) for p in sorted((model_store.ROOT / "bpmn").glob("*.dmn"))]
+    shipped += [(p.name, p.read_bytes()) for p in sorted((model_store.ROOT / "bpmn").glob("*.en.json"))]
     shipped += [(p.name, p.read_bytes()) for p in sorted((model_store.ROOT / "forms").glob("*.json"))]
     with pytest.raises(ValidationFailed) as refused:
         model_service.version_deploy(actor("admin"), shipped)

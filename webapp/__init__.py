@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.routing import IntegerConverter
 
 from webapp.config import load_config, start_service
-from webapp.i18n import N_, error_text, form_text, select_locale
+from webapp.i18n import N_, error_text, form_text, list_columns, select_locale
 from webapp.i18n_extra import action_name
 from webapp.inputs import has_nul
 from workflows.errors import ServiceError
@@ -122,6 +122,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["pipeline_visible"] = _pipeline_visible
 
     app.jinja_env.globals["form_text"] = form_text
+    app.jinja_env.globals["list_columns"] = list_columns
     app.jinja_env.globals["error_text"] = error_text
     app.jinja_env.globals["field_type"] = base_type
     app.jinja_env.globals["option_title"] = option_title

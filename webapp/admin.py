@@ -136,6 +136,12 @@ def _bind_to() -> list[int]:
     return [_int(v) for v in request.form.getlist("bind")]
 
 
+def _flash_warnings(version_ids: list[int]) -> None:
+    """What the deployed versions lack without being refused (texts without a translation)."""
+    for warning in model_service.deploy_warnings(actor(), version_ids):
+        flash(gettext("提示：%(warning)s", warning=warning))
+
+
 @bp.route("/versions")
 @login_required
 def versions():
@@ -153,6 +159,7 @@ def version_deploy():
     except ValidationFailed as failed:
         return _versions_page(failed.errors, note, 422)
     flash(gettext("已部署流程版本 %(ids)s；进行中的流程实例继续使用原版本。", ids="、".join(f"#{i}" for i in ids)))
+    _flash_warnings(ids)
     return redirect(url_for("admin.versions"))
 
 
@@ -165,6 +172,7 @@ def shipped_deploy():
     except ValidationFailed as failed:
         return _versions_page(failed.errors, status=422)
     flash(gettext("已部署流程版本 %(ids)s；进行中的流程实例继续使用原版本。", ids="、".join(f"#{i}" for i in ids)))
+    _flash_warnings(ids)
     return redirect(url_for("admin.versions"))
 
 

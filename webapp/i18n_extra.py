@@ -1,10 +1,14 @@
-"""Strings that reach the templates only as data and are translated there with `_(value)`.
+"""The application's own strings that reach the templates only as data and are translated there with
+`_(value)`.
 
 Babel cannot see them in a `_()` call, so they are listed here with `N_` for `pybabel extract`
 (see babel.cfg and the Makefile's `translations` target). Keep this list in step with its sources:
-role names (workflows/roles.py), project classes, filing states (workflows/services/filing_operations.py),
-stage labels and task names (bpmn/investment_project.bpmn), audit actions, end-of-process stages
-(end-event names in bpmn/investment_project.bpmn) and the error messages of the service.
+role names (workflows/roles.py), filing states (workflows/services/filing_operations.py), audit
+actions, the dashboard's funnel stages (workflows/metrics.py) and the error messages of the service.
+
+A model's own texts (task, stage and end-event names, form texts, DMN outputs) are not listed here:
+they come with the model, in its translation files (bpmn/<process>.<lang>.json, see
+workflows/engine/vocabulary.py).
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ ACTION_NAMES = {
     "loop_back": N_("退回至前序环节"), "project_ended": N_("流程结束"), "filing_submitted": N_("报送备案"),
     "filing_accepted": N_("备案受理"), "filing_returned": N_("备案退回"), "signing_reported": N_("签约结果报备"), "project_viewed": N_("查阅"),
     "project_copied": N_("抄送"), "roles_changed": N_("角色变更"), "business_role_created": N_("新建业务角色"), "calendar_day_added": N_("登记工作日历"), "calendar_day_removed": N_("删除工作日历登记"), "user_deactivated": N_("停用用户"),
-    "unit_deactivated": N_("停用单位"), "task_returned": N_("退回"), "task_withdrawn": N_("撤回"),
+    "unit_deactivated": N_("停用单位"), "task_returned": N_("退回办理"), "task_withdrawn": N_("撤回"),
     "task_transferred": N_("转办"), "task_urged": N_("催办"), "project_cancelled": N_("撤销项目"),
     "task_reopened": N_("重新办理"), "draft_saved": N_("暂存草稿"), "task_delegated": N_("委派"),
     "delegation_returned": N_("委派草稿交回"), "task_overdue_reminded": N_("到期提醒"),
@@ -43,22 +47,19 @@ DYNAMIC_STRINGS = [
     N_("招商专员"), N_("研判专班"), N_("县商务局"), N_("投资办主任"), N_("部门会审人"),
     N_("项目落户地"), N_("领导小组办公室"), N_("分管副县长"), N_("县长办公会秘书"),
     N_("司法局合同审查"), N_("市/州商务局"), N_("审计"), N_("管理员"),
-    # Project classes.
-    N_("一般"), N_("重点"), N_("重大"),
+    # Default list column labels of a model that names none (workflows/engine/list_spec.py).
+    N_("名称"), N_("相关方"), N_("金额"), N_("类别"),
     # Filing states.
     N_("待受理"), N_("已退回"), N_("已受理"), N_("已签约"),
-    # Stage labels (`stage` properties) and user-task names of bpmn/investment_project.bpmn.
-    N_("线索登记"), N_("研判专班初审"), N_("补充线索材料"), N_("项目洽谈"), N_("洽谈条件审批"),
-    N_("多部门联合会审"), N_("会审异议处理"), N_("评审材料与要素保障"), N_("领导小组办公室预审"),
-    N_("补充评审材料"), N_("项目评审会"), N_("县政府常务会议审议"), N_("合同审签"), N_("报备审批"),
-    N_("市/州商务局备案审查"), N_("修改备案材料"), N_("项目签约"),
+    # The dashboard's funnel stages (workflows/metrics.py).
+    N_("线索登记"), N_("已开工"), N_("已投产"),
     N_("该任务已由 %(name)s 认领。"), N_("该任务已由 %(name)s 处理完毕。"), N_("是"), N_("否"),
     N_("只有办理人或受委派人可以暂存。"), N_("只有任务的当前办理人可以委派。"), N_("只能委派给本单位的其他在岗用户"),
     N_("签名图片无效或过大，请重新签名"), N_("签名不存在。"),
     N_("结束日期不能早于开始日期"), N_("请填写有效日期"), N_("代理人须为本级组织的其他在岗用户"), N_("代理设置不存在"),
     N_("只能取消自己的代理设置。"), N_("请选择另一位在岗用户"),
     N_("邮箱格式不正确"), N_("当前没有进行中的联合会审。"), N_("只有县商务局可以加签或减签。"),
-    N_("该部门已在会审中或不是可选的会审部门"), N_("只能减签尚未开始会审的加签部门。"), N_("加签部门会审"),
+    N_("该部门已在会审中或不是可选的会审部门"), N_("只能减签尚未开始会审的加签部门。"),
     N_("开启加签会审"), N_("并入加签意见"),
     N_("请填写理由"), N_("只有任务的当前办理人可以转办。"), N_("只能转办给同一角色（及同一部门）的其他在岗用户"),
     N_("请先认领该任务再退回。"), N_("流程模型不允许从此环节退回到所选环节"), N_("只能撤回自己办理的环节。"),
@@ -69,17 +70,14 @@ DYNAMIC_STRINGS = [
     N_("只有系统管理员可以维护工作日历。"), N_("请填写日期，格式为 YYYY-MM-DD（如 2027-02-06）"), N_("请选择放假或调休上班"),
     N_("请填写节日名称（如 春节，不超过 60 字）"), N_("该日期已有登记，请先删除原登记"), N_("没有这条工作日历登记。"),
     N_("不能取消自己的管理员角色"), N_("单位不存在"), N_("不能停用自己所在的单位"), N_("请选择抄送对象"), N_("抄送对象须为本县在岗用户"), N_("您无权抄送该项目。"),
-    # Stage of a finished project (end-event names in bpmn/investment_project.bpmn).
-    N_("已签约"), N_("研判不予通过"), N_("洽谈放弃"), N_("会审后终止"), N_("评审会不通过"),
-    N_("常务会议不同意"), N_("合同不予通过"), N_("已结束"), N_("已投产"),
-    # After signing (履约跟踪): stages, task names and the project page's tracking section.
-    N_("履约跟踪"), N_("履约跟踪填报"), N_("项目推进提醒函回复"), N_("提醒函回复"), N_("系统"),
+    # Stages the engine gives an instance it ended without a named end event (workflows/engine/runtime.py).
+    N_("已结束"), N_("已撤销"),
+    # The project page's tracking section after signing (履约跟踪).
+    N_("履约跟踪"), N_("系统"),
     N_("重大项目“五个一”"), N_("牵头县级领导"), N_("主体责任部门"), N_("工作专班"), N_("落地推进方案"),
-    N_("开工期限"), N_("已开工"), N_("跟踪填报"), N_("最近"), N_("累计到位资金"), N_("万元"), N_("就业"),
+    N_("开工期限"), N_("跟踪填报"), N_("最近"), N_("累计到位资金"), N_("万元"), N_("就业"),
     N_("税收"), N_("项目推进提醒函"), N_("招商奖励"), N_("万美元"), N_("已达年度上限"),
-    # Stages, task names and endings of bpmn/investor_complaint.bpmn.
-    N_("投诉登记与交办"), N_("责任部门答复"), N_("投资者确认答复"), N_("投资办主任协调"), N_("投诉已办结"),
-    N_("协调办结"), N_("第一轮答复"), N_("第二轮答复"), N_("只有县商务局可以登记投资者投诉。"),
+    N_("只有县商务局可以登记投资者投诉。"),
     # Form validation messages (workflows/forms.py; translated, then `%(v)s` is filled in).
     N_("此项必填"), N_("不能小于 %(v)s"), N_("必须大于 %(v)s"), N_("不能大于 %(v)s"), N_("不能超过 %(v)s 个字"),
     N_("至少填写 %(v)s 个字"), N_("格式不正确"), N_("请从选项中选择"), N_("所选项不符合要求"),
@@ -100,7 +98,7 @@ DYNAMIC_STRINGS = [
     # Labels the admin page passes through `_(label)` (webapp/templates/admin/users.html).
     N_("初始密码"), N_("部门"), N_("局"), N_("办公室"),
     # Attachments: kinds, refusals and errors (workflows/services/attachment_service.py, webapp/__init__.py).
-    N_("投资计划书"), N_("洽谈纪要"), N_("合同草案"), N_("评审材料"), N_("会议纪要"), N_("其他"),
+    N_("投资计划书"), N_("洽谈纪要"), N_("合同草案"), N_("评审材料"), N_("会议纪要"), N_("其他材料"),
     N_("请选择要上传的文件。"), N_("文件内容为空，请重新选择。"), N_("文件过大：附件不能超过 %(limit)s。"),
     N_("文件名无效，请重命名后再上传。"),
     N_("不支持该文件类型：只接受 PDF、Word（doc/docx）、Excel（xls/xlsx）、PNG/JPEG 图片和 UTF-8 文本（txt）。"),

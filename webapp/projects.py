@@ -17,7 +17,8 @@ bp = Blueprint("projects", __name__, url_prefix="/projects")
 @bp.route("/")
 @login_required
 def index():
-    return render_template("projects/list.html", projects=project_service.project_list(actor()))
+    # Every process the user may see but complaints (their own page), each listed as its model declares.
+    return render_template("projects/list.html", projects=project_service.project_list(actor(), None))
 
 
 @bp.route("/new", methods=["GET", "POST"])

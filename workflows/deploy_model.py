@@ -1,7 +1,7 @@
 """Deploy a process-model version (BPMN, DMN, forms) after it validates.
 
     python -m workflows.deploy_model path/to/model.zip --by admin --note "提高重大项目门槛"
-    python -m workflows.deploy_model path/to/folder   # a folder holding bpmn/ and forms/
+    python -m workflows.deploy_model path/to/folder   # a folder holding bpmn/ (with translations, x.en.json) and forms/
     python -m workflows.deploy_model model.zip --bind 南县 --bind 桃江县   # and bind these counties to it
 
 Each process in the files becomes a new version of its own (unchanged ones are left alone). Settings as
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config.start()
     if args.source.is_dir():
-        uploads = [(p.name, p.read_bytes()) for pattern in ("bpmn/*.bpmn", "bpmn/*.dmn", "forms/*.json")
+        uploads = [(p.name, p.read_bytes()) for pattern in ("bpmn/*.bpmn", "bpmn/*.dmn", "bpmn/*.json", "forms/*.json")
                    for p in sorted(args.source.glob(pattern))]
     else:
         uploads = [(args.source.name, args.source.read_bytes())]
@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"not deployed: {err}", file=sys.stderr)
         return 1
     print("deployed process versions " + ", ".join(f"#{i}" for i in version_ids))
+    for warning in model_service.deploy_warnings(deployer, version_ids):
+        print(f"warning: {warning}")
     return 0
 
 

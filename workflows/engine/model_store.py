@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from workflows.documents import KINDS as DOCUMENT_TITLES
 from workflows.documents.declarations import problems as document_problems
+from workflows.engine import vocabulary
 from workflows.engine.model_checks import CAPABILITIES, capabilities_of, code_problems  # noqa: F401 - CAPABILITIES re-exported
 from workflows.models import BusinessRole, ModelVersion, Organisation, ProcessBinding
 from workflows.models._types import utcnow
@@ -58,12 +59,15 @@ class ProcessModel:
 
 
 def read_model_files(root: Path | None = None) -> dict[str, str]:
-    """The deployable files: bpmn/*.bpmn, bpmn/*.dmn, forms/*.json (names without folders are unique)."""
+    """The deployable files: bpmn/*.bpmn, bpmn/*.dmn, the translations beside them (bpmn/<name>.<lang>.json)
+    and forms/*.json (names without folders are unique)."""
     root = root or ROOT
     files: dict[str, str] = {}
-    for pattern in ("bpmn/*.bpmn", "bpmn/*.dmn", "forms/*-schema.json", "forms/*-uischema.json"):
+    for pattern in ("bpmn/*.bpmn", "bpmn/*.dmn", "bpmn/*.json", "forms/*-schema.json", "forms/*-uischema.json"):
         for path in sorted(root.glob(pattern)):
-            files[f"{path.parent.name}/{path.name}"] = path.read_text(encoding="utf-8")
+            name = f"{path.parent.name}/{path.name}"
+            if pattern != "bpmn/*.json" or vocabulary.is_translation_file(name):
+                files[name] = path.read_text(encoding="utf-8")
     return files
 
 
@@ -119,6 +123,8 @@ def _processes(files_json: str) -> dict[str, ProcessModel]:
         for current in used:
             element = elements[current]
             subset[file_of[current]] = files[file_of[current]]
+            for translation in vocabulary.translation_files_of(files, file_of[current]):
+                subset[translation] = files[translation]
             for called in element.iter(f"{{{SPIFF_NS}}}calledDecisionId"):
                 if (called.text or "").strip() in decisions:
                     dmn = decisions[called.text.strip()]
@@ -171,12 +177,13 @@ def validate_files(files: dict[str, str]) -> list[str]:
     errors = []
     for name in files:
         folder, _, base = name.partition("/")
-        if not ((folder == "bpmn" and base.endswith((".bpmn", ".dmn"))) or
+        if not ((folder == "bpmn" and base.endswith((".bpmn", ".dmn"))) or vocabulary.is_translation_file(name) or
                 (folder == "forms" and base.endswith(".json"))):
-            errors.append(f"{name}：只能部署 bpmn/*.bpmn、bpmn/*.dmn、forms/*.json")
+            errors.append(f"{name}：只能部署 bpmn/*.bpmn、bpmn/*.dmn、bpmn/<流程文件名>.<语言>.json（翻译）、forms/*.json")
     ui_files = ui_schema_names(files) if not errors else set()
+    errors += vocabulary.problems(files)
     for name, text in files.items():
-        if name.endswith(".json"):
+        if name.startswith("forms/") and name.endswith(".json"):
             try:
                 schema = json.loads(text)
                 if name not in ui_files:

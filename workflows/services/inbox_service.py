@@ -109,6 +109,14 @@ def _search(query, q: str):
     return query.where(or_(ProcessInstance.project_name.like(like), ProcessInstance.investor.like(like)))
 
 
+def _classes(s: Session, base) -> list[str]:
+    """The classes (ListSpec listClass) the rows of a tab have, for its filter: whatever the model's rules
+    assign, smaller projects' classes first."""
+    by_size = base.with_only_columns(ProcessInstance.project_class, func.max(ProcessInstance.amount_wan)) \
+        .where(ProcessInstance.project_class.is_not(None)).group_by(ProcessInstance.project_class).order_by(None)
+    return [c for c, _ in sorted(s.execute(by_size).all(), key=lambda r: (float(r[1] or 0), r[0]))]
+
+
 def inbox_page(actor: Actor, query: InboxQuery) -> InboxPage:
     with transaction() as s:
         absent = auth.standing_in_for(s, actor)
@@ -125,10 +133,7 @@ def inbox_page(actor: Actor, query: InboxQuery) -> InboxPage:
             names = dict(s.execute(select(Unit.code, Unit.name).where(
                 Unit.code.in_(codes), Unit.organisation_id == actor.org_id)).all()) if codes else {}
             page.units = [(c, names.get(c, c)) for c in codes]
-            # The classes are whatever the model's rules assign; smaller projects' classes first.
-            by_size = base.with_only_columns(ProcessInstance.project_class, func.max(ProcessInstance.amount_wan)) \
-                .where(ProcessInstance.project_class.is_not(None)).group_by(ProcessInstance.project_class).order_by(None)
-            page.classes = [c for c, _ in sorted(s.execute(by_size).all(), key=lambda r: (float(r[1] or 0), r[0]))]
+            page.classes = _classes(s, base)
             filtered = _search(base, query.q)
             if query.stage:
                 filtered = filtered.where(TaskRecord.stage == query.stage)
@@ -151,6 +156,7 @@ def inbox_page(actor: Actor, query: InboxQuery) -> InboxPage:
             from workflows.services.project_service import _summary
 
             base = _started(actor) if query.tab == "started" else _copied(actor)
+            page.classes = _classes(s, base)
             filtered = _search(base, query.q)
             if query.project_class:
                 filtered = filtered.where(ProcessInstance.project_class == query.project_class)

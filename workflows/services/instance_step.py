@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from workflows import audit, faults
 from workflows.actor import Actor
 from workflows.deadlines import add_working_days
+from workflows.engine.list_spec import ListSpec, list_spec, value_at
 from workflows.engine.replay import StepJournal
 from workflows.engine.runtime import ProcessRuntime, ReadyTask, model_errors
 from workflows.models import ModelVersion, ProcessInstance, TaskRecord, User
@@ -53,7 +54,7 @@ def run_step(session: Session, instance: ProcessInstance, actor: Actor,
     instance.next_timer_at = runtime.next_timer(wf)
     instance.updated_at = utcnow()
     data = runtime.data(wf)
-    _copy_summary(instance, data)
+    _copy_summary(instance, data, list_spec_of(session, instance.model_version_id, instance.process_id))
     ending = runtime.outcome(wf)
     outcome = ending[0] if ending else None
     ready = runtime.ready_tasks(wf)
@@ -78,13 +79,40 @@ def run_step(session: Session, instance: ProcessInstance, actor: Actor,
     return created
 
 
-def _copy_summary(instance: ProcessInstance, data: dict) -> None:
-    instance.project_name = data.get("project_name") or instance.project_name
-    instance.investor = data.get("investor") or instance.investor
-    if data.get("amount_wan") is not None:
-        instance.amount_wan = data["amount_wan"]
-    instance.project_class = data.get("project_class") or data.get("confirmed_class") or \
-        data.get("proposed_class") or instance.project_class
+def list_spec_of(session: Session, version_id: int, process_id: str) -> ListSpec:
+    """What the instance's model declares for lists (workflows/engine/list_spec.py), per version."""
+    cache = session.info.setdefault("list_specs", {})
+    if (version_id, process_id) not in cache:
+        # Versions never change: their files are read once per process, the hash checked once per session.
+        digest = session.scalar(select(ModelVersion.content_hash).where(ModelVersion.id == version_id))
+        key = (version_id, digest, process_id)
+        if key not in _LIST_SPECS:
+            version = session.get(ModelVersion, version_id)
+            _LIST_SPECS[key] = list_spec(version.files, process_id) if version is not None else ListSpec()
+        cache[(version_id, process_id)] = _LIST_SPECS[key]
+    return cache[(version_id, process_id)]
+
+
+_LIST_SPECS: dict[tuple, ListSpec] = {}
+
+
+def _text(value, size: int) -> str | None:
+    if value in (None, "") or isinstance(value, (dict, list)):
+        return None
+    return str(value).strip()[:size] or None
+
+
+def _copy_summary(instance: ProcessInstance, data: dict, spec: ListSpec) -> None:
+    """Copy what the model declares for lists into the instance's index columns (ListSpec)."""
+    instance.project_name = _text(value_at(data, spec.title), 200) or instance.project_name
+    instance.investor = _text(value_at(data, spec.party), 200) or instance.investor
+    amount = value_at(data, spec.amount)
+    try:
+        if amount is not None and not isinstance(amount, bool) and abs(float(amount)) < 1e12:
+            instance.amount_wan = float(amount)
+    except (TypeError, ValueError):
+        pass  # not a number: the column keeps what it had
+    instance.project_class = _text(value_at(data, spec.klass), 10) or instance.project_class
 
 
 def sync_task_index(session: Session, instance: ProcessInstance, ready: list[ReadyTask],
@@ -155,18 +183,23 @@ def first_task(version: ModelVersion) -> ReadyTask:
 
 
 def start_instance(session: Session, actor: Actor, version: ModelVersion, values: dict,
-                   submitted_data: dict, *, project_name: str, investor: str, amount_wan=None,
+                   submitted_data: dict, *, project_name: str | None = None, investor: str = "", amount_wan=None,
                    action: str = "project_started", audit_data: dict | None = None) -> ProcessInstance:
-    """Start an instance and complete its first task with the registration form, in one step."""
+    """Start an instance and complete its first task with the registration form, in one step.
+
+    The list columns are then filled from what the model declares (ListSpec); a model declaring no
+    title is listed by its process name and the instance number."""
     first = first_task(version)
     process_id = version.process_id
     now = utcnow()
     instance = ProcessInstance(
         model_version_id=version.id, process_id=process_id, county_id=actor.org_id, started_by_id=actor.id,
-        started_unit_id=actor.unit_id, project_name=project_name, investor=investor, amount_wan=amount_wan,
-        state="", state_hash="", created_at=now, updated_at=now)
+        started_unit_id=actor.unit_id, project_name=project_name or version.name or process_id,
+        investor=investor, amount_wan=amount_wan, state="", state_hash="", created_at=now, updated_at=now)
     session.add(instance)
     session.flush()
+    if not list_spec_of(session, version.id, process_id).title:
+        instance.project_name = f"{version.name or process_id} #{instance.id}"[:200]
     audit.append(session, action, actor=actor.username, role=first.lane, instance_id=instance.id,
                  data={"model_version": version.content_hash, "process": process_id, **(audit_data or {})},
                  address=actor.address)

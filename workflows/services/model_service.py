@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from workflows import audit, auth
 from workflows.actor import Actor
 from workflows.db import transaction
-from workflows.engine import model_store
+from workflows.engine import model_store, vocabulary
 from workflows.errors import NotFound, ValidationFailed
 from workflows.models import ModelVersion, ProcessBinding, ProcessInstance
 from workflows.services import operators
@@ -21,13 +21,14 @@ MAX_FILES = 200
 
 
 def files_from_uploads(uploads: list[tuple[str, bytes]]) -> dict[str, str]:
-    """Model files from uploaded files or zip archives: .bpmn/.dmn go to bpmn/, .json to forms/
-    (folders inside an archive do not matter; names must be unique)."""
+    """Model files from uploaded files or zip archives: .bpmn/.dmn and translations (<name>.<lang>.json)
+    go to bpmn/, other .json to forms/ (folders inside an archive do not matter; names must be unique)."""
     files: dict[str, str] = {}
 
     def add(name: str, data: bytes) -> None:
         base = PurePosixPath(name.replace("\\", "/")).name
-        folder = "bpmn" if base.endswith((".bpmn", ".dmn")) else "forms" if base.endswith(".json") else None
+        folder = "bpmn" if base.endswith((".bpmn", ".dmn")) or vocabulary.is_translation_file(f"bpmn/{base}") \
+            else "forms" if base.endswith(".json") else None
         if folder is None or base.startswith("."):
             return  # READMEs, images and the like in an archive are not part of a model
         try:
@@ -176,3 +177,45 @@ def version_diff(actor: Actor, old_id: int, new_id: int) -> VersionDiff:
                                               f"#{old.id}/{name}", f"#{new.id}/{name}", n=2, lineterm=""))
             diffs.append(FileDiff(name, status, lines))
         return VersionDiff(items[old.id], items[new.id], diffs)
+
+
+def deploy_warnings(actor: Actor, version_ids: list[int]) -> list[str]:
+    """What the deployed versions lack without being refused: texts without a translation (shown in
+    Chinese), one line per version and language."""
+    auth.require(auth.model_deploy(actor), "只有管理员可以部署流程模型。")
+    with transaction() as s:
+        result = []
+        for version_id in version_ids:
+            version = s.get(ModelVersion, version_id)
+            if version is not None:
+                result += vocabulary.warnings(version.files, f"{version.name or version.process_id} v{version.number}")
+        return result
+
+
+# {(version id, content hash): {language: {text: translation}}}: versions never change, so a
+# version's translations are read once per process.
+_TRANSLATIONS: dict[tuple[int, str], dict[str, dict[str, str]]] = {}
+_MERGED: dict[str, tuple[tuple, dict[str, str]]] = {}
+
+
+def vocabulary_for(lang: str) -> dict[str, str]:
+    """The translations into `lang` of every deployed model's texts (a newer version wins where two
+    translate a text differently); the pages translate model texts from here, else show them as they
+    are (Chinese). Reads the version list once per call and each version's files once per process."""
+    if lang not in vocabulary.LANGUAGES:
+        return {}
+    with transaction() as s:
+        keys = tuple(tuple(k) for k in s.execute(select(ModelVersion.id, ModelVersion.content_hash)
+                                                  .order_by(ModelVersion.id)).all())
+        cached = _MERGED.get(lang)
+        if cached is not None and cached[0] == keys:
+            return cached[1]
+        merged: dict[str, str] = {}
+        for version_id, digest in keys:
+            key = (version_id, digest)
+            if key not in _TRANSLATIONS:
+                version = s.get(ModelVersion, version_id)
+                _TRANSLATIONS[key] = vocabulary.translations(version.files) if version else {}
+            merged.update(_TRANSLATIONS[key].get(lang, {}))
+        _MERGED[lang] = (keys, merged)
+        return merged

@@ -23,7 +23,7 @@ from workflows.models import (
 )
 from workflows.models._types import utcnow
 from workflows.services import task_operations, tracking_operations
-from workflows.services.instance_step import first_task, start_instance
+from workflows.services.instance_step import first_task, list_spec_of, start_instance
 from workflows.services.task_service import _item, joint_review_summary, opinions
 from workflows.services.views import DuplicateLead as DuplicateLeadView
 from workflows.services.views import HistoryEntry, ProjectDetail, ProjectSummary
@@ -92,10 +92,13 @@ def _normalise(name: str) -> str:
     return "".join((name or "").split()).lower()
 
 
-def project_list(actor: Actor, purpose: str = INVESTMENT) -> list[ProjectSummary]:
-    """The instances of a purpose (projects, or complaints) this user may see, newest first."""
+def project_list(actor: Actor, purpose: str | None = INVESTMENT) -> list[ProjectSummary]:
+    """The instances of a purpose (projects, or complaints) this user may see, newest first; purpose
+    None: of every process but those with a list of their own (complaints)."""
     with transaction() as s:
-        query = select(ProcessInstance).where(ProcessInstance.model_version_id.in_(model_store.versions_of(s, purpose))) \
+        versions = model_store.versions_of(s, purpose) if purpose is not None else \
+            select(ModelVersion.id).where(ModelVersion.purpose != model_store.COMPLAINT)
+        query = select(ProcessInstance).where(ProcessInstance.model_version_id.in_(versions)) \
             .order_by(ProcessInstance.updated_at.desc())
         if actor.org_kind == "county":
             query = query.where(ProcessInstance.county_id == actor.org_id)
@@ -306,4 +309,5 @@ def _summary(s: Session, i: ProcessInstance) -> ProjectSummary:
         project_class=i.project_class, stage=i.stage, status=i.status, outcome=i.outcome,
         county=s.get(Organisation, i.county_id).name, started_by=s.get(User, i.started_by_id).display_name,
         created_at=i.created_at, updated_at=i.updated_at, process_id=i.process_id,
-        purpose=s.get(ModelVersion, i.model_version_id).purpose)
+        purpose=s.get(ModelVersion, i.model_version_id).purpose,
+        list_labels=list_spec_of(s, i.model_version_id, i.process_id).label_map(), model_version_id=i.model_version_id)

@@ -19,7 +19,7 @@ from workflows.localtime import to_local
 from workflows.models import ModelVersion, Notification, Organisation, ProcessInstance, TaskRecord, Unit, User
 from workflows.models._types import utcnow
 from workflows.roles import ROLES
-from workflows.services.instance_step import run_step, runtime_for
+from workflows.services.instance_step import list_spec_of, run_step, runtime_for
 from workflows.services.views import Opinion, TaskForm, TaskItem
 
 ATTEMPTS = 3
@@ -353,4 +353,12 @@ def _item(s: Session, record: TaskRecord, instance: ProcessInstance) -> TaskItem
         assignee=assignee.display_name if assignee else None, assignee_id=record.assignee_id,
         state=record.state, overdue=bool(record.due_at and record.state == "ready" and record.due_at < utcnow()),
         note=record.note, role=ROLES[record.lane].name if record.lane in ROLES else None,
+        list_labels=list_spec_of(s, instance.model_version_id, instance.process_id).label_map(),
+        started_by=_display_name(s, instance.started_by_id), started_at=instance.created_at,
+        model_version_id=instance.model_version_id,
     )
+
+
+def _display_name(s: Session, user_id: int | None) -> str | None:
+    user = s.get(User, user_id) if user_id else None
+    return user.display_name if user else None

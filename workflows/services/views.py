@@ -29,6 +29,12 @@ class TaskItem:
     overdue: bool = False
     note: str | None = None
     role: str | None = None  # the role (岗位) the task is offered to, e.g. 研判专班
+    # What the model declares for lists (workflows/engine/list_spec.py): {column: label} of the
+    # columns it fills (party, amount, class); empty for a model declaring none.
+    list_labels: dict[str, str] = field(default_factory=dict)
+    started_by: str | None = None  # the instance's initiator and start time
+    started_at: datetime | None = None
+    model_version_id: int | None = None
 
 
 @dataclass
@@ -103,6 +109,12 @@ class ProjectSummary:
     updated_at: datetime
     process_id: str = ""
     purpose: str = ""  # the purpose its process declares (model_store.INVESTMENT, COMPLAINT, …)
+    list_labels: dict[str, str] = field(default_factory=dict)  # as TaskItem.list_labels
+    model_version_id: int | None = None
+
+    @property
+    def started_at(self) -> datetime:
+        return self.created_at
 
     @property
     def is_complaint(self) -> bool:
