@@ -193,3 +193,17 @@ def test_variant_diagram_places_every_node_in_its_lane_and_every_flow_on_its_end
     for i, (x, y, w, h) in enumerate(boxes):
         for ox, oy, ow, oh in boxes[i + 1:]:
             assert x + w <= ox or ox + ow <= x or y + h <= oy or oy + oh <= y
+
+
+def test_each_county_dashboard_draws_the_process_it_runs(app, client):
+    """The dashboard's heat map is drawn on the county's own process diagram."""
+    with transaction() as s:
+        counties = {o.name: o.id for o in s.scalars(select(Organisation).where(Organisation.kind == "county"))}
+        taojiang = model_store.bound_version(s, counties["桃江县"], model_store.INVESTMENT)
+    variant_only = "是否召开项目评审会"  # the variant's meeting gateway (bpmn/*_xiangxi.bpmn)
+    assert variant_only in next(v for k, v in taojiang.files.items() if k.endswith(".bpmn"))
+    login(client, TAOJIANG["who"]["negotiation"])
+    assert variant_only in client.get("/dashboard/").data.decode()
+    login(client, NANXIAN["who"]["negotiation"])
+    page = client.get("/dashboard/").data.decode()
+    assert "<svg" in page and variant_only not in page
