@@ -34,6 +34,11 @@ def _model_with_threshold(tmp_path, threshold: str):
     return root
 
 
+def _processes_using(file: str) -> set[str]:
+    """The shipped processes whose version carries `file`."""
+    return {pid for pid, m in model_store.processes_in(model_store.read_model_files()).items() if file in m.files}
+
+
 def _versions() -> list[ModelVersion]:
     with transaction() as s:
         return list(s.scalars(select(ModelVersion).order_by(ModelVersion.id)))
@@ -49,13 +54,16 @@ def test_a_running_project_keeps_its_rules_when_a_new_version_is_deployed(sqlite
     ids = model_service.version_deploy(actor("admin"), _files(_model_with_threshold(tmp_path, "30000")),
                                        "重大门槛 3 亿元", [nanxian])
 
-    # Only the process whose files changed got a new version; the other process was left alone.
+    # Only the processes whose files changed got a new version (both county variants of the investment
+    # process call the class DMN); the complaint process was left alone.
     after = _versions()
-    assert len(ids) == 1 and len(after) == len(before) + 1
-    changed = after[-1]
-    assert changed.id == ids[0] and changed.number == 2
-    assert changed.process_id == instance(old).process_id
+    uses_dmn = {v.process_id for v in before if "bpmn/project_class.dmn" in v.files}
+    assert len(uses_dmn) == 2 and len(ids) == 2 and len(after) == len(before) + 2
+    assert {v.process_id for v in after[len(before):]} == uses_dmn
     assert {v.process_id for v in after if v.number == 1} == {v.process_id for v in before}
+    # 南县 moved to the new version of the process it runs, not to the other county's variant.
+    changed = next(v for v in after[len(before):] if v.process_id == instance(old).process_id)
+    assert changed.id in ids and changed.number == 2
 
     new = start(amount_wan="3000", project_name="新版本项目", investor="乙公司")
     advance(new, "screening", confirmed_class="一般")
@@ -89,12 +97,17 @@ def test_a_code_upgrade_only_offers_its_models(sqlite_database, tmp_path, monkey
     assert instance(later).model_version_id == instance(first).model_version_id  # nothing changed by itself
     with transaction() as s:
         offered = model_store.offered_processes(s)
-    assert [(m.process_id, newest.number) for m, newest in offered] == [(instance(first).process_id, 1)]
+    # The processes calling the changed class DMN: 南县's process and 桃江县's county variant.
+    assert sorted((m.process_id, newest.number) for m, newest in offered) == sorted(
+        (pid, 1) for pid in _processes_using("bpmn/project_class.dmn"))
+    assert instance(first).process_id in {m.process_id for m, _ in offered}
 
     ids = model_service.shipped_deploy(actor("admin"), instance(first).process_id, [actor("zhaoshang").org_id])
     assert instance(start(amount_wan="3000", project_name="部署后项目", investor="丙公司")).model_version_id == ids[0]
+    deployed = instance(first).process_id
     with transaction() as s:
-        assert model_store.offered_processes(s) == []
+        assert [m.process_id for m, _ in model_store.offered_processes(s)] == \
+            sorted(_processes_using("bpmn/project_class.dmn") - {deployed})
 
 
 def test_a_deployment_identical_to_a_deployed_version_is_refused(sqlite_database):
@@ -144,12 +157,15 @@ def test_an_administrator_deploys_an_offered_model_and_rebinds_a_county_from_the
     monkeypatch.setattr(model_store, "ROOT", _model_with_threshold(tmp_path, "30000"))  # the code is upgraded
     page = client.get("/admin/versions").data.decode()
     offered = re.findall(r'class="offered" data-process-id="([^"]+)"', page)
-    assert len(offered) == 1  # only the process whose files changed is offered
-
+    # only the processes whose files changed are offered (both county variants call the class DMN)
+    assert sorted(offered) == sorted(_processes_using("bpmn/project_class.dmn"))
     nanxian, taojiang = actor("zhaoshang").org_id, actor("tj_zhaoshang").org_id
+    with transaction() as s:
+        offered = [model_store.bound_version(s, nanxian, model_store.INVESTMENT).process_id]  # 南县's process
     deployed = client.post("/admin/versions/shipped", data={"process_id": offered[0], "bind": [str(nanxian)]})
     assert deployed.status_code == 302
-    assert 'id="nothing-offered"' in client.get("/admin/versions").data.decode()
+    still = re.findall(r'class="offered" data-process-id="([^"]+)"', client.get("/admin/versions").data.decode())
+    assert offered[0] not in still and len(still) == 1  # 桃江县's variant is still on offer
     new_id = _versions()[-1].id
     assert instance(start(amount_wan="25000")).model_version_id == new_id  # 南县 moved
     taojiang_lead = {**DEMO_LEAD, "amount_wan": "25000", "investor": "丙公司"}

@@ -12,8 +12,46 @@ from workflows.models import Organisation, Unit, User, UserRole
 from workflows.services.user_service import hash_password
 
 DEMO_PASSWORD = "Demo@2026"
+# Units of the second demo county (桃江县): the same departments, its own host site. Its investment projects
+# run the county variant shipped for it (the process property `shippedFor`, docs/process.md "County variants").
+SECOND_COUNTY_UNITS = [
+    ("swj", "县商务局", "bureau"),
+    ("fgj", "县发展和改革局", "department"),
+    ("sthj", "市生态环境局桃江分局", "department"),
+    ("zrzyj", "县自然资源局", "department"),
+    ("kgxj", "县工业和信息化局", "department"),
+    ("zjj", "县住房和城乡建设局", "department"),
+    ("slj", "县水利局", "department"),
+    ("yjglj", "县应急管理局", "department"),
+    ("lyj", "县林业局", "department"),
+    ("sfj", "县司法局", "department"),
+    ("zfb", "县人民政府办公室", "office"),
+    ("jkq", "经济开发区", "host_site"),
+]
+
+# username, display name, unit code, roles: 桃江县's staff, one per role of the process (mirrors COUNTY_USERS).
+SECOND_COUNTY_USERS = [
+    ("tj_zhaoshang", "招商专员 范洁", "jkq", ["lead_officer"]),
+    ("tj_shangwu", "商务局 程亮", "swj", ["commerce_bureau"]),
+    ("tj_yanpan", "研判专班 石磊", "swj", ["screening_team"]),
+    ("tj_zhuren", "投资办主任 龙飞", "swj", ["head_of_office"]),
+    ("tj_rev_fgj", "发改局 向敏", "fgj", ["dept_reviewer"]),
+    ("tj_rev_sthj", "生态环境分局 田甜", "sthj", ["dept_reviewer"]),
+    ("tj_rev_zrzyj", "自然资源局 符军", "zrzyj", ["dept_reviewer"]),
+    ("tj_rev_swj", "商务局 莫凡", "swj", ["dept_reviewer"]),
+    ("tj_rev_kgxj", "工信局 夏雨", "kgxj", ["dept_reviewer"]),
+    ("tj_rev_zjj", "住建局 熊波", "zjj", ["dept_reviewer"]),
+    ("tj_rev_slj", "水利局 伍强", "slj", ["dept_reviewer"]),
+    ("tj_rev_yjglj", "应急管理局 匡英", "yjglj", ["dept_reviewer"]),
+    ("tj_rev_lyj", "林业局 汤松", "lyj", ["dept_reviewer"]),
+    ("tj_luohu", "经开区 胡斌", "jkq", ["host_site"]),
+    ("tj_yushen", "领导小组办公室 邹琳", "swj", ["leading_group_office"]),
+    ("tj_fuxianzhang", "分管副县长 卜勇", "zfb", ["vice_county_head"]),
+    ("tj_mishu", "县政府办秘书 易佳", "zfb", ["exec_secretary"]),
+    ("tj_fazhi", "司法局 饶东", "sfj", ["legal_reviewer"]),
+]
 # The demo users seeded outside COUNTY_USERS (prefecture and second county), by username.
-PREFECTURE_USERS = ("shishangwu", "tj_zhaoshang", "tj_shangwu", "tj_yanpan")
+PREFECTURE_USERS = ("shishangwu", *(u for u, *_ in SECOND_COUNTY_USERS))
 
 # Units of 南县 (南政发〔2022〕6号 附件: 县商务局 as 综合协调单位 and the 产业招商单位) plus host sites and offices.
 COUNTY_UNITS = [
@@ -146,20 +184,15 @@ def seed_organisations(prefecture_name: str = "益阳市", filing_prefix: str = 
         units = {code: Unit(organisation_id=first.id, code=code, name=name, kind=kind)
                  for code, name, kind in COUNTY_UNITS}
         pref_unit = Unit(organisation_id=prefecture.id, code="sswj", name=f"{prefecture_name}商务局", kind="bureau")
-        tj_units = {
-            "swj": Unit(organisation_id=second.id, code="swj", name="县商务局", kind="bureau"),
-            "jkq": Unit(organisation_id=second.id, code="jkq", name=f"{counties[1]}经济开发区", kind="host_site"),
-        }
+        tj_units = {code: Unit(organisation_id=second.id, code=code, kind=kind,
+                               name=name if code != "jkq" else f"{counties[1]}{name}")
+                    for code, name, kind in SECOND_COUNTY_UNITS}
         s.add_all([*units.values(), pref_unit, *tj_units.values()])
         s.flush()
         password = hash_password(DEMO_PASSWORD)
         people = [(u, n, units[c].id, r) for u, n, c, r in COUNTY_USERS]
-        people += [  # the PREFECTURE_USERS
-            ("shishangwu", f"{prefecture_name}商务局 备案科 田野", pref_unit.id, ["prefecture_bureau"]),
-            ("tj_zhaoshang", f"{counties[1]} 招商专员 范洁", tj_units["jkq"].id, ["lead_officer"]),
-            ("tj_shangwu", f"{counties[1]}商务局 程亮", tj_units["swj"].id, ["commerce_bureau"]),
-            ("tj_yanpan", f"{counties[1]} 研判专班 石磊", tj_units["swj"].id, ["screening_team"]),
-        ]
+        people.append(("shishangwu", f"{prefecture_name}商务局 备案科 田野", pref_unit.id, ["prefecture_bureau"]))
+        people += [(u, f"{counties[1]} {n}", tj_units[c].id, r) for u, n, c, r in SECOND_COUNTY_USERS]
         for username, name, unit_id, roles in people:
             s.add(User(username=username, display_name=name, password_hash=password, unit_id=unit_id,
                        email=f"{username}@demo.example", roles=[UserRole(role=r) for r in roles]))

@@ -52,6 +52,9 @@ class ProcessModel:
     description: str
     purpose: str
     files: dict[str, str]
+    # Counties first-time setup binds to this process (process property `shippedFor`, county names separated
+    # by commas); empty: every county not named by another process of the same purpose.
+    shipped_for: tuple[str, ...] = ()
 
     @property
     def content_hash(self) -> str:
@@ -136,7 +139,9 @@ def _processes(files_json: str) -> dict[str, ProcessModel]:
         result[pid] = ProcessModel(
             process_id=pid, name=process.get("name") or pid,
             description=(documentation.text or "").strip() if documentation is not None else "",
-            purpose=_properties(process).get("purpose") or pid, files=dict(sorted(subset.items())))
+            purpose=_properties(process).get("purpose") or pid, files=dict(sorted(subset.items())),
+            shipped_for=tuple(n.strip() for n in _properties(process).get("shippedFor", "").replace("，", ",").split(",")
+                              if n.strip()))
     return result
 
 
@@ -275,9 +280,40 @@ def deploy_shipped(session: Session, deployed_by: str, organisation_ids: list[in
         versions = [session.scalars(select(ModelVersion).where(ModelVersion.content_hash == m.content_hash)).one()
                     for m in processes_in(files).values()]
     for organisation_id in organisation_ids:
-        for version in versions:
+        for version in versions_for_county(session, versions, organisation_id):
             bind(session, organisation_id, version, deployed_by)
     return versions
+
+
+def versions_for_county(session: Session, versions: list[ModelVersion], organisation_id: int) -> list[ModelVersion]:
+    """Of the versions of one deployment, the ones a county bound with it runs: one per purpose. Where
+    several processes of the deployment serve a purpose (county variants), the county keeps the process it
+    runs now; a county running none of them gets the one shipped for it (`shipped_versions_for`)."""
+    county = session.get(Organisation, organisation_id)
+    by_purpose: dict[str, list[ModelVersion]] = {}
+    for version in versions:
+        by_purpose.setdefault(version.purpose, []).append(version)
+    chosen = []
+    for purpose, candidates in by_purpose.items():
+        current = bound_version(session, organisation_id, purpose)
+        same = [v for v in candidates if current is not None and v.process_id == current.process_id]
+        chosen += same[:1] or shipped_versions_for(candidates, county.name if county else "")
+    return chosen
+
+
+def shipped_versions_for(versions: list[ModelVersion], county: str) -> list[ModelVersion]:
+    """Which of the shipped versions a county is bound to at first-time setup, one per purpose: the process
+    whose `shippedFor` names the county, else the purpose's process that names no county (the first in file
+    order when several do). A county variant is a model like any other; nothing in the code names it."""
+    def named(version: ModelVersion) -> tuple[str, ...]:
+        model = processes_in(version.files).get(version.process_id)
+        return model.shipped_for if model is not None else ()
+
+    chosen = []
+    for purpose in dict.fromkeys(v.purpose for v in versions):
+        candidates = [v for v in versions if v.purpose == purpose]
+        chosen += ([v for v in candidates if county in named(v)] or [v for v in candidates if not named(v)])[:1]
+    return chosen
 
 
 def offered_processes(session: Session) -> list[tuple[ProcessModel, ModelVersion | None]]:

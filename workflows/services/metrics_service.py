@@ -188,8 +188,10 @@ def _tracking(fact: ProjectFacts, reports: list[TaskRecord]) -> None:
 
 # --- the dashboard -----------------------------------------------------------------------------
 
-def _heatmap(s: Session, waiting: dict[str, dict]) -> str | None:
-    version = model_store.newest_version(s, INVESTMENT)
+def _heatmap(s: Session, waiting: dict[str, dict], counties: list[Organisation]) -> str | None:
+    # One county: the diagram of the process it runs (counties may run different variants); several: the newest.
+    version = (model_store.bound_version(s, counties[0].id, INVESTMENT) if len(counties) == 1 else None) \
+        or model_store.newest_version(s, INVESTMENT)
     if version is None:
         return None
     peak = max([w["avg_days"] for w in waiting.values()] + [0])
@@ -208,7 +210,7 @@ def dashboard(actor: Actor, period_key: str | None = None, county_id: int | None
         counties = _scope(s, actor, county_id)
         projects, tasks = _facts(s, counties)
         waiting = metrics.waiting_by_task(tasks, period, now, local_date)
-        heatmap = _heatmap(s, waiting) if with_charts else None
+        heatmap = _heatmap(s, waiting, counties) if with_charts else None
         all_counties = ([{"id": c.id, "name": c.name} for c in s.scalars(
             select(Organisation).where(Organisation.parent_id == actor.org_id).order_by(Organisation.id))]
             if actor.org_kind == "prefecture" else [])

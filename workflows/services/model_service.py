@@ -93,7 +93,8 @@ def _deploy(s, actor: Actor, files: dict[str, str], note: str, process_ids: list
                      data={"version_id": version.id, "process": version.process_id, "number": version.number,
                            "content_hash": version.content_hash, "files": sorted(version.files)},
                      outcome=version.content_hash[:12], address=actor.address)
-        for county in bind_to:
+    for county in bind_to:
+        for version in model_store.versions_for_county(s, versions, county):
             _bind(s, actor, counties[county], version)
     return versions
 
