@@ -183,6 +183,15 @@ def _task(s: Session, instance: ProcessInstance, task_id: int | None) -> TaskRec
     return record
 
 
+FORM_FILE_KIND = "其他"  # a file a form's file field took (the task it was given at is kept with it)
+
+
+def check_form_file(filename: str, data: bytes | None) -> tuple[str, str]:
+    """The checks of an upload for a form's file field: (clean file name, content type), or
+    AttachmentRefused with the reason under "file"."""
+    return _check(FORM_FILE_KIND, filename, data)
+
+
 def attachment_upload(actor: Actor, instance_id: int, kind: str, filename: str, data: bytes,
                       task_id: int | None = None) -> int:
     """Store a checked file on the project (on the task `task_id`, if given); returns its id."""
@@ -193,23 +202,30 @@ def attachment_upload(actor: Actor, instance_id: int, kind: str, filename: str, 
         record = _task(s, instance, task_id)
         auth.require(auth.attachment_upload(s, actor, instance, record), MAY_NOT_UPLOAD)
         name, content_type = _check(kind, filename, data)
-        latest = s.scalar(select(func.max(Attachment.version)).where(
-            Attachment.instance_id == instance.id, Attachment.kind == kind, Attachment.filename == name))
-        # The bytes go to the file store first: if the transaction then fails, an unreferenced file
-        # is left behind (harmless, `zhaoshang files check` lists it), never a row without its file.
-        digest = filestore.store().put(data)
-        row = Attachment(instance_id=instance.id, task_record_id=record.id if record else None, kind=kind,
-                         filename=name, content_type=content_type, size=len(data), sha256=digest,
-                         version=(latest or 0) + 1, uploaded_by_id=actor.id, uploaded_at=utcnow())
-        s.add(row)
-        s.flush()
-        audit.append(s, "attachment_uploaded", actor=actor.username, role=record.lane if record else None,
-                     instance_id=instance.id, task_spec=record.spec_name if record else None,
-                     mi_index=record.mi_index if record else None,
-                     data={"kind": kind, "filename": name, "size": len(data), "sha256": digest,
-                           "version": row.version},
-                     address=actor.address)
-        return row.id
+        return store(s, actor, instance, record, kind, name, content_type, data).id
+
+
+def store(s: Session, actor: Actor, instance: ProcessInstance, record: TaskRecord | None, kind: str,
+          name: str, content_type: str, data: bytes, field: str | None = None) -> Attachment:
+    """Add a checked file (from `_check`) as the next version of its kind and name, audited, in the
+    caller's transaction (which holds the instance's lock)."""
+    latest = s.scalar(select(func.max(Attachment.version)).where(
+        Attachment.instance_id == instance.id, Attachment.kind == kind, Attachment.filename == name))
+    # The bytes go to the file store first: if the transaction then fails, an unreferenced file
+    # is left behind (harmless, `zhaoshang files check` lists it), never a row without its file.
+    digest = filestore.store().put(data)
+    row = Attachment(instance_id=instance.id, task_record_id=record.id if record else None, kind=kind,
+                     filename=name, content_type=content_type, size=len(data), sha256=digest,
+                     version=(latest or 0) + 1, uploaded_by_id=actor.id, uploaded_at=utcnow())
+    s.add(row)
+    s.flush()
+    audit.append(s, "attachment_uploaded", actor=actor.username, role=record.lane if record else None,
+                 instance_id=instance.id, task_spec=record.spec_name if record else None,
+                 mi_index=record.mi_index if record else None,
+                 data={"kind": kind, "filename": name, "size": len(data), "sha256": digest,
+                       "version": row.version, **({"field": field} if field else {})},
+                 address=actor.address)
+    return row
 
 
 def stored_bytes(row: Attachment) -> bytes:

@@ -18,6 +18,7 @@ from workflows.localtime import to_local
 from workflows.models import ModelVersion, Notification, Organisation, ProcessInstance, TaskRecord, Unit, User
 from workflows.models._types import utcnow
 from workflows.roles import ROLES
+from workflows.services import attachment_service
 from workflows.services.instance_step import run_step, runtime_for
 from workflows.services.views import Opinion, TaskForm, TaskItem
 
@@ -163,7 +164,10 @@ def delegate_candidates(actor: Actor) -> list[tuple[int, str]]:
         return [(u.id, u.display_name) for u in users]
 
 
-def task_complete(actor: Actor, task_id: int, submitted: dict) -> int:
+Upload = tuple[str, bytes]  # (file name as the browser sent it, content) of a form's file field
+
+
+def task_complete(actor: Actor, task_id: int, submitted: dict, files: dict[str, Upload] | None = None) -> int:
     """Validate the form, complete the task and run the engine, all in one transaction.
 
     A task that is no longer ready, or was claimed by someone else, is a Conflict (409). A race
@@ -172,7 +176,7 @@ def task_complete(actor: Actor, task_id: int, submitted: dict) -> int:
     """
     for attempt in range(ATTEMPTS):
         try:
-            return _complete_once(actor, task_id, submitted)
+            return _complete_once(actor, task_id, submitted, files or {})
         except (StaleDataError, OperationalError) as err:
             if isinstance(err, OperationalError) and "locked" not in str(err).lower() and \
                     "deadlock" not in str(err).lower() and "could not serialize" not in str(err).lower():
@@ -182,9 +186,9 @@ def task_complete(actor: Actor, task_id: int, submitted: dict) -> int:
     raise AssertionError("unreachable")
 
 
-def _complete_once(actor: Actor, task_id: int, submitted: dict) -> int:
+def _complete_once(actor: Actor, task_id: int, submitted: dict, files: dict[str, Upload]) -> int:
     try:
-        return _complete_step(actor, task_id, submitted)
+        return _complete_step(actor, task_id, submitted, files)
     except Exception as err:
         # A service task that refused (e.g. filing_accept on an unconfirmed duplicate) reaches the
         # user as that refusal, not as the engine's wrapper around it.
@@ -196,7 +200,7 @@ def _complete_once(actor: Actor, task_id: int, submitted: dict) -> int:
         raise
 
 
-def _complete_step(actor: Actor, task_id: int, submitted: dict) -> int:
+def _complete_step(actor: Actor, task_id: int, submitted: dict, files: dict[str, Upload]) -> int:
     with transaction() as s:
         record, instance, county = _load(s, task_id, lock=True)
         absent = auth.acting_for(s, actor, record, instance, county)
@@ -208,14 +212,15 @@ def _complete_step(actor: Actor, task_id: int, submitted: dict) -> int:
         if record.assignee_id != actor.id and not (absent and record.assignee_id == absent.id):
             raise Conflict("该任务已由 %(name)s 认领。", name=record.assignee.display_name)
         version = s.get(ModelVersion, instance.model_version_id)
-        schema, _ = form_files(version, record.form)
+        schema, uischema = form_files(version, record.form)
         stored: dict = {}
 
         def change(runtime, wf):
             task_data = runtime.task_data(wf, record.task_uuid)
             if task_data is None:
                 raise Conflict("该任务已被处理，请刷新。")
-            values = forms.validate(schema, submitted, task_data, facts=project_facts(instance))
+            values = _with_files(s, actor, instance, record, schema, uischema, submitted, files, task_data,
+                                 lambda typed: forms.validate(schema, typed, task_data, facts=project_facts(instance)))
             stored.update(values)
             # The cause before its effects: the completion is logged before what the engine does
             # next (services it calls, the tasks it offers); the engine step records the state hash.
@@ -232,6 +237,44 @@ def _complete_step(actor: Actor, task_id: int, submitted: dict) -> int:
         record.draft, record.delegate_id, record.signature_png = None, None, signature
         record.acted_for_id = absent.id if absent else None
         return instance.id
+
+
+def _with_files(s: Session, actor: Actor, instance: ProcessInstance, record: TaskRecord, schema: dict,
+                uischema: dict, submitted: dict, files: dict[str, Upload], task_data: dict, validate) -> dict:
+    """Validate a submission whose form has file fields: each upload is checked as an attachment is
+    (size, type, content), the other fields as always, and every error is reported on its field at
+    once. Only when all is well are the files stored as attachments of the project (on this task), and
+    each field's value becomes a reference to its file; a field left without a new file keeps the file
+    it already refers to."""
+    typed, uploads, errors = dict(submitted), {}, {}
+    for name in forms.file_fields(schema, uischema):
+        filename, data = files.get(name) or ("", b"")
+        typed.pop(name, None)  # a file field's value is never taken from the form's text
+        if filename or data:
+            try:
+                uploads[name] = (*attachment_service.check_form_file(filename, data), data)
+            except attachment_service.AttachmentRefused as refused:
+                errors[name] = forms.FieldError(refused.errors["file"], **refused.params)
+                continue
+            typed[name] = uploads[name][0]
+        elif forms.is_file_reference(task_data.get(name)):
+            typed[name] = task_data[name]["filename"]
+    try:
+        values = validate(typed)
+    except ValidationFailed as failed:
+        raise ValidationFailed({**failed.errors, **errors}) from None
+    if errors:
+        raise ValidationFailed(errors)
+    for name in forms.file_fields(schema, uischema):
+        if name in uploads:
+            filename, content_type, data = uploads[name]
+            row = attachment_service.store(s, actor, instance, record, attachment_service.FORM_FILE_KIND,
+                                           filename, content_type, data, field=name)
+            values[name] = {"attachment_id": row.id, "filename": row.filename, "content_type": row.content_type,
+                            "size": row.size, "sha256": row.sha256}
+        elif forms.is_file_reference(task_data.get(name)):
+            values[name] = task_data[name]
+    return values
 
 
 def project_facts(instance: ProcessInstance) -> dict:
