@@ -64,6 +64,14 @@ def test_a_lane_whose_owners_the_model_names_is_offered_only_to_them(app_on):
 
     login(client, "fazhi")
     assert client.post(f"/tasks/{review}/claim").status_code == 302
+    # 转办 only to the other owner, never to a holder of the lane's role who was not named.
+    from workflows.demo import actor
+
+    page = client.get(f"/tasks/{review}").data.decode()
+    options = re.search(r'<select id="transfer-to".*?</select>', page, re.DOTALL).group(0)
+    assert f'value="{actor("rev_fgj").id}"' in options and f'value="{actor("zhuren").id}"' not in options
+    refused = client.post(f"/tasks/{review}/transfer", data={"to_user_id": actor("zhuren").id, "reason": "出差"})
+    assert refused.status_code == 422
     response = client.post(f"/tasks/{review}", content_type="multipart/form-data",
                            data={"decision": "agree", "signed_opinion": (io.BytesIO(PDF), "意见.pdf")})
     assert response.status_code == 302, response.data.decode()[:2000]
