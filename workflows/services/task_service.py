@@ -15,7 +15,16 @@ from workflows.engine.model_store import form_files
 from workflows.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from workflows.instructions import render_instructions
 from workflows.localtime import to_local
-from workflows.models import ModelVersion, Notification, Organisation, ProcessInstance, TaskRecord, Unit, User
+from workflows.models import (
+    ModelVersion,
+    Notification,
+    Organisation,
+    ProcessInstance,
+    TaskRecord,
+    Unit,
+    User,
+    UserRole,
+)
 from workflows.models._types import utcnow
 from workflows.roles import ROLES
 from workflows.services import attachment_service
@@ -99,7 +108,12 @@ def _sole_candidate(s: Session, actor: Actor, record: TaskRecord, instance: Proc
     e.g. the vice county head): claiming it first would be a click for nothing."""
     if not auth.task_eligible(actor, record, instance, county):
         return False
-    others = s.scalars(select(User).where(User.active.is_(True), User.id != actor.id)).all()
+    if not record.lane:
+        return True  # outside every lane: the initiator's alone
+    # Only those who could be offered it: its owners, else the holders of its lane's role.
+    offered = User.id.in_(record.owner_ids) if record.owned else \
+        User.id.in_(select(UserRole.user_id).where(UserRole.role == record.lane))
+    others = s.scalars(select(User).where(User.active.is_(True), User.id != actor.id, offered)).all()
     return not any(auth.task_eligible(Actor.from_user(u), record, instance, county) for u in others)
 
 
