@@ -2,7 +2,8 @@
 fields as rjsf writes them (tests/models/expert_review), all over HTTP: only the named users see and may
 work the lane's task; a name that is not an active business user of the county fails the step with 422
 and nothing lands. A file field takes an upload checked like any attachment, stored on the project,
-and the task data keeps a reference to it; a wrong file is refused on its field with the rest kept."""
+and the task data keeps a reference to it; a wrong file is refused on its field with the rest kept.
+The owners are named by scripts inside an embedded subprocess, and the run replays."""
 from __future__ import annotations
 
 import io
@@ -78,6 +79,14 @@ def test_a_lane_whose_owners_the_model_names_is_offered_only_to_them(app_on):
     assert status_of(app, instance_id)[0] == "completed"
     login(client, "rev_fgj")
     assert client.get(f"/tasks/{review}").status_code == 409  # done by the other owner
+
+    # The run (the owners named in an embedded subprocess's scripts) replays to the state stored.
+    from workflows.db import transaction
+    from workflows.models import ProcessInstance
+    from workflows.services.audit_service import replay_instance
+
+    with transaction() as s:
+        assert replay_instance(s, s.get(ProcessInstance, instance_id)).consistent
 
 
 @pytest.mark.parametrize("experts, who", [("rev_fgj, nobody", "nobody"), ("shenji", "shenji"),
