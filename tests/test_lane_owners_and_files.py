@@ -179,3 +179,28 @@ def test_a_file_field_takes_a_checked_upload_kept_as_an_attachment_with_a_refere
     assert [a[1] for a in _attachments(app, instance_id)] == ["能耗评估.pdf", "签字页.png"]
     page = client.get(f"/projects/{instance_id}").data.decode()
     assert "签字页.png" in page and "attachment_id" not in page and PNG.decode("latin-1") not in page
+
+
+def test_the_first_form_takes_a_file_when_the_process_starts(app, client):
+    _expert_panel(client)
+    login(client, "shangwu")
+    form = client.get("/start/expert_review").data.decode()
+    assert 'enctype="multipart/form-data"' in form and 'name="brief" type="file"' in form
+    refused = client.post("/start/expert_review", content_type="multipart/form-data", data={
+        "topic": "锂电池隔膜项目能耗评审", "brief": (io.BytesIO(b"\xff\xfe not text"), "说明.txt")})
+    text = refused.data.decode()
+    assert refused.status_code == 422 and 'data-error-for="brief"' in text and 'value="锂电池隔膜项目能耗评审"' in text
+
+    from sqlalchemy import func, select
+
+    from workflows.db import transaction
+    from workflows.models import ProcessInstance
+
+    with transaction() as s:
+        assert s.scalar(select(func.count()).select_from(ProcessInstance)
+                        .where(ProcessInstance.process_id == "expert_review")) == 0  # nothing started
+    instance_id = start(client, "expert_review", {"topic": "锂电池隔膜项目能耗评审",
+                                                  "brief": (io.BytesIO("立项依据：……".encode()), "说明.txt")})
+    (attachment_id, filename, content_type, _, on_task), = _attachments(app, instance_id)
+    assert (filename, content_type, on_task) == ("说明.txt", "text/plain; charset=utf-8", None)
+    assert task_data(app, instance_id)["brief"]["attachment_id"] == attachment_id

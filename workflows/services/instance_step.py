@@ -197,8 +197,12 @@ def first_task(version: ModelVersion) -> ReadyTask:
 
 def start_instance(session: Session, actor: Actor, version: ModelVersion, values: dict,
                    submitted_data: dict, *, project_name: str, investor: str, amount_wan=None,
-                   action: str = "project_started", audit_data: dict | None = None) -> ProcessInstance:
-    """Start an instance and complete its first task with the registration form, in one step."""
+                   action: str = "project_started", audit_data: dict | None = None,
+                   prepare: Callable[[ProcessInstance], dict] | None = None) -> ProcessInstance:
+    """Start an instance and complete its first task with the registration form, in one step.
+    `prepare(instance)`, once the instance row exists and before the engine runs, may return more
+    values of the first form (e.g. references to the files it took); they join `values` and
+    `submitted_data`."""
     first = first_task(version)
     process_id = version.process_id
     now = utcnow()
@@ -208,6 +212,10 @@ def start_instance(session: Session, actor: Actor, version: ModelVersion, values
         state="", state_hash="", created_at=now, updated_at=now)
     session.add(instance)
     session.flush()
+    if prepare is not None:
+        extra = prepare(instance)
+        values = {**values, **extra}
+        submitted_data = {**submitted_data, **extra}
     audit.append(session, action, actor=actor.username, role=first.lane, instance_id=instance.id,
                  data={"model_version": version.content_hash, "process": process_id, **(audit_data or {})},
                  address=actor.address)

@@ -255,40 +255,17 @@ def _complete_step(actor: Actor, task_id: int, submitted: dict, files: dict[str,
 
 def _with_files(s: Session, actor: Actor, instance: ProcessInstance, record: TaskRecord, schema: dict,
                 uischema: dict, submitted: dict, files: dict[str, Upload], task_data: dict, validate) -> dict:
-    """Validate a submission whose form has file fields: each upload is checked as an attachment is
-    (size, type, content), the other fields as always, and every error is reported on its field at
-    once. Only when all is well are the files stored as attachments of the project (on this task), and
-    each field's value becomes a reference to its file; a field left without a new file keeps the file
-    it already refers to."""
-    typed, uploads, errors = dict(submitted), {}, {}
-    for name in forms.file_fields(schema, uischema):
-        filename, data = files.get(name) or ("", b"")
-        typed.pop(name, None)  # a file field's value is never taken from the form's text
-        if filename or data:
-            try:
-                uploads[name] = (*attachment_service.check_form_file(filename, data), data)
-            except attachment_service.AttachmentRefused as refused:
-                errors[name] = forms.FieldError(refused.errors["file"], **refused.params)
-                continue
-            typed[name] = uploads[name][0]
-        elif forms.is_file_reference(task_data.get(name)):
-            typed[name] = task_data[name]["filename"]
+    """Validate a submission whose form may have file fields (attachment_service.check_form_files), and
+    only when all is well store the files on the project at this task, each field's value a reference."""
+    typed, uploads, errors = attachment_service.check_form_files(schema, uischema, submitted, files, task_data)
     try:
         values = validate(typed)
     except ValidationFailed as failed:
         raise ValidationFailed({**failed.errors, **errors}) from None
     if errors:
         raise ValidationFailed(errors)
-    for name in forms.file_fields(schema, uischema):
-        if name in uploads:
-            filename, content_type, data = uploads[name]
-            row = attachment_service.store(s, actor, instance, record, attachment_service.FORM_FILE_KIND,
-                                           filename, content_type, data, field=name)
-            values[name] = {"attachment_id": row.id, "filename": row.filename, "content_type": row.content_type,
-                            "size": row.size, "sha256": row.sha256}
-        elif forms.is_file_reference(task_data.get(name)):
-            values[name] = task_data[name]
-    return values
+    return {**values, **attachment_service.store_form_files(s, actor, instance, record, schema, uischema,
+                                                                 uploads, task_data)}
 
 
 def project_facts(instance: ProcessInstance) -> dict:
