@@ -2,7 +2,8 @@
 from the 发起 page (its manual first task's instructions shown there), and its form of repeating rows is
 filled with 添加一行 (webapp/static/form-rows.js), the nested 带队人 fieldset and checkboxes; the
 form-less next task is done with 完成. A model's file field (tests/models/expert_review) takes a file
-chosen in the browser: a wrong one is refused on its field with the rest kept, a right one is stored."""
+chosen in the browser: a wrong one is refused on its field with the rest kept, a right one is stored.
+tests/models/joint_inspection (DMN, parallel multi-instance, call activity) is run to its end."""
 from __future__ import annotations
 
 import io
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from browser_support import SCREENSHOTS, serve, sign_in
-from flow_support import login, ready_tasks
+from flow_support import login, ready_tasks, status_of
 
 pytestmark = pytest.mark.browser
 MODEL = Path(__file__).parent / "models" / "site_visit"
@@ -129,3 +130,50 @@ def test_a_file_chosen_in_the_browser_is_checked_and_kept_as_an_attachment(page,
     page.goto(f"{live_server}/tasks/{review}")
     assert page.locator("[data-field=material] a").inner_text() == "能耗评估.pdf"
     assert page.locator("input[type=file][name=signed_opinion]").count() == 1
+
+
+def test_an_inspection_with_a_decision_table_parallel_tasks_and_a_call_activity_runs_in_the_browser(page, live_server, prep):
+    """tests/models/joint_inspection: the DMN table picks three departments, each gets its own task
+    (parallel multi-instance), and the called process's report task ends it — all through the inbox."""
+    from workflows.demo import actor
+
+    client = prep.test_client()
+    login(client, "admin")
+    model = MODEL.parent / "joint_inspection"
+    files = [(io.BytesIO(p.read_bytes()), p.name) for p in sorted(model.glob("*/*"))]
+    response = client.post("/admin/versions", content_type="multipart/form-data",
+                           data={"files": files, "note": "联合踏勘", "bind": [str(actor("shangwu").org_id)]})
+    assert response.status_code == 302, response.data.decode()[:2000]
+
+    sign_in(page, live_server, "shangwu")
+    page.goto(f"{live_server}/start/joint_inspection")
+    page.fill("input[name=sites-0-name]", "经开区 A-12 地块")
+    page.fill("input[name=sites-0-area]", "60")
+    page.click("button[data-add-row=sites]")
+    page.fill("input[name=sites-1-name]", "经开区 B-3 地块")
+    page.fill("input[name=sites-1-area]", "25")
+    page.fill("input[name=area_mu]", "85")
+    page.check("input[type=checkbox][name=hazardous]")
+    page.click("#submit")
+    page.wait_for_url(f"{live_server}/projects/*")
+    instance_id = int(page.url.rstrip("/").split("/")[-1])
+
+    findings = [t[0] for t in ready_tasks(prep, instance_id) if t[1] == "ji_finding"]
+    assert len(findings) == 3
+    page.goto(f"{live_server}/")
+    for task_id in findings:  # each in the initiator's inbox
+        assert page.locator(f"a[href='/tasks/{task_id}']").count() >= 1
+    for task_id in findings:
+        page.goto(f"{live_server}/tasks/{task_id}")
+        page.fill("[name=remark]", "同意")
+        page.click("#submit")
+        page.wait_for_url(f"{live_server}/projects/{instance_id}")
+
+    report = next(t for t in ready_tasks(prep, instance_id) if t[1] == "ir_write")[0]
+    page.goto(f"{live_server}/tasks/{report}")
+    page.select_option("select[name=conclusion]", "pass")
+    page.fill("[name=report]", "三个部门均同意")
+    page.click("#submit")
+    page.wait_for_url(f"{live_server}/projects/{instance_id}")
+    assert ready_tasks(prep, instance_id) == []
+    assert status_of(prep, instance_id)[0] == "completed"
