@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: install run scheduler test test-fast test-postgres lint translations bench bench-quick
+.PHONY: install run scheduler test test-fast test-postgres lint translations bench bench-quick bench-third-party
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -56,3 +56,7 @@ bench: install
 
 bench-quick: install
 	$(BIN)/python -m bench --quick
+
+# A step of the SpiffArena-style models of tests/models/ vs a step of the investment model.
+bench-third-party: install
+	$(BIN)/python -m bench.third_party_steps --dbs sqlite,postgres

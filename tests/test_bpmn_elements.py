@@ -270,3 +270,23 @@ def test_the_project_page_shows_nested_and_repeating_answers_by_their_titles(app
     page = client.get(f"/projects/{instance_id}").data.decode()
     assert "姓名：王建国，手机号：13900001111" in page
     assert "姓名：李明，职务：总经理；姓名：赵敏" in page and "用地；政策" in page
+
+
+def test_a_variable_nothing_in_the_model_produces_is_a_warning_and_the_model_is_deployed(app, client):
+    bpmn = (MODELS / "runaway" / "bpmn" / "runaway.bpmn").read_text(encoding="utf-8")
+    typo = bpmn.replace('route == "loop"', 'rout == "loop"')
+    assert typo != bpmn
+    login(client, "admin")
+    response = client.post("/admin/versions", content_type="multipart/form-data", follow_redirects=True, data={
+        "files": [(io.BytesIO(typo.encode()), "runaway.bpmn"),
+                  (io.BytesIO((MODELS / "runaway" / "forms" / "choose.json").read_bytes()), "choose.json")],
+        "note": "typo"})
+    text = response.data.decode()
+    assert response.status_code == 200 and "已部署流程版本" in text
+    assert "提醒：runaway 的" in text and "用到的变量 rout 没有任何表单、决策表或脚本产生" in text
+    assert "变量 route " not in text  # the form's field is produced
+
+    assert client.post("/admin/roles", data={"role_code": "expert_panel", "role_name": "评审专家组",
+                                             "role_level": "county"}).status_code == 302
+    for name in ("site_visit", "joint_inspection", "permit_reminder", "expert_review", "visit_request"):
+        assert "提醒：" not in deploy(client, name, expect=302) and "提醒：" not in client.get("/admin/versions").data.decode(), name

@@ -17,7 +17,15 @@ from webapp.i18n import N_, error_text, form_text, list_columns, select_locale
 from webapp.i18n_extra import action_name
 from webapp.inputs import has_nul
 from workflows.errors import ServiceError
-from workflows.forms import base_type, option_pairs, option_title, path_title
+from workflows.forms import (
+    base_type,
+    file_fields,
+    is_file_field,
+    is_file_reference,
+    option_pairs,
+    option_title,
+    path_title,
+)
 from workflows.localtime import to_local
 
 csrf = CSRFProtect()
@@ -127,6 +135,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["field_type"] = base_type
     app.jinja_env.globals["option_title"] = option_title
     app.jinja_env.globals["option_pairs"] = option_pairs
+    app.jinja_env.globals["is_file_field"] = is_file_field
+    app.jinja_env.globals["file_fields"] = file_fields
+    app.jinja_env.globals["is_file_reference"] = is_file_reference
     app.jinja_env.globals["field_label"] = path_title
     app.jinja_env.globals["action_name"] = action_name
     app.jinja_env.globals["project_attachments"] = project_attachments

@@ -154,12 +154,15 @@ def version_deploy():
     """Deploy the processes of a model: a zip of bpmn/ and forms/, or the files themselves."""
     uploads = [(f.filename or "", f.read()) for f in request.files.getlist("files") if f and f.filename]
     note = request.form.get("note", "")
+    warnings: list[str] = []
     try:
-        ids = model_service.version_deploy(actor(), uploads, note, _bind_to())
+        ids = model_service.version_deploy(actor(), uploads, note, _bind_to(), warnings)
     except ValidationFailed as failed:
         return _versions_page(failed.errors, note, 422)
     flash(gettext("已部署流程版本 %(ids)s；进行中的流程实例继续使用原版本。", ids="、".join(f"#{i}" for i in ids)))
     _flash_warnings(ids)
+    for warning in warnings[:20]:  # deployed all the same: most likely a typo in the model
+        flash(gettext("提醒：%(warning)s", warning=warning), "warning")
     return redirect(url_for("admin.versions"))
 
 

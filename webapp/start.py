@@ -27,8 +27,10 @@ def form(process_id: str):
     values, errors = {}, {}
     if request.method == "POST":
         submitted = form_fields(request.form)
+        files = {name: (upload.filename or "", upload.read())  # the form's file fields
+                 for name in request.files if (upload := request.files.getlist(name)[0]) is not None}
         try:
-            instance_id = process_service.process_start(actor(), process_id, submitted)
+            instance_id = process_service.process_start(actor(), process_id, submitted, files)
         except ValidationFailed as failed:
             values, errors = forms.as_typed(schema, submitted), failed.errors
         else:

@@ -82,8 +82,12 @@ def complete(task_id: int):
             return redirect(url_for("tasks.inbox"))
         flash(N_("已暂存，下次打开时会恢复。"))
         return redirect(url_for("tasks.show", task_id=task_id))
+    # A form's file fields (JSON Schema format data-url, ui:widget file) arrive as uploads.
+    # The first upload of a name: a field named "file" comes before the attachment panel's (tree order).
+    files = {name: (upload.filename or "", upload.read())
+             for name in request.files if (upload := request.files.getlist(name)[0]) is not None}
     try:
-        instance_id = task_service.task_complete(actor(), task_id, submitted)
+        instance_id = task_service.task_complete(actor(), task_id, submitted, files)
     except ValidationFailed as failed:
         return _task_page(task_id, submitted, failed.errors, failed.message, 422)
     flash(N_("已提交。"))

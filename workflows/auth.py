@@ -27,11 +27,17 @@ def process_start(actor: Actor, lane: str) -> bool:
 
 def task_eligible(actor: Actor, record: TaskRecord, instance: ProcessInstance, county: Organisation) -> bool:
     """May this user work on the task: the lane's role, the right organisation, unit and assignee.
-    A task outside any lane is the initiator's (as in SpiffArena)."""
+    A task outside any lane is the initiator's (as in SpiffArena). When the model named the lane's
+    users (`lane_owners` in task data, kept as the task's owners), those users instead of the role."""
     if not record.lane:
         return actor.id == instance.started_by_id and not (record.fixed_assignee and record.assignee_id != actor.id)
     role = ROLES.get(record.lane)
-    if role is None or not actor.has(record.lane):
+    if role is None:
+        return False
+    if record.owned:
+        if actor.id not in record.owner_ids:
+            return False
+    elif not actor.has(record.lane):
         return False
     if role.level == "prefecture" and filing_exchange.files_remotely():
         # The prefecture is another deployment: its decision arrives over the filing API.

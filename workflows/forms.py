@@ -53,6 +53,27 @@ def readonly_fields(schema: dict) -> list[str]:
     return [k for k, p in schema.get("properties", {}).items() if p.get("readOnly")]
 
 
+def is_file_field(prop: dict, ui: dict | None = None) -> bool:
+    """A file field as SpiffArena's forms (rjsf) write one: a string with `"format": "data-url"`, or
+    `"ui:widget": "file"` in the UI schema. The upload becomes a project attachment and the task
+    data keeps a reference to it (FILE_REFERENCE), never the bytes."""
+    return base_type(prop) == "string" and not prop.get("readOnly") and (
+        prop.get("format") == "data-url" or (ui or {}).get("ui:widget") == "file")
+
+
+def file_fields(schema: dict, uischema: dict | None = None) -> list[str]:
+    """The form's own file fields (top level)."""
+    uischema = uischema or {}
+    return [k for k, p in schema.get("properties", {}).items() if is_file_field(p, uischema.get(k))]
+
+
+FILE_REFERENCE = ("attachment_id", "filename", "content_type", "size", "sha256")
+
+
+def is_file_reference(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("attachment_id"), int) and "filename" in value
+
+
 SEP = "-"  # nested field names in HTML: `people-0-name` is people[0].name
 SHOWN_BOOLEANS = "_booleans"  # the form names each checkbox it showed: one left unticked is 否, not absent
 
@@ -255,7 +276,8 @@ def validate(schema: dict, submitted: dict[str, Any], task_data: dict[str, Any],
     instance = _without_none(values)
     for name in readonly_fields(schema):
         if task_data.get(name) is not None:
-            instance[name] = task_data[name]
+            # A file an earlier form took is checked as the string it was in that form.
+            instance[name] = task_data[name]["filename"] if is_file_reference(task_data[name]) else task_data[name]
     validator = Draft202012Validator(schema, format_checker=FormatChecker())
     for error in validator.iter_errors(instance):
         for field, message in _field_errors(error):
@@ -376,6 +398,8 @@ def option_title(prop: dict, value: Any) -> Any:
 
 
 def _display_value(prop: dict, value: Any) -> Any:
+    if is_file_reference(value):  # an uploaded file: its name (the file is among the attachments)
+        return value["filename"]
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, dict):  # a nested object: its fields, labelled by their titles

@@ -4,12 +4,14 @@ and every service task must name an operator the application has. A model that w
 is refused at deploy, with the process and element named, instead of failing every project later."""
 from __future__ import annotations
 
+import ast
+import json
 import re
 from collections.abc import Iterable, Iterator
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from workflows.engine.script_engine import ScriptRejected, compile_restricted
+from workflows.engine.script_engine import ScriptRejected, compile_restricted, global_names
 
 # The features a task opts into with its `capability` property (comma-separated; docs/process.md). The
 # application finds these tasks by the property, never by task id; deploy refuses an unknown one.
@@ -104,3 +106,94 @@ def _decision_code(table) -> Iterator[tuple[str, str, str]]:
         for entry in rule.outputEntries:
             if entry.text and entry.text.strip():
                 yield f"决策表 {table.name or table.id} 第 {rule.row_number} 行的结果", entry.text, "eval"
+
+
+def undefined_names(specs: dict[str, tuple], files: dict[str, str], provided: Iterable[str] = ()) -> list[str]:
+    """Warnings (the deploy goes ahead): each variable a condition, script or expression reads that no
+    form field, DMN output, script assignment, result variable, multi-instance item or data object of
+    the model produces, nor the application (`provided`, the engine's builtins and helpers). Order is
+    not followed (a script later in the flow counts as producing), so a warning is most likely a typo."""
+    produced = set(provided) | global_names()
+    for name, text in files.items():
+        if name.startswith("forms/") and name.endswith(".json"):
+            try:
+                produced |= _schema_names(json.loads(text))
+            except ValueError:
+                continue
+    uses: list[tuple[str, str, str, str]] = []
+    seen: set[int] = set()
+    for pid, (spec, subprocess_specs) in specs.items():
+        for process in [spec, *subprocess_specs.values()]:
+            if id(process) in seen:
+                continue
+            seen.add(id(process))
+            produced |= set(getattr(process, "data_objects", None) or {})
+            for task_spec in process.task_specs.values():
+                produced |= _produced_by(task_spec)
+                element = f"{pid} 的 {task_spec.bpmn_name or task_spec.bpmn_id or task_spec.name}"
+                uses += [(element, what, source, mode) for what, source, mode in _code_of(task_spec) if mode != "dmn"]
+    warnings: dict[str, None] = {}
+    for element, what, source, mode in uses:
+        for name in sorted(_read_names(source, mode) - produced):
+            warnings[f"{element}：{what}用到的变量 {name} 没有任何表单、决策表或脚本产生（请检查拼写）"] = None
+    return list(warnings)
+
+
+def _schema_names(schema) -> set[str]:
+    names: set[str] = set()
+    if isinstance(schema, dict):
+        names |= set((schema.get("properties") or {}) if isinstance(schema.get("properties"), dict) else {})
+        for value in schema.values():
+            names |= _schema_names(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            names |= _schema_names(value)
+    return names
+
+
+def _produced_by(task_spec) -> set[str]:
+    names: set[str] = set()
+    for attribute in ("script", "prescript", "postscript"):
+        source = getattr(task_spec, attribute, None)
+        if isinstance(source, str) and source.strip():
+            names |= _bound_names(source, "exec")
+    result = getattr(task_spec, "result_variable", None)
+    if result:
+        names.add(result)
+    for attribute in ("input_item", "output_item", "data_input", "data_output"):
+        item = getattr(task_spec, attribute, None)
+        name = getattr(item, "bpmn_id", None) or getattr(item, "name", None)
+        if name:
+            names.add(name)
+    table = getattr(getattr(task_spec, "dmnEngine", None), "decision_table", None)
+    if table is not None:
+        names |= {column.name for column in table.outputs if column.name}
+    return names
+
+
+def _tree(source: str, mode: str):
+    try:
+        return ast.parse(source.strip(), mode=mode)
+    except (SyntaxError, ValueError):
+        return None  # refused by the compile check already
+
+
+def _bound_names(source: str, mode: str) -> set[str]:
+    tree = _tree(source, mode)
+    names: set[str] = set()
+    for node in ast.walk(tree) if tree is not None else []:
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.ExceptHandler)) and node.name:
+            names.add(node.name)
+    return names
+
+
+def _read_names(source: str, mode: str) -> set[str]:
+    tree = _tree(source, mode)
+    if tree is None:
+        return set()
+    read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return read - _bound_names(source, mode)

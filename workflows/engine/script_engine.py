@@ -361,6 +361,11 @@ def _months_after(months: int, start_date: str | None = None) -> str:
 _HELPERS = {"working_days_after": _working_days_after, "months_after": _months_after}
 
 
+def global_names() -> set[str]:
+    """The names every piece of model code may read besides task data: builtins and helpers."""
+    return set(_BUILTINS) | set(_HELPERS)
+
+
 @lru_cache(maxsize=4096)
 def compile_restricted(source: str, mode: str):
     """The code object of a condition ("eval") or script ("exec"); ScriptRejected when it does not

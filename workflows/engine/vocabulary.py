@@ -37,14 +37,26 @@ TEXT_PROPERTIES = ("stage", "listTitleLabel", "listPartyLabel", "listAmountLabel
 STRING_LITERAL = re.compile(r'^\s*"([^"\\]*)"\s*$')
 
 
+def _match(name: str):
+    """The name's parts if it is a translation file: <process>.<language>.json with a language Babel
+    knows (SpiffArena's `<form>.ui.json` UI schemas are not translations)."""
+    from babel import Locale, UnknownLocaleError
+
+    found = TRANSLATION_FILE.match(name)
+    try:
+        return found if found and Locale.parse(found["lang"]) else None
+    except (UnknownLocaleError, ValueError):
+        return None
+
+
 def is_translation_file(name: str) -> bool:
-    return TRANSLATION_FILE.match(name) is not None
+    return _match(name) is not None
 
 
 def translation_files_of(files: dict[str, str], bpmn_name: str) -> list[str]:
     """The translation files beside a BPMN file: bpmn/x.bpmn → bpmn/x.en.json, …"""
     stem = bpmn_name.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    return sorted(n for n in files if (m := TRANSLATION_FILE.match(n)) and m["stem"] == stem)
+    return sorted(n for n in files if (m := _match(n)) and m["stem"] == stem)
 
 
 def problems(files: dict[str, str]) -> list[str]:
@@ -53,8 +65,8 @@ def problems(files: dict[str, str]) -> list[str]:
     for name, text in files.items():
         if not is_translation_file(name):
             continue
-        if f"bpmn/{TRANSLATION_FILE.match(name)['stem']}.bpmn" not in files:
-            errors.append(f"{name}：同一部署中没有它所翻译的 bpmn/{TRANSLATION_FILE.match(name)['stem']}.bpmn")
+        if f"bpmn/{_match(name)['stem']}.bpmn" not in files:
+            errors.append(f"{name}：同一部署中没有它所翻译的 bpmn/{_match(name)['stem']}.bpmn")
             continue
         try:
             table = json.loads(text)
@@ -81,7 +93,7 @@ def _translations(blob: str) -> dict[str, dict[str, str]]:
         except ValueError:
             continue
         if isinstance(table, dict):
-            result.setdefault(TRANSLATION_FILE.match(name)["lang"], {}).update(
+            result.setdefault(_match(name)["lang"], {}).update(
                 {k: v for k, v in table.items() if isinstance(k, str) and isinstance(v, str) and v.strip()})
     return result
 

@@ -15,10 +15,10 @@ from workflows.models.process_binding import ProcessBinding
 from workflows.models.project_copy import ProjectCopy
 from workflows.models.reward_grant import RewardGrant
 from workflows.models.stand_in import StandIn
-from workflows.models.task_record import TaskRecord
+from workflows.models.task_record import TaskOwner, TaskRecord
 from workflows.models.user import User, UserRole
 from workflows.models.user_session import UserSession
 
 __all__ = ["ApiRequest", "ApiToken", "Attachment", "AuditEvent", "BusinessRole", "CalendarDay", "Filing", "ModelVersion", "Notification",
            "Organisation", "OutboxMessage", "ProcessBinding", "ProcessInstance", "ProjectCopy", "RewardGrant", "StandIn",
-           "TaskRecord", "Unit", "User", "UserRole", "UserSession"]
+           "TaskOwner", "TaskRecord", "Unit", "User", "UserRole", "UserSession"]

@@ -47,7 +47,30 @@ class TaskRecord(Base):
     acted_for_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     # Why the task is here (退回 reason, 撤回, 转办 note …), shown on the task page.
     note: Mapped[str | None] = mapped_column(String(2000))
+    # The model named the users of its lane in task data (SpiffArena's `lane_owners`): the task is
+    # offered to the rows of task_owner instead of everyone holding the lane's role.
+    owned: Mapped[bool] = mapped_column(default=False)
 
     instance: Mapped[ProcessInstance] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
+    owners: Mapped[list[TaskOwner]] = relationship(cascade="all, delete-orphan")  # loaded only when owned
+
+    @property
+    def owner_ids(self) -> set[int]:
+        return {o.user_id for o in self.owners}
+
+    def as_open(self) -> TaskRecord:
+        """The task as offered to its group (to test who else could hold it): a detached copy without
+        its assignee, keeping its lane, unit and owners."""
+        return TaskRecord(lane=self.lane, unit_code=self.unit_code, fixed_assignee=False,
+                          instance_id=self.instance_id, owned=bool(self.owned),
+                          owners=[TaskOwner(user_id=o.user_id) for o in self.owners] if self.owned else [])
+
+
+class TaskOwner(Base):
+    """One user a model's `lane_owners` named for a task (see TaskRecord.owned)."""
+
+    __tablename__ = "task_owner"
+    task_record_id: Mapped[int] = mapped_column(ForeignKey("task_record.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True, index=True)

@@ -19,7 +19,7 @@ from pathlib import PurePosixPath
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflows import audit, auth, filestore
+from workflows import audit, auth, filestore, forms
 from workflows.actor import Actor
 from workflows.db import transaction
 from workflows.errors import NotFound, ServiceError, ValidationFailed
@@ -189,6 +189,54 @@ def _task(s: Session, instance: ProcessInstance, task_id: int | None) -> TaskRec
     return record
 
 
+FORM_FILE_KIND = OTHER_KIND  # a file a form's file field took (the task it was given at is kept with it)
+
+
+def check_form_file(filename: str, data: bytes | None) -> tuple[str, str]:
+    """The checks of an upload for a form's file field: (clean file name, content type), or
+    AttachmentRefused with the reason under "file"."""
+    return _check(FORM_FILE_KIND, filename, data)
+
+
+def check_form_files(schema: dict, uischema: dict, submitted: dict, files: dict[str, tuple[str, bytes]],
+                     task_data: dict) -> tuple[dict, dict, dict]:
+    """The file fields of a form submission (forms.file_fields), each upload checked as an attachment is
+    (size, type, content). Returns (the submission with each file field's value as its file's name,
+    for JSON Schema to check `required`; the accepted uploads {field: (name, content type, bytes)};
+    errors {field: message}). A field without a new file keeps the file its task data refers to."""
+    typed, uploads, errors = dict(submitted), {}, {}
+    for name in forms.file_fields(schema, uischema):
+        filename, data = files.get(name) or ("", b"")
+        typed.pop(name, None)  # a file field's value is never taken from the form's text
+        if filename or data:
+            try:
+                uploads[name] = (*check_form_file(filename, data), data)
+            except AttachmentRefused as refused:
+                errors[name] = forms.FieldError(refused.errors["file"], **refused.params)
+                continue
+            typed[name] = uploads[name][0]
+        elif forms.is_file_reference(task_data.get(name)):
+            typed[name] = task_data[name]["filename"]
+    return typed, uploads, errors
+
+
+def store_form_files(s: Session, actor: Actor, instance: ProcessInstance, record: TaskRecord | None,
+                     schema: dict, uischema: dict, uploads: dict, task_data: dict) -> dict:
+    """Store checked uploads (check_form_files) as attachments of the project (on the task, if any);
+    returns {field: reference} for the form's file fields, the references the task data keeps instead
+    of the bytes (a field without a new file keeps the one it refers to)."""
+    references = {}
+    for name in forms.file_fields(schema, uischema):
+        if name in uploads:
+            filename, content_type, data = uploads[name]
+            row = store(s, actor, instance, record, FORM_FILE_KIND, filename, content_type, data, field=name)
+            references[name] = {"attachment_id": row.id, "filename": row.filename,
+                                "content_type": row.content_type, "size": row.size, "sha256": row.sha256}
+        elif forms.is_file_reference(task_data.get(name)):
+            references[name] = task_data[name]
+    return references
+
+
 def attachment_upload(actor: Actor, instance_id: int, kind: str, filename: str, data: bytes,
                       task_id: int | None = None) -> int:
     """Store a checked file on the project (on the task `task_id`, if given); returns its id."""
@@ -199,23 +247,30 @@ def attachment_upload(actor: Actor, instance_id: int, kind: str, filename: str, 
         record = _task(s, instance, task_id)
         auth.require(auth.attachment_upload(s, actor, instance, record), MAY_NOT_UPLOAD)
         name, content_type = _check(kind, filename, data)
-        latest = s.scalar(select(func.max(Attachment.version)).where(
-            Attachment.instance_id == instance.id, Attachment.kind == kind, Attachment.filename == name))
-        # The bytes go to the file store first: if the transaction then fails, an unreferenced file
-        # is left behind (harmless, `zhaoshang files check` lists it), never a row without its file.
-        digest = filestore.store().put(data)
-        row = Attachment(instance_id=instance.id, task_record_id=record.id if record else None, kind=kind,
-                         filename=name, content_type=content_type, size=len(data), sha256=digest,
-                         version=(latest or 0) + 1, uploaded_by_id=actor.id, uploaded_at=utcnow())
-        s.add(row)
-        s.flush()
-        audit.append(s, "attachment_uploaded", actor=actor.username, role=record.lane if record else None,
-                     instance_id=instance.id, task_spec=record.spec_name if record else None,
-                     mi_index=record.mi_index if record else None,
-                     data={"kind": kind, "filename": name, "size": len(data), "sha256": digest,
-                           "version": row.version},
-                     address=actor.address)
-        return row.id
+        return store(s, actor, instance, record, kind, name, content_type, data).id
+
+
+def store(s: Session, actor: Actor, instance: ProcessInstance, record: TaskRecord | None, kind: str,
+          name: str, content_type: str, data: bytes, field: str | None = None) -> Attachment:
+    """Add a checked file (from `_check`) as the next version of its kind and name, audited, in the
+    caller's transaction (which holds the instance's lock)."""
+    latest = s.scalar(select(func.max(Attachment.version)).where(
+        Attachment.instance_id == instance.id, Attachment.kind == kind, Attachment.filename == name))
+    # The bytes go to the file store first: if the transaction then fails, an unreferenced file
+    # is left behind (harmless, `zhaoshang files check` lists it), never a row without its file.
+    digest = filestore.store().put(data)
+    row = Attachment(instance_id=instance.id, task_record_id=record.id if record else None, kind=kind,
+                     filename=name, content_type=content_type, size=len(data), sha256=digest,
+                     version=(latest or 0) + 1, uploaded_by_id=actor.id, uploaded_at=utcnow())
+    s.add(row)
+    s.flush()
+    audit.append(s, "attachment_uploaded", actor=actor.username, role=record.lane if record else None,
+                 instance_id=instance.id, task_spec=record.spec_name if record else None,
+                 mi_index=record.mi_index if record else None,
+                 data={"kind": kind, "filename": name, "size": len(data), "sha256": digest,
+                       "version": row.version, **({"field": field} if field else {})},
+                 address=actor.address)
+    return row
 
 
 def stored_bytes(row: Attachment) -> bytes:

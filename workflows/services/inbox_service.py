@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, aliased
 from workflows import auth, filing_exchange
 from workflows.actor import Actor
 from workflows.db import transaction
-from workflows.models import Organisation, ProcessInstance, ProjectCopy, TaskRecord, Unit
+from workflows.models import Organisation, ProcessInstance, ProjectCopy, TaskOwner, TaskRecord, Unit
 from workflows.models._types import utcnow
 from workflows.roles import ROLES
 from workflows.services.task_service import _item
@@ -60,14 +60,24 @@ class InboxPage:
 def offered_to(actor: Actor):
     """SQL condition: ready tasks offered to this user (mirrors auth.task_eligible)."""
     county = aliased(Organisation)
-    county_lanes = [r for r in actor.roles if r in ROLES and ROLES[r].level == "county"]
-    prefecture_lanes = [r for r in actor.roles if r in ROLES and ROLES[r].level == "prefecture"
-                        and not filing_exchange.files_remotely()]  # else decided over the filing API
+
+    def in_lanes(county_lanes, prefecture_lanes):
+        if filing_exchange.files_remotely():
+            prefecture_lanes = []  # decided over the filing API
+        return or_(and_(TaskRecord.lane.in_(county_lanes), ProcessInstance.county_id == actor.org_id),
+                   and_(TaskRecord.lane.in_(prefecture_lanes),
+                        ProcessInstance.county_id.in_(select(county.id).where(county.parent_id == actor.org_id))))
+
+    def of_level(level, codes):
+        return [r for r in codes if r in ROLES and ROLES[r].level == level]
+
     org_ok = or_(
         and_(TaskRecord.lane == "", ProcessInstance.started_by_id == actor.id),  # outside any lane: the initiator's
-        and_(TaskRecord.lane.in_(county_lanes), ProcessInstance.county_id == actor.org_id),
-        and_(TaskRecord.lane.in_(prefecture_lanes),
-             ProcessInstance.county_id.in_(select(county.id).where(county.parent_id == actor.org_id))),
+        and_(TaskRecord.owned.is_(False), in_lanes(of_level("county", actor.roles), of_level("prefecture", actor.roles))),
+        # The model named the lane's users (lane_owners): those users, whatever their roles.
+        and_(TaskRecord.owned.is_(True),
+             TaskRecord.id.in_(select(TaskOwner.task_record_id).where(TaskOwner.user_id == actor.id)),
+             in_lanes(of_level("county", ROLES), of_level("prefecture", ROLES))),
     )
     return and_(
         TaskRecord.state == "ready", org_ok,

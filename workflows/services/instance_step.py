@@ -12,8 +12,10 @@ from workflows.deadlines import add_working_days
 from workflows.engine.list_spec import ListSpec, list_spec, value_at
 from workflows.engine.replay import StepJournal
 from workflows.engine.runtime import ProcessRuntime, ReadyTask, model_errors
-from workflows.models import ModelVersion, ProcessInstance, TaskRecord, User
+from workflows.errors import ModelFailed
+from workflows.models import ModelVersion, Organisation, ProcessInstance, TaskOwner, TaskRecord, Unit, User
 from workflows.models._types import utcnow
+from workflows.roles import ADMIN_ROLES, ROLES
 from workflows.services import operators, script_functions
 
 
@@ -152,6 +154,10 @@ def sync_task_index(session: Session, instance: ProcessInstance, ready: list[Rea
             mi_index=task.mi_index, assignee_id=assignee_id, fixed_assignee=assignee_id is not None,
             created_at=now, due_at=add_working_days(now, due_days),
         )
+        owners = lane_owners(session, instance, task)
+        if owners is not None:
+            record.owned = True
+            record.owners = [TaskOwner(user_id=u.id) for u in owners]
         session.add(record)
         created.append(record)
         # A recurring task (the periodic tracking report) comes back by design, not as a loop back.
@@ -164,7 +170,8 @@ def sync_task_index(session: Session, instance: ProcessInstance, ready: list[Rea
         audit.append(session, "task_offered", actor=actor.username, instance_id=instance.id,
                      task_spec=task.spec_name, mi_index=task.mi_index, address=actor.address,
                      data={"lane": task.lane, "unit": record.unit_code, "due_working_days": due_days,
-                           "due_at": record.due_at.isoformat()})
+                           "due_at": record.due_at.isoformat(),
+                           **({"owners": [u.username for u in owners]} if owners is not None else {})})
     ready_ids = {t.uuid for t in ready}
     for uuid, row in rows.items():
         if uuid not in ready_ids:
@@ -173,6 +180,40 @@ def sync_task_index(session: Session, instance: ProcessInstance, ready: list[Rea
                          task_spec=row.spec_name, mi_index=row.mi_index, address=actor.address)
     session.flush()
     return created
+
+
+LANE_OWNERS = "lane_owners"  # SpiffArena's task-data key: {lane name: [username, …]}
+
+
+def lane_owners(session: Session, instance: ProcessInstance, task: ReadyTask) -> list[User] | None:
+    """The users the task data's `lane_owners` names for the task's lane, or None when it
+    names none. Each must be an active user of the organisation the lane's role sits in (the
+    instance's county, or its prefecture) holding a business role; anything else is the model's
+    error (ModelFailed: 422, the step does not land)."""
+    table = task.data.get(LANE_OWNERS)
+    if not task.lane or not isinstance(table, dict) or task.lane not in table:
+        return None
+    names = table[task.lane]
+
+    def refuse(reason: str):
+        raise ModelFailed(task.title, f"{LANE_OWNERS}[{task.lane!r}]：{reason}")
+
+    if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) for n in names):
+        refuse("须为非空的用户名列表")
+    role = ROLES.get(task.lane)
+    org_id = instance.county_id
+    if role is not None and role.level == "prefecture":
+        org_id = session.scalar(select(Organisation.parent_id).where(Organisation.id == instance.county_id))
+    users = {u.username: u for u in session.scalars(
+        select(User).join(Unit, User.unit_id == Unit.id)
+        .where(User.username.in_(set(names)), User.active.is_(True), Unit.organisation_id == org_id))}
+    owners = []
+    for name in dict.fromkeys(names):
+        user = users.get(name)
+        if user is None or not user.role_codes - set(ADMIN_ROLES):
+            refuse(f"用户“{name[:60]}”不是本单位在岗的业务人员")
+        owners.append(user)
+    return owners
 
 
 def first_task(version: ModelVersion) -> ReadyTask:
@@ -184,11 +225,14 @@ def first_task(version: ModelVersion) -> ReadyTask:
 
 def start_instance(session: Session, actor: Actor, version: ModelVersion, values: dict,
                    submitted_data: dict, *, project_name: str | None = None, investor: str = "", amount_wan=None,
-                   action: str = "project_started", audit_data: dict | None = None) -> ProcessInstance:
+                   action: str = "project_started", audit_data: dict | None = None,
+                   prepare: Callable[[ProcessInstance], dict] | None = None) -> ProcessInstance:
     """Start an instance and complete its first task with the registration form, in one step.
 
     The list columns are then filled from what the model declares (ListSpec); a model declaring no
-    title is listed by its process name and the instance number."""
+    title is listed by its process name and the instance number. `prepare(instance)`, once the instance
+    row exists and before the engine runs, may return more values of the first form (e.g. references to
+    the files it took); they join `values` and `submitted_data`."""
     first = first_task(version)
     process_id = version.process_id
     now = utcnow()
@@ -200,6 +244,10 @@ def start_instance(session: Session, actor: Actor, version: ModelVersion, values
     session.flush()
     if not list_spec_of(session, version.id, process_id).title:
         instance.project_name = f"{version.name or process_id} #{instance.id}"[:200]
+    if prepare is not None:
+        extra = prepare(instance)
+        values = {**values, **extra}
+        submitted_data = {**submitted_data, **extra}
     audit.append(session, action, actor=actor.username, role=first.lane, instance_id=instance.id,
                  data={"model_version": version.content_hash, "process": process_id, **(audit_data or {})},
                  address=actor.address)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import difflib
 import io
+import json
 import zipfile
 from pathlib import PurePosixPath
 
@@ -11,10 +12,10 @@ from sqlalchemy import func, select
 from workflows import audit, auth
 from workflows.actor import Actor
 from workflows.db import transaction
-from workflows.engine import model_store, vocabulary
+from workflows.engine import model_checks, model_store, vocabulary
 from workflows.errors import NotFound, ValidationFailed
 from workflows.models import ModelVersion, ProcessBinding, ProcessInstance
-from workflows.services import operators
+from workflows.services import operators, script_functions
 from workflows.services.audit_views import BindingRow, FileDiff, OfferedProcess, VersionDiff, VersionItem
 
 MAX_FILES = 200
@@ -53,7 +54,7 @@ def files_from_uploads(uploads: list[tuple[str, bytes]]) -> dict[str, str]:
 
 
 def version_deploy(actor: Actor, uploads: list[tuple[str, bytes]], note: str = "",
-                   bind_to: list[int] | None = None) -> list[int]:
+                   bind_to: list[int] | None = None, warnings: list[str] | None = None) -> list[int]:
     """Deploy the processes of the uploaded model after they validate, each as a new version of its
     own process (processes identical to a deployed version are left alone); returns the new ids.
 
@@ -65,7 +66,18 @@ def version_deploy(actor: Actor, uploads: list[tuple[str, bytes]], note: str = "
     if not files:
         raise ValidationFailed({"files": "请上传 BPMN、DMN 和表单文件，或包含它们的 zip 压缩包"})
     with transaction() as s:
-        return [v.id for v in _deploy(s, actor, files, note, None, bind_to or [])]
+        versions = _deploy(s, actor, files, note, None, bind_to or [])
+        if warnings is not None and versions:
+            warnings += undefined_names(files)
+        return [v.id for v in versions]
+
+
+def undefined_names(files: dict[str, str]) -> list[str]:
+    """Variables the model's code reads that nothing of the model or the application produces
+    (warnings: the model is deployed; a variable a user task's data brings in some other way stays
+    possible)."""
+    specs = model_store.parse_specs(model_store.content_hash(files), json.dumps(files, sort_keys=True))
+    return model_checks.undefined_names(specs, files, script_functions.NAMES + script_functions.APPLICATION_DATA)
 
 
 def shipped_deploy(actor: Actor, process_id: str, bind_to: list[int] | None = None) -> list[int]:

@@ -10,9 +10,10 @@ from workflows.actor import Actor
 from workflows.db import transaction
 from workflows.engine import model_store
 from workflows.engine.model_store import form_files
-from workflows.errors import NotFound
+from workflows.errors import NotFound, ValidationFailed
 from workflows.instructions import render_instructions
 from workflows.models import ModelVersion
+from workflows.services import attachment_service
 from workflows.services.instance_step import first_task, start_instance
 from workflows.services.views import StartableProcess
 
@@ -51,14 +52,27 @@ def start_form(actor: Actor, process_id: str) -> tuple[StartableProcess, dict, d
         return (_startable(version), *_form(version))
 
 
-def process_start(actor: Actor, process_id: str, submitted: dict) -> int:
+def process_start(actor: Actor, process_id: str, submitted: dict,
+                  files: dict[str, tuple[str, bytes]] | None = None) -> int:
     """Start an instance on the county's bound version and complete its first task with the
-    submitted form data (validated against the first task's form), in one step; returns its id."""
+    submitted form data (validated against the first task's form), in one step; returns its id.
+    The form's file fields (`files`: field → (file name, bytes)) are checked and stored as the new
+    project's attachments, the data keeping references (as on any task)."""
     with transaction() as s:
         version = _version(s, actor, process_id)
-        schema, _ = _form(version)
-        values = forms.validate(schema, submitted, {})
+        schema, uischema = _form(version)
+        typed, uploads, errors = attachment_service.check_form_files(schema, uischema, submitted, files or {}, {})
+        try:
+            values = forms.validate(schema, typed, {})
+        except ValidationFailed as failed:
+            raise ValidationFailed({**failed.errors, **errors}) from None
+        if errors:
+            raise ValidationFailed(errors)
+
+        def with_files(instance):  # the instance exists, the engine has not run yet
+            return attachment_service.store_form_files(s, actor, instance, None, schema, uischema, uploads, {})
+
         instance = start_instance(
             s, actor, version, values, {**values, "started_by": actor.username, "county": actor.org_name},
-            project_name=version.name or version.process_id, investor="")
+            project_name=version.name or version.process_id, investor="", prepare=with_files)
         return instance.id

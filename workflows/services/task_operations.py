@@ -62,8 +62,7 @@ def transfer_candidates(actor: Actor, task_id: int) -> list[tuple[int, str]]:
 
 def _as_open(record: TaskRecord) -> TaskRecord:
     """The task as offered to its group (to test who else could hold it)."""
-    return TaskRecord(lane=record.lane, unit_code=record.unit_code, fixed_assignee=False,
-                      instance_id=record.instance_id)
+    return record.as_open()
 
 
 def task_transfer(actor: Actor, task_id: int, to_user_id: int, reason: str) -> None:

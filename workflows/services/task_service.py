@@ -16,9 +16,19 @@ from workflows.engine.model_store import form_files
 from workflows.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from workflows.instructions import render_instructions
 from workflows.localtime import to_local
-from workflows.models import ModelVersion, Notification, Organisation, ProcessInstance, TaskRecord, Unit, User
+from workflows.models import (
+    ModelVersion,
+    Notification,
+    Organisation,
+    ProcessInstance,
+    TaskRecord,
+    Unit,
+    User,
+    UserRole,
+)
 from workflows.models._types import utcnow
 from workflows.roles import ROLES
+from workflows.services import attachment_service
 from workflows.services.instance_step import list_spec_of, run_step, runtime_for
 from workflows.services.views import Opinion, TaskForm, TaskItem
 
@@ -104,7 +114,12 @@ def _sole_candidate(s: Session, actor: Actor, record: TaskRecord, instance: Proc
     e.g. the vice county head): claiming it first would be a click for nothing."""
     if not auth.task_eligible(actor, record, instance, county):
         return False
-    others = s.scalars(select(User).where(User.active.is_(True), User.id != actor.id)).all()
+    if not record.lane:
+        return True  # outside every lane: the initiator's alone
+    # Only those who could be offered it: its owners, else the holders of its lane's role.
+    offered = User.id.in_(record.owner_ids) if record.owned else \
+        User.id.in_(select(UserRole.user_id).where(UserRole.role == record.lane))
+    others = s.scalars(select(User).where(User.active.is_(True), User.id != actor.id, offered)).all()
     return not any(auth.task_eligible(Actor.from_user(u), record, instance, county) for u in others)
 
 
@@ -169,7 +184,10 @@ def delegate_candidates(actor: Actor) -> list[tuple[int, str]]:
         return [(u.id, u.display_name) for u in users]
 
 
-def task_complete(actor: Actor, task_id: int, submitted: dict) -> int:
+Upload = tuple[str, bytes]  # (file name as the browser sent it, content) of a form's file field
+
+
+def task_complete(actor: Actor, task_id: int, submitted: dict, files: dict[str, Upload] | None = None) -> int:
     """Validate the form, complete the task and run the engine, all in one transaction.
 
     A task that is no longer ready, or was claimed by someone else, is a Conflict (409). A race
@@ -178,7 +196,7 @@ def task_complete(actor: Actor, task_id: int, submitted: dict) -> int:
     """
     for attempt in range(ATTEMPTS):
         try:
-            return _complete_once(actor, task_id, submitted)
+            return _complete_once(actor, task_id, submitted, files or {})
         except (StaleDataError, OperationalError) as err:
             if isinstance(err, OperationalError) and "locked" not in str(err).lower() and \
                     "deadlock" not in str(err).lower() and "could not serialize" not in str(err).lower():
@@ -188,9 +206,9 @@ def task_complete(actor: Actor, task_id: int, submitted: dict) -> int:
     raise AssertionError("unreachable")
 
 
-def _complete_once(actor: Actor, task_id: int, submitted: dict) -> int:
+def _complete_once(actor: Actor, task_id: int, submitted: dict, files: dict[str, Upload]) -> int:
     try:
-        return _complete_step(actor, task_id, submitted)
+        return _complete_step(actor, task_id, submitted, files)
     except Exception as err:
         # A service task that refused (e.g. filing_accept on an unconfirmed duplicate) reaches the
         # user as that refusal, not as the engine's wrapper around it.
@@ -202,7 +220,7 @@ def _complete_once(actor: Actor, task_id: int, submitted: dict) -> int:
         raise
 
 
-def _complete_step(actor: Actor, task_id: int, submitted: dict) -> int:
+def _complete_step(actor: Actor, task_id: int, submitted: dict, files: dict[str, Upload]) -> int:
     with transaction() as s:
         record, instance, county = _load(s, task_id, lock=True)
         absent = auth.acting_for(s, actor, record, instance, county)
@@ -214,14 +232,15 @@ def _complete_step(actor: Actor, task_id: int, submitted: dict) -> int:
         if record.assignee_id != actor.id and not (absent and record.assignee_id == absent.id):
             raise Conflict("该任务已由 %(name)s 认领。", name=record.assignee.display_name)
         version = s.get(ModelVersion, instance.model_version_id)
-        schema, _ = form_files(version, record.form)
+        schema, uischema = form_files(version, record.form)
         stored: dict = {}
 
         def change(runtime, wf):
             task_data = runtime.task_data(wf, record.task_uuid)
             if task_data is None:
                 raise Conflict("该任务已被处理，请刷新。")
-            values = forms.validate(schema, submitted, task_data, facts=project_facts(instance))
+            values = _with_files(s, actor, instance, record, schema, uischema, submitted, files, task_data,
+                                 lambda typed: forms.validate(schema, typed, task_data, facts=project_facts(instance)))
             stored.update(values)
             # The cause before its effects: the completion is logged before what the engine does
             # next (services it calls, the tasks it offers); the engine step records the state hash.
@@ -238,6 +257,21 @@ def _complete_step(actor: Actor, task_id: int, submitted: dict) -> int:
         record.draft, record.delegate_id, record.signature_png = None, None, signature
         record.acted_for_id = absent.id if absent else None
         return instance.id
+
+
+def _with_files(s: Session, actor: Actor, instance: ProcessInstance, record: TaskRecord, schema: dict,
+                uischema: dict, submitted: dict, files: dict[str, Upload], task_data: dict, validate) -> dict:
+    """Validate a submission whose form may have file fields (attachment_service.check_form_files), and
+    only when all is well store the files on the project at this task, each field's value a reference."""
+    typed, uploads, errors = attachment_service.check_form_files(schema, uischema, submitted, files, task_data)
+    try:
+        values = validate(typed)
+    except ValidationFailed as failed:
+        raise ValidationFailed({**failed.errors, **errors}) from None
+    if errors:
+        raise ValidationFailed(errors)
+    return {**values, **attachment_service.store_form_files(s, actor, instance, record, schema, uischema,
+                                                                 uploads, task_data)}
 
 
 def project_facts(instance: ProcessInstance) -> dict:

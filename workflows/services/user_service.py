@@ -217,7 +217,7 @@ def user_reassign_open_tasks(actor: Actor, from_user_id: int, to_user_id: int) -
                                                       TaskRecord.assignee_id == source.id)):
             instance = s.get(ProcessInstance, row.instance_id)
             county = s.get(Organisation, instance.county_id)
-            open_task = TaskRecord(lane=row.lane, unit_code=row.unit_code, fixed_assignee=False)
+            open_task = row.as_open()
             if auth.task_eligible(successor, open_task, instance, county):
                 row.assignee_id, row.fixed_assignee = target.id, True
                 moved.append(row.id)
