@@ -125,12 +125,19 @@ def test_an_instance_moves_to_a_compatible_new_version_and_replay_still_verifies
     assert _instance(pid).model_version_id == v2
     page = _page(client, pid)
     assert 'id="current-version">v2<' in page and "接待流程增加落实环节" in page
+    # Back to v1 would be possible now (only what v2 predicts after the open task is new) …
+    assert f'data-version-id="{v1}" data-compatible="yes"' in page
 
     # The open task kept its id and is worked as before; the process then runs the new version's step.
     (task_id, spec, _), = ready_tasks(app, pid)
     assert spec == "visit_approve"
     do_task(client, "zhuren", task_id, {"plan_decision": "同意", "plan_note": "由经开区陪同"})
     assert [t[1] for t in ready_tasks(app, pid)] == ["visit_arrange"]
+    # … but not once the instance is at the step only v2 has.
+    page = _page(client, pid)
+    assert f'data-version-id="{v1}" data-compatible="no"' in page
+    back = client.post(url, data={"version_id": v1, "reason": "退回旧版本", "version": _row_version(page)})
+    assert back.status_code == 422 and "落实接待安排（visit_arrange）" in back.data.decode()
 
     (event,) = _events(pid, "instance_migrated")
     assert event.actor == "admin" and event.data["reason"] == "接待流程增加落实环节"

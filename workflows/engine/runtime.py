@@ -214,13 +214,14 @@ class ProcessRuntime:
 
     def missing_in(self, wf: BpmnWorkflow) -> list[tuple[str, str, bool]]:
         """What of the workflow this runtime's spec lacks: (BPMN id, name, open) of each task whose
-        spec (by name) it does not have; `open` when the task is ready, started or waiting."""
+        spec (by name) it does not have; `open` when the task is ready, started or waiting. Tasks
+        merely predicted after a ready or waiting task do not count: a move predicts them again."""
         missing: dict[str, tuple[str, str, bool]] = {}
         open_states = TaskState.READY | TaskState.STARTED | TaskState.WAITING
         for workflow, spec in self._pairs(wf):
             for task in workflow.tasks.values():
                 name = task.task_spec.name
-                if spec is None or name not in spec.task_specs:
+                if (spec is None or name not in spec.task_specs) and not _predicted_after_open(task):
                     shown = getattr(task.task_spec, "bpmn_id", None) or name
                     title = getattr(task.task_spec, "bpmn_name", None) or shown
                     was = missing.get(shown)
@@ -246,16 +247,18 @@ class ProcessRuntime:
         missing = self.missing_in(wf)
         if missing:
             raise LookupError("、".join(f"{title}（{bpmn_id}）" for bpmn_id, title, _ in missing))
+        predicted = TaskState.PREDICTED_MASK | TaskState.FUTURE
+        open_tasks = list(wf.get_tasks(state=TaskState.READY | TaskState.WAITING))
+        for task in open_tasks:  # what the old spec predicted after them goes first
+            for child in list(task.children):
+                if child.state & predicted:
+                    task.workflow._remove_task(child.id)
         for workflow, spec in list(self._pairs(wf)):
             workflow.spec = spec
             for task in workflow.tasks.values():
                 task.task_spec = spec.task_specs[task.task_spec.name]
         wf.subprocess_specs = self.subprocess_specs
-        predicted = TaskState.PREDICTED_MASK | TaskState.FUTURE
-        for task in wf.get_tasks(state=TaskState.READY | TaskState.WAITING):
-            for child in list(task.children):
-                if child.state & predicted:
-                    task.workflow._remove_task(child.id)
+        for task in open_tasks:
             # The open task's own outputs come from the new spec, and their branches after them.
             task.task_spec._predict(task, mask=predicted | TaskState.READY | TaskState.WAITING)
 
@@ -343,6 +346,16 @@ class ProcessRuntime:
             if task.last_state_change > newest and task.data:
                 newest, latest = task.last_state_change, task.data
         return dict(latest)
+
+
+def _predicted_after_open(task) -> bool:
+    """A task only predicted (future, likely, maybe) on a branch after a ready or waiting task."""
+    predicted = TaskState.PREDICTED_MASK | TaskState.FUTURE
+    while task is not None and task.state & predicted:
+        task = task.parent
+        if task is not None and task.state & (TaskState.READY | TaskState.WAITING):
+            return True
+    return False
 
 
 def _mi_index(task) -> int | None:
