@@ -217,7 +217,8 @@ def test_a_failed_step_is_retried_after_its_data_is_corrected(app, client, monke
     url = f"/admin/instances/{pid}/data"
     base = {"task": waiting, "key": "parts", "reason": "份数登记有误，应为 4 份", "version": _row_version(page)}
     for bad in ({"value": "四"}, {"value": '"4"'}, {"value": "-1"}, {"key": "1parts", "value": "4"},
-                {"key": "__class__.x", "value": "4"}, {"reason": "", "value": "4"}, {"task": "x", "value": "4"}):
+                {"key": "__class__.x", "value": "4"}, {"value": "[" * 5000 + "]" * 5000}, {"value": "1" * 20001},
+                {"reason": "", "value": "4"}, {"task": "x", "value": "4"}):
         response = client.post(url, data={**base, **bad})
         assert response.status_code == 422, bad
     kept = client.post(url, data={**base, "value": '"4"'}).data.decode()

@@ -288,7 +288,7 @@ def instance_data_set(actor: Actor, instance_id: int, task_uuid: str, key: str, 
         raise ValidationFailed({"value": f"值不能超过 {VALUE_MAX} 个字符"})
     try:
         value = json.loads(value_text or "")
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:
         raise ValidationFailed({"value": "值不是有效的 JSON（字符串须加双引号，如 \"甲公司\"）"}) from err
     with transaction() as s:
         instance = _running(s, instance_id, expected_version)
