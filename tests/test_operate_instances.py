@@ -252,3 +252,28 @@ def test_nothing_to_retry_is_a_conflict(app, client):
     assert 'id="failure"' not in page
     response = client.post(f"/admin/instances/{pid}/retry", data={"reason": "试试", "version": _row_version(page)})
     assert response.status_code == 409
+
+
+def test_a_move_and_a_correction_replay_on_sqlite_and_postgresql(database):
+    """The service on both databases: move, correct a variable, skip; the history still replays."""
+    from workflows.services import audit_service, model_service, operate_service, process_service
+
+    def deploy(files: dict[str, str], bind: list[int]) -> int:
+        uploads = [(name.split("/")[-1], text.encode("utf-8")) for name, text in files.items()]
+        return model_service.version_deploy(actor("admin"), uploads, "测试", bind)[0]
+
+    county = actor("shangwu").org_id
+    v1 = deploy(_files("visit_request"), [county])
+    pid = process_service.process_start(actor("shangwu"), "visit_request", VISIT)
+    v2 = deploy(_visit_v2(), [])
+    operate_service.instance_migrate(actor("admin"), pid, v2, "接待流程增加落实环节", _instance(pid).version)
+    view = operate_service.operate_page(actor("admin"), pid)
+    (task,) = view.tasks
+    operate_service.instance_data_set(actor("admin"), pid, task.uuid, "headcount", "8", "人数有误",
+                                      _instance(pid).version)
+    operate_service.instance_skip(actor("admin"), pid, task.uuid, "线下已审定", _instance(pid).version)
+    assert [t.spec_name for t in operate_service.operate_page(actor("admin"), pid).tasks] == ["visit_arrange"]
+    assert _instance(pid).model_version_id == v2 != v1
+    with transaction() as s:
+        report = audit_service.replay_instance(s, s.get(ProcessInstance, pid))
+    assert report.consistent, report
