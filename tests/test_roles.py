@@ -97,6 +97,13 @@ TABLE = {
     ("POST", "/admin/api-tokens/"):           [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
     ("POST", "/admin/api-tokens/<int:row_id>/revoke"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 404],
     # The working-day calendar (放假 / 调休上班): the administrator; an empty entry is a 422, an unknown row a 404.
+    # 运维: the system administrator operates running instances; each POST needs a reason (none here: 422).
+    ("GET", "/admin/instances/"):             [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200],
+    ("GET", "/admin/instances/<int:instance_id>"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200],
+    ("POST", "/admin/instances/<int:instance_id>/migrate"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
+    ("POST", "/admin/instances/<int:instance_id>/skip"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
+    ("POST", "/admin/instances/<int:instance_id>/data"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
+    ("POST", "/admin/instances/<int:instance_id>/retry"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
     ("GET", "/admin/calendar/"):              [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200],
     ("POST", "/admin/calendar/"):             [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
     ("POST", "/admin/calendar/<int:row_id>/delete"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 404],

@@ -6,6 +6,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import flask_babel
 from flask import Flask, flash, redirect, render_template, request, session, url_for
 from flask_babel import Babel
 from flask_login import LoginManager, current_user, logout_user
@@ -98,6 +99,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_locale="zh_CN",
                    default_translation_directories="translations")
+    # Jinja's newstyle `_()` marks its result safe, trusting the message id; templates also translate
+    # data (`_(role.name)`, a flashed message with a model's text in it), so the template callables
+    # return plain text and autoescaping escapes it like any other value.
+    app.jinja_env.globals.update(_=flask_babel.gettext, gettext=flask_babel.gettext,
+                                 ngettext=flask_babel.ngettext)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录。"
@@ -121,10 +127,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.exempt(filing_api.bp)
     app.register_blueprint(filing_api.bp)
     # Leaders' pipeline: dashboard, ledgers, reports; the token-authenticated service API.
-    from webapp import api_tokens, calendar_admin, pipeline, service_api
+    from webapp import api_tokens, calendar_admin, operate, pipeline, service_api
     app.register_blueprint(pipeline.bp)
     app.register_blueprint(api_tokens.bp)
     app.register_blueprint(calendar_admin.bp)
+    app.register_blueprint(operate.bp)
     csrf.exempt(service_api.bp)
     app.register_blueprint(service_api.bp)
     app.jinja_env.globals["pipeline_visible"] = _pipeline_visible

@@ -35,6 +35,9 @@ ACTION_NAMES = {
     "document_generated": N_("生成文书"),
     "reminder_letter_sent": N_("发出项目推进提醒函"), "reminder_letter_skipped": N_("已开工，未发提醒函"),
     "reward_granted": N_("登记招商奖励"),
+    "instance_migrated": N_("迁移到新版本"), "instance_task_skipped": N_("跳过环节"),
+    "instance_data_corrected": N_("更正流程数据"), "instance_step_retried": N_("重试失败步骤"),
+    "step_failed": N_("步骤执行出错"),
 }
 
 

@@ -265,3 +265,30 @@ def api_token_manage(actor: Actor) -> bool:
 def calendar_manage(actor: Actor) -> bool:
     """List, enter and remove days of the working-day calendar (放假 / 调休上班): the system administrator."""
     return actor.has("admin")
+
+
+# --- operating running instances (运维): the system administrator only ---------------------
+
+def instance_operate_view(actor: Actor) -> bool:
+    """The list of running instances and one instance's open tasks, data and versions."""
+    return actor.has("admin")
+
+
+def instance_migrate(actor: Actor) -> bool:
+    """Move a running instance to another version of its process."""
+    return actor.has("admin")
+
+
+def instance_skip(actor: Actor) -> bool:
+    """Skip a stuck task (complete it with no data, or move the token past a waiting event)."""
+    return actor.has("admin")
+
+
+def instance_data_correct(actor: Actor) -> bool:
+    """Correct one variable of an open task's data."""
+    return actor.has("admin")
+
+
+def instance_retry(actor: Actor) -> bool:
+    """Run again a step whose script or service task failed."""
+    return actor.has("admin")

@@ -21,7 +21,10 @@ NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
       "di": "http://www.omg.org/spec/DD/20100524/DI"}
 FONT = "'Noto Sans CJK SC','Noto Sans SC','Source Han Sans SC','WenQuanYi Micro Hei','Microsoft YaHei',sans-serif"
 # status → (fill, stroke, stroke width)
-STYLE = {"done": ("#e4f3e4", "#2e7d32", 2), "active": ("#fff1c2", "#d35400", 4), "pending": ("#ffffff", "#8a8f98", 1.5)}
+STYLE = {"done": ("#e4f3e4", "#2e7d32", 2), "active": ("#fff1c2", "#d35400", 4), "pending": ("#ffffff", "#8a8f98", 1.5),
+         # a comparison of two versions (workflows/model_compare.py)
+         "added": ("#dff5e1", "#1b7f3b", 4), "changed": ("#e3ecff", "#1d4ed8", 4), "removed": ("#fde2e2", "#c62828", 4)}
+DIFF_EDGE = {"added": "#1b7f3b", "changed": "#1d4ed8", "removed": "#c62828"}
 TASKS = {"task", "userTask", "serviceTask", "scriptTask", "businessRuleTask", "manualTask", "sendTask",
          "receiveTask", "callActivity", "subProcess"}
 EVENTS = {"startEvent", "endEvent", "boundaryEvent", "intermediateCatchEvent", "intermediateThrowEvent"}
@@ -130,17 +133,20 @@ def _centered(text: str, x: float, y: float, w: float, h: float, size: float) ->
 
 def render_svg(bpmn_text: str, process_id: str, done: set[str] | frozenset = frozenset(),
                active: set[str] | frozenset = frozenset(), width: float | None = None,
-               heat: dict[str, tuple[str, str]] | None = None) -> Markup:
+               heat: dict[str, tuple[str, str]] | None = None, marks: dict[str, str] | None = None) -> Markup:
     """The process diagram as an SVG document; elements in `done` / `active` are marked, the rest pending.
 
     `width` scales the drawing to that many pixels (the viewBox keeps the model's coordinates).
     `heat` maps a task id to (fill colour, badge text): the waiting-time heatmap of the dashboard.
+    `marks` maps an element id (node or flow) to added | changed | removed: a comparison of versions.
     """
     layout = _layout(bpmn_text, process_id)
     parts: list[str] = []
     status = {}
     for element_id in layout.elements:
         status[element_id] = "active" if element_id in active else "done" if element_id in done else "pending"
+        if marks and marks.get(element_id) in DIFF_EDGE:
+            status[element_id] = marks[element_id]
     for element_id, bounds, label in layout.shapes:
         element = layout.elements.get(element_id)
         if element is None or bounds is None:
@@ -153,7 +159,7 @@ def render_svg(bpmn_text: str, process_id: str, done: set[str] | frozenset = fro
             continue
         source, target = element.attrs.get("sourceRef"), element.attrs.get("targetRef")
         taken = status.get(source) == "done" and status.get(target) in ("done", "active")
-        edge_parts.append(_edge(element, points, label, taken))
+        edge_parts.append(_edge(element, points, label, taken, (marks or {}).get(element_id)))
     # Edges go above lanes but below flow nodes: insert them after the pool and lane shapes.
     lanes = sum(1 for e, *_ in layout.shapes if layout.elements.get(e) and layout.elements[e].kind in ("participant", "lane"))
     parts[lanes:lanes] = edge_parts
@@ -270,10 +276,12 @@ def _mi_marker(element: _Element, x: float, y: float, w: float, h: float, color:
     return ""
 
 
-def _edge(element: _Element, points, label, taken: bool) -> str:
-    color = "#2e7d32" if taken else "#4a5160"
+def _edge(element: _Element, points, label, taken: bool, mark: str | None = None) -> str:
+    color = DIFF_EDGE.get(mark or "") or ("#2e7d32" if taken else "#4a5160")
     path = " ".join(f"{'M' if i == 0 else 'L'}{x:.0f},{y:.0f}" for i, (x, y) in enumerate(points))
-    body = (f'<path d="{path}" fill="none" stroke="{escape(color)}" stroke-width="{2.2 if taken else 1.2}" '
+    width = 3.5 if mark in DIFF_EDGE else 2.2 if taken else 1.2
+    dash = ' stroke-dasharray="6 4"' if mark == "removed" else ""
+    body = (f'<path d="{path}" fill="none" stroke="{escape(color)}" stroke-width="{width}"{dash} '
             f'marker-end="url(#{"arrow-done" if taken else "arrow"})"/>')
     if element.name:
         if label is not None:
@@ -282,7 +290,8 @@ def _edge(element: _Element, points, label, taken: bool) -> str:
         else:
             (x1, y1), (x2, y2) = points[0], points[1]
             body += _text([element.name], (x1 + x2) / 2, (y1 + y2) / 2 - 14, 10.5, "#51606f")
-    return (f'<g class="bpmn-flow{" taken" if taken else ""}" data-element="{escape(element.id)}">'
+    state = f' data-state="{escape(mark)}"' if mark in DIFF_EDGE else ""
+    return (f'<g class="bpmn-flow{" taken" if taken else ""}" data-element="{escape(element.id)}"{state}>'
             f"<title>{escape(element.name or element.id)}</title>{body}</g>")
 
 

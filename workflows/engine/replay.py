@@ -94,6 +94,20 @@ class _RecordingRuntime:
         self._ops.append({"op": "fire_timers"})
         self._runtime.fire_timers(wf)
 
+    def skip(self, wf, task_uuid: str) -> None:
+        self._ops.append({"op": "skip", "task": _task_ref(wf, task_uuid)})
+        self._runtime.skip(wf, task_uuid)
+
+    def set_task_data(self, wf, task_uuid: str, key: str, value) -> None:
+        self._ops.append({"op": "set_data", "task": _task_ref(wf, task_uuid), "key": key, "value": value})
+        self._runtime.set_task_data(wf, task_uuid, key, value)
+
+    def migrate(self, wf, target: ProcessRuntime) -> None:
+        """Move the workflow onto `target`'s version (the step's later operations stay on this one)."""
+        self._ops.append({"op": "migrate", "from": self._runtime.version.id, "to": target.version.id,
+                          "to_hash": target.version.content_hash})
+        target.migrate(wf)
+
 
 @dataclass
 class StepJournal:
@@ -149,12 +163,23 @@ def _stubs(recorded: list[dict]) -> dict[str, Callable[..., dict]]:
     return {name: stub(name) for name in names}
 
 
+def first_version_id(steps: list[tuple[int, dict]]) -> int | None:
+    """The version an instance ran on before its first recorded move (None when it never moved)."""
+    for _, data in steps:
+        for op in data.get("ops", []):
+            if op["op"] == "migrate":
+                return op["from"]
+    return None
+
+
 def replay(version: ModelVersion, process_id: str, steps: list[tuple[int, dict]],
-           stored_state: str | None = None) -> ReplayOutcome:
+           stored_state: str | None = None,
+           versions: Callable[[int], ModelVersion | None] | None = None) -> ReplayOutcome:
     """Re-run the recorded steps [(event id, engine_step data)] on `version` in a fresh engine.
 
     After each step the state's digest must equal the recorded one; at the end, the stored state
-    must be the state the replay arrives at.
+    must be the state the replay arrives at. A recorded move to another version (op `migrate`)
+    continues on that version, found by `versions(id)` and checked against its recorded hash.
     """
     if not steps:
         return ReplayOutcome(False, 0, problem="没有可重放的引擎步骤记录")
@@ -166,6 +191,13 @@ def replay(version: ModelVersion, process_id: str, steps: list[tuple[int, dict]]
             with frozen_at(datetime.fromisoformat(data["clock"])):
                 wf = runtime.load(state) if state else None
                 for op in data["ops"]:
+                    if op["op"] == "migrate":
+                        target = versions(op["to"]) if versions else None
+                        if target is None or target.content_hash != op.get("to_hash"):
+                            raise LookupError(f"迁移的目标流程版本 #{op['to']} 不存在或内容已不同")
+                        ProcessRuntime(target, {}, process_id).migrate(wf)
+                        version = target
+                        continue
                     wf = _apply(runtime, wf, op)
                 replayed = snapshot(wf)
                 state, _ = runtime.dump(wf)
@@ -205,6 +237,10 @@ def _apply(runtime: ProcessRuntime, wf, op: dict):
         runtime.set_round_value(wf, tuple(op["specs"]), op["key"], op["value"])
     elif kind == "fire_timers":
         runtime.fire_timers(wf)
+    elif kind == "skip":
+        runtime.skip(wf, _resolve(wf, op["task"]))
+    elif kind == "set_data":
+        runtime.set_task_data(wf, _resolve(wf, op["task"]), op["key"], op["value"])
     else:
         raise LookupError(f"未知的引擎操作 {kind}")
     return wf

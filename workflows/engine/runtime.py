@@ -13,6 +13,8 @@ from typing import Any
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition, TerminateEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -47,6 +49,20 @@ class ReadyTask:
         if not name:
             return None
         return name.removesuffix("-schema.json")
+
+
+@dataclass
+class OpenTask:
+    """A task the process is at: ready (a user task, or a step the engine holds), started, or
+    waiting (a timer, a message); what an administrator operating the instance sees."""
+
+    uuid: str
+    spec_name: str
+    title: str
+    state: str  # READY | STARTED | WAITING
+    manual: bool
+    skippable: bool  # a ready user task, or a waiting intermediate event (not a boundary event)
+    data: dict[str, Any] = field(repr=False)
 
 
 class ProcessRuntime:
@@ -178,6 +194,103 @@ class ProcessRuntime:
     def cancel(wf: BpmnWorkflow) -> None:
         wf.cancel()
 
+    # --- operating a running instance (administrators; workflows/services/operate_service.py) -------
+
+    @staticmethod
+    def open_tasks(wf: BpmnWorkflow) -> list[OpenTask]:
+        """The ready, started and waiting tasks that are BPMN elements, in tree order."""
+        result = []
+        for task in wf.get_tasks(state=TaskState.READY | TaskState.STARTED | TaskState.WAITING):
+            spec = task.task_spec
+            if not getattr(spec, "bpmn_id", None):
+                continue  # the engine's own joins and splits
+            manual = bool(getattr(spec, "manual", False))
+            skippable = (task.state == TaskState.READY and manual) or (
+                task.state == TaskState.WAITING and isinstance(spec, CatchingEvent)
+                and not isinstance(spec, BoundaryEvent))
+            result.append(OpenTask(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id,
+                                   TaskState.get_name(task.state), manual, skippable, task.data))
+        return result
+
+    def missing_in(self, wf: BpmnWorkflow) -> list[tuple[str, str, bool]]:
+        """What of the workflow this runtime's spec lacks: (BPMN id, name, open) of each task whose
+        spec (by name) it does not have; `open` when the task is ready, started or waiting. Tasks
+        merely predicted after a ready or waiting task do not count: a move predicts them again."""
+        missing: dict[str, tuple[str, str, bool]] = {}
+        open_states = TaskState.READY | TaskState.STARTED | TaskState.WAITING
+        for workflow, spec in self._pairs(wf):
+            for task in workflow.tasks.values():
+                name = task.task_spec.name
+                if (spec is None or name not in spec.task_specs) and not _predicted_after_open(task):
+                    shown = getattr(task.task_spec, "bpmn_id", None) or name
+                    title = getattr(task.task_spec, "bpmn_name", None) or shown
+                    was = missing.get(shown)
+                    missing[shown] = (shown, title, bool(task.state & open_states) or (was is not None and was[2]))
+        return list(missing.values())
+
+    def _pairs(self, wf: BpmnWorkflow):
+        """(workflow, the spec of this runtime it would run on) for the top workflow and each subprocess."""
+        yield wf, self.spec
+        for sub in wf.subprocesses.values():
+            if sub.spec.name == self.spec.name:
+                yield sub, self.spec
+            else:
+                yield sub, self.subprocess_specs.get(sub.spec.name)
+
+    def migrate(self, wf: BpmnWorkflow) -> None:
+        """Run `wf` on this runtime's spec from now on (a move to a new version of its process).
+
+        Every task keeps its id, state and data and takes the spec of the same name; what the open
+        tasks will do next is predicted again from the new spec. Raises LookupError naming the tasks
+        the new spec lacks (`missing_in` says which first).
+        """
+        missing = self.missing_in(wf)
+        if missing:
+            raise LookupError("、".join(f"{title}（{bpmn_id}）" for bpmn_id, title, _ in missing))
+        predicted = TaskState.PREDICTED_MASK | TaskState.FUTURE
+        open_tasks = list(wf.get_tasks(state=TaskState.READY | TaskState.WAITING))
+        for task in open_tasks:  # what the old spec predicted after them goes first
+            for child in list(task.children):
+                if child.state & predicted:
+                    task.workflow._remove_task(child.id)
+        for workflow, spec in list(self._pairs(wf)):
+            workflow.spec = spec
+            for task in workflow.tasks.values():
+                task.task_spec = spec.task_specs[task.task_spec.name]
+        wf.subprocess_specs = self.subprocess_specs
+        for task in open_tasks:
+            # The open task's own outputs come from the new spec, and their branches after them.
+            task.task_spec._predict(task, mask=predicted | TaskState.READY | TaskState.WAITING)
+
+    @staticmethod
+    def skip(wf: BpmnWorkflow, task_uuid: str) -> None:
+        """Move the token past a stuck task: a ready user task completes with no new data, a
+        waiting intermediate event completes as if it had fired."""
+        from uuid import UUID
+
+        task = wf.get_task_from_id(UUID(task_uuid))
+        open_task = next((t for t in ProcessRuntime.open_tasks(wf) if t.uuid == task_uuid), None)
+        if task is None or open_task is None or not open_task.skippable:
+            raise LookupError(task_uuid)
+        if task.state == TaskState.READY:
+            task.run()
+        else:
+            task.complete()
+        wf.do_engine_steps()
+
+    @staticmethod
+    def set_task_data(wf: BpmnWorkflow, task_uuid: str, key: str, value: Any) -> None:
+        """Set one variable of an open task's data (what the steps after it will read)."""
+        from uuid import UUID
+
+        task = wf.get_task_from_id(UUID(task_uuid))
+        if task is None or not task.state & (TaskState.READY | TaskState.STARTED | TaskState.WAITING):
+            raise LookupError(task_uuid)
+        task.data[key] = copy.deepcopy(value)
+        if task.state == TaskState.WAITING and task.parent is not None:
+            # A waiting event takes its predecessor's data again each time the engine looks at it.
+            task.parent.data[key] = copy.deepcopy(value)
+
     @staticmethod
     def outcome(wf: BpmnWorkflow) -> tuple[str, str] | None:
         """(bpmn id, name) of the end event the project finished at, or None while it runs.
@@ -233,6 +346,16 @@ class ProcessRuntime:
             if task.last_state_change > newest and task.data:
                 newest, latest = task.last_state_change, task.data
         return dict(latest)
+
+
+def _predicted_after_open(task) -> bool:
+    """A task only predicted (future, likely, maybe) on a branch after a ready or waiting task."""
+    predicted = TaskState.PREDICTED_MASK | TaskState.FUTURE
+    while task is not None and task.state & predicted:
+        task = task.parent
+        if task is not None and task.state & (TaskState.READY | TaskState.WAITING):
+            return True
+    return False
 
 
 def _mi_index(task) -> int | None:

@@ -17,7 +17,7 @@ from workflows.cells import csv_row
 from workflows.db import transaction
 from workflows.diagram import bpmn_file_for, render_svg
 from workflows.engine.model_store import all_form_schemas, form_files
-from workflows.engine.replay import replay
+from workflows.engine.replay import first_version_id, replay
 from workflows.errors import NotFound
 from workflows.localtime import CHINA, to_local, to_utc_naive
 from workflows.models import AuditEvent, ModelVersion, Organisation, ProcessInstance, TaskRecord, Unit, User
@@ -125,7 +125,12 @@ def replay_instance(s: Session, instance: ProcessInstance) -> ReplayReport:
     version = s.get(ModelVersion, instance.model_version_id)
     events = s.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance.id,
                                                 AuditEvent.action == "engine_step").order_by(AuditEvent.id)).all()
-    outcome = replay(version, instance.process_id, [(e.id, e.data) for e in events], instance.state)
+    steps = [(e.id, e.data) for e in events]
+    # An instance moved to a newer version replays from the version it started on (op `migrate`).
+    moved_from = first_version_id(steps)
+    start = s.get(ModelVersion, moved_from) if moved_from else version
+    outcome = replay(start or version, instance.process_id, steps, instance.state,
+                     versions=lambda vid: s.get(ModelVersion, vid))
     report = ReplayReport(instance.id, instance.project_name, version.content_hash[:12], outcome.consistent,
                           outcome.steps, outcome.step, outcome.event_id, problem=outcome.problem,
                           recorded_active=outcome.recorded_active, replayed_active=outcome.replayed_active)
@@ -137,7 +142,8 @@ def replay_instance(s: Session, instance: ProcessInstance) -> ReplayReport:
 
 
 OP_WORDS = {"start": "启动流程", "complete": "完成", "reset_to": "重置到", "cancel": "撤销流程",
-            "set_round_value": "调整会审部门", "fire_timers": "触发定时器"}
+            "set_round_value": "调整会审部门", "fire_timers": "触发定时器", "skip": "跳过",
+            "set_data": "更正数据", "migrate": "迁移到新版本"}
 
 
 def _step_words(s: Session, step: AuditEvent) -> str:

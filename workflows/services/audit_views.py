@@ -135,3 +135,7 @@ class VersionDiff:
     old: VersionItem
     new: VersionItem
     files: list[FileDiff]
+    # Element by element (workflows/model_compare.Change), and the two diagrams with them coloured.
+    elements: list = field(default_factory=list)
+    new_svg: str = ""
+    old_svg: str = ""

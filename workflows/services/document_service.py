@@ -522,7 +522,8 @@ ACTION_NAMES = {
     "department_added": "加签", "department_removed": "减签", "attachment_uploaded": "上传附件",
     "attachment_downloaded": "下载附件", "engine_step": "流程引擎步进", "document_generated": "生成文书",
     "reminder_letter_sent": "发出项目推进提醒函", "reminder_letter_skipped": "已开工，未发提醒函",
-    "reward_granted": "登记招商奖励",
+    "reward_granted": "登记招商奖励", "instance_migrated": "迁移到新版本", "instance_task_skipped": "跳过环节",
+    "instance_data_corrected": "更正流程数据", "instance_step_retried": "重试失败步骤", "step_failed": "步骤执行出错",
 }
 
 BUILDERS = {"review-form": _review_form, "joint-review": _joint_review, "contract-review": _contract_review,

@@ -13,6 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from workflows.actor import Actor
 from workflows.db import is_postgres, transaction
+from workflows.errors import ModelFailed
 from workflows.models import ProcessInstance
 from workflows.models._types import utcnow
 from workflows.services.instance_step import run_step
@@ -33,6 +34,12 @@ def fire_due_timers(now: datetime | None = None) -> int:
             fired += _fire(instance_id, now)
         except StaleDataError:
             continue  # another scheduler stepped it first
+        except ModelFailed as failed:
+            # The model's own code failed (a script, a service task): nothing of the step landed.
+            # Written down and parked until an administrator corrects and retries it (运维).
+            from workflows.services.operate_service import record_failure
+
+            record_failure(instance_id, SCHEDULER, failed)
     return fired
 
 
