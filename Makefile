@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: install run scheduler test test-fast test-postgres lint translations bench bench-quick
+.PHONY: install run scheduler test test-fast test-postgres lint translations bench bench-quick modeler
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -56,3 +56,9 @@ bench: install
 
 bench-quick: install
 	$(BIN)/python -m bench --quick
+
+# The browser process editor: bpmn-js, dmn-js and the properties panel (webapp/modeler/package.json,
+# versions pinned by its package-lock.json) built by esbuild into webapp/static/modeler/. The built files
+# are committed, so `make run` and CI need no npm; run this after changing webapp/modeler/ or upgrading.
+modeler:
+	cd webapp/modeler && npm ci --no-audit --no-fund && node build.mjs && node licenses.mjs
