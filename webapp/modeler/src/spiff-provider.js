@@ -254,13 +254,16 @@ function groupsFor(element) {
 
 export default function SpiffPropertiesProvider(propertiesPanel) {
   propertiesPanel.registerProvider(400, this);
-  this.getGroups = element => groups => {
+}
+
+SpiffPropertiesProvider.prototype.getGroups = function(element) {
+  return groups => {
     const added = groupsFor(element);
     // our groups after "General" (name, id), before the documentation and the rest
     const at = Math.min(1, groups.length);
     return [ ...groups.slice(0, at), ...added, ...groups.slice(at) ];
   };
-}
+};
 SpiffPropertiesProvider.$inject = [ 'propertiesPanel' ];
 
 export const SpiffPropertiesModule = {
