@@ -193,3 +193,34 @@ def test_the_editor_page_scrolls_in_its_frame_on_a_phone(live_server, browser):
                          "return f.scrollWidth > f.clientWidth; })()")
     page.screenshot(path=str(SCREENSHOTS / "modeler_phone.png"))
     context.close()
+
+
+def test_decision_tables_lanes_and_task_forms_in_the_editor(live_server, browser):
+    """The DMN opens as a decision table in dmn-js; a lane shows its business role; a user task shows
+    its form files; the properties panel speaks Chinese."""
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    sign_in(page, live_server, "admin")
+    page.goto(f"{live_server}/admin/versions")
+    page.locator("tr[data-process-id='investment_project'] a.edit-version").first.click()
+    page.wait_for_selector("#modeler[data-ready='1']", timeout=60_000)
+
+    page.fill("#element-search", "lane_screening_team")
+    page.click("#element-go")
+    page.click("[data-group-id='group-spiff-lane'] .bio-properties-panel-group-header")
+    assert page.locator("#bio-properties-panel-spiff-lane-role").input_value() == "screening_team"
+    assert page.locator("[data-group-id='group-general'] .bio-properties-panel-group-header-title").inner_text() == "常规"
+
+    page.fill("#element-search", "screening")
+    page.click("#element-go")
+    page.click("[data-group-id='group-spiff-form'] .bio-properties-panel-group-header")
+    assert page.locator("#bio-properties-panel-spiff-form-schema").input_value() == "screening-schema.json"
+
+    page.select_option("#modeler-file", "bpmn/project_class.dmn")
+    page.wait_for_selector("#dmn-container .tjs-table", timeout=30_000)
+    assert page.locator("#dmn-container .tjs-table tbody tr").count() == 5  # the table's five rules
+    page.screenshot(path=str(SCREENSHOTS / "modeler_dmn.png"))
+    assert errors == []
+    context.close()

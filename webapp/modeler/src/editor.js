@@ -8,6 +8,7 @@ import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from 'bpmn-js
 import spiffModdle from './spiffworkflow-moddle.json';
 import { SpiffPropertiesModule } from './spiff-provider.js';
 import { config, setConfig, t } from './config.js';
+import translateFor from './translate.js';
 
 const root = document.getElementById('modeler');
 const urls = root.dataset;
@@ -53,7 +54,8 @@ function bpmnModeler() {
     bpmn = new BpmnModeler({
       container: '#bpmn-canvas',
       propertiesPanel: { parent: '#bpmn-properties' },
-      additionalModules: [ BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, SpiffPropertiesModule ],
+      additionalModules: [ BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, SpiffPropertiesModule,
+        { translate: [ 'value', translateFor(document.documentElement.lang) ] } ],
       moddleExtensions: { spiffworkflow: spiffModdle }
     });
   }
