@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: install run scheduler test test-fast test-postgres lint translations bench bench-quick bench-third-party
+.PHONY: install run scheduler test test-fast test-postgres lint translations bench bench-quick bench-third-party modeler
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -60,3 +60,9 @@ bench-quick: install
 # A step of the SpiffArena-style models of tests/models/ vs a step of the investment model.
 bench-third-party: install
 	$(BIN)/python -m bench.third_party_steps --dbs sqlite,postgres
+
+# The browser process editor: bpmn-js, dmn-js and the properties panel (webapp/modeler/package.json,
+# versions pinned by its package-lock.json) built by esbuild into webapp/static/modeler/. The built files
+# are committed, so `make run` and CI need no npm; run this after changing webapp/modeler/ or upgrading.
+modeler:
+	cd webapp/modeler && npm ci --no-audit --no-fund && node build.mjs && node licenses.mjs

@@ -77,6 +77,14 @@ TABLE = {
     ("POST", "/admin/versions/shipped"):     [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 404],
     ("POST", "/admin/versions/bindings"):    [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 404],
     ("POST", "/admin/versions"):             [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
+    # The browser process editor (系统管理员 only); a body that is not the editor's JSON is a 422.
+    ("GET", "/admin/versions/<int:version_id>/edit"):          [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200],
+    ("GET", "/admin/versions/<int:version_id>/edit/files"):    [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200],
+    ("POST", "/admin/versions/<int:version_id>/edit/validate"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
+    ("POST", "/admin/versions/<int:version_id>/edit/draft"):   [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
+    ("POST", "/admin/versions/<int:version_id>/edit/draft/discard"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 302],
+    ("POST", "/admin/versions/<int:version_id>/edit/deploy"):  [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
+    ("POST", "/admin/versions/form-preview"):                  [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
     ("GET", "/admin/"):                      [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200],
     ("POST", "/admin/users"):                [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422],
     ("POST", "/admin/users/<int:user_id>/active"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 302],
@@ -169,7 +177,7 @@ def template_db(tmp_path_factory):
     attachment_id, = (a["id"] for a in attachment_service.attachment_list(demo_actor("zhaoshang"), instance_id))
     db.engine().dispose()
     return path, {"instance_id": instance_id, "task_id": task_id, "user_id": 2, "unit_id": 8, "code": "en",
-                  "attachment_id": attachment_id}
+                  "attachment_id": attachment_id, "version_id": 1}
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +206,7 @@ def case_client(template_db, roles_app):
 
 def _url(rule: str, ids: dict) -> str:
     rule = rule.replace("<int:row_id>", "999")
-    for name in ("instance_id", "task_id", "user_id", "unit_id", "attachment_id"):
+    for name in ("instance_id", "task_id", "user_id", "unit_id", "attachment_id", "version_id"):
         rule = rule.replace(f"<int:{name}>", str(ids[name]))
     rule = rule.replace("<any(add, remove):change>", "add").replace("<kind>", "review-form")
     rule = rule.replace("<process_id>", "investor_complaint")

@@ -127,8 +127,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.exempt(filing_api.bp)
     app.register_blueprint(filing_api.bp)
     # Leaders' pipeline: dashboard, ledgers, reports; the token-authenticated service API.
-    from webapp import api_tokens, calendar_admin, operate, pipeline, service_api
+    from webapp import api_tokens, calendar_admin, modeler, operate, pipeline, service_api
     app.register_blueprint(pipeline.bp)
+    app.register_blueprint(modeler.bp)
     app.register_blueprint(api_tokens.bp)
     app.register_blueprint(calendar_admin.bp)
     app.register_blueprint(operate.bp)

@@ -223,6 +223,12 @@ def model_deploy(actor: Actor) -> bool:
     return actor.has("admin")
 
 
+def model_edit(actor: Actor) -> bool:
+    """Open a process-model version in the browser editor, validate it, preview its forms and keep a
+    draft of the edit: administrators (deploying the edit is model_deploy)."""
+    return actor.has("admin")
+
+
 # --- leaders' pipeline: dashboard, ledgers, period reports, metrics, API tokens ---------
 
 # Who reads the county's pipeline figures: heads of office, the vice county head, the commerce bureau

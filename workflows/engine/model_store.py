@@ -223,14 +223,57 @@ def validate_files(files: dict[str, str]) -> list[str]:
     return errors
 
 
+def check_files(session: Session, files: dict[str, str], operators: Iterable[str] | None = None) -> list[str]:
+    """Every check a deployment makes, without deploying (empty: the files can be deployed): the
+    files validate, every lane is a business role, every script compiles, every operator exists and the
+    documents the model declares are well formed."""
+    return validate_files(files) or unknown_lanes(files, known_role_codes(session)) or \
+        code_problems(parse_specs(content_hash(files), json.dumps(files, sort_keys=True)), operators) or \
+        document_problems(files, DOCUMENT_TITLES)
+
+
+def declare_loop_collections(text: str) -> str:
+    """The BPMN with a process-level `bpmn:property` declared for every multi-instance collection
+    (loopDataInputRef / loopDataOutputRef) that names a task-data variable no element declares.
+
+    SpiffWorkflow reads those references as variable names; BPMN wants the id of an item-aware
+    element, so a standard bpmn.io editor drops an undeclared one when it saves. A declared one
+    resolves and is kept, and SpiffWorkflow ignores process properties. Text with nothing to
+    declare comes back unchanged."""
+    root = _xml(text)
+    ids = {el.get("id") for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
+    changed = False
+    for process in root.iter(f"{{{BPMN_NS}}}process"):
+        missing = []
+        for tag in ("loopDataInputRef", "loopDataOutputRef"):
+            for ref in process.iter(f"{{{BPMN_NS}}}{tag}"):
+                name = (ref.text or "").strip()
+                if name and name not in ids and name not in missing:
+                    missing.append(name)
+        if not missing:
+            continue
+        at = 0  # after documentation / extensionElements / the properties already there
+        for i, child in enumerate(process):
+            if isinstance(child.tag, str) and etree.QName(child).localname in (
+                    "documentation", "extensionElements", "auditing", "monitoring", "property"):
+                at = i + 1
+        for offset, name in enumerate(missing):
+            prop = etree.Element(f"{{{BPMN_NS}}}property", id=name, name=name)
+            prop.tail = "\n    "
+            process.insert(at + offset, prop)
+            ids.add(name)
+        changed = True
+    if not changed:
+        return text
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8").decode("utf-8")
+
+
 def deploy(session: Session, files: dict[str, str], deployed_by: str, note: str | None = None,
            process_ids: list[str] | None = None, operators: Iterable[str] | None = None) -> list[ModelVersion]:
     """Store a new version of each process in the files (or of `process_ids` only) after they
     validate; processes identical to a deployed version are left as they are. Returns the new rows.
     Nothing is bound: `bind` says which county runs which version."""
-    errors = validate_files(files) or unknown_lanes(files, known_role_codes(session)) or \
-        code_problems(parse_specs(content_hash(files), json.dumps(files, sort_keys=True)), operators) or \
-        document_problems(files, DOCUMENT_TITLES)
+    errors = check_files(session, files, operators)
     if errors:
         raise ValueError(errors)
     models = processes_in(files)

@@ -7,6 +7,7 @@ from workflows.models.business_role import BusinessRole
 from workflows.models.calendar_day import CalendarDay
 from workflows.models.filing import Filing
 from workflows.models.instance import ProcessInstance
+from workflows.models.model_draft import ModelDraft
 from workflows.models.model_version import ModelVersion
 from workflows.models.notification import Notification
 from workflows.models.organisation import Organisation, Unit
@@ -19,6 +20,7 @@ from workflows.models.task_record import TaskOwner, TaskRecord
 from workflows.models.user import User, UserRole
 from workflows.models.user_session import UserSession
 
-__all__ = ["ApiRequest", "ApiToken", "Attachment", "AuditEvent", "BusinessRole", "CalendarDay", "Filing", "ModelVersion", "Notification",
+__all__ = ["ApiRequest", "ApiToken", "Attachment", "AuditEvent", "BusinessRole", "CalendarDay", "Filing", "ModelDraft", "ModelVersion",
+           "Notification",
            "Organisation", "OutboxMessage", "ProcessBinding", "ProcessInstance", "ProjectCopy", "RewardGrant", "StandIn",
            "TaskOwner", "TaskRecord", "Unit", "User", "UserRole", "UserSession"]

@@ -91,6 +91,14 @@ def shipped_deploy(actor: Actor, process_id: str, bind_to: list[int] | None = No
                                       [process_id], bind_to or [])]
 
 
+def deploy_files(s, actor: Actor, files: dict[str, str], note: str, process_ids: list[str] | None,
+                 bind_to: list[int]) -> list[ModelVersion]:
+    """Deploy in the caller's transaction (the browser editor's deploy): checks, audit and bindings
+    as for an upload. The caller has checked model_deploy."""
+    auth.require(auth.model_deploy(actor), "只有管理员可以部署流程模型。")
+    return _deploy(s, actor, files, note, process_ids, bind_to)
+
+
 def _deploy(s, actor: Actor, files: dict[str, str], note: str, process_ids: list[str] | None,
             bind_to: list[int]) -> list[ModelVersion]:
     counties = {c.id: c for c in model_store.counties(s)}
