@@ -304,7 +304,7 @@ def test_a_failed_sign_in_says_the_same_for_unknown_wrong_and_locked_accounts_an
             response = client.post("/login", data={"username": username, "password": "Wrong@2026x"})
             assert response.status_code == 401
         answers[username] = response.data.decode()
-    assert "用户名或密码错误；连续输错 5 次" in answers["no_such_user"] and "锁定" in answers["yanpan"]
+    assert "用户名或密码错误；从同一地址连续输错 5 次" in answers["no_such_user"] and "锁定" in answers["yanpan"]
     assert answers["no_such_user"].replace("no_such_user", "yanpan") == answers["yanpan"]
     assert len(verified) == 12  # every attempt ran the password hash, unknown users and locked accounts too
 

@@ -15,7 +15,7 @@ from werkzeug.routing import IntegerConverter
 from webapp.config import load_config, start_service
 from webapp.i18n import N_, error_text, form_text, select_locale
 from webapp.i18n_extra import action_name
-from webapp.inputs import has_nul
+from webapp.inputs import has_nul, safe_next
 from workflows.errors import ServiceError
 from workflows.forms import base_type, option_pairs, option_title, path_title
 from workflows.localtime import to_local
@@ -35,6 +35,8 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+# What a user whose password must be changed may still open.
+PASSWORD_DUE_ALLOWED = {"auth.password", "auth.logout", "auth.set_language", "auth.login", "static"}
 NUL_MESSAGE = "请求中含有不允许的空字符（NUL），请检查输入后重试。"
 # Secret keys that production refuses (besides a missing one or one shorter than 32 characters).
 WEAK_SECRETS = {"dev", "secret", "changeme", "change-me", "test", "x", "development", "secret-key"}
@@ -159,6 +161,18 @@ def create_app(test_config: dict | None = None) -> Flask:
             session.clear()
             flash(N_("会话已超时，请重新登录。"))
             return redirect(url_for("auth.login", next=request.path))
+        return None
+
+    @app.before_request
+    def _password_change_first():
+        # A password an administrator set (new account, reset) or one past its expiry: the user may do
+        # nothing but change it (or sign out) — GB/T 22239-2019 8.1.4.1 身份鉴别.
+        if (current_user.is_authenticated and current_user.actor.password_due
+                and request.endpoint not in PASSWORD_DUE_ALLOWED
+                and (request.blueprint or "") not in ("health", "filing_api", "service_api")):
+            if request.method == "GET":
+                return redirect(url_for("auth.password", next=safe_next(request.full_path.rstrip("?"), "/")))
+            return redirect(url_for("auth.password"))
         return None
 
     @app.before_request
