@@ -157,8 +157,13 @@ def test_init_creates_the_county_from_its_unit_list_and_an_administrator_who_sig
     assert code == 0, err
     assert "益阳市；南县 16 个单位" in out
     password = _password(out, "sysadmin")
-    # The three-way split of administration (三权分立) awaits its two other roles in this version.
-    assert "安全管理员：未建立" in out and "安全审计员：未建立" in out
+    # 三权分立: the system, security and audit administrators, each with its own one-time password.
+    passwords = {name: _password(out, name) for name in ("sysadmin", "secadmin", "auditadmin")}
+    assert len(set(passwords.values())) == 3 and "未建立" not in out
+    for name, page in (("secadmin", "/security/"), ("auditadmin", "/audit/versions")):
+        other, _ = _sign_in(name, passwords[name], change_to=OWN)
+        assert other.get(page).status_code == 200
+        assert other.get("/admin/").status_code == 403
     client, signed_in = _sign_in("sysadmin", password, change_to=OWN)
     assert signed_in.status_code == 302
     page = client.get("/admin/").get_data(as_text=True)

@@ -223,7 +223,7 @@ def test_the_app_runs_on_postgresql(postgres_url):
     assert [t[1] for t in ready_tasks(app, pid)] == ["approve_terms"]
 
 
-def test_admin_changes_a_users_roles(app, client):
+def test_the_security_administrator_changes_a_users_roles(app, client):
     from sqlalchemy import select
 
     from workflows.db import transaction
@@ -231,9 +231,9 @@ def test_admin_changes_a_users_roles(app, client):
 
     with transaction() as s:
         uid = s.scalar(select(User.id).where(User.username == "zhaoshang2"))
-    login(client, "admin")
-    assert client.post(f"/admin/users/{uid}/roles", data={"roles": []}).status_code == 422
-    assert client.post(f"/admin/users/{uid}/roles",
+    login(client, "secadmin")
+    assert client.post(f"/security/users/{uid}/roles", data={"roles": []}).status_code == 422
+    assert client.post(f"/security/users/{uid}/roles",
                        data={"roles": ["lead_officer", "screening_team"]}).status_code == 302
     login(client, "zhaoshang2")
     assert client.get("/projects/new").status_code == 200

@@ -105,11 +105,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         filing_api,
         filings,
         projects,
+        security,
         stand_ins,
         start,
         tasks,
     )
-    for module in (auth_views, tasks, projects, complaints, filings, admin, attachments, stand_ins, audit, start):
+    for module in (auth_views, tasks, projects, complaints, filings, admin, security, attachments, stand_ins, audit,
+                   start):
         app.register_blueprint(module.bp)
     # The filing API authenticates each request by its signature (HMAC per county), not by a session.
     csrf.exempt(filing_api.bp)
@@ -122,6 +124,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.exempt(service_api.bp)
     app.register_blueprint(service_api.bp)
     app.jinja_env.globals["pipeline_visible"] = _pipeline_visible
+    from workflows.roles import ADMINISTRATORS
+    app.jinja_env.globals["administrators"] = ADMINISTRATORS
 
     app.jinja_env.globals["form_text"] = form_text
     app.jinja_env.globals["error_text"] = error_text

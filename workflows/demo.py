@@ -13,8 +13,8 @@ from workflows.models._types import utcnow
 from workflows.services.user_service import hash_password
 
 DEMO_PASSWORD = "Demo@2026"
-# The demo users seeded outside COUNTY_USERS (prefecture and second county), by username.
-PREFECTURE_USERS = ("shishangwu", "tj_zhaoshang", "tj_shangwu", "tj_yanpan")
+# The demo users seeded outside COUNTY_USERS (prefecture, second county, two administrators), by username.
+PREFECTURE_USERS = ("shishangwu", "tj_zhaoshang", "tj_shangwu", "tj_yanpan", "secadmin", "auditadmin")
 
 # Units of 南县 (南政发〔2022〕6号 附件: 县商务局 as 综合协调单位 and the 产业招商单位) plus host sites and offices.
 COUNTY_UNITS = [
@@ -160,6 +160,9 @@ def seed_organisations(prefecture_name: str = "益阳市", filing_prefix: str = 
             ("tj_zhaoshang", f"{counties[1]} 招商专员 范洁", tj_units["jkq"].id, ["lead_officer"]),
             ("tj_shangwu", f"{counties[1]}商务局 程亮", tj_units["swj"].id, ["commerce_bureau"]),
             ("tj_yanpan", f"{counties[1]} 研判专班 石磊", tj_units["swj"].id, ["screening_team"]),
+            # 三权分立: beside the system administrator `admin`, the security and the audit administrator.
+            ("secadmin", "安全管理员", units["swj"].id, ["security_admin"]),
+            ("auditadmin", "安全审计员", units["sjj"].id, ["audit_admin"]),
         ]
         for username, name, unit_id, roles in people:
             s.add(User(username=username, display_name=name, password_hash=password, unit_id=unit_id,

@@ -24,7 +24,7 @@ from workflows.models import (
     UserRole,
 )
 from workflows.models._types import utcnow
-from workflows.roles import ROLES
+from workflows.roles import ADMINISTRATORS, ROLES
 from workflows.services import session_service
 
 # Sign-in throttling per account AND source address (OWASP ASVS 2.2.1; GB/T 22239-2019 8.1.4.1 登录失败处理):
@@ -192,8 +192,18 @@ def hash_password(password: str) -> str:
 
 # --- administration -------------------------------------------------------------------------
 
+def roles_problem(roles: list[str]) -> str | None:
+    """Why a set of roles is refused: unknown roles, none, or an administrative role (三权分立) together
+    with any other role — no account holds two of them, and none of them does business tasks."""
+    if not roles or any(r not in ROLES for r in roles):
+        return "请至少选择一个有效角色"
+    if set(roles) & ADMINISTRATORS and len(set(roles)) > 1:
+        return "系统管理员、安全管理员、安全审计员三个角色互斥，且不能兼任其他角色（三权分立）"
+    return None
+
+
 def user_list(actor: Actor) -> list[dict]:
-    auth.require(auth.admin(actor))
+    auth.require(auth.user_list(actor))
     with transaction() as s:
         users = s.scalars(select(User).order_by(User.unit_id, User.username)).all()
         return [{"id": u.id, "username": u.username, "display_name": u.display_name,
@@ -231,8 +241,11 @@ def user_create(actor: Actor, username: str, display_name: str, password: str, u
     problem = password_problem(password, username)
     if problem:
         errors["password"] = problem
-    if not roles or any(r not in ROLES for r in roles):
-        errors["roles"] = "请至少选择一个有效角色"
+    problem = roles_problem(roles)
+    if problem:
+        errors["roles"] = problem
+    elif set(roles) & ADMINISTRATORS:
+        errors["roles"] = "管理角色由安全管理员授予（三权分立）：请先以业务角色创建账号"
     with transaction() as s:
         if s.get(Unit, unit_id) is None:
             errors["unit_id"] = "请选择单位"
@@ -276,18 +289,20 @@ def _release_open_tasks(s, user_ids: list[int]) -> list[int]:
 
 
 def user_set_roles(actor: Actor, user_id: int, roles: list[str]) -> None:
-    auth.require(auth.admin(actor))
-    if not roles or any(r not in ROLES for r in roles):
-        raise ValidationFailed({"roles": "请至少选择一个有效角色"})
+    """The security administrator gives a user their roles (三权分立: an administrative role alone)."""
+    auth.require(auth.role_assign(actor), "只有安全管理员可以分配角色。")
+    problem = roles_problem(roles)
+    if problem:
+        raise ValidationFailed({"roles": problem})
     with transaction() as s:
         user = s.get(User, user_id)
         if user is None:
             raise NotFound("用户不存在")
-        if user.id == actor.id and "admin" not in roles:
-            raise Conflict("不能取消自己的管理员角色")
+        if user.id == actor.id:
+            raise Conflict("不能更改自己的角色")
         before = sorted(user.role_codes)
         user.roles = [UserRole(role=r) for r in dict.fromkeys(roles)]
-        audit.append(s, "roles_changed", actor=actor.username, address=actor.address,
+        audit.append(s, "roles_changed", actor=actor.username, role="security_admin", address=actor.address,
                      data={"username": user.username, "before": before, "after": sorted(set(roles))})
 
 
@@ -375,3 +390,31 @@ def unit_create(actor: Actor, organisation_id: int, code: str, name: str, kind: 
         audit.append(s, "unit_created", actor=actor.username, data={"code": code, "name": name},
                      address=actor.address)
         return unit.id
+
+
+# --- sign-in locks: the security administrator ---------------------------------------------------
+
+def lock_list(actor: Actor) -> list[dict]:
+    """Accounts held back at an address now, and failures still counting (newest first)."""
+    auth.require(auth.sign_in_locks(actor))
+    now = utcnow()
+    with transaction() as s:
+        rows = s.execute(select(SignInThrottle, User.username, User.display_name).join(User)
+                         .order_by(SignInThrottle.last_failure_at.desc()).limit(500)).all()
+        return [{"id": t.id, "username": username, "display_name": name, "address": t.address or "—",
+                 "failures": t.failures, "last_failure_at": t.last_failure_at, "locked_until": t.locked_until,
+                 "locked": bool(t.locked_until and t.locked_until > now)} for t, username, name in rows]
+
+
+def lock_lift(actor: Actor, row_id: int) -> str:
+    """Lift a lock (and forget the failures) of one account at one address; returns the username."""
+    auth.require(auth.sign_in_locks(actor))
+    with transaction() as s:
+        row = s.get(SignInThrottle, row_id)
+        if row is None:
+            raise NotFound("该锁定记录不存在（可能已解除）")
+        username = s.get(User, row.user_id).username
+        audit.append(s, "sign_in_lock_lifted", actor=actor.username, role="security_admin", address=actor.address,
+                     data={"username": username, "address": row.address, "failures": row.failures})
+        s.delete(row)
+        return username

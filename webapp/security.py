@@ -1,0 +1,50 @@
+"""The security administrator's pages (三权分立): who holds which role, and the sign-in locks."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import login_required
+
+from webapp.i18n import N_
+from webapp.session_user import actor
+from workflows import auth
+from workflows.errors import Forbidden, ValidationFailed
+from workflows.roles import ADMINISTRATORS, ROLES
+from workflows.services import user_service
+
+bp = Blueprint("security", __name__, url_prefix="/security")
+
+
+def _page(errors=None, status=200):
+    a = actor()
+    if not auth.role_assign(a):
+        raise Forbidden("只有安全管理员可以打开此页面。")
+    return render_template("security/index.html", users=user_service.user_list(a),
+                           locks=user_service.lock_list(a), roles=ROLES, administrators=ADMINISTRATORS,
+                           errors=errors or {}), status
+
+
+@bp.route("/")
+@login_required
+def index():
+    return _page()
+
+
+@bp.route("/users/<int:user_id>/roles", methods=["POST"])
+@login_required
+def user_roles(user_id: int):
+    try:
+        user_service.user_set_roles(actor(), user_id, request.form.getlist("roles"))
+    except ValidationFailed as failed:
+        return _page({f"roles_{user_id}": failed.errors["roles"]}, status=422)
+    flash(N_("角色已更新。"))
+    return redirect(url_for("security.index"))
+
+
+@bp.route("/locks/<int:row_id>/lift", methods=["POST"])
+@login_required
+def lock_lift(row_id: int):
+    username = user_service.lock_lift(actor(), row_id)
+    flash(gettext("已解除 %(username)s 的登录锁定。", username=username))
+    return redirect(url_for("security.index") + "#locks")
+
