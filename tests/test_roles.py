@@ -134,6 +134,9 @@ TABLE = {
     ("GET", "/security/"):                   [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 403],
     ("POST", "/security/users/<int:user_id>/roles"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422, 403],
     ("POST", "/security/locks/<int:row_id>/lift"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 404, 403],
+    # The security log: the security and the audit administrator search and export it.
+    ("GET", "/security/log"):                [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 200],
+    ("GET", "/security/log.csv"):            [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 200],
     # Attachments: who may see the project downloads; those working on it upload (auditors only read).
     # The body has no file: a permitted user is sent back (302) with the reason flashed, nothing stored.
     ("POST", "/projects/<int:instance_id>/attachments"): [302, 302, 302, 302, 302, 403, 403, 403, 302, 302, 403, 403, 403, 403, 403, 403],

@@ -1,6 +1,7 @@
 """Flask front end: HTTP, sessions, templates. No process logic; it calls workflows.services."""
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from datetime import timedelta
@@ -205,6 +206,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.errorhandler(ServiceError)
     def _service_error(err: ServiceError):
+        if err.status == 403:
+            record_denial(err.message)
         return render_template("error.html", message=err.message, params=err.params,
                                status=err.status), err.status
 
@@ -224,6 +227,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.errorhandler(403)
     def _forbidden(err):
+        record_denial("您没有访问此页面的权限。")
         return render_template("error.html", message="您没有访问此页面的权限。", status=403), 403
 
     @app.context_processor
@@ -235,6 +239,18 @@ def create_app(test_config: dict | None = None) -> Flask:
         return {"lang": select_locale(), "request_path": request.path, "unread_notifications": unread}
 
     return app
+
+
+def record_denial(reason: str, username: str | None = None) -> None:
+    """A refused request (403) goes into the security log (workflows/services/security_log.py)."""
+    from workflows.services import security_log
+
+    if username is None and current_user and current_user.is_authenticated:
+        username = current_user.actor.username
+    try:
+        security_log.record_denial(username, request.remote_addr, request.method, request.path, reason)
+    except Exception:
+        logging.getLogger("zhaoshang.security").exception("could not record a denied request")
 
 
 def _pipeline_visible() -> bool:

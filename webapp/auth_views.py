@@ -10,7 +10,7 @@ from webapp.inputs import safe_next
 from webapp.session_user import actor, end_session, load_user, start_session
 from workflows import password_policy
 from workflows.errors import ValidationFailed
-from workflows.services import user_service
+from workflows.services import security_log, user_service
 
 bp = Blueprint("auth", __name__)
 login_manager.user_loader(load_user)
@@ -45,6 +45,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    security_log.record_sign_out(actor())
     end_session()
     logout_user()
     session.clear()

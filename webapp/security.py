@@ -1,16 +1,17 @@
 """The security administrator's pages (三权分立): who holds which role, and the sign-in locks."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import login_required
 
 from webapp.i18n import N_
+from webapp.inputs import day, db_int
 from webapp.session_user import actor
 from workflows import auth
 from workflows.errors import Forbidden, ValidationFailed
 from workflows.roles import ADMINISTRATORS, ROLES
-from workflows.services import user_service
+from workflows.services import security_log, user_service
 
 bp = Blueprint("security", __name__, url_prefix="/security")
 
@@ -48,3 +49,31 @@ def lock_lift(row_id: int):
     flash(gettext("已解除 %(username)s 的登录锁定。", username=username))
     return redirect(url_for("security.index") + "#locks")
 
+
+def _filters() -> dict:
+    args = request.args
+    return {"category": args.get("category", ""), "who": args.get("who", "").strip(),
+            "address": args.get("address", "").strip(), "text": args.get("text", "").strip(),
+            "date_from": day(args.get("from")), "date_to": day(args.get("to"))}
+
+
+@bp.route("/log")
+@login_required
+def log():
+    """安全日志: search by category, user, address, text and dates (the security and audit administrators)."""
+    filters = _filters()
+    result = security_log.search(actor(), **filters, page=request.args.get("page", 1, type=db_int) or 1)
+    def page_url(page: int) -> str:
+        return url_for("security.log", **{**request.args.to_dict(), "page": page})
+
+    return render_template("security/log.html", r=result, f=filters, args=request.args, page_url=page_url,
+                           categories=security_log.categories(actor()))
+
+
+@bp.route("/log.csv")
+@login_required
+def log_csv():
+    """The same search as CSV (formula-safe cells)."""
+    text = security_log.export_csv(actor(), **_filters())
+    return Response(text, mimetype="text/csv; charset=utf-8", headers={
+        "Content-Disposition": "attachment; filename=security-log.csv"})
