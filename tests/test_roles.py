@@ -125,6 +125,13 @@ TABLE = {
     # 修改密码: every signed-in user; an empty form is refused (the old password is wrong).
     ("GET", "/me/password"):                 [302, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
     ("POST", "/me/password"):                [302, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422],
+    # Two factors: the second sign-in step needs a password step first (else back to /login); anyone
+    # signed in may enrol (an empty code is refused); the security administrator resets a lost factor.
+    ("GET", "/login/totp"):                  [302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302],
+    ("POST", "/login/totp"):                 [302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302, 302],
+    ("GET", "/me/totp"):                     [302, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
+    ("POST", "/me/totp"):                    [302, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422],
+    ("POST", "/security/users/<int:user_id>/totp-reset"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 302, 403],
     ("GET", "/me/stand-ins/"):               [302, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
     ("POST", "/me/stand-ins/"):              [302, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422, 422],
     ("POST", "/me/stand-ins/<int:row_id>/cancel"): [302, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404],

@@ -38,6 +38,7 @@ SECURITY_HEADERS = {
 }
 # What a user whose password must be changed may still open.
 PASSWORD_DUE_ALLOWED = {"auth.password", "auth.logout", "auth.set_language", "auth.login", "static"}
+TOTP_DUE_ALLOWED = PASSWORD_DUE_ALLOWED | {"auth.totp_enrol"}
 NUL_MESSAGE = "请求中含有不允许的空字符（NUL），请检查输入后重试。"
 # Secret keys that production refuses (besides a missing one or one shorter than 32 characters).
 WEAK_SECRETS = {"dev", "secret", "changeme", "change-me", "test", "x", "development", "secret-key"}
@@ -178,6 +179,11 @@ def create_app(test_config: dict | None = None) -> Flask:
             if request.method == "GET":
                 return redirect(url_for("auth.password", next=safe_next(request.full_path.rstrip("?"), "/")))
             return redirect(url_for("auth.password"))
+        # Then a role that needs two factors (ZS_TOTP_ROLES) without one enrolled: enrol first.
+        if (current_user.is_authenticated and current_user.actor.totp_due
+                and request.endpoint not in TOTP_DUE_ALLOWED
+                and (request.blueprint or "") not in ("health", "filing_api", "service_api")):
+            return redirect(url_for("auth.totp_enrol"))
         return None
 
     @app.before_request

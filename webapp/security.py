@@ -8,10 +8,10 @@ from flask_login import login_required
 from webapp.i18n import N_
 from webapp.inputs import day, db_int
 from webapp.session_user import actor
-from workflows import auth
+from workflows import auth, two_factor
 from workflows.errors import Forbidden, ValidationFailed
 from workflows.roles import ADMINISTRATORS, ROLES
-from workflows.services import security_log, user_service
+from workflows.services import security_log, two_factor_service, user_service
 
 bp = Blueprint("security", __name__, url_prefix="/security")
 
@@ -22,6 +22,7 @@ def _page(errors=None, status=200):
         raise Forbidden("只有安全管理员可以打开此页面。")
     return render_template("security/index.html", users=user_service.user_list(a),
                            locks=user_service.lock_list(a), roles=ROLES, administrators=ADMINISTRATORS,
+                           totp_roles=two_factor.required_roles(),
                            errors=errors or {}), status
 
 
@@ -48,6 +49,15 @@ def lock_lift(row_id: int):
     username = user_service.lock_lift(actor(), row_id)
     flash(gettext("已解除 %(username)s 的登录锁定。", username=username))
     return redirect(url_for("security.index") + "#locks")
+
+
+@bp.route("/users/<int:user_id>/totp-reset", methods=["POST"])
+@login_required
+def totp_reset(user_id: int):
+    """A lost phone: remove the user's second factor; they enrol again at their next sign-in."""
+    username = two_factor_service.reset(actor(), user_id)
+    flash(gettext("已重置 %(username)s 的动态口令，该用户须重新绑定。", username=username))
+    return redirect(url_for("security.index"))
 
 
 def _filters() -> dict:

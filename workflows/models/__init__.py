@@ -14,12 +14,12 @@ from workflows.models.outbox_message import OutboxMessage
 from workflows.models.process_binding import ProcessBinding
 from workflows.models.project_copy import ProjectCopy
 from workflows.models.reward_grant import RewardGrant
-from workflows.models.sign_in import PasswordHistory, SignInThrottle
+from workflows.models.sign_in import PasswordHistory, RecoveryCode, SignInThrottle
 from workflows.models.stand_in import StandIn
 from workflows.models.task_record import TaskRecord
 from workflows.models.user import User, UserRole
 from workflows.models.user_session import UserSession
 
 __all__ = ["ApiRequest", "ApiToken", "Attachment", "AuditEvent", "BusinessRole", "CalendarDay", "Filing", "ModelVersion", "Notification",
-           "Organisation", "OutboxMessage", "PasswordHistory", "ProcessBinding", "ProcessInstance", "ProjectCopy", "RewardGrant", "SignInThrottle", "StandIn",
+           "Organisation", "OutboxMessage", "PasswordHistory", "ProcessBinding", "ProcessInstance", "ProjectCopy", "RecoveryCode", "RewardGrant", "SignInThrottle", "StandIn",
            "TaskRecord", "Unit", "User", "UserRole", "UserSession"]

@@ -32,7 +32,7 @@ RETENTION_DAYS = 183  # at least; see the module's docstring
 CATEGORIES: dict[str, tuple[str, frozenset[str]]] = {
     "sign_in": ("登录与口令", frozenset({
         "signed_in", "signed_out", "sign_in_failed", "sign_in_locked", "sign_in_lock_lifted", "password_changed",
-        "password_change_refused"})),
+        "password_change_refused", "totp_passed", "totp_failed", "recovery_code_used"})),
     "denied": ("拒绝访问", frozenset({"access_denied"})),
     "admin": ("管理操作", frozenset({
         "user_created", "user_activated", "user_deactivated", "password_reset", "tasks_reassigned", "unit_created",
