@@ -22,6 +22,9 @@ os.environ.setdefault("ZS_FILE_STORE_PATH", tempfile.mkdtemp(prefix="zs-files-")
 # The app starts without demo data unless asked; the tests sign in as the demo users, also on PostgreSQL.
 os.environ.setdefault("ZS_DEMO_DATA", "1")
 os.environ.setdefault("ZS_ALLOW_DEMO_ON_SERVER", "1")
+# Administrators sign in with a password alone in the tests, unless a test asks for two factors
+# (tests/test_two_factor.py); production obliges the three administrative roles by default.
+os.environ.setdefault("ZS_TOTP_ROLES", "none")
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "test-output"

@@ -50,7 +50,11 @@ WEB_APP = textwrap.dedent("""
     app.config["WTF_CSRF_ENABLED"] = False
     client = app.test_client()
     signed_in = client.post("/login", data={"username": "sysadmin", "password": sys.argv[1]})
-    print(signed_in.status_code, client.get("/admin/").status_code)
+    forced = client.get("/admin/")  # the one-time password must be changed first
+    changed = client.post("/me/password", data={"old_password": sys.argv[1], "new_password": "Sys-Own#2026x",
+                                                 "confirm": "Sys-Own#2026x"})
+    print(signed_in.status_code, forced.headers.get("Location", "").split("?")[0], changed.status_code,
+          client.get("/admin/").status_code)
 """)
 
 
@@ -65,14 +69,14 @@ def test_the_app_the_scheduler_and_every_command_use_the_same_database_and_check
     # The web app finds the administrator init created, and signs them in (an audit event in that database).
     web = _run(env, elsewhere, sys.executable, "-c", WEB_APP, password)
     assert web.returncode == 0, web.stderr[-3000:]
-    assert web.stdout.split() == ["302", "200"]
+    assert web.stdout.split() == ["302", "/me/password", "302", "200"]
     # The scheduler signs a checkpoint of every event so far (init's and the app's) into the same file.
     scheduled = _module(env, elsewhere, "workflows.scheduler", "--once")
     assert scheduled.returncode == 0, scheduled.stderr
     events = int(re.search(r"audit checkpoint up to event #(\d+)", scheduled.stdout).group(1))
     with sqlite3.connect(instance / "zhaoshang.sqlite3") as conn:
         actions = [a for (a,) in conn.execute("SELECT action FROM audit_event ORDER BY id")]
-    assert len(actions) == events and actions[-1] == "signed_in" and "system_initialised" in actions
+    assert len(actions) == events and actions[-2:] == ["signed_in", "password_changed"] and "system_initialised" in actions
     # deploy_model finds the administrator, and the shipped models init deployed there (nothing new to deploy);
     # verify reads the same chain and checks the scheduler's checkpoint.
     deployed = _module(env, elsewhere, "workflows.deploy_model", str(ROOT), "--by", "sysadmin", "--note", "same db")
@@ -122,18 +126,28 @@ def instance(request, tmp_path, monkeypatch):
     return request.param
 
 
+OWN = "Own-Pass#2026x"  # what a user chooses in place of the printed one-time password
+
+
 def _zhaoshang(capsys, *argv: str) -> tuple[int, str, str]:
     code = cli.main(list(argv))
     out = capsys.readouterr()
     return code, out.out, out.err
 
 
-def _sign_in(username: str, password: str):
+def _sign_in(username: str, password: str, change_to: str | None = None):
+    """Sign in; with `change_to`, first replace the one-time password (nothing else opens until then)."""
     from webapp import create_app
 
     app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t", "DEMO_DATA": False})
     client = app.test_client()
-    return client, client.post("/login", data={"username": username, "password": password})
+    signed_in = client.post("/login", data={"username": username, "password": password})
+    if change_to and signed_in.status_code == 302:
+        assert client.get("/").headers["Location"].startswith("/me/password")
+        changed = client.post("/me/password", data={"old_password": password, "new_password": change_to,
+                                                    "confirm": change_to})
+        assert changed.status_code == 302, changed.get_data(as_text=True)[:2000]
+    return client, signed_in
 
 
 @pytest.mark.parametrize("instance", ["sqlite_url", pytest.param("postgres_url", marks=pytest.mark.postgres)],
@@ -143,9 +157,14 @@ def test_init_creates_the_county_from_its_unit_list_and_an_administrator_who_sig
     assert code == 0, err
     assert "益阳市；南县 16 个单位" in out
     password = _password(out, "sysadmin")
-    # The three-way split of administration (三权分立) awaits its two other roles in this version.
-    assert "安全管理员：未建立" in out and "安全审计员：未建立" in out
-    client, signed_in = _sign_in("sysadmin", password)
+    # 三权分立: the system, security and audit administrators, each with its own one-time password.
+    passwords = {name: _password(out, name) for name in ("sysadmin", "secadmin", "auditadmin")}
+    assert len(set(passwords.values())) == 3 and "未建立" not in out
+    for name, page in (("secadmin", "/security/"), ("auditadmin", "/audit/versions")):
+        other, _ = _sign_in(name, passwords[name], change_to=OWN)
+        assert other.get(page).status_code == 200
+        assert other.get("/admin/").status_code == 403
+    client, signed_in = _sign_in("sysadmin", password, change_to=OWN)
     assert signed_in.status_code == 302
     page = client.get("/admin/").get_data(as_text=True)
     for name in ("县发展和改革局", "南县经济开发区", "茅草街镇", "益阳市商务局"):
@@ -155,7 +174,7 @@ def test_init_creates_the_county_from_its_unit_list_and_an_administrator_who_sig
     # Run twice: refused, nothing changed, the first password still the one.
     code, out, err = _zhaoshang(capsys, "init", str(UNITS))
     assert code == 1 and "init 只能运行一次" in err and "sysadmin" not in out
-    assert _sign_in("sysadmin", password)[1].status_code == 302
+    assert _sign_in("sysadmin", OWN)[1].status_code == 302
 
 
 def test_init_names_every_bad_row_and_creates_nothing(tmp_path, capsys, monkeypatch, sqlite_url):
@@ -211,17 +230,17 @@ def test_import_users_lists_bad_rows_by_number_and_imports_nobody_until_all_are_
     code, out, err = _zhaoshang(capsys, "import-users", str(good))
     assert code == 0, err
     assert "已导入 3 个用户" in out
-    client, signed_in = _sign_in("wangfang", _password(out, "wangfang"))
+    client, signed_in = _sign_in("wangfang", _password(out, "wangfang"), change_to=OWN)
     assert signed_in.status_code == 302
     assert "王芳" in client.get("/").get_data(as_text=True)  # the inbox, as the imported user
     # The county init made runs its process: the imported lead officer registers a lead, and it waits
     # for the imported screening team.
     from flow_support import LEAD
 
-    client, signed_in = _sign_in("liming", _password(out, "liming"))
+    client, signed_in = _sign_in("liming", _password(out, "liming"), change_to=OWN)
     started = client.post("/projects/new", data={k: v for k, v in LEAD.items() if v is not None})
     assert started.status_code == 302, started.get_data(as_text=True)[:2000]
-    client, _ = _sign_in("wangfang", _password(out, "wangfang"))
+    client, _ = _sign_in("wangfang", OWN)
     assert LEAD["project_name"] in client.get("/").get_data(as_text=True)
 
 

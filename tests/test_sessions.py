@@ -62,7 +62,7 @@ def test_a_cookie_captured_before_an_administrator_resets_the_password_no_longer
     assert not _signed_in(stolen) and not _signed_in(client)
     assert _signed_in(admin)  # the administrator's own session is untouched
     login(client, "zhaoshang", "Another@2026x")
-    assert _signed_in(client)
+    assert client.get("/").headers["Location"].startswith("/me/password")  # signed in; must change it first
 
 
 def test_a_cookie_captured_before_deactivation_no_longer_works_even_after_reactivation(app, client):

@@ -1,6 +1,7 @@
 """Flask front end: HTTP, sessions, templates. No process logic; it calls workflows.services."""
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from datetime import timedelta
@@ -16,7 +17,7 @@ from werkzeug.routing import IntegerConverter
 from webapp.config import load_config, start_service
 from webapp.i18n import N_, error_text, form_text, list_columns, select_locale
 from webapp.i18n_extra import action_name
-from webapp.inputs import has_nul
+from webapp.inputs import has_nul, safe_next
 from workflows.errors import ServiceError
 from workflows.forms import (
     base_type,
@@ -44,6 +45,9 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+# What a user whose password must be changed may still open.
+PASSWORD_DUE_ALLOWED = {"auth.password", "auth.logout", "auth.set_language", "auth.login", "static"}
+TOTP_DUE_ALLOWED = PASSWORD_DUE_ALLOWED | {"auth.totp_enrol"}
 NUL_MESSAGE = "请求中含有不允许的空字符（NUL），请检查输入后重试。"
 # Secret keys that production refuses (besides a missing one or one shorter than 32 characters).
 WEAK_SECRETS = {"dev", "secret", "changeme", "change-me", "test", "x", "development", "secret-key"}
@@ -117,11 +121,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         filing_api,
         filings,
         projects,
+        security,
         stand_ins,
         start,
         tasks,
     )
-    for module in (auth_views, tasks, projects, complaints, filings, admin, attachments, stand_ins, audit, start):
+    for module in (auth_views, tasks, projects, complaints, filings, admin, security, attachments, stand_ins, audit,
+                   start):
         app.register_blueprint(module.bp)
     # The filing API authenticates each request by its signature (HMAC per county), not by a session.
     csrf.exempt(filing_api.bp)
@@ -136,6 +142,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.exempt(service_api.bp)
     app.register_blueprint(service_api.bp)
     app.jinja_env.globals["pipeline_visible"] = _pipeline_visible
+    from workflows.roles import ADMINISTRATORS
+    app.jinja_env.globals["administrators"] = ADMINISTRATORS
 
     app.jinja_env.globals["form_text"] = form_text
     app.jinja_env.globals["list_columns"] = list_columns
@@ -182,6 +190,23 @@ def create_app(test_config: dict | None = None) -> Flask:
         return None
 
     @app.before_request
+    def _password_change_first():
+        # A password an administrator set (new account, reset) or one past its expiry: the user may do
+        # nothing but change it (or sign out) — GB/T 22239-2019 8.1.4.1 身份鉴别.
+        if (current_user.is_authenticated and current_user.actor.password_due
+                and request.endpoint not in PASSWORD_DUE_ALLOWED
+                and (request.blueprint or "") not in ("health", "filing_api", "service_api")):
+            if request.method == "GET":
+                return redirect(url_for("auth.password", next=safe_next(request.full_path.rstrip("?"), "/")))
+            return redirect(url_for("auth.password"))
+        # Then a role that needs two factors (ZS_TOTP_ROLES) without one enrolled: enrol first.
+        if (current_user.is_authenticated and current_user.actor.totp_due
+                and request.endpoint not in TOTP_DUE_ALLOWED
+                and (request.blueprint or "") not in ("health", "filing_api", "service_api")):
+            return redirect(url_for("auth.totp_enrol"))
+        return None
+
+    @app.before_request
     def _refuse_nul():
         # PostgreSQL refuses NUL in text (a 500 deep down): refuse it at the door with a clear 400.
         values = [x for pair in request.args.items(multi=True) for x in pair]
@@ -207,6 +232,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.errorhandler(ServiceError)
     def _service_error(err: ServiceError):
+        if err.status == 403:
+            record_denial(err.message)
         return render_template("error.html", message=err.message, params=err.params,
                                status=err.status), err.status
 
@@ -226,6 +253,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     @app.errorhandler(403)
     def _forbidden(err):
+        record_denial("您没有访问此页面的权限。")
         return render_template("error.html", message="您没有访问此页面的权限。", status=403), 403
 
     @app.context_processor
@@ -237,6 +265,18 @@ def create_app(test_config: dict | None = None) -> Flask:
         return {"lang": select_locale(), "request_path": request.path, "unread_notifications": unread}
 
     return app
+
+
+def record_denial(reason: str, username: str | None = None) -> None:
+    """A refused request (403) goes into the security log (workflows/services/security_log.py)."""
+    from workflows.services import security_log
+
+    if username is None and current_user and current_user.is_authenticated:
+        username = current_user.actor.username
+    try:
+        security_log.record_denial(username, request.remote_addr, request.method, request.path, reason)
+    except Exception:
+        logging.getLogger("zhaoshang.security").exception("could not record a denied request")
 
 
 def _pipeline_visible() -> bool:

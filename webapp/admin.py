@@ -9,7 +9,7 @@ from webapp.i18n import N_
 from webapp.inputs import db_int_or_zero
 from webapp.session_user import actor
 from workflows.errors import ValidationFailed
-from workflows.roles import ROLES
+from workflows.roles import ADMINISTRATORS, ROLES
 from workflows.services import model_service, role_service, user_service
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -23,6 +23,7 @@ def _page(errors=None, values=None, status=200):
     a = actor()
     return render_template("admin/users.html", users=user_service.user_list(a), units=user_service.unit_list(a),
                            organisations=user_service.organisation_list(a), roles=ROLES,
+                           administrators=ADMINISTRATORS,
                            errors=errors or {}, values=values or {}), status
 
 
@@ -52,17 +53,6 @@ def user_active(user_id: int):
     active = request.form.get("active") == "1"
     user_service.user_set_active(actor(), user_id, active)
     flash(N_("已启用该用户。") if active else N_("已停用该用户。"))
-    return redirect(url_for("admin.index"))
-
-
-@bp.route("/users/<int:user_id>/roles", methods=["POST"])
-@login_required
-def user_roles(user_id: int):
-    try:
-        user_service.user_set_roles(actor(), user_id, request.form.getlist("roles"))
-    except ValidationFailed as failed:
-        return _page({f"roles_{user_id}": failed.errors["roles"]}, status=422)
-    flash(N_("角色已更新。"))
     return redirect(url_for("admin.index"))
 
 

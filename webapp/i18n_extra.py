@@ -38,6 +38,15 @@ ACTION_NAMES = {
     "instance_migrated": N_("迁移到新版本"), "instance_task_skipped": N_("跳过环节"),
     "instance_data_corrected": N_("更正流程数据"), "instance_step_retried": N_("重试失败步骤"),
     "step_failed": N_("步骤执行出错"),
+    # The security log (workflows/services/security_log.py).
+    "signed_in": N_("登录"), "signed_out": N_("退出登录"), "sign_in_failed": N_("登录失败"),
+    "sign_in_locked": N_("登录锁定"), "sign_in_lock_lifted": N_("解除登录锁定"), "password_changed": N_("修改密码"),
+    "password_change_refused": N_("修改密码未成功"), "password_reset": N_("重置密码"), "access_denied": N_("拒绝访问"),
+    "user_created": N_("新建用户"), "user_activated": N_("启用用户"), "unit_created": N_("新建单位"),
+    "unit_activated": N_("启用单位"), "api_token_created": N_("新建接口令牌"), "api_token_revoked": N_("吊销接口令牌"),
+    "system_initialised": N_("系统初始化"), "security_log_exported": N_("导出安全日志"),
+    "totp_enrolled": N_("绑定动态口令"), "totp_reset": N_("重置动态口令"), "totp_policy_changed": N_("更改动态口令要求"),
+    "recovery_code_used": N_("使用恢复码登录"), "totp_passed": N_("动态口令通过"), "totp_failed": N_("动态口令错误"),
 }
 
 

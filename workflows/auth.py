@@ -11,7 +11,7 @@ from workflows import filing_exchange
 from workflows.actor import Actor
 from workflows.errors import Forbidden
 from workflows.models import Filing, Organisation, ProcessInstance, ProjectCopy, TaskRecord
-from workflows.roles import COUNTY_WIDE_READERS, ROLES
+from workflows.roles import ADMINISTRATORS, COUNTY_WIDE_READERS, ROLES
 
 
 def require(allowed: bool, message: str = "您没有执行此操作的权限。") -> None:
@@ -19,10 +19,15 @@ def require(allowed: bool, message: str = "您没有执行此操作的权限。"
         raise Forbidden(message)
 
 
+def business_user(actor: Actor) -> bool:
+    """Whether the actor does business tasks at all: administrators (三权分立) never do."""
+    return not actor.roles & ADMINISTRATORS
+
+
 def process_start(actor: Actor, lane: str) -> bool:
     """Who starts a process: a county user with the role of its first task's lane (BPMN); any county
-    user when the first task lies outside every lane (it is then the initiator's own)."""
-    return (not lane or actor.has(lane)) and actor.org_kind == "county"
+    user but an administrator when the first task lies outside every lane (it is then the initiator's own)."""
+    return (actor.has(lane) if lane else business_user(actor)) and actor.org_kind == "county"
 
 
 def task_eligible(actor: Actor, record: TaskRecord, instance: ProcessInstance, county: Organisation) -> bool:
@@ -77,8 +82,9 @@ def standing_in_for(session: Session, actor: Actor) -> list[Actor]:
 
 def acting_for(session: Session, actor: Actor, record: TaskRecord, instance: ProcessInstance,
                county: Organisation) -> Actor | None:
-    """The absent user on whose behalf this actor may work the task today, if any."""
-    if task_eligible(actor, record, instance, county):
+    """The absent user on whose behalf this actor may work the task today, if any (never for an
+    administrator, who does no business tasks)."""
+    if task_eligible(actor, record, instance, county) or not business_user(actor):
         return None
     return next((absent for absent in standing_in_for(session, actor)
                  if task_eligible(absent, record, instance, county)), None)
@@ -145,7 +151,7 @@ def project_view(session: Session, actor: Actor, instance: ProcessInstance) -> b
 
 def project_copy(session: Session, actor: Actor, instance: ProcessInstance) -> bool:
     """抄送: people working on the county's project may copy it; auditors and administrators act on none."""
-    working_roles = actor.roles - {"auditor", "admin"}
+    working_roles = actor.roles - {"auditor"} - ADMINISTRATORS
     return bool(working_roles) and actor.org_id == instance.county_id and project_view(session, actor, instance)
 
 
@@ -164,7 +170,30 @@ def special_filing_record(actor: Actor, instance: ProcessInstance) -> bool:
 
 
 def admin(actor: Actor) -> bool:
+    """The system administrator: users, units, business roles, process models (三权分立)."""
     return actor.has("admin")
+
+
+def user_list(actor: Actor) -> bool:
+    """The list of users: the system administrator (who keeps them) and the security administrator
+    (who gives them their roles)."""
+    return actor.has("admin") or actor.has("security_admin")
+
+
+def role_assign(actor: Actor) -> bool:
+    """Give a user their roles, administrative ones included: the security administrator."""
+    return actor.has("security_admin")
+
+
+def sign_in_locks(actor: Actor) -> bool:
+    """See and lift sign-in locks (per account and address): the security administrator."""
+    return actor.has("security_admin")
+
+
+def security_log_read(actor: Actor) -> bool:
+    """The security log (sign-ins, failures, locks, denials, administrative and security changes),
+    searched and exported: the security administrator and the audit administrator (安全审计员)."""
+    return actor.has("security_admin") or actor.has("audit_admin")
 
 
 def attachment_upload(session: Session, actor: Actor, instance: ProcessInstance,
@@ -172,7 +201,7 @@ def attachment_upload(session: Session, actor: Actor, instance: ProcessInstance,
     """附件: people working on the running project add files; auditors and administrators only read.
     On a task, those who may work on it (or its delegate) while it is open; otherwise those who may
     see the project."""
-    if instance.status != "running" or not actor.roles - {"auditor", "admin"}:
+    if instance.status != "running" or not actor.roles - {"auditor"} - ADMINISTRATORS:
         return False
     if record is not None:
         county = session.get(Organisation, instance.county_id)
@@ -214,8 +243,9 @@ def audit_database(actor: Actor) -> bool:
 
 
 def model_versions_read(actor: Actor) -> bool:
-    """The list of process-model versions and the difference between two: auditors and administrators."""
-    return actor.has("auditor") or actor.has("admin")
+    """The list of process-model versions and the difference between two: auditors, the system
+    administrator who deploys them and the audit administrator who reads every log."""
+    return actor.has("auditor") or actor.has("admin") or actor.has("audit_admin")
 
 
 def model_deploy(actor: Actor) -> bool:

@@ -41,6 +41,11 @@ OPTIONS = {
     "SESSION_COOKIE_SECURE": (bool, None, ("Send the session cookie only over HTTPS; default on in production, "
                                            "off otherwise (http://127.0.0.1 for `make run`).")),
     "SESSION_MINUTES": (int, 30, "Idle minutes before a signed-in session expires."),
+    "PASSWORD_MAX_DAYS": (int, 90, ("Days after which a password must be changed at the next sign-in; 0 = never. "
+                                    "Administrators' one-time passwords must always be changed at first sign-in.")),
+    "TOTP_ROLES": (list, ["admin", "security_admin", "audit_admin"], ("Roles whose users must sign in with a "
+                   "second factor (TOTP from an authenticator app), comma-separated; empty = nobody is obliged "
+                   "(anyone may still enrol).")),
     "SESSION_MAX_HOURS": (int, 12, "Hours after sign-in when a session ends however active it is."),
     "AUDIT_HMAC_KEY": (str, None, "Key signing the audit checkpoints (also for the scheduler); unset = no checkpoints."),
     "AUDIT_CHECKPOINT_FILE": (str, None, ("Signed audit checkpoints (JSON lines), best on other storage than the "
@@ -107,11 +112,22 @@ def load(overrides: dict | None = None, environ: dict | None = None) -> dict:
 
 def bind(config: dict) -> None:
     """Point the service at this configuration: database, mail, audit anchors, filing exchange."""
-    from workflows import anchors, currencies, db, filestore, filing_exchange, mail
+    from workflows import (
+        anchors,
+        currencies,
+        db,
+        filestore,
+        filing_exchange,
+        mail,
+        password_policy,
+        two_factor,
+    )
 
     if config["DATABASE_URL"].startswith("sqlite:///"):
         Path(config["DATABASE_URL"].removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     db.init(config["DATABASE_URL"])
+    password_policy.configure(config["PASSWORD_MAX_DAYS"])
+    two_factor.configure(config["TOTP_ROLES"])
     mail.configure(config["SMTP_HOST"], config["SMTP_PORT"], config["SMTP_FROM"])
     anchors.configure(config["AUDIT_CHECKPOINT_FILE"], config["AUDIT_HMAC_KEY"])
     filestore.configure(config)

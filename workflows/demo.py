@@ -9,6 +9,7 @@ from workflows.db import transaction
 from workflows.engine import model_store
 from workflows.localtime import china_today
 from workflows.models import Organisation, Unit, User, UserRole
+from workflows.models._types import utcnow
 from workflows.services.user_service import hash_password
 
 DEMO_PASSWORD = "Demo@2026"
@@ -193,8 +194,12 @@ def seed_organisations(prefecture_name: str = "益阳市", filing_prefix: str = 
         people = [(u, n, units[c].id, r) for u, n, c, r in COUNTY_USERS]
         people.append(("shishangwu", f"{prefecture_name}商务局 备案科 田野", pref_unit.id, ["prefecture_bureau"]))
         people += [(u, f"{counties[1]} {n}", tj_units[c].id, r) for u, n, c, r in SECOND_COUNTY_USERS]
+        # 三权分立: beside the system administrator `admin`, the security and the audit administrator.
+        people += [("secadmin", "安全管理员", units["swj"].id, ["security_admin"]),
+                   ("auditadmin", "安全审计员", units["sjj"].id, ["audit_admin"])]
         for username, name, unit_id, roles in people:
             s.add(User(username=username, display_name=name, password_hash=password, unit_id=unit_id,
+                       password_changed_at=utcnow(),
                        email=f"{username}@demo.example", roles=[UserRole(role=r) for r in roles]))
         # First-time setup: the shipped models are deployed and bound to both counties explicitly (later
         # code upgrades only offer their models to the administrator, see model_store.offered_processes).

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from workflows import audit
 from workflows.db import transaction
 from workflows.models import Organisation, Unit, User, UserRole
+from workflows.models._types import utcnow
 from workflows.roles import ROLES
 from workflows.services.user_service import hash_password
 
@@ -189,7 +190,8 @@ def init(path: Path, prefecture: str, filing_prefix: str, admin_unit: str | None
                 continue
             password = _password()
             s.add(User(username=username, display_name=display, password_hash=hash_password(password),
-                       unit_id=home.id, roles=[UserRole(role=role)]))
+                       unit_id=home.id, roles=[UserRole(role=role)], must_change_password=True,
+                       password_changed_at=utcnow()))
             administrators.append((username, display, role, password))
             audit.append(s, "user_created", actor=ACTOR, data={"username": username, "roles": [role]})
         audit.append(s, "system_initialised", actor=ACTOR, data={
@@ -278,6 +280,7 @@ def import_users(path: Path, county: str | None = None) -> list[tuple[str, str, 
         for username, name, unit_id, roles, email in planned:
             password = _password()
             s.add(User(username=username, display_name=name, password_hash=hash_password(password), unit_id=unit_id,
+                       must_change_password=True, password_changed_at=utcnow(),
                        email=email or None, roles=[UserRole(role=r) for r in roles]))
             audit.append(s, "user_created", actor=ACTOR, data={"username": username, "roles": roles,
                                                                "source": path.name})

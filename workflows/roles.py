@@ -1,6 +1,7 @@
 """The roles of docs/domain.md. A BPMN lane's name is a role code.
 
-Administrative roles (auditor, admin) are fixed here and cannot be edited. Business roles are data
+Fixed roles (the business role 审计 `auditor`, and the three administrative roles of 三权分立) are fixed
+here and cannot be edited. Business roles are data
 (table business_role, seeded with the roles below by migration 0017): the system administrator adds
 more (workflows/services/role_service.py) and a deployed model's lanes may name any of them.
 `ROLES` is every role this process knows, refreshed from the database outside transactions
@@ -21,9 +22,15 @@ class Role:
 
 
 ADMIN_ROLES: dict[str, Role] = {r.code: r for r in [
-    Role("auditor", "审计", "county"),
-    Role("admin", "管理员", "county"),
+    Role("auditor", "审计", "county"),  # the business role 审计: reads its county's projects
+    # 三权分立 (GB/T 22239-2019 8.1.4.2 访问控制, 8.1.10.x 集中管控): three administrators, none of whom
+    # holds another role or does business tasks.
+    Role("admin", "系统管理员", "county"),  # users, units, business roles, process models, calendar, API tokens
+    Role("security_admin", "安全管理员", "county"),  # assigns roles, lifts sign-in locks, security settings
+    Role("audit_admin", "安全审计员", "county"),  # reads every log, administrators' actions included; changes nothing
 ]}
+# The three administrative roles: an account holding one holds no other role.
+ADMINISTRATORS = frozenset({"admin", "security_admin", "audit_admin"})
 
 # The business roles seeded at installation (the same list as migration 0017).
 SEEDED_BUSINESS_ROLES = [

@@ -15,12 +15,13 @@ from workflows.models.outbox_message import OutboxMessage
 from workflows.models.process_binding import ProcessBinding
 from workflows.models.project_copy import ProjectCopy
 from workflows.models.reward_grant import RewardGrant
+from workflows.models.sign_in import PasswordHistory, RecoveryCode, SignInThrottle
 from workflows.models.stand_in import StandIn
 from workflows.models.task_record import TaskOwner, TaskRecord
 from workflows.models.user import User, UserRole
 from workflows.models.user_session import UserSession
 
 __all__ = ["ApiRequest", "ApiToken", "Attachment", "AuditEvent", "BusinessRole", "CalendarDay", "Filing", "ModelDraft", "ModelVersion",
-           "Notification",
-           "Organisation", "OutboxMessage", "ProcessBinding", "ProcessInstance", "ProjectCopy", "RewardGrant", "StandIn",
-           "TaskOwner", "TaskRecord", "Unit", "User", "UserRole", "UserSession"]
+           "Notification", "Organisation", "OutboxMessage", "PasswordHistory", "ProcessBinding", "ProcessInstance",
+           "ProjectCopy", "RecoveryCode", "RewardGrant", "SignInThrottle", "StandIn", "TaskOwner", "TaskRecord", "Unit",
+           "User", "UserRole", "UserSession"]

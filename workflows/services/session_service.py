@@ -65,12 +65,14 @@ def end(token: str) -> None:
                   .values(ended_at=utcnow()))
 
 
-def end_all(s: Session, user_ids: list[int]) -> int:
-    """End every live session of these users (inside the caller's transaction); how many were ended."""
+def end_all(s: Session, user_ids: list[int], keep: str | None = None) -> int:
+    """End every live session of these users (inside the caller's transaction), except the one whose
+    token is `keep` (the user who changed their own password stays signed in there); how many were ended."""
     if not user_ids:
         return 0
-    ids = list(s.scalars(select(UserSession.id).where(UserSession.user_id.in_(user_ids),
-                                                       UserSession.ended_at.is_(None))))
+    ids = [i for i in s.scalars(select(UserSession.id).where(UserSession.user_id.in_(user_ids),
+                                                             UserSession.ended_at.is_(None)))
+           if keep is None or i != _key(keep)]
     if ids:
         s.execute(update(UserSession).where(UserSession.id.in_(ids)).values(ended_at=utcnow()))
     return len(ids)

@@ -5,11 +5,12 @@ from datetime import date
 
 from sqlalchemy import select
 
-from workflows import audit
+from workflows import audit, auth
 from workflows.actor import Actor
 from workflows.db import transaction
 from workflows.errors import Forbidden, NotFound, ValidationFailed
 from workflows.models import StandIn, User
+from workflows.roles import ADMINISTRATORS
 
 
 def stand_in_candidates(actor: Actor) -> list[tuple[int, str]]:
@@ -17,7 +18,7 @@ def stand_in_candidates(actor: Actor) -> list[tuple[int, str]]:
     with transaction() as s:
         users = s.scalars(select(User).where(User.active.is_(True), User.id != actor.id)).all()
         return [(u.id, f"{u.unit.name} · {u.display_name}") for u in users
-                if u.unit.organisation_id == actor.org_id]
+                if u.unit.organisation_id == actor.org_id and not u.role_codes & ADMINISTRATORS]
 
 
 def stand_in_list(actor: Actor) -> list[dict]:
@@ -41,8 +42,10 @@ def stand_in_set(actor: Actor, stand_in_id: int, starts_on: str, ends_on: str) -
         start = end = None
     with transaction() as s:
         target = s.get(User, stand_in_id)
+        # Administrators (三权分立) do no business tasks: they neither stand in nor name a stand-in.
         if target is None or not target.active or target.id == actor.id or \
-                target.unit.organisation_id != actor.org_id:
+                target.unit.organisation_id != actor.org_id or target.role_codes & ADMINISTRATORS \
+                or not auth.business_user(actor):
             errors["stand_in_id"] = "代理人须为本级组织的其他在岗用户"
         if errors:
             raise ValidationFailed(errors)

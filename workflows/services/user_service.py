@@ -6,23 +6,38 @@ import secrets
 from datetime import timedelta
 from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from workflows import audit, auth
+from workflows import audit, auth, password_policy
 from workflows.actor import Actor
 from workflows.db import is_postgres, transaction
 from workflows.errors import Conflict, NotFound, ValidationFailed
-from workflows.models import Organisation, ProcessInstance, TaskRecord, Unit, User, UserRole
+from workflows.models import (
+    Organisation,
+    PasswordHistory,
+    ProcessInstance,
+    SignInThrottle,
+    TaskRecord,
+    Unit,
+    User,
+    UserRole,
+)
 from workflows.models._types import utcnow
-from workflows.roles import ROLES
+from workflows.roles import ADMINISTRATORS, ROLES
 from workflows.services import session_service
 
+# Sign-in throttling per account AND source address (OWASP ASVS 2.2.1; GB/T 22239-2019 8.1.4.1 登录失败处理):
+# after MAX_FAILURES failures from one address, that address waits FIRST_DELAY before it may try the
+# account again, twice as long after each further failure, at most MAX_DELAY. Other addresses are not
+# held back, so nobody can lock a colleague or an administrator out; security administrators see and
+# lift these locks (webapp/security.py).
 MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
+FIRST_DELAY = timedelta(minutes=1)
+MAX_DELAY = timedelta(hours=1)
 # One answer for every failed sign-in (unknown user, wrong password, locked account), so the answer does
 # not tell which accounts exist (OWASP ASVS 2.2.x / 3.x; GB/T 22239-2019 身份鉴别).
-SIGN_IN_FAILED = "用户名或密码错误；连续输错 5 次，账号将锁定 15 分钟。"
+SIGN_IN_FAILED = "用户名或密码错误；从同一地址连续输错 5 次后将暂时锁定，再错则等待时间加倍。"
 # The most common passwords that pass the length and character-class rules, compared case-insensitively.
 COMMON_PASSWORDS = frozenset({
     "password1!", "passw0rd!", "p@ssw0rd", "p@ssword1", "p@ssw0rd1", "qwer1234!", "admin@123", "admin123!",
@@ -37,9 +52,18 @@ class SignInFailed(Exception):
         self.message = message
 
 
+def lock_delay(failures: int) -> timedelta | None:
+    """How long an address waits after `failures` consecutive failures on one account (None: not yet)."""
+    if failures < MAX_FAILURES:
+        return None
+    return min(FIRST_DELAY * 2 ** min(failures - MAX_FAILURES, 20), MAX_DELAY)
+
+
 def authenticate(username: str, password: str, address: str | None = None) -> Actor:
-    """The actor for valid credentials; locks the account for 15 minutes after 5 failures."""
+    """The actor for valid credentials. Failures are counted per account and address (see MAX_FAILURES);
+    every attempt runs the password hash once, whether the account exists, is locked or not."""
     failure = None
+    where = (address or "")[:60]
     with transaction() as s:
         # The failure count and audit event must be committed, so the error is raised afterwards.
         query = select(User).where(User.username == username)
@@ -47,19 +71,29 @@ def authenticate(username: str, password: str, address: str | None = None) -> Ac
             query = query.with_for_update()  # parallel wrong passwords must all count
         user = s.scalar(query)
         now = utcnow()
-        if user is None or not user.active or not user.unit.active:
+        throttle = None
+        if user is not None:
+            throttle = s.scalar(select(SignInThrottle).where(SignInThrottle.user_id == user.id,
+                                                             SignInThrottle.address == where))
+        locked = throttle is not None and throttle.locked_until is not None and throttle.locked_until > now
+        if user is None or not user.active or not user.unit.active or locked:
             check_password_hash(_dummy_hash(), password)  # the same work as for a real account
-            failure = SIGN_IN_FAILED
-        elif user.locked_until and user.locked_until > now:
-            check_password_hash(_dummy_hash(), password)
             failure = SIGN_IN_FAILED
         elif not check_password_hash(user.password_hash, password):
             failure = SIGN_IN_FAILED
-            user.failed_logins += 1
-            if user.failed_logins >= MAX_FAILURES:
-                user.locked_until, user.failed_logins = now + LOCKOUT, 0
+            if throttle is None:
+                throttle = SignInThrottle(user_id=user.id, address=where, failures=0)
+                s.add(throttle)
+            throttle.failures += 1
+            throttle.last_failure_at = now
+            delay = lock_delay(throttle.failures)
+            if delay:
+                throttle.locked_until = now + delay
+                audit.append(s, "sign_in_locked", actor=username, address=address,
+                             data={"failures": throttle.failures, "seconds": int(delay.total_seconds())})
         else:
-            user.failed_logins, user.locked_until = 0, None
+            if throttle is not None:
+                s.delete(throttle)
             actor = Actor.from_user(user, address)
         audit.append(s, "sign_in_failed" if failure else "signed_in", actor=username, address=address,
                      outcome=failure)
@@ -97,6 +131,59 @@ def password_problem(password: str, username: str = "") -> str | None:
     return None
 
 
+def set_password(s, user: User, password: str, *, by_administrator: bool) -> None:
+    """Store a new password (hashed), remember it for the reuse rule, restart its expiry; one an
+    administrator set must be changed by its user at the next sign-in."""
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    user.must_change_password = by_administrator
+    s.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash, set_at=user.password_changed_at))
+    s.flush()
+    old = s.scalars(select(PasswordHistory.id).where(PasswordHistory.user_id == user.id)
+                    .order_by(PasswordHistory.id.desc()).offset(password_policy.HISTORY)).all()
+    if old:
+        s.execute(delete(PasswordHistory).where(PasswordHistory.id.in_(old)))
+
+
+def _used_before(s, user: User, password: str) -> bool:
+    """Whether the password is the current one or one of the last HISTORY (each hash is verified)."""
+    hashes = [user.password_hash, *s.scalars(select(PasswordHistory.password_hash)
+                                              .where(PasswordHistory.user_id == user.id)
+                                              .order_by(PasswordHistory.id.desc()).limit(password_policy.HISTORY))]
+    return any(check_password_hash(h, password) for h in dict.fromkeys(hashes))
+
+
+def change_own_password(actor: Actor, old: str, new: str, confirm: str, keep_session: str | None = None) -> int:
+    """修改密码: the user's old password, then a new one (the rules of password_problem, not one of the
+    last five, typed twice). Ends every other session of the user; returns how many."""
+    with transaction() as s:
+        user = s.get(User, actor.id)
+        if user is None:
+            raise NotFound("用户不存在")
+        errors = {}
+        if not check_password_hash(user.password_hash, old or ""):
+            errors["old_password"] = "原密码不正确"
+        problem = password_problem(new, user.username)
+        if problem:
+            errors["new_password"] = problem
+        elif new != confirm:
+            errors["confirm"] = "两次输入的新密码不一致"
+        elif not errors and _used_before(s, user, new):
+            errors["new_password"] = "新密码不能与最近 5 次用过的密码相同"
+        if errors:
+            audit.append(s, "password_change_refused", actor=actor.username, address=actor.address,
+                         data={"fields": sorted(errors)})
+    if errors:
+        raise ValidationFailed(errors)
+    with transaction() as s:
+        user = s.get(User, actor.id)
+        set_password(s, user, new, by_administrator=False)
+        ended = session_service.end_all(s, [user.id], keep=keep_session)
+        audit.append(s, "password_changed", actor=actor.username, address=actor.address,
+                     data={"ended_sessions": ended})
+        return ended
+
+
 def hash_password(password: str) -> str:
     # scrypt by default; the test suite sets ZS_PASSWORD_HASH to a cheap method (verification reads the
     # method from the stored hash, so both kinds of hash keep working side by side).
@@ -105,8 +192,18 @@ def hash_password(password: str) -> str:
 
 # --- administration -------------------------------------------------------------------------
 
+def roles_problem(roles: list[str]) -> str | None:
+    """Why a set of roles is refused: unknown roles, none, or an administrative role (三权分立) together
+    with any other role — no account holds two of them, and none of them does business tasks."""
+    if not roles or any(r not in ROLES for r in roles):
+        return "请至少选择一个有效角色"
+    if set(roles) & ADMINISTRATORS and len(set(roles)) > 1:
+        return "系统管理员、安全管理员、安全审计员三个角色互斥，且不能兼任其他角色（三权分立）"
+    return None
+
+
 def user_list(actor: Actor) -> list[dict]:
-    auth.require(auth.admin(actor))
+    auth.require(auth.user_list(actor))
     with transaction() as s:
         users = s.scalars(select(User).order_by(User.unit_id, User.username)).all()
         return [{"id": u.id, "username": u.username, "display_name": u.display_name,
@@ -144,8 +241,11 @@ def user_create(actor: Actor, username: str, display_name: str, password: str, u
     problem = password_problem(password, username)
     if problem:
         errors["password"] = problem
-    if not roles or any(r not in ROLES for r in roles):
-        errors["roles"] = "请至少选择一个有效角色"
+    problem = roles_problem(roles)
+    if problem:
+        errors["roles"] = problem
+    elif set(roles) & ADMINISTRATORS:
+        errors["roles"] = "管理角色由安全管理员授予（三权分立）：请先以业务角色创建账号"
     with transaction() as s:
         if s.get(Unit, unit_id) is None:
             errors["unit_id"] = "请选择单位"
@@ -153,10 +253,11 @@ def user_create(actor: Actor, username: str, display_name: str, password: str, u
             errors["username"] = "该用户名已存在"
         if errors:
             raise ValidationFailed(errors)
-        user = User(username=username, display_name=display_name, password_hash=hash_password(password),
+        user = User(username=username, display_name=display_name, password_hash="",
                     unit_id=unit_id, email=email or None, roles=[UserRole(role=r) for r in roles])
         s.add(user)
         s.flush()
+        set_password(s, user, password, by_administrator=True)  # the user chooses their own at first sign-in
         audit.append(s, "user_created", actor=actor.username, data={"username": username, "roles": roles},
                      address=actor.address)
         return user.id
@@ -188,18 +289,20 @@ def _release_open_tasks(s, user_ids: list[int]) -> list[int]:
 
 
 def user_set_roles(actor: Actor, user_id: int, roles: list[str]) -> None:
-    auth.require(auth.admin(actor))
-    if not roles or any(r not in ROLES for r in roles):
-        raise ValidationFailed({"roles": "请至少选择一个有效角色"})
+    """The security administrator gives a user their roles (三权分立: an administrative role alone)."""
+    auth.require(auth.role_assign(actor), "只有安全管理员可以分配角色。")
+    problem = roles_problem(roles)
+    if problem:
+        raise ValidationFailed({"roles": problem})
     with transaction() as s:
         user = s.get(User, user_id)
         if user is None:
             raise NotFound("用户不存在")
-        if user.id == actor.id and "admin" not in roles:
-            raise Conflict("不能取消自己的管理员角色")
+        if user.id == actor.id:
+            raise Conflict("不能更改自己的角色")
         before = sorted(user.role_codes)
         user.roles = [UserRole(role=r) for r in dict.fromkeys(roles)]
-        audit.append(s, "roles_changed", actor=actor.username, address=actor.address,
+        audit.append(s, "roles_changed", actor=actor.username, role="security_admin", address=actor.address,
                      data={"username": user.username, "before": before, "after": sorted(set(roles))})
 
 
@@ -238,8 +341,8 @@ def user_reset_password(actor: Actor, user_id: int, password: str) -> None:
         problem = password_problem(password, user.username)
         if problem:
             raise ValidationFailed({"password": problem})
-        user.password_hash = hash_password(password)
-        user.failed_logins, user.locked_until = 0, None
+        set_password(s, user, password, by_administrator=True)  # to be changed at the next sign-in
+        s.execute(delete(SignInThrottle).where(SignInThrottle.user_id == user.id))
         ended = session_service.end_all(s, [user.id])  # whoever held the old password is signed out
         audit.append(s, "password_reset", actor=actor.username, data={"username": user.username,
                                                                        "ended_sessions": ended},
@@ -287,3 +390,31 @@ def unit_create(actor: Actor, organisation_id: int, code: str, name: str, kind: 
         audit.append(s, "unit_created", actor=actor.username, data={"code": code, "name": name},
                      address=actor.address)
         return unit.id
+
+
+# --- sign-in locks: the security administrator ---------------------------------------------------
+
+def lock_list(actor: Actor) -> list[dict]:
+    """Accounts held back at an address now, and failures still counting (newest first)."""
+    auth.require(auth.sign_in_locks(actor))
+    now = utcnow()
+    with transaction() as s:
+        rows = s.execute(select(SignInThrottle, User.username, User.display_name).join(User)
+                         .order_by(SignInThrottle.last_failure_at.desc()).limit(500)).all()
+        return [{"id": t.id, "username": username, "display_name": name, "address": t.address or "—",
+                 "failures": t.failures, "last_failure_at": t.last_failure_at, "locked_until": t.locked_until,
+                 "locked": bool(t.locked_until and t.locked_until > now)} for t, username, name in rows]
+
+
+def lock_lift(actor: Actor, row_id: int) -> str:
+    """Lift a lock (and forget the failures) of one account at one address; returns the username."""
+    auth.require(auth.sign_in_locks(actor))
+    with transaction() as s:
+        row = s.get(SignInThrottle, row_id)
+        if row is None:
+            raise NotFound("该锁定记录不存在（可能已解除）")
+        username = s.get(User, row.user_id).username
+        audit.append(s, "sign_in_lock_lifted", actor=actor.username, role="security_admin", address=actor.address,
+                     data={"username": username, "address": row.address, "failures": row.failures})
+        s.delete(row)
+        return username
