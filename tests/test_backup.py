@@ -105,11 +105,12 @@ def test_backup_then_loss_then_restore_verifies_and_replays(database, tmp_path):
 
 
 def test_an_archive_that_does_not_match_its_manifest_is_refused(sqlite_database, tmp_path):
-    env = {**os.environ, "DATABASE_URL": sqlite_database, "ZS_AUDIT_CHECKPOINT_FILE": str(tmp_path / "c.jsonl")}
+    env = {**os.environ, "DATABASE_URL": sqlite_database, "ZS_AUDIT_CHECKPOINT_FILE": str(tmp_path / "c.jsonl"),
+           "ZS_FILE_STORE_PATH": str(tmp_path / "files")}
     archive = tmp_path / "a.tar.gz"
     assert _run(env, "workflows.backup", "create", str(archive)).returncode == 0
     with tarfile.open(archive) as tar:
-        members = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
+        members = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
     members["database.sqlite3"] = members["database.sqlite3"][:-1] + b"\x01"  # one byte changed
     forged = tmp_path / "forged.tar.gz"
     with tarfile.open(forged, "w:gz") as tar:

@@ -133,7 +133,7 @@ def test_return_from_the_joint_review_to_negotiation(page, live_server, prep):
     assert questions and "退回" in questions[0]
     assert "已退回" in flash_text(page)
     assert page.locator("#stage").inner_text().strip() == "项目洽谈"
-    returned = page.locator("#history tbody tr", has=page.locator("td:nth-child(3)", has_text=re.compile(r"^退回$")))
+    returned = page.locator("#history tbody tr", has=page.locator("td:nth-child(3)", has_text=re.compile(r"^退回办理$")))
     assert returned.count() == 1
     assert "吴刚" in returned.first.inner_text()
     shot(page, "op_return_project")

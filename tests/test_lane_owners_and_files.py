@@ -26,7 +26,8 @@ def _expert_panel(client) -> None:
                                                 "role_level": "county"})
     assert response.status_code == 302, response.data.decode()[:2000]
     zhuren = actor("zhuren")
-    assert client.post(f"/admin/users/{zhuren.id}/roles",
+    login(client, "secadmin")  # 三权分立: the security administrator assigns roles
+    assert client.post(f"/security/users/{zhuren.id}/roles",
                        data={"roles": ["head_of_office", "expert_panel"]}).status_code == 302
     deploy(client, "expert_review")
 

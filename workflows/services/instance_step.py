@@ -50,13 +50,15 @@ def run_step(session: Session, instance: ProcessInstance, actor: Actor,
                                                             TaskRecord.task_uuid.in_(removed),
                                                             TaskRecord.state == "completed")):
             row.state = "superseded"
+    # Read before the instance changes: a query after it would flush the row once more (one UPDATE a step).
+    list_spec = list_spec_of(session, instance.model_version_id, instance.process_id)
     state, state_hash = runtime.dump(wf)
     instance.state = state
     instance.state_hash = state_hash
     instance.next_timer_at = runtime.next_timer(wf)
     instance.updated_at = utcnow()
     data = runtime.data(wf)
-    _copy_summary(instance, data, list_spec_of(session, instance.model_version_id, instance.process_id))
+    _copy_summary(instance, data, list_spec)
     ending = runtime.outcome(wf)
     outcome = ending[0] if ending else None
     ready = runtime.ready_tasks(wf)
