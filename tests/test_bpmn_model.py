@@ -181,6 +181,7 @@ FORM_DATA = {
         'amount_wan': 5000, 'currency': 'CNY', 'amount_usd_wan': None, 'host_site': 'jkq',
         'source_channel': '商协会', 'source_org': '南县湖北商会', 'contact_name': '张三',
         'contact_phone': '13800000000', 'plan_summary': '年产1万吨电池材料', 'started_by': 'officer1',
+        'imported_stage': None,
     },
     'supplement_lead': {
         'project_name': '新能源电池材料项目', 'investor': '湖南某新材料有限公司', 'industry': '新能源/电池材料',
@@ -899,7 +900,7 @@ def test_scripts_and_conditions_compile_restricted(bpmn_tree):
     proc = process_node(bpmn_tree)
     scripts = [el.text for el in proc.iter(f'{{{NS["bpmn"]}}}script')]
     scripts += [el.text for tag in ('preScript', 'postScript') for el in proc.iter(f'{{{NS["spiffworkflow"]}}}{tag}')]
-    assert len(scripts) == 11
+    assert len(scripts) == 12
     for script in scripts:
         assert not compile_restricted_exec(script).errors, script
     conditions = [el.text for el in proc.iter(f'{{{NS["bpmn"]}}}conditionExpression')]

@@ -16,7 +16,8 @@ from webapp.i18n import N_
 
 # Names of audit actions in a project's history (codes from workflows/audit.py callers).
 ACTION_NAMES = {
-    "project_started": N_("登记线索，流程启动"), "complaint_registered": N_("登记投诉并交办"),
+    "project_started": N_("登记线索，流程启动"), "project_imported": N_("从项目台账导入，流程启动"),
+    "complaint_registered": N_("登记投诉并交办"),
     "task_offered": N_("任务到达"), "task_claimed": N_("认领"),
     "task_released": N_("释放"), "task_completed": N_("办理完成"), "task_cancelled": N_("任务撤销（流程改道）"),
     "loop_back": N_("退回至前序环节"), "project_ended": N_("流程结束"), "filing_submitted": N_("报送备案"),

@@ -18,6 +18,8 @@ DESCRIPTION = """招商引资项目评审与签约系统 命令行 / command lin
   zhaoshang db upgrade                       建库或升级数据库结构 / create or upgrade the schema
   zhaoshang init deploy/units-example.csv    市州、县、单位和管理员 / prefecture, counties, units, administrators
   zhaoshang import-users staff.xlsx          导入用户 / import the staff
+  zhaoshang import-projects 台账.xlsx --county 南县 --officer zhaoshang --dry-run
+                                             试导入项目台账 / try importing the project ledger
 
 各命令的说明 / each command's options: zhaoshang <command> --help
 """
@@ -85,6 +87,25 @@ def build_parser() -> argparse.ArgumentParser:
     users.add_argument("file", type=Path, help="用户名单 CSV 或 XLSX / the user list, CSV or XLSX")
     users.add_argument("--county", help="单位所在的县（表中无“县”列时） / the county of the units when the file "
                                         "has no 县 column")
+
+    ledger = commands.add_parser(
+        "import-projects", add_help=False, help="从项目台账（XLSX/CSV）导入项目 / import an existing project ledger",
+        description="每行一个项目。列为本县流程首个表单的字段（按标题或字段名，如 项目名称、投资方、投资额（万元，人民币）；"
+                    "选项可写其名称），另加“阶段”，可选“登记日期”“登记人”。每个项目从流程模型为该阶段声明的导入入口"
+                    "（任务属性 importStage）进入，记一条“导入”事件，途中不替任何人作出决定。有错误的行连同行号一并列出，"
+                    "此时一个也不导入。 / One project per row: the fields of the first form of the county's process "
+                    "(by title or field name; a choice by its title), plus 阶段 (stage) and optionally 登记日期 (date) "
+                    "and 登记人 (username). Each project enters at the import entry point its model declares for "
+                    "the stage (task property importStage), with one import event and no decision made up. Bad "
+                    "rows are listed with their numbers and then nothing is imported.")
+    _with_help(ledger)
+    ledger.add_argument("file", type=Path, help="项目台账 XLSX 或 CSV / the ledger, XLSX or CSV")
+    ledger.add_argument("--county", required=True, help="导入到哪个县（市、区） / the county the projects belong to")
+    ledger.add_argument("--officer", required=True, metavar="USERNAME",
+                        help="登记人（表中无“登记人”列或该列为空时），须为该县的招商专员 / the lead officer registering "
+                             "rows that name nobody")
+    ledger.add_argument("--dry-run", action="store_true",
+                        help="试运行：完整导入后回滚，只打印结果 / do the whole import, print it, then roll it back")
 
     database = commands.add_parser("db", add_help=False, help="数据库结构 / the database schema",
                                    description="数据库结构迁移（生产环境中唯一的迁移方式） / schema migrations (the only "
@@ -181,6 +202,30 @@ def _import_users(args) -> int:
     return 0
 
 
+def _import_projects(args) -> int:
+    from workflows import project_import, provisioning
+
+    config.start()
+    try:
+        projects = project_import.import_projects(args.file, args.county, args.officer, dry_run=args.dry_run)
+    except provisioning.RowErrors as bad:
+        print(f"未导入：{len(bad.errors)} 处错误 / nothing imported, {len(bad.errors)} problem(s):\n{bad}",
+              file=sys.stderr)
+        return 1
+    except provisioning.Refused as err:
+        print(f"拒绝 / refused: {err}", file=sys.stderr)
+        return 1
+    for project in projects:
+        print(f"  第 {project.row} 行 / row {project.row}\t{project.name}\t{project.stage} → "
+              f"{'、'.join(project.waiting_at) or '已结束 / ended'}")
+    if args.dry_run:
+        print(f"试运行：可导入 {len(projects)} 个项目，未写入任何数据 / dry run: {len(projects)} project(s) would be "
+              "imported, nothing was written")
+    else:
+        print(f"已导入 {len(projects)} 个项目 / {len(projects)} project(s) imported")
+    return 0
+
+
 def _files(args) -> int:
     config.start()
     from workflows.services import attachment_service
@@ -200,7 +245,8 @@ def _files(args) -> int:
     return 1 if report["problems"] else 0
 
 
-COMMANDS = {"init": _init, "import-users": _import_users, "db": _db, "files": _files}
+COMMANDS = {"init": _init, "import-users": _import_users, "import-projects": _import_projects, "db": _db,
+            "files": _files}
 
 
 if __name__ == "__main__":

@@ -511,7 +511,8 @@ def _detail(outcome: str | None, data: dict | None) -> str:
 # Names of audit actions on paper. The web pages translate the same actions through
 # webapp/i18n_extra.py ACTION_NAMES; the webapp may not be imported from here (DESIGN.md layering).
 ACTION_NAMES = {
-    "project_started": "登记线索，流程启动", "complaint_registered": "登记投诉并交办", "task_offered": "任务到达",
+    "project_started": "登记线索，流程启动", "project_imported": "从项目台账导入，流程启动",
+    "complaint_registered": "登记投诉并交办", "task_offered": "任务到达",
     "task_claimed": "认领", "task_released": "释放", "task_completed": "办理完成",
     "task_cancelled": "任务撤销（流程改道）", "loop_back": "退回至前序环节", "project_ended": "流程结束",
     "filing_submitted": "报送备案", "filing_accepted": "备案受理", "filing_returned": "备案退回",

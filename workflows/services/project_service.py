@@ -61,14 +61,23 @@ def project_start(actor: Actor, submitted: dict, confirm_duplicate: bool = False
         auth.require(auth.process_start(actor, first.lane), "只有招商专员可以登记线索。")
         schema, _ = form_files(version, first.form)
         values = forms.validate(schema, submitted, {})
-        duplicates = _same_investor(s, values["investor"], actor.org_id, actor.unit_id, None)
-        if duplicates and not confirm_duplicate:
-            raise DuplicateLead(duplicates)
-        instance = start_instance(
-            s, actor, version, values, {**values, "started_by": actor.username, "county": actor.org_name},
-            project_name=values["project_name"], investor=values["investor"], amount_wan=values.get("amount_wan"),
-            audit_data={"duplicate_warning_confirmed": [f"{d.county}·{d.unit}" for d in duplicates]})
-        return instance.id
+        return register(s, actor, version, values, confirm_duplicate=confirm_duplicate).id
+
+
+def register(s: Session, actor: Actor, version: ModelVersion, values: dict, *, confirm_duplicate: bool = False,
+             action: str = "project_started", seed: dict | None = None, audit_data: dict | None = None):
+    """Start an instance whose first form holds `values` (validated). `seed` is start data the application
+    sets (a ledger import's `imported_stage`); a lead that is not imported starts with `imported_stage` None,
+    so a model's import gateway reads it either way."""
+    duplicates = _same_investor(s, values["investor"], actor.org_id, actor.unit_id, None)
+    if duplicates and not confirm_duplicate:
+        raise DuplicateLead(duplicates)
+    start_data = {**values, "started_by": actor.username, "county": actor.org_name,
+                  "imported_stage": None, **(seed or {})}
+    return start_instance(
+        s, actor, version, values, start_data, action=action,
+        project_name=values["project_name"], investor=values["investor"], amount_wan=values.get("amount_wan"),
+        audit_data={**(audit_data or {}), "duplicate_warning_confirmed": [f"{d.county}·{d.unit}" for d in duplicates]})
 
 
 def _same_investor(s: Session, investor: str, county_id: int, unit_id: int,

@@ -14,8 +14,9 @@ from workflows.actor import Actor
 from workflows.models import ProcessInstance, Unit, User
 
 NAMES = ("get_current_user", "get_process_initiator_user", "get_group_members", "get_toplevel_process_info")
-# Task data the application itself writes: the starter and county (every start), where a 退回 came from.
-APPLICATION_DATA = ("started_by", "county", "returned_from", "returned_by")
+# Task data the application itself writes: the starter and county (every start), where a 退回 came from,
+# the stage a project was imported at from a county ledger (None for a lead registered here).
+APPLICATION_DATA = ("started_by", "county", "returned_from", "returned_by", "imported_stage")
 
 
 def _user_info(user: User | None) -> dict[str, Any] | None:
