@@ -237,6 +237,9 @@ def start_instance(session: Session, actor: Actor, version: ModelVersion, values
     the files it took); they join `values` and `submitted_data`."""
     first = first_task(version)
     process_id = version.process_id
+    # Every instance starts with the stage it was imported at from a county's ledger, None when it was not
+    # (workflows/project_import.py), so a model's import gateway can read it on any start path.
+    submitted_data = {**submitted_data, "imported_stage": submitted_data.get("imported_stage")}
     now = utcnow()
     instance = ProcessInstance(
         model_version_id=version.id, process_id=process_id, county_id=actor.org_id, started_by_id=actor.id,

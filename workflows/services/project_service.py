@@ -67,13 +67,11 @@ def project_start(actor: Actor, submitted: dict, confirm_duplicate: bool = False
 def register(s: Session, actor: Actor, version: ModelVersion, values: dict, *, confirm_duplicate: bool = False,
              action: str = "project_started", seed: dict | None = None, audit_data: dict | None = None):
     """Start an instance whose first form holds `values` (validated). `seed` is start data the application
-    sets (a ledger import's `imported_stage`); a lead that is not imported starts with `imported_stage` None,
-    so a model's import gateway reads it either way."""
+    sets (a ledger import's `imported_stage`)."""
     duplicates = _same_investor(s, values["investor"], actor.org_id, actor.unit_id, None)
     if duplicates and not confirm_duplicate:
         raise DuplicateLead(duplicates)
-    start_data = {**values, "started_by": actor.username, "county": actor.org_name,
-                  "imported_stage": None, **(seed or {})}
+    start_data = {**values, "started_by": actor.username, "county": actor.org_name, **(seed or {})}
     return start_instance(
         s, actor, version, values, start_data, action=action,
         project_name=values["project_name"], investor=values["investor"], amount_wan=values.get("amount_wan"),
