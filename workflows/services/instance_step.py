@@ -16,13 +16,13 @@ from workflows.errors import ModelFailed
 from workflows.models import ModelVersion, Organisation, ProcessInstance, TaskOwner, TaskRecord, Unit, User
 from workflows.models._types import utcnow
 from workflows.roles import ADMIN_ROLES, ROLES
-from workflows.services import operators, script_functions
+from workflows.services import operator_registry, script_functions
 
 
 def runtime_for(session: Session, instance: ProcessInstance, actor: Actor,
                 journal: StepJournal | None = None) -> ProcessRuntime:
     version = session.get(ModelVersion, instance.model_version_id)
-    operations = {**operators.bound(session, instance, actor),
+    operations = {**operator_registry.bound(session, instance, actor),
                   **script_functions.bound(session, instance, actor)}
     if journal is not None:
         operations = journal.wrap_services(operations)  # their results are replayed from the record
