@@ -30,11 +30,12 @@ from sqlalchemy import create_engine, select, text
 
 from bench import fill
 from workflows import db
+from workflows.capabilities import document_service
 from workflows.db import transaction
 from workflows.demo import DEMO_ANSWERS, DEMO_LEAD, DEMO_PASSWORD, actor, advance, seed_organisations
 from workflows.engine.runtime import ProcessRuntime
 from workflows.models import ModelVersion, ProcessInstance, TaskRecord
-from workflows.services import document_service, inbox_service, project_service, task_service
+from workflows.services import inbox_service, project_service, task_service
 from workflows.services.audit_service import replay_instance, verify_database
 from workflows.services.inbox_service import InboxQuery
 

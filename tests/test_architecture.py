@@ -106,3 +106,14 @@ def test_the_names_of_audit_actions_are_one_table():
     tables = [path for package in ("workflows", "webapp") for path in (ROOT / package).rglob("*.py")
               if "\nACTION_NAMES = " in path.read_text(encoding="utf-8")]
     assert tables == [ROOT / "workflows" / "action_names.py"]
+
+
+def test_the_engine_core_reaches_the_capabilities_only_through_the_operator_table():
+    """The core (workflows/engine, workflows/services: start, step, task index, audit) never imports a
+    capability (workflows/capabilities: filing, tracking, rewards, complaints, documents); the service package
+    loads them so their operators register, and the project page puts core and capabilities together."""
+    edges, _ = _module_graph("workflows")
+    allowed = {"workflows.services", "workflows.services.project_service"}
+    for module, targets in edges.items():
+        if module.startswith(("workflows.services", "workflows.engine")) and module not in allowed:
+            assert not [t for t in targets if t.startswith("workflows.capabilities")], module

@@ -19,6 +19,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from bpmnio_support import ensure_node_modules
 from lxml import etree
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,9 +94,7 @@ def results() -> dict[str, dict]:
         if shutil.which(tool) is None:
             _node_tools_missing(tool)
 
-    if not (BPMNIO / 'node_modules').is_dir():
-        npm = _run(['npm', 'ci', '--prefix', 'tests/bpmnio', '--no-audit', '--no-fund'], timeout=300)
-        assert npm.returncode == 0, f'npm ci failed:\n{npm.stdout}\n{npm.stderr}'
+    ensure_node_modules()
 
     files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / 'bpmn').glob('*.bpmn'))
     files += sorted(str(p.relative_to(ROOT)) for p in (ROOT / 'bpmn').glob('*.dmn'))

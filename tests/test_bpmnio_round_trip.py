@@ -21,6 +21,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from bpmnio_support import ensure_node_modules
 from lxml import etree
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from test_bpmn_model import complete, new_workflow, ready_ids, review_departments_round
@@ -46,9 +47,7 @@ def node_ready():
             if os.environ.get("CI"):
                 pytest.fail(f"{tool} is required in CI for the bpmn.io round trip")
             pytest.skip(f"{tool} not on PATH")
-    if not (BPMNIO / "node_modules").is_dir():
-        npm = _run(["npm", "ci", "--prefix", "tests/bpmnio", "--no-audit", "--no-fund"], timeout=300)
-        assert npm.returncode == 0, f"npm ci failed:\n{npm.stdout}\n{npm.stderr}"
+    ensure_node_modules()
 
 
 def save_as_bpmnio(files: dict[str, str], outdir: Path, extension: bool = False) -> tuple[dict[str, str], dict]:
@@ -126,12 +125,12 @@ def test_every_spiffworkflow_extension_survives_the_save(saved):
 
 
 def test_the_saved_model_passes_every_deploy_check(saved):
-    from workflows.services import operators
+    from workflows.services import operator_registry
 
     _, out, _ = saved
     assert model_store.validate_files(out) == []
     specs = model_store.parse_specs(model_store.content_hash(out), json.dumps(out, sort_keys=True))
-    assert code_problems(specs, operators.names()) == []
+    assert code_problems(specs, operator_registry.names()) == []
     assert model_store.processes_in(out).keys() == model_store.processes_in(model_store.read_model_files()).keys()
 
 

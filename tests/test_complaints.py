@@ -6,11 +6,12 @@ from flow_support import do_task, login, project_page, ready_tasks, status_of
 from sqlalchemy import select
 
 from workflows import audit
+from workflows.capabilities import complaint_service
 from workflows.db import transaction
 from workflows.deadlines import add_working_days
 from workflows.demo import actor
 from workflows.models import ProcessInstance, TaskRecord
-from workflows.services import complaint_service, project_service
+from workflows.services import project_service
 
 COMPLAINT = {"investor": "湖南洞庭食品有限公司", "contact_name": "李明", "contact_phone": "13800000000",
              "channel": "投诉电话", "subject": "用地手续办理迟缓", "content": "材料已提交两个月，未获任何答复。",

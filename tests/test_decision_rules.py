@@ -185,8 +185,8 @@ def pdf_text(pdf: bytes, tmp_path) -> str:
 
 
 def document(pid: int, kind: str, tmp_path) -> str:
+    from workflows.capabilities import document_service
     from workflows.demo import actor
-    from workflows.services import document_service
 
     _, pdf = document_service.document_pdf(actor("shangwu"), pid, kind)
     return pdf_text(pdf, tmp_path)

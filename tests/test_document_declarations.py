@@ -15,13 +15,14 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from workflows import db, documents
+from workflows.capabilities import document_service
 from workflows.db import transaction
 from workflows.demo import DEMO_ANSWERS, DEMO_LEAD, DEPT_REVIEWER, DOER, FORM_OF, HOST_TASKS, HOSTS, actor
 from workflows.documents.declarations import declarations, problems
 from workflows.engine import model_store
 from workflows.errors import Conflict
 from workflows.models import ModelVersion, Organisation, ProcessInstance, TaskRecord
-from workflows.services import document_service, operators, project_service, task_service
+from workflows.services import operator_registry, project_service, task_service
 
 PROCESS = "investment_project"
 BPMN = f"bpmn/{PROCESS}.bpmn"
@@ -58,7 +59,7 @@ def county_model(tmp_path_factory):
                       "SECRET_KEY": "t"})
     files = renamed_model(model_store.read_model_files())
     with transaction() as s:
-        (version,) = model_store.deploy(s, files, "admin", "县自定流程（任务编号不同）", [PROCESS], operators.names())
+        (version,) = model_store.deploy(s, files, "admin", "县自定流程（任务编号不同）", [PROCESS], operator_registry.names())
         county = s.scalar(select(Organisation).where(Organisation.name == "南县"))
         model_store.bind(s, county.id, version, "admin")
     yield app
@@ -156,7 +157,7 @@ def test_a_model_that_declares_no_documents_has_only_its_record_and_does_not_cra
     files = {**files, BPMN: bare}
     assert declarations(files, PROCESS).kinds == () and declarations(files, PROCESS).tasks == {}
     with transaction() as s:
-        (version,) = model_store.deploy(s, files, "admin", "未声明文书的流程", [PROCESS], operators.names())
+        (version,) = model_store.deploy(s, files, "admin", "未声明文书的流程", [PROCESS], operator_registry.names())
         county = s.scalar(select(Organisation).where(Organisation.name == "桃江县"))
         model_store.bind(s, county.id, version, "admin")
     pid = project_service.project_start(actor("tj_zhaoshang"), {**DEMO_LEAD, "investor": "桃江竹业有限公司"})

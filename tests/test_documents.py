@@ -25,10 +25,11 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from workflows import db, documents
+from workflows.capabilities import document_service
 from workflows.db import transaction
 from workflows.demo import DEMO_LEAD, actor, advance
 from workflows.models import AuditEvent, Filing, ProcessInstance
-from workflows.services import document_service, project_service
+from workflows.services import project_service
 
 OUT = Path(__file__).resolve().parents[1] / "test-output" / "documents"
 KINDS = list(documents.KINDS)

@@ -14,13 +14,13 @@ from flow_support import login
 from sqlalchemy import select
 
 from workflows import filing_exchange
+from workflows.capabilities.filing_duplicates import SIMILAR_RATIO, normalise_investor, similarity
 from workflows.db import transaction
 from workflows.demo import DEMO_ANSWERS
 from workflows.demo import actor as demo_actor
 from workflows.errors import Conflict
 from workflows.models import AuditEvent, Filing, OutboxMessage, TaskRecord
 from workflows.services import task_service
-from workflows.services.filing_duplicates import SIMILAR_RATIO, normalise_investor, similarity
 
 PDF = b"%PDF-1.4\n%%EOF\n"
 

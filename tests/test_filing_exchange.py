@@ -16,13 +16,14 @@ from exchange_support import KEY, KEYS, Prefecture, filed_project, free_port, re
 from sqlalchemy import select
 
 from workflows import filing_exchange
+from workflows.capabilities import filing_service, outbox_service
 from workflows.db import transaction
 from workflows.demo import DEMO_ANSWERS, advance
 from workflows.demo import actor as demo_actor
 from workflows.errors import Forbidden
 from workflows.models import AuditEvent, Filing, OutboxMessage, TaskRecord
 from workflows.models._types import utcnow
-from workflows.services import filing_service, outbox_service, project_service, task_service
+from workflows.services import project_service, task_service
 
 PROJECT = "年产10万吨稻虾深加工项目"
 TINY_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"

@@ -38,11 +38,12 @@ def test_old_versions_holding_every_process_are_split_so_running_instances_still
     from service_support import start
     from sqlalchemy import delete, func, select, update
 
+    from workflows.capabilities import complaint_service
     from workflows.db import transaction
     from workflows.demo import actor
     from workflows.engine import model_store
     from workflows.models import ModelVersion, Organisation, ProcessBinding, ProcessInstance
-    from workflows.services import audit_service, complaint_service, project_service
+    from workflows.services import audit_service, project_service
 
     project = start(project_name="升级前的项目", investor="甲公司")
     complaint = complaint_service.complaint_start(actor("shangwu"), {

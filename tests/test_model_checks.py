@@ -20,7 +20,7 @@ from test_script_engine_security import (
 
 from workflows.engine import model_store
 from workflows.engine.model_checks import code_problems
-from workflows.services import operators
+from workflows.services import operator_registry
 
 
 def _specs(bpmn: str, dmn: str | None = None) -> dict[str, tuple]:
@@ -50,25 +50,25 @@ BROKEN = {
 @pytest.mark.parametrize("case", BROKEN.values(), ids=BROKEN.keys())
 def test_code_that_cannot_run_is_reported_with_its_element(case):
     make, what = case
-    problems = code_problems(make(), operators.names())
+    problems = code_problems(make(), operator_registry.names())
     assert len(problems) == 1 and what in problems[0] and problems[0].startswith("p 的 "), problems
 
 
 def test_an_unknown_service_operator_is_reported():
-    problems = code_problems(_specs(service_model("send_sms", {"to": "'x'"})), operators.names())
+    problems = code_problems(_specs(service_model("send_sms", {"to": "'x'"})), operator_registry.names())
     assert problems == ["p 的 n0：服务任务调用的操作 send_sms 不存在"]
 
 
 def test_code_that_runs_passes():
     specs = _specs(business_rule_model(), dmn_model("amount_wan", [(">= 20000", '"重大"'), ("? < 20000", '"一般"')]))
-    assert code_problems(specs, operators.names()) == []
+    assert code_problems(specs, operator_registry.names()) == []
     assert code_problems(_specs(gateway_model("amount_wan >= 20000 and currency == 'CNY'")), []) == []
 
 
 def test_the_shipped_models_pass_every_check():
     files = model_store.read_model_files()
     specs = model_store.parse_specs(model_store.content_hash(files), json.dumps(files))
-    assert specs and code_problems(specs, operators.names()) == []
+    assert specs and code_problems(specs, operator_registry.names()) == []
 
 
 def test_an_administrator_deploying_a_model_with_broken_code_is_refused_and_nothing_is_stored(app, client):

@@ -16,7 +16,8 @@ import re
 from pathlib import Path
 from xml.etree import ElementTree
 
-from workflows.services import operators
+from workflows.capabilities import operators
+from workflows.services import operator_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
@@ -236,10 +237,11 @@ def test_a_model_with_other_task_ids_keeps_its_capabilities(sqlite_database, tmp
     from sqlalchemy import select
 
     from workflows import deploy_model
+    from workflows.capabilities import filing_service
     from workflows.db import transaction
     from workflows.demo import DEMO_LEAD, actor
     from workflows.models import ModelVersion, ProcessInstance
-    from workflows.services import filing_service, project_service, task_operations, task_service
+    from workflows.services import project_service, task_operations, task_service
 
     monkeypatch.setenv("DATABASE_URL", sqlite_database)
     assert deploy_model.main([str(_renamed_model(tmp_path)), "--by", "admin", "--bind", "南县"]) == 0
@@ -288,8 +290,8 @@ def test_deploy_refuses_an_unknown_capability_and_outcomes_the_form_does_not_off
     bad_outcomes = {**files, "forms/prefecture_review-schema.json": json.dumps(schema, ensure_ascii=False)}
     with transaction() as s:
         with pytest.raises(ValueError) as refused:
-            model_store.deploy(s, bad_capability, "admin", operators=operators.names())
+            model_store.deploy(s, bad_capability, "admin", operators=operator_registry.names())
         assert "joint-reveiw" in str(refused.value)
         with pytest.raises(ValueError) as refused:
-            model_store.deploy(s, bad_outcomes, "admin", operators=operators.names())
+            model_store.deploy(s, bad_outcomes, "admin", operators=operator_registry.names())
         assert "批准" in str(refused.value) and "refused" in str(refused.value)

@@ -10,12 +10,13 @@ import pytest
 from service_support import advance, instance, start
 from sqlalchemy import select
 
+from workflows.capabilities import complaint_service
 from workflows.db import transaction
 from workflows.demo import DEMO_LEAD, actor
 from workflows.engine import model_store
 from workflows.errors import ValidationFailed
 from workflows.models import ModelVersion
-from workflows.services import complaint_service, model_service, project_service
+from workflows.services import model_service, project_service
 
 
 def _files(root) -> list[tuple[str, bytes]]:

@@ -7,8 +7,9 @@ from flask_login import login_required
 from webapp.i18n import N_
 from webapp.inputs import form_fields
 from webapp.session_user import actor
+from workflows.capabilities import complaint_service
 from workflows.errors import ValidationFailed
-from workflows.services import complaint_service, project_service
+from workflows.services import project_service
 
 bp = Blueprint("complaints", __name__, url_prefix="/complaints")
 

@@ -8,9 +8,9 @@ from flask import Blueprint, jsonify, request
 
 from webapp.inputs import json_object
 from workflows import filing_exchange
+from workflows.capabilities import filing_exchange_service
 from workflows.errors import ServiceError, ValidationFailed
 from workflows.filing_exchange import AuthFailed
-from workflows.services import filing_exchange_service
 
 bp = Blueprint("filing_api", __name__, url_prefix=filing_exchange.API_PREFIX)
 

@@ -9,8 +9,8 @@ from flask_login import login_required
 from webapp.attachments import content_disposition
 from webapp.i18n import N_
 from webapp.session_user import actor
+from workflows.capabilities import filing_service
 from workflows.errors import ValidationFailed
-from workflows.services import filing_service
 
 bp = Blueprint("filings", __name__, url_prefix="/filings")
 # <row_id> is a filing's id (Filing.id) in this deployment.

@@ -8,8 +8,9 @@ from webapp.attachments import content_disposition
 from webapp.i18n import N_
 from webapp.inputs import db_int, db_int_or_zero, form_fields
 from webapp.session_user import actor
+from workflows.capabilities import document_service, filing_service
 from workflows.errors import DuplicateLead, ValidationFailed
-from workflows.services import document_service, filing_service, project_service, task_operations
+from workflows.services import project_service, task_operations
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
 

@@ -307,7 +307,7 @@ def seed_projects() -> None:
     start("tj_zhaoshang", confirm_duplicate=True, project_name="稻虾冷链物流园", host_site="jkq")
 
     # 7. An investor complaint (《郴州市关于进一步加强招商引资工作的实施意见》 §15) waiting for 自然资源局's answer.
-    from workflows.services import complaint_service
+    from workflows.capabilities import complaint_service
 
     complaint_service.complaint_start(actor("shangwu"), {
         "investor": "湖南锂晟新能源科技有限公司", "contact_name": "周凯", "contact_phone": "13907370001",

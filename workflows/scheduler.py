@@ -13,7 +13,8 @@ import argparse
 import time
 
 from workflows import config
-from workflows.services import calendar_service, outbox_service
+from workflows.capabilities import outbox_service
+from workflows.services import calendar_service
 from workflows.services.audit_service import checkpoint
 from workflows.services.timer_service import fire_due_timers
 

@@ -2,4 +2,4 @@
 
 # The engine step finds the service-task operators through a registry; load them with the package so every
 # step, in the web app, the scheduler and the commands alike, has them.
-from workflows.services import operators as _operators  # noqa: F401
+from workflows.capabilities import operators as _operators  # noqa: F401

@@ -16,7 +16,7 @@ from workflows.diagram import bpmn_file_for, render_svg
 from workflows.engine import model_checks, model_store, vocabulary
 from workflows.errors import NotFound, ValidationFailed
 from workflows.models import ModelVersion, ProcessBinding, ProcessInstance
-from workflows.services import operators, script_functions
+from workflows.services import operator_registry, script_functions
 from workflows.services.audit_views import BindingRow, FileDiff, OfferedProcess, VersionDiff, VersionItem
 
 MAX_FILES = 200
@@ -106,7 +106,7 @@ def _deploy(s, actor: Actor, files: dict[str, str], note: str, process_ids: list
         raise ValidationFailed({"bind": "请选择要绑定的县（市、区）"})
     try:
         versions = model_store.deploy(s, files, actor.username, (note or "").strip()[:500] or None, process_ids,
-                                      operators.names())
+                                      operator_registry.names())
     except ValueError as err:
         raise ValidationFailed({"files": "；".join(err.args[0])}) from err
     for version in versions:

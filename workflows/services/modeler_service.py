@@ -15,7 +15,7 @@ from workflows.errors import NotFound, ValidationFailed
 from workflows.models import BusinessRole, ModelDraft, ModelVersion
 from workflows.models._types import utcnow
 from workflows.roles import ADMIN_ROLES
-from workflows.services import model_service, operators
+from workflows.services import model_service, operator_registry
 
 MAX_FILES = 200
 MAX_BYTES = 8 * 1024 * 1024
@@ -67,7 +67,7 @@ def editor_open(actor: Actor, version_id: int) -> dict:
                             "name": version.name},
                 "files": dict(sorted(files.items())), "main": main,
                 "draft": None if draft is None else {"saved_at": draft.saved_at, "base_version_id": draft.base_version_id},
-                "operators": sorted(operators.names()), "roles": roles,
+                "operators": sorted(operator_registry.names()), "roles": roles,
                 "counties": [(c.id, c.name) for c in model_store.counties(s)]}
 
 
@@ -81,7 +81,7 @@ def editor_validate(actor: Actor, version_id: int, files) -> list[str]:
 
 
 def _problems(s, version: ModelVersion, files: dict[str, str]) -> list[str]:
-    errors = model_store.check_files(s, files, operators.names())
+    errors = model_store.check_files(s, files, operator_registry.names())
     if not errors and version.process_id not in model_store.processes_in(files):
         errors = [f"模型中没有流程 {version.process_id}（流程 id 不能在编辑器中修改）"]
     return errors

@@ -1,7 +1,7 @@
 """Where an engine step finds the service-task operators (`serviceTaskOperator`). The operator modules sit
 above the task services they use (a reminder letter renders a document, a filing goes to the outbox), so
-the step cannot import them; they add themselves here instead (workflows/services/operators.py, loaded by
-the package, workflows/services/__init__.py)."""
+the step cannot import them; they add themselves here instead (workflows/capabilities/operators.py, loaded
+with the service package, workflows/services/__init__.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -26,3 +26,8 @@ def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str
     for binder in _binders:
         operations.update(binder(session, instance, actor))
     return operations
+
+
+def names() -> frozenset[str]:
+    """Every operator's name, for checking a model at deploy (binding only defines closures; nothing runs)."""
+    return frozenset(bound(None, None, None))  # type: ignore[arg-type]

@@ -6,6 +6,8 @@ from sqlalchemy.orm import Session
 
 from workflows import audit, auth, forms
 from workflows.actor import Actor
+from workflows.capabilities import outbox_service, tracking_operations
+from workflows.capabilities.filing_service import special_view
 from workflows.db import transaction
 from workflows.engine import model_store
 from workflows.engine.model_store import INVESTMENT, all_form_schemas, form_files
@@ -21,8 +23,7 @@ from workflows.models import (
     User,
 )
 from workflows.models._types import utcnow
-from workflows.services import outbox_service, task_operations, tracking_operations
-from workflows.services.filing_service import special_view
+from workflows.services import task_operations
 from workflows.services.instance_step import first_task, list_spec_of, start_instance
 from workflows.services.project_records import history, project_data
 from workflows.services.task_service import joint_review_summary, opinions, task_item

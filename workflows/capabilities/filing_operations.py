@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from workflows import audit, filing_exchange
 from workflows.actor import Actor
+from workflows.capabilities import filing_duplicates, outbox_service
 from workflows.errors import Conflict
 from workflows.localtime import to_local
 from workflows.models import Filing, Organisation, ProcessInstance
 from workflows.models._types import utcnow
-from workflows.services import filing_duplicates, outbox_service
 
 FILING_REVIEW = "filing-review"  # capability of the prefecture's review task (completed via the API when remote)
 SUMMARY_FIELDS = ("project_name", "investor", "industry", "amount_wan", "currency", "amount_usd_wan",

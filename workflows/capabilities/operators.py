@@ -1,6 +1,6 @@
 """The service-task operators a process model may call by name (`serviceTaskOperator`), bound to the
 transaction, instance and actor of each engine step. Importing this module registers them with the engine
-step (operator_registry); the package does so (workflows/services/__init__.py)."""
+step (operator_registry); the service package does so (workflows/services/__init__.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,8 +8,9 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from workflows.actor import Actor
+from workflows.capabilities import filing_operations, overdue_operations, tracking_operations
 from workflows.models import ProcessInstance
-from workflows.services import filing_operations, operator_registry, overdue_operations, tracking_operations
+from workflows.services import operator_registry
 
 _MODULES = (filing_operations, overdue_operations, tracking_operations)
 
@@ -23,11 +24,6 @@ def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str
     for module in _MODULES:
         operations.update(module.bound(session, instance, actor))
     return operations
-
-
-def names() -> frozenset[str]:
-    """Every operator's name (binding only defines closures; nothing runs)."""
-    return frozenset(bound(None, None, None))  # type: ignore[arg-type]
 
 
 operator_registry.register(bound)

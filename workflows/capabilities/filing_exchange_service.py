@@ -27,6 +27,8 @@ from sqlalchemy.orm import Session
 
 from workflows import audit, filing_exchange, forms
 from workflows.actor import Actor
+from workflows.capabilities import filing_duplicates
+from workflows.capabilities.filing_operations import FILING_REVIEW
 from workflows.db import is_postgres, transaction
 from workflows.engine import model_store
 from workflows.engine.model_store import form_files
@@ -34,8 +36,6 @@ from workflows.errors import Conflict, NotFound, ServiceError
 from workflows.filing_exchange import ACCEPTED, RETURNED, AuthFailed, SignedRequest
 from workflows.models import ApiRequest, Filing, ModelVersion, Organisation, ProcessInstance, TaskRecord
 from workflows.models._types import utcnow
-from workflows.services import filing_duplicates
-from workflows.services.filing_operations import FILING_REVIEW
 from workflows.services.instance_step import run_step
 
 SPECIAL_STATES = ("待报送", "已报送", "已备案")

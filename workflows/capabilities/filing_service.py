@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 
 from workflows import audit, auth
 from workflows.actor import Actor
+from workflows.capabilities import filing_duplicates, outbox_service
+from workflows.capabilities.filing_operations import FILING_REVIEW, issue_number
 from workflows.db import transaction
 from workflows.engine import model_store
 from workflows.errors import Conflict, NotFound, ValidationFailed
@@ -16,8 +18,6 @@ from workflows.filing_exchange import ACCEPTED, RETURNED
 from workflows.localtime import to_local
 from workflows.models import Filing, ModelVersion, Organisation, ProcessInstance, TaskRecord
 from workflows.models._types import utcnow
-from workflows.services import filing_duplicates, outbox_service
-from workflows.services.filing_operations import FILING_REVIEW, issue_number
 from workflows.services.views import FilingItem
 
 SPECIAL_STEPS = ("已报送", "已备案")  # what the county records after 待报送

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from workflows import audit, currencies, filestore
 from workflows.actor import Actor
+from workflows.capabilities import document_service
 from workflows.deadlines import START_WITHIN_MONTHS, add_months
 from workflows.engine import model_store
 from workflows.engine.clock import engine_now
@@ -44,7 +45,7 @@ from workflows.models import (
     User,
 )
 from workflows.models._types import utcnow
-from workflows.services import attachment_service, document_service
+from workflows.services import attachment_service
 from workflows.services.lookups import unit_name
 from workflows.services.notifications import notify
 

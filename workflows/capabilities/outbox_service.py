@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows import audit, filing_exchange
+from workflows.capabilities import document_service
 from workflows.db import transaction
 from workflows.localtime import to_local
 from workflows.models import Filing, OutboxMessage
 from workflows.models._types import utcnow
-from workflows.services import document_service
 
 # Backoff after the n-th failed attempt: 30 s, 1, 2, 4 … minutes, at most an hour.
 FIRST_RETRY_SECONDS = 30
