@@ -27,7 +27,7 @@ run: install
 
 # Fires due BPMN timers (overdue reminders, escalation); run beside `make run`, any number of copies.
 scheduler: install
-	$(BIN)/python -m workflows.scheduler --interval 60
+	$(BIN)/python -m workflows.commands.scheduler --interval 60
 
 # Every test: SQLite, and PostgreSQL at TEST_POSTGRES_URL (default the local server's `postgres`
 # database, where scratch databases are made), in parallel (one worker per core; a test file stays on one

@@ -3,7 +3,7 @@ the verification names the first broken event — on SQLite and PostgreSQL.
 
 Each test plays a DBA with full write access: it edits, deletes, reorders or inserts audit rows,
 rewrites the chain's tail consistently, or edits a stored workflow state, then runs the check an
-auditor runs (the same one as `python -m workflows.verify` and the auditor's page).
+auditor runs (the same one as `python -m workflows.commands.verify` and the auditor's page).
 """
 from __future__ import annotations
 
@@ -236,14 +236,14 @@ def test_the_verify_command_exits_non_zero_and_names_the_event(sqlite_database, 
     advance(pid, "screening", confirmed_class="重大")
     env = {**os.environ, "DATABASE_URL": sqlite_database, "ZS_AUDIT_HMAC_KEY": "k",
            "ZS_AUDIT_CHECKPOINT_FILE": str(tmp_path / "cp.jsonl")}
-    ok = subprocess.run([sys.executable, "-m", "workflows.verify", "--checkpoint", "--replay"], check=False, cwd=ROOT, env=env,
+    ok = subprocess.run([sys.executable, "-m", "workflows.commands.verify", "--checkpoint", "--replay"], check=False, cwd=ROOT, env=env,
                         capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "checkpoint written" in ok.stdout and "consistent" in ok.stdout and "OK" in ok.stdout
     target = _completion(pid, "screening")
     with transaction() as s:
         s.execute(update(AuditEvent).where(AuditEvent.id == target).values(outcome="不予通过"))
-    bad = subprocess.run([sys.executable, "-m", "workflows.verify", "--project", str(pid)], check=False, cwd=ROOT, env=env,
+    bad = subprocess.run([sys.executable, "-m", "workflows.commands.verify", "--project", str(pid)], check=False, cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1
     assert f"BROKEN event #{target} [altered]" in bad.stdout
@@ -254,7 +254,7 @@ def test_the_scheduler_writes_signed_checkpoints_beside_its_timer_rounds(sqlite_
     start()
     path = tmp_path / "cp.jsonl"
     env = {**os.environ, "DATABASE_URL": sqlite_database, "ZS_AUDIT_HMAC_KEY": "k", "ZS_AUDIT_CHECKPOINT_FILE": str(path)}
-    run = subprocess.run([sys.executable, "-m", "workflows.scheduler", "--once"], check=False, cwd=ROOT, env=env,
+    run = subprocess.run([sys.executable, "-m", "workflows.commands.scheduler", "--once"], check=False, cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     line = json.loads(path.read_text(encoding="utf-8").splitlines()[-1])

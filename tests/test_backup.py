@@ -1,6 +1,6 @@
 """Backup and restore, as an administrator runs them: a project with history and signed checkpoints is
 backed up, the database and checkpoints are lost, the archive is restored into an empty database, and
-`python -m workflows.verify --replay` finds the audit chain intact and every project replaying."""
+`python -m workflows.commands.verify --replay` finds the audit chain intact and every project replaying."""
 from __future__ import annotations
 
 import hashlib
@@ -75,7 +75,7 @@ def test_backup_then_loss_then_restore_verifies_and_replays(database, tmp_path):
     env = {**os.environ, "DATABASE_URL": database, "ZS_AUDIT_CHECKPOINT_FILE": str(checkpoints),
            "ZS_AUDIT_HMAC_KEY": KEY, "ZS_FILE_STORE_PATH": str(tmp_path / "files")}
     archive = tmp_path / "backups" / "nightly.tar.gz"
-    made = _run(env, "workflows.backup", "create", str(archive))
+    made = _run(env, "workflows.commands.backup", "create", str(archive))
     assert made.returncode == 0, made.stderr
     with tarfile.open(archive) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))
@@ -87,28 +87,28 @@ def test_backup_then_loss_then_restore_verifies_and_replays(database, tmp_path):
     assert all(len(entry["sha256"]) == 64 for entry in manifest["files"].values())
 
     _destroy(database, checkpoints)
-    assert _run(env, "workflows.verify").returncode != 0  # nothing left to verify
+    assert _run(env, "workflows.commands.verify").returncode != 0  # nothing left to verify
 
-    restored = _run(env, "workflows.backup", "restore", str(archive))
+    restored = _run(env, "workflows.commands.backup", "restore", str(archive))
     assert restored.returncode == 0, restored.stderr
-    verified = _run(env, "workflows.verify", "--replay")
+    verified = _run(env, "workflows.commands.verify", "--replay")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "OK: the record is complete and unaltered and replays consistently" in verified.stdout
     assert f"replay project #{pid} " in verified.stdout and "2 signed checkpoint line(s)" in verified.stdout
-    files = _run(env, "workflows.cli", "files", "check")
+    files = _run(env, "workflows.commands.cli", "files", "check")
     assert files.returncode == 0 and "1 intact" in files.stdout, files.stdout + files.stderr
 
     # A second restore would overwrite a live database: refused, nothing changed.
-    again = _run(env, "workflows.backup", "restore", str(archive))
+    again = _run(env, "workflows.commands.backup", "restore", str(archive))
     assert again.returncode == 1 and "not empty" in again.stderr
-    assert _run(env, "workflows.verify").returncode == 0
+    assert _run(env, "workflows.commands.verify").returncode == 0
 
 
 def test_an_archive_that_does_not_match_its_manifest_is_refused(sqlite_database, tmp_path):
     env = {**os.environ, "DATABASE_URL": sqlite_database, "ZS_AUDIT_CHECKPOINT_FILE": str(tmp_path / "c.jsonl"),
            "ZS_FILE_STORE_PATH": str(tmp_path / "files")}
     archive = tmp_path / "a.tar.gz"
-    assert _run(env, "workflows.backup", "create", str(archive)).returncode == 0
+    assert _run(env, "workflows.commands.backup", "create", str(archive)).returncode == 0
     with tarfile.open(archive) as tar:
         members = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
     members["database.sqlite3"] = members["database.sqlite3"][:-1] + b"\x01"  # one byte changed
@@ -119,7 +119,7 @@ def test_an_archive_that_does_not_match_its_manifest_is_refused(sqlite_database,
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     empty = {**env, "DATABASE_URL": f"sqlite:///{tmp_path / 'new' / 'zs.sqlite3'}"}
-    refused = _run(empty, "workflows.backup", "restore", str(forged))
+    refused = _run(empty, "workflows.commands.backup", "restore", str(forged))
     assert refused.returncode == 1 and "does not match its SHA-256" in refused.stderr
     assert not (tmp_path / "new" / "zs.sqlite3").exists()
 
@@ -131,7 +131,7 @@ def test_backups_into_a_folder_are_named_by_time_and_old_ones_pruned(sqlite_data
     old = folder / "zhaoshang-20200101-023000.tar.gz"
     old.write_bytes(b"old")
     os.utime(old, (1577845800, 1577845800))
-    made = _run(env, "workflows.backup", "create", "--into", str(folder), "--keep-days", "30")
+    made = _run(env, "workflows.commands.backup", "create", "--into", str(folder), "--keep-days", "30")
     assert made.returncode == 0, made.stderr
     assert not old.exists() and "removed old backup" in made.stdout
     (fresh,) = folder.glob("zhaoshang-*.tar.gz")

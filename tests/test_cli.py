@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from openpyxl import Workbook
 
-from workflows import cli
+from workflows.commands import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 UNITS = ROOT / "deploy" / "units-example.csv"
@@ -71,7 +71,7 @@ def test_the_app_the_scheduler_and_every_command_use_the_same_database_and_check
     assert web.returncode == 0, web.stderr[-3000:]
     assert web.stdout.split() == ["302", "/me/password", "302", "200"]
     # The scheduler signs a checkpoint of every event so far (init's and the app's) into the same file.
-    scheduled = _module(env, elsewhere, "workflows.scheduler", "--once")
+    scheduled = _module(env, elsewhere, "workflows.commands.scheduler", "--once")
     assert scheduled.returncode == 0, scheduled.stderr
     events = int(re.search(r"audit checkpoint up to event #(\d+)", scheduled.stdout).group(1))
     with sqlite3.connect(instance / "zhaoshang.sqlite3") as conn:
@@ -79,14 +79,14 @@ def test_the_app_the_scheduler_and_every_command_use_the_same_database_and_check
     assert len(actions) == events and actions[-2:] == ["signed_in", "password_changed"] and "system_initialised" in actions
     # deploy_model finds the administrator, and the shipped models init deployed there (nothing new to deploy);
     # verify reads the same chain and checks the scheduler's checkpoint.
-    deployed = _module(env, elsewhere, "workflows.deploy_model", str(ROOT), "--by", "sysadmin", "--note", "same db")
+    deployed = _module(env, elsewhere, "workflows.commands.deploy_model", str(ROOT), "--by", "sysadmin", "--note", "same db")
     assert deployed.returncode == 1 and "与已部署的版本 v1" in deployed.stderr, deployed.stderr
-    verified = _module(env, elsewhere, "workflows.verify")
+    verified = _module(env, elsewhere, "workflows.commands.verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "1 signed checkpoint line(s)" in verified.stdout and f"{events} anchored event(s)" in verified.stdout
     # The backup holds that database and that checkpoint file.
     archive = tmp_path / "backup.tar.gz"
-    backed = _module(env, elsewhere, "workflows.backup", "create", str(archive))
+    backed = _module(env, elsewhere, "workflows.commands.backup", "create", str(archive))
     assert backed.returncode == 0, backed.stderr
     with tarfile.open(archive) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))
@@ -101,7 +101,7 @@ def test_the_app_the_scheduler_and_every_command_use_the_same_database_and_check
 
 def test_production_starts_nothing_on_a_schema_not_at_head_until_db_upgrade(tmp_path):
     env = _env(tmp_path / "instance", ZS_ENV="production", ZS_SECRET_KEY=STRONG_KEY)
-    for command in (["workflows.scheduler", "--once"], ["workflows.verify"], ["workflows.cli", "init", str(UNITS)]):
+    for command in (["workflows.commands.scheduler", "--once"], ["workflows.commands.verify"], ["workflows.commands.cli", "init", str(UNITS)]):
         refused = _module(env, tmp_path, *command)
         assert refused.returncode == 2, (command, refused.stdout, refused.stderr)
         assert "zhaoshang db upgrade" in refused.stderr and "数据库结构不是当前版本" in refused.stderr
@@ -110,7 +110,7 @@ def test_production_starts_nothing_on_a_schema_not_at_head_until_db_upgrade(tmp_
     # Nobody migrated on the way: the command does, and then everything starts.
     upgraded = _run(env, tmp_path, str(ZHAOSHANG), "db", "upgrade")
     assert upgraded.returncode == 0 and "空 / empty →" in upgraded.stdout, upgraded.stdout + upgraded.stderr
-    assert _module(env, tmp_path, "workflows.scheduler", "--once").returncode == 0
+    assert _module(env, tmp_path, "workflows.commands.scheduler", "--once").returncode == 0
     assert _run(env, tmp_path, sys.executable, "-c", "from webapp import create_app; create_app()").returncode == 0
     again = _run(env, tmp_path, str(ZHAOSHANG), "db", "upgrade")
     assert again.returncode == 0 and "已是最新" in again.stdout

@@ -254,7 +254,7 @@ def test_several_scheduler_processes_fire_each_due_timer_once(pg):
         advance(pid, "screening", confirmed_class="重大")
         _make_timer_due(pid)
         pids.append(pid)
-    procs = [subprocess.Popen([sys.executable, "-m", "workflows.scheduler", "--once"], cwd=ROOT, env=_env(pg),
+    procs = [subprocess.Popen([sys.executable, "-m", "workflows.commands.scheduler", "--once"], cwd=ROOT, env=_env(pg),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err[-2000:] for _, err in outputs]

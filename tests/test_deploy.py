@@ -45,7 +45,7 @@ def test_systemd_unit_starts_an_existing_command_with_the_shared_settings(unit, 
     if unit.name == "zhaoshang-web.service":
         assert command[1:] == ["--config", str(DEPLOY / "gunicorn.conf.py")]
     if unit.name == "zhaoshang-scheduler.service":
-        assert command[1:3] == ["-m", "workflows.scheduler"]
+        assert command[1:3] == ["-m", "workflows.commands.scheduler"]
 
 
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
@@ -70,7 +70,7 @@ def test_compose_runs_two_app_containers_one_scheduler_and_postgresql():
     assert services["db"]["image"].startswith("postgres:")
     apps = [name for name, s in services.items() if s.get("build", {}).get("dockerfile") == "deploy/Dockerfile"]
     assert sorted(apps) == ["migrate", "scheduler", "web1", "web2"]
-    assert services["scheduler"]["command"][:3] == ["python", "-m", "workflows.scheduler"]
+    assert services["scheduler"]["command"][:3] == ["python", "-m", "workflows.commands.scheduler"]
     # Production: only `zhaoshang db upgrade` migrates, once, before the app and the scheduler start.
     assert services["migrate"]["command"] == ["zhaoshang", "db", "upgrade"]
     for name in ("web1", "web2", "scheduler"):

@@ -48,7 +48,7 @@ def test_an_upload_is_kept_in_the_file_store_by_its_hash_and_not_in_the_database
 
 
 def test_a_damaged_or_missing_file_is_refused_with_a_clear_message_and_found_by_files_check(app, client, local_store, capsys):
-    from workflows import cli
+    from workflows.commands import cli
 
     pid = register_lead(client)
     attachment_id = _upload(client, pid)
@@ -69,7 +69,7 @@ def test_a_damaged_or_missing_file_is_refused_with_a_clear_message_and_found_by_
 
 
 def test_files_migrate_moves_bytes_kept_in_rows_and_leaves_a_tampered_row_alone(app, client, local_store, capsys):
-    from workflows import cli
+    from workflows.commands import cli
 
     pid = register_lead(client)
     first = _upload(client, pid)

@@ -236,8 +236,8 @@ def _drive(instance_id: int, until: str | None, **answers_for) -> None:
 def test_a_model_with_other_task_ids_keeps_its_capabilities(sqlite_database, tmp_path, monkeypatch):
     from sqlalchemy import select
 
-    from workflows import deploy_model
     from workflows.capabilities import filing_service
+    from workflows.commands import deploy_model
     from workflows.db import transaction
     from workflows.demo import DEMO_LEAD, actor
     from workflows.models import ModelVersion, ProcessInstance

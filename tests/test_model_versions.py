@@ -136,7 +136,7 @@ def test_a_county_with_no_bound_process_is_told_so(sqlite_database):
 
 def test_the_command_line_deploys_a_folder_and_binds_the_named_counties(sqlite_database, tmp_path, monkeypatch,
                                                                          capsys):
-    from workflows import deploy_model
+    from workflows.commands import deploy_model
 
     monkeypatch.setenv("DATABASE_URL", sqlite_database)
     root = _model_with_threshold(tmp_path, "30000")

@@ -86,7 +86,7 @@ def test_a_translation_file_must_map_text_to_text_and_belong_to_a_process(app, c
 
 
 def test_deploy_model_prints_the_missing_translations(sqlite_database, tmp_path, monkeypatch, capsys):
-    from workflows import deploy_model
+    from workflows.commands import deploy_model
 
     monkeypatch.setenv("DATABASE_URL", sqlite_database)
 

@@ -11,10 +11,10 @@ from openpyxl import Workbook
 from service_support import advance, ready
 from sqlalchemy import func, select
 
-from workflows import cli, project_import
+from workflows.commands import cli, project_import
+from workflows.commands.provisioning import Refused, RowErrors
 from workflows.db import transaction
 from workflows.models import AuditEvent, ProcessInstance
-from workflows.provisioning import Refused, RowErrors
 
 HEADER = ["项目名称", "投资方", "产业/产业链", "投资额（万元，人民币）", "币种（内资/外资）", "项目落户地", "来源渠道",
           "联系人", "联系电话", "阶段", "登记日期"]

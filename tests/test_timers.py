@@ -155,7 +155,7 @@ def test_two_schedulers_at_once_fire_each_timer_once(database, clock):
 
 def test_the_scheduler_command_runs_once(sqlite_database):
     env = {**os.environ, "DATABASE_URL": sqlite_database}
-    result = subprocess.run([sys.executable, "-m", "workflows.scheduler", "--once"], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "workflows.commands.scheduler", "--once"], capture_output=True,
                             text=True, timeout=120, env=env, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "timers fired on 0 instance(s)" in result.stdout

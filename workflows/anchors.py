@@ -4,7 +4,7 @@ A hash chain shows an edited, deleted or inserted event, but not its own tail cu
 whole: whoever can write the database can build a new consistent chain. So the chain is anchored
 where the database cannot rewrite it:
 
-- a checkpoint file (JSON lines, appended by the scheduler or `python -m workflows.verify
+- a checkpoint file (JSON lines, appended by the scheduler or `python -m workflows.commands.verify
   --checkpoint`): each line holds the hashes of the events since the line before and the head,
   signed with an HMAC key the database never sees (ZS_AUDIT_HMAC_KEY). Keep the file on other
   storage than the database (another host, WORM storage, a log shipper);

@@ -1,5 +1,5 @@
 """The outbox of the filing exchange: messages to the other deployment are written in the same
-transaction as the change they report, and sent by the scheduler (`python -m workflows.scheduler`)
+transaction as the change they report, and sent by the scheduler (`python -m workflows.commands.scheduler`)
 until the other side acknowledges them (2xx). A peer that is down, slow or misconfigured loses
 nothing: the message waits, with backoff, and is retried; the receiver is idempotent, so a message
 that was delivered but whose acknowledgement was lost is simply delivered again.

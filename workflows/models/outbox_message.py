@@ -12,7 +12,7 @@ from workflows.models._types import JsonType, utcnow
 class OutboxMessage(Base):
     """A message to the other side of the filing exchange, kept until it is acknowledged (2xx).
 
-    Written in the same transaction as the change it reports; `python -m workflows.scheduler` sends
+    Written in the same transaction as the change it reports; `python -m workflows.commands.scheduler` sends
     what is due, in order per filing, and retries with backoff (a peer that is down loses nothing).
     """
 

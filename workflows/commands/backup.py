@@ -1,9 +1,9 @@
 """Back up and restore a deployment: one archive with the database, the signed audit checkpoints, the
 local file store's files (attachments, each named by its SHA-256) and a manifest of SHA-256s.
 
-    python -m workflows.backup create ARCHIVE.tar.gz
-    python -m workflows.backup create --into /var/backups/zhaoshang --keep-days 30
-    python -m workflows.backup restore ARCHIVE.tar.gz      (into an empty database only)
+    python -m workflows.commands.backup create ARCHIVE.tar.gz
+    python -m workflows.commands.backup create --into /var/backups/zhaoshang --keep-days 30
+    python -m workflows.commands.backup restore ARCHIVE.tar.gz      (into an empty database only)
 
 Settings as for the app, read by workflows/config.py: DATABASE_URL (or ZS_DATABASE_URL; default the SQLite
 file in ZS_INSTANCE_PATH), ZS_AUDIT_CHECKPOINT_FILE (default audit-checkpoints.jsonl in ZS_INSTANCE_PATH).
@@ -13,7 +13,7 @@ through pg_dump's custom format and pg_restore (a consistent snapshot, everythin
 sequences, indexes, constraints — restored by PostgreSQL's own tools, and readable by any DBA). The
 checkpoint file is copied before the database, so every event a checkpoint names is in the dump.
 Restoring refuses a database that has any table, a checkpoint file that differs, and an archive whose
-files do not match its manifest. Afterwards run `python -m workflows.verify --replay`.
+files do not match its manifest. Afterwards run `python -m workflows.commands.verify --replay`.
 Exit status 0 on success, 1 when refused or failed.
 """
 from __future__ import annotations
@@ -257,7 +257,7 @@ def _prune(folder: Path, keep_days: int) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m workflows.backup", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m workflows.commands.backup", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser("create", help="write a backup archive / 写备份归档")
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             manifest = restore(args.archive)
             print(f"restored {args.archive} (made {manifest['created_at']}, schema {manifest['alembic_revision']}); "
-                  "now check it: python -m workflows.verify --replay")
+                  "now check it: python -m workflows.commands.verify --replay")
     except Refused as err:
         print(f"refused: {err}", file=sys.stderr)
         return 1

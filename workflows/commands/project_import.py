@@ -26,12 +26,12 @@ from sqlalchemy import select
 
 from workflows import auth, forms
 from workflows.actor import Actor
+from workflows.commands.provisioning import Refused, RowErrors, read_table
 from workflows.db import transaction
 from workflows.engine import model_store
 from workflows.engine.model_store import INVESTMENT, form_files
 from workflows.errors import DuplicateLead, ValidationFailed
 from workflows.models import Organisation, ProcessInstance, TaskRecord, Unit, User
-from workflows.provisioning import Refused, RowErrors, read_table
 from workflows.services import project_service
 from workflows.services.instance_step import first_task, list_spec_of
 

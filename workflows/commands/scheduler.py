@@ -3,7 +3,7 @@ sends the filing exchange's outbox (workflows/services/outbox_service.py; ZS_FIL
 the web app), and after each round appends a signed checkpoint of the audit chain's new events (when
 ZS_AUDIT_HMAC_KEY is set; file ZS_AUDIT_CHECKPOINT_FILE, see workflows/anchors.py).
 
-    zhaoshang scheduler [--once] [--interval 60]    (or python -m workflows.scheduler)
+    zhaoshang scheduler [--once] [--interval 60]    (or python -m workflows.commands.scheduler)
 
 Settings as for the app (workflows/config.py): the same database, checkpoint file and HMAC key.
 """

@@ -1,4 +1,4 @@
-"""The command line: `zhaoshang <command>` (console script, pyproject.toml), or `python -m workflows.cli`.
+"""The command line: `zhaoshang <command>` (console script, pyproject.toml), or `python -m workflows.commands.cli`.
 
 Every command reads its settings the way the web app does (workflows/config.py): the same database,
 instance folder, checkpoint file and HMAC key. Exit status 0 on success, 1 when refused or when rows
@@ -29,7 +29,7 @@ def _delegate(module: str, *prefix: str):
     def run(argv: list[str]) -> int:
         from importlib import import_module
 
-        return import_module(f"workflows.{module}").main([*prefix, *argv]) or 0
+        return import_module(f"workflows.commands.{module}").main([*prefix, *argv]) or 0
     return run
 
 
@@ -157,7 +157,7 @@ def _db(args) -> int:
 
 
 def _init(args) -> int:
-    from workflows import provisioning
+    from workflows.commands import provisioning
 
     settings = config.start()
     try:
@@ -181,7 +181,7 @@ def _init(args) -> int:
 
 
 def _import_users(args) -> int:
-    from workflows import provisioning
+    from workflows.commands import provisioning
 
     config.start()
     from workflows.services import role_service
@@ -203,7 +203,7 @@ def _import_users(args) -> int:
 
 
 def _import_projects(args) -> int:
-    from workflows import project_import, provisioning
+    from workflows.commands import project_import, provisioning
 
     config.start()
     try:
