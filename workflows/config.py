@@ -36,7 +36,7 @@ OPTIONS = {
     "SMTP_PORT": (int, 25, "SMTP port."),
     "SMTP_FROM": (str, "noreply@localhost", "Sender address of notification mail."),
     "ENV": (str, "development", ("development or production. Production refuses to start without a strong "
-                                 "SECRET_KEY (32+ characters) or on a database whose schema is not at the newest "
+                                 "SECRET_KEY (32+ characters), without PII_KEYS or on a database whose schema is not at the newest "
                                  "migration (run `zhaoshang db upgrade`), and sends the session cookie with Secure.")),
     "SESSION_COOKIE_SECURE": (bool, None, ("Send the session cookie only over HTTPS; default on in production, "
                                            "off otherwise (http://127.0.0.1 for `make run`).")),
@@ -47,6 +47,10 @@ OPTIONS = {
                    "second factor (TOTP from an authenticator app), comma-separated; empty = nobody is obliged "
                    "(anyone may still enrol).")),
     "SESSION_MAX_HOURS": (int, 12, "Hours after sign-in when a session ends however active it is."),
+    "PII_KEYS": (list, [], ("Keys that encrypt personal data (SM4, fields a form marks x-personal), id:base64 "
+                            "of 16 random bytes, comma-separated; the first seals new values, the others only "
+                            "open older ones (rotation: put the new key first). Required in production; "
+                            "elsewhere unset = a public development key (id dev).")),
     "AUDIT_HMAC_KEY": (str, None, "Key signing the audit checkpoints (also for the scheduler); unset = no checkpoints."),
     "AUDIT_CHECKPOINT_FILE": (str, None, ("Signed audit checkpoints (JSON lines), best on other storage than the "
                               "database; default audit-checkpoints.jsonl in the instance folder.")),
@@ -120,6 +124,7 @@ def bind(config: dict) -> None:
         filing_exchange,
         mail,
         password_policy,
+        personal_data,
         two_factor,
     )
 
@@ -127,6 +132,7 @@ def bind(config: dict) -> None:
         Path(config["DATABASE_URL"].removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     db.init(config["DATABASE_URL"])
     password_policy.configure(config["PASSWORD_MAX_DAYS"])
+    personal_data.configure(config["PII_KEYS"], config["ENV"])
     two_factor.configure(config["TOTP_ROLES"])
     mail.configure(config["SMTP_HOST"], config["SMTP_PORT"], config["SMTP_FROM"])
     anchors.configure(config["AUDIT_CHECKPOINT_FILE"], config["AUDIT_HMAC_KEY"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflows import audit, auth, forms
+from workflows import audit, auth, forms, personal_data
 from workflows.actor import Actor
 from workflows.db import transaction
 from workflows.engine import model_store
@@ -131,14 +131,17 @@ def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
                      address=actor.address)
         version = s.get(ModelVersion, instance.model_version_id)
         data = _project_data(s, instance)
+        # The project page shows personal data in clear to those who may see the project; the raw
+        # data (also the service API's) only masked.
+        clear = personal_data.reveal_all(data)
         tasks = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
                                                    TaskRecord.state == "ready")).all()
         filing = s.scalar(select(Filing).where(Filing.instance_id == instance.id))
         return ProjectDetail(
             summary=_summary(s, instance),
-            data=data,
-            fields=forms.display_fields(own_forms := _own_form_schemas(s, version, instance), data),
-            field_groups=_field_groups(own_forms, data),
+            data=personal_data.mask_all(data),
+            fields=forms.display_fields(own_forms := _own_form_schemas(s, version, instance), clear),
+            field_groups=_field_groups(own_forms, clear),
             model_version=version.content_hash[:12],
             tasks=[_item(s, t, instance) for t in tasks],
             opinions=opinions(s, instance.id),
@@ -249,7 +252,7 @@ def lead_values(actor: Actor, instance_id: int) -> dict:
                                                  TaskRecord.spec_name.in_(lead_tasks),
                                                  TaskRecord.state == "completed")
                         .order_by(TaskRecord.completed_at.desc())).first()
-        return {k: v for k, v in (row.data or {}).items() if v is not None} if row else {}
+        return {k: v for k, v in personal_data.reveal_all(row.data or {}).items() if v is not None} if row else {}
 
 
 def _get(s: Session, instance_id: int) -> ProcessInstance:
@@ -269,7 +272,7 @@ def history(s: Session, instance_id: int) -> list[HistoryEntry]:
     units = _opinion_units(s, instance_id)
     return [HistoryEntry(at=e.at, actor=e.actor, actor_name=names.get(e.actor, e.actor),
                          task_title=titles.get(e.task_spec, e.task_spec), role=e.role, action=e.action, task_spec=e.task_spec,
-                         mi_index=e.mi_index, outcome=e.outcome, data=e.data,
+                         mi_index=e.mi_index, outcome=e.outcome, data=personal_data.mask_all(e.data),
                          unit_name=units.get((e.task_spec, e.mi_index)) if e.mi_index is not None else None)
             for e in events]
 
