@@ -69,8 +69,8 @@ def test_lists_the_ledger_export_and_the_service_api_do_not_show_the_phone(app, 
     assert export.status_code == 200
     with zipfile.ZipFile(io.BytesIO(export.data)) as book:
         assert all(PHONE.encode() not in book.read(name) for name in book.namelist())
-    from workflows.services import project_service
     from workflows.demo import actor
+    from workflows.services import project_service
 
     detail = project_service.project_detail(actor("shangwu"), instance_id)
     assert detail.data["contact_phone"] == "138****8000"  # the raw data (service API) is masked
