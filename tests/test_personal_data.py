@@ -151,3 +151,19 @@ def test_masks(value, shown):
 def test_old_clear_values_still_read():
     assert personal_data.reveal_all({"contact_phone": PHONE}) == {"contact_phone": PHONE}
     assert personal_data.masked(PHONE) == PHONE  # only sealed values are masked
+
+
+def test_a_model_whose_gateway_reads_a_personal_field_is_refused_at_deploy():
+    from workflows.engine import model_store
+    from workflows.engine.model_checks import personal_reads
+
+    files = model_store.read_model_files()
+    specs = model_store.parse_specs(model_store.content_hash(files), json.dumps(files))
+    assert personal_reads(specs, files) == []  # the shipped models do not
+    complaint = files["bpmn/investor_complaint.bpmn"]
+    condition = "investor_feedback == '不满意' and complaint_round &lt; 2"
+    assert condition in complaint
+    files["bpmn/investor_complaint.bpmn"] = complaint.replace(condition, condition + " and contact_phone != ''")
+    specs = model_store.parse_specs(model_store.content_hash(files), json.dumps(files))
+    problems = personal_reads(specs, files)
+    assert len(problems) == 1 and "contact_phone" in problems[0] and "个人信息" in problems[0]
