@@ -7,6 +7,7 @@ import base64
 import io
 import json
 import os
+import subprocess
 import zipfile
 
 import pytest
@@ -167,3 +168,19 @@ def test_a_model_whose_gateway_reads_a_personal_field_is_refused_at_deploy():
     specs = model_store.parse_specs(model_store.content_hash(files), json.dumps(files))
     problems = personal_reads(specs, files)
     assert len(problems) == 1 and "contact_phone" in problems[0] and "个人信息" in problems[0]
+
+
+def test_auditors_see_the_contact_masked_and_the_history_still_replays(app, client):
+    instance_id = register_lead(client)
+    login(client, "shenji")
+    steps = [client.get(f"/audit/projects/{instance_id}/replay?step={n}").data.decode() for n in (1, 2, 3)]
+    assert all(PHONE not in page and NAME not in page for page in steps)
+    assert any("138****8000" in page for page in steps)
+    checked = client.post(f"/audit/projects/{instance_id}/replay-check")
+    assert checked.status_code == 200 and 'id="replay-consistent"' in checked.data.decode()
+    # Paper: no document needs the contact in clear (the history lists the registration).
+    login(client, "shangwu")
+    document = client.get(f"/projects/{instance_id}/documents/history.pdf")
+    assert document.status_code == 200
+    text_of = subprocess.run(["pdftotext", "-", "-"], input=document.data, capture_output=True, check=True)
+    assert "办理完成" in text_of.stdout.decode() and PHONE not in text_of.stdout.decode()
