@@ -510,7 +510,8 @@ def test_app_model_runs_with_the_restricted_engine():
     assert first
     # The first business rule task (project_class.dmn, ">= 20000" cells) runs on the restricted engine.
     runtime.complete(wf, first[0].uuid, {"project_name": "测试项目", "investor": "测试公司", "amount_wan": 25000.0,
-                                         "currency": "CNY", "amount_usd_wan": None, "host_site": "jkq"})
+                                         "currency": "CNY", "amount_usd_wan": None, "host_site": "jkq",
+                                      "imported_stage": None})
     assert [t.spec_name for t in runtime.ready_tasks(wf)] == ["screening"]
     assert runtime.data(wf)["proposed_class"] == "重大"
 
@@ -529,7 +530,8 @@ def test_app_project_class_dmn_thresholds(amount, expected):
     wf = runtime.start()
     first = runtime.ready_tasks(wf)[0]
     runtime.complete(wf, first.uuid, {"project_name": "测试项目", "investor": "测试公司", "amount_wan": amount,
-                                      "currency": "CNY", "amount_usd_wan": None, "host_site": "jkq"})
+                                      "currency": "CNY", "amount_usd_wan": None, "host_site": "jkq",
+                                      "imported_stage": None})
     assert runtime.data(wf)["proposed_class"] == expected
 
 
@@ -542,7 +544,8 @@ def test_app_model_refuses_an_attack_in_task_data_driven_expression(marker):
     first = runtime.ready_tasks(wf)[0]
     hostile = f"__import__('os').system('touch {marker}')"
     runtime.complete(wf, first.uuid, {"project_name": hostile, "investor": hostile, "amount_wan": 25000.0,
-                                      "currency": "CNY", "amount_usd_wan": None, "host_site": "jkq"})
+                                      "currency": "CNY", "amount_usd_wan": None, "host_site": "jkq",
+                                      "imported_stage": None})
     assert runtime.data(wf)["project_name"] == hostile
     assert not os.path.exists(marker)
 

@@ -1,7 +1,6 @@
 """Flask front end: HTTP, sessions, templates. No process logic; it calls workflows.services."""
 from __future__ import annotations
 
-import logging
 import secrets
 import time
 from datetime import timedelta
@@ -9,12 +8,13 @@ from pathlib import Path
 
 import flask_babel
 from flask import Flask, flash, redirect, render_template, request, session, url_for
-from flask_babel import Babel
-from flask_login import LoginManager, current_user, logout_user
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_login import current_user, logout_user
+from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
 
 from webapp.config import load_config, start_service
+from webapp.denials import record_denial
+from webapp.extensions import babel, csrf, login_manager
 from webapp.i18n import N_, error_text, form_text, list_columns, select_locale
 from webapp.i18n_extra import action_name
 from webapp.inputs import has_nul, safe_next
@@ -29,11 +29,6 @@ from workflows.forms import (
     path_title,
 )
 from workflows.localtime import to_local
-
-csrf = CSRFProtect()
-babel = Babel()
-login_manager = LoginManager()
-
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
@@ -265,18 +260,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         return {"lang": select_locale(), "request_path": request.path, "unread_notifications": unread}
 
     return app
-
-
-def record_denial(reason: str, username: str | None = None) -> None:
-    """A refused request (403) goes into the security log (workflows/services/security_log.py)."""
-    from workflows.services import security_log
-
-    if username is None and current_user and current_user.is_authenticated:
-        username = current_user.actor.username
-    try:
-        security_log.record_denial(username, request.remote_addr, request.method, request.path, reason)
-    except Exception:
-        logging.getLogger("zhaoshang.security").exception("could not record a denied request")
 
 
 def _pipeline_visible() -> bool:

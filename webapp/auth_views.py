@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from webapp import login_manager
+from webapp.extensions import login_manager
 from webapp.i18n import LOCALES, N_
 from webapp.inputs import safe_next
 from webapp.session_user import actor, end_session, load_user, start_session

@@ -12,6 +12,7 @@ from datetime import date, datetime
 
 from flask import Blueprint, g, jsonify, request
 
+from webapp.denials import record_denial
 from webapp.inputs import db_int, json_object
 from webapp.openapi import openapi_document
 from workflows.errors import NotFound, ServiceError, ValidationFailed
@@ -79,7 +80,6 @@ def _service_error(err: ServiceError):
     extra = {"errors": err.errors} if isinstance(err, ValidationFailed) else {}
     code = {403: "forbidden", 404: "not_found", 409: "conflict", 422: "validation_failed"}.get(err.status, "error")
     if err.status == 403:
-        from webapp import record_denial
 
         record_denial(err.message, getattr(g.get("api_actor"), "username", None))
     return _error(err.status, code, err.message % err.params if err.params else err.message, **extra)

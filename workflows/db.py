@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from workflows import faults
+from workflows.instruments import STEP_SECONDS
 
 
 class Base(DeclarativeBase):
@@ -91,8 +92,6 @@ def transaction() -> Iterator[Session]:
             faults.reached("after_engine_before_commit")  # test-only (ZS_FAULT_POINT); no-op otherwise
         session.commit()
         if session.info.get("engine_step"):
-            from workflows.observability import STEP_SECONDS
-
             STEP_SECONDS.observe(time.perf_counter() - started)
             faults.reached("after_commit")
     except BaseException:

@@ -16,6 +16,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from workflows import settings
+
 DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
@@ -135,7 +137,5 @@ def configure(config: dict) -> None:
 def store() -> LocalFileStore | S3FileStore:
     """The configured store; a program that bound only the database gets the one its settings name."""
     if _store is None:
-        from workflows import config
-
-        configure(config.load())
+        configure(settings.load())
     return _store

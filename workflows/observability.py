@@ -13,7 +13,7 @@ import logging
 import os
 from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest, multiprocess
+from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -28,13 +28,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
-REGISTRY = CollectorRegistry(auto_describe=True)
-REQUEST_SECONDS = Histogram("zhaoshang_request_seconds", "HTTP request latency by endpoint",
-                            ["endpoint", "method", "status"], registry=REGISTRY)
-STEP_SECONDS = Histogram("zhaoshang_engine_step_seconds",
-                         "One engine step's transaction: load, run the model, persist, audit, commit",
-                         registry=REGISTRY,
-                         buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+# The instruments live apart from what reads the database, so the transaction (workflows/db.py) can time
+# itself without importing this module.
+from workflows.instruments import REGISTRY, REQUEST_SECONDS, STEP_SECONDS  # noqa: F401
 
 
 def readiness() -> tuple[bool, str]:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from workflows import audit, auth, documents, forms, personal_data
+from workflows.action_names import ACTION_NAMES
 from workflows.actor import Actor
 from workflows.db import transaction
 from workflows.deadlines import START_WITHIN_MONTHS, add_months
@@ -25,8 +26,8 @@ from workflows.errors import Conflict, NotFound
 from workflows.localtime import to_local
 from workflows.models import Filing, ModelVersion, Organisation, ProcessInstance, TaskRecord, Unit, User
 from workflows.models._types import utcnow
-from workflows.services.project_service import _project_data, history
-from workflows.services.task_service import unit_name
+from workflows.services.lookups import unit_name
+from workflows.services.project_records import history, project_data
 
 KINDS = documents.KINDS
 # Signing → start of construction within 6 months (《郴州市关于进一步加强招商引资工作的实施意见》 §3: 原则上合同签约到开工落地一般不超过6个月).
@@ -225,7 +226,7 @@ def _project_schema(s: Session, instance: ProcessInstance) -> dict:
 
 
 def _project(s: Session, instance: ProcessInstance) -> dict:
-    data = personal_data.mask_all(_project_data(s, instance))
+    data = personal_data.mask_all(project_data(s, instance))
     fields = _project_schema(s, instance)
     source = forms.option_title(fields.get("source_channel", {}), data.get("source_channel")) or ""
     if data.get("source_org"):
@@ -459,7 +460,7 @@ def _days_overdue(s: Session, instance: ProcessInstance) -> int:
 def _addressee(s: Session, instance: ProcessInstance, code: str | None) -> Unit:
     """The responsible unit a reminder letter goes to: a unit of the project's county, by default its
     host site (the 园区/乡镇 where it was to be built, 《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十二))."""
-    code = code or _project_data(s, instance).get("host_site")
+    code = code or project_data(s, instance).get("host_site")
     unit = s.scalar(select(Unit).where(Unit.organisation_id == instance.county_id, Unit.code == (code or ""),
                                        Unit.active.is_(True)))
     if unit is None:
@@ -507,25 +508,6 @@ def _detail(outcome: str | None, data: dict | None) -> str:
             parts.append(f"{label}：{value}")
     return "；".join(str(p) for p in parts)[:300]
 
-
-# Names of audit actions on paper. The web pages translate the same actions through
-# webapp/i18n_extra.py ACTION_NAMES; the webapp may not be imported from here (DESIGN.md layering).
-ACTION_NAMES = {
-    "project_started": "登记线索，流程启动", "project_imported": "从项目台账导入，流程启动",
-    "complaint_registered": "登记投诉并交办", "task_offered": "任务到达",
-    "task_claimed": "认领", "task_released": "释放", "task_completed": "办理完成",
-    "task_cancelled": "任务撤销（流程改道）", "loop_back": "退回至前序环节", "project_ended": "流程结束",
-    "filing_submitted": "报送备案", "filing_accepted": "备案受理", "filing_returned": "备案退回",
-    "signing_reported": "签约结果报备", "project_copied": "抄送", "task_returned": "退回办理",
-    "task_withdrawn": "撤回", "task_transferred": "转办", "task_urged": "催办", "project_cancelled": "撤销项目",
-    "task_reopened": "重新办理", "draft_saved": "暂存草稿", "task_delegated": "委派",
-    "delegation_returned": "委派草稿交回", "task_overdue_reminded": "到期提醒", "task_overdue_escalated": "超期督办",
-    "department_added": "加签", "department_removed": "减签", "attachment_uploaded": "上传附件",
-    "attachment_downloaded": "下载附件", "engine_step": "流程引擎步进", "document_generated": "生成文书",
-    "reminder_letter_sent": "发出项目推进提醒函", "reminder_letter_skipped": "已开工，未发提醒函",
-    "reward_granted": "登记招商奖励", "instance_migrated": "迁移到新版本", "instance_task_skipped": "跳过环节",
-    "instance_data_corrected": "更正流程数据", "instance_step_retried": "重试失败步骤", "step_failed": "步骤执行出错",
-}
 
 BUILDERS = {"review-form": _review_form, "joint-review": _joint_review, "contract-review": _contract_review,
             "filing-form": _filing_form, "history": _history}

@@ -17,7 +17,8 @@ from workflows.db import transaction
 from workflows.models import Organisation, ProcessInstance, ProjectCopy, TaskOwner, TaskRecord, Unit
 from workflows.models._types import utcnow
 from workflows.roles import ROLES
-from workflows.services.task_service import _item
+from workflows.services.project_service import project_summary
+from workflows.services.task_service import task_item
 from workflows.services.views import ProjectSummary, TaskItem
 
 TABS = ("todo", "done", "started", "copied")
@@ -161,10 +162,8 @@ def inbox_page(actor: Actor, query: InboxQuery) -> InboxPage:
                 order = [TaskRecord.due_at, TaskRecord.id]
             page.total = _count(s, filtered)
             rows = s.execute(filtered.order_by(*order).limit(PER_PAGE).offset((query.page - 1) * PER_PAGE)).all()
-            page.tasks = [_item(s, r, i) for r, i in rows]
+            page.tasks = [task_item(s, r, i) for r, i in rows]
         else:
-            from workflows.services.project_service import _summary
-
             base = _started(actor) if query.tab == "started" else _copied(actor)
             page.classes = _classes(s, base)
             filtered = _search(base, query.q)
@@ -173,6 +172,6 @@ def inbox_page(actor: Actor, query: InboxQuery) -> InboxPage:
             page.total = _count(s, filtered)
             rows = s.scalars(filtered.order_by(ProcessInstance.updated_at.desc(), ProcessInstance.id.desc())
                              .limit(PER_PAGE).offset((query.page - 1) * PER_PAGE)).all()
-            page.projects = [_summary(s, i) for i in rows]
+            page.projects = [project_summary(s, i) for i in rows]
         page.pages = max(1, math.ceil(page.total / PER_PAGE))
         return page

@@ -17,13 +17,13 @@ from workflows.errors import ModelFailed
 from workflows.models import ModelVersion, Organisation, ProcessInstance, TaskOwner, TaskRecord, Unit, User
 from workflows.models._types import utcnow
 from workflows.roles import ADMIN_ROLES, ROLES
-from workflows.services import operators, script_functions
+from workflows.services import operator_registry, script_functions
 
 
 def runtime_for(session: Session, instance: ProcessInstance, actor: Actor,
                 journal: StepJournal | None = None) -> ProcessRuntime:
     version = session.get(ModelVersion, instance.model_version_id)
-    operations = {**operators.bound(session, instance, actor),
+    operations = {**operator_registry.bound(session, instance, actor),
                   **script_functions.bound(session, instance, actor)}
     if journal is not None:
         operations = journal.wrap_services(operations)  # their results are replayed from the record
@@ -238,6 +238,9 @@ def start_instance(session: Session, actor: Actor, version: ModelVersion, values
     the files it took); they join `values` and `submitted_data`."""
     first = first_task(version)
     process_id = version.process_id
+    # Every instance starts with the stage it was imported at from a county's ledger, None when it was not
+    # (workflows/project_import.py), so a model's import gateway can read it on any start path.
+    submitted_data = {**submitted_data, "imported_stage": submitted_data.get("imported_stage")}
     now = utcnow()
     # Personal data (x-personal fields of the first form) is sealed before it reaches the engine, the
     # task record or the audit log; the caller validated it in clear.

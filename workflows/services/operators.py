@@ -1,5 +1,6 @@
-"""The service-task operators a process model may call by name (`serviceTaskOperator`): one registry,
-bound to the transaction, instance and actor of each engine step."""
+"""The service-task operators a process model may call by name (`serviceTaskOperator`), bound to the
+transaction, instance and actor of each engine step. Importing this module registers them with the engine
+step (operator_registry); the package does so (workflows/services/__init__.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from workflows.actor import Actor
 from workflows.models import ProcessInstance
-from workflows.services import filing_operations, overdue_operations, tracking_operations
+from workflows.services import filing_operations, operator_registry, overdue_operations, tracking_operations
 
 _MODULES = (filing_operations, overdue_operations, tracking_operations)
 
@@ -27,3 +28,6 @@ def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str
 def names() -> frozenset[str]:
     """Every operator's name (binding only defines closures; nothing runs)."""
     return frozenset(bound(None, None, None))  # type: ignore[arg-type]
+
+
+operator_registry.register(bound)

@@ -19,6 +19,7 @@ from workflows.db import transaction
 from workflows.localtime import to_local
 from workflows.models import Filing, OutboxMessage
 from workflows.models._types import utcnow
+from workflows.services import document_service
 
 # Backoff after the n-th failed attempt: 30 s, 1, 2, 4 … minutes, at most an hour.
 FIRST_RETRY_SECONDS = 30
@@ -117,8 +118,6 @@ def _acknowledged(s: Session, message: OutboxMessage, answer: dict) -> None:
 
 def _filing_form(message_id: int, filing_id: int) -> bytes:
     """Render the 备案表 once and keep it with the message (audited like every document)."""
-    from workflows.services import document_service
-
     with transaction() as s:
         instance_id = s.get(Filing, filing_id).instance_id
     _name, pdf = document_service.filing_form_pdf(instance_id, by="outbox")

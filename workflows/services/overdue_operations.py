@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from workflows import audit, auth
 from workflows.actor import Actor
 from workflows.models import Organisation, ProcessInstance, TaskRecord, Unit, User
+from workflows.services.notifications import notify
 
 
 def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str, Callable[..., dict]]:
@@ -22,8 +23,6 @@ def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str
                                     .order_by(TaskRecord.id)))
 
     def notify_users(user_ids, text: str, kind: str, record: TaskRecord) -> None:
-        from workflows.services.task_operations import notify  # imported late: it imports this module's users
-
         notify(session, user_ids, text, kind, instance.id, record.id)
 
     def task_overdue_remind(data: dict, task: str) -> dict:

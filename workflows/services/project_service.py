@@ -11,7 +11,6 @@ from workflows.engine import model_store
 from workflows.engine.model_store import INVESTMENT, all_form_schemas, form_files
 from workflows.errors import DuplicateLead, NotFound, ValidationFailed
 from workflows.models import (
-    AuditEvent,
     Filing,
     ModelVersion,
     Organisation,
@@ -22,11 +21,13 @@ from workflows.models import (
     User,
 )
 from workflows.models._types import utcnow
-from workflows.services import task_operations, tracking_operations
+from workflows.services import outbox_service, task_operations, tracking_operations
+from workflows.services.filing_service import special_view
 from workflows.services.instance_step import first_task, list_spec_of, start_instance
-from workflows.services.task_service import _item, joint_review_summary, opinions
+from workflows.services.project_records import history, project_data
+from workflows.services.task_service import joint_review_summary, opinions, task_item
 from workflows.services.views import DuplicateLead as DuplicateLeadView
-from workflows.services.views import HistoryEntry, ProjectDetail, ProjectSummary
+from workflows.services.views import ProjectDetail, ProjectSummary
 
 RESTART_FORM = "restart-form"  # capability: the task's answers prefill the registration of a copy
 
@@ -67,13 +68,11 @@ def project_start(actor: Actor, submitted: dict, confirm_duplicate: bool = False
 def register(s: Session, actor: Actor, version: ModelVersion, values: dict, *, confirm_duplicate: bool = False,
              action: str = "project_started", seed: dict | None = None, audit_data: dict | None = None):
     """Start an instance whose first form holds `values` (validated). `seed` is start data the application
-    sets (a ledger import's `imported_stage`); a lead that is not imported starts with `imported_stage` None,
-    so a model's import gateway reads it either way."""
+    sets (a ledger import's `imported_stage`)."""
     duplicates = _same_investor(s, values["investor"], actor.org_id, actor.unit_id, None)
     if duplicates and not confirm_duplicate:
         raise DuplicateLead(duplicates)
-    start_data = {**values, "started_by": actor.username, "county": actor.org_name,
-                  "imported_stage": None, **(seed or {})}
+    start_data = {**values, "started_by": actor.username, "county": actor.org_name, **(seed or {})}
     return start_instance(
         s, actor, version, values, start_data, action=action,
         project_name=values["project_name"], investor=values["investor"], amount_wan=values.get("amount_wan"),
@@ -116,7 +115,7 @@ def project_list(actor: Actor, purpose: str | None = INVESTMENT) -> list[Project
         # Held for the loop: the session's identity map keeps objects only while they are referenced, so
         # each row's s.get(Organisation/User) would otherwise be a query of its own (BENCHMARKS.md).
         people_and_places = [*s.scalars(select(Organisation)), *s.scalars(select(User))]  # noqa: F841
-        return [_summary(s, i) for i in s.scalars(query) if auth.project_view(s, actor, i)]
+        return [project_summary(s, i) for i in s.scalars(query) if auth.project_view(s, actor, i)]
 
 
 def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
@@ -130,7 +129,7 @@ def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
         audit.append(s, "project_viewed", actor=actor.username, instance_id=instance.id,
                      address=actor.address)
         version = s.get(ModelVersion, instance.model_version_id)
-        data = _project_data(s, instance)
+        data = project_data(s, instance)
         # The project page shows personal data in clear to those who may see the project; the raw
         # data (also the service API's) only masked.
         clear = personal_data.reveal_all(data)
@@ -138,12 +137,12 @@ def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
                                                    TaskRecord.state == "ready")).all()
         filing = s.scalar(select(Filing).where(Filing.instance_id == instance.id))
         return ProjectDetail(
-            summary=_summary(s, instance),
+            summary=project_summary(s, instance),
             data=personal_data.mask_all(data),
             fields=forms.display_fields(own_forms := _own_form_schemas(s, version, instance), clear),
             field_groups=_field_groups(own_forms, clear),
             model_version=version.content_hash[:12],
-            tasks=[_item(s, t, instance) for t in tasks],
+            tasks=[task_item(s, t, instance) for t in tasks],
             opinions=opinions(s, instance.id),
             history=history(s, instance.id),
             joint_review=joint_review_summary(s, instance.id),
@@ -262,47 +261,7 @@ def _get(s: Session, instance_id: int) -> ProcessInstance:
     return instance
 
 
-def history(s: Session, instance_id: int) -> list[HistoryEntry]:
-    events = s.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance_id,
-                                                AuditEvent.action.notin_(("project_viewed", "engine_step")))
-                       .order_by(AuditEvent.id)).all()
-    titles = dict(s.execute(select(TaskRecord.spec_name, TaskRecord.title)
-                            .where(TaskRecord.instance_id == instance_id)).all())
-    names = dict(s.execute(select(User.username, User.display_name)).all())
-    units = _opinion_units(s, instance_id)
-    return [HistoryEntry(at=e.at, actor=e.actor, actor_name=names.get(e.actor, e.actor),
-                         task_title=titles.get(e.task_spec, e.task_spec), role=e.role, action=e.action, task_spec=e.task_spec,
-                         mi_index=e.mi_index, outcome=e.outcome, data=personal_data.mask_all(e.data),
-                         unit_name=units.get((e.task_spec, e.mi_index)) if e.mi_index is not None else None)
-            for e in events]
-
-
-def _opinion_units(s: Session, instance_id: int) -> dict[tuple[str, int], str]:
-    """(step, instance index) → department name, for the steps done once per department (会审)."""
-    instance = s.get(ProcessInstance, instance_id)
-    names = dict(s.execute(select(Unit.code, Unit.name).where(Unit.organisation_id == instance.county_id)).all())
-    rows = s.execute(select(TaskRecord.spec_name, TaskRecord.mi_index, TaskRecord.unit_code)
-                     .where(TaskRecord.instance_id == instance_id, TaskRecord.mi_index.is_not(None))
-                     .order_by(TaskRecord.id)).all()
-    return {(spec, index): names.get(code, code) for spec, index, code in rows if code}
-
-
-def _project_data(s: Session, instance: ProcessInstance) -> dict:
-    """The project's data as its forms last answered it: each completed form replaces all its fields
-    (a field cleared in a later round is cleared here too)."""
-    data: dict = {}
-    for row in s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
-                                                  TaskRecord.state == "completed")
-                         .order_by(TaskRecord.completed_at, TaskRecord.id)):
-        if row.mi_index is None:
-            data.update(row.data or {})
-    return {k: v for k, v in data.items() if v not in (None, "")}
-
-
 def _filing_dict(s: Session, actor: Actor, instance: ProcessInstance, f: Filing) -> dict:
-    from workflows.services import outbox_service
-    from workflows.services.filing_service import special_view
-
     return {"id": f.id, "state": f.state, "number": f.number, "submitted_at": f.submitted_at,
             "times_submitted": f.times_submitted, "return_reason": f.return_reason, "contract": f.signing,
             "accepted_at": f.accepted_at, "transport": f.transport,
@@ -314,7 +273,7 @@ def _filing_dict(s: Session, actor: Actor, instance: ProcessInstance, f: Filing)
             and f.special_state != "已备案" and auth.special_filing_record(actor, instance)}
 
 
-def _summary(s: Session, i: ProcessInstance) -> ProjectSummary:
+def project_summary(s: Session, i: ProcessInstance) -> ProjectSummary:
     return ProjectSummary(
         id=i.id, project_name=i.project_name, investor=i.investor,
         amount_wan=float(i.amount_wan) if i.amount_wan is not None else None,

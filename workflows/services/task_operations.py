@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows import audit, auth, mail
+from workflows import audit, auth
 from workflows.actor import Actor
 from workflows.db import transaction
 from workflows.engine import model_store
@@ -17,7 +17,8 @@ from workflows.errors import Conflict, NotFound, ValidationFailed
 from workflows.models import AuditEvent, ModelVersion, Notification, ProcessInstance, TaskRecord, User
 from workflows.models._types import utcnow
 from workflows.services.instance_step import run_step, runtime_for
-from workflows.services.task_service import _load, _require_ready, claim_if_sole, review_rounds
+from workflows.services.notifications import notify
+from workflows.services.task_service import claim_if_sole, load_task, require_ready, review_rounds
 
 REASON_MAX = 500
 
@@ -29,14 +30,6 @@ def _reason(text: str | None, field: str = "reason") -> str:
     if len(text) > REASON_MAX:
         raise ValidationFailed({field: f"不能超过 {REASON_MAX} 个字"})
     return text
-
-
-def notify(s: Session, user_ids, text: str, kind: str, instance_id: int | None = None,
-           task_id: int | None = None) -> None:
-    for user_id in dict.fromkeys(user_ids):
-        s.add(Notification(user_id=user_id, instance_id=instance_id, task_id=task_id, kind=kind, text=text))
-        user = s.get(User, user_id)
-        mail.queue(s, user.email if user else None, "【招商引资项目评审系统】" + text[:60], text)
 
 
 def _holders(s: Session, record: TaskRecord, instance: ProcessInstance, county) -> list[int]:
@@ -53,7 +46,7 @@ def _holders(s: Session, record: TaskRecord, instance: ProcessInstance, county) 
 def transfer_candidates(actor: Actor, task_id: int) -> list[tuple[int, str]]:
     """Colleagues who could take the task over for good (same role, organisation and department)."""
     with transaction() as s:
-        record, instance, county = _load(s, task_id)
+        record, instance, county = load_task(s, task_id)
         auth.require(auth.task_transfer(actor, record, instance, county))
         users = s.scalars(select(User).where(User.active.is_(True), User.id != actor.id)).all()
         return [(u.id, f"{u.unit.name} · {u.display_name}") for u in users
@@ -68,9 +61,9 @@ def _as_open(record: TaskRecord) -> TaskRecord:
 def task_transfer(actor: Actor, task_id: int, to_user_id: int, reason: str) -> None:
     """转办: hand my task for good to another user of the same role (and department)."""
     with transaction() as s:
-        record, instance, county = _load(s, task_id, lock=True)
+        record, instance, county = load_task(s, task_id, lock=True)
         auth.require(auth.task_transfer(actor, record, instance, county), "只有任务的当前办理人可以转办。")
-        _require_ready(s, record)
+        require_ready(s, record)
         reason = _reason(reason)
         target = s.get(User, to_user_id)
         if target is None or not target.active or target.id == actor.id or not auth.task_eligible(
@@ -90,7 +83,7 @@ def task_transfer(actor: Actor, task_id: int, to_user_id: int, reason: str) -> N
 def return_targets(actor: Actor, task_id: int) -> list[tuple[str, str]]:
     """(task id, title) of the earlier stages the model allows returning to from this task."""
     with transaction() as s:
-        record, instance, county = _load(s, task_id)
+        record, instance, county = load_task(s, task_id)
         auth.require(auth.task_complete(actor, record, instance, county))
         return _return_targets(s, record)
 
@@ -124,9 +117,9 @@ def task_return(actor: Actor, task_id: int, target: str, reason: str) -> int:
     (kept in history as superseded) and the stage goes back to whoever completed it.
     """
     with transaction() as s:
-        record, instance, county = _load(s, task_id, lock=True)
+        record, instance, county = load_task(s, task_id, lock=True)
         auth.require(auth.task_complete(actor, record, instance, county))
-        _require_ready(s, record)
+        require_ready(s, record)
         claim_if_sole(s, actor, record, instance, county)
         if record.assignee_id != actor.id:
             raise Conflict("请先认领该任务再退回。")
@@ -164,7 +157,7 @@ def task_return(actor: Actor, task_id: int, target: str, reason: str) -> int:
 def task_withdraw(actor: Actor, task_id: int) -> int:
     """撤回: the one who completed a step takes it back while the next step is still untouched."""
     with transaction() as s:
-        record, instance, _ = _load(s, task_id, lock=True)
+        record, instance, _ = load_task(s, task_id, lock=True)
         auth.require(auth.task_withdraw(actor, record), "只能撤回自己办理的环节。")
         if instance.status != "running":
             raise Conflict("项目已办结，不能撤回。")
@@ -232,9 +225,9 @@ def project_cancel(actor: Actor, instance_id: int, reason: str) -> None:
 def task_urge(actor: Actor, task_id: int, message: str = "") -> int:
     """催办: remind whoever holds a task; returns the project's id."""
     with transaction() as s:
-        record, instance, county = _load(s, task_id)
+        record, instance, county = load_task(s, task_id)
         auth.require(auth.task_urge(s, actor, instance), "只有项目发起人、县商务局或投资办主任可以催办。")
-        _require_ready(s, record)
+        require_ready(s, record)
         message = (message or "").strip()[:REASON_MAX]
         holders = _holders(s, record, instance, county)
         if not holders:

@@ -22,7 +22,6 @@ from workflows.models import (
     Organisation,
     ProcessInstance,
     TaskRecord,
-    Unit,
     User,
     UserRole,
 )
@@ -30,6 +29,7 @@ from workflows.models._types import utcnow
 from workflows.roles import ROLES
 from workflows.services import attachment_service
 from workflows.services.instance_step import list_spec_of, run_step, runtime_for
+from workflows.services.lookups import unit_name
 from workflows.services.views import Opinion, TaskForm, TaskItem
 
 ATTEMPTS = 3
@@ -43,10 +43,10 @@ def review_rounds(version: ModelVersion) -> tuple[str, ...]:
 
 def task_claim(actor: Actor, task_id: int) -> None:
     with transaction() as s:
-        record, instance, county = _load(s, task_id, lock=True)
+        record, instance, county = load_task(s, task_id, lock=True)
         absent = auth.acting_for(s, actor, record, instance, county)
         auth.require(auth.task_claim(actor, record, instance, county) or absent is not None)
-        _require_ready(s, record)
+        require_ready(s, record)
         if record.assignee_id == actor.id or (absent and record.assignee_id == absent.id):
             return
         if record.assignee_id is not None:
@@ -58,9 +58,9 @@ def task_claim(actor: Actor, task_id: int) -> None:
 
 def task_release(actor: Actor, task_id: int) -> None:
     with transaction() as s:
-        record, instance, county = _load(s, task_id, lock=True)
+        record, instance, county = load_task(s, task_id, lock=True)
         auth.require(auth.task_claim(actor, record, instance, county))
-        _require_ready(s, record)
+        require_ready(s, record)
         if record.fixed_assignee or record.assignee_id != actor.id:
             raise Conflict("只能释放自己认领的任务。")
         record.assignee_id = None
@@ -72,10 +72,10 @@ def task_form(actor: Actor, task_id: int) -> TaskForm:
     """Everything the task page shows: the form (or its saved draft), the project summary and
     earlier opinions. Open to those the task is offered to, and to a colleague it is delegated to."""
     with transaction() as s:
-        record, instance, county = _load(s, task_id)
+        record, instance, county = load_task(s, task_id)
         absent = auth.acting_for(s, actor, record, instance, county)
         auth.require(auth.task_view(actor, record, instance, county) or absent is not None)
-        _require_ready(s, record)
+        require_ready(s, record)
         version = s.get(ModelVersion, instance.model_version_id)
         schema, uischema = form_files(version, record.form)
         runtime = runtime_for(s, instance, actor)
@@ -91,7 +91,7 @@ def task_form(actor: Actor, task_id: int) -> TaskForm:
         delegate = s.get(User, record.delegate_id) if record.delegate_id else None
         draft_by = s.get(User, record.draft_by_id) if record.draft_by_id else None
         return TaskForm(
-            task=_item(s, record, instance), schema=schema, uischema=uischema, values=values,
+            task=task_item(s, record, instance), schema=schema, uischema=uischema, values=values,
             readonly=readonly, project=task_data, opinions=opinions(s, instance.id),
             joint_review=joint_review_summary(s, instance.id),
             claimed_by_me=record.assignee_id == actor.id or bool(absent and record.assignee_id == absent.id),
@@ -137,8 +137,8 @@ def claim_if_sole(s: Session, actor: Actor, record: TaskRecord, instance: Proces
 def task_save_draft(actor: Actor, task_id: int, submitted: dict, hand_back: bool = False) -> None:
     """暂存: keep what was typed without completing; a delegate can also hand the draft back."""
     with transaction() as s:
-        record, instance, county = _load(s, task_id, lock=True)
-        _require_ready(s, record)
+        record, instance, county = load_task(s, task_id, lock=True)
+        require_ready(s, record)
         claim_if_sole(s, actor, record, instance, county)
         auth.require(auth.task_save_draft(actor, record, instance, county), "只有办理人或受委派人可以暂存。")
         version = s.get(ModelVersion, instance.model_version_id)
@@ -161,8 +161,8 @@ def task_save_draft(actor: Actor, task_id: int, submitted: dict, hand_back: bool
 def task_delegate(actor: Actor, task_id: int, to_user_id: int, note: str) -> None:
     """委派: ask a colleague of my unit to prepare the opinion; it comes back to me to submit."""
     with transaction() as s:
-        record, instance, county = _load(s, task_id, lock=True)
-        _require_ready(s, record)
+        record, instance, county = load_task(s, task_id, lock=True)
+        require_ready(s, record)
         claim_if_sole(s, actor, record, instance, county)
         auth.require(auth.task_transfer(actor, record, instance, county), "只有任务的当前办理人可以委派。")
         target = s.get(User, to_user_id)
@@ -223,10 +223,10 @@ def _complete_once(actor: Actor, task_id: int, submitted: dict, files: dict[str,
 
 def _complete_step(actor: Actor, task_id: int, submitted: dict, files: dict[str, Upload]) -> int:
     with transaction() as s:
-        record, instance, county = _load(s, task_id, lock=True)
+        record, instance, county = load_task(s, task_id, lock=True)
         absent = auth.acting_for(s, actor, record, instance, county)
         auth.require(auth.task_complete(actor, record, instance, county) or absent is not None)
-        _require_ready(s, record)
+        require_ready(s, record)
         claim_if_sole(s, actor, record, instance, county)
         if record.assignee_id is None:
             raise Conflict("请先认领该任务再提交。")
@@ -346,14 +346,7 @@ def joint_review_summary(s: Session, instance_id: int) -> list[dict]:
             for r in latest.values()]
 
 
-def unit_name(s: Session, instance: ProcessInstance, code: str | None) -> str | None:
-    """The name of a unit code (from BPMN/DMN data) inside the project's county."""
-    if not code:
-        return None
-    return s.scalar(select(Unit.name).where(Unit.organisation_id == instance.county_id, Unit.code == code)) or code
-
-
-def _load(s: Session, task_id: int, lock: bool = False):
+def load_task(s: Session, task_id: int, lock: bool = False):
     record = s.get(TaskRecord, task_id)
     if record is None:
         raise NotFound("任务不存在。")
@@ -365,7 +358,7 @@ def _load(s: Session, task_id: int, lock: bool = False):
     return record, instance, s.get(Organisation, instance.county_id)
 
 
-def _require_ready(s: Session, record: TaskRecord) -> None:
+def require_ready(s: Session, record: TaskRecord) -> None:
     if record.state != "ready":
         who = record.completed_by.display_name if record.completed_by else None
         if who:
@@ -378,7 +371,7 @@ def _task_data(s: Session, instance: ProcessInstance, record: TaskRecord, actor:
     return dict(runtime.task_data(runtime.load(instance.state), record.task_uuid) or {})
 
 
-def _item(s: Session, record: TaskRecord, instance: ProcessInstance) -> TaskItem:
+def task_item(s: Session, record: TaskRecord, instance: ProcessInstance) -> TaskItem:
     assignee = s.get(User, record.assignee_id) if record.assignee_id else None
     return TaskItem(
         id=record.id, instance_id=instance.id, title=record.title, stage=record.stage, lane=record.lane,

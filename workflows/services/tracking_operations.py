@@ -44,7 +44,9 @@ from workflows.models import (
     User,
 )
 from workflows.models._types import utcnow
-from workflows.services import attachment_service
+from workflows.services import attachment_service, document_service
+from workflows.services.lookups import unit_name
+from workflows.services.notifications import notify
 
 LETTER_KIND = attachment_service.OTHER_KIND  # attachment kind of the letter (its file name says what it is)
 TRACKING_REPORT = "tracking-report"  # capability of the tasks that report progress after signing
@@ -92,8 +94,6 @@ def _cents(amount_wan) -> int:
 
 def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str, Callable[..., dict]]:
     def tracking_reminder_letter(data: dict) -> dict:
-        from workflows.services import document_service  # late: it imports the task services
-        from workflows.services.task_operations import notify
 
         if construction_started(session, instance.id):
             audit.append(session, "reminder_letter_skipped", actor="system", instance_id=instance.id,
@@ -285,8 +285,6 @@ def tracking_view(session: Session, instance: ProcessInstance, data: dict) -> di
     """What the project page shows after signing: the "五个一" of a major project (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九),
     《郴州市关于进一步加强招商引资工作的实施意见》 §3), the start deadline, the latest tracking report, letters sent and rewards granted.
     None before the contract is signed."""
-    from workflows.services.task_service import unit_name
-
     signed = signed_on(session, instance)
     if signed is None:
         return None
