@@ -100,8 +100,9 @@ def test_the_app_the_scheduler_and_every_command_use_the_same_database_and_check
 
 
 def test_production_starts_nothing_on_a_schema_not_at_head_until_db_upgrade(tmp_path):
-    env = _env(tmp_path / "instance", ZS_ENV="production", ZS_SECRET_KEY=STRONG_KEY)
-    for command in (["workflows.commands.scheduler", "--once"], ["workflows.commands.verify"], ["workflows.commands.cli", "init", str(UNITS)]):
+    env = _env(tmp_path / "instance", ZS_ENV="production", ZS_SECRET_KEY=STRONG_KEY,
+               ZS_PII_KEYS="k1:MDEyMzQ1Njc4OWFiY2RlZg==")
+    for command in (["workflows.scheduler", "--once"], ["workflows.verify"], ["workflows.cli", "init", str(UNITS)]):
         refused = _module(env, tmp_path, *command)
         assert refused.returncode == 2, (command, refused.stdout, refused.stderr)
         assert "zhaoshang db upgrade" in refused.stderr and "数据库结构不是当前版本" in refused.stderr

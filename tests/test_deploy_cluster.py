@@ -71,6 +71,7 @@ def test_two_servers_and_two_schedulers_behind_nginx_run_a_process_with_every_ti
     db.init(postgres_url)  # the fixture disposes of the service's engine afterwards
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ZS_DEMO_DATA")}
     env |= {"ZS_DATABASE_URL": postgres_url, "ZS_ENV": "production", "ZS_SECRET_KEY": "s" * 40,
+            "ZS_PII_KEYS": "k1:MDEyMzQ1Njc4OWFiY2RlZg==",
             "ZS_INSTANCE_PATH": str(tmp_path / "instance"), "ZS_AUDIT_CHECKPOINT_FILE": str(tmp_path / "anchors.jsonl"),
             "ZS_TRUSTED_PROXIES": "1", "ZS_WORKERS": "1", "ZS_DEMO_DATA": "0",
             "ZS_ALLOW_DEMO_ON_SERVER": "1"}  # the demo users sign in: a demonstration cluster

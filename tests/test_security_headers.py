@@ -56,7 +56,8 @@ def test_production_sends_the_session_cookie_only_over_https(sqlite_database):
 
     # In production the schema is migrated beforehand (`zhaoshang db upgrade`), as the fixture did.
     app = create_app({"TESTING": True, "DATABASE_URL": sqlite_database, "WTF_CSRF_ENABLED": False,
-                      "SERVER_NAME": "localhost", "ENV": "production", "SECRET_KEY": "k" * 16 + "9f3a" * 8})
+                      "SERVER_NAME": "localhost", "ENV": "production", "SECRET_KEY": "k" * 16 + "9f3a" * 8,
+                      "PII_KEYS": ["k1:MDEyMzQ1Njc4OWFiY2RlZg=="]})
     client = app.test_client()
     cookie = _session_cookie(login(client, "zhaoshang"))
     assert "Secure" in cookie and "HttpOnly" in cookie

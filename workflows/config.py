@@ -32,6 +32,7 @@ def bind(config: dict) -> None:
         filing_exchange,
         mail,
         password_policy,
+        personal_data,
         two_factor,
     )
 
@@ -39,6 +40,7 @@ def bind(config: dict) -> None:
         Path(config["DATABASE_URL"].removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     db.init(config["DATABASE_URL"])
     password_policy.configure(config["PASSWORD_MAX_DAYS"])
+    personal_data.configure(config["PII_KEYS"], config["ENV"])
     two_factor.configure(config["TOTP_ROLES"])
     mail.configure(config["SMTP_HOST"], config["SMTP_PORT"], config["SMTP_FROM"])
     anchors.configure(config["AUDIT_CHECKPOINT_FILE"], config["AUDIT_HMAC_KEY"])

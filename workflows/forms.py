@@ -1,6 +1,6 @@
 """Task forms: JSON Schema files in forms/, validated server-side before anything reaches the engine.
 
-Two extensions a form schema may carry, both read here and nowhere else:
+Extensions a form schema may carry, read here (and `x-personal`, read by workflows/personal_data.py):
 
 - `errorMessage` beside a rule: the message shown when that rule fails — a string, or an object keyed
   by the failing keyword (`{"const": "…", "required": "…"}`). Without it the generic message of the
@@ -10,6 +10,8 @@ Two extensions a form schema may carry, both read here and nowhere else:
   `{"field": …, "expression": …, "message": …}`; the expression is evaluated by the restricted script
   engine over the task data, the submitted values and `facts` (e.g. `registered_on`); false → the
   message on the field. A rule that uses a field that already has an error is not evaluated.
+- `"x-personal": true` on a property: personal data (contact person, phone, e-mail), validated here in
+  clear, then sealed with SM4 before it is stored anywhere (workflows/personal_data.py).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
+from workflows import personal_data
 from workflows.errors import ModelFailed, ValidationFailed
 
 MESSAGES = {
@@ -266,8 +269,10 @@ def validate(schema: dict, submitted: dict[str, Any], task_data: dict[str, Any],
 
     Read-only fields are taken from the task data, never from the user, and take part in
     validation (e.g. the screening class may not be below the proposed class).
-    Raises ValidationFailed with a message per field.
+    Raises ValidationFailed with a message per field. Personal values earlier steps sealed are
+    checked in clear; the caller seals this form's own (personal_data.seal_fields) after validation.
     """
+    task_data = personal_data.reveal_all(task_data)
     if coerce_strings:
         values, errors = coerce(schema, submitted)
     else:
@@ -398,6 +403,8 @@ def option_title(prop: dict, value: Any) -> Any:
 
 
 def _display_value(prop: dict, value: Any) -> Any:
+    if personal_data.is_sealed(value):  # shown in clear only where a page reveals it first
+        return personal_data.masked(value)
     if is_file_reference(value):  # an uploaded file: its name (the file is among the attachments)
         return value["filename"]
     if isinstance(value, bool):

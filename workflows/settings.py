@@ -27,7 +27,8 @@ OPTIONS = {
     "SMTP_PORT": (int, 25, "SMTP port."),
     "SMTP_FROM": (str, "noreply@localhost", "Sender address of notification mail."),
     "ENV": (str, "development", ("development or production. Production refuses to start without a strong "
-                                 "SECRET_KEY (32+ characters) or on a database whose schema is not at the newest "
+                                 "SECRET_KEY (32+ characters), without PII_KEYS or on a database whose schema is "
+                                 "not at the newest "
                                  "migration (run `zhaoshang db upgrade`), and sends the session cookie with Secure.")),
     "SESSION_COOKIE_SECURE": (bool, None, ("Send the session cookie only over HTTPS; default on in production, "
                                            "off otherwise (http://127.0.0.1 for `make run`).")),
@@ -38,6 +39,10 @@ OPTIONS = {
                    "second factor (TOTP from an authenticator app), comma-separated; empty = nobody is obliged "
                    "(anyone may still enrol).")),
     "SESSION_MAX_HOURS": (int, 12, "Hours after sign-in when a session ends however active it is."),
+    "PII_KEYS": (list, [], ("Keys that encrypt personal data (SM4, fields a form marks x-personal), id:base64 "
+                            "of 16 random bytes, comma-separated; the first seals new values, the others only "
+                            "open older ones (rotation: put the new key first). Required in production; "
+                            "elsewhere unset = a public development key (id dev).")),
     "AUDIT_HMAC_KEY": (str, None, "Key signing the audit checkpoints (also for the scheduler); unset = no checkpoints."),
     "AUDIT_CHECKPOINT_FILE": (str, None, ("Signed audit checkpoints (JSON lines), best on other storage than the "
                               "database; default audit-checkpoints.jsonl in the instance folder.")),

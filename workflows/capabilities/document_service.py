@@ -15,7 +15,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows import audit, auth, documents, forms
+from workflows import audit, auth, documents, forms, personal_data
 from workflows.action_names import ACTION_NAMES
 from workflows.actor import Actor
 from workflows.db import transaction
@@ -226,7 +226,7 @@ def _project_schema(s: Session, instance: ProcessInstance) -> dict:
 
 
 def _project(s: Session, instance: ProcessInstance) -> dict:
-    data = project_data(s, instance)
+    data = personal_data.mask_all(project_data(s, instance))
     fields = _project_schema(s, instance)
     source = forms.option_title(fields.get("source_channel", {}), data.get("source_channel")) or ""
     if data.get("source_org"):
@@ -271,7 +271,7 @@ def _box(s: Session, record: TaskRecord | None) -> dict | None:
     declared = _declared(s, record.instance).task(record.spec_name)
     decision_field = declared.field_of("decisionField") if declared else None
     opinion_field = declared.field_of("opinionField") if declared else None
-    data = record.data or {}
+    data = personal_data.mask_all(record.data or {})  # no document needs personal data in clear
     decision, lines, opinions = None, [], []
     for key, prop in properties.items():
         value = data.get(key)
@@ -314,7 +314,7 @@ def _opinion_rows(s: Session, instance: ProcessInstance, task_ids: tuple[str, ..
     rows = []
     for record in latest.values():
         task = decl.task(record.spec_name)
-        data = record.data or {}
+        data = personal_data.mask_all(record.data or {})
 
         def value(prop: str, task=task, data=data):
             name = task.field_of(prop) if task else None

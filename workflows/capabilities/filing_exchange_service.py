@@ -25,7 +25,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from workflows import audit, filing_exchange, forms
+from workflows import audit, filing_exchange, forms, personal_data
 from workflows.actor import Actor
 from workflows.capabilities import filing_duplicates
 from workflows.capabilities.filing_operations import FILING_REVIEW
@@ -201,8 +201,8 @@ def _receive_decision(s: Session, county_name: str, filing_id: int | None, p: di
     def change(runtime, wf):
         task_data = runtime.task_data(wf, record.task_uuid)
         submitted = {decision_field: field_answer, **({opinion_field: opinion} if opinion_field else {})}
-        values = forms.validate(schema, submitted,
-                                task_data or {}, coerce_strings=False)
+        values = personal_data.seal_fields(schema, forms.validate(schema, submitted,
+                                                                  task_data or {}, coerce_strings=False))
         stored.update(values)
         # The decision is logged before what the engine does with it (cause before effect).
         audit.append(s, "task_completed", actor=actor.username, role=record.lane, instance_id=instance.id,

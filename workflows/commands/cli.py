@@ -130,6 +130,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="每个附件的文件都在且 SHA-256 相符；有缺失或不符时退出码为 1 / every attachment's file is there "
                     "and matches its SHA-256; exit status 1 otherwise"))
 
+    rekey = commands.add_parser(
+        "pii-rekey", add_help=False, help="个人信息密钥轮换 / re-wrap personal data under the newest key",
+        description="把任务记录与草稿中加密的个人信息改用 ZS_PII_KEYS 的第一个密钥封装；审计事件与流程状态不改写，"
+                    "列出仍使用旧密钥的数量 / re-wrap the personal data of task records and drafts under the first key "
+                    "of ZS_PII_KEYS; audit events and engine states are not rewritten: their counts per old key are "
+                    "listed")
+    _with_help(rekey)
+    rekey.add_argument("--dry-run", action="store_true", help="只统计不写入 / count, change nothing")
+
     for name, (_run, text) in DELEGATED.items():
         commands.add_parser(name, help=text, add_help=False)
     return parser
@@ -245,7 +254,21 @@ def _files(args) -> int:
     return 1 if report["problems"] else 0
 
 
-COMMANDS = {"init": _init, "import-users": _import_users, "import-projects": _import_projects, "db": _db,
+def _pii_rekey(args) -> int:
+    config.start()
+    from workflows.services import personal_data_service
+
+    report = personal_data_service.rekey(dry_run=args.dry_run)
+    print(f"当前密钥 / current key: {report['current']}；{'试运行 / dry run：' if args.dry_run else ''}"
+          f"改封装 {report['rewrapped']} 个值（{report['records']} 条任务记录） / {report['rewrapped']} value(s) "
+          f"re-wrapped in {report['records']} task record(s)")
+    for place, kids in report["kept"].items():
+        for kid, count in sorted(kids.items()):
+            print(f"  {place}: {count} 个值仍用密钥 / value(s) still under key {kid}")
+    return 1 if report["kept"]["unreadable"] else 0
+
+
+COMMANDS = {"pii-rekey": _pii_rekey, "init": _init, "import-users": _import_users, "import-projects": _import_projects, "db": _db,
             "files": _files}
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from workflows.engine.script_engine import ScriptRejected, compile_restricted, global_names
+from workflows.personal_data import personal_fields
 
 # The features a task opts into with its `capability` property (comma-separated; docs/process.md). The
 # application finds these tasks by the property, never by task id; deploy refuses an unknown one.
@@ -56,6 +57,35 @@ def code_problems(specs: dict[str, tuple], operators: Iterable[str] | None) -> l
                     except ScriptRejected as err:
                         problems.append(f"{element}：{what}无法在受限脚本引擎中编译（{str(err)[:160]}）")
     return problems
+
+
+def personal_reads(specs: dict[str, tuple], files: dict[str, str]) -> list[str]:
+    """Why the model cannot be deployed because its code reads personal data: a condition, script,
+    expression or DMN input that names a field some form marks `"x-personal": true` would get the
+    sealed value (SECURITY.md 个人信息保护), so such a model is refused, the element named."""
+    personal: set[str] = set()
+    for name, text in files.items():
+        if name.startswith("forms/") and name.endswith(".json"):
+            try:
+                schema = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(schema, dict):
+                personal |= set(personal_fields(schema))
+    problems: dict[str, None] = {}
+    seen: set[int] = set()
+    for pid, (spec, subprocess_specs) in specs.items() if personal else ():
+        for process in [spec, *subprocess_specs.values()]:
+            if id(process) in seen:
+                continue
+            seen.add(id(process))
+            for task_spec in process.task_specs.values():
+                element = f"{pid} 的 {task_spec.bpmn_name or task_spec.bpmn_id or task_spec.name}"
+                for what, source, mode in _code_of(task_spec):
+                    for field in sorted(_read_names(source, mode) & personal if mode != "dmn" else ()):
+                        problems[f"{element}：{what}读取了个人信息字段 {field}（x-personal），"
+                                 "网关、脚本和决策表不得读取个人信息"] = None
+    return list(problems)
 
 
 def _compile(source: str, mode: str) -> None:

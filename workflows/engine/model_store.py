@@ -25,7 +25,12 @@ from sqlalchemy.orm import Session
 from workflows.documents import KINDS as DOCUMENT_TITLES
 from workflows.documents.declarations import problems as document_problems
 from workflows.engine import vocabulary
-from workflows.engine.model_checks import CAPABILITIES, capabilities_of, code_problems  # noqa: F401 - CAPABILITIES re-exported
+from workflows.engine.model_checks import (  # noqa: F401 - CAPABILITIES re-exported
+    CAPABILITIES,
+    capabilities_of,
+    code_problems,
+    personal_reads,
+)
 from workflows.models import BusinessRole, ModelVersion, Organisation, ProcessBinding
 from workflows.models._types import utcnow
 from workflows.roles import ADMIN_ROLES
@@ -225,11 +230,11 @@ def validate_files(files: dict[str, str]) -> list[str]:
 
 def check_files(session: Session, files: dict[str, str], operators: Iterable[str] | None = None) -> list[str]:
     """Every check a deployment makes, without deploying (empty: the files can be deployed): the
-    files validate, every lane is a business role, every script compiles, every operator exists and the
-    documents the model declares are well formed."""
+    files validate, every lane is a business role, every script compiles, every operator exists, no
+    code reads a personal field (x-personal) and the documents the model declares are well formed."""
     return validate_files(files) or unknown_lanes(files, known_role_codes(session)) or \
-        code_problems(parse_specs(content_hash(files), json.dumps(files, sort_keys=True)), operators) or \
-        document_problems(files, DOCUMENT_TITLES)
+        code_problems(specs := parse_specs(content_hash(files), json.dumps(files, sort_keys=True)), operators) or \
+        personal_reads(specs, files) or document_problems(files, DOCUMENT_TITLES)
 
 
 def declare_loop_collections(text: str) -> str:

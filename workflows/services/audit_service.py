@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows import anchors, audit, auth, forms
+from workflows import anchors, audit, auth, forms, personal_data
 from workflows.actor import Actor
 from workflows.cells import csv_row
 from workflows.db import transaction
@@ -265,7 +265,7 @@ def _shown(schemas: list[dict], key: str, value):
     if value in (None, ""):
         return None
     rows = forms.display_fields(schemas, {key: value})
-    return rows[0][1] if rows else value
+    return rows[0][1] if rows else personal_data.masked(value)
 
 
 def _role(code: str | None) -> str | None:

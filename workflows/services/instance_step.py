@@ -6,10 +6,11 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows import audit, faults
+from workflows import audit, faults, personal_data
 from workflows.actor import Actor
 from workflows.deadlines import add_working_days
 from workflows.engine.list_spec import ListSpec, list_spec, value_at
+from workflows.engine.model_store import form_files
 from workflows.engine.replay import StepJournal
 from workflows.engine.runtime import ProcessRuntime, ReadyTask, model_errors
 from workflows.errors import ModelFailed
@@ -241,6 +242,10 @@ def start_instance(session: Session, actor: Actor, version: ModelVersion, values
     # (workflows/project_import.py), so a model's import gateway can read it on any start path.
     submitted_data = {**submitted_data, "imported_stage": submitted_data.get("imported_stage")}
     now = utcnow()
+    # Personal data (x-personal fields of the first form) is sealed before it reaches the engine, the
+    # task record or the audit log; the caller validated it in clear.
+    schema = form_files(version, first.form)[0] if first.form else {}
+    values, submitted_data = personal_data.seal_fields(schema, values), personal_data.seal_fields(schema, submitted_data)
     instance = ProcessInstance(
         model_version_id=version.id, process_id=process_id, county_id=actor.org_id, started_by_id=actor.id,
         started_unit_id=actor.unit_id, project_name=project_name or version.name or process_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from workflows import personal_data
 from workflows.models import AuditEvent, ProcessInstance, TaskRecord, Unit, User
 from workflows.services.views import HistoryEntry
 
@@ -19,7 +20,7 @@ def history(s: Session, instance_id: int) -> list[HistoryEntry]:
     units = _opinion_units(s, instance_id)
     return [HistoryEntry(at=e.at, actor=e.actor, actor_name=names.get(e.actor, e.actor),
                          task_title=titles.get(e.task_spec, e.task_spec), role=e.role, action=e.action, task_spec=e.task_spec,
-                         mi_index=e.mi_index, outcome=e.outcome, data=e.data,
+                         mi_index=e.mi_index, outcome=e.outcome, data=personal_data.mask_all(e.data),
                          unit_name=units.get((e.task_spec, e.mi_index)) if e.mi_index is not None else None)
             for e in events]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflows import audit, auth, forms
+from workflows import audit, auth, forms, personal_data
 from workflows.actor import Actor
 from workflows.capabilities import outbox_service, tracking_operations
 from workflows.capabilities.filing_service import special_view
@@ -131,14 +131,17 @@ def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
                      address=actor.address)
         version = s.get(ModelVersion, instance.model_version_id)
         data = project_data(s, instance)
+        # The project page shows personal data in clear to those who may see the project; the raw
+        # data (also the service API's) only masked.
+        clear = personal_data.reveal_all(data)
         tasks = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
                                                    TaskRecord.state == "ready")).all()
         filing = s.scalar(select(Filing).where(Filing.instance_id == instance.id))
         return ProjectDetail(
             summary=project_summary(s, instance),
-            data=data,
-            fields=forms.display_fields(own_forms := _own_form_schemas(s, version, instance), data),
-            field_groups=_field_groups(own_forms, data),
+            data=personal_data.mask_all(data),
+            fields=forms.display_fields(own_forms := _own_form_schemas(s, version, instance), clear),
+            field_groups=_field_groups(own_forms, clear),
             model_version=version.content_hash[:12],
             tasks=[task_item(s, t, instance) for t in tasks],
             opinions=opinions(s, instance.id),
@@ -249,7 +252,7 @@ def lead_values(actor: Actor, instance_id: int) -> dict:
                                                  TaskRecord.spec_name.in_(lead_tasks),
                                                  TaskRecord.state == "completed")
                         .order_by(TaskRecord.completed_at.desc())).first()
-        return {k: v for k, v in (row.data or {}).items() if v is not None} if row else {}
+        return {k: v for k, v in personal_data.reveal_all(row.data or {}).items() if v is not None} if row else {}
 
 
 def _get(s: Session, instance_id: int) -> ProcessInstance:

@@ -8,7 +8,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from workflows import audit, auth, forms
+from workflows import audit, auth, forms, personal_data
 from workflows.actor import Actor
 from workflows.db import is_postgres, transaction
 from workflows.engine import model_store
@@ -80,13 +80,14 @@ def task_form(actor: Actor, task_id: int) -> TaskForm:
         schema, uischema = form_files(version, record.form)
         runtime = runtime_for(s, instance, actor)
         wf = runtime.load(instance.state)
-        task_data = dict(runtime.task_data(wf, record.task_uuid) or {})
+        # Whoever may open the task sees earlier personal data in clear (prefill, summary, instructions).
+        task_data = personal_data.reveal_all(dict(runtime.task_data(wf, record.task_uuid) or {}))
         ready = next((t for t in runtime.ready_tasks(wf) if t.uuid == record.task_uuid), None)
         properties = ready.properties if ready else {}
         readonly = {k: task_data.get(k) for k in forms.readonly_fields(schema)}
         values = {k: task_data.get(k) for k in forms.editable_fields(schema) if task_data.get(k) is not None}
         if record.draft:
-            values = forms.as_typed(schema, record.draft)
+            values = forms.as_typed(schema, personal_data.reveal_all(record.draft))
         delegate = s.get(User, record.delegate_id) if record.delegate_id else None
         draft_by = s.get(User, record.draft_by_id) if record.draft_by_id else None
         return TaskForm(
@@ -143,7 +144,7 @@ def task_save_draft(actor: Actor, task_id: int, submitted: dict, hand_back: bool
         version = s.get(ModelVersion, instance.model_version_id)
         schema, _ = form_files(version, record.form)
         # Kept as typed (strings), only the form's own editable fields; validated when submitted.
-        record.draft = forms.draft_of(schema, submitted)
+        record.draft = personal_data.seal_fields(schema, forms.draft_of(schema, submitted))
         record.draft_by_id, record.draft_saved_at = actor.id, utcnow()
         audit.append(s, "draft_saved", actor=actor.username, role=record.lane, instance_id=instance.id,
                      task_spec=record.spec_name, mi_index=record.mi_index, data=record.draft,
@@ -241,6 +242,7 @@ def _complete_step(actor: Actor, task_id: int, submitted: dict, files: dict[str,
                 raise Conflict("该任务已被处理，请刷新。")
             values = _with_files(s, actor, instance, record, schema, uischema, submitted, files, task_data,
                                  lambda typed: forms.validate(schema, typed, task_data, facts=project_facts(instance)))
+            values = personal_data.seal_fields(schema, values)  # validated in clear, stored sealed
             stored.update(values)
             # The cause before its effects: the completion is logged before what the engine does
             # next (services it calls, the tasks it offers); the engine step records the state hash.
@@ -323,7 +325,7 @@ def opinions(s: Session, instance_id: int) -> list[Opinion]:
     return [Opinion(task_id=r.id, signed=r.signature_png is not None, title=r.title,
                     acted_for=s.get(User, r.acted_for_id).display_name if r.acted_for_id else None, unit_code=r.unit_code, unit_name=unit_name(s, r.instance, r.unit_code),
                     by=r.completed_by.display_name if r.completed_by else None,
-                    at=r.completed_at, data=r.data or {}) for r in rows]
+                    at=r.completed_at, data=personal_data.mask_all(r.data or {})) for r in rows]
 
 
 def joint_review_summary(s: Session, instance_id: int) -> list[dict]:
