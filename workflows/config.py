@@ -3,9 +3,9 @@ commands (`zhaoshang …`, `python -m workflows.…`). Every option with its typ
 description; read from the environment when a program starts (never at import time).
 
 Each option NAME is read from ZS_NAME (DATABASE_URL also from plain DATABASE_URL). The instance folder
-is ZS_INSTANCE_PATH (default `instance/` beside the code): the SQLite database, the session key and
-the audit checkpoint file live there unless DATABASE_URL / ZS_SECRET_KEY / ZS_AUDIT_CHECKPOINT_FILE say
-otherwise — the same for the app, the scheduler and every command.
+is ZS_INSTANCE_PATH (default `instance/` beside the code): the SQLite database, the session key, the
+audit checkpoint file and the filing API's signing key live there unless DATABASE_URL / ZS_SECRET_KEY /
+ZS_AUDIT_CHECKPOINT_FILE / ZS_FILING_SIGNING_KEY_FILE say otherwise — the same for the app, the scheduler and every command.
 
 Schema migrations: in production (ZS_ENV=production) only `zhaoshang db upgrade` runs them; the app,
 the scheduler and the commands refuse a database whose schema is not at the newest revision. Outside
@@ -53,8 +53,22 @@ OPTIONS = {
     "FILING_PREFECTURE_URL": (str, None, ("County deployment: base URL of a separate prefecture deployment to "
                                           "file with over the filing API (https://…); unset = the prefecture "
                                           "is in this deployment.")),
-    "FILING_KEYS": (list, [], ("Filing API: the key each county shares with its prefecture, 县名=key pairs, "
-                               "comma-separated (the same pairs on both sides).")),
+    "FILING_SIGNING_KEY_FILE": (str, None, ("Filing API: this deployment's own Ed25519 private key (PEM), which "
+                                            "signs what it sends; default filing-signing-key.pem in the instance "
+                                            "folder. Make it with `zhaoshang filing-keys generate`.")),
+    "FILING_COUNTY_KEYS": (list, [], ("Prefecture deployment: each county deployment's Ed25519 public key, "
+                                      "县名=key pairs (base64, as `zhaoshang filing-keys generate` prints it); a "
+                                      "name given twice has two keys while one is rotated. A county listed here "
+                                      "must sign with its key.")),
+    "FILING_PREFECTURE_KEYS": (list, [], ("County deployment: the prefecture deployment's Ed25519 public key "
+                                          "(base64; two, comma-separated, while it is rotated). Once set, only "
+                                          "decisions signed with it are accepted.")),
+    "FILING_HMAC_TRANSITION": (bool, True, ("Filing API transition: accept the older shared-key signature "
+                                            "(FILING_KEYS) from a peer whose public key is not configured here, "
+                                            "and send it alongside the Ed25519 one; off = Ed25519 only.")),
+    "FILING_KEYS": (list, [], ("Filing API, older scheme (during the transition): the key each county shares "
+                               "with its prefecture, 县名=key pairs, comma-separated (the same pairs on both "
+                               "sides).")),
     "FILING_COUNTY_URLS": (list, [], "Prefecture deployment: where each county's decisions go, 县名=https://… pairs."),
     "FILING_REPLAY_SECONDS": (int, 300, "Filing API: a signed request older or newer than this is refused."),
     "FILE_STORE": (str, "local", ("Where attachments and received filing forms are kept: local (a folder) or s3 "
@@ -105,6 +119,8 @@ def load(overrides: dict | None = None, environ: dict | None = None) -> dict:
         config["DATABASE_URL"] = f"sqlite:///{instance / 'zhaoshang.sqlite3'}"
     if not config["AUDIT_CHECKPOINT_FILE"]:
         config["AUDIT_CHECKPOINT_FILE"] = str(instance / "audit-checkpoints.jsonl")
+    if not config["FILING_SIGNING_KEY_FILE"]:
+        config["FILING_SIGNING_KEY_FILE"] = str(instance / "filing-signing-key.pem")
     if config["ENV"] not in ("development", "production"):
         raise RuntimeError(f"ZS_ENV must be development or production, not {config['ENV']!r}.")
     return config
@@ -133,7 +149,11 @@ def bind(config: dict) -> None:
     filestore.configure(config)
     currencies.configure(config["CURRENCIES"])
     filing_exchange.configure(config["FILING_PREFECTURE_URL"], config["FILING_KEYS"],
-                              config["FILING_COUNTY_URLS"], config["FILING_REPLAY_SECONDS"])
+                              config["FILING_COUNTY_URLS"], config["FILING_REPLAY_SECONDS"],
+                              signing_key=config["FILING_SIGNING_KEY_FILE"],
+                              county_keys=config["FILING_COUNTY_KEYS"],
+                              prefecture_keys=config["FILING_PREFECTURE_KEYS"],
+                              hmac_transition=config["FILING_HMAC_TRANSITION"])
 
 
 def schema_state() -> tuple[list[str], list[str]]:

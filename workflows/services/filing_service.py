@@ -16,7 +16,7 @@ from workflows.filing_exchange import ACCEPTED, RETURNED
 from workflows.localtime import to_local
 from workflows.models import Filing, ModelVersion, Organisation, ProcessInstance, TaskRecord
 from workflows.models._types import utcnow
-from workflows.services import filing_duplicates, outbox_service
+from workflows.services import filing_duplicates, filing_exchange_service, outbox_service
 from workflows.services.filing_operations import FILING_REVIEW, issue_number
 from workflows.services.views import FilingItem
 
@@ -31,6 +31,14 @@ def filing_list(actor: Actor) -> list[FilingItem]:
                          .where(Filing.prefecture_id == actor.org_id, Filing.transport != "outbound")
                          .order_by(Filing.submitted_at.desc(), Filing.id.desc())).all()
         return [_item(s, f, c) for f, c in rows]
+
+
+def filing_older_schemes(actor: Actor) -> list[dict]:
+    """The counties of the actor's prefecture still signing filing-API requests with the older shared
+    key (no public key configured here): to be upgraded before the transition ends."""
+    auth.require(auth.filing_list(actor), "只有市/州商务局可以查看备案。")
+    with transaction() as s:
+        return filing_exchange_service.older_scheme_counties(s, actor.org_id)
 
 
 def _item(s: Session, f: Filing, county: Organisation) -> FilingItem:
