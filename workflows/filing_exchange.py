@@ -162,7 +162,7 @@ def load_private(source: str | Path | Ed25519PrivateKey | None) -> Ed25519Privat
         return None
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (ValueError, TypeError) as err:
+    except (OSError, ValueError, TypeError) as err:
         raise KeyConfigError(f"无法读取签名私钥 {path}：{err} / cannot read the signing key {path}") from err
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyConfigError(f"{path} 不是 Ed25519 私钥 / {path} is not an Ed25519 private key")
