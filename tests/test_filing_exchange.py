@@ -488,22 +488,3 @@ def test_bad_signatures_unknown_keys_and_malformed_headers_are_401_never_5xx(str
         assert response.status_code == 401 and response.get_json()["ok"] is False, case
     assert _post(strict_prefecture, body, good).status_code == 200
 
-
-def test_filing_keys_generate_makes_an_owner_only_key_and_prints_its_public_key(tmp_path, monkeypatch, capsys):
-    from workflows import cli
-
-    monkeypatch.setenv("ZS_INSTANCE_PATH", str(tmp_path))
-    assert cli.main(["filing-keys", "generate", "--county", "南县"]) == 0
-    out = capsys.readouterr().out
-    path = tmp_path / "filing-signing-key.pem"
-    assert path.stat().st_mode & 0o077 == 0
-    key = filing_exchange.load_private(path)
-    public = filing_exchange.public_text(key)
-    assert f"ZS_FILING_COUNTY_KEYS=南县={public}" in out and f"ZS_FILING_PREFECTURE_KEYS={public}" in out
-    assert filing_exchange.key_id(key) in out
-    # The printed public key verifies what the private key signs.
-    filing_exchange.parse_public(public).verify(key.sign(b"x"), b"x")
-    assert cli.main(["filing-keys", "generate"]) == 1 and "已存在" in capsys.readouterr().err
-    assert filing_exchange.load_private(path).private_bytes_raw() == key.private_bytes_raw()
-    assert cli.main(["filing-keys", "show"]) == 0 and public in capsys.readouterr().out
-    assert cli.main(["filing-keys", "show", "--key", str(tmp_path / "none.pem")]) == 1
