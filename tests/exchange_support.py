@@ -3,6 +3,7 @@ subprocess (its own SQLite file: workflows/db.py holds one engine per process) a
 deployment in this process, served by a thread so that the prefecture can call it back."""
 from __future__ import annotations
 
+import hashlib
 import http.cookiejar
 import json
 import os
@@ -15,6 +16,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from workflows import filing_exchange
@@ -27,6 +30,20 @@ from workflows.services import project_service
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = "南县=nanxian-shared-key-0123456789abcdef,桃江县=taojiang-shared-key-fedcba9876543210"
 KEY = dict(pair.split("=", 1) for pair in KEYS.split(","))
+# Each deployment's own Ed25519 key (fixed, so that both processes know them): the county deployment
+# signs for 南县 and 桃江县, the prefecture deployment its decisions.
+COUNTY_SIGNING = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"county deployment").digest())
+PREFECTURE_SIGNING = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"prefecture deployment").digest())
+COUNTY_PUBLIC = filing_exchange.public_text(COUNTY_SIGNING)
+PREFECTURE_PUBLIC = filing_exchange.public_text(PREFECTURE_SIGNING)
+BOTH_COUNTIES = f"南县={COUNTY_PUBLIC},桃江县={COUNTY_PUBLIC}"
+
+
+def write_key(key: Ed25519PrivateKey, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+    return path
 
 PREFECTURE_SERVER = """
 import sys
@@ -43,10 +60,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def prefecture_env(directory: Path, county_url: str | None) -> dict:
+def prefecture_env(directory: Path, county_url: str | None, county_keys: str) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ZS_INSTANCE_PATH": str(directory),
            "DATABASE_URL": f"sqlite:///{directory / 'prefecture.sqlite3'}", "ZS_DEMO_PROJECTS": "0",
            "ZS_SECRET_KEY": "prefecture-test", "ZS_FILING_KEYS": KEYS,
+           "ZS_FILING_SIGNING_KEY_FILE": str(write_key(PREFECTURE_SIGNING, directory / "signing-key.pem")),
+           "ZS_FILING_COUNTY_KEYS": county_keys,
            "ZS_FILING_COUNTY_URLS": f"南县={county_url}" if county_url else ""}
     env.pop("ZS_DATABASE_URL", None)
     env.pop("ZS_FILING_PREFECTURE_URL", None)
@@ -56,8 +75,9 @@ def prefecture_env(directory: Path, county_url: str | None) -> dict:
 class Prefecture:
     """The prefecture deployment: a web server in a subprocess, and its scheduler run on demand."""
 
-    def __init__(self, directory: Path, port: int, county_url: str | None):
-        self.directory, self.port, self.env = directory, port, prefecture_env(directory, county_url)
+    def __init__(self, directory: Path, port: int, county_url: str | None, county_keys: str = BOTH_COUNTIES):
+        self.directory, self.port = directory, port
+        self.env = prefecture_env(directory, county_url, county_keys)
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen | None = None
         self.cookies = http.cookiejar.CookieJar()
@@ -119,13 +139,16 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def signed_post(url: str, path: str, payload: dict | bytes, county: str = "南县", key: str | None = None,
-                headers: dict | None = None) -> tuple[int, dict | None, dict]:
-    """POST to the filing API as a county would; returns (status, JSON answer, headers sent) so a
-    test can send the very same request again."""
+                headers: dict | None = None, private_key: Ed25519PrivateKey | None = None,
+                ) -> tuple[int, dict | None, dict]:
+    """POST to the filing API as a county (or the prefecture) would: signed with `private_key`
+    (Ed25519), else with the county's shared key; returns (status, JSON answer, headers sent) so a test
+    can send the very same request again."""
     body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode("utf-8")
     full = filing_exchange.API_PREFIX + path
+    shared = key if private_key is not None else key or KEY[county]
     sent = headers or {"Content-Type": "application/json",
-                       **filing_exchange.sign(county, key or KEY[county], "POST", full, body)}
+                       **filing_exchange.sign(county, shared, "POST", full, body, private_key=private_key)}
     req = urllib.request.Request(url + full, data=body, headers=sent, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=30) as response:

@@ -102,7 +102,7 @@ def test_the_app_the_scheduler_and_every_command_use_the_same_database_and_check
 def test_production_starts_nothing_on_a_schema_not_at_head_until_db_upgrade(tmp_path):
     env = _env(tmp_path / "instance", ZS_ENV="production", ZS_SECRET_KEY=STRONG_KEY,
                ZS_PII_KEYS="k1:MDEyMzQ1Njc4OWFiY2RlZg==")
-    for command in (["workflows.scheduler", "--once"], ["workflows.verify"], ["workflows.cli", "init", str(UNITS)]):
+    for command in (["workflows.commands.scheduler", "--once"], ["workflows.commands.verify"], ["workflows.commands.cli", "init", str(UNITS)]):
         refused = _module(env, tmp_path, *command)
         assert refused.returncode == 2, (command, refused.stdout, refused.stderr)
         assert "zhaoshang db upgrade" in refused.stderr and "数据库结构不是当前版本" in refused.stderr
@@ -251,8 +251,29 @@ def test_the_help_is_in_chinese_and_english_for_every_command(capsys):
     assert done.value.code == 0
     text = capsys.readouterr().out
     assert "命令 / commands" in text and "显示本说明并退出 / show this help and exit" in text
-    for command in ("init", "import-users", "db", "scheduler", "verify", "deploy-model", "backup", "restore"):
+    for command in ("init", "import-users", "db", "filing-keys", "scheduler", "verify", "deploy-model", "backup",
+                    "restore"):
         assert re.search(rf"^\s+{command}\s", text, re.MULTILINE), command
     with pytest.raises(SystemExit):
         cli.main(["init", "--help"])
     assert "单位名单" in capsys.readouterr().out
+
+
+def test_filing_keys_generate_makes_an_owner_only_key_and_prints_its_public_key(tmp_path, monkeypatch, capsys):
+    from workflows import filing_exchange
+
+    monkeypatch.setenv("ZS_INSTANCE_PATH", str(tmp_path))
+    assert cli.main(["filing-keys", "generate", "--county", "南县"]) == 0
+    out = capsys.readouterr().out
+    path = tmp_path / "filing-signing-key.pem"
+    assert path.stat().st_mode & 0o077 == 0
+    key = filing_exchange.load_private(path)
+    public = filing_exchange.public_text(key)
+    assert f"ZS_FILING_COUNTY_KEYS=南县={public}" in out and f"ZS_FILING_PREFECTURE_KEYS={public}" in out
+    assert filing_exchange.key_id(key) in out
+    # The printed public key verifies what the private key signs.
+    filing_exchange.parse_public(public).verify(key.sign(b"x"), b"x")
+    assert cli.main(["filing-keys", "generate"]) == 1 and "已存在" in capsys.readouterr().err
+    assert filing_exchange.load_private(path).private_bytes_raw() == key.private_bytes_raw()
+    assert cli.main(["filing-keys", "show"]) == 0 and public in capsys.readouterr().out
+    assert cli.main(["filing-keys", "show", "--key", str(tmp_path / "none.pem")]) == 1

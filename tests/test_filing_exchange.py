@@ -12,7 +12,21 @@ from types import SimpleNamespace
 
 import pytest
 from browser_support import served
-from exchange_support import KEY, KEYS, Prefecture, filed_project, free_port, ready_specs, signed_post
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from exchange_support import (
+    COUNTY_PUBLIC,
+    COUNTY_SIGNING,
+    KEY,
+    KEYS,
+    PREFECTURE_PUBLIC,
+    PREFECTURE_SIGNING,
+    Prefecture,
+    filed_project,
+    free_port,
+    ready_specs,
+    signed_post,
+    write_key,
+)
 from sqlalchemy import select
 
 from workflows import filing_exchange
@@ -21,7 +35,7 @@ from workflows.db import transaction
 from workflows.demo import DEMO_ANSWERS, advance
 from workflows.demo import actor as demo_actor
 from workflows.errors import Forbidden
-from workflows.models import AuditEvent, Filing, OutboxMessage, TaskRecord
+from workflows.models import AuditEvent, Filing, FilingApiPeer, OutboxMessage, TaskRecord
 from workflows.models._types import utcnow
 from workflows.services import project_service, task_service
 
@@ -31,13 +45,16 @@ TINY_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 @pytest.fixture
 def county(tmp_path):
-    """A county deployment (南县, 桃江县) configured to file with a prefecture deployment on another port."""
+    """A county deployment (南县, 桃江县) configured to file with a prefecture deployment on another port:
+    its own signing key, the prefecture's public key, and (in the transition) the shared keys too."""
     from webapp import create_app
 
     port = free_port()
     app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'county.sqlite3'}",
                       "WTF_CSRF_ENABLED": False, "SECRET_KEY": "county", "SERVER_NAME": None,
-                      "FILING_PREFECTURE_URL": f"http://127.0.0.1:{port}", "FILING_KEYS": KEYS})
+                      "FILING_PREFECTURE_URL": f"http://127.0.0.1:{port}", "FILING_KEYS": KEYS,
+                      "FILING_SIGNING_KEY_FILE": str(write_key(COUNTY_SIGNING, tmp_path / "county-key.pem")),
+                      "FILING_PREFECTURE_KEYS": PREFECTURE_PUBLIC})
     try:
         with served(app) as url:
             yield SimpleNamespace(app=app, url=url, prefecture_port=port)
@@ -94,6 +111,11 @@ def test_a_filing_reaches_the_prefecture_and_its_acceptance_with_number_complete
     assert "益阳市人民政府：待报送" in page  # the 一事一议 second filing travelled with it
     prefecture_id = int(re.search(r'id="decide-(\d+)"', page).group(1))
     assert county_filing(pid).remote_id == prefecture_id
+    assert 'id="older-schemes"' not in page  # 南县's public key is configured at the prefecture
+    # Both deployments hold the shared key as well (the transition), yet each verified the Ed25519 signature.
+    assert prefecture_rows(prefecture, "SELECT signer, county, scheme, key_id FROM filing_api_peer") == \
+        [("county", "南县", "ed25519", filing_exchange.key_id(COUNTY_SIGNING))]
+    assert prefecture_rows(prefecture, "SELECT DISTINCT scheme FROM api_request") == [("ed25519",)]
     status, pdf = prefecture.request("GET", f"/filings/{prefecture_id}/form.pdf")
     assert status == 200 and pdf.startswith("%PDF")  # the 备案表 the county sent
 
@@ -109,6 +131,9 @@ def test_a_filing_reaches_the_prefecture_and_its_acceptance_with_number_complete
     assert (filing.state, filing.number) == ("已受理", number)
     assert ready_specs(pid) == ["signing"]
     with transaction() as s:
+        peer = s.scalar(select(FilingApiPeer))
+        assert (peer.signer, peer.scheme, peer.key_id) == ("prefecture", "ed25519",
+                                                           filing_exchange.key_id(PREFECTURE_SIGNING))
         record = s.scalar(select(TaskRecord).where(TaskRecord.id == task_id))
         assert record.state == "completed" and record.data["prefecture_decision"] == "受理"
         assert "益阳市商务局经备案接口办理" in record.note
@@ -182,7 +207,9 @@ def test_a_prefecture_that_is_down_loses_nothing_and_gets_the_filing_when_it_is_
 
 @pytest.fixture(scope="module")
 def api_prefecture(tmp_path_factory):
-    peer = Prefecture(tmp_path_factory.mktemp("api-prefecture"), free_port(), None).start()
+    """A prefecture deployment that knows 桃江县's public key; 南县 still signs with the shared key."""
+    peer = Prefecture(tmp_path_factory.mktemp("api-prefecture"), free_port(), None,
+                      county_keys=f"桃江县={COUNTY_PUBLIC}").start()
     filing_exchange.configure(keys=KEYS)  # this process only signs requests in these tests
     yield peer
     peer.stop()
@@ -312,10 +339,12 @@ def test_a_decision_in_the_older_words_still_completes_the_county_task_and_signi
     filing = county_filing(pid)
     assert filing.transport == "outbound"
     status, answer, _ = signed_post(county.url, f"/filings/{filing.id}/decision",
-                                    {"round": 1, "decision": "不存在的结论", "number": "益商备〔2026〕0009号"})
+                                    {"round": 1, "decision": "不存在的结论", "number": "益商备〔2026〕0009号"},
+                                    private_key=PREFECTURE_SIGNING)
     assert status == 400 and "accepted" in answer["error"]
     status, answer, _ = signed_post(county.url, f"/filings/{filing.id}/decision",
-                                    {"round": 1, "decision": "受理", "number": "益商备〔2026〕0009号"})
+                                    {"round": 1, "decision": "受理", "number": "益商备〔2026〕0009号"},
+                                    private_key=PREFECTURE_SIGNING)
     assert status == 200 and answer["ok"], answer
     assert ready_specs(pid) == ["signing"]
     assert county_filing(pid).number == "益商备〔2026〕0009号"
@@ -342,3 +371,121 @@ def test_a_signing_report_in_the_older_body_shape_is_still_received(api_prefectu
     status, answer, _ = signed_post(api_prefecture.url, "/filings/601/signing", {"contract": {}})
     assert status == 400
     assert "NX-2026-601" in api_prefecture.request("GET", "/filings/")[1]
+
+
+def test_a_county_cannot_produce_the_prefectures_decision(county):
+    """The county holds its own private key and the shared key, and neither makes a decision it accepts:
+    only the prefecture's key does."""
+    pid = filed_project()
+    filing = county_filing(pid)
+    decision = {"round": 1, "decision": "accepted", "number": "益商备〔2026〕0666号"}
+    path = f"/filings/{filing.id}/decision"
+    status, answer, _ = signed_post(county.url, path, decision, private_key=COUNTY_SIGNING)
+    assert status == 401 and "未知的公钥编号" in answer["error"]
+    # Its own signature under the prefecture's key id.
+    body = json.dumps(decision).encode()
+    forged = filing_exchange.sign("南县", None, "POST", "/api/v1" + path, body, private_key=COUNTY_SIGNING)
+    forged["X-ZS-Key-Id"] = filing_exchange.key_id(PREFECTURE_SIGNING)
+    status, answer, _ = signed_post(county.url, path, body, headers={"Content-Type": "application/json", **forged})
+    assert status == 401 and "签名校验失败" in answer["error"]
+    # The shared key of the older scheme: the prefecture's public key is configured, so it no longer counts.
+    status, answer, _ = signed_post(county.url, path, decision)
+    assert status == 401 and "Ed25519" in answer["error"]
+    assert ready_specs(pid) == ["prefecture_review"] and county_filing(pid).number is None
+    status, answer, _ = signed_post(county.url, path, decision, private_key=PREFECTURE_SIGNING)
+    assert status == 200 and ready_specs(pid) == ["signing"]
+
+
+def _older_schemes(page: str) -> str:
+    found = re.search(r'id="older-schemes".*?</section>', page, re.DOTALL)
+    return found.group(0) if found else ""
+
+
+def test_the_older_scheme_is_accepted_during_the_transition_and_its_counties_are_listed(api_prefecture):
+    payload = filing_payload(701, project_name="竹木精深加工产业园", investor="湖南桃花江竹业有限公司")
+    status, answer, _ = signed_post(api_prefecture.url, "/filings", payload)  # 南县: the shared key
+    assert status == 200, answer
+    payload = filing_payload(702, project_name="光伏组件封装项目", investor="湖南沅澧光电有限公司")
+    status, answer, _ = signed_post(api_prefecture.url, "/filings", payload, county="桃江县",
+                                    private_key=COUNTY_SIGNING)
+    assert status == 200, answer
+    # 桃江县's public key is configured: its shared key is no longer enough.
+    payload = filing_payload(703, project_name="茶叶精制加工项目", investor="湖南安化黑茶有限公司")
+    status, answer, _ = signed_post(api_prefecture.url, "/filings", payload, county="桃江县")
+    assert status == 401 and "Ed25519" in answer["error"]
+    assert prefecture_rows(api_prefecture, "SELECT scheme FROM api_request WHERE county = '桃江县'") == \
+        [("ed25519",)]
+    api_prefecture.login()
+    listed = _older_schemes(api_prefecture.request("GET", "/filings/")[1])
+    assert "南县" in listed and "桃江县" not in listed and "过渡期内仍予接受" in listed
+    assert "公钥编号" not in listed
+    # An older signature in other characters is a 401, not a comparison that fails with a 500.
+    _, _, sent = signed_post(api_prefecture.url, "/filings", payload)
+    status, answer, _ = signed_post(api_prefecture.url, "/filings", payload, headers={**sent, "X-ZS-Signature": "²" * 64})
+    assert status == 401 and "签名校验失败" in answer["error"]
+    # 南县 upgrades its software: it signs with Ed25519 as well, and the prefecture is told which key to add.
+    payload = filing_payload(704, project_name="稻米精深加工项目", investor="湖南南洲米业有限公司")
+    status, answer, _ = signed_post(api_prefecture.url, "/filings", payload, key=KEY["南县"],
+                                    private_key=COUNTY_SIGNING)
+    assert status == 200, answer
+    listed = _older_schemes(api_prefecture.request("GET", "/filings/")[1])
+    assert filing_exchange.key_id(COUNTY_SIGNING) in listed
+    assert prefecture_rows(api_prefecture, "SELECT scheme, hmac_count >= 2 FROM filing_api_peer "
+                                           "WHERE county = '南县'") == [("hmac", 1)]
+
+
+@pytest.fixture
+def strict_prefecture(sqlite_url):
+    """A prefecture deployment (in this process) after the transition: 桃江县 has a public key, 南县 only
+    the shared key."""
+    from webapp import create_app
+
+    app = create_app({"DATABASE_URL": sqlite_url, "SECRET_KEY": "strict", "FILING_KEYS": KEYS,
+                      "FILING_COUNTY_KEYS": f"桃江县={COUNTY_PUBLIC}", "FILING_HMAC_TRANSITION": False})
+    yield app.test_client()
+    filing_exchange.configure()
+
+
+def _post(client, body: bytes, headers: dict):
+    return client.post("/api/v1/filings", data=body, content_type="application/json", headers=headers)
+
+
+def test_with_the_transition_switched_off_the_older_scheme_is_refused(strict_prefecture):
+    body = json.dumps(filing_payload(801), ensure_ascii=False).encode()
+    response = _post(strict_prefecture, body, filing_exchange.sign("南县", KEY["南县"], "POST", "/api/v1/filings", body))
+    assert response.status_code == 401 and "已停用" in response.get_json()["error"]
+    response = _post(strict_prefecture, body, filing_exchange.sign("桃江县", KEY["桃江县"], "POST",
+                                                                   "/api/v1/filings", body))
+    assert response.status_code == 401
+    response = _post(strict_prefecture, body, filing_exchange.sign("桃江县", None, "POST", "/api/v1/filings", body,
+                                                                   private_key=COUNTY_SIGNING))
+    assert response.status_code == 200, response.get_json()
+
+
+def test_bad_signatures_unknown_keys_and_malformed_headers_are_401_never_5xx(strict_prefecture):
+    body = json.dumps(filing_payload(901), ensure_ascii=False).encode()
+    good = filing_exchange.sign("桃江县", None, "POST", "/api/v1/filings", body, private_key=COUNTY_SIGNING)
+    other = filing_exchange.sign("桃江县", None, "POST", "/api/v1/filings", body + b" ", private_key=COUNTY_SIGNING)
+    stranger = Ed25519PrivateKey.generate()
+    bad = {
+        "signature of another body": {**good, "X-ZS-Signature-Ed25519": other["X-ZS-Signature-Ed25519"]},
+        "signed for another county": {**good, "X-ZS-County": "%E5%8D%97%E5%8E%BF"},  # 南县
+        "unknown key": filing_exchange.sign("桃江县", None, "POST", "/api/v1/filings", body, private_key=stranger),
+        "unknown key id": {**good, "X-ZS-Key-Id": "0" * 16},
+        "key id not hex": {**good, "X-ZS-Key-Id": "zz" * 8},
+        "key id in other digits": {**good, "X-ZS-Key-Id": "١" * 16},
+        "signature not base64": {**good, "X-ZS-Signature-Ed25519": "***"},
+        "signature too short": {**good, "X-ZS-Signature-Ed25519": "AAAA"},
+        "signature not ASCII": {**good, "X-ZS-Signature-Ed25519": "²" * 88},
+        "timestamp in other digits": {**good, "X-ZS-Timestamp": "١٧٠٠٠٠٠٠٠٠"},
+        "timestamp superscript": {**good, "X-ZS-Timestamp": "²"},
+        "nonce not ASCII": {**good, "X-ZS-Nonce": "٣" * 16},
+        "no signature": {k: v for k, v in good.items() if k != "X-ZS-Signature-Ed25519"},
+        "older signature not ASCII": {**filing_exchange.sign("南县", None, "POST", "/api/v1/filings", body),
+                                      "X-ZS-Signature": "²" * 64},
+    }
+    for case, headers in bad.items():
+        response = _post(strict_prefecture, body, headers)
+        assert response.status_code == 401 and response.get_json()["ok"] is False, case
+    assert _post(strict_prefecture, body, good).status_code == 200
+

@@ -1,5 +1,6 @@
 """The filing API between a county deployment and a separate prefecture deployment (JSON over
-HTTP(S), each request signed with the county's key; see workflows/filing_exchange.py). No session,
+HTTP(S), each request signed with the sender's Ed25519 key, or during the transition with the
+county's shared key; see workflows/filing_exchange.py). No session,
 no CSRF token: a request is authenticated by its signature alone. Errors are JSON with a Chinese
 message: 401 unsigned, badly signed, stale or replayed with other content; 400 a malformed body."""
 from __future__ import annotations
@@ -39,7 +40,9 @@ def receive_special(row_id: int):
 def _call(action: str, filing_id: int | None = None):
     body = request.get_data(cache=False)
     try:
-        signed = filing_exchange.verify(request.headers, request.method, request.path, body)
+        # A decision is the prefecture's to sign; everything else a county's.
+        signer = filing_exchange.PREFECTURE if action == "decision" else filing_exchange.COUNTY
+        signed = filing_exchange.verify(request.headers, request.method, request.path, body, signer=signer)
         status, answer = filing_exchange_service.api_call(signed, action, filing_id, _json(body))
     except AuthFailed as err:
         return _error(401, err.message)

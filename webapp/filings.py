@@ -20,6 +20,7 @@ bp = Blueprint("filings", __name__, url_prefix="/filings")
 @login_required
 def index(errors: dict | None = None, error_id: int | None = None, status: int = 200):
     return render_template("prefecture/filings.html", filings=filing_service.filing_list(actor()),
+                           older_schemes=filing_service.filing_older_schemes(actor()),
                            errors=errors or {}, error_id=error_id), status
 
 

@@ -47,7 +47,11 @@ def bind(config: dict) -> None:
     filestore.configure(config)
     currencies.configure(config["CURRENCIES"])
     filing_exchange.configure(config["FILING_PREFECTURE_URL"], config["FILING_KEYS"],
-                              config["FILING_COUNTY_URLS"], config["FILING_REPLAY_SECONDS"])
+                              config["FILING_COUNTY_URLS"], config["FILING_REPLAY_SECONDS"],
+                              signing_key=config["FILING_SIGNING_KEY_FILE"],
+                              county_keys=config["FILING_COUNTY_KEYS"],
+                              prefecture_keys=config["FILING_PREFECTURE_KEYS"],
+                              hmac_transition=config["FILING_HMAC_TRANSITION"])
 
 
 def schema_state() -> tuple[list[str], list[str]]:

@@ -3,30 +3,53 @@ request signing and the HTTP client (no database here; see services/filing_excha
 
 One deployment may host the prefecture and its counties (the embedded default: nothing to set). A
 county deployment files with a prefecture deployment over HTTP(S) when ZS_FILING_PREFECTURE_URL is
-set. Each county shares a key with its prefecture (ZS_FILING_KEYS, ``county=key`` pairs, on both
-sides); the prefecture knows where each county's decisions go (ZS_FILING_COUNTY_URLS,
-``county=https://…`` pairs).
+set; the prefecture knows where each county's decisions go (ZS_FILING_COUNTY_URLS, ``county=https://…``
+pairs).
 
-Every request is signed (HMAC-SHA256 with the county's key) over
+Each deployment signs what it sends with its own Ed25519 private key (ZS_FILING_SIGNING_KEY_FILE, made
+by `zhaoshang filing-keys generate`) and verifies what it receives with its peers' public keys: the
+prefecture knows each county's (ZS_FILING_COUNTY_KEYS, ``county=key`` pairs), a county knows the
+prefecture's (ZS_FILING_PREFECTURE_KEYS). So a county can verify the prefecture's decisions but cannot
+produce one, which a key shared by both directions allowed. The signed content is
 
-    METHOD \\n PATH \\n TIMESTAMP \\n NONCE \\n SHA256(BODY)
+    ZS-FILING-ED25519-1 \\n METHOD \\n PATH \\n COUNTY \\n TIMESTAMP \\n NONCE \\n SHA256(BODY)
 
-and carries the headers X-ZS-County (the county's name, percent-encoded UTF-8), X-ZS-Timestamp
-(Unix seconds), X-ZS-Nonce (random hex) and X-ZS-Signature (hex). A request outside the replay
-window (ZS_FILING_REPLAY_SECONDS either side of the receiver's clock) is refused; a nonce is
-accepted once (the receiver keeps the answer it gave, and gives it again to a replay).
+(the county is in it because one county deployment's key may sign for several counties), sent as
+X-ZS-Key-Id (the first 16 hex digits of the SHA-256 of the raw public key) and X-ZS-Signature-Ed25519
+(base64), with X-ZS-County (the county's name, percent-encoded UTF-8), X-ZS-Timestamp (Unix seconds)
+and X-ZS-Nonce (random hex).
+
+The older scheme, during the transition (ZS_FILING_HMAC_TRANSITION, on by default): each county shares
+a key with its prefecture (ZS_FILING_KEYS, ``county=key`` pairs, on both sides) and X-ZS-Signature is
+the HMAC-SHA256 (hex) of METHOD \\n PATH \\n TIMESTAMP \\n NONCE \\n SHA256(BODY). It is accepted only
+from a peer whose public key is not configured here, and sent alongside the Ed25519 signature while a
+shared key is configured, so either side can be upgraded first. Once a peer's public key is configured,
+its requests must carry a valid Ed25519 signature.
+
+A request outside the replay window (ZS_FILING_REPLAY_SECONDS either side of the receiver's clock) is
+refused; a nonce is accepted once (the receiver keeps the answer it gave, and gives it again to a
+replay).
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
+import os
+import re
 import secrets
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import quote, unquote
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 API_PREFIX = "/api/v1"
 # The prefecture's decision on the wire (`decision` of POST …/decision). The county completes its
@@ -36,15 +59,25 @@ ACCEPTED, RETURNED = "accepted", "returned"
 # Message kinds and what a county reports after signing (payload key of POST …/signing).
 SIGNED = "contract"
 DEFAULT_WINDOW = 300
+# Signature schemes, and who signs a request: a county (filings, signing results) or the prefecture
+# (decisions).
+ED25519, HMAC = "ed25519", "hmac"
+COUNTY, PREFECTURE = "county", "prefecture"
+_ED25519_TAG = "ZS-FILING-ED25519-1"
+_KEY_ID = re.compile(r"[0-9a-f]{16}")
 
 
 @dataclass
 class Settings:
     prefecture_url: str | None = None  # county side: the prefecture deployment's base URL
-    keys: dict[str, str] = field(default_factory=dict)  # county name → shared key
+    keys: dict[str, str] = field(default_factory=dict)  # county name → shared key (the older scheme)
     county_urls: dict[str, str] = field(default_factory=dict)  # prefecture side: county → base URL
     window: int = DEFAULT_WINDOW
     timeout: float = 10.0
+    signing_key: Ed25519PrivateKey | None = None  # this deployment's own
+    county_keys: dict[str, dict[str, Ed25519PublicKey]] = field(default_factory=dict)  # county → key id → key
+    prefecture_keys: dict[str, Ed25519PublicKey] = field(default_factory=dict)  # key id → key
+    hmac_transition: bool = True
 
 
 _settings = Settings()
@@ -56,6 +89,10 @@ class AuthFailed(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+class KeyConfigError(RuntimeError):
+    """A configured key that cannot be read: the deployment does not start with it."""
 
 
 def pairs(entries: list[str] | str | None) -> dict[str, str]:
@@ -70,15 +107,98 @@ def pairs(entries: list[str] | str | None) -> dict[str, str]:
     return result
 
 
+# ---- Ed25519 keys ---------------------------------------------------------------------------------
+
+def key_id(key: Ed25519PublicKey | Ed25519PrivateKey) -> str:
+    """The first 16 hex digits of the SHA-256 of the raw public key: names a key in X-ZS-Key-Id."""
+    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return hashlib.sha256(public.public_bytes(serialization.Encoding.Raw,
+                                              serialization.PublicFormat.Raw)).hexdigest()[:16]
+
+
+def public_text(key: Ed25519PublicKey | Ed25519PrivateKey) -> str:
+    """A public key as configured on the other side: base64 of its 32 raw bytes."""
+    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return base64.b64encode(public.public_bytes(serialization.Encoding.Raw,
+                                                serialization.PublicFormat.Raw)).decode("ascii")
+
+
+def parse_public(text: str) -> Ed25519PublicKey:
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except (binascii.Error, ValueError) as err:
+        raise KeyConfigError(f"不是有效的 Ed25519 公钥（32 字节的 base64）：{text[:60]!r} / not an Ed25519 public "
+                             "key (base64 of 32 bytes)") from err
+
+
+def _key_set(texts) -> dict[str, Ed25519PublicKey]:
+    keys = [parse_public(t) for t in texts if t.strip()]
+    return {key_id(k): k for k in keys}
+
+
+def county_public_keys(entries: list[str] | str | dict | None) -> dict[str, dict[str, Ed25519PublicKey]]:
+    """``南县=<base64>`` pairs; a name given twice has two keys (while one is rotated)."""
+    if isinstance(entries, dict):
+        entries = [f"{name}={value}" for name, values in entries.items()
+                   for value in ([values] if isinstance(values, str) else values)]
+    if isinstance(entries, str):
+        entries = entries.split(",")
+    result: dict[str, dict[str, Ed25519PublicKey]] = {}
+    for entry in entries or []:
+        name, sep, value = entry.partition("=")
+        if not (sep and name.strip() and value.strip()):
+            continue
+        result.setdefault(name.strip(), {}).update(_key_set([value]))
+    return result
+
+
+def load_private(source: str | Path | Ed25519PrivateKey | None) -> Ed25519PrivateKey | None:
+    """This deployment's private key from a PEM file (None when there is no file)."""
+    if source is None or isinstance(source, Ed25519PrivateKey):
+        return source
+    path = Path(source)
+    if not path.is_file():
+        return None
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as err:
+        raise KeyConfigError(f"无法读取签名私钥 {path}：{err} / cannot read the signing key {path}") from err
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyConfigError(f"{path} 不是 Ed25519 私钥 / {path} is not an Ed25519 private key")
+    return key
+
+
+def generate_private(path: str | Path) -> Ed25519PrivateKey:
+    """A new private key written to `path` (PEM, PKCS#8, readable by its owner only); an existing
+    file is never overwritten (FileExistsError)."""
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(pem)
+    return key
+
+
 def configure(prefecture_url: str | None = None, keys: list[str] | str | dict | None = None,
-              county_urls: list[str] | str | dict | None = None, window: int | None = None) -> None:
+              county_urls: list[str] | str | dict | None = None, window: int | None = None, *,
+              signing_key: str | Path | Ed25519PrivateKey | None = None,
+              county_keys: list[str] | str | dict | None = None,
+              prefecture_keys: list[str] | str | None = None, hmac_transition: bool = True) -> None:
     global _settings
+    if isinstance(prefecture_keys, str):
+        prefecture_keys = prefecture_keys.split(",")
     _settings = Settings(
         prefecture_url=(prefecture_url or "").rstrip("/") or None,
         keys=dict(keys) if isinstance(keys, dict) else pairs(keys),
         county_urls={k: v.rstrip("/") for k, v in
                      (county_urls.items() if isinstance(county_urls, dict) else pairs(county_urls).items())},
-        window=int(window or DEFAULT_WINDOW))
+        window=int(window or DEFAULT_WINDOW),
+        signing_key=load_private(signing_key), county_keys=county_public_keys(county_keys),
+        prefecture_keys=_key_set(prefecture_keys or []), hmac_transition=bool(hmac_transition))
 
 
 def settings() -> Settings:
@@ -91,17 +211,31 @@ def files_remotely() -> bool:
 
 
 def _canonical(method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bytes:
+    """What the older HMAC scheme signs (and what identifies a request for replay checks)."""
     return "\n".join([method.upper(), path, timestamp, nonce, hashlib.sha256(body).hexdigest()]).encode("utf-8")
 
 
-def sign(county: str, key: str, method: str, path: str, body: bytes, *, timestamp: int | None = None,
+def _canonical_ed25519(method: str, path: str, county: str, timestamp: str, nonce: str, body: bytes) -> bytes:
+    return "\n".join([_ED25519_TAG, method.upper(), path, county, timestamp, nonce,
+                      hashlib.sha256(body).hexdigest()]).encode("utf-8")
+
+
+def sign(county: str, key: str | None, method: str, path: str, body: bytes, *,
+         private_key: Ed25519PrivateKey | None = None, timestamp: int | None = None,
          nonce: str | None = None) -> dict[str, str]:
-    """The authentication headers of one request."""
+    """The authentication headers of one request: the Ed25519 signature with `private_key`, the older
+    HMAC one with the shared `key` (either or both)."""
     stamp = str(int(time.time()) if timestamp is None else timestamp)
     nonce = nonce or secrets.token_hex(16)
-    signature = hmac.new(key.encode("utf-8"), _canonical(method, path, stamp, nonce, body), hashlib.sha256)
-    return {"X-ZS-County": quote(county, safe=""), "X-ZS-Timestamp": stamp, "X-ZS-Nonce": nonce,
-            "X-ZS-Signature": signature.hexdigest()}
+    headers = {"X-ZS-County": quote(county, safe=""), "X-ZS-Timestamp": stamp, "X-ZS-Nonce": nonce}
+    if key:
+        headers["X-ZS-Signature"] = hmac.new(key.encode("utf-8"), _canonical(method, path, stamp, nonce, body),
+                                             hashlib.sha256).hexdigest()
+    if private_key is not None:
+        signature = private_key.sign(_canonical_ed25519(method, path, county, stamp, nonce, body))
+        headers["X-ZS-Key-Id"] = key_id(private_key)
+        headers["X-ZS-Signature-Ed25519"] = base64.b64encode(signature).decode("ascii")
+    return headers
 
 
 @dataclass(frozen=True)
@@ -109,29 +243,64 @@ class SignedRequest:
     county: str
     nonce: str
     request_hash: str  # of the signed content: a replayed nonce must carry the same request
+    scheme: str = ED25519  # which signature was verified
+    signer: str = COUNTY
+    key_id: str | None = None  # Ed25519: the key verified; HMAC: the key id offered alongside, unverified
 
 
-def verify(headers, method: str, path: str, body: bytes, now: float | None = None) -> SignedRequest:
-    """Check a request's signature and freshness; the county it was signed for, or AuthFailed."""
+def verify(headers, method: str, path: str, body: bytes, now: float | None = None,
+           signer: str = COUNTY) -> SignedRequest:
+    """Check a request's signature and freshness; the county it was signed for, or AuthFailed. `signer`:
+    who must have signed it — a county (its requests) or the prefecture (its decisions)."""
     county = unquote(headers.get("X-ZS-County") or "")
     stamp, nonce = headers.get("X-ZS-Timestamp") or "", headers.get("X-ZS-Nonce") or ""
-    given = (headers.get("X-ZS-Signature") or "").lower()
-    if not (county and stamp and nonce and given):
-        raise AuthFailed("请求未签名：缺少 X-ZS-County、X-ZS-Timestamp、X-ZS-Nonce 或 X-ZS-Signature。")
-    key = _settings.keys.get(county)
-    if key is None:
-        raise AuthFailed("未知的县或未配置该县的共享密钥。")
+    given_hmac = (headers.get("X-ZS-Signature") or "").lower()
+    given_ed = headers.get("X-ZS-Signature-Ed25519") or ""
+    given_id = headers.get("X-ZS-Key-Id") or ""
+    if not (county and stamp and nonce and (given_hmac or given_ed)):
+        raise AuthFailed("请求未签名：缺少 X-ZS-County、X-ZS-Timestamp、X-ZS-Nonce 或签名"
+                         "（X-ZS-Key-Id 与 X-ZS-Signature-Ed25519）。")
     # ASCII only: "²" or "٣" pass isdigit() but are no timestamp (int() fails or reads another script).
     if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12) or not (8 <= len(nonce) <= 64) \
             or not (nonce.isascii() and nonce.isalnum()):
         raise AuthFailed("签名参数格式不正确。")
     if abs((time.time() if now is None else now) - int(stamp)) > _settings.window:
         raise AuthFailed("请求已过期（时间戳超出允许的时间窗口），请校准时钟后重发。")
-    canonical = _canonical(method, path, stamp, nonce, body)
-    expected = hmac.new(key.encode("utf-8"), canonical, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, given):
+    request_hash = hashlib.sha256(_canonical(method, path, stamp, nonce, body)).hexdigest()
+    offered_id = given_id if _KEY_ID.fullmatch(given_id) else None
+    public = _settings.prefecture_keys if signer == PREFECTURE else _settings.county_keys.get(county, {})
+    if public:
+        # A peer whose public key is known signs with it: its older shared key no longer counts.
+        if not given_ed:
+            raise AuthFailed("须以 Ed25519 签名（X-ZS-Key-Id、X-ZS-Signature-Ed25519）：已配置对方的公钥，"
+                             "不再接受共享密钥签名。")
+        if offered_id is None:
+            raise AuthFailed("公钥编号（X-ZS-Key-Id）格式不正确。")
+        key = public.get(offered_id)
+        if key is None:
+            raise AuthFailed("未知的公钥编号（X-ZS-Key-Id）：未配置该公钥。")
+        try:
+            signature = base64.b64decode(given_ed, validate=True) if given_ed.isascii() else b""
+        except (binascii.Error, ValueError):
+            signature = b""
+        if len(signature) != 64:
+            raise AuthFailed("签名（X-ZS-Signature-Ed25519）格式不正确。")
+        try:
+            key.verify(signature, _canonical_ed25519(method, path, county, stamp, nonce, body))
+        except InvalidSignature as err:
+            raise AuthFailed("签名校验失败。") from err
+        return SignedRequest(county, nonce, request_hash, ED25519, signer, offered_id)
+    shared = _settings.keys.get(county)
+    if shared is None or not _settings.hmac_transition:
+        raise AuthFailed("未知的县或未配置其公钥。" if _settings.hmac_transition else
+                         "未配置对方的公钥；共享密钥签名（HMAC）已停用。")
+    if not given_hmac:
+        raise AuthFailed("未配置对方的公钥，无法核验 Ed25519 签名。")
+    expected = hmac.new(shared.encode("utf-8"), _canonical(method, path, stamp, nonce, body),
+                        hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected.encode("ascii"), given_hmac.encode("utf-8", "replace")):
         raise AuthFailed("签名校验失败。")
-    return SignedRequest(county=county, nonce=nonce, request_hash=hashlib.sha256(canonical).hexdigest())
+    return SignedRequest(county, nonce, request_hash, HMAC, signer, offered_id)
 
 
 @dataclass(frozen=True)
@@ -155,13 +324,15 @@ def post(peer: str, county: str, path: str, payload: dict) -> Reply:
     url = base_url(peer, county)
     if url is None:
         return Reply(0, None, "未配置对方接口地址（ZS_FILING_PREFECTURE_URL / ZS_FILING_COUNTY_URLS）。")
-    key = _settings.keys.get(county)
-    if key is None:
-        return Reply(0, None, f"未配置{county}的共享密钥（ZS_FILING_KEYS）。")
+    # The older shared-key signature goes along while the transition lasts: a peer not yet upgraded
+    # checks only that one.
+    shared = _settings.keys.get(county) if _settings.hmac_transition else None
+    if _settings.signing_key is None and shared is None:
+        return Reply(0, None, "未配置本部署的签名私钥（ZS_FILING_SIGNING_KEY_FILE，zhaoshang filing-keys generate）。")
     body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
     full_path = API_PREFIX + path
     headers = {"Content-Type": "application/json; charset=utf-8",
-               **sign(county, key, "POST", full_path, body)}
+               **sign(county, shared, "POST", full_path, body, private_key=_settings.signing_key)}
     request = urllib.request.Request(url + full_path, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=_settings.timeout) as response:

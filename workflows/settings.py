@@ -49,8 +49,22 @@ OPTIONS = {
     "FILING_PREFECTURE_URL": (str, None, ("County deployment: base URL of a separate prefecture deployment to "
                                           "file with over the filing API (https://…); unset = the prefecture "
                                           "is in this deployment.")),
-    "FILING_KEYS": (list, [], ("Filing API: the key each county shares with its prefecture, 县名=key pairs, "
-                               "comma-separated (the same pairs on both sides).")),
+    "FILING_SIGNING_KEY_FILE": (str, None, ("Filing API: this deployment's own Ed25519 private key (PEM), which "
+                                            "signs what it sends; default filing-signing-key.pem in the instance "
+                                            "folder. Make it with `zhaoshang filing-keys generate`.")),
+    "FILING_COUNTY_KEYS": (list, [], ("Prefecture deployment: each county deployment's Ed25519 public key, "
+                                      "县名=key pairs (base64, as `zhaoshang filing-keys generate` prints it); a "
+                                      "name given twice has two keys while one is rotated. A county listed here "
+                                      "must sign with its key.")),
+    "FILING_PREFECTURE_KEYS": (list, [], ("County deployment: the prefecture deployment's Ed25519 public key "
+                                          "(base64; two, comma-separated, while it is rotated). Once set, only "
+                                          "decisions signed with it are accepted.")),
+    "FILING_HMAC_TRANSITION": (bool, True, ("Filing API transition: accept the older shared-key signature "
+                                            "(FILING_KEYS) from a peer whose public key is not configured here, "
+                                            "and send it alongside the Ed25519 one; off = Ed25519 only.")),
+    "FILING_KEYS": (list, [], ("Filing API, older scheme (during the transition): the key each county shares "
+                               "with its prefecture, 县名=key pairs, comma-separated (the same pairs on both "
+                               "sides).")),
     "FILING_COUNTY_URLS": (list, [], "Prefecture deployment: where each county's decisions go, 县名=https://… pairs."),
     "FILING_REPLAY_SECONDS": (int, 300, "Filing API: a signed request older or newer than this is refused."),
     "FILE_STORE": (str, "local", ("Where attachments and received filing forms are kept: local (a folder) or s3 "
@@ -97,6 +111,8 @@ def load(overrides: dict | None = None, environ: dict | None = None) -> dict:
         config["DATABASE_URL"] = f"sqlite:///{instance / 'zhaoshang.sqlite3'}"
     if not config["AUDIT_CHECKPOINT_FILE"]:
         config["AUDIT_CHECKPOINT_FILE"] = str(instance / "audit-checkpoints.jsonl")
+    if not config["FILING_SIGNING_KEY_FILE"]:
+        config["FILING_SIGNING_KEY_FILE"] = str(instance / "filing-signing-key.pem")
     if config["ENV"] not in ("development", "production"):
         raise RuntimeError(f"ZS_ENV must be development or production, not {config['ENV']!r}.")
     return config

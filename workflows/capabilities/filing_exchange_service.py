@@ -9,7 +9,8 @@ County side (requests from the prefecture):
     POST /api/v1/filings/<county filing id>/decision  accepted (受理, with the number) or returned (退回, with
                                                   reasons): completes the county's filing-review task
 
-Each request is signed with the county's key (workflows/filing_exchange.py). Everything is
+Each request is signed with the sender's Ed25519 key, or during the transition with the county's shared
+key (workflows/filing_exchange.py); the scheme is recorded per request and per peer. Everything is
 idempotent: a replayed request (same nonce) gets the answer it got the first time, and a message
 sent again by the outbox (new nonce, same filing and round) changes nothing and is acknowledged.
 """
@@ -34,7 +35,15 @@ from workflows.engine import model_store
 from workflows.engine.model_store import form_files
 from workflows.errors import Conflict, NotFound, ServiceError
 from workflows.filing_exchange import ACCEPTED, RETURNED, AuthFailed, SignedRequest
-from workflows.models import ApiRequest, Filing, ModelVersion, Organisation, ProcessInstance, TaskRecord
+from workflows.models import (
+    ApiRequest,
+    Filing,
+    FilingApiPeer,
+    ModelVersion,
+    Organisation,
+    ProcessInstance,
+    TaskRecord,
+)
 from workflows.models._types import utcnow
 from workflows.services.instance_step import run_step
 
@@ -67,13 +76,52 @@ def api_call(signed: SignedRequest, action: str, filing_id: int | None, payload:
                 s.execute(delete(ApiRequest).where(
                     ApiRequest.received_at < utcnow() - timedelta(seconds=2 * filing_exchange.settings().window)))
                 s.add(ApiRequest(county=signed.county, nonce=signed.nonce, request_hash=signed.request_hash,
-                                 status=200, response=answer, received_at=utcnow()))
+                                 status=200, response=answer, received_at=utcnow(), scheme=signed.scheme))
+                _record_scheme(s, signed)
                 return 200, answer
         except IntegrityError:
             if attempt:
                 raise
             continue  # the same request raced in twice: the second reads the first one's answer
     raise AssertionError("unreachable")
+
+
+def _record_scheme(s: Session, signed: SignedRequest) -> None:
+    """Count the scheme per peer (a race on the first row is an IntegrityError: api_call retries)."""
+    peer = s.scalar(select(FilingApiPeer).where(FilingApiPeer.signer == signed.signer,
+                                                FilingApiPeer.county == signed.county))
+    if peer is None:
+        peer = FilingApiPeer(signer=signed.signer, county=signed.county, hmac_count=0, ed25519_count=0)
+        s.add(peer)
+    now = utcnow()
+    peer.scheme, peer.key_id, peer.last_at = signed.scheme, signed.key_id, now
+    if signed.scheme == filing_exchange.HMAC:
+        peer.hmac_at, peer.hmac_count = now, peer.hmac_count + 1
+    else:
+        peer.ed25519_at, peer.ed25519_count = now, peer.ed25519_count + 1
+    s.flush()
+
+
+def older_scheme_counties(s: Session, prefecture_id: int) -> list[dict]:
+    """The prefecture's counties still on the older shared-key signature: those without a public key
+    configured here that have a shared key or have signed with one."""
+    settings = filing_exchange.settings()
+    names = s.scalars(select(Organisation.name).where(Organisation.parent_id == prefecture_id,
+                                                      Organisation.kind == "county")
+                      .order_by(Organisation.name)).all()
+    peers = {p.county: p for p in s.scalars(select(FilingApiPeer).where(
+        FilingApiPeer.signer == filing_exchange.COUNTY, FilingApiPeer.county.in_(names)))}
+    result = []
+    for name in names:
+        peer = peers.get(name)
+        if settings.county_keys.get(name) or (name not in settings.keys and (peer is None or not peer.hmac_at)):
+            continue
+        result.append({"county": name, "hmac_at": peer.hmac_at if peer else None,
+                       "hmac_count": peer.hmac_count if peer else 0,
+                       "offered_key_id": peer.key_id if peer is not None and peer.scheme == filing_exchange.HMAC
+                       else None,
+                       "accepted": settings.hmac_transition and name in settings.keys})
+    return result
 
 
 # ---- prefecture side ----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from workflows import audit, auth
 from workflows.actor import Actor
-from workflows.capabilities import filing_duplicates, outbox_service
+from workflows.capabilities import filing_duplicates, filing_exchange_service, outbox_service
 from workflows.capabilities.filing_operations import FILING_REVIEW, issue_number
 from workflows.db import transaction
 from workflows.engine import model_store
@@ -31,6 +31,14 @@ def filing_list(actor: Actor) -> list[FilingItem]:
                          .where(Filing.prefecture_id == actor.org_id, Filing.transport != "outbound")
                          .order_by(Filing.submitted_at.desc(), Filing.id.desc())).all()
         return [_item(s, f, c) for f, c in rows]
+
+
+def filing_older_schemes(actor: Actor) -> list[dict]:
+    """The counties of the actor's prefecture still signing filing-API requests with the older shared
+    key (no public key configured here): to be upgraded before the transition ends."""
+    auth.require(auth.filing_list(actor), "只有市/州商务局可以查看备案。")
+    with transaction() as s:
+        return filing_exchange_service.older_scheme_counties(s, actor.org_id)
 
 
 def _item(s: Session, f: Filing, county: Organisation) -> FilingItem:

@@ -20,6 +20,8 @@ DESCRIPTION = """招商引资项目评审与签约系统 命令行 / command lin
   zhaoshang import-users staff.xlsx          导入用户 / import the staff
   zhaoshang import-projects 台账.xlsx --county 南县 --officer zhaoshang --dry-run
                                              试导入项目台账 / try importing the project ledger
+  zhaoshang filing-keys generate --county 南县 备案接口签名密钥（与市/州部署之间） / the filing API's
+                                             signing key (between county and prefecture deployments)
 
 各命令的说明 / each command's options: zhaoshang <command> --help
 """
@@ -138,6 +140,33 @@ def build_parser() -> argparse.ArgumentParser:
                     "listed")
     _with_help(rekey)
     rekey.add_argument("--dry-run", action="store_true", help="只统计不写入 / count, change nothing")
+    keys = commands.add_parser(
+        "filing-keys", add_help=False, help="备案接口的签名密钥 / the filing API's signing key",
+        description="本部署的 Ed25519 签名私钥（ZS_FILING_SIGNING_KEY_FILE）：生成、查看公钥。私钥留在本机，"
+                    "只把公钥交给对方部署。 / This deployment's Ed25519 signing key (ZS_FILING_SIGNING_KEY_FILE): "
+                    "make one, show its public key. The private key stays on this machine; only the public key "
+                    "goes to the other deployment.")
+    _with_help(keys)
+    key_actions = keys.add_subparsers(dest="action", required=True, metavar="<action>")
+    generate = _with_help(key_actions.add_parser(
+        "generate", add_help=False, help="生成私钥并打印公钥 / make a private key and print its public key",
+        description="生成新的 Ed25519 私钥（PEM，仅所有者可读），打印公钥、公钥编号以及对方部署应配置的设置。"
+                    "已有的私钥文件不会被覆盖：轮换时用 --out 写到新文件。 / Makes a new Ed25519 private key (PEM, "
+                    "readable by its owner only) and prints the public key, its key id and the settings the "
+                    "other deployment configures. An existing key file is never overwritten: to rotate, write "
+                    "the new one elsewhere with --out."))
+    generate.add_argument("--out", type=Path, help="私钥文件（默认 ZS_FILING_SIGNING_KEY_FILE） / the key file "
+                                                   "(default ZS_FILING_SIGNING_KEY_FILE)")
+    generate.add_argument("--county", action="append", default=[], metavar="县名",
+                          help="本部署报备的县（可重复），用于打印市/州部署的设置 / a county of this deployment "
+                               "(repeatable), to print the prefecture's setting for it")
+    show = _with_help(key_actions.add_parser(
+        "show", add_help=False, help="打印现有私钥的公钥 / print the public key of the existing key",
+        description="打印私钥文件对应的公钥和公钥编号 / prints the public key and key id of the key file"))
+    show.add_argument("--key", type=Path, help="私钥文件（默认 ZS_FILING_SIGNING_KEY_FILE） / the key file "
+                                               "(default ZS_FILING_SIGNING_KEY_FILE)")
+    show.add_argument("--county", action="append", default=[], metavar="县名",
+                      help="本部署报备的县（可重复） / a county of this deployment (repeatable)")
 
     for name, (_run, text) in DELEGATED.items():
         commands.add_parser(name, help=text, add_help=False)
@@ -268,8 +297,41 @@ def _pii_rekey(args) -> int:
     return 1 if report["kept"]["unreadable"] else 0
 
 
-COMMANDS = {"pii-rekey": _pii_rekey, "init": _init, "import-users": _import_users, "import-projects": _import_projects, "db": _db,
-            "files": _files}
+def _filing_keys(args) -> int:
+    from workflows import filing_exchange
+
+    settings = config.load()  # no database: a key is made before anything else is set up
+    path = Path(getattr(args, "out", None) or getattr(args, "key", None) or settings["FILING_SIGNING_KEY_FILE"])
+    try:
+        if args.action == "generate":
+            key = filing_exchange.generate_private(path)
+            print(f"已生成私钥 / private key written: {path}（仅所有者可读，勿外传 / owner-only, never share it）")
+        else:
+            key = filing_exchange.load_private(path)
+            if key is None:
+                print(f"拒绝：没有私钥文件 {path}（先运行 zhaoshang filing-keys generate） / refused: no key file "
+                      f"{path} (run zhaoshang filing-keys generate first)", file=sys.stderr)
+                return 1
+    except FileExistsError:
+        print(f"拒绝：{path} 已存在，不覆盖；轮换时用 --out 写到新文件 / refused: {path} exists and is not "
+              "overwritten; to rotate, write the new key elsewhere with --out", file=sys.stderr)
+        return 1
+    except filing_exchange.KeyConfigError as err:
+        print(f"拒绝 / refused: {err}", file=sys.stderr)
+        return 1
+    public = filing_exchange.public_text(key)
+    print(f"公钥 / public key: {public}")
+    print(f"公钥编号 / key id: {filing_exchange.key_id(key)}")
+    print("本部署是县时，在市/州部署的设置中加入 / if this is a county deployment, the prefecture adds:")
+    counties = ",".join(f"{name}={public}" for name in args.county) or f"<县名>={public}"
+    print(f"  ZS_FILING_COUNTY_KEYS={counties}")
+    print("本部署是市/州时，在各县部署的设置中加入 / if this is the prefecture deployment, each county adds:")
+    print(f"  ZS_FILING_PREFECTURE_KEYS={public}")
+    return 0
+
+
+COMMANDS = {"init": _init, "import-users": _import_users, "import-projects": _import_projects, "db": _db,
+            "files": _files, "filing-keys": _filing_keys, "pii-rekey": _pii_rekey}
 
 
 if __name__ == "__main__":

@@ -22,3 +22,26 @@ class ApiRequest(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     status: Mapped[int]
     response: Mapped[dict] = mapped_column(JsonType)
+    # Which signature was verified: ed25519, or hmac (the older shared key, during the transition).
+    scheme: Mapped[str | None] = mapped_column(String(16))
+
+
+class FilingApiPeer(Base):
+    """Which signature scheme a peer's requests used, kept beyond the replay window (api_request rows
+    go): the prefecture lists the counties still signing with the older shared key. One row per signer
+    (county / prefecture) and county."""
+
+    __tablename__ = "filing_api_peer"
+    __table_args__ = (UniqueConstraint("signer", "county"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signer: Mapped[str] = mapped_column(String(16))
+    county: Mapped[str] = mapped_column(String(100))
+    scheme: Mapped[str] = mapped_column(String(16))  # of the latest request
+    # Ed25519: the key verified; HMAC: the key id sent alongside (the county is upgraded but its public
+    # key is not configured here yet), unverified.
+    key_id: Mapped[str | None] = mapped_column(String(16))
+    last_at: Mapped[datetime] = mapped_column(default=utcnow)
+    hmac_at: Mapped[datetime | None]
+    hmac_count: Mapped[int] = mapped_column(default=0)
+    ed25519_at: Mapped[datetime | None]
+    ed25519_count: Mapped[int] = mapped_column(default=0)
