@@ -9,7 +9,6 @@ import json
 import os
 import random
 
-import pytest
 from flow_support import PASSWORD, ready_tasks, register_lead
 from test_roles import ROLES, TABLE
 
