@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: install run scheduler test test-fast test-postgres lint translations bench bench-quick bench-third-party modeler
+.PHONY: install run scheduler test fuzz test-fast test-postgres lint translations bench bench-quick bench-third-party modeler
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -42,6 +42,14 @@ FAST_TESTS = tests/test_architecture.py tests/test_script_engine_security.py tes
 	tests/test_complaints.py tests/test_metrics.py tests/test_inbox.py
 test-fast: install
 	$(BIN)/python -m pytest -q -n auto -m "not postgres and not browser" -p no:cacheprovider $(FAST_TESTS)
+
+# A longer fuzz campaign than `make test` runs: the seeded form fuzzer (tests/test_fuzz.py) with more
+# requests per route, and the schema-driven run on /api/v1 with more examples; SQLite and PostgreSQL.
+ZS_FUZZ_EXAMPLES ?= 200
+ZS_FUZZ_API_EXAMPLES ?= 200
+fuzz: install
+	ZS_FUZZ_EXAMPLES=$(ZS_FUZZ_EXAMPLES) ZS_FUZZ_API_EXAMPLES=$(ZS_FUZZ_API_EXAMPLES) $(BIN)/python -m pytest -q -rs \
+		-p no:cacheprovider tests/test_fuzz.py tests/test_service_api.py -k "fuzz or malformed"
 
 lint: install
 	$(BIN)/ruff check workflows webapp tests

@@ -3,6 +3,7 @@ a hash stored, revocable), the same permission answers as the browser, an OpenAP
 validates, and a schema-driven fuzz run over the loopback that gets no 5xx."""
 from __future__ import annotations
 
+import os
 import re
 import threading
 
@@ -161,7 +162,7 @@ def test_a_schema_driven_fuzz_run_gets_no_server_error(live_server, username):
         operation = result.ok()
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=12, deadline=None, database=None,
+        @settings(max_examples=int(os.environ.get("ZS_FUZZ_API_EXAMPLES", "12")), deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))
         def run(case):
             response = case.call(base_url=live_server, headers=bearer(token), timeout=30)

@@ -47,7 +47,10 @@ def _ledger_args() -> dict:
 @login_required
 def ledger(kind: str):
     data = metrics_service.ledger(actor(), kind, **_ledger_args())
-    return render_template("pipeline/ledger.html", l=data, ledgers=metrics_service.LEDGERS, args=request.args)
+    # The ledger is in the path: a `kind` in the query would clash with it when links are built.
+    args = request.args.copy()
+    args.poplist("kind")
+    return render_template("pipeline/ledger.html", l=data, ledgers=metrics_service.LEDGERS, args=args)
 
 
 @login_required
