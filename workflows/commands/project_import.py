@@ -111,7 +111,7 @@ def import_projects(path: Path, county: str, officer: str, dry_run: bool = False
                 raise Refused(f"{path} 没有数据行 / the file has no rows")
             stages = entry_stages(version)
             listed = list_spec_of(s, version.id, version.process_id)
-            planned = _check_rows(s, rows, schema, stages, org, officer, listed.title + listed.party)
+            planned = _check_rows(s, rows, schema, stages, org, officer, first.lane, listed.title + listed.party)
             projects = [_start(s, version, stages, path.name, digest, item) for item in planned]
             if dry_run:
                 raise _DryRun(projects)
@@ -126,7 +126,7 @@ def _actor(s, username: str, org: Organisation) -> Actor | None:
     return Actor.from_user(user, ADDRESS) if user is not None else None
 
 
-def _check_rows(s, rows, schema: dict, stages: dict[str, str], org: Organisation, officer: str,
+def _check_rows(s, rows, schema: dict, stages: dict[str, str], org: Organisation, officer: str, lane: str,
                 identity: tuple[str, ...]) -> list[tuple]:
     """Every row checked before anything starts: (row number, actor, values, stage, registered on) each.
     Two rows with the same `identity` (the model's list title and party fields), or a row naming a project
@@ -145,6 +145,8 @@ def _check_rows(s, rows, schema: dict, stages: dict[str, str], org: Organisation
         actor = actors[username]
         if actor is None:
             problems.append(f"登记人 {username} 不是{org.name}的在用账号 / no active user {username} in the county")
+        elif not auth.process_start(actor, lane):
+            problems.append(f"{username} 没有发起本流程的角色 / may not start this process")
         stage = row[STAGE]
         if stage not in stages:
             problems.append(f"阶段“{stage}”不是流程模型声明的导入入口（可用：{'、'.join(stages) or '无'}） / the model "
@@ -176,9 +178,6 @@ def _check_rows(s, rows, schema: dict, stages: dict[str, str], org: Organisation
 
 def _start(s, version, stages: dict[str, str], source: str, digest: str, item: tuple) -> ImportedProject:
     number, actor, values, stage, registered_on = item
-    first = first_task(version)
-    if not auth.process_start(actor, first.lane):
-        raise RowErrors([(number, f"{actor.username} 没有发起本流程的角色 / may not start this process")])
     try:
         instance = project_service.register(
             s, actor, version, values, action="project_imported", seed={"imported_stage": stage},

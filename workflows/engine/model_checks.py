@@ -37,25 +37,20 @@ def code_problems(specs: dict[str, tuple], operators: Iterable[str] | None) -> l
     `operators`: the service-task operators the application has (None: not checked)."""
     known = None if operators is None else set(operators)
     problems: list[str] = []
-    seen: set[int] = set()
-    for pid, (spec, subprocess_specs) in specs.items():
-        for process in [spec, *subprocess_specs.values()]:
-            if id(process) in seen:
-                continue
-            seen.add(id(process))
-            for task_spec in process.task_specs.values():
-                element = f"{pid} 的 {task_spec.bpmn_name or task_spec.bpmn_id or task_spec.name}"
-                props = task_spec.extensions.get("properties", {}) if hasattr(task_spec, "extensions") else {}
-                for unknown in sorted(capabilities_of(props) - set(CAPABILITIES)):
-                    problems.append(f"{element}：未知的 capability “{unknown}”（可用：{'、'.join(CAPABILITIES)}）")
-                operator = getattr(task_spec, "operation_name", None)
-                if operator is not None and known is not None and operator not in known:
-                    problems.append(f"{element}：服务任务调用的操作 {operator} 不存在")
-                for what, source, mode in _code_of(task_spec):
-                    try:
-                        _compile(source, mode)
-                    except ScriptRejected as err:
-                        problems.append(f"{element}：{what}无法在受限脚本引擎中编译（{str(err)[:160]}）")
+    for pid, process in _processes(specs):
+        for task_spec in process.task_specs.values():
+            element = _element(pid, task_spec)
+            props = task_spec.extensions.get("properties", {}) if hasattr(task_spec, "extensions") else {}
+            for unknown in sorted(capabilities_of(props) - set(CAPABILITIES)):
+                problems.append(f"{element}：未知的 capability “{unknown}”（可用：{'、'.join(CAPABILITIES)}）")
+            operator = getattr(task_spec, "operation_name", None)
+            if operator is not None and known is not None and operator not in known:
+                problems.append(f"{element}：服务任务调用的操作 {operator} 不存在")
+            for what, source, mode in _code_of(task_spec):
+                try:
+                    _compile(source, mode)
+                except ScriptRejected as err:
+                    problems.append(f"{element}：{what}无法在受限脚本引擎中编译（{str(err)[:160]}）")
     return problems
 
 
@@ -64,6 +59,34 @@ def personal_reads(specs: dict[str, tuple], files: dict[str, str]) -> list[str]:
     expression or DMN input that names a field some form marks `"x-personal": true` would get the
     sealed value (SECURITY.md 个人信息保护), so such a model is refused, the element named."""
     personal: set[str] = set()
+    for schema in _form_schemas(files):
+        personal |= set(personal_fields(schema))
+    problems: dict[str, None] = {}
+    for pid, process in _processes(specs) if personal else ():
+        for task_spec in process.task_specs.values():
+            for what, source, mode in _code_of(task_spec):
+                for field in sorted(_read_names(source, mode) & personal if mode != "dmn" else ()):
+                    problems[f"{_element(pid, task_spec)}：{what}读取了个人信息字段 {field}（x-personal），"
+                             "网关、脚本和决策表不得读取个人信息"] = None
+    return list(problems)
+
+
+def _processes(specs: dict[str, tuple]) -> Iterator[tuple[str, object]]:
+    """(process id, process or subprocess spec) of parsed processes, each spec once."""
+    seen: set[int] = set()
+    for pid, (spec, subprocess_specs) in specs.items():
+        for process in [spec, *subprocess_specs.values()]:
+            if id(process) not in seen:
+                seen.add(id(process))
+                yield pid, process
+
+
+def _element(pid: str, task_spec) -> str:
+    return f"{pid} 的 {task_spec.bpmn_name or task_spec.bpmn_id or task_spec.name}"
+
+
+def _form_schemas(files: dict[str, str]) -> Iterator[dict]:
+    """The JSON form schemas among a model's files (a file that is not JSON is checked elsewhere)."""
     for name, text in files.items():
         if name.startswith("forms/") and name.endswith(".json"):
             try:
@@ -71,21 +94,7 @@ def personal_reads(specs: dict[str, tuple], files: dict[str, str]) -> list[str]:
             except ValueError:
                 continue
             if isinstance(schema, dict):
-                personal |= set(personal_fields(schema))
-    problems: dict[str, None] = {}
-    seen: set[int] = set()
-    for pid, (spec, subprocess_specs) in specs.items() if personal else ():
-        for process in [spec, *subprocess_specs.values()]:
-            if id(process) in seen:
-                continue
-            seen.add(id(process))
-            for task_spec in process.task_specs.values():
-                element = f"{pid} 的 {task_spec.bpmn_name or task_spec.bpmn_id or task_spec.name}"
-                for what, source, mode in _code_of(task_spec):
-                    for field in sorted(_read_names(source, mode) & personal if mode != "dmn" else ()):
-                        problems[f"{element}：{what}读取了个人信息字段 {field}（x-personal），"
-                                 "网关、脚本和决策表不得读取个人信息"] = None
-    return list(problems)
+                yield schema
 
 
 def _compile(source: str, mode: str) -> None:
@@ -144,24 +153,15 @@ def undefined_names(specs: dict[str, tuple], files: dict[str, str], provided: It
     the model produces, nor the application (`provided`, the engine's builtins and helpers). Order is
     not followed (a script later in the flow counts as producing), so a warning is most likely a typo."""
     produced = set(provided) | global_names()
-    for name, text in files.items():
-        if name.startswith("forms/") and name.endswith(".json"):
-            try:
-                produced |= _schema_names(json.loads(text))
-            except ValueError:
-                continue
+    for schema in _form_schemas(files):
+        produced |= _schema_names(schema)
     uses: list[tuple[str, str, str, str]] = []
-    seen: set[int] = set()
-    for pid, (spec, subprocess_specs) in specs.items():
-        for process in [spec, *subprocess_specs.values()]:
-            if id(process) in seen:
-                continue
-            seen.add(id(process))
-            produced |= set(getattr(process, "data_objects", None) or {})
-            for task_spec in process.task_specs.values():
-                produced |= _produced_by(task_spec)
-                element = f"{pid} 的 {task_spec.bpmn_name or task_spec.bpmn_id or task_spec.name}"
-                uses += [(element, what, source, mode) for what, source, mode in _code_of(task_spec) if mode != "dmn"]
+    for pid, process in _processes(specs):
+        produced |= set(getattr(process, "data_objects", None) or {})
+        for task_spec in process.task_specs.values():
+            produced |= _produced_by(task_spec)
+            element = _element(pid, task_spec)
+            uses += [(element, what, source, mode) for what, source, mode in _code_of(task_spec) if mode != "dmn"]
     warnings: dict[str, None] = {}
     for element, what, source, mode in uses:
         for name in sorted(_read_names(source, mode) - produced):
