@@ -1,9 +1,11 @@
 """Page usability in headless Chromium: nothing typed is lost when a file is uploaded on a task, a
 failed submit shows its errors at the top and puts the cursor in the first wrong field, destructive
 actions ask first, and the inbox, task, project and dashboard pages fit a 390 px phone and a
-1,366 px laptop in both languages. Screenshots go to docs/screenshots/."""
+1,366 px laptop in both languages. Screenshots go to test-output/screenshots/; with ZS_UPDATE_SCREENSHOTS=1
+they replace the ones in docs/screenshots/ (so a test run leaves the tree clean)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,8 @@ from flow_support import all_departments_agree, ready_tasks, register_lead, step
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+SHOTS = Path(__file__).resolve().parents[1] / (
+    "docs" if os.environ.get("ZS_UPDATE_SCREENSHOTS") == "1" else "test-output") / "screenshots"
 PROJECT = "可用性测试·稻虾深加工项目"
 
 
