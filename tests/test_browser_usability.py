@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from browser_support import serve, sign_in
+from browser_support import preparing_app, serve, sign_in
 from flow_support import all_departments_agree, ready_tasks, register_lead, step
 
 pytestmark = pytest.mark.browser
@@ -27,10 +27,7 @@ def database_url(tmp_path_factory):
 @pytest.fixture(scope="module")
 def prep(database_url):
     """A second app on the same database (CSRF off) to bring projects forward as flow_support does."""
-    from webapp import create_app
-
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False,
-                      "SECRET_KEY": "x", "DEMO_PROJECTS": False})
+    app = preparing_app(database_url)
     return app, app.test_client()
 
 
