@@ -117,3 +117,21 @@ def test_the_engine_core_reaches_the_capabilities_only_through_the_operator_tabl
     for module, targets in edges.items():
         if module.startswith(("workflows.services", "workflows.engine")) and module not in allowed:
             assert not [t for t in targets if t.startswith("workflows.capabilities")], module
+
+
+def _within(module: str, *packages: str) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def test_rendering_reads_no_database_runs_no_engine_and_calls_no_service():
+    """workflows/rendering turns plain values into HTML, SVG, PDF or spreadsheet cells; the services call
+    it, never the other way round, and it knows nothing of HTTP."""
+    edges, _ = _module_graph("workflows")
+    below = ("workflows.services", "workflows.capabilities", "workflows.commands", "workflows.engine",
+             "workflows.models", "workflows.db")
+    rendering = [m for m in edges if _within(m, "workflows.rendering")]
+    assert "workflows.rendering.documents" in rendering
+    for module in rendering:
+        assert not [t for t in edges[module] if _within(t, *below)], module
+    for path in (ROOT / "workflows" / "rendering").rglob("*.py"):
+        assert not _imports(path) & {"webapp", "flask", "sqlalchemy", "SpiffWorkflow"}, path

@@ -79,7 +79,7 @@ DYNAMIC_STRINGS = [
     N_("文件内容与扩展名不符（例如改了扩展名的其他文件），已拒绝上传。"), N_("请选择附件类型。"),
     N_("只有参与办理该项目的人员可以在项目办理期间上传附件。"), N_("您无权查看该项目的附件。"), N_("附件不存在。"),
     N_("附件内容校验失败（SHA-256 不符），请联系管理员。"), N_("附件文件不在文件存储中，请联系管理员。"), N_("上传的文件过大：附件不能超过 %(mb)s MB。"),
-    # Documents (workflows/services/document_service.py, workflows/documents/__init__.py); a generation's
+    # Documents (workflows/services/document_service.py, workflows/rendering/documents/__init__.py); a generation's
     # outcome in the history is the document's title, translated in projects/detail.html.
     N_("没有这种文书。"), N_("只有本县县商务局可以出具项目推进提醒函。"), N_("该项目的流程没有这种文书。"),
     N_("该项目尚无部门会审意见，暂不能生成联合会审意见汇总表。"), N_("该项目尚未完成合同审查，暂不能生成合同审签单。"),
