@@ -135,3 +135,30 @@ def test_rendering_reads_no_database_runs_no_engine_and_calls_no_service():
         assert not [t for t in edges[module] if _within(t, *below)], module
     for path in (ROOT / "workflows" / "rendering").rglob("*.py"):
         assert not _imports(path) & {"webapp", "flask", "sqlalchemy", "SpiffWorkflow"}, path
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """The dotted names `path` imports: `from workflows import audit` is workflows.audit."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                is_module = (ROOT / full.replace(".", "/")).with_suffix(".py").exists() \
+                    or (ROOT / full.replace(".", "/") / "__init__.py").exists()
+                names.add(full if is_module else node.module)
+    return names
+
+
+def test_the_json_apis_call_the_services_only():
+    """webapp/api (the service API, the filing API, the OpenAPI document) reaches workflows through the
+    service functions and the capabilities, with their permission checks, and the filing exchange's wire
+    protocol (signatures); never the tables, the engine or the database."""
+    allowed = ("workflows.services", "workflows.capabilities", "workflows.errors", "workflows.filing_exchange")
+    paths = sorted((ROOT / "webapp" / "api").rglob("*.py"))
+    assert ROOT / "webapp" / "api" / "service_api.py" in paths
+    for path in paths:
+        reached = {name for name in _imported_modules(path) if _within(name, "workflows")}
+        assert {name for name in reached if not _within(name, *allowed)} == set(), path

@@ -113,7 +113,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         audit,
         auth_views,
         complaints,
-        filing_api,
         filings,
         projects,
         security,
@@ -125,10 +124,11 @@ def create_app(test_config: dict | None = None) -> Flask:
                    start):
         app.register_blueprint(module.bp)
     # The filing API authenticates each request by its signature (HMAC per county), not by a session.
+    from webapp.api import filing_api, service_api
     csrf.exempt(filing_api.bp)
     app.register_blueprint(filing_api.bp)
     # Leaders' pipeline: dashboard, ledgers, reports; the token-authenticated service API.
-    from webapp import api_tokens, calendar_admin, modeler, operate, pipeline, service_api
+    from webapp import api_tokens, calendar_admin, modeler, operate, pipeline
     app.register_blueprint(pipeline.bp)
     app.register_blueprint(modeler.bp)
     app.register_blueprint(api_tokens.bp)
