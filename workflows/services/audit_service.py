@@ -22,7 +22,13 @@ from workflows.models import AuditEvent, ModelVersion, Organisation, ProcessInst
 from workflows.rendering.cells import csv_row
 from workflows.rendering.diagram import bpmn_file_for, render_svg
 from workflows.roles import ROLES
-from workflows.services.audit_views import Finding, ReplayReport, ReplayStep, ReplayStepView, VerifyReport
+from workflows.services.audit_value_objects import (
+    Finding,
+    ReplayReport,
+    ReplayStep,
+    ReplayStepView,
+    VerifyReport,
+)
 
 # Events that record someone looking, or the engine's own bookkeeping: not steps of the history.
 LOOKS = ("project_viewed", "replay_viewed", "replay_checked", "audit_verified", "history_exported",

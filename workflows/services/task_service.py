@@ -30,7 +30,7 @@ from workflows.roles import ROLES
 from workflows.services import attachment_service
 from workflows.services.instance_step import list_spec_of, run_step, runtime_for
 from workflows.services.lookups import unit_name
-from workflows.services.views import Opinion, TaskForm, TaskItem
+from workflows.services.value_objects import Opinion, TaskForm, TaskItem
 
 ATTEMPTS = 3
 JOINT_REVIEW = "joint-review"  # the capability of the joint review's rounds (and its 加签 rounds)
