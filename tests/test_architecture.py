@@ -162,3 +162,14 @@ def test_the_json_apis_call_the_services_only():
     for path in paths:
         reached = {name for name in _imported_modules(path) if _within(name, "workflows")}
         assert {name for name in reached if not _within(name, *allowed)} == set(), path
+
+
+def test_create_app_is_a_short_list_of_calls():
+    """Each concern of the app's set-up (configuration, the service behind it, extensions, blueprints,
+    template helpers, request guards, error pages) is a function in a module named for it; create_app
+    only calls them, in order."""
+    tree = ast.parse((ROOT / "webapp" / "__init__.py").read_text(encoding="utf-8"))
+    create_app = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "create_app")
+    nested = [n for n in ast.walk(create_app) if n is not create_app
+              and isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.If, ast.For, ast.While, ast.Try, ast.With))]
+    assert nested == [] and len(create_app.body) <= 15
