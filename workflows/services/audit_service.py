@@ -13,16 +13,22 @@ from sqlalchemy.orm import Session
 
 from workflows import anchors, audit, auth, forms, personal_data
 from workflows.actor import Actor
-from workflows.cells import csv_row
 from workflows.db import transaction
-from workflows.diagram import bpmn_file_for, render_svg
 from workflows.engine.model_store import all_form_schemas, form_files
 from workflows.engine.replay import first_version_id, replay
 from workflows.errors import NotFound
 from workflows.localtime import CHINA, to_local, to_utc_naive
 from workflows.models import AuditEvent, ModelVersion, Organisation, ProcessInstance, TaskRecord, Unit, User
+from workflows.rendering.cells import csv_row
+from workflows.rendering.diagram import bpmn_file_for, render_svg
 from workflows.roles import ROLES
-from workflows.services.audit_views import Finding, ReplayReport, ReplayStep, ReplayStepView, VerifyReport
+from workflows.services.audit_value_objects import (
+    Finding,
+    ReplayReport,
+    ReplayStep,
+    ReplayStepView,
+    VerifyReport,
+)
 
 # Events that record someone looking, or the engine's own bookkeeping: not steps of the history.
 LOOKS = ("project_viewed", "replay_viewed", "replay_checked", "audit_verified", "history_exported",

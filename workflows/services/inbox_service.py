@@ -19,7 +19,7 @@ from workflows.models._types import utcnow
 from workflows.roles import ROLES
 from workflows.services.project_service import project_summary
 from workflows.services.task_service import task_item
-from workflows.services.views import ProjectSummary, TaskItem
+from workflows.services.value_objects import ProjectSummary, TaskItem
 
 TABS = ("todo", "done", "started", "copied")
 SORTS = ("due", "waiting")

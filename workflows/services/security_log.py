@@ -18,11 +18,11 @@ from sqlalchemy import func, or_, select
 
 from workflows import audit, auth
 from workflows.actor import Actor
-from workflows.cells import csv_row
 from workflows.db import transaction
 from workflows.localtime import CHINA, to_local, to_utc_naive
 from workflows.models import AuditEvent
 from workflows.models._types import utcnow
+from workflows.rendering.cells import csv_row
 
 PAGE = 100
 EXPORT_LIMIT = 100_000

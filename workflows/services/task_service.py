@@ -14,7 +14,6 @@ from workflows.db import is_postgres, transaction
 from workflows.engine import model_store
 from workflows.engine.model_store import form_files
 from workflows.errors import Conflict, NotFound, ServiceError, ValidationFailed
-from workflows.instructions import render_instructions
 from workflows.localtime import to_local
 from workflows.models import (
     ModelVersion,
@@ -26,11 +25,12 @@ from workflows.models import (
     UserRole,
 )
 from workflows.models._types import utcnow
+from workflows.rendering.instructions import render_instructions
 from workflows.roles import ROLES
 from workflows.services import attachment_service
 from workflows.services.instance_step import list_spec_of, run_step, runtime_for
 from workflows.services.lookups import unit_name
-from workflows.services.views import Opinion, TaskForm, TaskItem
+from workflows.services.value_objects import Opinion, TaskForm, TaskItem
 
 ATTEMPTS = 3
 JOINT_REVIEW = "joint-review"  # the capability of the joint review's rounds (and its 加签 rounds)
