@@ -618,11 +618,29 @@ def test_on_both_algorithms_a_county_verifies_but_never_produces_the_prefectures
     assert "备案号" in tampered(lambda d: d.update(number="益商备〔2026〕9999号"))[0]
     assert "签名校验失败" in tampered(other_number_signed_too)[0]
     assert "签名校验失败" in tampered(signature_of_the_county)[0]
-    assert "HMAC" in tampered(lambda d: d["signature"].update(algorithm="hmac"))[0]
+    assert "签名校验失败" in tampered(lambda d: d["signature"].update(algorithm="hmac"))[0]
     assert "未在本部署配置" in tampered(lambda d: d["signature"].update(key_id="0" * 16))[0]
     assert tampered(lambda d: d.pop("signature"))  # none kept: nothing proves who decided
     with transaction() as s:
         assert filing_exchange_service.recheck_decisions(s, pid) == (1, [])
+
+
+def test_a_decision_kept_under_the_shared_key_is_checked_with_it():
+    """The transition: a county without the prefecture's public key applies an HMAC-signed decision; its
+    evidence re-checks with the shared key (unchanged), and fails once changed."""
+    body = json.dumps({"round": 1, "decision": "accepted", "number": "益商备〔2026〕0001号"}).encode()
+    path = "/api/v1/filings/7/decision"
+    filing_exchange.configure(keys=KEYS)
+    try:
+        signed = filing_exchange.verify(filing_exchange.sign("南县", KEY["南县"], "POST", path, body), "POST", path,
+                                        body, signer=filing_exchange.PREFECTURE)
+        assert signed.scheme == filing_exchange.HMAC and filing_exchange.recheck(signed.evidence) is None
+        changed = {**signed.evidence, "body": signed.evidence["body"].replace("0001", "0002")}
+        assert filing_exchange.recheck(changed) == "签名校验失败。"
+        filing_exchange.configure()  # the shared key no longer configured: nothing to check it with
+        assert "无法复核" in filing_exchange.recheck(signed.evidence)
+    finally:
+        filing_exchange.configure()
 
 
 def test_verify_checks_the_prefectures_decisions_again(county_on, sqlite_url, tmp_path, monkeypatch, capsys):

@@ -378,20 +378,30 @@ def _check_public(key: PublicKey, given: str, content: bytes) -> str | None:
 def recheck(evidence: dict, signer: str = PREFECTURE) -> str | None:
     """Check a stored signature again (an audit event keeps the `evidence` of a received decision):
     None when it is a valid signature, by a public key configured here for `signer`, of exactly the
-    stored body; else what is wrong. A shared-key (HMAC) signature proves nothing about who signed: both
-    sides held the key."""
+    stored body; else what is wrong. A shared-key (HMAC) signature of the transition is checked with the
+    shared key: that shows the body was not changed by anyone without the key, but not who signed it
+    (both sides hold the key)."""
     if not isinstance(evidence, dict):
         return "没有保存签名。"
     algorithm = evidence.get("algorithm")
-    if algorithm == HMAC:
-        return "共享密钥（HMAC）签名：双方都持有该密钥，不能证明出自对方。"
-    if algorithm not in ALGORITHMS:
+    if algorithm not in (*ALGORITHMS, HMAC):
         return f"未知的签名算法 {str(algorithm)[:20]!r}。"
     fields = [evidence.get(name) for name in ("method", "path", "county", "timestamp", "nonce", "body",
-                                              "key_id", "signature")]
+                                              "signature")]
     if not all(isinstance(value, str) for value in fields):
         return "保存的签名记录不完整。"
-    method, path, county, stamp, nonce, body, kid, given = fields
+    method, path, county, stamp, nonce, body, given = fields
+    if algorithm == HMAC:
+        shared = _settings.keys.get(county)
+        if shared is None:
+            return "共享密钥（HMAC）签名，而本部署已不配置该县的共享密钥，无法复核。"
+        expected = hmac.new(shared.encode("utf-8"), _canonical(method, path, stamp, nonce, body.encode("utf-8")),
+                            hashlib.sha256).hexdigest()
+        return None if hmac.compare_digest(expected.encode("ascii"), given.encode("utf-8", "replace")) \
+            else "签名校验失败。"
+    kid = evidence.get("key_id")
+    if not isinstance(kid, str):
+        return "保存的签名记录不完整。"
     keys = _settings.prefecture_keys if signer == PREFECTURE else _settings.county_keys.get(county, {})
     key = keys.get(kid)
     if key is None:

@@ -290,8 +290,8 @@ def recheck_decisions(s: Session, instance_id: int | None = None) -> tuple[int, 
     """Check again every prefecture decision this county applied through the filing API (or one
     project's): the stored signature must be the prefecture's (a public key configured here) over the
     stored body, and the event must say what that body says — decision, number, opinion, round. Returns
-    (how many were checked, [(event, problem)]). A decision signed with the older shared key is a
-    problem too: it cannot prove who made it."""
+    (how many were checked, [(event, problem)]). One received under the older shared key (the transition)
+    is checked with that key: unchanged, but not proof of who made it (`shared_key_decisions` counts them)."""
     query = select(AuditEvent).where(AuditEvent.action == "task_completed").order_by(AuditEvent.id)
     if instance_id is not None:
         query = query.where(AuditEvent.instance_id == instance_id)
@@ -305,6 +305,15 @@ def recheck_decisions(s: Session, instance_id: int | None = None) -> tuple[int, 
         if problem:
             problems.append((event, problem))
     return checked, problems
+
+
+def shared_key_decisions(s: Session, instance_id: int | None = None) -> int:
+    """How many applied decisions carry only a shared-key (HMAC) signature."""
+    query = select(AuditEvent.data).where(AuditEvent.action == "task_completed")
+    if instance_id is not None:
+        query = query.where(AuditEvent.instance_id == instance_id)
+    return sum(1 for data in s.scalars(query) if isinstance(data, dict) and data.get("via") == "filing API"
+               and isinstance(data.get("signature"), dict) and data["signature"].get("algorithm") == "hmac")
 
 
 def _same_decision(s: Session, event: AuditEvent, data: dict) -> str | None:
