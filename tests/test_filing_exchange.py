@@ -525,9 +525,10 @@ def test_sm2_signatures_interoperate_with_openssl_and_refuse_a_changed_message()
 
 
 @pytest.fixture(params=["ed25519", "sm2"])
-def county_on(request, tmp_path, sqlite_url):
+def county_on(request, tmp_path, database):
     """A county deployment signing with the algorithm of the parameter, trusting the prefecture's public
-    key of the same kind (the prefecture is not reached: decisions are posted to the county directly)."""
+    key of the same kind (the prefecture is not reached: decisions are posted to the county directly), on
+    SQLite and on PostgreSQL."""
     from webapp import create_app
 
     own, prefecture_key = KEYS_OF[request.param]
@@ -536,7 +537,7 @@ def county_on(request, tmp_path, sqlite_url):
         path.write_bytes(own.pem())
     else:
         write_key(own, path)
-    app = create_app({"TESTING": True, "DATABASE_URL": sqlite_url, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "c",
+    app = create_app({"TESTING": True, "DATABASE_URL": database, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "c",
                       "FILING_PREFECTURE_URL": "http://127.0.0.1:9", "FILING_KEYS": KEYS,
                       "FILING_SIGNING_KEY_FILE": str(path), "FILING_SIGNATURE_ALGORITHM": request.param,
                       "FILING_PREFECTURE_KEYS": filing_exchange.public_text(prefecture_key)})
@@ -643,7 +644,7 @@ def test_a_decision_kept_under_the_shared_key_is_checked_with_it():
         filing_exchange.configure()
 
 
-def test_verify_checks_the_prefectures_decisions_again(county_on, sqlite_url, tmp_path, monkeypatch, capsys):
+def test_verify_checks_the_prefectures_decisions_again(county_on, database, tmp_path, monkeypatch, capsys):
     """`zhaoshang verify` re-checks the kept signatures: a stored decision changed afterwards is BROKEN."""
     from sqlalchemy import update
 
@@ -654,7 +655,7 @@ def test_verify_checks_the_prefectures_decisions_again(county_on, sqlite_url, tm
     path = f"/filings/{county_filing(pid).id}/decision"
     decision = {"round": 1, "decision": "returned", "opinion": "请补充用地预审意见。"}
     assert _decide(county, path, decision, key=county.prefecture).status_code == 200
-    for name, value in {"DATABASE_URL": sqlite_url, "ZS_INSTANCE_PATH": str(tmp_path),
+    for name, value in {"DATABASE_URL": database, "ZS_INSTANCE_PATH": str(tmp_path),
                         "ZS_FILING_PREFECTURE_KEYS": filing_exchange.public_text(county.prefecture),
                         "ZS_FILING_SIGNING_KEY_FILE": str(tmp_path / "county-key.pem")}.items():
         monkeypatch.setenv(name, value)

@@ -292,6 +292,9 @@ def test_no_malformed_request_gets_a_server_error_and_no_redirect_leaves_the_sit
                 _sign_in(client, role)
 
     db.engine().dispose()
+    print(f"fuzz: {sum(counts.values())} requests over {len(counts)} routes ({sum(task_counts.values())} to "
+          f"{len(tasks)} tasks with their own forms), {len(redirected)} routes redirected, {hostile_sent} "
+          f"hostile next= sent to them, {len(failures)} failures")
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures[:60])
     assert sum(counts.values()) >= 2000, sum(counts.values())
     assert min(counts.values()) >= EXAMPLES, min(counts.items(), key=lambda item: item[1])

@@ -128,7 +128,18 @@ def test_rekey_rewraps_task_records_and_leaves_audit_events_alone(app, client, r
     assert PHONE in project_page(client, instance_id, "shangwu")
 
 
-def test_rekey_writes_one_audit_event_with_counts_and_key_ids_only(app, client, ring):
+@pytest.fixture
+def client_on(database):
+    """A client of the app on SQLite and on PostgreSQL."""
+    from webapp import create_app
+
+    app = create_app({"TESTING": True, "DATABASE_URL": database, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t"})
+    yield app.test_client()
+    db.engine().dispose()
+
+
+def test_rekey_writes_one_audit_event_with_counts_and_key_ids_only(client_on, ring):
+    client = client_on
     from sqlalchemy import select
 
     from workflows.db import transaction
@@ -156,7 +167,8 @@ def test_rekey_writes_one_audit_event_with_counts_and_key_ids_only(app, client, 
     assert log.status_code == 200 and 'data-action="pii_rekeyed"' in log.data.decode()
 
 
-def test_an_administrators_data_correction_of_a_personal_field_is_sealed(app, client):
+def test_an_administrators_data_correction_of_a_personal_field_is_sealed(client_on):
+    client = client_on
     instance_id = register_lead(client)
     login(client, "admin")
     page = client.get(f"/admin/instances/{instance_id}").data.decode()
