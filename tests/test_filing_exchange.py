@@ -37,8 +37,8 @@ from workflows.demo import actor as demo_actor
 from workflows.errors import Forbidden
 from workflows.models import AuditEvent, Filing, FilingApiPeer, OutboxMessage, TaskRecord
 from workflows.models._types import utcnow
-from workflows.sm2_signature import Sm2PrivateKey
 from workflows.services import project_service, task_service
+from workflows.sm2_signature import Sm2PrivateKey
 
 PROJECT = "年产10万吨稻虾深加工项目"
 TINY_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"

@@ -22,7 +22,17 @@ import os
 import random
 from urllib.parse import quote, urlsplit
 
-from flow_support import ANSWERS, DEPT_REVIEWER, DOER, FORM_OF, PASSWORD, ready_tasks, register_lead, step, steps
+from flow_support import (
+    ANSWERS,
+    DEPT_REVIEWER,
+    DOER,
+    FORM_OF,
+    PASSWORD,
+    ready_tasks,
+    register_lead,
+    step,
+    steps,
+)
 from test_roles import ROLES, TABLE
 
 from workflows import db
