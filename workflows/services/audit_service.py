@@ -222,7 +222,7 @@ def _project_data(events: list[AuditEvent]) -> dict:
     data: dict = {}
     for e in events:
         if e.action == "task_completed" and e.mi_index is None:
-            data.update({k: v for k, v in (e.data or {}).items() if k != "on_behalf_of"})
+            data.update({k: v for k, v in (e.data or {}).items() if k not in ("on_behalf_of", "signature")})
     return {k: v for k, v in data.items() if v not in (None, "")}
 
 
@@ -234,6 +234,7 @@ EVENT_LABELS = {
     "size": "大小（字节）", "sha256": "SHA-256", "version": "版本", "number": "备案号", "round": "报送轮次",
     "state": "状态", "reference": "文号", "target": "退回至", "addressee": "主送", "step": "步骤",
     "on_behalf_of": "代为办理", "decided_by": "决定人", "via": "途径", "from": "原办理人", "unit_code": "部门",
+    "decision": "接口传来的结论", "signature": "市/州签名",
 }
 
 
@@ -254,6 +255,8 @@ def _event_fields(s: Session, instance: ProcessInstance, schemas: list[dict], da
             value = ROLES[value].name
         elif key == "assignee_id" and value in users:
             value = users[value]
+        elif key == "signature" and isinstance(value, dict):  # a received decision's (zhaoshang verify checks it)
+            value = f"{str(value.get('algorithm', '')).upper()}，公钥编号 {value.get('key_id') or '—'}"
         label = EVENT_LABELS.get(key) or _label(schemas, key)
         rows.append((label, value if isinstance(value, (str, int, float)) else json.dumps(value, ensure_ascii=False)))
     return rows

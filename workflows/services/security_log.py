@@ -41,7 +41,7 @@ CATEGORIES: dict[str, tuple[str, frozenset[str]]] = {
         "system_initialised"})),
     "security": ("安全配置与审计", frozenset({
         "roles_changed", "sign_in_lock_lifted", "security_log_exported", "events_exported", "audit_verified",
-        "totp_enrolled", "totp_reset", "totp_policy_changed", "recovery_code_used"})),
+        "totp_enrolled", "totp_reset", "totp_policy_changed", "recovery_code_used", "pii_rekeyed"})),
 }
 SECURITY_ACTIONS = frozenset().union(*(actions for _, actions in CATEGORIES.values()))
 # Only the audit administrator searches every event (projects' included) — the whole log.
