@@ -12,7 +12,6 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition, TerminateEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -20,6 +19,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
+from workflows.engine import pruning
 from workflows.engine.model_store import specs_for
 from workflows.engine.script_engine import restricted_engine
 from workflows.errors import ModelFailed, ServiceError
@@ -83,11 +83,14 @@ class ProcessRuntime:
     def load(self, state: str) -> BpmnWorkflow:
         # Task order matters: the serializer restores each task's data from its parent's.
         dct = json.loads(state)
+        archived = dct.pop(pruning.ARCHIVE_KEY, None)
         dct["spec"] = _spec_dict(f"{self.version.content_hash}:{self.process_id}", self.spec)
         # Called processes (call activities) are specs of the version too, not of the saved state.
         dct["subprocess_specs"] = {name: _spec_dict(f"{self.version.content_hash}:{self.process_id}:{name}", spec)
                                    for name, spec in self.subprocess_specs.items()}
         wf = _serializer.from_dict(dct)
+        if archived:
+            setattr(wf, pruning.ARCHIVE_KEY, set(archived))
         # The script engine is not serialized; set ours again after every load (security).
         wf.script_engine = self.script_engine
         for sub in wf.subprocesses.values():
@@ -104,8 +107,18 @@ class ProcessRuntime:
         dct.pop("spec", None)
         dct.pop("subprocess_specs", None)
         dct[_serializer.VERSION_KEY] = _serializer.VERSION
+        archived = pruning.archived_done(wf)
+        if archived:  # what pruned tasks had completed (workflows/engine/pruning.py), for the diagram
+            dct[pruning.ARCHIVE_KEY] = sorted(archived)
         text = json.dumps(dct, ensure_ascii=False, default=str)
         return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    @staticmethod
+    def prune(wf: BpmnWorkflow) -> int:
+        """Drop the finished past nothing reads any more (workflows/engine/pruning.py); how many tasks.
+
+        A step prunes once, at its end, and records it (op `prune`) so its replay prunes there too."""
+        return pruning.prune(wf)
 
     @staticmethod
     def ready_tasks(wf: BpmnWorkflow) -> list[ReadyTask]:
@@ -305,7 +318,7 @@ class ProcessRuntime:
             spec = task.task_spec
             # A project's endings are the end events named end_*; reminder branches end elsewhere.
             # end_in_production is a terminate end event: it also ends the branches still waiting.
-            if isinstance(spec, EndEvent) and (spec.bpmn_id or "").startswith("end_") and \
+            if pruning.is_ending(spec) and \
                     isinstance(spec.event_definition, (NoneEventDefinition, TerminateEventDefinition)):
                 return spec.bpmn_id, spec.bpmn_name or spec.bpmn_id
         return "completed", "已结束"

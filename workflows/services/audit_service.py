@@ -143,7 +143,8 @@ def replay_instance(s: Session, instance: ProcessInstance) -> ReplayReport:
 
 OP_WORDS = {"start": "启动流程", "complete": "完成", "reset_to": "重置到", "cancel": "撤销流程",
             "set_round_value": "调整会审部门", "fire_timers": "触发定时器", "skip": "跳过",
-            "set_data": "更正数据", "migrate": "迁移到新版本"}
+            "set_data": "更正数据", "migrate": "迁移到新版本",
+            "prune": "归档已办结的历史环节"}
 
 
 def _step_words(s: Session, step: AuditEvent) -> str:
