@@ -187,7 +187,7 @@ def _replays(pid: int) -> bool:
     return True
 
 
-LOOPS, REPORTS = 30, 20
+LOOPS, REPORTS = 1000, 300
 SIGNING_PATH = ("screening", "negotiation", "approve_terms", "department_review", "review_materials", "pre_review",
                 "review_meeting", "executive_meeting", "contract_review", "approve_filing", "prefecture_review",
                 "signing")
@@ -237,4 +237,129 @@ def test_a_thousand_returns_and_three_hundred_reports_leave_one_project_running_
     wf = _workflow_of(pid)
     assert not wf.is_completed() and _depth(wf) < 80 and len(wf.tasks) < 200
     monkeypatch.undo()  # the replay sets each step's recorded clock itself
+    assert _replays(pid)
+
+
+def _engine_steps(pid: int) -> list[dict]:
+    from sqlalchemy import select
+
+    from workflows.db import transaction
+    from workflows.models import AuditEvent
+
+    with transaction() as s:
+        return [e.data for e in s.scalars(select(AuditEvent).where(
+            AuditEvent.instance_id == pid, AuditEvent.action == "engine_step").order_by(AuditEvent.id))]
+
+
+def _same_task(pruned_wf, whole_wf, ref: dict) -> str:
+    """The task of the unpruned workflow an operation recorded on the pruned one meant: the open task of
+    that spec and multi-instance key, or (a reset) its newest completion."""
+    from uuid import UUID
+
+    from workflows.engine.replay import _resolve
+
+    meant = pruned_wf.get_task_from_id(UUID(_resolve(pruned_wf, ref)))
+    candidates = [t for t in whole_wf.get_tasks(state=meant.state) if t.task_spec.name == meant.task_spec.name
+                  and t.internal_data.get("key_or_index") == meant.internal_data.get("key_or_index")]
+    return str(max(candidates, key=lambda t: t.last_state_change).id)
+
+
+def _observed(wf) -> dict:
+    """What the engine offers and holds, as the application reads it."""
+    return {"ready": sorted((t.spec_name, t.mi_index, repr(sorted(t.data.items())))
+                            for t in ProcessRuntime.ready_tasks(wf)),
+            "data": ProcessRuntime.data(wf), "timer": ProcessRuntime.next_timer(wf),
+            "waiting": sorted(ProcessRuntime.waiting_stages(wf)), "outcome": ProcessRuntime.outcome(wf),
+            "workflow": wf.data, "latest": {spec: bool(ProcessRuntime.latest_completed(wf, spec))
+                                            for spec in SIGNING_PATH}}
+
+
+def test_the_shipped_model_pruned_and_unpruned_agree_on_every_recorded_step(sqlite_database, clock, monkeypatch):
+    """The recorded steps of a project (returns for material, a withdrawal, 退回, the 提醒函 and tracking
+    reports) re-run on the model twice, pruning as recorded and never pruning: after every step both
+    offer the same tasks with the same data, wait for the same timers and hold the same project data."""
+    from datetime import datetime
+
+    from service_support import advance, ready, start
+
+    from workflows.db import transaction
+    from workflows.demo import DOER, actor
+    from workflows.engine.clock import frozen_at
+    from workflows.engine.replay import _apply, _stubs
+    from workflows.models import ModelVersion, ProcessInstance
+    from workflows.services import task_operations, task_service
+
+    pid = start()
+    for loop in range(8):
+        _return_for_material(pid)
+    advance(pid, "screening", screening_decision="退回补充", confirmed_class="重大", screening_opinion="再补充")
+    task_operations.task_withdraw(actor("yanpan"), _completed(pid, "screening").id)
+    for spec in SIGNING_PATH:
+        if spec == "approve_filing":
+            record, = ready(pid)
+            task_service.task_claim(actor(DOER[spec]), record.id)
+            task_operations.task_return(actor(DOER[spec]), record.id, "contract_review", "合同条款需再审")
+            advance(pid, "contract_review")
+        advance(pid, spec, **({"confirmed_class": "重大"} if spec == "screening" else {}))
+    for _ in range(30):
+        _report(pid, clock)
+    monkeypatch.undo()
+    with transaction() as s:
+        inst = s.get(ProcessInstance, pid)
+        version, process_id = s.get(ModelVersion, inst.model_version_id), inst.process_id
+    pruned = whole = None
+    prunings = 0
+    for number, step in enumerate(_engine_steps(pid), start=1):
+        on_pruned = ProcessRuntime(version, _stubs(step["services"]), process_id)
+        on_whole = ProcessRuntime(version, _stubs(step["services"]), process_id)
+        for wf, runtime in ((pruned, on_pruned), (whole, on_whole)):
+            if wf is not None:  # this step's service results answer this step's service tasks
+                wf.script_engine = runtime.script_engine
+        with frozen_at(datetime.fromisoformat(step["clock"])):
+            for op in step["ops"]:
+                if op["op"] == "prune":
+                    prunings += 1
+                elif op["op"] == "start":
+                    whole = on_whole.start()
+                else:
+                    mirrored = {**op, "task": _same_task(pruned, whole, op["task"])} if "task" in op else op
+                    _whole_apply(on_whole, whole, mirrored)
+                pruned = _apply(on_pruned, pruned, op)
+        assert _observed(pruned) == _observed(whole), f"step {number}: {step['ops']}"
+    assert prunings > 50 and len(whole.tasks) > 3 * len(pruned.tasks)
+
+
+def _whole_apply(runtime: ProcessRuntime, wf, op: dict) -> None:
+    """Apply a recorded operation whose task is already the unpruned workflow's task id."""
+    kind, task = op["op"], op.get("task")
+    if kind == "complete":
+        runtime.complete(wf, task, op["data"])
+    elif kind == "reset_to":
+        runtime.reset_to(wf, task, *op.get("args", []), **op.get("kwargs", {}))
+    elif kind == "fire_timers":
+        runtime.fire_timers(wf)
+    else:
+        raise AssertionError(f"not expected in this history: {kind}")
+
+
+def test_a_project_stored_before_pruning_prunes_on_its_next_step_and_replays(database, monkeypatch):
+    """A project whose state was stored whole (before pruning existed: no step recorded op prune) keeps
+    working: its next step prunes it, and its history replays, the old steps without pruning."""
+    from service_support import advance, ready, start
+
+    with monkeypatch.context() as before_pruning:
+        before_pruning.setattr(ProcessRuntime, "prune", staticmethod(lambda wf: 0))
+        pid = start()
+        for _ in range(12):
+            _return_for_material(pid)
+        whole = len(_state(pid))
+    assert not any(op["op"] == "prune" for step in _engine_steps(pid) for op in step["ops"])
+    assert _replays(pid)
+    _return_for_material(pid)
+    assert any(op["op"] == "prune" for op in _engine_steps(pid)[-1]["ops"])
+    assert len(_state(pid)) < whole / 2
+    assert [r.spec_name for r in ready(pid)] == ["screening"]
+    assert _replays(pid)
+    advance(pid, "screening", confirmed_class="重大")
+    assert [r.spec_name for r in ready(pid)] == ["negotiation"]
     assert _replays(pid)

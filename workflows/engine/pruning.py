@@ -29,8 +29,9 @@ Why it is safe — what SpiffWorkflow 3.2 and the application read from a task t
 4. Tasks that own a subprocess (call activities, embedded subprocesses) are kept, so
    `wf.subprocesses` never refers to a removed task; subprocess trees themselves are not pruned.
 5. 退回 and 撤回 reset to the newest completion of a user task (`ProcessRuntime.latest_completed`,
-   the task record's own task, which is that newest one): for each user task the newest completion
-   is kept with its parent and, when that parent is a boundary-event split, the split's other
+   the task record's own task, which is that newest one): for each user task the two newest
+   completions are kept (once the newest is reopened, the one before it is the newest completion),
+   each with its parent and, when that parent is a boundary-event split, the split's other
    children, which a reset re-arms (`BpmnWorkflow.reset_from_task_id`).
 6. The root and its children (an ad hoc process looks for its running paths there,
    `BpmnProcessSpec.path_complete`). What the application reads: the newest completed task (`ProcessRuntime.data`), the workflow's
@@ -108,10 +109,10 @@ def prune(wf: BpmnWorkflow) -> int:
             if task.data and (newest_done is None or task.last_state_change > newest_done.last_state_change):
                 newest_done = task
             key = manual_key(task)
-            if key is not None and (key not in newest_manual or
-                                    task.last_state_change > newest_manual[key].last_state_change):
-                newest_manual[key] = task
-    for task in newest_manual.values():  # 5
+            if key is not None:  # the two newest, by state change, first
+                newest = sorted([*newest_manual.get(key, []), task], key=lambda t: -t.last_state_change)
+                newest_manual[key] = newest[:2]
+    for task in (task for newest in newest_manual.values() for task in newest):  # 5
         keep_with_parent(task)
         parent = tasks.get(task._parent)
         if parent is not None and isinstance(parent.task_spec, BoundaryEventSplit):
