@@ -94,7 +94,7 @@ def prune(wf: BpmnWorkflow) -> int:
 
     live_subtree: set = set()
     newest_done, newest_manual = None, {}
-    for task in order:  # 1, 3, 4, 6
+    for task in order:  # 1 to 4, and 6's end events
         parent_live = task._parent in live_subtree
         if parent_live or task.state & TaskState.NOT_FINISHED_MASK:
             live_subtree.add(task.id)
