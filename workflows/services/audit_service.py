@@ -150,13 +150,14 @@ def replay_instance(s: Session, instance: ProcessInstance) -> ReplayReport:
 OP_WORDS = {"start": "启动流程", "complete": "完成", "reset_to": "重置到", "cancel": "撤销流程",
             "set_round_value": "调整会审部门", "fire_timers": "触发定时器", "skip": "跳过",
             "set_data": "更正数据", "migrate": "迁移到新版本"}
+HOUSEKEEPING_OPS = {"prune"}  # the engine's own tidying at the end of a step (workflows/engine/pruning.py)
 
 
 def _step_words(s: Session, step: AuditEvent) -> str:
     """What an engine step did, in words: who, and the engine operations it applied."""
     who = s.scalar(select(User.display_name).where(User.username == step.actor)) or step.actor
     ops = [f"{OP_WORDS.get(op['op'], op['op'])}{' ' + op['task']['spec'] if 'task' in op else ''}"
-           for op in (step.data or {}).get("ops", [])]
+           for op in (step.data or {}).get("ops", []) if op["op"] not in HOUSEKEEPING_OPS]
     return f"{who}：{'，'.join(ops)}"
 
 

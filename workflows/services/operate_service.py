@@ -99,11 +99,12 @@ def instance_list(actor: Actor) -> list[InstanceRow]:
 
 def _pending(events) -> AuditEvent | None:
     """The failed step still waiting for a retry: a `step_failed` event with no engine step after it
-    other than data corrections (which prepare the retry, not replace it). Events newest first."""
+    other than data corrections (which prepare the retry, not replace it; the engine's pruning at the end of
+    a step does not count either). Events newest first."""
     for event in events:
         if event.action == "step_failed":
             return event
-        if {op.get("op") for op in (event.data or {}).get("ops", [])} - {"set_data"}:
+        if {op.get("op") for op in (event.data or {}).get("ops", [])} - {"set_data", "prune"}:
             return None
     return None
 
