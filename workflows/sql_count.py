@@ -6,6 +6,8 @@ counted as a transaction begun, not as a statement, so both databases count alik
 """
 from __future__ import annotations
 
+from typing import Self
+
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -31,7 +33,7 @@ class SqlCount:
     def _commit(self, _conn) -> None:
         self.commits += 1
 
-    def __enter__(self) -> SqlCount:
+    def __enter__(self) -> Self:
         event.listen(self.engine, "before_cursor_execute", self._statement)
         event.listen(self.engine, "begin", self._begin)
         event.listen(self.engine, "commit", self._commit)
