@@ -12,7 +12,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from sqlalchemy import event as sqlalchemy_event
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from workflows.models import AuditEvent
@@ -91,8 +91,13 @@ def _chain(session: Session, events: list[AuditEvent]) -> None:
     for event in events:
         event.prev_hash = head or GENESIS
         event.hash = head = _digest(event.algorithm, _payload(event))
-    session.add_all(events)
-    session.flush()
+    if len(events) == 1:
+        session.add(events[0])
+        session.flush()
+        return
+    # A step's events go in one statement (executemany); nothing reads their ids back.
+    columns = [c.key for c in AuditEvent.__table__.columns if c.key != "id"]
+    session.execute(insert(AuditEvent), [{c: getattr(e, c) for c in columns} for e in events])
 
 
 @sqlalchemy_event.listens_for(Session, "before_commit")

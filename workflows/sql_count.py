@@ -1,8 +1,8 @@
 """Count what a piece of work sends to the database: SQL statements, transactions begun, commits.
 
 A bench and test helper (bench/submit_statements.py, tests/test_step_statements.py): SQLAlchemy engine
-event listeners, added on entry and removed on exit. SQLite's `BEGIN IMMEDIATE` (workflows/db.py) is
-counted as a transaction begun, not as a statement, so both databases count alike.
+event listeners, added on entry and removed on exit. SQLite's `BEGIN` / `BEGIN IMMEDIATE` (workflows/db.py)
+are counted as a transaction begun, not as statements, so both databases count alike.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class SqlCount:
         return len(self.sql)
 
     def _statement(self, _conn, _cursor, statement, *_args) -> None:
-        if statement.strip().upper() != "BEGIN IMMEDIATE":
+        if statement.strip().upper() not in ("BEGIN", "BEGIN IMMEDIATE"):
             self.sql.append(statement)
 
     def _begin(self, _conn) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from workflows import audit, faults, personal_data
 from workflows.actor import Actor
@@ -57,6 +58,7 @@ class Ran:
     wf: object
     journal: StepJournal
     removed: list[str]
+    list_spec: ListSpec
     audit: list = field(default_factory=list)  # events noted while it ran, written with the step
 
 
@@ -71,7 +73,8 @@ def run_engine(session: Session, instance: ProcessInstance, actor: Actor,
     journal = StepJournal()
     runtime = journal.runtime(runtime_for(session, instance, actor, journal, operators))
     with model_errors():  # a failing or runaway script rolls the whole step back, with a clear message
-        if instance.id is not None and (wf := warm.take(instance.id, instance.version)) is not None:
+        if instance.id is not None and \
+                (wf := warm.take(instance.id, instance.version, instance.state_hash)) is not None:
             runtime.adopt(wf)
         else:
             wf = runtime.load(instance.state) if instance.state else runtime.start()
@@ -79,6 +82,7 @@ def run_engine(session: Session, instance: ProcessInstance, actor: Actor,
     # Test-only fault points (workflows/faults.py, ZS_FAULT_POINT); no-ops unless configured.
     faults.reached("after_engine")
     return Ran(instance.id, instance.version, runtime, wf, journal, removed,
+               list_spec_of(session, instance.model_version_id, instance.process_id),
                audit=list(session.info.get(audit.PENDING, [])))
 
 
@@ -107,8 +111,7 @@ def persist(session: Session, instance: ProcessInstance, ran: Ran, actor: Actor)
                                                             TaskRecord.task_uuid.in_(removed),
                                                             TaskRecord.state == "completed")):
             row.state = "superseded"
-    # Read before the instance changes: a query after it would flush the row once more (one UPDATE a step).
-    list_spec = list_spec_of(session, instance.model_version_id, instance.process_id)
+    list_spec = ran.list_spec  # read before the instance changed (a query after would flush it once more)
     state, state_hash = runtime.dump(wf)
     instance.state = state
     instance.state_hash = state_hash
@@ -204,8 +207,11 @@ def list_spec_of(session: Session, version_id: int, process_id: str) -> ListSpec
     """What the instance's model declares for lists (workflows/engine/list_spec.py), per version."""
     cache = session.info.setdefault("list_specs", {})
     if (version_id, process_id) not in cache:
-        # Versions never change: their files are read once per process, the hash checked once per session.
-        digest = session.scalar(select(ModelVersion.content_hash).where(ModelVersion.id == version_id))
+        # Versions never change: their files are read once per process, the hash checked once per session
+        # (from the version the session holds, if it does).
+        held = session.identity_map.get(identity_key(ModelVersion, version_id))
+        digest = held.content_hash if held is not None else \
+            session.scalar(select(ModelVersion.content_hash).where(ModelVersion.id == version_id))
         key = (version_id, digest, process_id)
         if key not in _LIST_SPECS:
             version = session.get(ModelVersion, version_id)
@@ -239,13 +245,14 @@ def _copy_summary(instance: ProcessInstance, data: dict, spec: ListSpec) -> None
 def sync_task_index(session: Session, instance: ProcessInstance, ready: list[ReadyTask],
                     actor: Actor) -> list[TaskRecord]:
     """Make the ready rows of the index equal the engine's READY user tasks."""
-    rows = {r.task_uuid: r for r in session.scalars(select(TaskRecord).where(
-        TaskRecord.instance_id == instance.id, TaskRecord.state == "ready"))}
+    # One query: the rows offered now, and the rows of tasks the engine made ready again.
+    found = session.scalars(select(TaskRecord).where(
+        TaskRecord.instance_id == instance.id,
+        (TaskRecord.state == "ready") | TaskRecord.task_uuid.in_([t.uuid for t in ready]))).all()
+    rows = {r.task_uuid: r for r in found if r.state == "ready"}
+    earlier = {r.task_uuid: r for r in found if r.state != "ready"}
     now = utcnow()
     created = []
-    earlier = {r.task_uuid: r for r in session.scalars(select(TaskRecord).where(
-        TaskRecord.instance_id == instance.id, TaskRecord.state != "ready",
-        TaskRecord.task_uuid.in_([t.uuid for t in ready])))}
     for task in ready:
         if task.uuid in rows:
             continue

@@ -242,6 +242,7 @@ class _Submission:
     assignee_before: int | None  # who held the task when it was read (claim-and-act changes it)
     acted_for: User | None
     signature: bytes | None
+    version: ModelVersion  # held, so the session's identity map keeps it for the engine step
 
 
 def _submission(s: Session, actor: Actor, task_id: int, submitted: dict, files: dict[str, Upload],
@@ -272,7 +273,7 @@ def _submission(s: Session, actor: Actor, task_id: int, submitted: dict, files: 
         actor, record.task_uuid, record.spec_name, record.lane, values_of, mi_index=record.mi_index,
         logged=lambda stored: {**stored, "on_behalf_of": absent.username} if absent else dict(stored),
         outcome=_decision)
-    return _Submission(record, instance, completion, before, absent, signature)
+    return _Submission(record, instance, completion, before, absent, signature, version)
 
 
 def _complete_ahead(actor: Actor, task_id: int, submitted: dict) -> int:
@@ -403,7 +404,8 @@ def load_task(s: Session, task_id: int, lock: bool = False):
     if lock and is_postgres():
         query = query.with_for_update()
     instance = s.scalar(query)
-    s.refresh(record)
+    if lock:
+        s.refresh(record)  # as it is now the instance is locked
     return record, instance, s.get(Organisation, instance.county_id)
 
 

@@ -1,7 +1,7 @@
 """Deserialised workflows kept in memory between steps, so a warm step skips loading the stored state.
 
 Keyed by instance id and checked against the instance's `version` column (every write of the row
-moves it on): a step takes the workflow only when the version it read is the one the workflow was
+moves it on) and its `state_hash`: a step takes the workflow only when the version it read is the one the workflow was
 kept at, otherwise it loads the stored state as before. A workflow is kept only once its step's
 transaction has committed, and taken out (`take`) while a step uses it, so a step that fails or rolls
 back leaves nothing behind and two steps never share one. Per process; `ZS_WARM_WORKFLOWS` bounds
@@ -30,11 +30,12 @@ def size() -> int:
         return 64
 
 
-def take(instance_id: int, version: int | None):
-    """The kept workflow of the instance if it was kept at this version (it leaves the cache), else None."""
+def take(instance_id: int, version: int | None, state_hash: str | None):
+    """The kept workflow of the instance if it was kept at this version and its dump is the stored state
+    (same SHA-256: another database with the same ids never matches); it leaves the cache. Else None."""
     with _lock:
         entry = _kept.pop(instance_id, None)
-    if entry is None or entry[0] != version:
+    if entry is None or entry[0] != version or entry[1] != state_hash:
         return None
     return entry[2]
 
