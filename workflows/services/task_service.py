@@ -278,6 +278,7 @@ def _submission(s: Session, actor: Actor, task_id: int, submitted: dict, files: 
 
 def _complete_ahead(actor: Actor, task_id: int, submitted: dict) -> int:
     with reading() as r:  # checks, validation and the model's code: no lock, nothing written
+        audit.defer(r)  # what it notes (a claim-and-act, the completion) is written with the step
         sub = _submission(r, actor, task_id, submitted, {})
         ran = instance_step.complete_ahead(r, sub.instance, sub.completion)
     with transaction() as s:
