@@ -2,7 +2,8 @@
 
 Completes the investment model's screening task (claimed beforehand, the claim not counted) through
 `task_service.task_complete`, `--reps` times after one warm-up, and prints per submit: SQL statements,
-commits, transactions opened, p50 / p95 ms; with `--show` the statements of the last submit. SQLite by
+commits, transactions opened, p50 / p95 ms, cold (ZS_WARM_WORKFLOWS=0: the stored state deserialised)
+and warm (the workflow the start kept); with `--show` the statements of the last warm submit. SQLite by
 default, PostgreSQL with `--dbs postgres` (TEST_POSTGRES_URL or DATABASE_URL). Not a pass/fail test.
 
     .venv/bin/python -m bench.submit_statements [--reps 20] [--dbs sqlite,postgres] [--show]
@@ -10,6 +11,7 @@ default, PostgreSQL with `--dbs postgres` (TEST_POSTGRES_URL or DATABASE_URL). N
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -20,7 +22,7 @@ from workflows import db
 from workflows.db import transaction
 from workflows.demo import DEMO_ANSWERS, DEMO_LEAD, actor
 from workflows.models import TaskRecord
-from workflows.services import project_service, task_service
+from workflows.services import project_service, task_service, warm
 from workflows.sql_count import SqlCount
 
 SCREENING = {k: v for k, v in DEMO_ANSWERS["screening"].items() if v is not None} | {"confirmed_class": "重大"}
@@ -71,8 +73,12 @@ def main() -> None:
         scratch = Scratch(kind)
         try:
             print(f"== {kind}: submit of screening, {args.reps} reps ==", flush=True)
-            figures = measure(args.reps, args.show)
-            print("  " + "  ".join(f"{k} {v}" for k, v in figures.items()), flush=True)
+            # Cold: every step deserialises the stored state; warm: the workflow the start kept is used.
+            for mode, kept in (("cold", "0"), ("warm", "64")):
+                os.environ["ZS_WARM_WORKFLOWS"] = kept
+                warm.clear()
+                figures = measure(args.reps, args.show and mode == "warm")
+                print(f"  {mode}: " + "  ".join(f"{k} {v}" for k, v in figures.items()), flush=True)
         finally:
             scratch.drop()
 
