@@ -398,16 +398,20 @@ def joint_review_summary(s: Session, instance_id: int) -> list[dict]:
 
 
 def load_task(s: Session, task_id: int, lock: bool = False):
-    record = s.get(TaskRecord, task_id)
-    if record is None:
-        raise NotFound("任务不存在。")
-    query = select(ProcessInstance).where(ProcessInstance.id == record.instance_id)
+    """The task record, its instance and the instance's county, in one query; `lock` locks the instance's
+    row (PostgreSQL) and reads the record again under it."""
+    query = select(TaskRecord, ProcessInstance, Organisation) \
+        .join(ProcessInstance, ProcessInstance.id == TaskRecord.instance_id) \
+        .join(Organisation, Organisation.id == ProcessInstance.county_id).where(TaskRecord.id == task_id)
     if lock and is_postgres():
-        query = query.with_for_update()
-    instance = s.scalar(query)
+        query = query.with_for_update(of=ProcessInstance)
+    row = s.execute(query).first()
+    if row is None:
+        raise NotFound("任务不存在。")
+    record, instance, county = row
     if lock:
         s.refresh(record)  # as it is now the instance is locked
-    return record, instance, s.get(Organisation, instance.county_id)
+    return record, instance, county
 
 
 def require_ready(s: Session, record: TaskRecord) -> None:
