@@ -195,4 +195,4 @@ def test_a_submit_sends_few_statements_and_commits_once(database):
     with SqlCount(db.engine()) as count:
         task_service.task_complete(who, task_id, SCREENING)
     assert count.commits == 1, count.sql
-    assert count.statements <= 16, count.sql  # 20 on SQLite, 23 on PostgreSQL before (BENCHMARKS.md)
+    assert count.statements <= 13, count.sql  # 11 on SQLite, 12 on PostgreSQL; 20 and 23 before (BENCHMARKS.md)
