@@ -1,4 +1,8 @@
-"""One engine step = one transaction: load, change, run the engine, persist, index tasks, audit."""
+"""One engine step lands in one transaction: load, change, run the engine, persist, index tasks, audit.
+
+The engine may run in memory before the transaction (`run_engine`, `complete_ahead`: a task submit) or
+inside it (`run_step`); the writing (`persist`) is the same, with the instance's version as the check and
+the audit chain's lock taken last (docs/architecture.md, "The path of one request")."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -53,7 +57,6 @@ class Ran:
     """An engine step run in memory (`run_engine`), waiting to be written (`persist`)."""
 
     instance_id: int
-    version: int  # the instance's version the step started from (the optimistic check)
     runtime: ProcessRuntime
     wf: object
     journal: StepJournal
@@ -81,7 +84,7 @@ def run_engine(session: Session, instance: ProcessInstance, actor: Actor,
         removed = change(runtime, wf) or []
     # Test-only fault points (workflows/faults.py, ZS_FAULT_POINT); no-ops unless configured.
     faults.reached("after_engine")
-    return Ran(instance.id, instance.version, runtime, wf, journal, removed,
+    return Ran(instance.id, runtime, wf, journal, removed,
                list_spec_of(session, instance.model_version_id, instance.process_id),
                audit=list(session.info.get(audit.PENDING, [])))
 
