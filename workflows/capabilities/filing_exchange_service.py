@@ -29,12 +29,13 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from workflows import audit, filing_exchange, forms, personal_data
 from workflows.actor import Actor
 from workflows.capabilities import filing_duplicates
 from workflows.capabilities.filing_operations import FILING_REVIEW
-from workflows.db import is_postgres, transaction
+from workflows.db import transaction
 from workflows.engine import model_store
 from workflows.engine.model_store import form_files
 from workflows.errors import Conflict, NotFound, ServiceError
@@ -50,7 +51,7 @@ from workflows.models import (
     TaskRecord,
 )
 from workflows.models._types import utcnow
-from workflows.services.instance_step import run_step
+from workflows.services.instance_step import Completion, complete_task
 
 SPECIAL_STATES = ("待报送", "已报送", "已备案")
 MAX_PDF_BYTES = 8 * 1024 * 1024
@@ -84,10 +85,12 @@ def api_call(signed: SignedRequest, action: str, filing_id: int | None, payload:
                                  status=200, response=answer, received_at=utcnow(), scheme=signed.scheme))
                 _record_scheme(s, signed)
                 return 200, answer
-        except IntegrityError:
+        except (IntegrityError, StaleDataError):
             if attempt:
                 raise
-            continue  # the same request raced in twice: the second reads the first one's answer
+            # The same request raced in twice, or another step of the project landed while this one ran
+            # (its UPDATE … WHERE version = ? found no row): read again, the second sees the first.
+            continue
     raise AssertionError("unreachable")
 
 
@@ -217,8 +220,8 @@ def _receive_decision(s: Session, county_name: str, filing_id: int | None, p: di
             s.get(Organisation, filing.county_id).name != county_name:
         raise NotFound("没有该县的这件备案。")
     round_ = _int(p, "round")
-    query = select(ProcessInstance).where(ProcessInstance.id == filing.instance_id)
-    instance = s.scalar(query.with_for_update() if is_postgres() else query)
+    # No row lock: the step's UPDATE … WHERE version = ? refuses it if another step landed meanwhile.
+    instance = s.get(ProcessInstance, filing.instance_id)
     version = s.get(ModelVersion, instance.model_version_id)
     reviews = model_store.tasks_with(version, FILING_REVIEW)
     schema = form_files(version, _review_form(version, reviews))[0]
@@ -251,31 +254,28 @@ def _receive_decision(s: Session, county_name: str, filing_id: int | None, p: di
     actor = remote_prefecture_actor(prefecture)
     schema, _ = form_files(version, record.form)
     opinion_field = forms.opinion_field(schema)
-    stored: dict = {}
+    decided_by = _text(p.get("decided_by"))
 
-    def change(runtime, wf):
-        task_data = runtime.task_data(wf, record.task_uuid)
+    def values_of(task_data: dict) -> dict:
         submitted = {decision_field: field_answer, **({opinion_field: opinion} if opinion_field else {})}
-        values = personal_data.seal_fields(schema, forms.validate(schema, submitted,
-                                                                  task_data or {}, coerce_strings=False))
-        stored.update(values)
-        # The decision is logged before what the engine does with it (cause before effect).
-        audit.append(s, "task_completed", actor=actor.username, role=record.lane, instance_id=instance.id,
-                     task_spec=record.spec_name, mi_index=record.mi_index, outcome=field_answer,
-                     data={**stored, "on_behalf_of": f"{prefecture.name}商务局", "decided_by": decided_by,
-                           "via": "filing API", "round": round_, "number": answer["number"],
-                           "decision": p.get("decision"), "prefecture_filing_id": p.get("prefecture_filing_id"),
-                           # The prefecture's signature with what it signed: checked again by recheck_decisions.
-                           "signature": signed.evidence if signed is not None else None})
-        runtime.complete(wf, record.task_uuid, values)
+        return personal_data.seal_fields(schema, forms.validate(schema, submitted, task_data, coerce_strings=False))
 
+    # The decision is logged before what the engine does with it (cause before effect).
+    completion = Completion(
+        actor, record.task_uuid, record.spec_name, record.lane, values_of, mi_index=record.mi_index,
+        logged=lambda stored: {**stored, "on_behalf_of": f"{prefecture.name}商务局", "decided_by": decided_by,
+                               "via": "filing API", "round": round_, "number": answer["number"],
+                               "decision": p.get("decision"), "prefecture_filing_id": p.get("prefecture_filing_id"),
+                               # The prefecture's signature with what it signed: checked again by recheck_decisions.
+                               "signature": signed.evidence if signed is not None else None},
+        outcome=lambda stored: field_answer)
+    audit.defer(s)  # the chain's lock is taken last, once the engine has run
     if outcome == ACCEPTED:
         filing.number = number  # the prefecture's number; filing_accept keeps it
-    decided_by = _text(p.get("decided_by"))
     record.state, record.completed_at = "completed", utcnow()
     record.note = f"由{prefecture.name}商务局经备案接口办理" + (f"（{decided_by}）" if decided_by else "")
-    run_step(s, instance, actor, change)
-    record.data = stored
+    complete_task(s, instance, completion)
+    record.data = completion.stored
     return answer
 
 

@@ -122,6 +122,14 @@ class ProcessRuntime:
                 sub.script_engine = self.script_engine
         return wf
 
+    def adopt(self, wf: BpmnWorkflow) -> None:
+        """Run a workflow kept in memory from an earlier step (workflows/services/warm.py) with this
+        runtime's script engine, as `load` does for a loaded one (security: never a kept engine)."""
+        wf.script_engine = self.script_engine
+        for sub in wf.subprocesses.values():
+            if sub.script_engine is not self.script_engine:
+                sub.script_engine = self.script_engine
+
     @staticmethod
     def dump(wf: BpmnWorkflow) -> tuple[str, str]:
         """The workflow state as JSON without its spec (stored once per model version), and its hash."""
