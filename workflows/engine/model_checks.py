@@ -8,6 +8,7 @@ import ast
 import json
 import re
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
@@ -71,7 +72,7 @@ def personal_reads(specs: dict[str, tuple], files: dict[str, str]) -> list[str]:
     return list(problems)
 
 
-def _processes(specs: dict[str, tuple]) -> Iterator[tuple[str, object]]:
+def _processes(specs: dict[str, tuple]) -> Iterator[tuple[str, Any]]:
     """(process id, process or subprocess spec) of parsed processes, each spec once."""
     seen: set[int] = set()
     for pid, (spec, subprocess_specs) in specs.items():

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
@@ -126,8 +126,9 @@ class StepJournal:
             return call
         return {name: recorded(name, op) for name, op in operations.items()}
 
-    def runtime(self, runtime: ProcessRuntime) -> _RecordingRuntime:
-        return _RecordingRuntime(runtime, self)
+    def runtime(self, runtime: ProcessRuntime) -> ProcessRuntime:
+        # The recorder stands in for the runtime: same calls, each state change also written down.
+        return cast(ProcessRuntime, _RecordingRuntime(runtime, self))
 
     def record(self, wf) -> dict[str, Any]:
         return {"clock": self.clock.isoformat(), "ops": self.ops, "services": self.services, **snapshot(wf)}
@@ -210,6 +211,7 @@ def replay(version: ModelVersion, process_id: str, steps: list[tuple[int, dict]]
                        else "重放后的待办环节与记录不一致")
             return ReplayOutcome(False, number, number, event_id, problem, data.get("active", []),
                                  replayed["active"])
+    assert replayed is not None  # steps is not empty, so the loop replayed at least one
     if stored_state is not None and state is not None:
         runtime = ProcessRuntime(version, {}, process_id)
         try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NoReturn
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ from workflows.services import operator_registry, script_functions
 
 def runtime_for(session: Session, instance: ProcessInstance, actor: Actor,
                 journal: StepJournal | None = None) -> ProcessRuntime:
-    version = session.get(ModelVersion, instance.model_version_id)
+    version = session.get_one(ModelVersion, instance.model_version_id)
     operations = {**operator_registry.bound(session, instance, actor),
                   **script_functions.bound(session, instance, actor)}
     if journal is not None:
@@ -63,7 +64,7 @@ def run_step(session: Session, instance: ProcessInstance, actor: Actor,
     ending = runtime.outcome(wf)
     outcome = ending[0] if ending else None
     ready = runtime.ready_tasks(wf)
-    if outcome:
+    if ending:
         instance.status = "cancelled" if outcome == "cancelled" else "completed"
         instance.outcome = outcome
         instance.stage = ending[1]
@@ -150,12 +151,13 @@ def sync_task_index(session: Session, instance: ProcessInstance, ready: list[Rea
             username = task.data.get(props["assigneeField"])
             assignee_id = session.scalar(select(User.id).where(User.username == username))
         due_days = int(props.get("dueWorkingDays", 3))
+        due_at = add_working_days(now, due_days)
         record = TaskRecord(
             instance_id=instance.id, task_uuid=task.uuid, spec_name=task.spec_name, title=task.title,
             stage=props.get("stage", task.title), form=task.form, lane=task.lane,
             unit_code=task.data.get(props["unitField"]) if props.get("unitField") else None,
             mi_index=task.mi_index, assignee_id=assignee_id, fixed_assignee=assignee_id is not None,
-            created_at=now, due_at=add_working_days(now, due_days),
+            created_at=now, due_at=due_at,
         )
         owners = lane_owners(session, instance, task)
         if owners is not None:
@@ -173,7 +175,7 @@ def sync_task_index(session: Session, instance: ProcessInstance, ready: list[Rea
         audit.append(session, "task_offered", actor=actor.username, instance_id=instance.id,
                      task_spec=task.spec_name, mi_index=task.mi_index, address=actor.address,
                      data={"lane": task.lane, "unit": record.unit_code, "due_working_days": due_days,
-                           "due_at": record.due_at.isoformat(),
+                           "due_at": due_at.isoformat(),
                            **({"owners": [u.username for u in owners]} if owners is not None else {})})
     ready_ids = {t.uuid for t in ready}
     for uuid, row in rows.items():
@@ -198,7 +200,7 @@ def lane_owners(session: Session, instance: ProcessInstance, task: ReadyTask) ->
         return None
     names = table[task.lane]
 
-    def refuse(reason: str):
+    def refuse(reason: str) -> NoReturn:
         raise ModelFailed(task.title, f"{LANE_OWNERS}[{task.lane!r}]：{reason}")
 
     if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) for n in names):

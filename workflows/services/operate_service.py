@@ -115,6 +115,7 @@ def _failed_ids(s: Session, ids: list[int]) -> set[int]:
     for event in s.scalars(select(AuditEvent).where(AuditEvent.instance_id.in_(ids),
                                                     AuditEvent.action.in_(("engine_step", "step_failed")))
                            .order_by(AuditEvent.id.desc())):
+        assert event.instance_id is not None  # asked for by instance
         by_instance.setdefault(event.instance_id, []).append(event)
     return {i for i, events in by_instance.items() if _pending(events)}
 
@@ -134,7 +135,7 @@ def operate_page(actor: Actor, instance_id: int) -> OperateView:
     auth.require(auth.instance_operate_view(actor), "只有系统管理员可以运维流程实例。")
     with transaction() as s:
         instance = _instance(s, instance_id)
-        version = s.get(ModelVersion, instance.model_version_id)
+        version = s.get_one(ModelVersion, instance.model_version_id)
         runtime = runtime_for(s, instance, actor)
         tasks, targets = [], []
         if instance.status == "running" and instance.state:
@@ -153,7 +154,7 @@ def operate_page(actor: Actor, instance_id: int) -> OperateView:
                       for e in s.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance.id,
                                                                    AuditEvent.action.in_(ACTIONS))
                                          .order_by(AuditEvent.id.desc()).limit(50))]
-        return OperateView(instance.id, instance.project_name, s.get(Organisation, instance.county_id).name,
+        return OperateView(instance.id, instance.project_name, s.get_one(Organisation, instance.county_id).name,
                            instance.process_id, instance.status, instance.stage, version.id, version.number,
                            instance.version, tasks,
                            {t.uuid: json.dumps(t.data, ensure_ascii=False, indent=2, sort_keys=True, default=str)
@@ -218,7 +219,7 @@ def instance_migrate(actor: Actor, instance_id: int, version_id: int, reason: st
             raise ValidationFailed({"version_id": "请选择本流程的另一个版本"})
         if target.id == instance.model_version_id:
             raise ValidationFailed({"version_id": "流程实例已在该版本上"})
-        old = s.get(ModelVersion, instance.model_version_id)
+        old = s.get_one(ModelVersion, instance.model_version_id)
         target_runtime = ProcessRuntime(target, {}, instance.process_id)  # nothing runs on it in this step
         moved = {}
 
@@ -292,7 +293,7 @@ def instance_data_set(actor: Actor, instance_id: int, task_uuid: str, key: str, 
         raise ValidationFailed({"value": "值不是有效的 JSON（字符串须加双引号，如 \"甲公司\"）"}) from err
     with transaction() as s:
         instance = _running(s, instance_id, expected_version)
-        version = s.get(ModelVersion, instance.model_version_id)
+        version = s.get_one(ModelVersion, instance.model_version_id)
         for schema in model_store.all_form_schemas(version):
             field_schema = (schema.get("properties") or {}).get(key)
             if isinstance(field_schema, dict):

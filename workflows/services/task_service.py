@@ -76,7 +76,7 @@ def task_form(actor: Actor, task_id: int) -> TaskForm:
         absent = auth.acting_for(s, actor, record, instance, county)
         auth.require(auth.task_view(actor, record, instance, county) or absent is not None)
         require_ready(s, record)
-        version = s.get(ModelVersion, instance.model_version_id)
+        version = s.get_one(ModelVersion, instance.model_version_id)
         schema, uischema = form_files(version, record.form)
         runtime = runtime_for(s, instance, actor)
         wf = runtime.load(instance.state)
@@ -141,7 +141,7 @@ def task_save_draft(actor: Actor, task_id: int, submitted: dict, hand_back: bool
         require_ready(s, record)
         claim_if_sole(s, actor, record, instance, county)
         auth.require(auth.task_save_draft(actor, record, instance, county), "只有办理人或受委派人可以暂存。")
-        version = s.get(ModelVersion, instance.model_version_id)
+        version = s.get_one(ModelVersion, instance.model_version_id)
         schema, _ = form_files(version, record.form)
         # Kept as typed (strings), only the form's own editable fields; validated when submitted.
         record.draft = personal_data.seal_fields(schema, forms.draft_of(schema, submitted))
@@ -232,7 +232,7 @@ def _complete_step(actor: Actor, task_id: int, submitted: dict, files: dict[str,
             raise Conflict("请先认领该任务再提交。")
         if record.assignee_id != actor.id and not (absent and record.assignee_id == absent.id):
             raise Conflict("该任务已由 %(name)s 认领。", name=record.assignee.display_name)
-        version = s.get(ModelVersion, instance.model_version_id)
+        version = s.get_one(ModelVersion, instance.model_version_id)
         schema, uischema = form_files(version, record.form)
         stored: dict = {}
 
@@ -304,7 +304,7 @@ def signature(actor: Actor, task_id: int) -> bytes:
         record = s.get(TaskRecord, task_id)
         if record is None:
             raise NotFound("签名不存在。")
-        instance = s.get(ProcessInstance, record.instance_id)
+        instance = s.get_one(ProcessInstance, record.instance_id)
         auth.require(auth.project_view(s, actor, instance), "您无权查看该项目。")
         if record.signature_png is None:
             raise NotFound("签名不存在。")
@@ -323,15 +323,15 @@ def opinions(s: Session, instance_id: int) -> list[Opinion]:
         TaskRecord.instance_id == instance_id, TaskRecord.state == "completed")
         .order_by(TaskRecord.completed_at, TaskRecord.id)).all()
     return [Opinion(task_id=r.id, signed=r.signature_png is not None, title=r.title,
-                    acted_for=s.get(User, r.acted_for_id).display_name if r.acted_for_id else None, unit_code=r.unit_code, unit_name=unit_name(s, r.instance, r.unit_code),
+                    acted_for=s.get_one(User, r.acted_for_id).display_name if r.acted_for_id else None, unit_code=r.unit_code, unit_name=unit_name(s, r.instance, r.unit_code),
                     by=r.completed_by.display_name if r.completed_by else None,
                     at=r.completed_at, data=personal_data.mask_all(r.data or {})) for r in rows]
 
 
 def joint_review_summary(s: Session, instance_id: int) -> list[dict]:
     """联合会审意见汇总: each department's latest opinion, side by side, for the approval pages."""
-    instance = s.get(ProcessInstance, instance_id)
-    version = s.get(ModelVersion, instance.model_version_id)
+    instance = s.get_one(ProcessInstance, instance_id)
+    version = s.get_one(ModelVersion, instance.model_version_id)
     rows = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance_id,
                                               TaskRecord.spec_name.in_(review_rounds(version)),
                                               TaskRecord.state == "completed")
@@ -353,9 +353,9 @@ def load_task(s: Session, task_id: int, lock: bool = False):
     query = select(ProcessInstance).where(ProcessInstance.id == record.instance_id)
     if lock and is_postgres():
         query = query.with_for_update()
-    instance = s.scalar(query)
+    instance = s.execute(query).scalar_one()
     s.refresh(record)
-    return record, instance, s.get(Organisation, instance.county_id)
+    return record, instance, s.get_one(Organisation, instance.county_id)
 
 
 def require_ready(s: Session, record: TaskRecord) -> None:
