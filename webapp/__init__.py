@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import flask_babel
-from flask import Flask, flash, redirect, render_template, request, session, url_for
+from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
@@ -64,6 +64,22 @@ def create_app(test_config: dict | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(config)
     _check_production(app.config)
+    _session_settings(app)
+    # Database, mail, audit anchors, filing exchange; the schema at the newest migration (upgraded here
+    # outside production; in production only `zhaoshang db upgrade` migrates, and a stale schema stops us).
+    _start_data(app.config)
+    # Operations: /healthz, /readyz, /metrics, request ids, JSON access lines, the 503 page (webapp/health.py).
+    from webapp import health
+    health.init_app(app)
+    _extensions(app)
+    _blueprints(app)
+    _template_globals(app)
+    _request_hooks(app)
+    _error_handlers(app)
+    return app
+
+
+def _session_settings(app: Flask) -> None:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
     # The session cookie: never readable by scripts, not sent on cross-site subrequests, HTTPS-only in
@@ -76,25 +92,22 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Request bodies: the largest attachment plus room for the form around it (413 beyond).
     app.config["MAX_CONTENT_LENGTH"] = (app.config["MAX_UPLOAD_MB"] + 2) * 1024 * 1024
 
-    # Database, mail, audit anchors, filing exchange; the schema at the newest migration (upgraded here
-    # outside production; in production only `zhaoshang db upgrade` migrates, and a stale schema stops us).
-    start_service(app.config)
-    _refuse_demo_on_server(app.config)
+
+def _start_data(config) -> None:
+    start_service(config)
+    _refuse_demo_on_server(config)
     from workflows.services import role_service
     role_service.refresh_roles()  # business roles are data (workflows/roles.py)
     from workflows.services import calendar_service
     calendar_service.refresh_calendar()  # so is the working-day calendar (workflows/deadlines.py)
-    if app.config["DEMO_DATA"]:
+    if config["DEMO_DATA"]:
         from workflows.demo import seed_organisations, seed_projects
-        seed_organisations(app.config["PREFECTURE_NAME"], app.config["FILING_PREFIX"],
-                           tuple(app.config["COUNTY_NAMES"]))
-        if app.config["DEMO_PROJECTS"]:
+        seed_organisations(config["PREFECTURE_NAME"], config["FILING_PREFIX"], tuple(config["COUNTY_NAMES"]))
+        if config["DEMO_PROJECTS"]:
             seed_projects()
 
-    # Operations: /healthz, /readyz, /metrics, request ids, JSON access lines, the 503 page (webapp/health.py).
-    from webapp import health
-    health.init_app(app)
 
+def _extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_locale="zh_CN",
                    default_translation_directories="translations")
@@ -107,6 +120,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "请先登录。"
 
+
+def _blueprints(app: Flask) -> None:
     from webapp import (
         admin,
         attachments,
@@ -136,6 +151,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(operate.bp)
     csrf.exempt(service_api.bp)
     app.register_blueprint(service_api.bp)
+
+
+def _template_globals(app: Flask) -> None:
     app.jinja_env.globals["pipeline_visible"] = _pipeline_visible
     from workflows.roles import ADMINISTRATORS
     app.jinja_env.globals["administrators"] = ADMINISTRATORS
@@ -153,78 +171,106 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["action_name"] = action_name
     app.jinja_env.globals["project_attachments"] = project_attachments
     app.jinja_env.globals["attachment_rules"] = _attachment_rules()
-    app.jinja_env.filters["local"] = lambda value, fmt="%Y-%m-%d %H:%M": to_local(value).strftime(fmt) if value else ""
+    app.jinja_env.filters["local"] = _local_time
 
+    @app.context_processor
+    def _globals():
+        unread = 0
+        if current_user.is_authenticated:
+            from workflows.services.task_operations import unread_count
+            unread = unread_count(current_user.actor)
+        return {"lang": select_locale(), "request_path": request.path, "unread_notifications": unread}
+
+
+def _local_time(value, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return to_local(value).strftime(fmt) if value else ""
+
+
+def _request_hooks(app: Flask) -> None:
+    for before in (_business_roles, _working_day_calendar, _session_timeout, _password_change_first,
+                   _two_factors_first, _refuse_nul):
+        app.before_request(before)
+    app.after_request(_session_seen)
+    app.after_request(_security_headers)
+
+
+def _business_roles() -> None:
+    # Business roles are data; another worker may have added one (workflows/roles.py).
+    from workflows.services import role_service
+
+    role_service.refresh_roles(max_age=role_service.REFRESH_SECONDS)
+
+
+def _working_day_calendar() -> None:
+    # Another worker may have changed the calendar: read it again at most every 60 s.
+    from workflows.services import calendar_service
+
+    calendar_service.refresh_calendar(max_age=calendar_service.REFRESH_SECONDS)
+
+
+def _session_timeout():
+    # A sliding idle timeout, checked on the server: SESSION_MINUTES without a request signs out.
     from webapp.session_user import end_session
 
-    @app.before_request
-    def _business_roles():
-        # Business roles are data; another worker may have added one (workflows/roles.py).
-        from workflows.services import role_service
+    session.permanent = True
+    last = session.get("seen")
+    if current_user.is_authenticated and last and time.time() - last > current_app.config["SESSION_MINUTES"] * 60:
+        end_session()
+        logout_user()
+        session.clear()
+        flash(N_("会话已超时，请重新登录。"))
+        return redirect(url_for("auth.login", next=request.path))
+    return None
 
-        role_service.refresh_roles(max_age=role_service.REFRESH_SECONDS)
 
-    @app.before_request
-    def _working_day_calendar():
-        # Another worker may have changed the calendar: read it again at most every 60 s.
-        from workflows.services import calendar_service
+def _signed_in_page() -> bool:
+    """A signed-in user's request to a page (not the health checks nor the machine-to-machine APIs)."""
+    return current_user.is_authenticated and (request.blueprint or "") not in ("health", "filing_api", "service_api")
 
-        calendar_service.refresh_calendar(max_age=calendar_service.REFRESH_SECONDS)
 
-    @app.before_request
-    def _session_timeout():
-        # A sliding idle timeout, checked on the server: SESSION_MINUTES without a request signs out.
-        session.permanent = True
-        last = session.get("seen")
-        if current_user.is_authenticated and last and time.time() - last > app.config["SESSION_MINUTES"] * 60:
-            end_session()
-            logout_user()
-            session.clear()
-            flash(N_("会话已超时，请重新登录。"))
-            return redirect(url_for("auth.login", next=request.path))
-        return None
+def _password_change_first():
+    # A password an administrator set (new account, reset) or one past its expiry: the user may do
+    # nothing but change it (or sign out) — GB/T 22239-2019 8.1.4.1 身份鉴别.
+    if _signed_in_page() and current_user.actor.password_due and request.endpoint not in PASSWORD_DUE_ALLOWED:
+        if request.method == "GET":
+            return redirect(url_for("auth.password", next=safe_next(request.full_path.rstrip("?"), "/")))
+        return redirect(url_for("auth.password"))
+    return None
 
-    @app.before_request
-    def _password_change_first():
-        # A password an administrator set (new account, reset) or one past its expiry: the user may do
-        # nothing but change it (or sign out) — GB/T 22239-2019 8.1.4.1 身份鉴别.
-        if (current_user.is_authenticated and current_user.actor.password_due
-                and request.endpoint not in PASSWORD_DUE_ALLOWED
-                and (request.blueprint or "") not in ("health", "filing_api", "service_api")):
-            if request.method == "GET":
-                return redirect(url_for("auth.password", next=safe_next(request.full_path.rstrip("?"), "/")))
-            return redirect(url_for("auth.password"))
-        # Then a role that needs two factors (ZS_TOTP_ROLES) without one enrolled: enrol first.
-        if (current_user.is_authenticated and current_user.actor.totp_due
-                and request.endpoint not in TOTP_DUE_ALLOWED
-                and (request.blueprint or "") not in ("health", "filing_api", "service_api")):
-            return redirect(url_for("auth.totp_enrol"))
-        return None
 
-    @app.before_request
-    def _refuse_nul():
-        # PostgreSQL refuses NUL in text (a 500 deep down): refuse it at the door with a clear 400.
-        values = [x for pair in request.args.items(multi=True) for x in pair]
-        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            values += [x for pair in request.form.items(multi=True) for x in pair]
-        if "\x00" in request.path or has_nul(values):
-            return render_template("error.html", message=NUL_MESSAGE, status=400), 400
-        return None
+def _two_factors_first():
+    # After the password (a hook registered before this one): a role that needs two factors
+    # (ZS_TOTP_ROLES) without one enrolled enrols first.
+    if _signed_in_page() and current_user.actor.totp_due and request.endpoint not in TOTP_DUE_ALLOWED:
+        return redirect(url_for("auth.totp_enrol"))
+    return None
 
-    @app.after_request
-    def _session_seen(response):
-        if current_user.is_authenticated:
-            session["seen"] = time.time()
-        return response
 
-    @app.after_request
-    def _security_headers(response):
-        # Pages may run only this site's own script files (no inline script, no on… handlers), be framed
-        # by nobody, and not be sniffed into another type; downloads keep their own stricter policy.
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+def _refuse_nul():
+    # PostgreSQL refuses NUL in text (a 500 deep down): refuse it at the door with a clear 400.
+    values = [x for pair in request.args.items(multi=True) for x in pair]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values += [x for pair in request.form.items(multi=True) for x in pair]
+    if "\x00" in request.path or has_nul(values):
+        return render_template("error.html", message=NUL_MESSAGE, status=400), 400
+    return None
 
+
+def _session_seen(response):
+    if current_user.is_authenticated:
+        session["seen"] = time.time()
+    return response
+
+
+def _security_headers(response):
+    # Pages may run only this site's own script files (no inline script, no on… handlers), be framed
+    # by nobody, and not be sniffed into another type; downloads keep their own stricter policy.
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def _error_handlers(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def _service_error(err: ServiceError):
         if err.status == 403:
@@ -250,16 +296,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     def _forbidden(err):
         record_denial("您没有访问此页面的权限。")
         return render_template("error.html", message="您没有访问此页面的权限。", status=403), 403
-
-    @app.context_processor
-    def _globals():
-        unread = 0
-        if current_user.is_authenticated:
-            from workflows.services.task_operations import unread_count
-            unread = unread_count(current_user.actor)
-        return {"lang": select_locale(), "request_path": request.path, "unread_notifications": unread}
-
-    return app
 
 
 def _pipeline_visible() -> bool:

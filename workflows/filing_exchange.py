@@ -257,38 +257,13 @@ def verify(headers, method: str, path: str, body: bytes, now: float | None = Non
     given_hmac = (headers.get("X-ZS-Signature") or "").lower()
     given_ed = headers.get("X-ZS-Signature-Ed25519") or ""
     given_id = headers.get("X-ZS-Key-Id") or ""
-    if not (county and stamp and nonce and (given_hmac or given_ed)):
-        raise AuthFailed("请求未签名：缺少 X-ZS-County、X-ZS-Timestamp、X-ZS-Nonce 或签名"
-                         "（X-ZS-Key-Id 与 X-ZS-Signature-Ed25519）。")
-    # ASCII only: "²" or "٣" pass isdigit() but are no timestamp (int() fails or reads another script).
-    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12) or not (8 <= len(nonce) <= 64) \
-            or not (nonce.isascii() and nonce.isalnum()):
-        raise AuthFailed("签名参数格式不正确。")
-    if abs((time.time() if now is None else now) - int(stamp)) > _settings.window:
-        raise AuthFailed("请求已过期（时间戳超出允许的时间窗口），请校准时钟后重发。")
+    _check_fresh(county, stamp, nonce, given_hmac or given_ed, now)
     request_hash = hashlib.sha256(_canonical(method, path, stamp, nonce, body)).hexdigest()
     offered_id = given_id if _KEY_ID.fullmatch(given_id) else None
     public = _settings.prefecture_keys if signer == PREFECTURE else _settings.county_keys.get(county, {})
     if public:
         # A peer whose public key is known signs with it: its older shared key no longer counts.
-        if not given_ed:
-            raise AuthFailed("须以 Ed25519 签名（X-ZS-Key-Id、X-ZS-Signature-Ed25519）：已配置对方的公钥，"
-                             "不再接受共享密钥签名。")
-        if offered_id is None:
-            raise AuthFailed("公钥编号（X-ZS-Key-Id）格式不正确。")
-        key = public.get(offered_id)
-        if key is None:
-            raise AuthFailed("未知的公钥编号（X-ZS-Key-Id）：未配置该公钥。")
-        try:
-            signature = base64.b64decode(given_ed, validate=True) if given_ed.isascii() else b""
-        except (binascii.Error, ValueError):
-            signature = b""
-        if len(signature) != 64:
-            raise AuthFailed("签名（X-ZS-Signature-Ed25519）格式不正确。")
-        try:
-            key.verify(signature, _canonical_ed25519(method, path, county, stamp, nonce, body))
-        except InvalidSignature as err:
-            raise AuthFailed("签名校验失败。") from err
+        _verify_ed25519(public, offered_id, given_ed, _canonical_ed25519(method, path, county, stamp, nonce, body))
         return SignedRequest(county, nonce, request_hash, ED25519, signer, offered_id)
     shared = _settings.keys.get(county)
     if shared is None or not _settings.hmac_transition:
@@ -301,6 +276,41 @@ def verify(headers, method: str, path: str, body: bytes, now: float | None = Non
     if not hmac.compare_digest(expected.encode("ascii"), given_hmac.encode("utf-8", "replace")):
         raise AuthFailed("签名校验失败。")
     return SignedRequest(county, nonce, request_hash, HMAC, signer, offered_id)
+
+
+def _check_fresh(county: str, stamp: str, nonce: str, signature: str, now: float | None) -> None:
+    """The signing headers are all there, well formed, and the timestamp is within the window."""
+    if not (county and stamp and nonce and signature):
+        raise AuthFailed("请求未签名：缺少 X-ZS-County、X-ZS-Timestamp、X-ZS-Nonce 或签名"
+                         "（X-ZS-Key-Id 与 X-ZS-Signature-Ed25519）。")
+    # ASCII only: "²" or "٣" pass isdigit() but are no timestamp (int() fails or reads another script).
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12) or not (8 <= len(nonce) <= 64) \
+            or not (nonce.isascii() and nonce.isalnum()):
+        raise AuthFailed("签名参数格式不正确。")
+    if abs((time.time() if now is None else now) - int(stamp)) > _settings.window:
+        raise AuthFailed("请求已过期（时间戳超出允许的时间窗口），请校准时钟后重发。")
+
+
+def _verify_ed25519(public: dict, offered_id: str | None, given: str, content: bytes) -> None:
+    """The Ed25519 signature `given` (base64) of `content`, by the configured public key `offered_id`."""
+    if not given:
+        raise AuthFailed("须以 Ed25519 签名（X-ZS-Key-Id、X-ZS-Signature-Ed25519）：已配置对方的公钥，"
+                         "不再接受共享密钥签名。")
+    if offered_id is None:
+        raise AuthFailed("公钥编号（X-ZS-Key-Id）格式不正确。")
+    key = public.get(offered_id)
+    if key is None:
+        raise AuthFailed("未知的公钥编号（X-ZS-Key-Id）：未配置该公钥。")
+    try:
+        signature = base64.b64decode(given, validate=True) if given.isascii() else b""
+    except (binascii.Error, ValueError):
+        signature = b""
+    if len(signature) != 64:
+        raise AuthFailed("签名（X-ZS-Signature-Ed25519）格式不正确。")
+    try:
+        key.verify(signature, content)
+    except InvalidSignature as err:
+        raise AuthFailed("签名校验失败。") from err
 
 
 @dataclass(frozen=True)

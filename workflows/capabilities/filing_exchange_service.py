@@ -213,17 +213,7 @@ def _receive_decision(s: Session, county_name: str, filing_id: int | None, p: di
     version = s.get(ModelVersion, instance.model_version_id)
     reviews = model_store.tasks_with(version, FILING_REVIEW)
     schema = form_files(version, _review_form(version, reviews))[0]
-    decision_field, meanings = forms.outcomes(schema)
-    outcome = p.get("decision") if p.get("decision") in (ACCEPTED, RETURNED) else meanings.get(p.get("decision"))
-    field_answer = forms.answer_for(schema, outcome)[1] if outcome else None
-    if field_answer is None or decision_field is None:
-        raise BadRequest("decision 须为 accepted（受理）或 returned（退回）。")
-    number = _text(p.get("number"))
-    opinion = _text(p.get("opinion"))
-    if outcome == ACCEPTED and not number:
-        raise BadRequest("受理须附备案号（number）。")
-    if outcome == RETURNED and not opinion:
-        raise BadRequest("退回须附理由（opinion）。")
+    decision_field, outcome, field_answer, number, opinion = _decision(schema, p)
     answer = {"ok": True, "filing_id": filing.id, "round": round_, "decision": p.get("decision"),
               "number": number if outcome == ACCEPTED else None}
     if round_ < filing.times_submitted:
@@ -268,6 +258,23 @@ def _receive_decision(s: Session, county_name: str, filing_id: int | None, p: di
     run_step(s, instance, actor, change)
     record.data = stored
     return answer
+
+
+def _decision(schema: dict, p: dict) -> tuple[str, str, str, str | None, str | None]:
+    """(the review form's decision field, accepted or returned, the form's answer for it, the filing
+    number, the opinion) of a decision the prefecture sent; 400 when it is not a complete one."""
+    decision_field, meanings = forms.outcomes(schema)
+    outcome = p.get("decision") if p.get("decision") in (ACCEPTED, RETURNED) else meanings.get(p.get("decision"))
+    field_answer = forms.answer_for(schema, outcome)[1] if outcome else None
+    if outcome is None or field_answer is None or decision_field is None:
+        raise BadRequest("decision 须为 accepted（受理）或 returned（退回）。")
+    number = _text(p.get("number"))
+    opinion = _text(p.get("opinion"))
+    if outcome == ACCEPTED and not number:
+        raise BadRequest("受理须附备案号（number）。")
+    if outcome == RETURNED and not opinion:
+        raise BadRequest("退回须附理由（opinion）。")
+    return decision_field, outcome, field_answer, number, opinion
 
 
 def _review_form(version: ModelVersion, reviews: tuple[str, ...]) -> str | None:
