@@ -383,7 +383,9 @@ def test_user_tasks_have_form_properties(specs, bpmn_tree):
         assert due == {'prefecture_review': 5, 'track_progress': 5, 'reply_reminder': 10}.get(
             task_id, 5 if task_id in MULTI_INSTANCE else 3)
         assert task_spec.bpmn_name  # Chinese task name
-    props = lambda t: spec.task_specs[t].extensions['properties']
+    def props(t):
+        return spec.task_specs[t].extensions['properties']
+
     assert props('department_review [child]')['unitField'] == 'department'
     assert props('review_materials')['unitField'] == 'host_site'
     assert props('supplement_lead')['assigneeField'] == 'started_by'

@@ -62,7 +62,7 @@ def drive(app, client, staff, instance_id: int, answers: dict[str, dict] | None 
         task_id, spec, unit = tasks[0]
         if spec == "department_review":
             departments = sorted(u for _t, s, u in tasks if s == spec)
-            for tid, s, u in tasks:
+            for tid, _s, u in tasks:
                 do_task(client, staff["dept"][u], tid, DEMO_ANSWERS["department_review"])
         else:
             user = staff["host"][unit] if spec in HOST_TASKS else staff["who"][spec]

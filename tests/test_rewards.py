@@ -49,7 +49,7 @@ def rewards(parser, **data) -> dict[str, float]:
     """{reward kind: amount due} the DMN gives for the data (no matching row: no outputs at all)."""
     task = SimpleNamespace(data={**BASE, **data}, workflow=SimpleNamespace(script_engine=restricted_engine()))
     result = parser.get_engine("rewards_decision", None).result(task)
-    return {k: d for k, d in zip(result.get("reward_kind", []), result.get("reward_due", []))}
+    return {k: d for k, d in zip(result.get("reward_kind", []), result.get("reward_due", []), strict=True)}
 
 
 # --- the table, row by row --------------------------------------------------------------------
