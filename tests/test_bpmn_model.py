@@ -244,7 +244,8 @@ def complete(wf, task_id, **overrides):
 
 
 def review_departments_round(wf, decisions=None):
-    """Complete every READY department_review instance; decisions: {unit code: (decision, conditions, reasons)}."""
+    """Complete every READY department_review instance; decisions: {unit code: (decision, conditions,
+    reasons)}."""
     decisions = decisions or {}
     tasks = [t for t in ready_user_tasks(wf) if t.task_spec.bpmn_id == 'department_review']
     assert tasks, f'no department_review READY: {ready_ids(wf)}'
@@ -576,9 +577,9 @@ def dmn_result(decision_id, data):
     return engine.result(task)
 
 
-# Worked out by hand from 《郴州市关于进一步加强招商引资工作的实施意见》§9 (内资 2亿元以上、外资 3000万美元以上,
-# inclusive, one threshold per currency) and 衡政办发〔2025〕11号《推进招商引资机制改革实施方案》§19 (the classes;
-# 重点 at 1亿元 / 1500万美元 is the county default of bpmn/project_class.dmn).
+# Worked out by hand from 《郴州市关于进一步加强招商引资工作的实施意见》§9 (内资 2亿元以上、外资 3000万美元以
+# 上, inclusive, one threshold per currency) and 衡政办发〔2025〕11号《推进招商引资机制改革实施方案》§19 (the
+# classes; 重点 at 1亿元 / 1500万美元 is the county default of bpmn/project_class.dmn).
 @pytest.mark.parametrize('amount_wan, currency, amount_usd_wan, expected', [
     (19999.99, 'CNY', None, '重点'),
     (20000, 'CNY', None, '重大'),      # 2亿元 reached (§9 "以上" includes it)

@@ -4,8 +4,8 @@ model, never as a string literal of workflows/ or webapp/ (Python by AST, Jinja 
 A capability (filing, tracking, the joint-review summary, the funnel ...) is something a model opts into
 with an extension property, a service-task operator or form-schema metadata; the code reads those
 declarations. The reverse is fine: a DMN output column that feeds an operator (operators.VOCABULARY,
-e.g. reward_scope) names the operator's own words. Demo seeding (workflows/demo.py) drives the demo model and is exempt, as are migrations
-(history). Each hit is printed as file:line value.
+e.g. reward_scope) names the operator's own words. Demo seeding (workflows/demo.py) drives the demo model and
+is exempt, as are migrations (history). Each hit is printed as file:line value.
 """
 
 from __future__ import annotations

@@ -68,7 +68,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     # Database, mail, audit anchors, filing exchange; the schema at the newest migration (upgraded here
     # outside production; in production only `zhaoshang db upgrade` migrates, and a stale schema stops us).
     _start_data(app.config)
-    # Operations: /healthz, /readyz, /metrics, request ids, JSON access lines, the 503 page (webapp/health.py).
+    # Operations: /healthz, /readyz, /metrics, request ids, JSON access lines, the 503 page
+    # (webapp/health.py).
     from webapp import health
     health.init_app(app)
     _extensions(app)

@@ -14,6 +14,7 @@ def load_config(overrides: dict | None = None) -> dict:
 
 
 def start_service(config) -> None:
-    """Bind the service to the configuration and check (production) or bring (otherwise) the schema to head."""
+    """Bind the service to the configuration and check (production) or bring (otherwise) the schema to
+    head."""
     bind(config)
     ensure_schema(config)

@@ -1,11 +1,12 @@
 """Service-task operations of the tracking after signing (履约跟踪, ).
 
 - `tracking_reminder_letter`: the timer `start_deadline_timer` fires when 6 months from the contract's
-  sign date have passed (《郴州市关于进一步加强招商引资工作的实施意见》 §3: 原则上合同签约到开工落地一般不超过6个月). If the responsible unit has
-  not reported the start of construction, the 项目推进提醒函 (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十二)) is generated as a PDF
-  (document_service.reminder_letter, audited with its SHA-256), kept as an attachment of the project,
-  and sent to the responsible unit: its users are notified, and the BPMN then offers them the task
-  reply_reminder (their inbox).
+  sign date have passed (《郴州市关于进一步加强招商引资工作的实施意见》 §3: 原则上合同签约到开工落地一般不超
+  过6个月). If the responsible unit has not reported the start of construction, the 项目推进提醒函 (《湘西自治
+  州优势产业精准招商行动计划（2023—2025年）》 §(十二)) is generated as a PDF
+  (document_service.reminder_letter, audited with its SHA-256), kept as an attachment of the project, and sent
+  to the responsible unit: its users are notified, and the BPMN then offers them the task reply_reminder
+  (their inbox).
 - `rewards_record`: after each tracking report the DMN bpmn/rewards.dmn says what the project has
   earned from that report's figures (湖南省商务厅《关于发挥境内外商协会和校友会作用促进湖南招商引资工作的
   实施办法（试行）》§四(二)3; 《郴州市关于进一步加强招商引资工作的实施意见》§6, §11); the ledger
@@ -112,8 +113,10 @@ def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str
                             size=len(pdf), sha256=digest, version=(latest or 0) + 1, uploaded_by_id=None)
         session.add(letter)
         session.flush()
-        # The host site is the addressee (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十二): 项目所在县市、园区); a major project's
-        # 主体责任部门 of the "五个一" (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九)) is told as well.
+        # The host site is the addressee (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十二): 项目
+        # 所在县市、园区); a major project's 主体责任部门 of the "五个一" (《湘西自治州优势产业精准招商行动计
+        # 划（2023—2025年）》 §(九)) is told
+        # as well.
         codes = [c for c in dict.fromkeys([addressee, data.get("responsible_department")]) if c]
         users = unit_users(session, instance.county_id, codes)
         notify(session, users,
@@ -313,9 +316,9 @@ def project_rewards(session: Session, instance_id: int) -> list[dict]:
 
 
 def tracking_view(session: Session, instance: ProcessInstance, data: dict) -> dict | None:
-    """What the project page shows after signing: the "五个一" of a major project (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九),
-    《郴州市关于进一步加强招商引资工作的实施意见》 §3), the start deadline, the latest tracking report, letters sent and rewards granted.
-    None before the contract is signed."""
+    """What the project page shows after signing: the "五个一" of a major project (《湘西自治州优势产业精准招
+    商行动计划（2023—2025年）》 §(九), 《郴州市关于进一步加强招商引资工作的实施意见》 §3), the start deadline,
+    the latest tracking report, letters sent and rewards granted. None before the contract is signed."""
     signed = signed_on(session, instance)
     if signed is None:
         return None

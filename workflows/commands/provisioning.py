@@ -1,6 +1,7 @@
 """Setting up a deployment from a county's own lists: the prefecture, its counties and their units from
 a table shaped like the annex of 南政发〔2022〕6号 (县, 单位代码, 单位名称, 类别), the administrators, and
-staff (用户名, 姓名, 单位代码, 角色). Used by `zhaoshang init` and `zhaoshang import-users` (workflows/cli.py).
+staff (用户名, 姓名, 单位代码, 角色). Used by `zhaoshang init` and `zhaoshang import-users`
+(workflows/cli.py).
 
 Tables are CSV (UTF-8, or GB18030 as Excel writes it on a Chinese Windows) or XLSX (the first sheet), with
 a header row. Every row is checked before anything is written; bad rows are reported with their row
@@ -26,8 +27,8 @@ from workflows.services.user_service import hash_password
 
 ACTOR = "命令行 command line"
 
-# 类别 as the annex names it (南政发〔2022〕6号 附件: 综合协调单位, 产业招商单位, 项目落户地, 鼓励招商单位), or the
-# system's own unit kinds in Chinese or English.
+# 类别 as the annex names it (南政发〔2022〕6号 附件: 综合协调单位, 产业招商单位, 项目落户地, 鼓励招商单位),
+# or the system's own unit kinds in Chinese or English.
 UNIT_KINDS = {
     "综合协调单位": "bureau", "产业招商单位": "department", "项目落户地": "host_site", "鼓励招商单位": "department",
     "牵头单位": "bureau", "部门": "department", "落户地": "host_site", "办公室": "office",
@@ -66,7 +67,8 @@ class RowErrors(Exception):
 
 
 def read_table(path: Path, columns: dict[str, tuple[str, ...]], optional: set[str] = frozenset()) -> list[tuple[int, dict]]:
-    """The rows of a CSV or XLSX file as (row number, {column key: text}), header names matched to `columns`."""
+    """The rows of a CSV or XLSX file as (row number, {column key: text}), header names matched to
+    `columns`."""
     if not path.is_file():
         raise Refused(f"找不到文件 {path} / no such file")
     if path.suffix.lower() in (".xlsx", ".xlsm"):

@@ -195,7 +195,8 @@ def _tracking(fact: ProjectFacts, reports: list[TaskRecord]) -> None:
 # --- the dashboard -----------------------------------------------------------------------------
 
 def _heatmap(s: Session, waiting: dict[str, dict], counties: list[Organisation]) -> str | None:
-    # One county: the diagram of the process it runs (counties may run different variants); several: the newest.
+    # One county: the diagram of the process it runs (counties may run different variants); several: the
+    # newest.
     version = (model_store.bound_version(s, counties[0].id, INVESTMENT) if len(counties) == 1 else None) \
         or model_store.newest_version(s, INVESTMENT)
     if version is None:

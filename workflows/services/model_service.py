@@ -1,4 +1,5 @@
-"""Process-model versions: deploy processes and bind them to counties (administrators), list them and\ncompare two (auditors)."""
+"""Process-model versions: deploy processes and bind them to counties (administrators), list them and
+compare two (auditors)."""
 from __future__ import annotations
 
 import difflib

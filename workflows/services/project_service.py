@@ -83,7 +83,8 @@ def register(s: Session, actor: Actor, version: ModelVersion, values: dict, *, c
 def _same_investor(s: Session, investor: str, county_id: int, unit_id: int,
                    exclude: int | None) -> list[DuplicateLeadView]:
     """Leads for the same investor registered by another unit of the same prefecture (抢商争商,
-    《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九)); only the county and unit are told, not the other project's content."""
+    《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九)); only the county and unit are told, not
+    the other project's content."""
     key = _normalise(investor)
     county = s.get(Organisation, county_id)
     if not key or county is None:

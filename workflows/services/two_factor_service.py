@@ -25,7 +25,8 @@ def enabled(user_id: int) -> bool:
 
 
 def enrolment(actor: Actor) -> dict:
-    """A new secret to enrol (kept until confirmed), its otpauth:// address and the QR code as an SVG data URI."""
+    """A new secret to enrol (kept until confirmed), its otpauth:// address and the QR code as an SVG data
+    URI."""
     with transaction() as s:
         user = s.get_one(User, actor.id)
         if not user.totp_secret or not user.totp_enabled:
