@@ -196,9 +196,7 @@ def record_rewards(session: Session, instance: ProcessInstance, data: dict) -> d
         due = _cents(reward["due"])
         unique_key = None
         if scope in ONE_OFF_SCOPES:
-            granted_before = any(k == kind for k, _ in mine)  # a one-off reward is kept, never granted again
-            may, unique_key, refused = (False, None, []) if granted_before else \
-                _may_take_one_off(session, instance, kind, scope, reward, year)
+            may, unique_key, refused = _may_take_one_off(session, instance, mine, kind, scope, reward, year)
             report += refused
             if not may:
                 continue
@@ -244,10 +242,12 @@ def _no_longer_earned(mine: dict[tuple[str, int], RewardGrant], rewards: dict, y
             if y == year and kind not in rewards and row.scope not in ONE_OFF_SCOPES and row.due_cents]
 
 
-def _may_take_one_off(session: Session, instance: ProcessInstance, kind: str, scope: str, reward: dict,
-                      year: int) -> tuple[bool, str | None, list[dict]]:
-    """Whether the project may take a one-off reward it has not had, under which unique key, and the
-    line for the report when another project took it first."""
+def _may_take_one_off(session: Session, instance: ProcessInstance, mine: dict[tuple[str, int], RewardGrant],
+                      kind: str, scope: str, reward: dict, year: int) -> tuple[bool, str | None, list[dict]]:
+    """Whether the project may take a one-off reward, under which unique key, and the line for the report
+    when another project took it first."""
+    if any(k == kind for k, _ in mine):
+        return False, None, []  # a one-off reward, granted before: kept, never again
     if scope != "first_in_prefecture":
         return True, None, []
     unique_key, refused = _claim_first_in_prefecture(session, instance, kind, reward, year)
