@@ -51,8 +51,13 @@ fuzz: install
 	ZS_FUZZ_EXAMPLES=$(ZS_FUZZ_EXAMPLES) ZS_FUZZ_API_EXAMPLES=$(ZS_FUZZ_API_EXAMPLES) $(BIN)/python -m pytest -q -rs \
 		-p no:cacheprovider tests/test_fuzz.py tests/test_service_api.py -k "fuzz or malformed"
 
+# Style and types: ruff's rules (pyproject.toml [tool.ruff.lint]), ruff's layout, mypy on the engine and
+# the services ([tool.mypy]). `ruff format $(LINT_PATHS)` and `ruff check --fix $(LINT_PATHS)` repair most.
+LINT_PATHS = workflows webapp tests bench
 lint: install
-	$(BIN)/ruff check workflows webapp tests
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy
 
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k form_text -k N_ --no-location -o webapp/translations/messages.pot .

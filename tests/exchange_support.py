@@ -112,7 +112,8 @@ class Prefecture:
         self.process = None
 
     def scheduler_once(self) -> str:
-        """`python -m workflows.commands.scheduler --once` against the prefecture's database: sends its outbox."""
+        """`python -m workflows.commands.scheduler --once` against the prefecture's database: sends its
+        outbox."""
         result = subprocess.run([sys.executable, "-m", "workflows.commands.scheduler", "--once"], cwd=ROOT, env=self.env,
                                 capture_output=True, text=True, timeout=120, check=False)
         assert result.returncode == 0, result.stderr[-3000:]

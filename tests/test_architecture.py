@@ -75,12 +75,7 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
             elif other in stack:
                 low[node] = min(low[node], index[other])
         if low[node] == index[node]:
-            component = []
-            while True:
-                other = stack.pop()
-                component.append(other)
-                if other == node:
-                    break
+            component = _pop_component(stack, node)
             if len(component) > 1:
                 found.append(sorted(component))
 
@@ -88,6 +83,16 @@ def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
         if node not in index:
             visit(node)
     return found
+
+
+def _pop_component(stack: list[str], root: str) -> list[str]:
+    """The modules on the stack down to the component's root, taken off it."""
+    component = []
+    while True:
+        other = stack.pop()
+        component.append(other)
+        if other == root:
+            return component
 
 
 def test_no_import_cycles_among_the_modules_of_workflows_and_webapp():

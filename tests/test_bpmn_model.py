@@ -244,7 +244,8 @@ def complete(wf, task_id, **overrides):
 
 
 def review_departments_round(wf, decisions=None):
-    """Complete every READY department_review instance; decisions: {unit code: (decision, conditions, reasons)}."""
+    """Complete every READY department_review instance; decisions: {unit code: (decision, conditions,
+    reasons)}."""
     decisions = decisions or {}
     tasks = [t for t in ready_user_tasks(wf) if t.task_spec.bpmn_id == 'department_review']
     assert tasks, f'no department_review READY: {ready_ids(wf)}'
@@ -383,7 +384,9 @@ def test_user_tasks_have_form_properties(specs, bpmn_tree):
         assert due == {'prefecture_review': 5, 'track_progress': 5, 'reply_reminder': 10}.get(
             task_id, 5 if task_id in MULTI_INSTANCE else 3)
         assert task_spec.bpmn_name  # Chinese task name
-    props = lambda t: spec.task_specs[t].extensions['properties']
+    def props(t):
+        return spec.task_specs[t].extensions['properties']
+
     assert props('department_review [child]')['unitField'] == 'department'
     assert props('review_materials')['unitField'] == 'host_site'
     assert props('supplement_lead')['assigneeField'] == 'started_by'
@@ -574,9 +577,9 @@ def dmn_result(decision_id, data):
     return engine.result(task)
 
 
-# Worked out by hand from 《郴州市关于进一步加强招商引资工作的实施意见》§9 (内资 2亿元以上、外资 3000万美元以上,
-# inclusive, one threshold per currency) and 衡政办发〔2025〕11号《推进招商引资机制改革实施方案》§19 (the classes;
-# 重点 at 1亿元 / 1500万美元 is the county default of bpmn/project_class.dmn).
+# Worked out by hand from 《郴州市关于进一步加强招商引资工作的实施意见》§9 (内资 2亿元以上、外资 3000万美元以
+# 上, inclusive, one threshold per currency) and 衡政办发〔2025〕11号《推进招商引资机制改革实施方案》§19 (the
+# classes; 重点 at 1亿元 / 1500万美元 is the county default of bpmn/project_class.dmn).
 @pytest.mark.parametrize('amount_wan, currency, amount_usd_wan, expected', [
     (19999.99, 'CNY', None, '重点'),
     (20000, 'CNY', None, '重大'),      # 2亿元 reached (§9 "以上" includes it)

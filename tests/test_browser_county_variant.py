@@ -1,9 +1,10 @@
 """Each demo county's own staff take a 一般 project through the process variant their county runs, in the
 browser: 南县 the full route of 南政发〔2022〕6号 §(九), 桃江县 its county variant (docs/process.md "County
-variants": filing with the prefecture right after the joint review, 《湘西自治州优势产业精准招商行动计划（2023—2025年）》
-§(十三); no review meeting for a 一般 project, 衡政办发〔2025〕11号 §19) in headless Chromium, with CSRF protection on:
-each person signs in, finds the task in their inbox, claims it when it is offered to several, fills the form
-and submits it, until the project is signed and waits for its first tracking report."""
+variants": filing with the prefecture right after the joint review, 《湘西自治州优势产业精准招商行动计划
+（2023—2025年）》 §(十三); no review meeting for a 一般 project, 衡政办发〔2025〕11号 §19) in headless
+Chromium, with CSRF protection on: each person signs in, finds the task in their inbox, claims it when it is
+offered to several, fills the form and submits it, until the project is signed and waits for its first
+tracking report."""
 from __future__ import annotations
 
 import pytest
@@ -26,7 +27,8 @@ SIGNING = {**DEMO_ANSWERS["signing"], "contract_number": "XB-2026-001"}
 SCREEN = {**DEMO_ANSWERS["screening"], "confirmed_class": "一般"}
 NEGOTIATE = {**DEMO_ANSWERS["negotiation"], "amount_wan": "3000"}
 
-# (who, task name shown in the inbox, answers) in the order each county's process offers them for a 一般 project.
+# (who, task name shown in the inbox, answers) in the order each county's process offers them for a 一般
+# project.
 ROUTES = {
     "桃江县": [  # the county variant: the filing right after the joint review, three departments, no meeting
         (STAFF["screening_team"], "研判专班初审", SCREEN),

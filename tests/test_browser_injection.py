@@ -1,7 +1,7 @@
 """Script payloads in every name a user can type (projects, investors, industries, units, users,
-counties) never run, and the pages' own scripts all pass the Content-Security-Policy: the pages that show them — dashboard with its charts and heatmap, ledgers,
-inbox, project list and page, audit pages with the replay diagram, administration — are opened in
-headless Chromium with a dialog listener, and no alert ever opens."""
+counties) never run, and the pages' own scripts all pass the Content-Security-Policy: the pages that show them
+— dashboard with its charts and heatmap, ledgers, inbox, project list and page, audit pages with the replay
+diagram, administration — are opened in headless Chromium with a dialog listener, and no alert ever opens."""
 from __future__ import annotations
 
 import pytest

@@ -78,8 +78,8 @@ def test_the_app_the_scheduler_and_every_command_use_the_same_database_and_check
     with sqlite3.connect(instance / "zhaoshang.sqlite3") as conn:
         actions = [a for (a,) in conn.execute("SELECT action FROM audit_event ORDER BY id")]
     assert len(actions) == events and actions[-2:] == ["signed_in", "password_changed"] and "system_initialised" in actions
-    # deploy_model finds the administrator, and the shipped models init deployed there (nothing new to deploy);
-    # verify reads the same chain and checks the scheduler's checkpoint.
+    # deploy_model finds the administrator, and the shipped models init deployed there (nothing new to
+    # deploy); verify reads the same chain and checks the scheduler's checkpoint.
     deployed = _module(env, elsewhere, "workflows.commands.deploy_model", str(ROOT), "--by", "sysadmin", "--note", "same db")
     assert deployed.returncode == 1 and "与已部署的版本 v1" in deployed.stderr, deployed.stderr
     verified = _module(env, elsewhere, "workflows.commands.verify")

@@ -1,5 +1,5 @@
-"""The second process: investor complaints (《郴州市关于进一步加强招商引资工作的实施意见》 §15), driven through the same inbox, deadlines
-and operations as the investment projects."""
+"""The second process: investor complaints (《郴州市关于进一步加强招商引资工作的实施意见》 §15), driven
+through the same inbox, deadlines and operations as the investment projects."""
 from __future__ import annotations
 
 from flow_support import do_task, login, project_page, ready_tasks, status_of

@@ -85,26 +85,34 @@ def servers(pg_module, tmp_path_factory):
     try:
         deadline = time.monotonic() + 90
         for proc, url in zip(procs, urls, strict=True):
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"gunicorn exited: {proc.stderr.read().decode()[-2000:]}")
-                try:
-                    if _http().get(f"{url}/login", timeout=30).status_code == 200:
-                        break
-                except (requests.ConnectionError, requests.Timeout):
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail("gunicorn did not answer within 90 s")
-                time.sleep(0.3)
+            _wait_until_answering(proc, url, deadline)
         yield urls
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        _stop(procs)
+
+
+def _wait_until_answering(proc: subprocess.Popen, url: str, deadline: float) -> None:
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"gunicorn exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            if _http().get(f"{url}/login", timeout=30).status_code == 200:
+                return
+        except (requests.ConnectionError, requests.Timeout):
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail("gunicorn did not answer within 90 s")
+        time.sleep(0.3)
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def _http() -> requests.Session:

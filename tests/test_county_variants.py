@@ -1,9 +1,9 @@
 """Two county variants of the investment-project process (docs/process.md "County variants"), each bound to
 one demo county by the model itself (process property `shippedFor`): 南县 runs the full route of
-南政发〔2022〕6号 §(九); 桃江县 runs the 湘西州-style variant — the filing with the prefecture right after the joint
-review (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三)), departments and meetings by class
-(衡政办发〔2025〕11号 §19). Both are driven end to end over HTTP by each county's own demo staff, and the task
-sequences are compared with the documented differences."""
+南政发〔2022〕6号 §(九); 桃江县 runs the 湘西州-style variant — the filing with the prefecture right after the
+joint review (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三)), departments and meetings by
+class (衡政办发〔2025〕11号 §19). Both are driven end to end over HTTP by each county's own demo staff, and
+the task sequences are compared with the documented differences."""
 from __future__ import annotations
 
 import pytest
@@ -62,7 +62,7 @@ def drive(app, client, staff, instance_id: int, answers: dict[str, dict] | None 
         task_id, spec, unit = tasks[0]
         if spec == "department_review":
             departments = sorted(u for _t, s, u in tasks if s == spec)
-            for tid, s, u in tasks:
+            for tid, _s, u in tasks:
                 do_task(client, staff["dept"][u], tid, DEMO_ANSWERS["department_review"])
         else:
             user = staff["host"][unit] if spec in HOST_TASKS else staff["who"][spec]
@@ -101,8 +101,9 @@ def test_each_demo_county_runs_its_own_variant(app):
 
 
 def test_general_project_full_route_and_xiangxi_route_differ_as_documented(app, client):
-    """一般, no 一事一议: 南县 reviews with all five departments, holds the review meeting and files after contract
-    review; 桃江县 asks three departments, files right after the joint review, skips the review meeting."""
+    """一般, no 一事一议: 南县 reviews with all five departments, holds the review meeting and files after
+    contract review; 桃江县 asks three departments, files right after the joint review, skips the review
+    meeting."""
     nx = register(client, NANXIAN, amount_wan="3000", project_name="南县农机配件项目", investor="甲机械公司")
     tj = register(client, TAOJIANG, amount_wan="3000", project_name="桃江竹木加工项目", investor="乙竹业公司")
     general = {"screening": {"confirmed_class": "一般"}, "negotiation": {"amount_wan": "3000"}}
@@ -129,8 +130,8 @@ def test_general_project_full_route_and_xiangxi_route_differ_as_documented(app, 
 
 @pytest.mark.parametrize("special_terms", [False, True])
 def test_key_project_meetings(app, client, special_terms):
-    """重点: the review meeting in both; with 一事一议 the full route adds the executive meeting, the 湘西州-style
-    route does not (the terms are filed upward with the filing)."""
+    """重点: the review meeting in both; with 一事一议 the full route adds the executive meeting, the 湘西州
+    -style route does not (the terms are filed upward with the filing)."""
     key = {"screening": {"confirmed_class": "重点"},
            "negotiation": {"amount_wan": "12000", "special_terms": "true" if special_terms else "false",
                            "special_terms_detail": "固定资产投资奖励一事一议" if special_terms else None}}

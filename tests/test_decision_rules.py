@@ -4,9 +4,11 @@ rule says in its own words what is wrong — all declared in the model (forms/*.
 the PDFs print equals what was submitted.
 
 Policy clauses:
-- 研判专班初审 checks the access barriers (外商投资准入负面清单, 产业政策, 生态红线, 国土空间规划, 能耗) before a
-  lead goes on (衡政办发〔2025〕11号《推进招商引资机制改革实施方案》§19): 通过 needs every one of them.
-- 合同合法性审查 and 公平竞争审查 of incentive clauses (衡政办发〔2025〕11号 §13): the legal reviewer's 通过 needs both.
+- 研判专班初审 checks the access barriers (外商投资准入负面清单, 产业政策, 生态红线, 国土空间规划, 能耗)
+  before a lead goes on (衡政办发〔2025〕11号《推进招商引资机制改革实施方案》§19): 通过 needs every one of
+  them.
+- 合同合法性审查 and 公平竞争审查 of incentive clauses (衡政办发〔2025〕11号 §13): the legal reviewer's 通过
+  needs both.
 - Each currency has its own 重大 threshold (《郴州市关于进一步加强招商引资工作的实施意见》§9).
 """
 from __future__ import annotations

@@ -195,7 +195,8 @@ FORM = "forms/department_review-schema.json"
     # A field the task's form does not have.
     (BPMN, lambda t: t.replace('name="decisionField" value="contract_decision"', 'name="decisionField" value="verdict"'),
      "流程 investment_project 的任务 合同审签（contract_review） 的 decisionField 指向的字段 verdict 不在表单"),
-    # Department opinions whose answers mean nothing declared, an answer the field cannot take, an unknown meaning.
+    # Department opinions whose answers mean nothing declared, an answer the field cannot take, an unknown
+    # meaning.
     (FORM, lambda t: t.replace('"x-outcomes"', '"x-meanings"'), "须声明 decisionField，并在表单该字段上以 x-outcomes"),
     (FORM, lambda t: t.replace('"同意": "agree"', '"赞成": "agree"'),
      "的表单字段 review_decision 的 x-outcomes 中的答案“赞成”不是该字段的选项"),

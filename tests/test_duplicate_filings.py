@@ -1,6 +1,7 @@
-"""Duplicate signing (严禁乱签约、重复签约, 《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三)): the prefecture sees when a filing matches
-an earlier filing of any of its counties (same investor after normalising, same or similar project)
-and accepts such a filing only with an explicit confirmation and a reason, which is audited."""
+"""Duplicate signing (严禁乱签约、重复签约, 《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三)):
+the prefecture sees when a filing matches an earlier filing of any of its counties (same investor after
+normalising, same or similar project) and accepts such a filing only with an explicit confirmation and a
+reason, which is audited."""
 from __future__ import annotations
 
 import base64

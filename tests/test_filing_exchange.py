@@ -1,5 +1,6 @@
 """The filing API between two deployments on loopback: a county deployment (this process) files with
-a separate prefecture deployment (a subprocess with its own database) — 《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三)."""
+a separate prefecture deployment (a subprocess with its own database) — 《湘西自治州优势产业精准招商行动计
+划（2023—2025年）》 §(十三)."""
 from __future__ import annotations
 
 import base64
@@ -281,8 +282,9 @@ def test_malformed_bodies_are_refused_with_400_in_chinese(api_prefecture):
 
 
 def test_special_terms_are_also_filed_with_the_next_higher_government(app):
-    """一事一议 (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三)): a second filing target, 市/州人民政府, recorded by the county and
-    shown on the project page and to the prefecture (embedded deployment)."""
+    """一事一议 (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三)): a second filing target, 市/州
+    人民政府, recorded by the county and shown on the project page and to the prefecture (embedded
+    deployment)."""
     from flow_support import login
 
     client = app.test_client()

@@ -56,7 +56,8 @@ CONTRACT = {
     "prefecture_review": {"prefecture_decision", "prefecture_opinion"},
     "revise_filing": {"revise_note"},
     "signing": {"contract_number", "sign_date", "signatories", "signing_place", "signing_opinion",
-                # the "五个一" of a major project (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九)) and what the rewards need
+                # the "五个一" of a major project (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(
+                # 九)) and what the rewards need
                 "project_class", "currency", "sector", "chain_project", "investor_origin",
                 "lead_leader", "responsible_department", "task_force", "advance_plan"},
     # after signing (履约跟踪, )
@@ -447,7 +448,8 @@ FIVE_ONES = {"lead_leader": "常务副县长 李卫东", "responsible_department
 
 
 def test_a_major_project_needs_its_five_ones_at_signing():
-    """《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九): 一名牵头领导、一个主体责任部门、一个工作专班、一套落地推进方案 (《郴州市关于进一步加强招商引资工作的实施意见》 §3: "五个一")."""
+    """《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九): 一名牵头领导、一个主体责任部门、一个工
+    作专班、一套落地推进方案 (《郴州市关于进一步加强招商引资工作的实施意见》 §3: "五个一")."""
     data = {"contract_number": "NX-2025-001", "sign_date": "2025-06-18", "signatories": "县长；董事长",
             "sector": "工业", "project_class": "重大"}
     assert is_valid("signing", {**data, **FIVE_ONES})

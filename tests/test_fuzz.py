@@ -81,7 +81,7 @@ def _schema_fields() -> list[str]:
 def _role_for(method: str, rule: str) -> str:
     """The first role the table lets through (anything but a redirect to sign in or 403), else the lead."""
     row = TABLE[(method, rule)]
-    for role, status in zip(ROLES, row):
+    for role, status in zip(ROLES, row, strict=True):
         if role != "anonymous" and status not in (302, 401, 403):
             return role
     return "zhaoshang"

@@ -29,10 +29,12 @@ def test_major_project_goes_through_every_stage_to_signing(app, client):
     pid = register_lead(client)
     assert _specs(app, pid) == ["screening"]
     units = _through_joint_review(app, client, pid)
-    # 《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三): 发改、生态环境、自然资源、商务、工信 review every project.
+    # 《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三): 发改、生态环境、自然资源、商务、工信
+    # review every project.
     assert {"fgj", "sthj", "zrzyj", "swj", "kgxj"} <= set(units)
     steps(app, client, pid, "review_materials", "pre_review", "review_meeting")
-    # 重大 (≥ 2 亿元, 《郴州市关于进一步加强招商引资工作的实施意见》 §9) goes to the county executive meeting (南政发〔2022〕6号 §(九)).
+    # 重大 (≥ 2 亿元, 《郴州市关于进一步加强招商引资工作的实施意见》 §9) goes to the county executive meeting
+    # (南政发〔2022〕6号 §(九)).
     assert _specs(app, pid) == ["executive_meeting"]
     steps(app, client, pid, "executive_meeting", "contract_review", "approve_filing", "prefecture_review")
     assert _specs(app, pid) == ["signing"]

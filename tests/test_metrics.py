@@ -121,7 +121,8 @@ def test_the_dashboard_counts_projects_driven_through_the_service(database):
     seed_projects()
     d = metrics_service.dashboard(actor("zhuren"))
     funnel = {r["key"]: r["count"] for r in d["funnel"]}
-    # 南县's five demo projects: one signed, one at the prefecture, one in joint review, one lead, one rejected.
+    # 南县's five demo projects: one signed, one at the prefecture, one in joint review, one lead, one
+    # rejected.
     assert funnel["lead"] == 5 and funnel["screened"] == 3 and funnel["reviewed"] == 3
     assert funnel["filed"] == 1 and funnel["signed"] == 1
     assert d["signed_totals"]["count"] == 1 and d["signed_totals"]["cny_wan"] == 25000

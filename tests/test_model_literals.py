@@ -4,8 +4,8 @@ model, never as a string literal of workflows/ or webapp/ (Python by AST, Jinja 
 A capability (filing, tracking, the joint-review summary, the funnel ...) is something a model opts into
 with an extension property, a service-task operator or form-schema metadata; the code reads those
 declarations. The reverse is fine: a DMN output column that feeds an operator (operators.VOCABULARY,
-e.g. reward_scope) names the operator's own words. Demo seeding (workflows/demo.py) drives the demo model and is exempt, as are migrations
-(history). Each hit is printed as file:line value.
+e.g. reward_scope) names the operator's own words. Demo seeding (workflows/demo.py) drives the demo model and
+is exempt, as are migrations (history). Each hit is printed as file:line value.
 """
 
 from __future__ import annotations
@@ -52,23 +52,36 @@ def _model_words() -> dict[str, str]:
             if tag in ELEMENTS and el.get("id"):
                 words.setdefault(el.get("id"), f"{path.name} {tag}")
     for path in sorted((ROOT / "bpmn").glob("*.dmn")):
-        for el in ElementTree.parse(path).iter():
-            tag = el.tag.removeprefix(DMN)
-            if tag == "decision" and el.get("id"):
-                words.setdefault(el.get("id"), f"{path.name} decision")
-            elif tag == "decisionTable":
-                columns = [o.get("name") for o in el.findall(f"{DMN}output")]
-                for rule in el.findall(f"{DMN}rule"):
-                    for column, entry in zip(columns, rule.findall(f"{DMN}outputEntry"), strict=False):
-                        text = (entry.findtext(f"{DMN}text") or "").strip()
-                        if len(text) >= 2 and text[0] == text[-1] == '"' and \
-                                text[1:-1] not in operators.VOCABULARY.get(column, ()):
-                            words.setdefault(text[1:-1], f"{path.name} output {column}")
+        for word, where in _dmn_words(path):
+            words.setdefault(word, where)
     for path in sorted((ROOT / "forms").glob("*-schema.json")):
         for value in _enumerated(json.loads(path.read_text(encoding="utf-8"))):
             words.setdefault(value, f"{path.name} enum/const")
     words.pop("", None)
     return words
+
+
+def _dmn_words(path: Path) -> list[tuple[str, str]]:
+    found = []
+    for el in ElementTree.parse(path).iter():
+        tag = el.tag.removeprefix(DMN)
+        if tag == "decision" and el.get("id"):
+            found.append((el.get("id"), f"{path.name} decision"))
+        elif tag == "decisionTable":
+            found += [(word, f"{path.name} output {column}") for word, column in _output_words(el)]
+    return found
+
+
+def _output_words(table) -> list[tuple[str, str]]:
+    """(quoted string, its output column) of a decision table's rules, the operators' vocabulary aside."""
+    columns = [o.get("name") for o in table.findall(f"{DMN}output")]
+    found = []
+    for rule in table.findall(f"{DMN}rule"):
+        for column, entry in zip(columns, rule.findall(f"{DMN}outputEntry"), strict=False):
+            text = (entry.findtext(f"{DMN}text") or "").strip()
+            if len(text) >= 2 and text[0] == text[-1] == '"' and text[1:-1] not in operators.VOCABULARY.get(column, ()):
+                found.append((text[1:-1], column))
+    return found
 
 
 def _enumerated(node):

@@ -1,9 +1,9 @@
 """Investment-attraction rewards (bpmn/rewards.dmn), computed from each tracking report's figures (task
 track_progress), against amounts worked out by hand from the policies' rates:
 
-- 湖南省商务厅《关于发挥境内外商协会和校友会作用促进湖南招商引资工作的实施办法（试行）》§四(二)3 ("§四(二)3" below):
-  商协会/校友会 projects (not 房地产, 金融类, 大型基础设施) with 当年实际到位资金 ≥ 2000 万元 earn 1‰ of that
-  year's funds; one association earns at most 100 万元 a year.
+- 湖南省商务厅《关于发挥境内外商协会和校友会作用促进湖南招商引资工作的实施办法（试行）》§四(二)3 ("§四(二)3"
+  below): 商协会/校友会 projects (not 房地产, 金融类, 大型基础设施) with 当年实际到位资金 ≥ 2000 万元 earn 1‰
+  of that year's funds; one association earns at most 100 万元 a year.
 - 《郴州市关于进一步加强招商引资工作的实施意见》§6 ("郴州 §6"): foreign direct investment ≥ 500 万美元
   (含 500 万美元) earns 1‰ of the paid-in foreign capital, below that 0.8‰ (万分之八); an investor from a
   country/region new to the city 5 万元 once.
@@ -49,7 +49,7 @@ def rewards(parser, **data) -> dict[str, float]:
     """{reward kind: amount due} the DMN gives for the data (no matching row: no outputs at all)."""
     task = SimpleNamespace(data={**BASE, **data}, workflow=SimpleNamespace(script_engine=restricted_engine()))
     result = parser.get_engine("rewards_decision", None).result(task)
-    return {k: d for k, d in zip(result.get("reward_kind", []), result.get("reward_due", []))}
+    return {k: d for k, d in zip(result.get("reward_kind", []), result.get("reward_due", []), strict=True)}
 
 
 # --- the table, row by row --------------------------------------------------------------------
@@ -173,8 +173,8 @@ ONE_PROJECT_REPORTS = [
 
 
 def test_a_projects_referral_reward_follows_each_reports_funds_rising_falling_and_across_the_year(database, clock):
-    """湖南省商务厅《关于发挥境内外商协会和校友会作用促进湖南招商引资工作的实施办法（试行）》§四(二)3: 1‰ of the
-    year's funds in place, from 2000 万元; every report recomputes it from its own figures."""
+    """湖南省商务厅《关于发挥境内外商协会和校友会作用促进湖南招商引资工作的实施办法（试行）》§四(二)3: 1‰ of
+    the year's funds in place, from 2000 万元; every report recomputes it from its own figures."""
     pid = signed("稻虾加工项目", source_org="深圳市湖南益阳商会")
     for on, funds, expected in ONE_PROJECT_REPORTS:
         report(clock, pid, on, funds_in_place_wan=funds, funds_this_year_wan=funds)
@@ -223,8 +223,8 @@ def test_the_yearly_cap_is_shared_again_across_an_associations_projects_whenever
 
 
 def test_the_business_referral_reward_comes_when_production_starts_after_reports_without_it(database, clock):
-    """《郴州市关于进一步加强招商引资工作的实施意见》§11: 以商招商, 产业配套/补链 project of ≥ 5000 万元: 10 万元
-    once after it starts production (the old ledger gave 0 for "not started" → "in production")."""
+    """《郴州市关于进一步加强招商引资工作的实施意见》§11: 以商招商, 产业配套/补链 project of ≥ 5000 万元: 10
+    万元 once after it starts production (the old ledger gave 0 for "not started" → "in production")."""
     pid = signed("电池配套项目", signing={"chain_project": "true"}, source_channel="以商招商",
                  source_org="南县某龙头企业")
     report(clock, pid, day("02-10"), funds_in_place_wan=3000, construction_started=False,
@@ -241,8 +241,8 @@ def test_the_business_referral_reward_comes_when_production_starts_after_reports
 def test_foreign_rewards_follow_the_paid_in_capital_and_a_new_country_is_rewarded_once_in_the_prefecture(
         database, clock):
     """《郴州市关于进一步加强招商引资工作的实施意见》§6: FDI ≥ 500 万美元 → 1‰ of the paid-in foreign capital
-    (项目累计; each year's row holds what is due beyond earlier years), below → 0.8‰; the first investor from a
-    country/region new to the city → 5 万元 once — not again for that project, nor for a later project from
+    (项目累计; each year's row holds what is due beyond earlier years), below → 0.8‰; the first investor from
+    a country/region new to the city → 5 万元 once — not again for that project, nor for a later project from
     the same country (typed with a stray space)."""
     usd = {"currency": "USD", "amount_wan": "4260", "amount_usd_wan": "600", "source_channel": "驻外招商机构",
            "source_org": ""}

@@ -105,7 +105,8 @@ TABLE = {
     ("GET", "/admin/api-tokens/"):            [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 403, 403],
     ("POST", "/admin/api-tokens/"):           [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422, 403, 403],
     ("POST", "/admin/api-tokens/<int:row_id>/revoke"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 404, 403, 403],
-    # The working-day calendar (放假 / 调休上班): the administrator; an empty entry is a 422, an unknown row a 404.
+    # The working-day calendar (放假 / 调休上班): the administrator; an empty entry is a 422, an unknown row a
+    # 404.
     ("GET", "/admin/calendar/"):              [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 200, 403, 403],
     ("POST", "/admin/calendar/"):             [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 422, 403, 403],
     ("POST", "/admin/calendar/<int:row_id>/delete"): [302, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 404, 403, 403],

@@ -1,5 +1,5 @@
-"""三权分立 (GB/T 22239-2019 8.1.4.2 访问控制): the system administrator keeps users, units, business roles and
-process models; the security administrator gives roles and lifts sign-in locks; the audit administrator
+"""三权分立 (GB/T 22239-2019 8.1.4.2 访问控制): the system administrator keeps users, units, business roles
+and process models; the security administrator gives roles and lifts sign-in locks; the audit administrator
 reads every log and changes nothing. No account holds two of these roles, none of them does business
 tasks, and every administrative action is in the audit log. From each role's side over HTTP."""
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Tracking after signing (履约跟踪, ): periodic reports by the responsible unit (衡政办发〔2025〕11号 §19:
 weekly for 重大, monthly for the others — bpmn/tracking_cadence.dmn), the 6-month limit from signing to
-the start of construction (《郴州市关于进一步加强招商引资工作的实施意见》 §3) with its 项目推进提醒函 (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十二)), the "五个一" of a
-major project (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九)), and the end of tracking when production starts. Time is moved, never slept.
+the start of construction (《郴州市关于进一步加强招商引资工作的实施意见》 §3) with its 项目推进提醒函 (《湘西
+自治州优势产业精准招商行动计划（2023—2025年）》 §(十二)), the "五个一" of a major project (《湘西自治州优势产
+业精准招商行动计划（2023—2025年）》 §(九)), and the end of tracking when production starts. Time is moved,
+never slept.
 """
 from __future__ import annotations
 
@@ -66,7 +68,8 @@ def specs(pid: int) -> list[str]:
 
 
 def start_deadline(sign_date: str, months: int = 6) -> datetime:
-    """When 《郴州市关于进一步加强招商引资工作的实施意见》 §3's limit has passed: 00:00 China time the day after sign date + 6 months (naive UTC)."""
+    """When 《郴州市关于进一步加强招商引资工作的实施意见》 §3's limit has passed: 00:00 China time the day
+    after sign date + 6 months (naive UTC)."""
     day = date.fromisoformat(sign_date)
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
@@ -104,7 +107,8 @@ def fire_tracking(pid: int, clock) -> datetime:
 def test_signing_reports_to_the_prefecture_and_starts_tracking(database):
     pid = signed_major()
     done = instance(pid)
-    # The signature still goes to the prefecture (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三)); the project now waits for its first report.
+    # The signature still goes to the prefecture (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十
+    # 三)); the project now waits for its first report.
     assert (done.status, done.stage, done.outcome) == ("running", "履约跟踪", None)
     with transaction() as s:
         assert s.scalar(select(Filing.state).where(Filing.instance_id == pid)) == "已签约"
@@ -149,7 +153,8 @@ def test_six_months_without_a_start_sends_the_reminder_letter_to_the_responsible
     pid = signed_major()
     sign_date = DEMO_ANSWERS["signing"]["sign_date"]
     deadline = start_deadline(sign_date)
-    # Not yet: the day the limit falls on still counts (《郴州市关于进一步加强招商引资工作的实施意见》 §3: 不超过6个月).
+    # Not yet: the day the limit falls on still counts (《郴州市关于进一步加强招商引资工作的实施意见》 §3: 不
+    # 超过6个月).
     clock(deadline - timedelta(minutes=1))
     fire_due_timers(deadline - timedelta(minutes=1))
     assert audited(pid, "reminder_letter_sent") == [] and notified("reminder_letter") == []

@@ -1,7 +1,8 @@
 """Two factors for administrators (OWASP ASVS 2.8; GB/T 22239-2019 8.1.4.1), from the user's side over HTTP:
 a role in ZS_TOTP_ROLES must enrol (QR code, confirm with a code, recovery codes shown once) before
 anything else; then a sign-in needs the password and a current code, a code works once, a recovery
-code works once; the security administrator resets a lost factor; other roles may enrol of their own accord."""
+code works once; the security administrator resets a lost factor; other roles may enrol of their own
+accord."""
 from __future__ import annotations
 
 import re

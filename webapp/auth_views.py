@@ -84,7 +84,8 @@ def totp():
 @bp.route("/me/totp", methods=["GET", "POST"])
 @login_required
 def totp_enrol():
-    """绑定动态口令: scan the QR code with an authenticator app, confirm with a code, keep the recovery codes."""
+    """绑定动态口令: scan the QR code with an authenticator app, confirm with a code, keep the recovery
+    codes."""
     errors, codes = {}, None
     if request.method == "POST":
         try:

@@ -1,4 +1,5 @@
-"""Investor complaints (《郴州市关于进一步加强招商引资工作的实施意见》 §15): list them, register one (the county commerce bureau)."""
+"""Investor complaints (《郴州市关于进一步加强招商引资工作的实施意见》 §15): list them, register one (the
+county commerce bureau)."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for

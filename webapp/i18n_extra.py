@@ -3,7 +3,8 @@
 
 Babel cannot see them in a `_()` call, so they are listed here with `N_` for `pybabel extract`
 (see babel.cfg and the Makefile's `translations` target). Keep this list in step with its sources:
-role names (workflows/roles.py), filing states (workflows/services/filing_operations.py), the dashboard's funnel stages (workflows/metrics.py) and the error messages of the service.
+role names (workflows/roles.py), filing states (workflows/services/filing_operations.py), the dashboard's
+funnel stages (workflows/metrics.py) and the error messages of the service.
 
 A model's own texts (task, stage and end-event names, form texts, DMN outputs) are not listed here:
 they come with the model, in its translation files (bpmn/<process>.<lang>.json, see
@@ -88,7 +89,8 @@ DYNAMIC_STRINGS = [
     N_("服务器未安装中文字体 Noto Serif CJK SC，无法生成 PDF 文书，请管理员安装 fonts-noto-cjk 后重试。"),
     # Bad input refused at the door (webapp/inputs.py, webapp/request_guards.py).
     N_("请求中含有不允许的空字符（NUL），请检查输入后重试。"), N_("日期须写成 YYYY-MM-DD，且在 2000 年至 2099 年之间。"),
-    # Names of what events record, on the audit replay page (workflows/services/audit_service.py EVENT_LABELS).
+    # Names of what events record, on the audit replay page (workflows/services/audit_service.py
+    # EVENT_LABELS).
     N_("流程版本"), N_("流程"), N_("备案记录编号"), N_("报送时审计链头哈希"), N_("办理岗位"), N_("办理部门"),
     N_("办理时限（工作日）"), N_("办理期限"), N_("办理人"), N_("理由"), N_("附言"), N_("对象"), N_("文件名"),
     N_("类型"), N_("大小（字节）"), N_("版本"), N_("备案号"), N_("报送轮次"), N_("状态"), N_("文号"), N_("退回至"),

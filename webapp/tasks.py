@@ -37,7 +37,8 @@ def _task_page(task_id: int, values=None, errors=None, message=None, status=200)
         values = forms.as_typed(view.schema, values)  # what was typed, nested as the form shows it
     extra = {}
     if view.claimed_by_me or view.sole_candidate:
-        # The sole candidate acts without claiming first: nobody to transfer to, but 退回 and 委派 are offered.
+        # The sole candidate acts without claiming first: nobody to transfer to, but 退回 and 委派 are
+        # offered.
         extra = {"transfer_to": task_operations.transfer_candidates(actor(), task_id) if view.claimed_by_me else [],
                  "return_to": task_operations.return_targets(actor(), task_id),
                  "delegate_to": task_service.delegate_candidates(actor())}

@@ -279,7 +279,8 @@ def metrics_read(actor: Actor) -> bool:
 
 
 def ledger_view(actor: Actor) -> bool:
-    """台账 (project, signed-project, overdue ledgers) on screen; the prefecture's rows are its filed projects."""
+    """台账 (project, signed-project, overdue ledgers) on screen; the prefecture's rows are its filed
+    projects."""
     return dashboard_view(actor)
 
 

@@ -41,7 +41,8 @@ def _china_year(year: int) -> holidays.HolidayBase:
 
 
 def is_working_day(day: date, entries: dict[date, bool] | None = None) -> bool:
-    """By the administrator's entry when there is one (`entries`, default the cached ones), else by `holidays`."""
+    """By the administrator's entry when there is one (`entries`, default the cached ones), else by
+    `holidays`."""
     entry = (_entries if entries is None else entries).get(day)
     if entry is not None:
         return entry
@@ -70,7 +71,8 @@ def working_days_between(start: datetime, end: datetime, entries: dict[date, boo
     return count
 
 
-# 签约到开工原则上不超过6个月 (《郴州市关于进一步加强招商引资工作的实施意见》 §3): the start-of-construction limit after signing.
+# 签约到开工原则上不超过6个月 (《郴州市关于进一步加强招商引资工作的实施意见》 §3): the start-of-construction
+# limit after signing.
 START_WITHIN_MONTHS = 6
 
 

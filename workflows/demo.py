@@ -1,4 +1,5 @@
-"""Demo organisations, users and projects: one prefecture with two counties (南政发〔2022〕6号 annex units)."""
+"""Demo organisations, users and projects: one prefecture with two counties (南政发〔2022〕6号 annex
+units)."""
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -14,7 +15,8 @@ from workflows.services.user_service import hash_password
 
 DEMO_PASSWORD = "Demo@2026"
 # Units of the second demo county (桃江县): the same departments, its own host site. Its investment projects
-# run the county variant shipped for it (the process property `shippedFor`, docs/process.md "County variants").
+# run the county variant shipped for it (the process property `shippedFor`, docs/process.md "County
+# variants").
 SECOND_COUNTY_UNITS = [
     ("swj", "县商务局", "bureau"),
     ("fgj", "县发展和改革局", "department"),
@@ -30,7 +32,8 @@ SECOND_COUNTY_UNITS = [
     ("jkq", "经济开发区", "host_site"),
 ]
 
-# username, display name, unit code, roles: 桃江县's staff, one per role of the process (mirrors COUNTY_USERS).
+# username, display name, unit code, roles: 桃江县's staff, one per role of the process (mirrors
+# COUNTY_USERS).
 SECOND_COUNTY_USERS = [
     ("tj_zhaoshang", "招商专员 范洁", "jkq", ["lead_officer"]),
     ("tj_shangwu", "商务局 程亮", "swj", ["commerce_bureau"]),
@@ -54,7 +57,8 @@ SECOND_COUNTY_USERS = [
 # The demo users seeded outside COUNTY_USERS (prefecture and second county), by username.
 PREFECTURE_USERS = ("shishangwu", *(u for u, *_ in SECOND_COUNTY_USERS))
 
-# Units of 南县 (南政发〔2022〕6号 附件: 县商务局 as 综合协调单位 and the 产业招商单位) plus host sites and offices.
+# Units of 南县 (南政发〔2022〕6号 附件: 县商务局 as 综合协调单位 and the 产业招商单位) plus host sites and
+# offices.
 COUNTY_UNITS = [
     ("swj", "县商务局（县投资促进服务中心）", "bureau"),
     ("fgj", "县发展和改革局", "department"),
@@ -142,7 +146,8 @@ DEMO_ANSWERS = {
     "signing": {"contract_number": "NX-2026-001", "sign_date": china_today().isoformat(),
                 "signatories": "南县人民政府；湖南洞庭食品有限公司", "signing_place": "南县", "signing_opinion": "签约完成。",
                 "sector": "农业", "chain_project": "true",
-                # "五个一" (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九)): required for 重大 projects, kept for the others too.
+                # "五个一" (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九)): required for 重大
+                # projects, kept for the others too.
                 "lead_leader": "县委常委、常务副县长 李卫东", "responsible_department": "kgxj",
                 "task_force": "科工信局、自然资源局、经开区管委会抽调5人组成项目工作专班",
                 "advance_plan": "签约后3个月内完成供地，6个月内开工，18个月内建成投产。"},
@@ -306,7 +311,8 @@ def seed_projects() -> None:
     # 6. The other county registers the same investor as project 1 (抢商争商 warning).
     start("tj_zhaoshang", confirm_duplicate=True, project_name="稻虾冷链物流园", host_site="jkq")
 
-    # 7. An investor complaint (《郴州市关于进一步加强招商引资工作的实施意见》 §15) waiting for 自然资源局's answer.
+    # 7. An investor complaint (《郴州市关于进一步加强招商引资工作的实施意见》 §15) waiting for 自然资源局's
+    # answer.
     from workflows.capabilities import complaint_service
 
     complaint_service.complaint_start(actor("shangwu"), {

@@ -168,27 +168,35 @@ def _coerce_value(prop: dict, path: str, submitted: dict, errors: dict[str, str]
         return {name: _coerce_value(sub, f"{path}{SEP}{name}", submitted, errors)
                 for name, sub in prop["properties"].items() if not sub.get("readOnly")}
     if kind == "array":
-        items = prop.get("items") or {}
-        if base_type(items) == "object":
-            rows = [_coerce_value(items, f"{path}{SEP}{i}", submitted, errors)
-                    for i in _row_indexes(submitted, path)]
-            rows = [r for r in rows if not _blank(r)]  # the empty row offered for a new entry
-            return rows or None
-        raw = submitted.get(path)
-        chosen = [str(v) for v in (raw if isinstance(raw, list) else [raw]) if v not in (None, "")]
-        if base_type(items) in ("integer", "number"):
-            try:
-                return [int(v) if base_type(items) == "integer" else float(v) for v in chosen] or None
-            except ValueError:
-                errors[path] = "请从选项中选择"
-                return chosen
-        return chosen or None
+        return _coerce_array(prop.get("items") or {}, path, submitted, errors)
     raw = _last(submitted.get(path))
     if kind == "boolean":
         if raw is None:  # an unticked box the form showed is 否; a field not sent takes the schema's default
             return False if path in _shown_booleans(submitted) else bool(prop.get("default", False))
         return raw in ("on", "true", "1", "是", True)
-    raw = ("" if raw is None else str(raw)).strip()
+    return _coerce_text(kind, ("" if raw is None else str(raw)).strip(), path, errors)
+
+
+def _coerce_array(items: dict, path: str, submitted: dict, errors: dict[str, str]) -> Any:
+    """Rows of a table (an array of objects), or the choices of a multiple choice."""
+    if base_type(items) == "object":
+        rows = [_coerce_value(items, f"{path}{SEP}{i}", submitted, errors)
+                for i in _row_indexes(submitted, path)]
+        rows = [r for r in rows if not _blank(r)]  # the empty row offered for a new entry
+        return rows or None
+    raw = submitted.get(path)
+    chosen = [str(v) for v in (raw if isinstance(raw, list) else [raw]) if v not in (None, "")]
+    if base_type(items) in ("integer", "number"):
+        try:
+            return [int(v) if base_type(items) == "integer" else float(v) for v in chosen] or None
+        except ValueError:
+            errors[path] = "请从选项中选择"
+            return chosen
+    return chosen or None
+
+
+def _coerce_text(kind: str | None, raw: str, path: str, errors: dict[str, str]) -> Any:
+    """A typed-in value: a number when the field is one, else the text (None when empty)."""
     if raw == "":
         return None
     try:

@@ -2,8 +2,9 @@
 signed amounts by dimension, 履约率 / 开工率 / 资金到位率, overdue work and the days each stage takes.
 
 workflows/services/metrics_service.py reads the facts from the database; tests feed hand-made ones.
-Seeds: 南政发〔2022〕6号 §(八) (月研判、季调度、年总结), 《湘西自治州优势产业精准招商行动计划（2023—2025年）》 goals and 衡政办发〔2025〕11号 §20 (签约额, 到位资金, 履约率,
-开工率, 资金到位率), 《郴州市关于进一步加强招商引资工作的实施意见》 §3 (signing → start of construction within 6 months).
+Seeds: 南政发〔2022〕6号 §(八) (月研判、季调度、年总结), 《湘西自治州优势产业精准招商行动计划（2023—2025年）》
+goals and 衡政办发〔2025〕11号 §20 (签约额, 到位资金, 履约率, 开工率, 资金到位率), 《郴州市关于进一步加强招商
+引资工作的实施意见》 §3 (signing → start of construction within 6 months).
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from datetime import date, datetime, timedelta
 from workflows import currencies
 from workflows.deadlines import START_WITHIN_MONTHS, add_months
 
-# Signing → start of construction within 6 months (《郴州市关于进一步加强招商引资工作的实施意见》 §3); the contract milestone 履约率 checks.
+# Signing → start of construction within 6 months (《郴州市关于进一步加强招商引资工作的实施意见》 §3); the
+# contract milestone 履约率 checks.
 
 # The funnel, from lead to producing. A project counts at the furthest step it ever reached (and so at
 # every step before it), once, however often it looped back on the way.
@@ -227,7 +229,8 @@ def as_of(period: Period, today: date) -> date:
 
 
 def rates(projects: list[ProjectFacts], period: Period, today: date) -> list[Rate]:
-    """履约率, 开工率, 资金到位率 on the day `as_of(period, today)` (cumulative: every project signed by then)."""
+    """履约率, 开工率, 资金到位率 on the day `as_of(period, today)` (cumulative: every project signed by
+    then)."""
     day = as_of(period, today)
     signed = [p for p in projects if p.has_reached("signed") and p.signed_on and p.signed_on <= day]
     due = [p for p in signed if p.start_deadline <= day]

@@ -20,6 +20,10 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from workflows import db
 
+# The instruments live apart from what reads the database, so the transaction (workflows/db.py) can time
+# itself without importing this module.
+from workflows.instruments import REGISTRY, REQUEST_SECONDS, STEP_SECONDS  # noqa: F401
+
 # Errors that mean "the database cannot be reached now" (server down or restarting, connection cut,
 # file missing or locked): the user gets a 503 page that needs no database, not a 500.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
@@ -27,10 +31,6 @@ DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
-
-# The instruments live apart from what reads the database, so the transaction (workflows/db.py) can time
-# itself without importing this module.
-from workflows.instruments import REGISTRY, REQUEST_SECONDS, STEP_SECONDS  # noqa: F401
 
 
 def readiness() -> tuple[bool, str]:

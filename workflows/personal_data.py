@@ -142,7 +142,8 @@ def _data_key(value: dict) -> bytes:
 
 
 def unseal(value: Any) -> Any:
-    """The clear value; a value that is not sealed is returned as it is. KeyMissing when it cannot be opened."""
+    """The clear value; a value that is not sealed is returned as it is. KeyMissing when it cannot be
+    opened."""
     if not is_sealed(value):
         return value
     try:

@@ -75,5 +75,6 @@ class RoleRegistry(Mapping):
 
 ROLES = RoleRegistry()
 
-# Who sees every project of their county (docs/domain.md: the commerce bureau, heads of office and leaders, auditors).
+# Who sees every project of their county (docs/domain.md: the commerce bureau, heads of office and leaders,
+# auditors).
 COUNTY_WIDE_READERS = {"commerce_bureau", "head_of_office", "vice_county_head", "exec_secretary", "auditor"}

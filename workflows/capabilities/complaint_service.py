@@ -1,6 +1,6 @@
-"""Investor complaints (《郴州市关于进一步加强招商引资工作的实施意见》 §15): registered by the county commerce bureau and answered by the
-responsible department within 7 working days. A BPMN process of its own (bpmn/investor_complaint.bpmn)
-run by the same inbox, deadlines and operations as the investment projects."""
+"""Investor complaints (《郴州市关于进一步加强招商引资工作的实施意见》 §15): registered by the county commerce
+bureau and answered by the responsible department within 7 working days. A BPMN process of its own
+(bpmn/investor_complaint.bpmn) run by the same inbox, deadlines and operations as the investment projects."""
 from __future__ import annotations
 
 from workflows import auth, forms

@@ -37,8 +37,9 @@ from workflows.services.lookups import unit_name
 from workflows.services.project_records import history, project_data
 
 KINDS = documents.KINDS
-# Signing → start of construction within 6 months (《郴州市关于进一步加强招商引资工作的实施意见》 §3: 原则上合同签约到开工落地一般不超过6个月).
-# How long the addressee of a 项目推进提醒函 has to report back: our default, not from the seeds.
+# Signing → start of construction within 6 months (《郴州市关于进一步加强招商引资工作的实施意见》 §3: 原则上合
+# 同签约到开工落地一般不超过6个月). How long the addressee of a 项目推进提醒函 has to report back: our
+# default, not from the seeds.
 REMINDER_REPLY_WORKING_DAYS = 10
 # Project data shown in a form's head rows, so not repeated in every opinion box.
 SUMMARY_KEYS = {"project_name", "investor", "industry", "amount_wan", "currency", "amount_usd_wan", "host_site",
@@ -99,8 +100,9 @@ def document_pdf(actor: Actor, instance_id: int, kind: str, addressee: str | Non
 
 def reminder_letter(s: Session, instance: ProcessInstance, addressee_code: str, days_overdue: int, *,
                     by: str = "system", address: str | None = None) -> tuple[str, bytes]:
-    """项目推进提醒函 (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十二)) to a responsible unit about a signed project that has not
-    started construction, inside the caller's transaction (a timer's engine step, for instance).
+    """项目推进提醒函 (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十二)) to a responsible unit
+    about a signed project that has not started construction, inside the caller's transaction (a timer's
+    engine step, for instance).
 
     `days_overdue` > 0: the letter says by how many days the start deadline (signing + 6 months) is
     past; 0 or less: how many days are left. Recorded in the audit log like every document.
@@ -466,7 +468,8 @@ def _days_overdue(s: Session, instance: ProcessInstance) -> int:
 
 def _addressee(s: Session, instance: ProcessInstance, code: str | None) -> Unit:
     """The responsible unit a reminder letter goes to: a unit of the project's county, by default its
-    host site (the 园区/乡镇 where it was to be built, 《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十二))."""
+    host site (the 园区/乡镇 where it was to be built, 《湘西自治州优势产业精准招商行动计划
+    （2023—2025年）》 §(十二))."""
     code = code or project_data(s, instance).get("host_site")
     unit = s.scalar(select(Unit).where(Unit.organisation_id == instance.county_id, Unit.code == (code or ""),
                                        Unit.active.is_(True)))

@@ -1,6 +1,6 @@
-"""Duplicate signing (严禁乱签约、重复签约, 《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三)): the prefecture flags a filing that
-matches an earlier filing of any of its counties — the same investor, and the same or a similar
-project — before it is accepted.
+"""Duplicate signing (严禁乱签约、重复签约, 《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三)):
+the prefecture flags a filing that matches an earlier filing of any of its counties — the same investor, and
+the same or a similar project — before it is accepted.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Service-task operations of the filing stage (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三): county projects are filed with the
-prefecture commerce bureau before signing; 严禁乱签约、重复签约).
+"""Service-task operations of the filing stage (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三):
+county projects are filed with the prefecture commerce bureau before signing; 严禁乱签约、重复签约).
 
 BPMN service tasks name these operations; the restricted script engine calls only what is here.
 """
@@ -43,8 +43,9 @@ def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str
             filing.submitted_at = filing.updated_at = utcnow()
         filing.duplicate_reason = None  # a new round is checked again
         if data.get("special_terms") and filing.special_state is None:
-            # 一事一议: also filed with the next-higher government (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三)); the county
-            # commerce bureau records when it is sent and the government's reference.
+            # 一事一议: also filed with the next-higher government (《湘西自治州优势产业精准招商行动计划
+            # （2023—2025年）》 §(十三)); the county commerce bureau records when it is sent and the
+            # government's reference.
             prefecture = session.get(Organisation, county.parent_id)
             filing.special_target, filing.special_state = f"{prefecture.name}人民政府", "待报送"
             filing.special_updated_at = utcnow()

@@ -1,11 +1,12 @@
 """Service-task operations of the tracking after signing (履约跟踪, ).
 
 - `tracking_reminder_letter`: the timer `start_deadline_timer` fires when 6 months from the contract's
-  sign date have passed (《郴州市关于进一步加强招商引资工作的实施意见》 §3: 原则上合同签约到开工落地一般不超过6个月). If the responsible unit has
-  not reported the start of construction, the 项目推进提醒函 (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十二)) is generated as a PDF
-  (document_service.reminder_letter, audited with its SHA-256), kept as an attachment of the project,
-  and sent to the responsible unit: its users are notified, and the BPMN then offers them the task
-  reply_reminder (their inbox).
+  sign date have passed (《郴州市关于进一步加强招商引资工作的实施意见》 §3: 原则上合同签约到开工落地一般不超
+  过6个月). If the responsible unit has not reported the start of construction, the 项目推进提醒函 (《湘西自治
+  州优势产业精准招商行动计划（2023—2025年）》 §(十二)) is generated as a PDF
+  (document_service.reminder_letter, audited with its SHA-256), kept as an attachment of the project, and sent
+  to the responsible unit: its users are notified, and the BPMN then offers them the task reply_reminder
+  (their inbox).
 - `rewards_record`: after each tracking report the DMN bpmn/rewards.dmn says what the project has
   earned from that report's figures (湖南省商务厅《关于发挥境内外商协会和校友会作用促进湖南招商引资工作的
   实施办法（试行）》§四(二)3; 《郴州市关于进一步加强招商引资工作的实施意见》§6, §11); the ledger
@@ -112,8 +113,10 @@ def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str
                             size=len(pdf), sha256=digest, version=(latest or 0) + 1, uploaded_by_id=None)
         session.add(letter)
         session.flush()
-        # The host site is the addressee (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十二): 项目所在县市、园区); a major project's
-        # 主体责任部门 of the "五个一" (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九)) is told as well.
+        # The host site is the addressee (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十二): 项目
+        # 所在县市、园区); a major project's 主体责任部门 of the "五个一" (《湘西自治州优势产业精准招商行动计
+        # 划（2023—2025年）》 §(九)) is told
+        # as well.
         codes = [c for c in dict.fromkeys([addressee, data.get("responsible_department")]) if c]
         users = unit_users(session, instance.county_id, codes)
         notify(session, users,
@@ -193,25 +196,14 @@ def record_rewards(session: Session, instance: ProcessInstance, data: dict) -> d
         due = _cents(reward["due"])
         unique_key = None
         if scope in ONE_OFF_SCOPES:
-            if any(k == kind for k, _ in mine):
-                continue  # a one-off reward, granted before: kept, never again
-            if scope == "first_in_prefecture":
-                unique_key = normalised_name(reward["unique_key"])
-                if not unique_key:
-                    continue
-                _lock(session, f"reward-once:{_prefecture_counties(session, instance.county_id)}:{kind}:{unique_key}")
-                holder = session.scalar(select(RewardGrant.instance_id).where(
-                    RewardGrant.kind == kind, RewardGrant.unique_key == unique_key,
-                    RewardGrant.county_id.in_(_prefecture_counties(session, instance.county_id))).limit(1))
-                if holder is not None:
-                    report.append({"kind": kind, "title": reward["title"], "amount_wan": 0, "due_wan": 0,
-                                   "reason": "该国别或地区已有项目获此奖励", "year": year})
-                    continue
+            may, unique_key, refused = _may_take_one_off(session, instance, mine, kind, scope, reward, year)
+            report += refused
+            if not may:
+                continue
         elif scope == "project":
             # Earned since signing: this year's row holds what is due beyond earlier years' rows.
             due = max(0, due - sum(r.due_cents for (k, y), r in mine.items() if k == kind and y < year))
         row = mine.get((kind, year))
-        recipient = (reward["recipient"] or "").strip() or "未填写"
         if row is None:
             if due <= 0:
                 continue
@@ -219,24 +211,65 @@ def record_rewards(session: Session, instance: ProcessInstance, data: dict) -> d
                               amount_cents=0, due_cents=0, capped=False)
             session.add(row)
             mine[(kind, year)] = row
-        row.scope, row.title, row.currency = scope, (reward["title"] or kind)[:60], reward["currency"] or currencies.home()
-        row.recipient, row.recipient_key = recipient[:200], normalised_name(recipient)[:200]
-        row.unique_key = unique_key[:200] if unique_key else row.unique_key
-        row.basis = (reward["basis"] or "")[:300]
-        row.cap_cents = _cents(reward["cap_wan"]) if reward["cap_wan"] is not None else None
+        _describe(row, kind, scope, reward, unique_key)
         if row.due_cents != due or row.id is None:
             row.due_cents = due
             touched.append(row)
             regroup.add((row.county_id, kind, row.recipient_key, year))
-    for (kind, y), row in mine.items():
-        if y == year and kind not in rewards and row.scope not in ONE_OFF_SCOPES and row.due_cents:
-            row.due_cents = 0  # this report no longer earns it (e.g. the year's funds fell below 2000 万元)
-            touched.append(row)
-            regroup.add((row.county_id, kind, row.recipient_key, year))
+    for row in _no_longer_earned(mine, rewards, year):
+        row.due_cents = 0  # this report no longer earns it (e.g. the year's funds fell below 2000 万元)
+        touched.append(row)
+        regroup.add((row.county_id, row.kind, row.recipient_key, year))
     session.flush()
     for group in sorted(regroup):
         report.extend(_share_cap(session, {r.id for r in touched}, *group))
     return {"year": year, "granted": report}
+
+
+def _describe(row: RewardGrant, kind: str, scope: str, reward: dict, unique_key: str | None) -> None:
+    """What the report's DMN result says of the reward, on its row (all but the amount due)."""
+    recipient = (reward["recipient"] or "").strip() or "未填写"
+    row.scope, row.title, row.currency = scope, (reward["title"] or kind)[:60], reward["currency"] or currencies.home()
+    row.recipient, row.recipient_key = recipient[:200], normalised_name(recipient)[:200]
+    row.unique_key = unique_key[:200] if unique_key else row.unique_key
+    row.basis = (reward["basis"] or "")[:300]
+    row.cap_cents = _cents(reward["cap_wan"]) if reward["cap_wan"] is not None else None
+
+
+def _no_longer_earned(mine: dict[tuple[str, int], RewardGrant], rewards: dict, year: int) -> list[RewardGrant]:
+    """This year's rows of yearly rewards the report no longer earns, still holding an amount due."""
+    return [row for (kind, y), row in mine.items()
+            if y == year and kind not in rewards and row.scope not in ONE_OFF_SCOPES and row.due_cents]
+
+
+def _may_take_one_off(session: Session, instance: ProcessInstance, mine: dict[tuple[str, int], RewardGrant],
+                      kind: str, scope: str, reward: dict, year: int) -> tuple[bool, str | None, list[dict]]:
+    """Whether the project may take a one-off reward, under which unique key, and the line for the report
+    when another project took it first."""
+    if any(k == kind for k, _ in mine):
+        return False, None, []  # a one-off reward, granted before: kept, never again
+    if scope != "first_in_prefecture":
+        return True, None, []
+    unique_key, refused = _claim_first_in_prefecture(session, instance, kind, reward, year)
+    return unique_key is not None, unique_key, refused
+
+
+def _claim_first_in_prefecture(session: Session, instance: ProcessInstance, kind: str, reward: dict,
+                               year: int) -> tuple[str | None, list[dict]]:
+    """The unique key (a country or region) under which this project may take a reward that only the
+    prefecture's first project gets, or None; with the line for the report when another project has it."""
+    unique_key = normalised_name(reward["unique_key"])
+    if not unique_key:
+        return None, []
+    counties = _prefecture_counties(session, instance.county_id)
+    _lock(session, f"reward-once:{counties}:{kind}:{unique_key}")
+    holder = session.scalar(select(RewardGrant.instance_id).where(
+        RewardGrant.kind == kind, RewardGrant.unique_key == unique_key,
+        RewardGrant.county_id.in_(counties)).limit(1))
+    if holder is not None:
+        return None, [{"kind": kind, "title": reward["title"], "amount_wan": 0, "due_wan": 0,
+                       "reason": "该国别或地区已有项目获此奖励", "year": year}]
+    return unique_key, []
 
 
 def _share_cap(session: Session, touched: set[int], county_id: int, kind: str, recipient_key: str,
@@ -283,9 +316,9 @@ def project_rewards(session: Session, instance_id: int) -> list[dict]:
 
 
 def tracking_view(session: Session, instance: ProcessInstance, data: dict) -> dict | None:
-    """What the project page shows after signing: the "五个一" of a major project (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九),
-    《郴州市关于进一步加强招商引资工作的实施意见》 §3), the start deadline, the latest tracking report, letters sent and rewards granted.
-    None before the contract is signed."""
+    """What the project page shows after signing: the "五个一" of a major project (《湘西自治州优势产业精准招
+    商行动计划（2023—2025年）》 §(九), 《郴州市关于进一步加强招商引资工作的实施意见》 §3), the start deadline,
+    the latest tracking report, letters sent and rewards granted. None before the contract is signed."""
     signed = signed_on(session, instance)
     if signed is None:
         return None

@@ -1,4 +1,5 @@
-"""The command line: `zhaoshang <command>` (console script, pyproject.toml), or `python -m workflows.commands.cli`.
+"""The command line: `zhaoshang <command>` (console script, pyproject.toml), or
+`python -m workflows.commands.cli`.
 
 Every command reads its settings the way the web app does (workflows/config.py): the same database,
 instance folder, checkpoint file and HMAC key. Exit status 0 on success, 1 when refused or when rows

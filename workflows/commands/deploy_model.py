@@ -1,8 +1,10 @@
 """Deploy a process-model version (BPMN, DMN, forms) after it validates.
 
     python -m workflows.commands.deploy_model path/to/model.zip --by admin --note "提高重大项目门槛"
-    python -m workflows.commands.deploy_model path/to/folder   # a folder holding bpmn/ (with translations, x.en.json) and forms/
-    python -m workflows.commands.deploy_model model.zip --bind 南县 --bind 桃江县   # and bind these counties to it
+    # a folder holding bpmn/ (with translations, x.en.json) and forms/
+    python -m workflows.commands.deploy_model path/to/folder
+    # and bind these counties to it
+    python -m workflows.commands.deploy_model model.zip --bind 南县 --bind 桃江县
 
 Each process in the files becomes a new version of its own (unchanged ones are left alone). Settings as
 for the app (workflows/config.py). Running instances stay on the version they started with; counties not

@@ -138,15 +138,11 @@ def _check_rows(s, rows, schema: dict, stages: dict[str, str], org: Organisation
     listed = select(ProcessInstance.project_name, ProcessInstance.investor).where(ProcessInstance.county_id == org.id)
     existing = {tuple(r) for r in s.execute(listed)} if len(identity) == 2 else set()
     for number, row in rows:
-        problems = []
         username = row.get(OFFICER) or officer
         if username not in actors:
             actors[username] = _actor(s, username, org)
         actor = actors[username]
-        if actor is None:
-            problems.append(f"登记人 {username} 不是{org.name}的在用账号 / no active user {username} in the county")
-        elif not auth.process_start(actor, lane):
-            problems.append(f"{username} 没有发起本流程的角色 / may not start this process")
+        problems = _officer_problems(actor, username, org, lane)
         stage = row[STAGE]
         if stage not in stages:
             problems.append(f"阶段“{stage}”不是流程模型声明的导入入口（可用：{'、'.join(stages) or '无'}） / the model "
@@ -161,12 +157,7 @@ def _check_rows(s, rows, schema: dict, stages: dict[str, str], org: Organisation
             problems += [f"{titles.get(field, field)}：{message}" for field, message in failed.errors.items()]
             values = None
         if values is not None and identity:
-            key = tuple(str(values.get(name) or "").strip() for name in identity)
-            if key in existing:
-                problems.append(f"本县已有该项目（{'，'.join(key)}），台账已导入过？ / the county already has this project")
-            elif key in seen:
-                problems.append(f"与第 {seen[key]} 行是同一项目 / the same project as row {seen[key]}")
-            seen.setdefault(key, number)
+            problems += _duplicate_problems(values, identity, existing, seen, number)
         for problem in problems:
             errors.add(number, problem)
         if not problems:
@@ -174,6 +165,27 @@ def _check_rows(s, rows, schema: dict, stages: dict[str, str], org: Organisation
     if errors.errors:
         raise errors
     return planned
+
+
+def _officer_problems(actor: Actor | None, username: str, org: Organisation, lane: str) -> list[str]:
+    if actor is None:
+        return [f"登记人 {username} 不是{org.name}的在用账号 / no active user {username} in the county"]
+    if not auth.process_start(actor, lane):
+        return [f"{username} 没有发起本流程的角色 / may not start this process"]
+    return []
+
+
+def _duplicate_problems(values: dict, identity: tuple[str, ...], existing: set[tuple], seen: dict[tuple, int],
+                        number: int) -> list[str]:
+    """A row naming a project the county has, or one an earlier row names (noted in `seen`)."""
+    key = tuple(str(values.get(name) or "").strip() for name in identity)
+    problems = []
+    if key in existing:
+        problems.append(f"本县已有该项目（{'，'.join(key)}），台账已导入过？ / the county already has this project")
+    elif key in seen:
+        problems.append(f"与第 {seen[key]} 行是同一项目 / the same project as row {seen[key]}")
+    seen.setdefault(key, number)
+    return problems
 
 
 def _start(s, version, stages: dict[str, str], source: str, digest: str, item: tuple) -> ImportedProject:

@@ -1,9 +1,9 @@
 """Prove the audit record was not altered, and that it replays on its pinned model versions.
 
-    python -m workflows.commands.verify                   # the whole database: chain, anchors, stored states
-    python -m workflows.commands.verify --project 12      # one project
-    python -m workflows.commands.verify --replay          # also re-run every project's steps in a fresh engine
-    python -m workflows.commands.verify --checkpoint      # append a signed checkpoint (ZS_AUDIT_HMAC_KEY)
+    python -m workflows.commands.verify                # the whole database: chain, anchors, stored states
+    python -m workflows.commands.verify --project 12   # one project
+    python -m workflows.commands.verify --replay       # also re-run every project's steps in a fresh engine
+    python -m workflows.commands.verify --checkpoint   # append a signed checkpoint (ZS_AUDIT_HMAC_KEY)
 
 Also checks again the prefecture's signature on every filing decision this (county) deployment applied
 through the filing API: it must verify with a prefecture public key configured here
@@ -12,7 +12,8 @@ body, and the audit event must say what that body says. One received under the s
 transition is checked with that key (not proof of who signed: both sides hold it) and counted apart.
 
 Settings as for the app (workflows/config.py): DATABASE_URL, ZS_INSTANCE_PATH; checkpoints:
-ZS_AUDIT_CHECKPOINT_FILE (default audit-checkpoints.jsonl in the instance folder) and ZS_AUDIT_HMAC_KEY. Exit status 0 when everything holds, 1 when something was found.
+ZS_AUDIT_CHECKPOINT_FILE (default audit-checkpoints.jsonl in the instance folder) and ZS_AUDIT_HMAC_KEY.
+Exit status 0 when everything holds, 1 when something was found.
 """
 from __future__ import annotations
 

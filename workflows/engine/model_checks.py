@@ -8,6 +8,7 @@ import ast
 import json
 import re
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
@@ -71,7 +72,7 @@ def personal_reads(specs: dict[str, tuple], files: dict[str, str]) -> list[str]:
     return list(problems)
 
 
-def _processes(specs: dict[str, tuple]) -> Iterator[tuple[str, object]]:
+def _processes(specs: dict[str, tuple]) -> Iterator[tuple[str, Any]]:
     """(process id, process or subprocess spec) of parsed processes, each spec once."""
     seen: set[int] = set()
     for pid, (spec, subprocess_specs) in specs.items():
@@ -108,25 +109,35 @@ def _compile(source: str, mode: str) -> None:
         compile_restricted(f"dmninputexpr {entry}", "eval")  # "> 5" is compared with the input
 
 
+_SCRIPTS = (("script", "脚本"), ("prescript", "前置脚本"), ("postscript", "后置脚本"))
+_MULTI_INSTANCE = (("cardinality", "多实例数量"), ("condition", "完成条件"))
+
+
 def _code_of(task_spec) -> Iterator[tuple[str, str, str]]:
     """(what, source, mode) of each piece of code one task spec carries."""
     for condition, _target in getattr(task_spec, "cond_task_specs", None) or []:
         if condition is not None and condition.args and condition.args[0]:
             yield "条件表达式", condition.args[0], "eval"
-    for attribute, what in (("script", "脚本"), ("prescript", "前置脚本"), ("postscript", "后置脚本")):
-        source = getattr(task_spec, attribute, None)
-        if isinstance(source, str) and source.strip():
-            yield what, source, "exec"
+    yield from _text_attributes(task_spec, _SCRIPTS, "exec")
     event = getattr(task_spec, "event_definition", None)
     if isinstance(event, TimerEventDefinition) and event.expression:
         yield "定时器表达式", event.expression, "eval"
     for name, param in (getattr(task_spec, "operation_params", None) or {}).items():
         if isinstance(param, dict) and param.get("value"):
             yield f"服务参数 {name} ", str(param["value"]), "eval"
-    for attribute, what in (("cardinality", "多实例数量"), ("condition", "完成条件")):
+    yield from _text_attributes(task_spec, _MULTI_INSTANCE, "eval")
+    yield from _dmn_code(task_spec)
+
+
+def _text_attributes(task_spec, attributes: tuple[tuple[str, str], ...],
+                     mode: str) -> Iterator[tuple[str, str, str]]:
+    for attribute, what in attributes:
         source = getattr(task_spec, attribute, None)
         if isinstance(source, str) and source.strip():
-            yield what, source, "eval"
+            yield what, source, mode
+
+
+def _dmn_code(task_spec) -> Iterator[tuple[str, str, str]]:
     engine = getattr(task_spec, "dmnEngine", None)
     table = getattr(engine, "decision_table", None)
     if table is not None:

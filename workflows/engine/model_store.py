@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
@@ -106,6 +107,26 @@ def processes_in(files: dict[str, str]) -> dict[str, ProcessModel]:
 @lru_cache(maxsize=64)
 def _processes(files_json: str) -> dict[str, ProcessModel]:
     files = json.loads(files_json)
+    elements, file_of, decisions = _index(files)
+    result = {}
+    for pid, process in elements.items():
+        if process.get("isExecutable", "true") != "true":
+            continue
+        subset: dict[str, str] = {}
+        for current in _called_closure(pid, elements):
+            subset |= _files_of_process(files, elements[current], file_of[current], decisions)
+        documentation = process.find(f"{{{BPMN_NS}}}documentation")
+        shipped_for = _properties(process).get("shippedFor", "").replace("，", ",").split(",")
+        result[pid] = ProcessModel(
+            process_id=pid, name=process.get("name") or pid,
+            description=(documentation.text or "").strip() if documentation is not None else "",
+            purpose=_properties(process).get("purpose") or pid, files=dict(sorted(subset.items())),
+            shipped_for=tuple(n.strip() for n in shipped_for if n.strip()))
+    return result
+
+
+def _index(files: dict[str, str]) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+    """({process id: element}, {process id: its BPMN file}, {decision id: its DMN file})."""
     elements, file_of, decisions = {}, {}, {}
     for name, text in files.items():
         if name.endswith(".bpmn"):
@@ -116,38 +137,36 @@ def _processes(files_json: str) -> dict[str, ProcessModel]:
             for ns in DMN_NAMESPACES:
                 for decision in _xml(text).iter(f"{{{ns}}}decision"):
                     decisions[decision.get("id")] = name
-    result = {}
-    for pid, process in elements.items():
-        if process.get("isExecutable", "true") != "true":
+    return elements, file_of, decisions
+
+
+def _called_closure(pid: str, elements: dict[str, Any]) -> set[str]:
+    """The process and the processes its call activities call, and so on."""
+    used: set[str] = set()
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        if current in used or current not in elements:
             continue
-        used, todo = set(), [pid]
-        while todo:  # the process and the processes its call activities call
-            current = todo.pop()
-            if current in used or current not in elements:
-                continue
-            used.add(current)
-            todo += [c.get("calledElement") for c in elements[current].iter(f"{{{BPMN_NS}}}callActivity")]
-        subset = {}
-        for current in used:
-            element = elements[current]
-            subset[file_of[current]] = files[file_of[current]]
-            for translation in vocabulary.translation_files_of(files, file_of[current]):
-                subset[translation] = files[translation]
-            for called in element.iter(f"{{{SPIFF_NS}}}calledDecisionId"):
-                if (called.text or "").strip() in decisions:
-                    dmn = decisions[called.text.strip()]
-                    subset[dmn] = files[dmn]
-            for prop in element.iter(f"{{{SPIFF_NS}}}property"):
-                if prop.get("name") in FORM_PROPERTIES and f"forms/{prop.get('value')}" in files:
-                    subset[f"forms/{prop.get('value')}"] = files[f"forms/{prop.get('value')}"]
-        documentation = process.find(f"{{{BPMN_NS}}}documentation")
-        result[pid] = ProcessModel(
-            process_id=pid, name=process.get("name") or pid,
-            description=(documentation.text or "").strip() if documentation is not None else "",
-            purpose=_properties(process).get("purpose") or pid, files=dict(sorted(subset.items())),
-            shipped_for=tuple(n.strip() for n in _properties(process).get("shippedFor", "").replace("，", ",").split(",")
-                              if n.strip()))
-    return result
+        used.add(current)
+        todo += [c.get("calledElement") for c in elements[current].iter(f"{{{BPMN_NS}}}callActivity")]
+    return used
+
+
+def _files_of_process(files: dict[str, str], element, bpmn_file: str, decisions: dict[str, str]) -> dict[str, str]:
+    """The files one process needs: its BPMN file and its translations, the DMN files of the decisions
+    it calls, the forms its tasks name."""
+    subset = {bpmn_file: files[bpmn_file]}
+    for translation in vocabulary.translation_files_of(files, bpmn_file):
+        subset[translation] = files[translation]
+    for called in element.iter(f"{{{SPIFF_NS}}}calledDecisionId"):
+        if (called.text or "").strip() in decisions:
+            dmn = decisions[called.text.strip()]
+            subset[dmn] = files[dmn]
+    for prop in element.iter(f"{{{SPIFF_NS}}}property"):
+        if prop.get("name") in FORM_PROPERTIES and f"forms/{prop.get('value')}" in files:
+            subset[f"forms/{prop.get('value')}"] = files[f"forms/{prop.get('value')}"]
+    return subset
 
 
 # --- validating and deploying -----------------------------------------------------------------
@@ -179,28 +198,10 @@ def validate_files(files: dict[str, str]) -> list[str]:
     """Why a set of model files cannot be deployed (empty when it can): names, JSON, schemas, BPMN
     and DMN that parse, at least one executable process, a form file for every user task, and each
     process complete with the files it uses."""
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError
-
-    from workflows.forms import outcome_problems
-
-    errors = []
-    for name in files:
-        folder, _, base = name.partition("/")
-        if not ((folder == "bpmn" and base.endswith((".bpmn", ".dmn"))) or vocabulary.is_translation_file(name) or
-                (folder == "forms" and base.endswith(".json"))):
-            errors.append(f"{name}：只能部署 bpmn/*.bpmn、bpmn/*.dmn、bpmn/<流程文件名>.<语言>.json（翻译）、forms/*.json")
+    errors = _file_name_problems(files)
     ui_files = ui_schema_names(files) if not errors else set()
     errors += vocabulary.problems(files)
-    for name, text in files.items():
-        if name.startswith("forms/") and name.endswith(".json"):
-            try:
-                schema = json.loads(text)
-                if name not in ui_files:
-                    Draft202012Validator.check_schema(schema)
-                    errors += [f"{name}：{problem}" for problem in outcome_problems(schema)]
-            except (ValueError, SchemaError) as err:
-                errors.append(f"{name}：不是有效的 JSON Schema（{str(err).splitlines()[0]}）")
+    errors += _form_file_problems(files, ui_files)
     if errors:
         return errors
     try:
@@ -210,6 +211,41 @@ def validate_files(files: dict[str, str]) -> list[str]:
         return [f"BPMN/DMN 无法解析：{str(err).splitlines()[0]}"]
     if not models:
         return ["没有可执行的流程（bpmn:process isExecutable=\"true\"）"]
+    return _missing_forms(specs, files) or _standalone_problems(models)
+
+
+def _file_name_problems(files: dict[str, str]) -> list[str]:
+    errors = []
+    for name in files:
+        folder, _, base = name.partition("/")
+        if not ((folder == "bpmn" and base.endswith((".bpmn", ".dmn"))) or vocabulary.is_translation_file(name) or
+                (folder == "forms" and base.endswith(".json"))):
+            errors.append(f"{name}：只能部署 bpmn/*.bpmn、bpmn/*.dmn、bpmn/<流程文件名>.<语言>.json（翻译）、forms/*.json")
+    return errors
+
+
+def _form_file_problems(files: dict[str, str], ui_files: set[str]) -> list[str]:
+    """Each form file is JSON; each that is not a UI schema is a JSON Schema with well-formed outcomes."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    from workflows.forms import outcome_problems
+
+    errors = []
+    for name, text in files.items():
+        if name.startswith("forms/") and name.endswith(".json"):
+            try:
+                schema = json.loads(text)
+                if name not in ui_files:
+                    Draft202012Validator.check_schema(schema)
+                    errors += [f"{name}：{problem}" for problem in outcome_problems(schema)]
+            except (ValueError, SchemaError) as err:
+                errors.append(f"{name}：不是有效的 JSON Schema（{str(err).splitlines()[0]}）")
+    return errors
+
+
+def _missing_forms(specs: dict[str, tuple], files: dict[str, str]) -> list[str]:
+    errors = []
     for pid, (spec, subprocesses) in specs.items():
         for task_spec in [*spec.task_specs.values(),
                           *(t for sub in subprocesses.values() for t in sub.task_specs.values())]:
@@ -218,8 +254,11 @@ def validate_files(files: dict[str, str]) -> list[str]:
                 form = props.get(key)
                 if form and f"forms/{form}" not in files:
                     errors.append(f"{pid} 的任务 {task_spec.bpmn_id} 引用的表单 forms/{form} 不存在")
-    if errors:
-        return errors
+    return errors
+
+
+def _standalone_problems(models: dict[str, ProcessModel]) -> list[str]:
+    errors = []
     for pid, model in models.items():
         try:  # each process runs from its own files: a version must not depend on the others
             specs_for_files(model.files, pid)

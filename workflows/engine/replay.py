@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
@@ -138,8 +138,9 @@ class StepJournal:
             return call
         return {name: recorded(name, op) for name, op in operations.items()}
 
-    def runtime(self, runtime: ProcessRuntime) -> _RecordingRuntime:
-        return _RecordingRuntime(runtime, self)
+    def runtime(self, runtime: ProcessRuntime) -> ProcessRuntime:
+        # The recorder stands in for the runtime: same calls, each state change also written down.
+        return cast(ProcessRuntime, _RecordingRuntime(runtime, self))
 
     def settle(self, wf) -> None:
         """End the step's changes: prune the finished past (ProcessRuntime.prune), once, and write it
@@ -211,16 +212,8 @@ def replay(version: ModelVersion, process_id: str, steps: list[tuple[int, dict]]
         runtime = ProcessRuntime(version, _stubs(data.get("services", [])), process_id)
         try:
             with frozen_at(datetime.fromisoformat(data["clock"])):
-                wf = runtime.load(state) if state else None
-                for op in data["ops"]:
-                    if op["op"] == "migrate":
-                        target = versions(op["to"]) if versions else None
-                        if target is None or target.content_hash != op.get("to_hash"):
-                            raise LookupError(f"迁移的目标流程版本 #{op['to']} 不存在或内容已不同")
-                        ProcessRuntime(target, {}, process_id).migrate(wf)
-                        version = target
-                        continue
-                    wf = _apply(runtime, wf, op)
+                wf, moved_to = _replay_ops(runtime, state, data["ops"], process_id, versions)
+                version = moved_to or version
                 replayed = snapshot(wf)
                 state, _ = runtime.dump(wf)
         except Exception as err:  # noqa: BLE001 - any failure of the model on recorded input is a finding
@@ -232,16 +225,40 @@ def replay(version: ModelVersion, process_id: str, steps: list[tuple[int, dict]]
                        else "重放后的待办环节与记录不一致")
             return ReplayOutcome(False, number, number, event_id, problem, data.get("active", []),
                                  replayed["active"])
+    assert replayed is not None  # steps is not empty, so the loop replayed at least one
     if stored_state is not None and state is not None:
-        runtime = ProcessRuntime(version, {}, process_id)
-        try:
-            stored = snapshot(runtime.load(stored_state))
-        except Exception as err:  # noqa: BLE001 - an unreadable stored state is a finding too
-            return ReplayOutcome(False, len(steps), len(steps), steps[-1][0], f"存储的流程状态无法读取：{err}")
-        if stored["digest"] != snapshot(runtime.load(state))["digest"]:
-            return ReplayOutcome(False, len(steps), len(steps), steps[-1][0],
-                                 "存储的流程状态与按记录重放得到的状态不一致", replayed_active=replayed["active"],
-                                 recorded_active=stored["active"])
+        return _compare_stored(ProcessRuntime(version, {}, process_id), stored_state, state, replayed, steps)
+    return ReplayOutcome(True, len(steps))
+
+
+def _replay_ops(runtime: ProcessRuntime, state: str | None, ops: list[dict], process_id: str,
+                versions: Callable[[int], ModelVersion | None] | None) -> tuple[Any, ModelVersion | None]:
+    """One recorded step's operations on the state before it: the workflow after them, and the version
+    a recorded `migrate` moved it to (None: it stayed)."""
+    wf = runtime.load(state) if state else None
+    moved_to = None
+    for op in ops:
+        if op["op"] == "migrate":
+            moved_to = versions(op["to"]) if versions else None
+            if moved_to is None or moved_to.content_hash != op.get("to_hash"):
+                raise LookupError(f"迁移的目标流程版本 #{op['to']} 不存在或内容已不同")
+            ProcessRuntime(moved_to, {}, process_id).migrate(wf)
+            continue
+        wf = _apply(runtime, wf, op)
+    return wf, moved_to
+
+
+def _compare_stored(runtime: ProcessRuntime, stored_state: str, state: str, replayed: dict,
+                    steps: list[tuple[int, dict]]) -> ReplayOutcome:
+    """The stored state must be the one the replay arrived at."""
+    try:
+        stored = snapshot(runtime.load(stored_state))
+    except Exception as err:  # noqa: BLE001 - an unreadable stored state is a finding too
+        return ReplayOutcome(False, len(steps), len(steps), steps[-1][0], f"存储的流程状态无法读取：{err}")
+    if stored["digest"] != snapshot(runtime.load(state))["digest"]:
+        return ReplayOutcome(False, len(steps), len(steps), steps[-1][0],
+                             "存储的流程状态与按记录重放得到的状态不一致", replayed_active=replayed["active"],
+                             recorded_active=stored["active"])
     return ReplayOutcome(True, len(steps))
 
 

@@ -337,9 +337,10 @@ def _months_after(months: int, start_date: str | None = None) -> str:
 
     With `start_date` (an ISO date from a form, e.g. the contract's sign_date) the limit is the whole
     day `months` months later, China time (2026-01-31 + 1 → 2026-02-28), so the timer is due at 00:00
-    of the following day: "签约到开工不超过6个月" (《郴州市关于进一步加强招商引资工作的实施意见》 §3) has passed only after that day. Without a
-    date, `months` months from now. "Now" is the engine's clock (the moment of a replay, or the clock
-    tests move), so timers set from a timer that just fired are relative to that moment.
+    of the following day: "签约到开工不超过6个月" (《郴州市关于进一步加强招商引资工作的实施意见》 §3) has
+    passed only after that day. Without a date, `months` months from now. "Now" is the engine's clock (the
+    moment of a replay, or the clock tests move), so timers set from a timer that just fired are relative to
+    that moment.
     """
     from datetime import date, datetime, time, timedelta
 

@@ -10,7 +10,8 @@ from workflows.models._types import utcnow
 
 
 class Attachment(Base):
-    """A file attached to a project (投资计划书, 洽谈纪要, 合同草案 …), optionally on the task it was added at.
+    """A file attached to a project (投资计划书, 洽谈纪要, 合同草案 …), optionally on the task it was added
+    at.
 
     Never changed once stored: uploading the same kind and file name again adds version n+1, and the
     older versions stay downloadable. The bytes are in the file store (workflows/filestore.py) under

@@ -11,7 +11,8 @@ from workflows.models.instance import ProcessInstance
 
 
 class Filing(Base):
-    """A county project filed with its prefecture commerce bureau before signing (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三))."""
+    """A county project filed with its prefecture commerce bureau before signing (《湘西自治州优势产业精准
+    招商行动计划（2023—2025年）》 §(十三))."""
 
     __tablename__ = "filing"
     __table_args__ = (UniqueConstraint("prefecture_id", "year", "seq"),
@@ -45,12 +46,14 @@ class Filing(Base):
     # Inbound: the 备案表 PDF the county sent, and its SHA-256.
     form_pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
     form_sha256: Mapped[str | None] = mapped_column(String(64))
-    # 严禁重复签约 (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三)): earlier filings of the prefecture that this one matches (same
-    # investor, same or similar project), found at (re)submission; accepting it then needs a reason.
+    # 严禁重复签约 (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三)): earlier filings of the
+    # prefecture that this one matches (same investor, same or similar project), found at (re)submission;
+    # accepting it then needs a reason.
     duplicates: Mapped[list | None] = mapped_column(JsonType)
     duplicate_reason: Mapped[str | None] = mapped_column(String(2000))
-    # 一事一议 terms are also filed with the next-higher government (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三)): the second
-    # target (e.g. 益阳市人民政府), its state 待报送 | 已报送 | 已备案 and the document number.
+    # 一事一议 terms are also filed with the next-higher government (《湘西自治州优势产业精准招商行动计划
+    # （2023—2025年）》 §(十三)): the second target (e.g. 益阳市人民政府), its state 待报送 | 已报送 | 已备案
+    # and the document number.
     special_target: Mapped[str | None] = mapped_column(String(100))
     special_state: Mapped[str | None] = mapped_column(String(20))
     special_reference: Mapped[str | None] = mapped_column(String(100))

@@ -1,8 +1,9 @@
 """Small server-side SVG charts (bars, columns, funnel) for the dashboard and the period reports.
 
 Built with markupsafe (every label escaped, the result a Markup), so a project, unit or user name
-can never become markup in a page. Plain SVG with inline styles and Chinese-capable font names: the same markup works in a page and, as
-a data: URI image, in a WeasyPrint PDF. Every chart comes with the table behind it on the page.
+can never become markup in a page. Plain SVG with inline styles and Chinese-capable font names: the same
+markup works in a page and, as a data: URI image, in a WeasyPrint PDF. Every chart comes with the table behind
+it on the page.
 """
 from __future__ import annotations
 

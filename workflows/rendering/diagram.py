@@ -182,60 +182,85 @@ def _group(element: _Element, state: str, body: str) -> str:
 
 
 def _shape(element: _Element, bounds, label, state: str, heat: tuple[str, str] | None = None) -> str:
-    x, y, w, h = bounds
     kind = element.kind
     if kind in ("participant", "lane"):
-        name = ROLES[element.name].name if kind == "lane" and element.name in ROLES else element.name
-        band = 30
-        fill = "#f7f8fa" if kind == "participant" else "none"
-        lines = _wrap(name, h - 10, 15)[:2]
-        cx, cy = x + band / 2, y + h / 2
-        text = "".join(
-            f'<text x="{cx + (i - (len(lines) - 1) / 2) * 17:.1f}" y="{cy:.1f}" font-size="15" text-anchor="middle" '
-            f'dominant-baseline="middle" fill="#334" transform="rotate(-90 {cx + (i - (len(lines) - 1) / 2) * 17:.1f} {cy:.1f})">'
-            f"{escape(line)}</text>" for i, line in enumerate(lines))
-        return (f'<g class="bpmn-{escape(kind)}" data-element="{escape(element.id)}">'
-                f'<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="{escape(fill)}" stroke="#b5bac3" stroke-width="1.5"/>'
-                f'<line x1="{x + band}" y1="{y}" x2="{x + band}" y2="{y + h}" stroke="#b5bac3"/>{text}</g>')
-    fill, stroke, stroke_width = STYLE[state]
+        return _pool_shape(element, bounds)
     if kind in TASKS:
-        if heat:
-            fill = heat[0]
-        body = (f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="10" fill="{escape(fill)}" stroke="{escape(stroke)}" '
-                f'stroke-width="{stroke_width}"/>' + _task_marker(kind, x, y, stroke) + _mi_marker(element, x, y, w, h, stroke)
-                + _centered(element.name, x, y + 6 - (7 if heat else 0), w, h - 12, 12))
-        if heat:
-            body += (f'<text class="heat-badge" x="{x + w / 2:.1f}" y="{y + h - 5:.1f}" font-size="11" '
-                     f'text-anchor="middle" font-weight="bold" fill="#1f2933">{escape(heat[1])}</text>')
-            return _group(element, "heat", body)
-        return _group(element, state, body)
+        return _task_shape(element, bounds, state, heat)
     if kind in EVENTS:
-        r = w / 2
-        cx, cy = x + r, y + h / 2
-        width = 4 if kind == "endEvent" else stroke_width
-        dash = ' stroke-dasharray="4 3"' if kind == "boundaryEvent" and element.attrs.get("cancelActivity") == "false" else ""
-        body = f'<circle cx="{cx}" cy="{cy}" r="{r}" fill="{escape(fill)}" stroke="{escape(stroke)}" stroke-width="{width}"{dash}/>'
-        if kind in ("boundaryEvent", "intermediateCatchEvent", "intermediateThrowEvent"):
-            body += f'<circle cx="{cx}" cy="{cy}" r="{r - 3}" fill="none" stroke="{escape(stroke)}" stroke-width="1"{dash}/>'
-        if "timer" in element.markers:
-            body += (f'<circle cx="{cx}" cy="{cy}" r="{r - 7}" fill="#fff" stroke="{escape(stroke)}" stroke-width="1"/>'
-                     f'<path d="M{cx},{cy} L{cx},{cy - r + 9} M{cx},{cy} L{cx + r - 10},{cy}" stroke="{escape(stroke)}" stroke-width="1.2"/>')
-        if kind != "boundaryEvent":  # boundary labels would crowd their task
-            body += _label(element.name, label, x, y + h + 4, w)
-        return _group(element, state, body)
+        return _event_shape(element, bounds, label, state)
     if kind in GATEWAYS:
-        cx, cy = x + w / 2, y + h / 2
-        body = (f'<path d="M{cx},{y} L{x + w},{cy} L{cx},{y + h} L{x},{cy} z" fill="{escape(fill)}" stroke="{escape(stroke)}" '
-                f'stroke-width="{stroke_width}"/>')
-        d = w / 5
-        if kind == "parallelGateway":
-            body += f'<path d="M{cx},{cy - d} L{cx},{cy + d} M{cx - d},{cy} L{cx + d},{cy}" stroke="{escape(stroke)}" stroke-width="3"/>'
-        elif kind == "exclusiveGateway":
-            body += (f'<path d="M{cx - d * .8},{cy - d * .8} L{cx + d * .8},{cy + d * .8} M{cx + d * .8},{cy - d * .8} '
-                     f'L{cx - d * .8},{cy + d * .8}" stroke="{escape(stroke)}" stroke-width="3"/>')
-        body += _label(element.name, label, x, y - 20, w)
-        return _group(element, state, body)
+        return _gateway_shape(element, bounds, label, state)
     return ""
+
+
+def _pool_shape(element: _Element, bounds) -> str:
+    x, y, w, h = bounds
+    kind = element.kind
+    name = ROLES[element.name].name if kind == "lane" and element.name in ROLES else element.name
+    band = 30
+    fill = "#f7f8fa" if kind == "participant" else "none"
+    lines = _wrap(name, h - 10, 15)[:2]
+    cx, cy = x + band / 2, y + h / 2
+    text = "".join(
+        f'<text x="{cx + (i - (len(lines) - 1) / 2) * 17:.1f}" y="{cy:.1f}" font-size="15" text-anchor="middle" '
+        f'dominant-baseline="middle" fill="#334" transform="rotate(-90 {cx + (i - (len(lines) - 1) / 2) * 17:.1f} {cy:.1f})">'
+        f"{escape(line)}</text>" for i, line in enumerate(lines))
+    return (f'<g class="bpmn-{escape(kind)}" data-element="{escape(element.id)}">'
+            f'<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="{escape(fill)}" stroke="#b5bac3" stroke-width="1.5"/>'
+            f'<line x1="{x + band}" y1="{y}" x2="{x + band}" y2="{y + h}" stroke="#b5bac3"/>{text}</g>')
+
+
+def _task_shape(element: _Element, bounds, state: str, heat: tuple[str, str] | None) -> str:
+    x, y, w, h = bounds
+    kind = element.kind
+    fill, stroke, stroke_width = STYLE[state]
+    if heat:
+        fill = heat[0]
+    body = (f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="10" fill="{escape(fill)}" stroke="{escape(stroke)}" '
+            f'stroke-width="{stroke_width}"/>' + _task_marker(kind, x, y, stroke) + _mi_marker(element, x, y, w, h, stroke)
+            + _centered(element.name, x, y + 6 - (7 if heat else 0), w, h - 12, 12))
+    if heat:
+        body += (f'<text class="heat-badge" x="{x + w / 2:.1f}" y="{y + h - 5:.1f}" font-size="11" '
+                 f'text-anchor="middle" font-weight="bold" fill="#1f2933">{escape(heat[1])}</text>')
+        return _group(element, "heat", body)
+    return _group(element, state, body)
+
+
+def _event_shape(element: _Element, bounds, label, state: str) -> str:
+    x, y, w, h = bounds
+    kind = element.kind
+    fill, stroke, stroke_width = STYLE[state]
+    r = w / 2
+    cx, cy = x + r, y + h / 2
+    width = 4 if kind == "endEvent" else stroke_width
+    dash = ' stroke-dasharray="4 3"' if kind == "boundaryEvent" and element.attrs.get("cancelActivity") == "false" else ""
+    body = f'<circle cx="{cx}" cy="{cy}" r="{r}" fill="{escape(fill)}" stroke="{escape(stroke)}" stroke-width="{width}"{dash}/>'
+    if kind in ("boundaryEvent", "intermediateCatchEvent", "intermediateThrowEvent"):
+        body += f'<circle cx="{cx}" cy="{cy}" r="{r - 3}" fill="none" stroke="{escape(stroke)}" stroke-width="1"{dash}/>'
+    if "timer" in element.markers:
+        body += (f'<circle cx="{cx}" cy="{cy}" r="{r - 7}" fill="#fff" stroke="{escape(stroke)}" stroke-width="1"/>'
+                 f'<path d="M{cx},{cy} L{cx},{cy - r + 9} M{cx},{cy} L{cx + r - 10},{cy}" stroke="{escape(stroke)}" stroke-width="1.2"/>')
+    if kind != "boundaryEvent":  # boundary labels would crowd their task
+        body += _label(element.name, label, x, y + h + 4, w)
+    return _group(element, state, body)
+
+
+def _gateway_shape(element: _Element, bounds, label, state: str) -> str:
+    x, y, w, h = bounds
+    kind = element.kind
+    fill, stroke, stroke_width = STYLE[state]
+    cx, cy = x + w / 2, y + h / 2
+    body = (f'<path d="M{cx},{y} L{x + w},{cy} L{cx},{y + h} L{x},{cy} z" fill="{escape(fill)}" stroke="{escape(stroke)}" '
+            f'stroke-width="{stroke_width}"/>')
+    d = w / 5
+    if kind == "parallelGateway":
+        body += f'<path d="M{cx},{cy - d} L{cx},{cy + d} M{cx - d},{cy} L{cx + d},{cy}" stroke="{escape(stroke)}" stroke-width="3"/>'
+    elif kind == "exclusiveGateway":
+        body += (f'<path d="M{cx - d * .8},{cy - d * .8} L{cx + d * .8},{cy + d * .8} M{cx + d * .8},{cy - d * .8} '
+                 f'L{cx - d * .8},{cy + d * .8}" stroke="{escape(stroke)}" stroke-width="3"/>')
+    body += _label(element.name, label, x, y - 20, w)
+    return _group(element, state, body)
 
 
 def _label(name: str, label, x: float, y: float, w: float) -> str:

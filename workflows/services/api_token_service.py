@@ -35,7 +35,7 @@ def token_create(actor: Actor, user_id: int, name: str) -> str:
         user = s.get(User, user_id) if user_id else None
         if user is None or not user.active:
             errors["user_id"] = "请选择一个在岗用户"
-        if errors:
+        if errors or user is None:  # no user has its error
             raise ValidationFailed(errors)
         token = PREFIX + secrets.token_urlsafe(32)
         row = ApiToken(user_id=user.id, name=name, token_hash=_hash(token), prefix=token[:10],

@@ -305,9 +305,10 @@ def attachment_list(actor: Actor, instance_id: int) -> list[dict]:
                          .order_by(Attachment.uploaded_at.desc(), Attachment.id.desc())).all()
         names = dict(s.execute(select(User.id, User.display_name)
                                .where(User.id.in_({r.uploaded_by_id for r in rows}))).all())
-        titles = dict(s.execute(select(TaskRecord.id, TaskRecord.title)
-                                .where(TaskRecord.id.in_({r.task_record_id for r in rows if r.task_record_id}))
-                                ).all())
+        titles: dict[int | None, str] = dict(s.execute(select(TaskRecord.id, TaskRecord.title)
+                                                       .where(TaskRecord.id.in_({r.task_record_id for r in rows
+                                                                                 if r.task_record_id})))
+                                             .all())
         files: dict[tuple[str, str], list[Attachment]] = {}
         for r in rows:
             files.setdefault((r.kind, r.filename), []).append(r)
@@ -347,11 +348,12 @@ def move_to_store(batch: int = 100) -> tuple[int, list[int]]:
             rows = s.scalars(select(Attachment).where(Attachment.content.is_not(None), Attachment.id > after)
                              .order_by(Attachment.id).limit(batch)).all()
             for row in rows:
-                after = row.id
-                if hashlib.sha256(row.content).hexdigest() != row.sha256:
+                after, content = row.id, row.content
+                assert content is not None  # asked for rows that still hold their bytes
+                if hashlib.sha256(content).hexdigest() != row.sha256:
                     refused.append(row.id)
                     continue
-                filestore.store().put(row.content)
+                filestore.store().put(content)
                 row.content = None
                 moved += 1
         if len(rows) < batch:
@@ -366,7 +368,7 @@ def check_store() -> dict:
     for attachment_id in ids:
         with transaction() as s:
             try:
-                stored_bytes(s.get(Attachment, attachment_id))
+                stored_bytes(s.get_one(Attachment, attachment_id))
             except AttachmentCorrupted as err:
                 problems.append((attachment_id, err.message))
     return {"checked": len(ids), "intact": len(ids) - len(problems), "problems": problems}

@@ -47,7 +47,7 @@ def verify(actor: Actor, instance_id: int | None = None) -> VerifyReport:
             auth.require(auth.audit_project(actor, _instance(s, instance_id)), "只有本县审计人员可以校验该项目。")
         report = verify_database(s, instance_id)
         audit.append(s, "audit_verified", actor=actor.username, role="auditor", instance_id=instance_id,
-                     outcome="完整" if report.ok else f"#{report.first.event_id} {report.first.kind}",
+                     outcome="完整" if report.first is None else f"#{report.first.event_id} {report.first.kind}",
                      address=actor.address)
         return report
 
@@ -128,10 +128,10 @@ def replay_check(actor: Actor, instance_id: int) -> ReplayReport:
 
 
 def replay_instance(s: Session, instance: ProcessInstance) -> ReplayReport:
-    version = s.get(ModelVersion, instance.model_version_id)
+    version = s.get_one(ModelVersion, instance.model_version_id)
     events = s.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance.id,
                                                 AuditEvent.action == "engine_step").order_by(AuditEvent.id)).all()
-    steps = [(e.id, e.data) for e in events]
+    steps = [(e.id, e.data or {}) for e in events]
     # An instance moved to a newer version replays from the version it started on (op `migrate`).
     moved_from = first_version_id(steps)
     start = s.get(ModelVersion, moved_from) if moved_from else version
@@ -141,7 +141,7 @@ def replay_instance(s: Session, instance: ProcessInstance) -> ReplayReport:
                           outcome.steps, outcome.step, outcome.event_id, problem=outcome.problem,
                           recorded_active=outcome.recorded_active, replayed_active=outcome.replayed_active)
     if outcome.event_id:
-        event = s.get(AuditEvent, outcome.event_id)
+        event = s.get_one(AuditEvent, outcome.event_id)
         report.at = event.at
         report.what = _step_words(s, event)
     return report
@@ -168,7 +168,7 @@ def replay_view(actor: Actor, instance_id: int, step: int | None = None, on: dat
     with transaction() as s:
         instance = _instance(s, instance_id)
         auth.require(auth.audit_project(actor, instance), "只有本县审计人员可以回放该项目。")
-        version = s.get(ModelVersion, instance.model_version_id)
+        version = s.get_one(ModelVersion, instance.model_version_id)
         events = s.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance.id)
                            .order_by(AuditEvent.id)).all()
         history = [e for e in events if e.action not in NOT_STEPS]
@@ -176,13 +176,13 @@ def replay_view(actor: Actor, instance_id: int, step: int | None = None, on: dat
             raise NotFound("该项目没有可回放的记录。")
         if on is not None:  # the last step on or before that day (China time), else the first
             end = to_utc_naive(datetime.combine(on + timedelta(days=1), time.min, CHINA))
-            before = [i for i, e in enumerate(history, start=1) if e.at < end]
-            step = before[-1] if before else 1
+            earlier = [i for i, e in enumerate(history, start=1) if e.at < end]
+            step = earlier[-1] if earlier else 1
         number = min(max(step or 1, 1), len(history))
         current = history[number - 1]
-        titles = dict(s.execute(select(TaskRecord.spec_name, TaskRecord.title)
-                                .where(TaskRecord.instance_id == instance.id)).all())
-        names = dict(s.execute(select(User.username, User.display_name)).all())
+        titles: dict[str | None, str | None] = dict(s.execute(select(TaskRecord.spec_name, TaskRecord.title)
+                                                               .where(TaskRecord.instance_id == instance.id)).all())
+        names: dict[str | None, str | None] = dict(s.execute(select(User.username, User.display_name)).all())
         steps = [ReplayStep(i, e.id, e.at, names.get(e.actor, e.actor), _role(e.role), e.action,
                             titles.get(e.task_spec, e.task_spec), e.outcome) for i, e in enumerate(history, start=1)]
         # The engine's state as recorded at this moment: the newest engine step before the next step of
@@ -190,7 +190,8 @@ def replay_view(actor: Actor, instance_id: int, step: int | None = None, on: dat
         upto = history[number].id if number < len(history) else None
         engine = next((e for e in reversed(events) if e.action == "engine_step"
                        and (upto is None or e.id < upto)), None)
-        done, active = (engine.data.get("done", []), engine.data.get("active", [])) if engine else ([], [])
+        recorded = (engine.data if engine else None) or {}
+        done, active = recorded.get("done", []), recorded.get("active", [])
         # Labels from the forms this project's tasks use (another process may name a key differently).
         used = list(dict.fromkeys(s.scalars(select(TaskRecord.form).where(
             TaskRecord.instance_id == instance.id, TaskRecord.form.is_not(None)).order_by(TaskRecord.id))))
@@ -210,7 +211,7 @@ def replay_view(actor: Actor, instance_id: int, step: int | None = None, on: dat
                      data={"step": number}, address=actor.address)
         return ReplayStepView(
             instance_id=instance.id, project_name=instance.project_name,
-            county=s.get(Organisation, instance.county_id).name, model_version=version.content_hash[:12],
+            county=s.get_one(Organisation, instance.county_id).name, model_version=version.content_hash[:12],
             model_version_id=version.id, steps=steps, current=steps[number - 1],
             form_data=forms.display_fields([form_files(version, step_form)[0]] if step_form else schemas, submitted)
             if submitted else _event_fields(s, instance, schemas, current.data),
@@ -246,7 +247,7 @@ def _event_fields(s: Session, instance: ProcessInstance, schemas: list[dict], da
         return []
     units = dict(s.execute(select(Unit.code, Unit.name).where(Unit.organisation_id == instance.county_id)).all())
     users = dict(s.execute(select(User.id, User.display_name)).all())
-    rows = []
+    rows: list[tuple[str, object]] = []
     for key, value in data.items():
         if value in (None, "", [], {}):
             continue
@@ -279,7 +280,7 @@ def _shown(schemas: list[dict], key: str, value):
 
 
 def _role(code: str | None) -> str | None:
-    return ROLES[code].name if code in ROLES else code
+    return ROLES[code].name if code is not None and code in ROLES else code
 
 
 # --- exports ---------------------------------------------------------------------------------------

@@ -66,6 +66,7 @@ def calendar_add(actor: Actor, day_text: str, kind: str, name: str) -> tuple[dat
             errors["day"] = "该日期已有登记，请先删除原登记"
         if errors:
             raise ValidationFailed(errors)
+        assert day is not None  # else errors["day"]
         before = _entries(s)
         s.add(CalendarDay(day=day, kind=kind, name=name, entered_by=actor.username))
         redated, after = _redate(s, day, before)
@@ -104,7 +105,8 @@ def _redate(session: Session, day: date, before: dict[date, bool]) -> tuple[int,
     midnight = to_utc_naive(datetime.combine(day, time(), tzinfo=CHINA))  # the day's start, as stored (UTC)
     open_tasks = session.scalars(select(TaskRecord).where(
         TaskRecord.state == "ready", TaskRecord.due_at >= midnight, TaskRecord.created_at < midnight)).all()
-    allowance = {t.id: deadlines.working_days_between(t.created_at, t.due_at, before) for t in open_tasks}
+    allowance = {t.id: deadlines.working_days_between(t.created_at, t.due_at, before)
+                 for t in open_tasks if t.due_at is not None}
     session.flush()
     after = _entries(session)  # the calendar after the change (this transaction's view)
     redated = 0

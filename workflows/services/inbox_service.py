@@ -170,8 +170,8 @@ def inbox_page(actor: Actor, query: InboxQuery) -> InboxPage:
             if query.project_class:
                 filtered = filtered.where(ProcessInstance.project_class == query.project_class)
             page.total = _count(s, filtered)
-            rows = s.scalars(filtered.order_by(ProcessInstance.updated_at.desc(), ProcessInstance.id.desc())
-                             .limit(PER_PAGE).offset((query.page - 1) * PER_PAGE)).all()
-            page.projects = [project_summary(s, i) for i in rows]
+            instances = s.scalars(filtered.order_by(ProcessInstance.updated_at.desc(), ProcessInstance.id.desc())
+                                  .limit(PER_PAGE).offset((query.page - 1) * PER_PAGE)).all()
+            page.projects = [project_summary(s, i) for i in instances]
         page.pages = max(1, math.ceil(page.total / PER_PAGE))
         return page

@@ -47,6 +47,11 @@ def local_date(value: datetime) -> date:
     return to_local(value).date()
 
 
+def _completed_on(record: TaskRecord) -> date:
+    assert record.completed_at is not None, "a completed task keeps its time"
+    return local_date(record.completed_at)
+
+
 def _float(value) -> float:
     try:
         return float(value) if value not in (None, "") else 0.0
@@ -70,7 +75,7 @@ def _first(data: dict, keys: tuple[str, ...]):
 def _scope(s: Session, actor: Actor, county_id: int | None) -> list[Organisation]:
     auth.require(auth.dashboard_view(actor), "您无权查看招商工作统计。")
     if actor.org_kind == "county":
-        return [s.get(Organisation, actor.org_id)]
+        return [s.get_one(Organisation, actor.org_id)]
     counties = list(s.scalars(select(Organisation).where(Organisation.parent_id == actor.org_id)
                               .order_by(Organisation.id)))
     if county_id:
@@ -113,11 +118,12 @@ def _facts(s: Session, counties: list[Organisation]) -> tuple[list[ProjectFacts]
         for r in done:
             if r.mi_index is None and "track" not in r.spec_name:
                 data.update(r.data or {})
+        site = str(data.get("host_site") or "")  # a department's code, or a place in words
         fact = ProjectFacts(
             id=inst.id, name=inst.project_name, investor=inst.investor, county=county_names[inst.county_id],
             unit=name(inst.county_id, unit_by_id[inst.started_unit_id].name) if inst.started_unit_id in unit_by_id else "",
             industry=str(data.get("industry") or ""),
-            host_site=name(inst.county_id, units.get((inst.county_id, data.get("host_site")), data.get("host_site") or "")),
+            host_site=name(inst.county_id, units.get((inst.county_id, site), site)),
             project_class=inst.project_class, currency=data.get("currency") or currencies.home(),
             amount_wan=_float(data.get("amount_wan")), amount_usd_wan=_float(data.get("amount_usd_wan")),
             registered_on=local_date(inst.created_at), stage=inst.stage, status=inst.status, outcome=inst.outcome)
@@ -128,7 +134,7 @@ def _facts(s: Session, counties: list[Organisation]) -> tuple[list[ProjectFacts]
         signing = [r for r in done if marks.get(r.spec_name, {}).get("funnelStage") == "signed"]
         if signing:
             last = signing[-1]
-            fact.signed_on = _date((last.data or {}).get("sign_date")) or local_date(last.completed_at)
+            fact.signed_on = _date((last.data or {}).get("sign_date")) or _completed_on(last)
             fact.contract_number = (last.data or {}).get("contract_number")
         _tracking(fact, [r for r in done if "tracking-report" in model_store.capabilities_of(marks.get(r.spec_name, {}))])
         projects.append(fact)
@@ -170,7 +176,7 @@ def _holds(expression: str, data: dict) -> bool:
 def _tracking(fact: ProjectFacts, reports: list[TaskRecord]) -> None:
     """开工 / 投产 / 到位资金 from the tracking reports (cumulative funds: the largest reported)."""
     for r in reports:
-        data, day = r.data or {}, local_date(r.completed_at)
+        data, day = r.data or {}, _completed_on(r)
         started = _date(_first(data, TRACK_STARTED_ON)) or (day if _first(data, TRACK_STARTED) in (True, "true", "是") else None)
         if started and (fact.started_on is None or started < fact.started_on):
             fact.started_on = started
@@ -190,7 +196,8 @@ def _tracking(fact: ProjectFacts, reports: list[TaskRecord]) -> None:
 # --- the dashboard -----------------------------------------------------------------------------
 
 def _heatmap(s: Session, waiting: dict[str, dict], counties: list[Organisation]) -> str | None:
-    # One county: the diagram of the process it runs (counties may run different variants); several: the newest.
+    # One county: the diagram of the process it runs (counties may run different variants); several: the
+    # newest.
     version = (model_store.bound_version(s, counties[0].id, INVESTMENT) if len(counties) == 1 else None) \
         or model_store.newest_version(s, INVESTMENT)
     if version is None:
@@ -274,20 +281,12 @@ def _ledger_rows(kind: str, projects: list[ProjectFacts], tasks: list[TaskFacts]
     if kind == "projects":
         return [{"id": p.id, "name": p.name, "investor": p.investor, "county": p.county, "unit": p.unit,
                  "industry": p.industry, "host_site": p.host_site, "project_class": p.project_class or "",
-                 "cny_wan": p.cny_wan, "usd_wan": p.usd_wan, "registered_on": p.registered_on.isoformat(),
+                 "cny_wan": p.cny_wan, "usd_wan": p.usd_wan, "registered_on": p.registered_on.isoformat() if p.registered_on else "",
                  "stage": p.stage, "status": "办理中" if p.status == "running" else (p.outcome or "已办结")}
                 for p in projects]
     if kind == "signed":
-        return [{"id": p.id, "name": p.name, "investor": p.investor, "county": p.county, "unit": p.unit,
-                 "industry": p.industry, "host_site": p.host_site, "cny_wan": p.cny_wan, "usd_wan": p.usd_wan,
-                 "contract_number": p.contract_number or "", "filing_number": p.filing_number or "",
-                 "signed_on": p.signed_on.isoformat(), "start_deadline": p.start_deadline.isoformat(),
-                 "started_on": p.started_on.isoformat() if p.started_on else "",
-                 "producing_on": p.producing_on.isoformat() if p.producing_on else "",
-                 "funds_wan": p.funds_wan,
-                 "funds_rate": round(100 * p.funds_wan / p.amount_wan, 1) if p.amount_wan else "",
-                 "jobs": p.jobs, "tax_wan": p.tax_wan}
-                for p in projects if p.has_reached("signed") and p.signed_on]
+        return [_signed_row(p, p.signed_on, deadline) for p in projects
+                if p.has_reached("signed") and p.signed_on and (deadline := p.start_deadline)]
     by_id = {p.id: p for p in projects}
     rows = []
     for t in tasks:
@@ -297,11 +296,25 @@ def _ledger_rows(kind: str, projects: list[ProjectFacts], tasks: list[TaskFacts]
                          "holder": t.unit, "since": local_date(t.created_at).isoformat(),
                          "due": local_date(t.due_at).isoformat(), "days_over": (today - local_date(t.due_at)).days})
     for p in projects:
-        if p.has_reached("signed") and p.start_deadline < today and not (p.started_on and p.started_on <= today):
+        deadline = p.start_deadline  # None until signed
+        if p.has_reached("signed") and p.signed_on and deadline and deadline < today \
+                and not (p.started_on and p.started_on <= today):
             rows.append({"id": p.id, "name": p.name, "county": p.county, "kind": "未按期开工", "task": "开工",
                          "holder": p.host_site, "since": p.signed_on.isoformat(),
-                         "due": p.start_deadline.isoformat(), "days_over": (today - p.start_deadline).days})
+                         "due": deadline.isoformat(), "days_over": (today - deadline).days})
     return rows
+
+
+def _signed_row(p: ProjectFacts, signed_on: date, deadline: date) -> dict:
+    return {"id": p.id, "name": p.name, "investor": p.investor, "county": p.county, "unit": p.unit,
+            "industry": p.industry, "host_site": p.host_site, "cny_wan": p.cny_wan, "usd_wan": p.usd_wan,
+            "contract_number": p.contract_number or "", "filing_number": p.filing_number or "",
+            "signed_on": signed_on.isoformat(), "start_deadline": deadline.isoformat(),
+            "started_on": p.started_on.isoformat() if p.started_on else "",
+            "producing_on": p.producing_on.isoformat() if p.producing_on else "",
+            "funds_wan": p.funds_wan,
+            "funds_rate": round(100 * p.funds_wan / p.amount_wan, 1) if p.amount_wan else "",
+            "jobs": p.jobs, "tax_wan": p.tax_wan}
 
 
 def ledger(actor: Actor, kind: str, filters: dict | None = None, sort: str = "", descending: bool = False,
@@ -346,11 +359,13 @@ def ledger_xlsx(actor: Actor, kind: str, filters: dict | None = None, sort: str 
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.worksheet import Worksheet
 
     auth.require(auth.ledger_export(actor), "您无权导出台账。")
     data = ledger(actor, kind, filters, sort, descending, county_id)
     wb = Workbook()
     ws = wb.active
+    assert isinstance(ws, Worksheet)  # a new workbook's one sheet
     ws.title = data["title"]
     columns = data["columns"]
     xlsx_append(ws, [f"{data['scope']}招商引资{data['title']}（截至{data['generated_on']}）"])

@@ -1,4 +1,5 @@
-"""Process-model versions: deploy processes and bind them to counties (administrators), list them and\ncompare two (auditors)."""
+"""Process-model versions: deploy processes and bind them to counties (administrators), list them and
+compare two (auditors)."""
 from __future__ import annotations
 
 import difflib
@@ -151,7 +152,7 @@ def deploy_page(actor: Actor) -> dict:
     auth.require(auth.model_deploy(actor), "只有管理员可以部署流程模型。")
     with transaction() as s:
         items = _items(s)
-        by_id = {i.id: i for i in items}
+        by_id: dict[int | None, VersionItem] = {i.id: i for i in items}
         bindings = {(b.organisation_id, b.purpose): b.model_version_id for b in s.scalars(select(ProcessBinding))}
         purposes = sorted({i.purpose for i in items})
         counties = model_store.counties(s)
@@ -179,7 +180,7 @@ def _items(s) -> list[VersionItem]:
     for b in s.scalars(select(ProcessBinding).order_by(ProcessBinding.organisation_id)):
         bound.setdefault(b.model_version_id, []).append(names.get(b.organisation_id, ""))
     versions = s.scalars(select(ModelVersion).order_by(ModelVersion.id.desc())).all()
-    newest = {}
+    newest: dict[str, int] = {}
     for v in versions:
         newest.setdefault(v.process_id, v.id)
     return [VersionItem(v.id, v.content_hash, v.deployed_by, v.deployed_at, v.note, len(v.files),
@@ -245,8 +246,8 @@ def vocabulary_for(lang: str) -> dict[str, str]:
     if lang not in vocabulary.LANGUAGES:
         return {}
     with transaction() as s:
-        keys = tuple(tuple(k) for k in s.execute(select(ModelVersion.id, ModelVersion.content_hash)
-                                                  .order_by(ModelVersion.id)).all())
+        keys = tuple((vid, digest) for vid, digest in s.execute(select(ModelVersion.id, ModelVersion.content_hash)
+                                                               .order_by(ModelVersion.id)).all())
         cached = _MERGED.get(lang)
         if cached is not None and cached[0] == keys:
             return cached[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 
 from workflows import audit, auth
 from workflows.actor import Actor
@@ -115,6 +115,7 @@ def draft_discard(actor: Actor, version_id: int) -> bool:
         version = _version(s, version_id)
         result = s.execute(delete(ModelDraft).where(ModelDraft.username == actor.username,
                                                     ModelDraft.process_id == version.process_id))
+        assert isinstance(result, CursorResult)  # a DELETE's result counts its rows
         return bool(result.rowcount)
 
 

@@ -83,7 +83,8 @@ def register(s: Session, actor: Actor, version: ModelVersion, values: dict, *, c
 def _same_investor(s: Session, investor: str, county_id: int, unit_id: int,
                    exclude: int | None) -> list[DuplicateLeadView]:
     """Leads for the same investor registered by another unit of the same prefecture (抢商争商,
-    《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九)); only the county and unit are told, not the other project's content."""
+    《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九)); only the county and unit are told, not
+    the other project's content."""
     key = _normalise(investor)
     county = s.get(Organisation, county_id)
     if not key or county is None:
@@ -129,7 +130,7 @@ def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
             copy.read_at = utcnow()
         audit.append(s, "project_viewed", actor=actor.username, instance_id=instance.id,
                      address=actor.address)
-        version = s.get(ModelVersion, instance.model_version_id)
+        version = s.get_one(ModelVersion, instance.model_version_id)
         data = project_data(s, instance)
         # The project page shows personal data in clear to those who may see the project; the raw
         # data (also the service API's) only masked.
@@ -153,7 +154,7 @@ def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
             can_cancel=instance.status == "running" and auth.project_cancel(actor, instance),
             withdrawable_task_id=_my_latest_step(s, actor, instance),
             review=task_operations.review_state(s, actor, instance),
-            copies=[{"to": s.get(User, c.to_user_id).display_name, "by": s.get(User, c.by_user_id).display_name,
+            copies=[{"to": s.get_one(User, c.to_user_id).display_name, "by": s.get_one(User, c.by_user_id).display_name,
                      "at": c.at, "note": c.note, "read": c.read_at is not None}
                     for c in s.scalars(select(ProjectCopy).where(ProjectCopy.instance_id == instance.id)
                                        .order_by(ProjectCopy.id))],
@@ -246,7 +247,7 @@ def lead_values(actor: Actor, instance_id: int) -> dict:
         instance = _get(s, instance_id)
         auth.require(auth.project_cancel(actor, instance), "只有项目发起人可以复制重新登记。")
         # The registration form (the first task) and the tasks that amend it (capability restart-form).
-        version = s.get(ModelVersion, instance.model_version_id)
+        version = s.get_one(ModelVersion, instance.model_version_id)
         lead_tasks = {first_task(version).spec_name, *model_store.tasks_with(version, RESTART_FORM)}
         row = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
                                                  TaskRecord.spec_name.in_(lead_tasks),
@@ -279,7 +280,7 @@ def project_summary(s: Session, i: ProcessInstance) -> ProjectSummary:
         id=i.id, project_name=i.project_name, investor=i.investor,
         amount_wan=float(i.amount_wan) if i.amount_wan is not None else None,
         project_class=i.project_class, stage=i.stage, status=i.status, outcome=i.outcome,
-        county=s.get(Organisation, i.county_id).name, started_by=s.get(User, i.started_by_id).display_name,
+        county=s.get_one(Organisation, i.county_id).name, started_by=s.get_one(User, i.started_by_id).display_name,
         created_at=i.created_at, updated_at=i.updated_at, process_id=i.process_id,
-        purpose=s.get(ModelVersion, i.model_version_id).purpose,
+        purpose=s.get_one(ModelVersion, i.model_version_id).purpose,
         list_labels=list_spec_of(s, i.model_version_id, i.process_id).label_map(), model_version_id=i.model_version_id)

@@ -101,7 +101,7 @@ def search(actor: Actor, category: str = "", who: str = "", address: str = "", t
     page = max(1, min(page, 10_000))
     with transaction() as s:
         query = _query(actor, category, who, address, text, date_from, date_to)
-        total = s.scalar(select(func.count()).select_from(query.subquery()))
+        total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = s.scalars(query.order_by(AuditEvent.id.desc()).offset((page - 1) * PAGE).limit(PAGE)).all()
         oldest = s.scalar(select(func.min(AuditEvent.at)))
         return {"events": [_row(e) for e in rows], "total": total, "page": page,

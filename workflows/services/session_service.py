@@ -47,7 +47,7 @@ def actor_for(token: str, address: str | None, idle: timedelta) -> Actor | None:
         row = s.get(UserSession, _key(token))
         if row is None or row.ended_at is not None:
             return None
-        user = s.get(User, row.user_id)
+        user = s.get_one(User, row.user_id)
         if now >= row.expires_at or now - row.last_seen_at > idle or not user.active or not user.unit.active:
             row.ended_at = now
             return None

@@ -26,13 +26,15 @@ def stand_in_list(actor: Actor) -> list[dict]:
     with transaction() as s:
         rows = s.scalars(select(StandIn).where((StandIn.user_id == actor.id) | (StandIn.stand_in_id == actor.id))
                          .order_by(StandIn.starts_on.desc())).all()
-        return [{"id": r.id, "user": s.get(User, r.user_id).display_name,
-                 "stand_in": s.get(User, r.stand_in_id).display_name, "starts_on": r.starts_on,
+        return [{"id": r.id, "user": s.get_one(User, r.user_id).display_name,
+                 "stand_in": s.get_one(User, r.stand_in_id).display_name, "starts_on": r.starts_on,
                  "ends_on": r.ends_on, "cancelled": r.cancelled, "mine": r.user_id == actor.id} for r in rows]
 
 
 def stand_in_set(actor: Actor, stand_in_id: int, starts_on: str, ends_on: str) -> int:
     errors = {}
+    start: date | None
+    end: date | None
     try:
         start, end = date.fromisoformat(starts_on), date.fromisoformat(ends_on)
         if end < start:
@@ -47,7 +49,7 @@ def stand_in_set(actor: Actor, stand_in_id: int, starts_on: str, ends_on: str) -
                 target.unit.organisation_id != actor.org_id or target.role_codes & ADMINISTRATORS \
                 or not auth.business_user(actor):
             errors["stand_in_id"] = "代理人须为本级组织的其他在岗用户"
-        if errors:
+        if errors or target is None or start is None or end is None:  # each None has its error
             raise ValidationFailed(errors)
         row = StandIn(user_id=actor.id, stand_in_id=target.id, starts_on=start, ends_on=end)
         s.add(row)

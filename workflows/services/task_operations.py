@@ -89,7 +89,7 @@ def return_targets(actor: Actor, task_id: int) -> list[tuple[str, str]]:
 
 
 def _return_targets(s: Session, record: TaskRecord) -> list[tuple[str, str]]:
-    instance = s.get(ProcessInstance, record.instance_id)
+    instance = s.get_one(ProcessInstance, record.instance_id)
     runtime = runtime_for(s, instance, _system_actor())
     wf = runtime.load(instance.state)
     allowed = [t.strip() for t in _property(runtime, wf, record, "returnTargets").split(",") if t.strip()]
@@ -187,15 +187,17 @@ def _require_untouched(s: Session, record: TaskRecord) -> None:
 def touched_since(s: Session, record: TaskRecord) -> bool:
     """Whether anything happened after the step that 撤回 could not undo (a later step taken up or
     done, or the prefecture told by a filing service task)."""
+    done_at = record.completed_at
+    assert done_at is not None, "only a completed step can be taken back"
     later = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == record.instance_id,
                                                TaskRecord.id != record.id)).all()
     touched = any(
-        (r.state == "completed" and r.completed_at and r.completed_at > record.completed_at) or
+        (r.state == "completed" and r.completed_at and r.completed_at > done_at) or
         (r.state == "ready" and r.assignee_id is not None and not r.fixed_assignee)
         for r in later)
     # Service tasks (filing) after the step have told the prefecture: it can no longer be taken back.
     filed = s.scalar(select(AuditEvent.id).where(
-        AuditEvent.instance_id == record.instance_id, AuditEvent.at >= record.completed_at,
+        AuditEvent.instance_id == record.instance_id, AuditEvent.at >= done_at,
         AuditEvent.action.in_(("filing_submitted", "filing_accepted", "filing_returned",
                                "signing_reported"))).limit(1))
     return touched or filed is not None
@@ -272,7 +274,7 @@ def review_state(s: Session, actor: Actor, instance: ProcessInstance) -> dict | 
         return None
     runtime = runtime_for(s, instance, actor)
     wf = runtime.load(instance.state)
-    version = s.get(ModelVersion, instance.model_version_id)
+    version = s.get_one(ModelVersion, instance.model_version_id)
     running = runtime.running_rounds(wf, review_rounds(version))
     if not running:
         return None
@@ -320,7 +322,7 @@ def _change_review(actor: Actor, instance_id: int, unit_code: str, reason: str, 
             if unit_code not in pending:
                 raise Conflict("只能减签尚未开始会审的加签部门。")
             pending.remove(unit_code)
-        rounds = review_rounds(s.get(ModelVersion, instance.model_version_id))
+        rounds = review_rounds(s.get_one(ModelVersion, instance.model_version_id))
         run_step(s, instance, actor,
                  lambda runtime, wf: runtime.set_round_value(wf, rounds, "added_departments", pending))
         audit.append(s, "department_added" if add else "department_removed", actor=actor.username,

@@ -25,9 +25,10 @@ def enabled(user_id: int) -> bool:
 
 
 def enrolment(actor: Actor) -> dict:
-    """A new secret to enrol (kept until confirmed), its otpauth:// address and the QR code as an SVG data URI."""
+    """A new secret to enrol (kept until confirmed), its otpauth:// address and the QR code as an SVG data
+    URI."""
     with transaction() as s:
-        user = s.get(User, actor.id)
+        user = s.get_one(User, actor.id)
         if not user.totp_secret or not user.totp_enabled:
             user.totp_secret = user.totp_secret or pyotp.random_base32()
         uri = pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.username, issuer_name=two_factor.ISSUER)
@@ -54,7 +55,7 @@ def _step_ok(s, user: User, code: str) -> bool:
 def confirm(actor: Actor, code: str) -> list[str]:
     """Confirm enrolment with a code from the app; returns ten recovery codes, shown only now."""
     with transaction() as s:
-        user = s.get(User, actor.id)
+        user = s.get_one(User, actor.id)
         if user.totp_enabled or not _step_ok(s, user, code):
             ok = False
         else:

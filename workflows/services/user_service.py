@@ -179,7 +179,7 @@ def change_own_password(actor: Actor, old: str, new: str, confirm: str, keep_ses
     if errors:
         raise ValidationFailed(errors)
     with transaction() as s:
-        user = s.get(User, actor.id)
+        user = s.get_one(User, actor.id)
         set_password(s, user, new, by_administrator=False)
         ended = session_service.end_all(s, [user.id], keep=keep_session)
         audit.append(s, "password_changed", actor=actor.username, address=actor.address,
@@ -321,8 +321,8 @@ def user_reassign_open_tasks(actor: Actor, from_user_id: int, to_user_id: int) -
         successor = Actor.from_user(target)
         for row in s.scalars(select(TaskRecord).where(TaskRecord.state == "ready",
                                                       TaskRecord.assignee_id == source.id)):
-            instance = s.get(ProcessInstance, row.instance_id)
-            county = s.get(Organisation, instance.county_id)
+            instance = s.get_one(ProcessInstance, row.instance_id)
+            county = s.get_one(Organisation, instance.county_id)
             open_task = row.as_open()
             if auth.task_eligible(successor, open_task, instance, county):
                 row.assignee_id, row.fixed_assignee = target.id, True
@@ -416,7 +416,7 @@ def lock_lift(actor: Actor, row_id: int) -> str:
         row = s.get(SignInThrottle, row_id)
         if row is None:
             raise NotFound("该锁定记录不存在（可能已解除）")
-        username = s.get(User, row.user_id).username
+        username = s.get_one(User, row.user_id).username
         audit.append(s, "sign_in_lock_lifted", actor=actor.username, role="security_admin", address=actor.address,
                      data={"username": username, "address": row.address, "failures": row.failures})
         s.delete(row)

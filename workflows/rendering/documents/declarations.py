@@ -183,6 +183,38 @@ def _options(prop: dict) -> list:
     return options
 
 
+def _slot_problems(element: str, task, declared: list[str], titles: dict[str, str]) -> list[str]:
+    """Places the task fills that do not exist, or belong to a document the process does not declare."""
+    found = []
+    for entry in task.slots:
+        kind, _, slot = entry.partition(".")
+        if kind not in SLOTS or slot not in SLOTS[kind]:
+            places = "、".join(f"{k}.{s}" for k, slots in SLOTS.items() for s in slots)
+            found.append(f"{element} 声明的文书位置“{entry}”不存在（可用：{places}）")
+        elif kind not in declared:
+            found.append(f"{element} 填写文书“{titles.get(kind, kind)}”（{entry}），"
+                         f"但流程未在 documents 中声明该文书")
+    return found
+
+
+def _joint_review_problems(element: str, task, schema: dict | None) -> list[str]:
+    """A task filling the joint review's department opinions names its decision field, and each
+    answer's class is an opinion's class and one of the field's options."""
+    found = []
+    decision = task.field_of("decisionField")
+    options = _options((schema or {}).get(decision or "", {}))
+    if not decision or not task.answers:
+        found.append(f"{element} 填写联合会审意见汇总表的部门意见，须声明 decisionField，"
+                     f"并在表单该字段上以 {OUTCOMES} 标明各答案的含义")
+    for answer, cls in task.answers.items():
+        if cls not in ANSWER_CLASSES:
+            found.append(f"{element} 的表单字段 {decision} 的 {OUTCOMES} 中“{answer}”的含义“{cls}”"
+                         f"不是部门意见的含义（可用：{', '.join(ANSWER_CLASSES)}）")
+        elif schema is not None and answer not in options:
+            found.append(f"{element} 的表单字段 {decision} 的 {OUTCOMES} 中的答案“{answer}”不是该字段的选项")
+    return found
+
+
 def problems(files: dict[str, str], titles: dict[str, str] | None = None) -> list[str]:
     """Why the document declarations of a set of model files cannot work (empty: they can), each
     naming the process and element: an unknown document or place, a place of a document the process
@@ -202,30 +234,12 @@ def problems(files: dict[str, str], titles: dict[str, str] | None = None) -> lis
         decl = declarations(files, pid)
         for task in decl.tasks.values():
             element = f"流程 {pid} 的任务 {task.name}（{task.task_id}）"
-            for entry in task.slots:
-                kind, _, slot = entry.partition(".")
-                if kind not in SLOTS or slot not in SLOTS[kind]:
-                    places = "、".join(f"{k}.{s}" for k, slots in SLOTS.items() for s in slots)
-                    found.append(f"{element} 声明的文书位置“{entry}”不存在（可用：{places}）")
-                elif kind not in declared:
-                    found.append(f"{element} 填写文书“{titles.get(kind, kind)}”（{entry}），"
-                                 f"但流程未在 documents 中声明该文书")
             schema = _form_fields(files, task.form)
-            for prop, name in task.fields.items():
-                if schema is not None and name not in schema:
-                    found.append(f"{element} 的 {prop} 指向的字段 {name} 不在表单 forms/{task.form} 中")
+            found += _slot_problems(element, task, declared, titles)
+            found += [f"{element} 的 {prop} 指向的字段 {name} 不在表单 forms/{task.form} 中"
+                      for prop, name in task.fields.items() if schema is not None and name not in schema]
             if "joint-review.rows" in task.slots:
-                decision = task.field_of("decisionField")
-                options = _options((schema or {}).get(decision or "", {}))
-                if not decision or not task.answers:
-                    found.append(f"{element} 填写联合会审意见汇总表的部门意见，须声明 decisionField，"
-                                 f"并在表单该字段上以 {OUTCOMES} 标明各答案的含义")
-                for answer, cls in task.answers.items():
-                    if cls not in ANSWER_CLASSES:
-                        found.append(f"{element} 的表单字段 {decision} 的 {OUTCOMES} 中“{answer}”的含义“{cls}”"
-                                     f"不是部门意见的含义（可用：{', '.join(ANSWER_CLASSES)}）")
-                    elif schema is not None and answer not in options:
-                        found.append(f"{element} 的表单字段 {decision} 的 {OUTCOMES} 中的答案“{answer}”不是该字段的选项")
+                found += _joint_review_problems(element, task, schema)
         for kind, slot in REQUIRED.items():
             if kind in decl.kinds and not decl.tasks_for(kind, slot):
                 found.append(f"流程 {pid} 声明了文书“{titles.get(kind, kind)}”，但没有任务声明 {kind}.{slot}"
