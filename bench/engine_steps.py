@@ -5,6 +5,7 @@ SQLite by default or on PostgreSQL with DATABASE_URL. Not a pass/fail test.
 
     .venv/bin/python bench/engine_steps.py [--projects 3] [--loops 4]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,9 +42,19 @@ def one_project(loops: int) -> tuple[list[float], list[int]]:
     for _ in range(loops):
         record("negotiation")
         record("approve_terms", terms_decision="退回洽谈")
-    for spec in ("negotiation", "approve_terms", "department_review", "review_materials", "pre_review",
-                 "review_meeting", "executive_meeting", "contract_review", "approve_filing", "prefecture_review",
-                 "signing"):
+    for spec in (
+        "negotiation",
+        "approve_terms",
+        "department_review",
+        "review_materials",
+        "pre_review",
+        "review_meeting",
+        "executive_meeting",
+        "contract_review",
+        "approve_filing",
+        "prefecture_review",
+        "signing",
+    ):
         record(spec)
     return step_ms, sizes
 
@@ -66,13 +77,19 @@ def main() -> None:
         last.append(steps[-1])
         sizes.append(state_sizes)
     print(f"steps timed: {len(all_steps)} (department_review counts all departments as one step)")
-    print(f"ms per step: median {statistics.median(all_steps):.1f}, p90 "
-          f"{statistics.quantiles(all_steps, n=10)[-1]:.1f}, max {max(all_steps):.1f}")
-    print(f"first step (screening) median {statistics.median(first):.1f} ms; "
-          f"last step (signing) median {statistics.median(last):.1f} ms; "
-          f"ratio last/first {statistics.median(last) / statistics.median(first):.2f}")
-    print(f"stored state: first {sizes[0][0] / 1024:.1f} KB, last {sizes[0][-1] / 1024:.1f} KB, "
-          f"ratio {sizes[0][-1] / sizes[0][0]:.2f}")
+    print(
+        f"ms per step: median {statistics.median(all_steps):.1f}, p90 "
+        f"{statistics.quantiles(all_steps, n=10)[-1]:.1f}, max {max(all_steps):.1f}"
+    )
+    print(
+        f"first step (screening) median {statistics.median(first):.1f} ms; "
+        f"last step (signing) median {statistics.median(last):.1f} ms; "
+        f"ratio last/first {statistics.median(last) / statistics.median(first):.2f}"
+    )
+    print(
+        f"stored state: first {sizes[0][0] / 1024:.1f} KB, last {sizes[0][-1] / 1024:.1f} KB, "
+        f"ratio {sizes[0][-1] / sizes[0][0]:.2f}"
+    )
     with db.transaction() as s:
         count = s.query(ProcessInstance).count()
     print(f"instances in database: {count}")

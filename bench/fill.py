@@ -6,6 +6,7 @@ events are appended to the one hash chain with correct SM3 hashes (the chain sta
 verification walks a realistic chain); each copy's project name starts with "[bulk]" and its audit
 events carry `address` "bulk-copy", so they are easy to tell apart.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -24,6 +25,7 @@ CHUNK = 2000
 
 def make_templates() -> dict[str, int]:
     """A few real projects at the stages an inbox sees most: screening, joint review, signed."""
+
     def start(**kw) -> int:
         return project_service.project_start(actor("zhaoshang"), {**DEMO_LEAD, **kw}, True)
 
@@ -55,9 +57,17 @@ def fill(templates: dict[str, int], target: int) -> int:
         have = s.scalar(select(func.count()).select_from(ProcessInstance))
         if have >= target:
             return have
-        source = {pid: (_rows(s, ProcessInstance, id=pid)[0], _rows(s, TaskRecord, instance_id=pid),
-                        _rows(s, AuditEvent, instance_id=pid)) for pid in templates.values()}
-        next_ids = {m: (s.scalar(select(func.max(m.id))) or 0) + 1 for m in (ProcessInstance, TaskRecord, AuditEvent)}
+        source = {
+            pid: (
+                _rows(s, ProcessInstance, id=pid)[0],
+                _rows(s, TaskRecord, instance_id=pid),
+                _rows(s, AuditEvent, instance_id=pid),
+            )
+            for pid in templates.values()
+        }
+        next_ids = {
+            m: (s.scalar(select(func.max(m.id))) or 0) + 1 for m in (ProcessInstance, TaskRecord, AuditEvent)
+        }
         head = audit.head(s)
     prev_hash = head[1] if head else audit.GENESIS
     order = list(source)
@@ -70,15 +80,33 @@ def fill(templates: dict[str, int], target: int) -> int:
             new_id = next_ids[ProcessInstance]
             next_ids[ProcessInstance] += 1
             shift = timedelta(seconds=made)
-            instances.append({**inst, "id": new_id, "project_name": f"[bulk] {inst['project_name']} #{new_id}",
-                              "investor": f"{inst['investor']} #{new_id}"})
+            instances.append(
+                {
+                    **inst,
+                    "id": new_id,
+                    "project_name": f"[bulk] {inst['project_name']} #{new_id}",
+                    "investor": f"{inst['investor']} #{new_id}",
+                }
+            )
             for rec in recs:
-                tasks.append({**rec, "id": next_ids[TaskRecord], "instance_id": new_id,
-                              "task_uuid": rec["task_uuid"][:-12] + f"{new_id:012d}"})
+                tasks.append(
+                    {
+                        **rec,
+                        "id": next_ids[TaskRecord],
+                        "instance_id": new_id,
+                        "task_uuid": rec["task_uuid"][:-12] + f"{new_id:012d}",
+                    }
+                )
                 next_ids[TaskRecord] += 1
             for ev in evs:
-                row = {**ev, "id": next_ids[AuditEvent], "instance_id": new_id, "address": "bulk-copy",
-                       "at": ev["at"] + shift, "prev_hash": prev_hash}
+                row = {
+                    **ev,
+                    "id": next_ids[AuditEvent],
+                    "instance_id": new_id,
+                    "address": "bulk-copy",
+                    "at": ev["at"] + shift,
+                    "prev_hash": prev_hash,
+                }
                 row["hash"] = audit._digest(row["algorithm"], audit._payload(SimpleNamespace(**row)))
                 prev_hash = row["hash"]
                 events.append(row)
@@ -91,8 +119,12 @@ def fill(templates: dict[str, int], target: int) -> int:
     if db.is_postgres():
         with transaction() as s:
             for table in ("process_instance", "task_record", "audit_event"):
-                s.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                               f"(SELECT max(id) FROM {table}))"))
+                s.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM {table}))"
+                    )
+                )
             s.execute(text("ANALYZE"))
     return have + made
 

@@ -11,6 +11,7 @@ Figures, not a test.
 
     .venv/bin/python -m bench.history [--dbs sqlite,postgres] [--loops 50] [--reports 50] [--compare]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,17 +34,31 @@ from workflows.models import AuditEvent, ModelVersion, ProcessInstance, TaskReco
 from workflows.services import project_service
 from workflows.services.timer_service import fire_due_timers
 
-SIGNING_PATH = ("negotiation", "approve_terms", "department_review", "review_materials", "pre_review",
-                "review_meeting", "executive_meeting", "contract_review", "approve_filing", "prefecture_review",
-                "signing")
+SIGNING_PATH = (
+    "negotiation",
+    "approve_terms",
+    "department_review",
+    "review_materials",
+    "pre_review",
+    "review_meeting",
+    "executive_meeting",
+    "contract_review",
+    "approve_filing",
+    "prefecture_review",
+    "signing",
+)
 
 
 def stored(pid: int) -> tuple[int, int]:
     """(state bytes, bytes of the newest engine_step record)."""
     with transaction() as s:
         state = s.scalar(select(ProcessInstance.state).where(ProcessInstance.id == pid)) or ""
-        record = s.scalar(select(AuditEvent.data).where(AuditEvent.instance_id == pid, AuditEvent.action == "engine_step")
-                          .order_by(AuditEvent.id.desc()).limit(1))
+        record = s.scalar(
+            select(AuditEvent.data)
+            .where(AuditEvent.instance_id == pid, AuditEvent.action == "engine_step")
+            .order_by(AuditEvent.id.desc())
+            .limit(1)
+        )
     return len(state.encode()), len(json.dumps(record, ensure_ascii=False).encode())
 
 
@@ -56,27 +71,42 @@ def timed(fn, *args, **kwargs) -> float:
 def figures(times: list[float], sizes: list[tuple[int, int]], first_state, last_state, reps: int) -> dict:
     first, last = statistics.median(times[:5]), statistics.median(times[-5:])
     engine_first, engine_last = engine_costs(first_state, last_state, reps)
-    return {"step_ms": f"{first:.0f} → {last:.0f}", "ratio": round(last / first, 2),
-            "engine_ms": f"{engine_first:.1f} → {engine_last:.1f}", "engine_ratio": round(engine_last / engine_first, 2),
-            "state_kb": f"{sizes[0][0] / 1024:.1f} → {sizes[-1][0] / 1024:.1f}",
-            "written_kb_per_step": f"{sum(sizes[0]) / 1024:.1f} → {sum(sizes[-1]) / 1024:.1f}"}
+    return {
+        "step_ms": f"{first:.0f} → {last:.0f}",
+        "ratio": round(last / first, 2),
+        "engine_ms": f"{engine_first:.1f} → {engine_last:.1f}",
+        "engine_ratio": round(engine_last / engine_first, 2),
+        "state_kb": f"{sizes[0][0] / 1024:.1f} → {sizes[-1][0] / 1024:.1f}",
+        "written_kb_per_step": f"{sum(sizes[0]) / 1024:.1f} → {sum(sizes[-1]) / 1024:.1f}",
+    }
 
 
 def captured(pid: int, spec: str) -> dict:
     """What the engine needs to take the step again: the stored state and the ready task of `spec`."""
     with transaction() as s:
         inst = s.get(ProcessInstance, pid)
-        uuid = s.scalar(select(TaskRecord.task_uuid).where(TaskRecord.instance_id == pid, TaskRecord.spec_name == spec,
-                                                           TaskRecord.state == "ready"))
-        return {"version": s.get(ModelVersion, inst.model_version_id), "process": inst.process_id,
-                "state": inst.state, "uuid": uuid, "pid": pid}
+        uuid = s.scalar(
+            select(TaskRecord.task_uuid).where(
+                TaskRecord.instance_id == pid, TaskRecord.spec_name == spec, TaskRecord.state == "ready"
+            )
+        )
+        return {
+            "version": s.get(ModelVersion, inst.model_version_id),
+            "process": inst.process_id,
+            "state": inst.state,
+            "uuid": uuid,
+            "pid": pid,
+        }
 
 
 def with_answer(step: dict, data: dict) -> dict:
     """The step's answer (the task's data as the engine got it) and the service results it used, from its record."""
     with transaction() as s:
-        record = s.scalar(select(AuditEvent.data).where(AuditEvent.instance_id == step["pid"],
-                                                        AuditEvent.action == "engine_step").order_by(AuditEvent.id.desc()))
+        record = s.scalar(
+            select(AuditEvent.data)
+            .where(AuditEvent.instance_id == step["pid"], AuditEvent.action == "engine_step")
+            .order_by(AuditEvent.id.desc())
+        )
     complete = next(op for op in record["ops"] if op["op"] == "complete")
     return {**step, "data": complete["data"] or data, "services": record["services"]}
 
@@ -101,7 +131,11 @@ def loops(count: int, reps: int) -> tuple[int, dict]:
     """The screening step (claim and submit, one transaction each) on the first passes and after `count` returns."""
     pid = project_service.project_start(actor("zhaoshang"), DEMO_LEAD, True)
     times, sizes, states = [], [], []
-    answer = {"screening_decision": "退回补充", "confirmed_class": "重大", "screening_opinion": "请补充资金证明。"}
+    answer = {
+        "screening_decision": "退回补充",
+        "confirmed_class": "重大",
+        "screening_opinion": "请补充资金证明。",
+    }
     for loop in range(count):
         step = captured(pid, "screening")
         times.append(timed(advance, pid, "screening", **answer))
@@ -127,8 +161,13 @@ def reports(pid: int, count: int, reps: int) -> dict:
             with engine_clock.frozen_at(moment):
                 fire_due_timers(moment)
                 with transaction() as s:
-                    offered = set(s.scalars(select(TaskRecord.spec_name).where(
-                        TaskRecord.instance_id == pid, TaskRecord.state == "ready")))
+                    offered = set(
+                        s.scalars(
+                            select(TaskRecord.spec_name).where(
+                                TaskRecord.instance_id == pid, TaskRecord.state == "ready"
+                            )
+                        )
+                    )
                 if "reply_reminder" in offered:
                     advance(pid, "reply_reminder")
                 if "track_progress" in offered:
@@ -156,7 +195,9 @@ def run(kind: str, args, prune: bool) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--dbs", default="sqlite,postgres")
     parser.add_argument("--loops", type=int, default=50)
     parser.add_argument("--reports", type=int, default=50)
@@ -166,7 +207,7 @@ def main() -> None:
     os.environ.setdefault("ZS_DEMO_PROJECTS", "0")
     print(f"load average {os.getloadavg()}; loops {args.loops}; reports {args.reports}")
     for kind in args.dbs.split(","):
-        for prune in ([False, True] if args.compare else [True]):
+        for prune in [False, True] if args.compare else [True]:
             out = run(kind, args, prune)
             label = f"{kind}, pruning {'on' if prune else 'off'}"
             say(f"{label}: screening step, first vs after {args.loops} loops", out["loops"])

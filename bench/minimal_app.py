@@ -7,6 +7,7 @@ route, `POST /bench/start`, because the app starts only its own processes. Bench
 
     gunicorn 'bench.minimal_app:create()'      (DATABASE_URL of a database used only for this)
 """
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,11 @@ PROCESS = "bench_minimal"
 
 
 def minimal_files() -> dict[str, str]:
-    return {"bpmn/bench_minimal.bpmn": (HERE / "bench_minimal.bpmn").read_text(encoding="utf-8"),
-            "forms/bench_number-schema.json": (HERE / "bench_number-schema.json").read_text(encoding="utf-8"),
-            "forms/bench_number-uischema.json": (HERE / "bench_number-uischema.json").read_text(encoding="utf-8")}
+    return {
+        "bpmn/bench_minimal.bpmn": (HERE / "bench_minimal.bpmn").read_text(encoding="utf-8"),
+        "forms/bench_number-schema.json": (HERE / "bench_number-schema.json").read_text(encoding="utf-8"),
+        "forms/bench_number-uischema.json": (HERE / "bench_number-uischema.json").read_text(encoding="utf-8"),
+    }
 
 
 def _allow_minimal_process() -> None:
@@ -63,8 +66,16 @@ def start():
     n = float(request.form.get("n", "0"))
     with transaction() as s:
         version = minimal_version(s)
-        instance = start_instance(s, who, version, PROCESS, {"n": n}, {"n": n, "started_by": who.username},
-                                  project_name=f"最小流程 {n:g}", investor="bench")
+        instance = start_instance(
+            s,
+            who,
+            version,
+            PROCESS,
+            {"n": n},
+            {"n": n, "started_by": who.username},
+            project_name=f"最小流程 {n:g}",
+            investor="bench",
+        )
         return jsonify(id=instance.id), 201
 
 
@@ -75,6 +86,7 @@ def create():
     app = create_app({"WTF_CSRF_ENABLED": False})  # bench-only: the driver posts without the form's token
     app.register_blueprint(bp)
     from workflows.db import transaction
+
     with transaction() as s:
         minimal_version(s)
     return app

@@ -8,6 +8,7 @@ projects (copies of real engine runs, bench/fill.py). Prints figures and ratios;
 PostgreSQL: BENCH_POSTGRES_URL (default TEST_POSTGRES_URL or postgresql://postgres@127.0.0.1:5432/postgres),
 where a scratch database is created and dropped.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,13 +42,19 @@ from workflows.services.inbox_service import InboxQuery
 from workflows.sql_count import SqlCount
 
 ROOT = Path(__file__).resolve().parents[1]
-PG = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL") or \
-    "postgresql://postgres@127.0.0.1:5432/postgres"
-SCREENING = {k: v for k, v in DEMO_ANSWERS["screening"].items() if v is not None} | {"confirmed_class": "重大"}
+PG = (
+    os.environ.get("BENCH_POSTGRES_URL")
+    or os.environ.get("TEST_POSTGRES_URL")
+    or "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+SCREENING = {k: v for k, v in DEMO_ANSWERS["screening"].items() if v is not None} | {
+    "confirmed_class": "重大"
+}
 RESULTS: dict = {}
 
 
 # --- helpers -----------------------------------------------------------------------------------------
+
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
@@ -79,8 +86,9 @@ class Scratch:
             self.url = f"sqlite:///{tempfile.mkdtemp(prefix='zs-bench-')}/bench.sqlite3"
         else:
             self.name = f"zs_bench_{uuid.uuid4().hex[:8]}"
-            self.admin = create_engine(PG.replace("postgresql://", "postgresql+psycopg://", 1),
-                                       isolation_level="AUTOCOMMIT")
+            self.admin = create_engine(
+                PG.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+            )
             with self.admin.connect() as conn:
                 conn.execute(text(f'CREATE DATABASE "{self.name}"'))
             self.url = f"{PG.rsplit('/', 1)[0]}/{self.name}"
@@ -98,6 +106,7 @@ class Scratch:
 
 # --- measurements in the service (no HTTP) -----------------------------------------------------------
 
+
 def step_costs(reps: int) -> dict:
     """Completing screening (load, validate, engine, persist, index, audit, commit) vs the same step on
     the raw SpiffWorkflow objects with no persistence (and with serialization but no database)."""
@@ -106,8 +115,9 @@ def step_costs(reps: int) -> dict:
     for _ in range(reps):
         pid = project_service.project_start(actor("zhaoshang"), DEMO_LEAD, True)
         with transaction() as s:
-            record = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == pid,
-                                                        TaskRecord.state == "ready")).one()
+            record = s.scalars(
+                select(TaskRecord).where(TaskRecord.instance_id == pid, TaskRecord.state == "ready")
+            ).one()
             inst = s.get(ProcessInstance, pid)
             version = s.get(ModelVersion, inst.model_version_id)
             state = inst.state
@@ -126,8 +136,13 @@ def step_costs(reps: int) -> dict:
         full.append(ms)
         sql.append(count.statements)
         commits.append(count.commits)
-    out = {"complete_task_ms": summary(full), "raw_engine_ms": summary(raw), "raw_engine_with_ser_ms": summary(raw_ser),
-           "statements": statistics.median(sql), "commits": statistics.median(commits)}
+    out = {
+        "complete_task_ms": summary(full),
+        "raw_engine_ms": summary(raw),
+        "raw_engine_with_ser_ms": summary(raw_ser),
+        "statements": statistics.median(sql),
+        "commits": statistics.median(commits),
+    }
     out["ratio_p50"] = round(out["complete_task_ms"]["p50"] / out["raw_engine_ms"]["p50"], 2)
     out["target_ms"] = round(1.5 * out["raw_engine_ms"]["p50"] + 10, 2)
     return out
@@ -139,7 +154,8 @@ def read_costs(reps: int, templates: dict[str, int], list_reps: int) -> dict:
     for label, who in (("inbox_reviewer_ms", reviewer), ("inbox_head_of_office_ms", head)):
         out[label] = summary([timed(inbox_service.inbox_page, who, InboxQuery())[0] for _ in range(reps)])
     out["project_list_head_of_office_ms"] = summary(
-        [timed(project_service.project_list, head)[0] for _ in range(list_reps)])
+        [timed(project_service.project_list, head)[0] for _ in range(list_reps)]
+    )
     pid = templates["signed"]
 
     def replay_verify():
@@ -154,8 +170,9 @@ def read_costs(reps: int, templates: dict[str, int], list_reps: int) -> dict:
 
     out["replay_verify_project_ms"] = summary([timed(replay_verify)[0] for _ in range(list_reps)])
     out["replay_only_ms"] = summary([timed(replay_only)[0] for _ in range(reps)])
-    out["filing_form_pdf_ms"] = summary([timed(document_service.filing_form_pdf, pid)[0]
-                                         for _ in range(max(2, reps // 3))])
+    out["filing_form_pdf_ms"] = summary(
+        [timed(document_service.filing_form_pdf, pid)[0] for _ in range(max(2, reps // 3))]
+    )
     return out
 
 
@@ -164,20 +181,32 @@ def loop_costs(loops: int) -> dict:
     pid = project_service.project_start(actor("zhaoshang"), DEMO_LEAD, True)
     times, sizes = [], []
     for _ in range(loops):
-        ms, _ = timed(advance, pid, "screening", screening_decision="退回补充", confirmed_class="重大",
-                      screening_opinion="请补充资金证明。")
+        ms, _ = timed(
+            advance,
+            pid,
+            "screening",
+            screening_decision="退回补充",
+            confirmed_class="重大",
+            screening_opinion="请补充资金证明。",
+        )
         times.append(ms)
         sizes.append(fill.state_sizes(pid))
         advance(pid, "supplement_lead", **DEMO_LEAD)
     ms, _ = timed(advance, pid, "screening", confirmed_class="重大")
     times.append(ms)
     first, last = statistics.median(times[:3]), statistics.median(times[-3:])
-    return {"loops": loops, "first_pass_ms": round(first, 2), "after_loops_ms": round(last, 2),
-            "ratio": round(last / first, 2), "state_kb_first": round(sizes[0] / 1024, 1),
-            "state_kb_last": round(fill.state_sizes(pid) / 1024, 1)}
+    return {
+        "loops": loops,
+        "first_pass_ms": round(first, 2),
+        "after_loops_ms": round(last, 2),
+        "ratio": round(last / first, 2),
+        "state_kb_first": round(sizes[0] / 1024, 1),
+        "state_kb_last": round(fill.state_sizes(pid) / 1024, 1),
+    }
 
 
 # --- HTTP ------------------------------------------------------------------------------------------
+
 
 def _port() -> int:
     with socket.socket() as sock:
@@ -190,11 +219,34 @@ class Server:
 
     def __init__(self, url: str, app: str = "webapp:create_app()", workers: int = 2):
         self.base = f"http://127.0.0.1:{_port()}"
-        env = {**os.environ, "DATABASE_URL": url, "ZS_DEMO_PROJECTS": "0", "ZS_SECRET_KEY": "bench",
-               "ZS_INSTANCE_PATH": tempfile.mkdtemp(prefix="zs-bench-instance-"), "PYTHONPATH": str(ROOT)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
-                                      self.base[7:], "--log-level", "warning", "--timeout", "120", app],
-                                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "ZS_DEMO_PROJECTS": "0",
+            "ZS_SECRET_KEY": "bench",
+            "ZS_INSTANCE_PATH": tempfile.mkdtemp(prefix="zs-bench-instance-"),
+            "PYTHONPATH": str(ROOT),
+        }
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                str(workers),
+                "--bind",
+                self.base[7:],
+                "--log-level",
+                "warning",
+                "--timeout",
+                "120",
+                app,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -228,7 +280,9 @@ def signed_in(base: str, username: str) -> requests.Session:
     http.token = token.group(1) if token else ""
     if not token:
         return http
-    http.token = re.search(r'name="csrf_token" value="([^"]+)"', http.get(f"{base}/", timeout=60).text).group(1)
+    http.token = re.search(r'name="csrf_token" value="([^"]+)"', http.get(f"{base}/", timeout=60).text).group(
+        1
+    )
     return http
 
 
@@ -239,8 +293,11 @@ def throughput(url: str, users: int, seconds: float) -> dict:
     for _ in range(users * 6):
         pid = project_service.project_start(actor("zhaoshang"), DEMO_LEAD, True)
         with transaction() as s:
-            pool.append(s.scalar(select(TaskRecord.id).where(TaskRecord.instance_id == pid,
-                                                             TaskRecord.state == "ready")))
+            pool.append(
+                s.scalar(
+                    select(TaskRecord.id).where(TaskRecord.instance_id == pid, TaskRecord.state == "ready")
+                )
+            )
     server = Server(url)
     lock = threading.Lock()
     lat: dict[str, list[float]] = {"inbox": [], "complete": []}
@@ -260,11 +317,18 @@ def throughput(url: str, users: int, seconds: float) -> dict:
                     return
                 task_id = pool.pop()
             start = time.perf_counter()
-            r1 = http.post(f"{server.base}/tasks/{task_id}/claim", data={"csrf_token": http.token},
-                           allow_redirects=False, timeout=60)
-            r2 = http.post(f"{server.base}/tasks/{task_id}", data={**SCREENING, "csrf_token": http.token,
-                                                                    "action": "submit"},
-                           allow_redirects=False, timeout=60)
+            r1 = http.post(
+                f"{server.base}/tasks/{task_id}/claim",
+                data={"csrf_token": http.token},
+                allow_redirects=False,
+                timeout=60,
+            )
+            r2 = http.post(
+                f"{server.base}/tasks/{task_id}",
+                data={**SCREENING, "csrf_token": http.token, "action": "submit"},
+                allow_redirects=False,
+                timeout=60,
+            )
             with lock:
                 if r1.status_code == 302 and r2.status_code == 302:
                     lat["complete"].append((time.perf_counter() - start) * 1000)
@@ -273,10 +337,12 @@ def throughput(url: str, users: int, seconds: float) -> dict:
 
     try:
         writers = max(1, users // 4)
-        threads = [threading.Thread(target=writer, args=(signed_in(server.base, "yanpan"),))
-                   for _ in range(writers)] + \
-                  [threading.Thread(target=reader, args=(signed_in(server.base, "rev_fgj"),))
-                   for _ in range(users - writers)]
+        threads = [
+            threading.Thread(target=writer, args=(signed_in(server.base, "yanpan"),)) for _ in range(writers)
+        ] + [
+            threading.Thread(target=reader, args=(signed_in(server.base, "rev_fgj"),))
+            for _ in range(users - writers)
+        ]
         stop_at[0] = time.monotonic() + seconds
         began = time.monotonic()
         for t in threads:
@@ -287,10 +353,15 @@ def throughput(url: str, users: int, seconds: float) -> dict:
     finally:
         server.stop()
     done = len(lat["inbox"]) + len(lat["complete"])
-    return {"users": users, "seconds": round(elapsed, 1), "requests_per_s": round(done / elapsed, 1),
-            "completions_per_s": round(len(lat["complete"]) / elapsed, 2), "errors": len(errors),
-            "inbox_ms": summary(lat["inbox"]) if lat["inbox"] else None,
-            "claim_and_complete_ms": summary(lat["complete"]) if lat["complete"] else None}
+    return {
+        "users": users,
+        "seconds": round(elapsed, 1),
+        "requests_per_s": round(done / elapsed, 1),
+        "completions_per_s": round(len(lat["complete"]) / elapsed, 2),
+        "errors": len(errors),
+        "inbox_ms": summary(lat["inbox"]) if lat["inbox"] else None,
+        "claim_and_complete_ms": summary(lat["complete"]) if lat["complete"] else None,
+    }
 
 
 def minimal_model(kind: str, lifecycles: int) -> dict:
@@ -305,7 +376,13 @@ def minimal_model(kind: str, lifecycles: int) -> dict:
         try:
             http = signed_in(server.base, "shangwu")
             base = server.base
-            steps: dict[str, list[float]] = {"start": [], "list": [], "submit_a": [], "submit_b": [], "lifecycle": []}
+            steps: dict[str, list[float]] = {
+                "start": [],
+                "list": [],
+                "submit_a": [],
+                "submit_b": [],
+                "lifecycle": [],
+            }
             for i in range(lifecycles + 2):
                 began = time.perf_counter()
                 ms_start, r = timed(http.post, f"{base}/bench/start", data={"n": i}, timeout=60)
@@ -314,16 +391,24 @@ def minimal_model(kind: str, lifecycles: int) -> dict:
                 ms_list, r = timed(http.get, f"{base}/", timeout=60)
                 assert r.status_code == 200
                 with transaction() as s:
-                    task_a = s.scalar(select(TaskRecord.id).where(TaskRecord.instance_id == pid,
-                                                                  TaskRecord.state == "ready"))
-                ms_a, r = timed(http.post, f"{base}/tasks/{task_a}", data={"n": i + 1}, allow_redirects=False,
-                                timeout=60)
+                    task_a = s.scalar(
+                        select(TaskRecord.id).where(
+                            TaskRecord.instance_id == pid, TaskRecord.state == "ready"
+                        )
+                    )
+                ms_a, r = timed(
+                    http.post, f"{base}/tasks/{task_a}", data={"n": i + 1}, allow_redirects=False, timeout=60
+                )
                 assert r.status_code == 302, r.text[:500]
                 with transaction() as s:
-                    task_b = s.scalar(select(TaskRecord.id).where(TaskRecord.instance_id == pid,
-                                                                  TaskRecord.state == "ready"))
-                ms_b, r = timed(http.post, f"{base}/tasks/{task_b}", data={"n": i + 2}, allow_redirects=False,
-                                timeout=60)
+                    task_b = s.scalar(
+                        select(TaskRecord.id).where(
+                            TaskRecord.instance_id == pid, TaskRecord.state == "ready"
+                        )
+                    )
+                ms_b, r = timed(
+                    http.post, f"{base}/tasks/{task_b}", data={"n": i + 2}, allow_redirects=False, timeout=60
+                )
                 assert r.status_code == 302, r.text[:500]
                 total = (time.perf_counter() - began) * 1000
                 if i >= 2:  # two warm-up lifecycles
@@ -339,6 +424,7 @@ def minimal_model(kind: str, lifecycles: int) -> dict:
 
 
 # --- the run -----------------------------------------------------------------------------------------
+
 
 def run_db(kind: str, sizes: list[int], args) -> dict:
     print(f"\n== {kind} ==", flush=True)
@@ -366,7 +452,9 @@ def run_db(kind: str, sizes: list[int], args) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="1k projects only, few repetitions")
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--dbs", default="sqlite,postgres")
@@ -382,8 +470,10 @@ def main() -> None:
         args.sizes, args.reps, args.list_reps, args.seconds, args.lifecycles = "1000", 10, 3, 8, 10
     sizes = [int(s) for s in args.sizes.split(",")]
     os.environ.setdefault("ZS_DEMO_PROJECTS", "0")
-    print(f"machine: {platform.platform()}; {os.cpu_count()} CPUs; python {platform.python_version()}; "
-          f"load average {os.getloadavg()}")
+    print(
+        f"machine: {platform.platform()}; {os.cpu_count()} CPUs; python {platform.python_version()}; "
+        f"load average {os.getloadavg()}"
+    )
     print(f"sizes {sizes}; reps {args.reps}; users {args.users}; loops {args.loops}")
     for kind in args.dbs.split(","):
         RESULTS[kind] = run_db(kind, sizes, args)

@@ -8,6 +8,7 @@ default, PostgreSQL with `--dbs postgres` (TEST_POSTGRES_URL or DATABASE_URL). N
 
     .venv/bin/python -m bench.submit_statements [--reps 20] [--dbs sqlite,postgres] [--show]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,13 +26,17 @@ from workflows.models import TaskRecord
 from workflows.services import project_service, task_service, warm
 from workflows.sql_count import SqlCount
 
-SCREENING = {k: v for k, v in DEMO_ANSWERS["screening"].items() if v is not None} | {"confirmed_class": "重大"}
+SCREENING = {k: v for k, v in DEMO_ANSWERS["screening"].items() if v is not None} | {
+    "confirmed_class": "重大"
+}
 
 
 def _screening_task() -> int:
     pid = project_service.project_start(actor("zhaoshang"), DEMO_LEAD, True)
     with transaction() as s:
-        task_id = s.scalar(select(TaskRecord.id).where(TaskRecord.instance_id == pid, TaskRecord.state == "ready"))
+        task_id = s.scalar(
+            select(TaskRecord.id).where(TaskRecord.instance_id == pid, TaskRecord.state == "ready")
+        )
     task_service.task_claim(actor("yanpan"), task_id)
     return task_id
 
@@ -54,9 +59,13 @@ def measure(reps: int, show: bool) -> dict:
         begins.append(count.transactions)
         last = count.sql
     ms.sort()
-    figures = {"statements": statistics.median(statements), "commits": statistics.median(commits),
-               "transactions": statistics.median(begins), "p50_ms": round(statistics.median(ms), 1),
-               "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 1)}
+    figures = {
+        "statements": statistics.median(statements),
+        "commits": statistics.median(commits),
+        "transactions": statistics.median(begins),
+        "p50_ms": round(statistics.median(ms), 1),
+        "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 1),
+    }
     if show:
         for sql in last:
             print("     ", sql.replace("\n", " ")[:160])

@@ -11,6 +11,7 @@ third-party step's p50 to the investment step's p50. Not a pass/fail test.
 
     .venv/bin/python -m bench.third_party_steps [--reps 15] [--dbs sqlite,postgres]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,13 +30,31 @@ from workflows.models import TaskRecord
 from workflows.services import model_service, process_service, project_service, role_service, task_service
 
 MODELS = Path(__file__).resolve().parents[1] / "tests" / "models"
-SCREENING = {k: v for k, v in DEMO_ANSWERS["screening"].items() if v is not None} | {"confirmed_class": "重大"}
-DELEGATION = {"company": "湖南锂晟新能源科技有限公司", "visit_date": "2026-12-08", "leader-name": "王建国",
-              "leader-phone": "13900001111", "members-0-name": "李明", "members-0-position": "总经理",
-              "members-1-name": "赵敏", "interests": ["land", "policy"], "hotel": "county",
-              "_booleans": "needs_interpreter", "notes": "清真餐"}
-SITES = {"sites-0-name": "经开区 A-12 地块", "sites-0-area": "60", "sites-1-name": "经开区 B-3 地块",
-         "sites-1-area": "25", "area_mu": "85", "hazardous": "true", "_booleans": "hazardous"}
+SCREENING = {k: v for k, v in DEMO_ANSWERS["screening"].items() if v is not None} | {
+    "confirmed_class": "重大"
+}
+DELEGATION = {
+    "company": "湖南锂晟新能源科技有限公司",
+    "visit_date": "2026-12-08",
+    "leader-name": "王建国",
+    "leader-phone": "13900001111",
+    "members-0-name": "李明",
+    "members-0-position": "总经理",
+    "members-1-name": "赵敏",
+    "interests": ["land", "policy"],
+    "hotel": "county",
+    "_booleans": "needs_interpreter",
+    "notes": "清真餐",
+}
+SITES = {
+    "sites-0-name": "经开区 A-12 地块",
+    "sites-0-area": "60",
+    "sites-1-name": "经开区 B-3 地块",
+    "sites-1-area": "25",
+    "area_mu": "85",
+    "hazardous": "true",
+    "_booleans": "hazardous",
+}
 STATEMENTS = [0]
 
 
@@ -50,9 +69,15 @@ def _deploy_models() -> None:
 
 def _ready(instance_id: int, spec: str) -> int:
     with transaction() as s:
-        return s.scalars(select(TaskRecord.id).where(TaskRecord.instance_id == instance_id,
-                                                     TaskRecord.spec_name == spec,
-                                                     TaskRecord.state == "ready").order_by(TaskRecord.id)).first()
+        return s.scalars(
+            select(TaskRecord.id)
+            .where(
+                TaskRecord.instance_id == instance_id,
+                TaskRecord.spec_name == spec,
+                TaskRecord.state == "ready",
+            )
+            .order_by(TaskRecord.id)
+        ).first()
 
 
 def _timed_complete(username: str, task_id: int, values: dict, claim: bool = False) -> tuple[float, int]:
@@ -86,9 +111,20 @@ def _expert_review() -> int:
 CASES = [
     ("investment: screening (DMN before, gateway after)", _investment, "yanpan", SCREENING, True),
     ("site_visit: sv_register (nested rows, script, message)", _site_visit, "shangwu", DELEGATION, False),
-    ("joint_inspection: one ji_finding of 3 (multi-instance)", _joint_inspection, "shangwu",
-     {"suitable": "true", "_booleans": "suitable", "remark": "同意"}, False),
-    ("expert_review: er_choose (script, lane_owners)", _expert_review, "shangwu", {"experts": "rev_fgj, fazhi"}, False),
+    (
+        "joint_inspection: one ji_finding of 3 (multi-instance)",
+        _joint_inspection,
+        "shangwu",
+        {"suitable": "true", "_booleans": "suitable", "remark": "同意"},
+        False,
+    ),
+    (
+        "expert_review: er_choose (script, lane_owners)",
+        _expert_review,
+        "shangwu",
+        {"experts": "rev_fgj, fazhi"},
+        False,
+    ),
 ]
 
 
@@ -96,7 +132,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--dbs", default="sqlite", help="sqlite,postgres (a scratch database each, as bench.run)")
+    parser.add_argument(
+        "--dbs", default="sqlite", help="sqlite,postgres (a scratch database each, as bench.run)"
+    )
     args = parser.parse_args()
     for kind in args.dbs.split(","):
         scratch = Scratch(kind)
@@ -109,7 +147,9 @@ def main() -> None:
 def run(args) -> None:
     role_service.refresh_roles()
     _deploy_models()
-    event.listen(db.engine(), "before_cursor_execute", lambda *a: STATEMENTS.__setitem__(0, STATEMENTS[0] + 1))
+    event.listen(
+        db.engine(), "before_cursor_execute", lambda *a: STATEMENTS.__setitem__(0, STATEMENTS[0] + 1)
+    )
     times: dict[str, list[float]] = {c[0]: [] for c in CASES}
     statements: dict[str, list[int]] = {c[0]: [] for c in CASES}
     for rep in range(args.warmup + args.reps):
@@ -119,14 +159,18 @@ def run(args) -> None:
                 times[label].append(ms)
                 statements[label].append(count)
     load = os.getloadavg()
-    print(f"database: {db.engine().dialect.name}; {args.reps} steps each after {args.warmup} warm-ups; "
-          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
+    print(
+        f"database: {db.engine().dialect.name}; {args.reps} steps each after {args.warmup} warm-ups; "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs"
+    )
     base = statistics.median(times[CASES[0][0]])
     for label, *_ in CASES:
         values = sorted(times[label])
         p50, p95 = statistics.median(values), values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
-        print(f"  {label:<58} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  SQL {statistics.median(statements[label]):4.0f}"
-              f"  ratio to investment p50 {p50 / base:.2f}")
+        print(
+            f"  {label:<58} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  SQL {statistics.median(statements[label]):4.0f}"
+            f"  ratio to investment p50 {p50 / base:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Shared by the browser tests: serve the app with CSRF on, and launch Debian's headless Chromium."""
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,15 @@ def preparing_app(database_url: str):
     the demo users would (tests/flow_support.py) before the browser takes over."""
     from webapp import create_app
 
-    return create_app({"TESTING": True, "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False,
-                       "SECRET_KEY": "x", "DEMO_PROJECTS": False})
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "x",
+            "DEMO_PROJECTS": False,
+        }
+    )
 
 
 @contextmanager
@@ -49,8 +57,9 @@ def serve(database_url: str):
     """The app on a random loopback port in a background thread, CSRF protection on."""
     from webapp import create_app
 
-    app = create_app({"DATABASE_URL": database_url, "WTF_CSRF_ENABLED": True, "SECRET_KEY": "x",
-                      "DEMO_PROJECTS": False})
+    app = create_app(
+        {"DATABASE_URL": database_url, "WTF_CSRF_ENABLED": True, "SECRET_KEY": "x", "DEMO_PROJECTS": False}
+    )
     assert app.config["WTF_CSRF_ENABLED"] is True
     with served(app) as url:
         yield url
@@ -66,8 +75,10 @@ def launch_chromium():
         unavailable(f"playwright is not installed: {err}")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        chromium = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         try:
             yield chromium
         finally:

@@ -1,5 +1,6 @@
 """Fixtures: a fresh database per test (SQLite file, or a scratch PostgreSQL database), the app,
 and sign-in helpers."""
+
 from __future__ import annotations
 
 import os
@@ -98,8 +99,15 @@ def _prepare(url: str) -> None:
 def app(sqlite_url, tmp_path):
     from webapp import create_app
 
-    return create_app({"TESTING": True, "DATABASE_URL": sqlite_url, "WTF_CSRF_ENABLED": False,
-                       "SECRET_KEY": "test", "SERVER_NAME": "localhost"})
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": sqlite_url,
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "test",
+            "SERVER_NAME": "localhost",
+        }
+    )
 
 
 @pytest.fixture
@@ -125,6 +133,7 @@ def clock(monkeypatch):
 
         monkeypatch.setattr(spiff_timer, "datetime", Moved)
         return moment
+
     return move
 
 

@@ -1,6 +1,7 @@
 """Two deployments on loopback for the filing-exchange tests: a prefecture deployment in a
 subprocess (its own SQLite file: workflows/db.py holds one engine per process) and a county
 deployment in this process, served by a thread so that the prefecture can call it back."""
+
 from __future__ import annotations
 
 import hashlib
@@ -41,9 +42,13 @@ BOTH_COUNTIES = f"南县={COUNTY_PUBLIC},桃江县={COUNTY_PUBLIC}"
 
 def write_key(key: Ed25519PrivateKey, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return path
+
 
 PREFECTURE_SERVER = """
 import sys
@@ -61,12 +66,18 @@ def free_port() -> int:
 
 
 def prefecture_env(directory: Path, county_url: str | None, county_keys: str) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ZS_INSTANCE_PATH": str(directory),
-           "DATABASE_URL": f"sqlite:///{directory / 'prefecture.sqlite3'}", "ZS_DEMO_PROJECTS": "0",
-           "ZS_SECRET_KEY": "prefecture-test", "ZS_FILING_KEYS": KEYS,
-           "ZS_FILING_SIGNING_KEY_FILE": str(write_key(PREFECTURE_SIGNING, directory / "signing-key.pem")),
-           "ZS_FILING_COUNTY_KEYS": county_keys,
-           "ZS_FILING_COUNTY_URLS": f"南县={county_url}" if county_url else ""}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "ZS_INSTANCE_PATH": str(directory),
+        "DATABASE_URL": f"sqlite:///{directory / 'prefecture.sqlite3'}",
+        "ZS_DEMO_PROJECTS": "0",
+        "ZS_SECRET_KEY": "prefecture-test",
+        "ZS_FILING_KEYS": KEYS,
+        "ZS_FILING_SIGNING_KEY_FILE": str(write_key(PREFECTURE_SIGNING, directory / "signing-key.pem")),
+        "ZS_FILING_COUNTY_KEYS": county_keys,
+        "ZS_FILING_COUNTY_URLS": f"南县={county_url}" if county_url else "",
+    }
     env.pop("ZS_DATABASE_URL", None)
     env.pop("ZS_FILING_PREFECTURE_URL", None)
     return env
@@ -81,14 +92,20 @@ class Prefecture:
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen | None = None
         self.cookies = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies),
-                                                  _NoRedirect())
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirect()
+        )
 
     def start(self, timeout: float = 60) -> Prefecture:
         self.directory.mkdir(parents=True, exist_ok=True)
         log = open(self.directory / "server.log", "ab")  # noqa: SIM115 - closed with the process
-        self.process = subprocess.Popen([sys.executable, "-c", PREFECTURE_SERVER, str(self.port)], cwd=ROOT,
-                                        env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", PREFECTURE_SERVER, str(self.port)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -114,8 +131,15 @@ class Prefecture:
     def scheduler_once(self) -> str:
         """`python -m workflows.commands.scheduler --once` against the prefecture's database: sends its
         outbox."""
-        result = subprocess.run([sys.executable, "-m", "workflows.commands.scheduler", "--once"], cwd=ROOT, env=self.env,
-                                capture_output=True, text=True, timeout=120, check=False)
+        result = subprocess.run(
+            [sys.executable, "-m", "workflows.commands.scheduler", "--once"],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         return result.stdout
 
@@ -139,17 +163,25 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def signed_post(url: str, path: str, payload: dict | bytes, county: str = "南县", key: str | None = None,
-                headers: dict | None = None, private_key: Ed25519PrivateKey | None = None,
-                ) -> tuple[int, dict | None, dict]:
+def signed_post(
+    url: str,
+    path: str,
+    payload: dict | bytes,
+    county: str = "南县",
+    key: str | None = None,
+    headers: dict | None = None,
+    private_key: Ed25519PrivateKey | None = None,
+) -> tuple[int, dict | None, dict]:
     """POST to the filing API as a county (or the prefecture) would: signed with `private_key`
     (Ed25519), else with the county's shared key; returns (status, JSON answer, headers sent) so a test
     can send the very same request again."""
     body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode("utf-8")
     full = filing_exchange.API_PREFIX + path
     shared = key if private_key is not None else key or KEY[county]
-    sent = headers or {"Content-Type": "application/json",
-                       **filing_exchange.sign(county, shared, "POST", full, body, private_key=private_key)}
+    sent = headers or {
+        "Content-Type": "application/json",
+        **filing_exchange.sign(county, shared, "POST", full, body, private_key=private_key),
+    }
     req = urllib.request.Request(url + full, data=body, headers=sent, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=30) as response:
@@ -161,9 +193,15 @@ def signed_post(url: str, path: str, payload: dict | bytes, county: str = "南�
 
 def filed_project(special: bool = False, **lead) -> int:
     """A 一般 project of 南县 taken to 报市/州商务局备案 by its demo users (service calls)."""
-    pid = project_service.project_start(demo_actor("zhaoshang"), {**DEMO_LEAD, "amount_wan": "3000", **lead}, True)
+    pid = project_service.project_start(
+        demo_actor("zhaoshang"), {**DEMO_LEAD, "amount_wan": "3000", **lead}, True
+    )
     advance(pid, "screening", confirmed_class="一般")
-    extra = {"special_terms": "true", "special_terms_detail": "固定资产投资奖励按一事一议执行。"} if special else {}
+    extra = (
+        {"special_terms": "true", "special_terms_detail": "固定资产投资奖励按一事一议执行。"}
+        if special
+        else {}
+    )
     advance(pid, "negotiation", amount_wan="3000", **extra)
     for spec in ("approve_terms", "department_review", "review_materials", "pre_review", "review_meeting"):
         advance(pid, spec)
@@ -176,5 +214,9 @@ def filed_project(special: bool = False, **lead) -> int:
 
 def ready_specs(pid: int) -> list[str]:
     with transaction() as s:
-        return [r.spec_name for r in s.scalars(select(TaskRecord).where(TaskRecord.instance_id == pid,
-                                                                        TaskRecord.state == "ready"))]
+        return [
+            r.spec_name
+            for r in s.scalars(
+                select(TaskRecord).where(TaskRecord.instance_id == pid, TaskRecord.state == "ready")
+            )
+        ]

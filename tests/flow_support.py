@@ -1,4 +1,5 @@
 """Drive projects through the browser's HTTP requests, one signed-in user at a time."""
+
 from __future__ import annotations
 
 from workflows.demo import DEMO_ANSWERS as ANSWERS
@@ -30,8 +31,11 @@ def ready_tasks(app, instance_id: int) -> list[tuple[int, str, str | None]]:
     from workflows.models import TaskRecord
 
     with transaction() as s:
-        rows = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance_id,
-                                                  TaskRecord.state == "ready").order_by(TaskRecord.id))
+        rows = s.scalars(
+            select(TaskRecord)
+            .where(TaskRecord.instance_id == instance_id, TaskRecord.state == "ready")
+            .order_by(TaskRecord.id)
+        )
         return [(r.id, r.spec_name, r.unit_code) for r in rows]
 
 
@@ -64,7 +68,9 @@ def steps(app, client, instance_id: int, *specs: str) -> None:
         step(app, client, instance_id, spec)
 
 
-def all_departments_agree(app, client, instance_id: int, objections: dict[str, str] | None = None) -> list[str]:
+def all_departments_agree(
+    app, client, instance_id: int, objections: dict[str, str] | None = None
+) -> list[str]:
     """Every department answers the joint review; `objections` maps unit code → decision."""
     objections = objections or {}
     units = []

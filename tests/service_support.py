@@ -1,4 +1,5 @@
 """Drive projects through the service API (no HTTP), for tests that run on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -17,8 +18,13 @@ def start(**overrides) -> int:
 
 def ready(instance_id: int) -> list[TaskRecord]:
     with transaction() as s:
-        return list(s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance_id,
-                                                       TaskRecord.state == "ready").order_by(TaskRecord.id)))
+        return list(
+            s.scalars(
+                select(TaskRecord)
+                .where(TaskRecord.instance_id == instance_id, TaskRecord.state == "ready")
+                .order_by(TaskRecord.id)
+            )
+        )
 
 
 def complete(record: TaskRecord, **overrides) -> None:

@@ -2,6 +2,7 @@
 修改密码 with the old password, which ends the user's other sessions; a forced change at first sign-in
 and after a reset (nothing else opens until then); expiry; no reuse of the last five; sign-in
 throttling per account and address with growing delays, which a forged X-Forwarded-For cannot dodge."""
+
 from __future__ import annotations
 
 import itertools
@@ -27,8 +28,10 @@ def _user(username: str) -> User:
 
 
 def _change(client, old: str, new: str, confirm: str | None = None):
-    return client.post("/me/password", data={"old_password": old, "new_password": new,
-                                             "confirm": new if confirm is None else confirm})
+    return client.post(
+        "/me/password",
+        data={"old_password": old, "new_password": new, "confirm": new if confirm is None else confirm},
+    )
 
 
 def test_a_user_changes_their_password_and_their_other_sessions_end(app, client):
@@ -38,10 +41,12 @@ def test_a_user_changes_their_password_and_their_other_sessions_end(app, client)
     page = client.get("/me/password")
     assert page.status_code == 200 and "原密码" in page.data.decode()
     assert 'id="password-link"' in client.get("/").data.decode()
-    for old, new, confirm, message in [("Wrong@2026x", NEW, None, "原密码不正确"),
-                                       (PASSWORD, "abcdefgh", None, "至少三类"),
-                                       (PASSWORD, NEW, "Lm-Xin#2026b", "两次输入的新密码不一致"),
-                                       (PASSWORD, PASSWORD, None, "最近 5 次")]:
+    for old, new, confirm, message in [
+        ("Wrong@2026x", NEW, None, "原密码不正确"),
+        (PASSWORD, "abcdefgh", None, "至少三类"),
+        (PASSWORD, NEW, "Lm-Xin#2026b", "两次输入的新密码不一致"),
+        (PASSWORD, PASSWORD, None, "最近 5 次"),
+    ]:
         response = _change(client, old, new, confirm)
         assert response.status_code == 422 and message in response.data.decode(), message
     assert other.get("/").status_code == 200  # nothing changed yet
@@ -54,6 +59,7 @@ def test_a_user_changes_their_password_and_their_other_sessions_end(app, client)
     login(client, "zhaoshang", NEW)
     with transaction() as s:
         from workflows.models import AuditEvent
+
         actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.actor == "zhaoshang")))
     assert "password_changed" in actions and "password_change_refused" in actions
 
@@ -73,20 +79,37 @@ def test_an_account_an_administrator_made_must_choose_its_own_password_first(app
     with transaction() as s:
         unit_id = s.scalar(select(Unit.id).where(Unit.code == "fgj"))
     login(client, "admin")
-    assert client.post("/admin/users", data={"username": "new_rev", "display_name": "发改局 新同事",
-                                             "password": "Fgj-Xin#2026", "unit_id": unit_id,
-                                             "roles": ["dept_reviewer"]}).status_code == 302
+    assert (
+        client.post(
+            "/admin/users",
+            data={
+                "username": "new_rev",
+                "display_name": "发改局 新同事",
+                "password": "Fgj-Xin#2026",
+                "unit_id": unit_id,
+                "roles": ["dept_reviewer"],
+            },
+        ).status_code
+        == 302
+    )
     client.post("/logout")
     response = client.post("/login?next=/projects/", data={"username": "new_rev", "password": "Fgj-Xin#2026"})
     assert response.status_code == 302 and response.headers["Location"].startswith("/me/password")
-    for method, url in [("GET", "/"), ("GET", "/projects/"), ("GET", "/me/stand-ins/"), ("POST", "/me/stand-ins/")]:
+    for method, url in [
+        ("GET", "/"),
+        ("GET", "/projects/"),
+        ("GET", "/me/stand-ins/"),
+        ("POST", "/me/stand-ins/"),
+    ]:
         response = client.get(url) if method == "GET" else client.post(url, data={})
         assert response.status_code == 302 and "/me/password" in response.headers["Location"], url
     page = client.get("/me/password").data.decode()
     assert 'id="password-due"' in page
     assert _change(client, "Fgj-Xin#2026", "Fgj-Xin#2026").status_code == 422  # not the one-time password
-    response = client.post("/me/password?next=/projects/", data={
-        "old_password": "Fgj-Xin#2026", "new_password": "Fgj-Own#2026", "confirm": "Fgj-Own#2026"})
+    response = client.post(
+        "/me/password?next=/projects/",
+        data={"old_password": "Fgj-Xin#2026", "new_password": "Fgj-Own#2026", "confirm": "Fgj-Own#2026"},
+    )
     assert response.status_code == 302 and response.headers["Location"] == "/projects/"
     assert client.get("/projects/").status_code == 200
 
@@ -94,7 +117,9 @@ def test_an_account_an_administrator_made_must_choose_its_own_password_first(app
 def test_after_a_reset_the_user_must_change_the_password_again(app, client):
     login(client, "admin")
     user_id = _user("zhaoshang").id
-    assert client.post(f"/admin/users/{user_id}/password", data={"password": "Reset#2026ab"}).status_code == 302
+    assert (
+        client.post(f"/admin/users/{user_id}/password", data={"password": "Reset#2026ab"}).status_code == 302
+    )
     login(client, "zhaoshang", "Reset#2026ab")
     assert client.get("/projects/").headers["Location"].startswith("/me/password")
     assert _change(client, "Reset#2026ab", NEW).status_code == 302
@@ -103,8 +128,11 @@ def test_after_a_reset_the_user_must_change_the_password_again(app, client):
 
 def test_an_expired_password_must_be_changed(app, client):
     with transaction() as s:
-        s.execute(update(User).where(User.username == "zhaoshang")
-                  .values(password_changed_at=utcnow() - timedelta(days=91)))
+        s.execute(
+            update(User)
+            .where(User.username == "zhaoshang")
+            .values(password_changed_at=utcnow() - timedelta(days=91))
+        )
     login(client, "zhaoshang")
     assert client.get("/").headers["Location"].startswith("/me/password")
     assert _change(client, PASSWORD, NEW).status_code == 302
@@ -114,23 +142,38 @@ def test_an_expired_password_must_be_changed(app, client):
 def test_expiry_is_configurable(sqlite_url):
     from webapp import create_app
 
-    app = create_app({"TESTING": True, "DATABASE_URL": sqlite_url, "WTF_CSRF_ENABLED": False,
-                      "SECRET_KEY": "test", "PASSWORD_MAX_DAYS": 0})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": sqlite_url,
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "test",
+            "PASSWORD_MAX_DAYS": 0,
+        }
+    )
     try:
         with transaction() as s:
-            s.execute(update(User).where(User.username == "zhaoshang")
-                      .values(password_changed_at=utcnow() - timedelta(days=3650)))
+            s.execute(
+                update(User)
+                .where(User.username == "zhaoshang")
+                .values(password_changed_at=utcnow() - timedelta(days=3650))
+            )
         client = app.test_client()
         login(client, "zhaoshang")
         assert client.get("/").status_code == 200
     finally:
         from workflows import password_policy
+
         password_policy.configure(password_policy.DEFAULT_MAX_DAYS)
 
 
 def _attempt(client, username: str, password: str, address: str, **headers):
-    return client.post("/login", data={"username": username, "password": password},
-                       environ_base={"REMOTE_ADDR": address}, headers=headers)
+    return client.post(
+        "/login",
+        data={"username": username, "password": password},
+        environ_base={"REMOTE_ADDR": address},
+        headers=headers,
+    )
 
 
 def test_wrong_passwords_hold_back_that_address_only(client):
@@ -145,8 +188,11 @@ def test_wrong_passwords_hold_back_that_address_only(client):
 
 def test_each_further_failure_doubles_the_wait(client):
     assert user_service.lock_delay(4) is None
-    assert [user_service.lock_delay(n) for n in (5, 6, 7)] == [timedelta(minutes=1), timedelta(minutes=2),
-                                                              timedelta(minutes=4)]
+    assert [user_service.lock_delay(n) for n in (5, 6, 7)] == [
+        timedelta(minutes=1),
+        timedelta(minutes=2),
+        timedelta(minutes=4),
+    ]
     assert user_service.lock_delay(40) == user_service.MAX_DELAY
     for _ in range(5):
         _attempt(client, "yanpan", "Wrong@2026x", "203.0.113.9")
@@ -179,16 +225,31 @@ def test_a_forged_x_forwarded_for_does_not_dodge_the_lock(client):
 def proxied_client(sqlite_url):
     from webapp import create_app
 
-    return create_app({"TESTING": True, "DATABASE_URL": sqlite_url, "WTF_CSRF_ENABLED": False,
-                       "SECRET_KEY": "test", "TRUSTED_PROXIES": 1}).test_client()
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": sqlite_url,
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "test",
+            "TRUSTED_PROXIES": 1,
+        }
+    ).test_client()
 
 
 def test_behind_a_configured_proxy_the_forwarded_address_counts(proxied_client):
     for _ in range(5):
         _attempt(proxied_client, "yanpan", "Wrong@2026x", "127.0.0.1", **{"X-Forwarded-For": "198.51.100.1"})
-    assert _attempt(proxied_client, "yanpan", PASSWORD, "127.0.0.1",
-                    **{"X-Forwarded-For": "198.51.100.1"}).status_code == 401
-    assert _attempt(proxied_client, "yanpan", PASSWORD, "127.0.0.1",
-                    **{"X-Forwarded-For": "198.51.100.2"}).status_code == 302
+    assert (
+        _attempt(
+            proxied_client, "yanpan", PASSWORD, "127.0.0.1", **{"X-Forwarded-For": "198.51.100.1"}
+        ).status_code
+        == 401
+    )
+    assert (
+        _attempt(
+            proxied_client, "yanpan", PASSWORD, "127.0.0.1", **{"X-Forwarded-For": "198.51.100.2"}
+        ).status_code
+        == 302
+    )
     with transaction() as s:
         assert s.scalar(select(SignInThrottle.address)) == "198.51.100.1"

@@ -1,4 +1,5 @@
 """The layering of DESIGN.md: webapp → workflows → database; the webapp never touches the engine or ORM."""
+
 from __future__ import annotations
 
 import ast
@@ -46,13 +47,20 @@ def _module_graph(package: str) -> tuple[dict[str, set[str]], list[tuple[str, st
             elif isinstance(node, ast.ImportFrom):
                 base = node.module or ""
                 if node.level:
-                    base = ".".join([*here.split(".")[: len(here.split(".")) - node.level + 1], *filter(None, [base])])
+                    base = ".".join(
+                        [*here.split(".")[: len(here.split(".")) - node.level + 1], *filter(None, [base])]
+                    )
                 for alias in node.names:
                     target = f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
                     if target in modules:
                         edges[name].add(target)
-                    if alias.name.startswith("_") and not alias.name.startswith("__") and base in modules \
-                            and target == base and base != name:
+                    if (
+                        alias.name.startswith("_")
+                        and not alias.name.startswith("__")
+                        and base in modules
+                        and target == base
+                        and base != name
+                    ):
                         private.append((name, base, alias.name))
         edges[name].discard(name)
     return edges, private
@@ -108,8 +116,12 @@ def test_no_module_imports_another_modules_private_names():
 
 
 def test_the_names_of_audit_actions_are_one_table():
-    tables = [path for package in ("workflows", "webapp") for path in (ROOT / package).rglob("*.py")
-              if "\nACTION_NAMES = " in path.read_text(encoding="utf-8")]
+    tables = [
+        path
+        for package in ("workflows", "webapp")
+        for path in (ROOT / package).rglob("*.py")
+        if "\nACTION_NAMES = " in path.read_text(encoding="utf-8")
+    ]
     assert tables == [ROOT / "workflows" / "action_names.py"]
 
 
@@ -132,8 +144,14 @@ def test_rendering_reads_no_database_runs_no_engine_and_calls_no_service():
     """workflows/rendering turns plain values into HTML, SVG, PDF or spreadsheet cells; the services call
     it, never the other way round, and it knows nothing of HTTP."""
     edges, _ = _module_graph("workflows")
-    below = ("workflows.services", "workflows.capabilities", "workflows.commands", "workflows.engine",
-             "workflows.models", "workflows.db")
+    below = (
+        "workflows.services",
+        "workflows.capabilities",
+        "workflows.commands",
+        "workflows.engine",
+        "workflows.models",
+        "workflows.db",
+    )
     rendering = [m for m in edges if _within(m, "workflows.rendering")]
     assert "workflows.rendering.documents" in rendering
     for module in rendering:
@@ -151,8 +169,9 @@ def _imported_modules(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             for alias in node.names:
                 full = f"{node.module}.{alias.name}"
-                is_module = (ROOT / full.replace(".", "/")).with_suffix(".py").exists() \
-                    or (ROOT / full.replace(".", "/") / "__init__.py").exists()
+                is_module = (ROOT / full.replace(".", "/")).with_suffix(".py").exists() or (
+                    ROOT / full.replace(".", "/") / "__init__.py"
+                ).exists()
                 names.add(full if is_module else node.module)
     return names
 
@@ -161,7 +180,12 @@ def test_the_json_apis_call_the_services_only():
     """webapp/api (the service API, the filing API, the OpenAPI document) reaches workflows through the
     service functions and the capabilities, with their permission checks, and the filing exchange's wire
     protocol (signatures); never the tables, the engine or the database."""
-    allowed = ("workflows.services", "workflows.capabilities", "workflows.errors", "workflows.filing_exchange")
+    allowed = (
+        "workflows.services",
+        "workflows.capabilities",
+        "workflows.errors",
+        "workflows.filing_exchange",
+    )
     paths = sorted((ROOT / "webapp" / "api").rglob("*.py"))
     assert ROOT / "webapp" / "api" / "service_api.py" in paths
     for path in paths:
@@ -175,6 +199,10 @@ def test_create_app_is_a_short_list_of_calls():
     only calls them, in order."""
     tree = ast.parse((ROOT / "webapp" / "__init__.py").read_text(encoding="utf-8"))
     create_app = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "create_app")
-    nested = [n for n in ast.walk(create_app) if n is not create_app
-              and isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.If, ast.For, ast.While, ast.Try, ast.With))]
+    nested = [
+        n
+        for n in ast.walk(create_app)
+        if n is not create_app
+        and isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.If, ast.For, ast.While, ast.Try, ast.With))
+    ]
     assert nested == [] and len(create_app.body) <= 15

@@ -1,5 +1,6 @@
 """Attachments: checked uploads, SHA-256, versions, downloads only for those who may see
 the project; a refused file leaves nothing stored and says why."""
+
 from __future__ import annotations
 
 import hashlib
@@ -25,12 +26,22 @@ from workflows.models import Attachment, AuditEvent
 from workflows.services import attachment_service
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <</Type /Catalog>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n"
-EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48 + b"This program cannot be run"
+EXE = (
+    b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00"
+    + b"\x00" * 48
+    + b"This program cannot be run"
+)
 PLAN = "投资计划书.pdf"
 
 
-def upload(client, instance_id: int, name: str | None, data: bytes = PDF, kind: str = "投资计划书",
-           task_id: int | None = None):
+def upload(
+    client,
+    instance_id: int,
+    name: str | None,
+    data: bytes = PDF,
+    kind: str = "投资计划书",
+    task_id: int | None = None,
+):
     form: dict = {"kind": kind}
     if name is not None:
         form["file"] = (io.BytesIO(data), name)
@@ -42,9 +53,12 @@ def upload(client, instance_id: int, name: str | None, data: bytes = PDF, kind: 
 def stored() -> tuple[int, int]:
     """(attachments stored, attachment_uploaded events) in the whole database."""
     with transaction() as s:
-        return (s.scalar(select(func.count()).select_from(Attachment)),
-                s.scalar(select(func.count()).select_from(AuditEvent)
-                         .where(AuditEvent.action == "attachment_uploaded")))
+        return (
+            s.scalar(select(func.count()).select_from(Attachment)),
+            s.scalar(
+                select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "attachment_uploaded")
+            ),
+        )
 
 
 def panel(app, username: str, instance_id: int, task_id: int | None = None) -> str:
@@ -53,7 +67,10 @@ def panel(app, username: str, instance_id: int, task_id: int | None = None) -> s
         login_user(SessionUser(actor(username)))
         return render_template_string(
             "{% set attachments, can_upload = project_attachments(iid, tid) %}{% set instance_id = iid %}"
-            "{% set task_id = tid %}{% include 'attachments/_list.html' %}", iid=instance_id, tid=task_id)
+            "{% set task_id = tid %}{% include 'attachments/_list.html' %}",
+            iid=instance_id,
+            tid=task_id,
+        )
 
 
 def listed(username: str, instance_id: int) -> list[dict]:
@@ -93,7 +110,10 @@ def test_an_upload_is_listed_with_its_hash_and_a_second_one_becomes_version_2(ap
     rows = listed("zhaoshang", pid)
     plans = [r for r in rows if r["kind"] == "投资计划书"]
     assert [(r["version"], r["latest"]) for r in plans] == [(2, True), (1, False)]
-    assert [r["sha256"] for r in plans] == [hashlib.sha256(second).hexdigest(), hashlib.sha256(PDF).hexdigest()]
+    assert [r["sha256"] for r in plans] == [
+        hashlib.sha256(second).hexdigest(),
+        hashlib.sha256(PDF).hexdigest(),
+    ]
     assert [r["version"] for r in rows if r["kind"] == "合同草案"] == [1]
     assert all(r["uploaded_by"] and r["content_type"] == "application/pdf" for r in rows)
 
@@ -110,34 +130,49 @@ def test_an_upload_is_listed_with_its_hash_and_a_second_one_becomes_version_2(ap
     assert client.get(f"/attachments/{plans[0]['id']}").data == second
 
     with transaction() as s:
-        events = s.scalars(select(AuditEvent).where(AuditEvent.instance_id == pid,
-                                                    AuditEvent.action.like("attachment_%"))
-                           .order_by(AuditEvent.id)).all()
+        events = s.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.instance_id == pid, AuditEvent.action.like("attachment_%"))
+            .order_by(AuditEvent.id)
+        ).all()
         assert [e.action for e in events] == ["attachment_uploaded"] * 3 + ["attachment_downloaded"] * 2
-        assert events[1].data == {"kind": "投资计划书", "filename": PLAN, "size": len(second),
-                                  "sha256": hashlib.sha256(second).hexdigest(), "version": 2}
+        assert events[1].data == {
+            "kind": "投资计划书",
+            "filename": PLAN,
+            "size": len(second),
+            "sha256": hashlib.sha256(second).hexdigest(),
+            "version": 2,
+        }
     history = client.get(f"/projects/{pid}").data.decode()
     assert "上传附件" in history and "下载附件" in history
 
 
-@pytest.mark.parametrize(("name", "data", "kind", "message"), [
-    ("setup.exe", EXE, "其他材料", attachment_service.UNSUPPORTED),
-    ("合同.pdf", EXE, "合同草案", attachment_service.MISMATCH),          # an .exe renamed .pdf
-    ("纪要.docx", b"PK\x03\x04" + b"\x00" * 40, "洽谈纪要", attachment_service.MISMATCH),  # not a real package
-    ("纪要.docx", xlsx(), "洽谈纪要", attachment_service.MISMATCH),       # a workbook named .docx
-    ("照片.png", b"\xff\xd8\xff\xe0 jpeg bytes", "其他材料", attachment_service.MISMATCH),
-    ("说明.txt", "说明".encode("gbk"), "其他材料", attachment_service.MISMATCH),  # not UTF-8
-    ("说明.txt", b"plain\x00binary", "其他材料", attachment_service.MISMATCH),
-    ("notes.md", b"# notes", "其他材料", attachment_service.UNSUPPORTED),  # unknown extension
-    ("noextension", PDF, "其他材料", attachment_service.UNSUPPORTED),
-    (PLAN, b"", "投资计划书", attachment_service.EMPTY),
-    (None, b"", "投资计划书", attachment_service.NO_FILE),
-    ("..", PDF, "投资计划书", attachment_service.BAD_NAME),
-    ("\u202e\x01 . ", PDF, "投资计划书", attachment_service.BAD_NAME),
-    (".pdf", PDF, "投资计划书", attachment_service.UNSUPPORTED),  # a dot file: "pdf", no extension
-    (PLAN, PDF, "", attachment_service.BAD_KIND),
-    (PLAN, PDF, "可执行文件", attachment_service.BAD_KIND),
-])
+@pytest.mark.parametrize(
+    ("name", "data", "kind", "message"),
+    [
+        ("setup.exe", EXE, "其他材料", attachment_service.UNSUPPORTED),
+        ("合同.pdf", EXE, "合同草案", attachment_service.MISMATCH),  # an .exe renamed .pdf
+        (
+            "纪要.docx",
+            b"PK\x03\x04" + b"\x00" * 40,
+            "洽谈纪要",
+            attachment_service.MISMATCH,
+        ),  # not a real package
+        ("纪要.docx", xlsx(), "洽谈纪要", attachment_service.MISMATCH),  # a workbook named .docx
+        ("照片.png", b"\xff\xd8\xff\xe0 jpeg bytes", "其他材料", attachment_service.MISMATCH),
+        ("说明.txt", "说明".encode("gbk"), "其他材料", attachment_service.MISMATCH),  # not UTF-8
+        ("说明.txt", b"plain\x00binary", "其他材料", attachment_service.MISMATCH),
+        ("notes.md", b"# notes", "其他材料", attachment_service.UNSUPPORTED),  # unknown extension
+        ("noextension", PDF, "其他材料", attachment_service.UNSUPPORTED),
+        (PLAN, b"", "投资计划书", attachment_service.EMPTY),
+        (None, b"", "投资计划书", attachment_service.NO_FILE),
+        ("..", PDF, "投资计划书", attachment_service.BAD_NAME),
+        ("\u202e\x01 . ", PDF, "投资计划书", attachment_service.BAD_NAME),
+        (".pdf", PDF, "投资计划书", attachment_service.UNSUPPORTED),  # a dot file: "pdf", no extension
+        (PLAN, PDF, "", attachment_service.BAD_KIND),
+        (PLAN, PDF, "可执行文件", attachment_service.BAD_KIND),
+    ],
+)
 def test_a_refused_file_is_not_stored_and_the_reason_is_shown(app, client, name, data, kind, message):
     pid = register_lead(client)
     response = upload(client, pid, name, data, kind)
@@ -168,21 +203,28 @@ def test_a_request_body_over_the_server_limit_gets_413_with_a_chinese_page(app, 
     assert stored() == (0, 0)
 
 
-@pytest.mark.parametrize(("name", "data", "content_type"), [
-    ("图纸.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image/png"),
-    ("现场.JPG", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "image/jpeg"),
-    ("纪要.docx", docx(), "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-    ("测算.xlsx", xlsx(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-    ("旧合同.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64, "application/msword"),
-    ("旧测算.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64, "application/vnd.ms-excel"),
-    ("说明.txt", "洽谈要点：\n1. 用地 120 亩\r\n\t2. 税收".encode(), "text/plain; charset=utf-8"),
-])
-def test_each_allowed_type_is_accepted_and_served_with_its_checked_content_type(app, client, name, data,
-                                                                                 content_type):
+@pytest.mark.parametrize(
+    ("name", "data", "content_type"),
+    [
+        ("图纸.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image/png"),
+        ("现场.JPG", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "image/jpeg"),
+        ("纪要.docx", docx(), "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        ("测算.xlsx", xlsx(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        ("旧合同.doc", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64, "application/msword"),
+        ("旧测算.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64, "application/vnd.ms-excel"),
+        ("说明.txt", "洽谈要点：\n1. 用地 120 亩\r\n\t2. 税收".encode(), "text/plain; charset=utf-8"),
+    ],
+)
+def test_each_allowed_type_is_accepted_and_served_with_its_checked_content_type(
+    app, client, name, data, content_type
+):
     pid = register_lead(client)
     # The browser's claimed type is ignored: the stored type comes from the checked content.
-    response = client.post(f"/projects/{pid}/attachments", content_type="multipart/form-data", data={
-        "kind": "其他材料", "file": (io.BytesIO(data), name, "application/x-msdownload")})
+    response = client.post(
+        f"/projects/{pid}/attachments",
+        content_type="multipart/form-data",
+        data={"kind": "其他材料", "file": (io.BytesIO(data), name, "application/x-msdownload")},
+    )
     assert response.status_code == 302
     (row,) = listed("zhaoshang", pid)
     assert row["content_type"] == content_type and row["size"] == len(data)
@@ -284,8 +326,11 @@ def english(client):
     translations = Path(__file__).resolve().parents[1] / "webapp" / "translations"
     po = translations / "en" / "LC_MESSAGES" / "messages.po"
     if not po.with_suffix(".mo").exists() or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime:
-        subprocess.run([sys.executable, "-m", "babel.messages.frontend", "compile", "-f", "-d", str(translations)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "babel.messages.frontend", "compile", "-f", "-d", str(translations)],
+            check=True,
+            capture_output=True,
+        )
     assert client.post("/lang/en", data={"next": "/"}).status_code == 302
 
 
@@ -299,20 +344,31 @@ def test_refusals_and_the_card_are_in_english_once_chosen(app, client, english, 
     upload(client, pid, PLAN)
     with app.test_request_context("/"):
         from flask import session
+
         session["lang"] = "en"
         login_user(SessionUser(actor("zhaoshang")))
         html = render_template_string(
             "{% set attachments, can_upload = project_attachments(iid) %}{% set instance_id = iid %}"
-            "{% include 'attachments/_list.html' %}", iid=pid)
+            "{% include 'attachments/_list.html' %}",
+            iid=pid,
+        )
     assert "Investment plan" in html and "Upload attachment" in html and "附件" not in html
 
 
 def test_every_attachment_message_and_kind_is_in_the_catalogue_sources():
-    messages = [v for k, v in vars(attachment_service).items() if k.isupper() and isinstance(v, str)
-                and re.search(r"[\u4e00-\u9fff]", v)]
+    messages = [
+        v
+        for k, v in vars(attachment_service).items()
+        if k.isupper() and isinstance(v, str) and re.search(r"[\u4e00-\u9fff]", v)
+    ]
     assert len(messages) >= 10
-    po = (Path(__file__).resolve().parent.parent / "webapp/translations/en/LC_MESSAGES/messages.po").read_text("utf-8")
+    po = (
+        Path(__file__).resolve().parent.parent / "webapp/translations/en/LC_MESSAGES/messages.po"
+    ).read_text("utf-8")
     marked = re.findall(r'N_\("([^"]+)"\)', Path(attachment_service.__file__).read_text("utf-8"))
-    missing = [m for m in [*messages, *attachment_service.KINDS]
-               if m not in DYNAMIC_STRINGS and not (m in marked and f'msgid "{m}"' in po)]
+    missing = [
+        m
+        for m in [*messages, *attachment_service.KINDS]
+        if m not in DYNAMIC_STRINGS and not (m in marked and f'msgid "{m}"' in po)
+    ]
     assert not missing

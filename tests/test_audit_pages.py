@@ -1,5 +1,6 @@
 """The auditor's pages over HTTP: step through a history, verify, replay against the model,
 export; administrators deploy model versions and auditors compare them. Auditors' looks are logged."""
+
 from __future__ import annotations
 
 import csv
@@ -41,13 +42,20 @@ def test_the_auditor_steps_through_a_history_with_the_diagram_data_and_changes(a
 
     # The screening team's completion: who, what was submitted, what changed, the diagram marked.
     with transaction() as s:
-        screening_event = s.scalar(select(AuditEvent.id).where(AuditEvent.instance_id == pid,
-                                                               AuditEvent.action == "task_completed",
-                                                               AuditEvent.task_spec == "screening"))
+        screening_event = s.scalar(
+            select(AuditEvent.id).where(
+                AuditEvent.instance_id == pid,
+                AuditEvent.action == "task_completed",
+                AuditEvent.task_spec == "screening",
+            )
+        )
     page, number = None, None
     for n in range(1, total + 1):
         candidate = _page(client, f"/audit/projects/{pid}/replay?step={n}")
-        if 'id="step-actor">研判专班 王芳' in candidate and "办理完成" in candidate.split('id="step-action"')[1][:200]:
+        if (
+            'id="step-actor">研判专班 王芳' in candidate
+            and "办理完成" in candidate.split('id="step-action"')[1][:200]
+        ):
             page, number = candidate, n
             break
     assert page is not None and screening_event
@@ -60,13 +68,18 @@ def test_the_auditor_steps_through_a_history_with_the_diagram_data_and_changes(a
     assert 'data-element="contract_review" data-state="pending"' in page
 
     last = _page(client, f"/audit/projects/{pid}/replay?step={total + 5}")
-    assert f"第 {total} / {total} 步" in last and 'data-element="department_review" data-state="active"' in last
+    assert (
+        f"第 {total} / {total} 步" in last and 'data-element="department_review" data-state="active"' in last
+    )
     # Jump to a date: a day before the project existed shows its first step; today its last.
     assert "第 1 / " in _page(client, f"/audit/projects/{pid}/replay?date={date.today() - timedelta(days=3)}")
-    assert f"第 {total} / {total} 步" in _page(client, f"/audit/projects/{pid}/replay?date={date.today() + timedelta(days=1)}")
+    assert f"第 {total} / {total} 步" in _page(
+        client, f"/audit/projects/{pid}/replay?date={date.today() + timedelta(days=1)}"
+    )
     with transaction() as s:
-        looks = s.scalars(select(AuditEvent).where(AuditEvent.action == "replay_viewed",
-                                                   AuditEvent.actor == "shenji")).all()
+        looks = s.scalars(
+            select(AuditEvent).where(AuditEvent.action == "replay_viewed", AuditEvent.actor == "shenji")
+        ).all()
     assert len(looks) >= 4 and number
 
 
@@ -77,8 +90,15 @@ def test_the_replay_button_reports_consistent_or_the_disagreeing_step(app, clien
     assert ok.status_code == 200 and 'id="replay-consistent"' in ok.data.decode()
     with transaction() as s:  # the stored state is edited behind the engine's back
         instance = s.get(ProcessInstance, pid)
-        s.execute(update(ProcessInstance).where(ProcessInstance.id == pid).values(
-            state=instance.state.replace('"negotiation_decision": "达成一致"', '"negotiation_decision": "放弃"', 1)))
+        s.execute(
+            update(ProcessInstance)
+            .where(ProcessInstance.id == pid)
+            .values(
+                state=instance.state.replace(
+                    '"negotiation_decision": "达成一致"', '"negotiation_decision": "放弃"', 1
+                )
+            )
+        )
     bad = client.post(f"/audit/projects/{pid}/replay-check").data.decode()
     assert 'id="replay-disagrees"' in bad and "存储的流程状态" in bad
 
@@ -88,9 +108,13 @@ def test_the_verify_page_names_the_first_broken_event(app, client):
     login(client, "shenji")
     assert 'id="verify-ok"' in _page(client, "/audit/verify")
     with transaction() as s:
-        target = s.scalar(select(AuditEvent.id).where(AuditEvent.instance_id == pid,
-                                                      AuditEvent.action == "task_completed",
-                                                      AuditEvent.task_spec == "negotiation"))
+        target = s.scalar(
+            select(AuditEvent.id).where(
+                AuditEvent.instance_id == pid,
+                AuditEvent.action == "task_completed",
+                AuditEvent.task_spec == "negotiation",
+            )
+        )
         s.execute(update(AuditEvent).where(AuditEvent.id == target).values(actor="zhuren"))
     for url in ("/audit/verify", f"/audit/verify?project={pid}"):
         page = _page(client, url)
@@ -104,16 +128,25 @@ def test_exports_a_projects_history_as_json_lines_and_events_as_csv(app, client)
     assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
     lines = [json.loads(line) for line in response.data.decode().splitlines()]
     with transaction() as s:
-        ids = list(s.scalars(select(AuditEvent.id).where(AuditEvent.instance_id == pid).order_by(AuditEvent.id)))
-    assert [line["id"] for line in lines] == ids[:len(lines)] and len(lines) >= len(ids) - 1
-    assert {"hash", "prev_hash", "algorithm", "data", "actor"} <= set(lines[0]) and lines[0]["algorithm"] == "SM3"
+        ids = list(
+            s.scalars(select(AuditEvent.id).where(AuditEvent.instance_id == pid).order_by(AuditEvent.id))
+        )
+    assert [line["id"] for line in lines] == ids[: len(lines)] and len(lines) >= len(ids) - 1
+    assert {"hash", "prev_hash", "algorithm", "data", "actor"} <= set(lines[0]) and lines[0][
+        "algorithm"
+    ] == "SM3"
     assert any(line["action"] == "task_completed" and line["task_spec"] == "screening" for line in lines)
 
     today = date.today()
-    text = client.get(f"/audit/events.csv?from={today - timedelta(days=1)}&to={today + timedelta(days=1)}").data.decode("utf-8-sig")
+    text = client.get(
+        f"/audit/events.csv?from={today - timedelta(days=1)}&to={today + timedelta(days=1)}"
+    ).data.decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0][:4] == ["事件号", "时间（北京时间）", "项目号", "项目名称"]
-    assert any(r[6] == "task_completed" and r[7] == "screening" and r[3] == "年产10万吨稻虾深加工项目" for r in rows[1:])
+    assert any(
+        r[6] == "task_completed" and r[7] == "screening" and r[3] == "年产10万吨稻虾深加工项目"
+        for r in rows[1:]
+    )
     empty = client.get("/audit/events.csv?from=2020-01-01&to=2020-01-31").data.decode("utf-8-sig")
     assert len(list(csv.reader(io.StringIO(empty)))) == 1
     with transaction() as s:
@@ -123,7 +156,9 @@ def test_exports_a_projects_history_as_json_lines_and_events_as_csv(app, client)
 
 def _model_zip(threshold: str) -> bytes:
     files = model_store.read_model_files()
-    files["bpmn/project_class.dmn"] = files["bpmn/project_class.dmn"].replace("&gt;= 20000", f"&gt;= {threshold}")
+    files["bpmn/project_class.dmn"] = files["bpmn/project_class.dmn"].replace(
+        "&gt;= 20000", f"&gt;= {threshold}"
+    )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, text in files.items():
@@ -135,18 +170,32 @@ def test_an_administrator_deploys_a_version_and_the_auditor_compares_it(app, cli
     old = register_lead(client, amount_wan="3000", investor="甲公司")
     login(client, "admin")
     assert "校验并部署" in _page(client, "/admin/versions")
-    broken = client.post("/admin/versions", content_type="multipart/form-data",
-                         data={"files": (io.BytesIO(b"<not-bpmn"), "investment_project.bpmn")})
+    broken = client.post(
+        "/admin/versions",
+        content_type="multipart/form-data",
+        data={"files": (io.BytesIO(b"<not-bpmn"), "investment_project.bpmn")},
+    )
     assert broken.status_code == 422 and 'id="deploy-error"' in broken.data.decode()
-    deployed = client.post("/admin/versions", content_type="multipart/form-data",
-                           data={"files": (io.BytesIO(_model_zip("30000")), "model.zip"), "note": "重大门槛 3 亿元",
-                                 "bind": str(actor("zhaoshang").org_id)})
+    deployed = client.post(
+        "/admin/versions",
+        content_type="multipart/form-data",
+        data={
+            "files": (io.BytesIO(_model_zip("30000")), "model.zip"),
+            "note": "重大门槛 3 亿元",
+            "bind": str(actor("zhaoshang").org_id),
+        },
+    )
     assert deployed.status_code == 302
-    again = client.post("/admin/versions", content_type="multipart/form-data",
-                        data={"files": (io.BytesIO(_model_zip("30000")), "model.zip")})
+    again = client.post(
+        "/admin/versions",
+        content_type="multipart/form-data",
+        data={"files": (io.BytesIO(_model_zip("30000")), "model.zip")},
+    )
     assert again.status_code == 422 and "内容相同" in again.data.decode()
     listing = _page(client, "/admin/versions")
-    assert "重大门槛 3 亿元" in listing and listing.count("data-version-id=") == 5  # 3 processes + the 2 calling the changed class DMN
+    assert (
+        "重大门槛 3 亿元" in listing and listing.count("data-version-id=") == 5
+    )  # 3 processes + the 2 calling the changed class DMN
 
     new = register_lead(client, amount_wan="3000", investor="乙公司")
     with transaction() as s:
@@ -170,6 +219,7 @@ def test_the_auditor_downloads_the_history_as_a_chinese_pdf(app, client):
     assert response.status_code == 200, response.data[:500]
     assert response.mimetype == "application/pdf" and response.data.startswith(b"%PDF")
     with transaction() as s:
-        generated = s.scalar(select(AuditEvent).where(AuditEvent.action == "document_generated",
-                                                      AuditEvent.actor == "shenji"))
+        generated = s.scalar(
+            select(AuditEvent).where(AuditEvent.action == "document_generated", AuditEvent.actor == "shenji")
+        )
     assert generated is not None and generated.instance_id == pid

@@ -5,6 +5,7 @@ Each test plays a DBA with full write access: it edits, deletes, reorders or ins
 rewrites the chain's tail consistently, or edits a stored workflow state, then runs the check an
 auditor runs (the same one as `python -m workflows.commands.verify` and the auditor's page).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -59,9 +60,13 @@ def _rehash(s, event_id: int) -> None:
 
 def _completion(instance_id: int, spec: str) -> int:
     with transaction() as s:
-        return s.scalar(select(AuditEvent.id).where(AuditEvent.instance_id == instance_id,
-                                                    AuditEvent.action == "task_completed",
-                                                    AuditEvent.task_spec == spec))
+        return s.scalar(
+            select(AuditEvent.id).where(
+                AuditEvent.instance_id == instance_id,
+                AuditEvent.action == "task_completed",
+                AuditEvent.task_spec == spec,
+            )
+        )
 
 
 def test_an_untouched_record_verifies(history):
@@ -123,14 +128,34 @@ def test_an_inserted_event_is_named(history):
         s.execute(update(AuditEvent).where(AuditEvent.id > k).values(id=AuditEvent.id + 1_000_000))
         s.execute(update(AuditEvent).where(AuditEvent.id > 1_000_000).values(id=AuditEvent.id - 999_999))
         previous = s.get(AuditEvent, k)
-        forged = AuditEvent(id=k + 1, instance_id=first, at=previous.at, actor="zhuren", role="head_of_office",
-                            action="task_completed", task_spec="approve_terms", data={"terms_decision": "同意"},
-                            algorithm="SM3", prev_hash=previous.hash)
+        forged = AuditEvent(
+            id=k + 1,
+            instance_id=first,
+            at=previous.at,
+            actor="zhuren",
+            role="head_of_office",
+            action="task_completed",
+            task_spec="approve_terms",
+            data={"terms_decision": "同意"},
+            algorithm="SM3",
+            prev_hash=previous.hash,
+        )
         forged.hash = audit._digest("SM3", audit._payload(forged))
-        s.execute(insert(AuditEvent).values(
-            id=forged.id, instance_id=forged.instance_id, at=forged.at, actor=forged.actor, role=forged.role,
-            action=forged.action, task_spec=forged.task_spec, data=forged.data, algorithm=forged.algorithm,
-            prev_hash=forged.prev_hash, hash=forged.hash))
+        s.execute(
+            insert(AuditEvent).values(
+                id=forged.id,
+                instance_id=forged.instance_id,
+                at=forged.at,
+                actor=forged.actor,
+                role=forged.role,
+                action=forged.action,
+                task_spec=forged.task_spec,
+                data=forged.data,
+                algorithm=forged.algorithm,
+                prev_hash=forged.prev_hash,
+                hash=forged.hash,
+            )
+        )
     with transaction() as s:  # PostgreSQL: keep the id sequence ahead of the moved rows
         if s.get_bind().dialect.name == "postgresql":
             s.execute(text("SELECT setval('audit_event_id_seq', (SELECT max(id) FROM audit_event))"))
@@ -165,8 +190,16 @@ def test_a_tail_rewritten_as_a_consistent_chain_is_found_against_the_checkpoint(
     with transaction() as s:
         s.execute(delete(AuditEvent).where(AuditEvent.id >= cut))
         # A new history written from there on: a perfectly consistent chain.
-        audit.append(s, "task_completed", actor="shangwu", role="commerce_bureau", instance_id=first,
-                     task_spec="negotiation", data={"negotiation_decision": "放弃"}, outcome="放弃")
+        audit.append(
+            s,
+            "task_completed",
+            actor="shangwu",
+            role="commerce_bureau",
+            instance_id=first,
+            task_spec="negotiation",
+            data={"negotiation_decision": "放弃"},
+            outcome="放弃",
+        )
         audit.append(s, "project_ended", actor="shangwu", instance_id=first, outcome="end_abandoned")
     with transaction() as s:
         assert audit.check_chain(s) is None
@@ -187,7 +220,7 @@ def test_a_forged_checkpoint_line_is_refused(history, tmp_path):
 
 def test_the_filing_receipt_carries_the_audit_head_and_anchors_the_chain(history):
     first, _ = history
-    for spec in FULL_PATH[2:FULL_PATH.index("approve_filing") + 1]:
+    for spec in FULL_PATH[2 : FULL_PATH.index("approve_filing") + 1]:
         advance(first, spec)
     with transaction() as s:
         filing = s.scalar(select(Filing).where(Filing.instance_id == first))
@@ -197,8 +230,14 @@ def test_the_filing_receipt_carries_the_audit_head_and_anchors_the_chain(history
         assert submitted.data["audit_head_hash"] == head_hash and submitted.id > head_id
         # Cut the tail back to before the receipt's head, and build a consistent chain again.
         s.execute(delete(AuditEvent).where(AuditEvent.id >= head_id))
-        audit.append(s, "task_completed", actor="zhuren", instance_id=first, task_spec="approve_filing",
-                     data={"filing_approval": "退回洽谈"})
+        audit.append(
+            s,
+            "task_completed",
+            actor="zhuren",
+            instance_id=first,
+            task_spec="approve_filing",
+            data={"filing_approval": "退回洽谈"},
+        )
     report = _verify()
     assert report.first.event_id == head_id and report.first.kind in ("rewritten", "missing")
     assert "备案回执" in report.first.detail
@@ -211,8 +250,11 @@ def test_a_stored_state_edited_behind_the_engine_is_found(history):
         # The amount is raised in the stored state, and the instance's own hash recomputed to match.
         instance.state = instance.state.replace('"amount_wan": 25000', '"amount_wan": 2500', 1)
         instance.state_hash = hashlib.sha256(instance.state.encode("utf-8")).hexdigest()
-        last_recorded = s.scalar(select(func.max(AuditEvent.id)).where(AuditEvent.instance_id == first,
-                                                                      AuditEvent.state_hash.is_not(None)))
+        last_recorded = s.scalar(
+            select(func.max(AuditEvent.id)).where(
+                AuditEvent.instance_id == first, AuditEvent.state_hash.is_not(None)
+            )
+        )
     report = _verify()
     assert [(f.kind, f.instance_id, f.event_id) for f in report.findings] == [("state", first, last_recorded)]
     assert _verify(second).ok  # the other project's check still holds
@@ -234,17 +276,35 @@ def test_the_verify_command_exits_non_zero_and_names_the_event(sqlite_database, 
     anchors.configure(None, None)
     pid = start()
     advance(pid, "screening", confirmed_class="重大")
-    env = {**os.environ, "DATABASE_URL": sqlite_database, "ZS_AUDIT_HMAC_KEY": "k",
-           "ZS_AUDIT_CHECKPOINT_FILE": str(tmp_path / "cp.jsonl")}
-    ok = subprocess.run([sys.executable, "-m", "workflows.commands.verify", "--checkpoint", "--replay"], check=False, cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "DATABASE_URL": sqlite_database,
+        "ZS_AUDIT_HMAC_KEY": "k",
+        "ZS_AUDIT_CHECKPOINT_FILE": str(tmp_path / "cp.jsonl"),
+    }
+    ok = subprocess.run(
+        [sys.executable, "-m", "workflows.commands.verify", "--checkpoint", "--replay"],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "checkpoint written" in ok.stdout and "consistent" in ok.stdout and "OK" in ok.stdout
     target = _completion(pid, "screening")
     with transaction() as s:
         s.execute(update(AuditEvent).where(AuditEvent.id == target).values(outcome="不予通过"))
-    bad = subprocess.run([sys.executable, "-m", "workflows.commands.verify", "--project", str(pid)], check=False, cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "workflows.commands.verify", "--project", str(pid)],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 1
     assert f"BROKEN event #{target} [altered]" in bad.stdout
 
@@ -253,9 +313,21 @@ def test_the_scheduler_writes_signed_checkpoints_beside_its_timer_rounds(sqlite_
     anchors.configure(None, None)
     start()
     path = tmp_path / "cp.jsonl"
-    env = {**os.environ, "DATABASE_URL": sqlite_database, "ZS_AUDIT_HMAC_KEY": "k", "ZS_AUDIT_CHECKPOINT_FILE": str(path)}
-    run = subprocess.run([sys.executable, "-m", "workflows.commands.scheduler", "--once"], check=False, cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "DATABASE_URL": sqlite_database,
+        "ZS_AUDIT_HMAC_KEY": "k",
+        "ZS_AUDIT_CHECKPOINT_FILE": str(path),
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "workflows.commands.scheduler", "--once"],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     line = json.loads(path.read_text(encoding="utf-8").splitlines()[-1])
     assert line["head_id"] == _ids()[-1] and len(line["hashes"]) == len(_ids()) and line["hmac"]
@@ -270,5 +342,10 @@ def test_no_code_in_the_application_updates_or_deletes_audit_events():
     """Append-only: the only writes are audit.append's inserts (kept for good, 网络安全法 §21)."""
     for path in [*(ROOT / "workflows").rglob("*.py"), *(ROOT / "webapp").rglob("*.py")]:
         source = path.read_text(encoding="utf-8")
-        for pattern in ("update(AuditEvent", "delete(AuditEvent", "audit_event SET", "FROM audit_event WHERE"):
+        for pattern in (
+            "update(AuditEvent",
+            "delete(AuditEvent",
+            "audit_event SET",
+            "FROM audit_event WHERE",
+        ):
             assert pattern not in source, (path, pattern)

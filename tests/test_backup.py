@@ -1,6 +1,7 @@
 """Backup and restore, as an administrator runs them: a project with history and signed checkpoints is
 backed up, the database and checkpoints are lost, the archive is restored into an empty database, and
 `python -m workflows.commands.verify --replay` finds the audit chain intact and every project replaying."""
+
 from __future__ import annotations
 
 import hashlib
@@ -23,8 +24,15 @@ KEY = "backup-test-hmac-key"
 
 
 def _run(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", *args], env=env, capture_output=True, text=True, check=False,
-                          cwd=Path(__file__).resolve().parents[1], timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=300,
+    )
 
 
 PLAN = b"%PDF-1.4\n" + "投资计划书".encode() * 20 + b"\n%%EOF\n"
@@ -33,13 +41,24 @@ PLAN = b"%PDF-1.4\n" + "投资计划书".encode() * 20 + b"\n%%EOF\n"
 def _history(url: str, checkpoints: Path) -> int:
     from webapp import create_app
 
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t",
-                      "AUDIT_HMAC_KEY": KEY, "AUDIT_CHECKPOINT_FILE": str(checkpoints),
-                      "FILE_STORE_PATH": str(checkpoints.parent.parent / "files")})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": url,
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "t",
+            "AUDIT_HMAC_KEY": KEY,
+            "AUDIT_CHECKPOINT_FILE": str(checkpoints),
+            "FILE_STORE_PATH": str(checkpoints.parent.parent / "files"),
+        }
+    )
     client = app.test_client()
     pid = register_lead(client)
-    uploaded = client.post(f"/projects/{pid}/attachments", content_type="multipart/form-data",
-                           data={"kind": "投资计划书", "file": (io.BytesIO(PLAN), "计划书.pdf")})
+    uploaded = client.post(
+        f"/projects/{pid}/attachments",
+        content_type="multipart/form-data",
+        data={"kind": "投资计划书", "file": (io.BytesIO(PLAN), "计划书.pdf")},
+    )
     assert uploaded.status_code == 302
     step(app, client, pid, "screening", confirmed_class="重大")
     steps(app, client, pid, "negotiation", "approve_terms")
@@ -72,8 +91,13 @@ def _destroy(url: str, checkpoints: Path) -> None:
 def test_backup_then_loss_then_restore_verifies_and_replays(database, tmp_path):
     checkpoints = tmp_path / "anchors" / "audit-checkpoints.jsonl"
     pid = _history(database, checkpoints)
-    env = {**os.environ, "DATABASE_URL": database, "ZS_AUDIT_CHECKPOINT_FILE": str(checkpoints),
-           "ZS_AUDIT_HMAC_KEY": KEY, "ZS_FILE_STORE_PATH": str(tmp_path / "files")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database,
+        "ZS_AUDIT_CHECKPOINT_FILE": str(checkpoints),
+        "ZS_AUDIT_HMAC_KEY": KEY,
+        "ZS_FILE_STORE_PATH": str(tmp_path / "files"),
+    }
     archive = tmp_path / "backups" / "nightly.tar.gz"
     made = _run(env, "workflows.commands.backup", "create", str(archive))
     assert made.returncode == 0, made.stderr
@@ -81,7 +105,13 @@ def test_backup_then_loss_then_restore_verifies_and_replays(database, tmp_path):
         manifest = json.load(tar.extractfile("manifest.json"))
         names = set(tar.getnames())
     digest = hashlib.sha256(PLAN).hexdigest()
-    assert names == {"manifest.json", "audit-checkpoints.jsonl", *manifest["files"], "files", f"files/{digest}"}
+    assert names == {
+        "manifest.json",
+        "audit-checkpoints.jsonl",
+        *manifest["files"],
+        "files",
+        f"files/{digest}",
+    }
     assert manifest["file_store"] == {"kind": "local", "files": 1}
     assert manifest["database"] == ("sqlite" if database.startswith("sqlite") else "postgresql")
     assert all(len(entry["sha256"]) == 64 for entry in manifest["files"].values())
@@ -105,8 +135,12 @@ def test_backup_then_loss_then_restore_verifies_and_replays(database, tmp_path):
 
 
 def test_an_archive_that_does_not_match_its_manifest_is_refused(sqlite_database, tmp_path):
-    env = {**os.environ, "DATABASE_URL": sqlite_database, "ZS_AUDIT_CHECKPOINT_FILE": str(tmp_path / "c.jsonl"),
-           "ZS_FILE_STORE_PATH": str(tmp_path / "files")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": sqlite_database,
+        "ZS_AUDIT_CHECKPOINT_FILE": str(tmp_path / "c.jsonl"),
+        "ZS_FILE_STORE_PATH": str(tmp_path / "files"),
+    }
     archive = tmp_path / "a.tar.gz"
     assert _run(env, "workflows.commands.backup", "create", str(archive)).returncode == 0
     with tarfile.open(archive) as tar:
@@ -125,7 +159,11 @@ def test_an_archive_that_does_not_match_its_manifest_is_refused(sqlite_database,
 
 
 def test_backups_into_a_folder_are_named_by_time_and_old_ones_pruned(sqlite_database, tmp_path):
-    env = {**os.environ, "DATABASE_URL": sqlite_database, "ZS_AUDIT_CHECKPOINT_FILE": str(tmp_path / "c.jsonl")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": sqlite_database,
+        "ZS_AUDIT_CHECKPOINT_FILE": str(tmp_path / "c.jsonl"),
+    }
     folder = tmp_path / "backups"
     folder.mkdir()
     old = folder / "zhaoshang-20200101-023000.tar.gz"

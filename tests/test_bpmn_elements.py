@@ -4,6 +4,7 @@ through the inbox over HTTP to the end: manual and form-less tasks with their in
 nested objects, repeating rows and checkboxes, a script calling get_current_user(), a message thrown and
 caught, intermediate and boundary timers, a DMN table, a parallel multi-instance task and a call
 activity. A model whose condition never ends fails the step with 422 and leaves the instance as it was."""
+
 from __future__ import annotations
 
 import io
@@ -25,8 +26,11 @@ def deploy(client, name: str, county_of: str = STARTER, expect: int = 302) -> st
 
     login(client, "admin")
     files = [(io.BytesIO(p.read_bytes()), p.name) for p in sorted((MODELS / name).glob("*/*")) if p.is_file()]
-    response = client.post("/admin/versions", content_type="multipart/form-data",
-                           data={"files": files, "note": name, "bind": [str(actor(county_of).org_id)]})
+    response = client.post(
+        "/admin/versions",
+        content_type="multipart/form-data",
+        data={"files": files, "note": name, "bind": [str(actor(county_of).org_id)]},
+    )
     assert response.status_code == expect, response.data.decode()[:3000]
     return response.data.decode()
 
@@ -62,12 +66,22 @@ def task_data(app, instance_id: int) -> dict:
         return runtime.data(runtime.load(instance.state))
 
 
-DELEGATION = {"company": "湖南锂晟新能源科技有限公司", "visit_date": "2026-12-08", "leader-name": "王建国",
-              "leader-phone": "13900001111", "members-0-name": "李明", "members-0-position": "总经理",
-              "members-1-name": "赵敏", "members-1-position": "",
-              "members-2-name": "", "members-2-position": "",  # the empty row offered for a new member
-              "interests": ["land", "policy"], "hotel": "county",
-              "_booleans": "needs_interpreter", "notes": "清真餐"}  # 需要翻译 shown and left unticked
+DELEGATION = {
+    "company": "湖南锂晟新能源科技有限公司",
+    "visit_date": "2026-12-08",
+    "leader-name": "王建国",
+    "leader-phone": "13900001111",
+    "members-0-name": "李明",
+    "members-0-position": "总经理",
+    "members-1-name": "赵敏",
+    "members-1-position": "",
+    "members-2-name": "",
+    "members-2-position": "",  # the empty row offered for a new member
+    "interests": ["land", "policy"],
+    "hotel": "county",
+    "_booleans": "needs_interpreter",
+    "notes": "清真餐",
+}  # 需要翻译 shown and left unticked
 
 
 @pytest.fixture
@@ -75,8 +89,15 @@ def app_on(database):
     """The app on each kind of database (SQLite, and PostgreSQL with -m postgres)."""
     from webapp import create_app
 
-    return create_app({"TESTING": True, "DATABASE_URL": database, "WTF_CSRF_ENABLED": False,
-                       "SECRET_KEY": "test", "SERVER_NAME": "localhost"})
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database,
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "test",
+            "SERVER_NAME": "localhost",
+        }
+    )
 
 
 def test_a_visit_model_with_a_manual_first_task_runs_from_the_start_page_to_its_end(app, client, clock):
@@ -95,8 +116,18 @@ def test_a_visit_model_with_a_manual_first_task_runs_from_the_start_page_to_its_
     assert 'value="land"' in page and "用地" in page and 'type="radio" name="hotel" value="county"' in page
     assert '<textarea id="in-notes"' in page and 'type="date"' in page
 
-    refused = submit(client, register, {**DELEGATION, "leader-name": "", "leader-phone": "123",
-                                        "members-1-name": "", "members-1-position": "副总"}, expect=422)
+    refused = submit(
+        client,
+        register,
+        {
+            **DELEGATION,
+            "leader-name": "",
+            "leader-phone": "123",
+            "members-1-name": "",
+            "members-1-position": "副总",
+        },
+        expect=422,
+    )
     text = refused.data.decode()
     for field in ("leader-name", "leader-phone", "members-1-name"):
         assert f'data-error-for="{field}"' in text, field
@@ -131,7 +162,9 @@ def test_a_visit_model_with_a_manual_first_task_runs_from_the_start_page_to_its_
     assert status_of(app, instance_id)[0] == "completed"
 
 
-def test_an_inspection_model_with_a_decision_table_parallel_instances_and_a_call_activity_runs_to_its_end(app_on):
+def test_an_inspection_model_with_a_decision_table_parallel_instances_and_a_call_activity_runs_to_its_end(
+    app_on,
+):
     app, client = app_on, app_on.test_client()
     deploy(client, "joint_inspection")
     login(client, STARTER)
@@ -139,15 +172,27 @@ def test_an_inspection_model_with_a_decision_table_parallel_instances_and_a_call
     assert 'name="sites-0-name"' in form and "每个地块一行" in form
     refused = client.post("/start/joint_inspection", data={"sites-0-name": "", "area_mu": "80"})
     assert refused.status_code == 422 and 'data-error-for="sites"' in refused.data.decode()
-    instance_id = start(client, "joint_inspection", {
-        "sites-0-name": "经开区 A-12 地块", "sites-0-area": "60", "sites-1-name": "经开区 B-3 地块",
-        "sites-1-area": "25", "area_mu": "85", "hazardous": "true", "_booleans": "hazardous"})
+    instance_id = start(
+        client,
+        "joint_inspection",
+        {
+            "sites-0-name": "经开区 A-12 地块",
+            "sites-0-area": "60",
+            "sites-1-name": "经开区 B-3 地块",
+            "sites-1-area": "25",
+            "area_mu": "85",
+            "hazardous": "true",
+            "_booleans": "hazardous",
+        },
+    )
 
     # The DMN table (COLLECT) picked three departments: one parallel task each, in any order.
     tasks = [t for t in ready_tasks(app, instance_id) if t[1] == "ji_finding"]
     assert len(tasks) == 3
     pages = {t[0]: client.get(f"/tasks/{t[0]}").data.decode() for t in tasks}
-    departments = {tid: re.search(r"代表 <strong>(.+?)</strong> 踏勘 2 个地块", p).group(1) for tid, p in pages.items()}
+    departments = {
+        tid: re.search(r"代表 <strong>(.+?)</strong> 踏勘 2 个地块", p).group(1) for tid, p in pages.items()
+    }
     assert sorted(departments.values()) == sorted(["县应急管理局", "县发改局", "县自然资源局"])
     for task_id in reversed(list(departments)):
         # The form names the checkbox it showed (_booleans): unticked is 否 although its default is 是.
@@ -165,7 +210,9 @@ def test_an_inspection_model_with_a_decision_table_parallel_instances_and_a_call
     assert len(data["findings"]) == 3
 
 
-def test_a_form_less_first_task_starts_and_a_boundary_timer_hands_the_case_to_a_manual_task(app, client, clock):
+def test_a_form_less_first_task_starts_and_a_boundary_timer_hands_the_case_to_a_manual_task(
+    app, client, clock
+):
     deploy(client, "permit_reminder")
     login(client, STARTER)
     form = client.get("/start/permit_reminder").data.decode()
@@ -229,10 +276,17 @@ def test_a_model_whose_condition_cannot_compile_is_refused_at_deploy_with_the_el
     bpmn = (MODELS / "runaway" / "bpmn" / "runaway.bpmn").read_text(encoding="utf-8")
     broken = bpmn.replace('route == "loop"', 'route.__class__.__mro__ == "loop"')
     login(client, "admin")
-    response = client.post("/admin/versions", content_type="multipart/form-data", data={
-        "files": [(io.BytesIO(broken.encode()), "runaway.bpmn"),
-                  (io.BytesIO((MODELS / "runaway" / "forms" / "choose.json").read_bytes()), "choose.json")],
-        "note": "broken"})
+    response = client.post(
+        "/admin/versions",
+        content_type="multipart/form-data",
+        data={
+            "files": [
+                (io.BytesIO(broken.encode()), "runaway.bpmn"),
+                (io.BytesIO((MODELS / "runaway" / "forms" / "choose.json").read_bytes()), "choose.json"),
+            ],
+            "note": "broken",
+        },
+    )
     assert response.status_code == 422
     text = response.data.decode()
     assert "runaway" in text and "无法在受限脚本引擎中编译" in text
@@ -244,9 +298,16 @@ def test_without_javascript_adding_a_row_saves_a_draft_and_offers_one_more_empty
     deploy(client, "site_visit")
     instance_id = start(client, "site_visit")
     register = only_task(app, instance_id, "sv_register")
-    response = client.post(f"/tasks/{register}", data={"company": "湖南锂晟", "members-0-name": "李明",
-                                                       "interests": ["land", "policy"], "action": "add_row",
-                                                       "_booleans": "needs_interpreter"})
+    response = client.post(
+        f"/tasks/{register}",
+        data={
+            "company": "湖南锂晟",
+            "members-0-name": "李明",
+            "interests": ["land", "policy"],
+            "action": "add_row",
+            "_booleans": "needs_interpreter",
+        },
+    )
     assert response.status_code == 302
     page = client.get(f"/tasks/{register}").data.decode()
     assert 'value="李明"' in page and 'name="members-1-name"' in page and 'name="members-2-name"' not in page
@@ -277,16 +338,32 @@ def test_a_variable_nothing_in_the_model_produces_is_a_warning_and_the_model_is_
     typo = bpmn.replace('route == "loop"', 'rout == "loop"')
     assert typo != bpmn
     login(client, "admin")
-    response = client.post("/admin/versions", content_type="multipart/form-data", follow_redirects=True, data={
-        "files": [(io.BytesIO(typo.encode()), "runaway.bpmn"),
-                  (io.BytesIO((MODELS / "runaway" / "forms" / "choose.json").read_bytes()), "choose.json")],
-        "note": "typo"})
+    response = client.post(
+        "/admin/versions",
+        content_type="multipart/form-data",
+        follow_redirects=True,
+        data={
+            "files": [
+                (io.BytesIO(typo.encode()), "runaway.bpmn"),
+                (io.BytesIO((MODELS / "runaway" / "forms" / "choose.json").read_bytes()), "choose.json"),
+            ],
+            "note": "typo",
+        },
+    )
     text = response.data.decode()
     assert response.status_code == 200 and "已部署流程版本" in text
     assert "提醒：runaway 的" in text and "用到的变量 rout 没有任何表单、决策表或脚本产生" in text
     assert "变量 route " not in text  # the form's field is produced
 
-    assert client.post("/admin/roles", data={"role_code": "expert_panel", "role_name": "评审专家组",
-                                             "role_level": "county"}).status_code == 302
+    assert (
+        client.post(
+            "/admin/roles",
+            data={"role_code": "expert_panel", "role_name": "评审专家组", "role_level": "county"},
+        ).status_code
+        == 302
+    )
     for name in ("site_visit", "joint_inspection", "permit_reminder", "expert_review", "visit_request"):
-        assert "提醒：" not in deploy(client, name, expect=302) and "提醒：" not in client.get("/admin/versions").data.decode(), name
+        assert (
+            "提醒：" not in deploy(client, name, expect=302)
+            and "提醒：" not in client.get("/admin/versions").data.decode()
+        ), name

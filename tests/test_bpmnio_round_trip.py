@@ -12,6 +12,7 @@ keeps them only because the process declares each one as a `bpmn:property` (an i
 reference resolves to; SpiffWorkflow ignores process properties). Older versions without the
 declarations get them when they are opened in the browser editor (model_store.declare_loop_collections).
 """
+
 from __future__ import annotations
 
 import json
@@ -50,7 +51,9 @@ def node_ready():
     ensure_node_modules()
 
 
-def save_as_bpmnio(files: dict[str, str], outdir: Path, extension: bool = False) -> tuple[dict[str, str], dict]:
+def save_as_bpmnio(
+    files: dict[str, str], outdir: Path, extension: bool = False
+) -> tuple[dict[str, str], dict]:
     """The model files after a bpmn.io open-and-save; forms unchanged. Returns (files, warnings by file)."""
     indir = outdir / "in"
     indir.mkdir(parents=True, exist_ok=True)
@@ -131,7 +134,10 @@ def test_the_saved_model_passes_every_deploy_check(saved):
     assert model_store.validate_files(out) == []
     specs = model_store.parse_specs(model_store.content_hash(out), json.dumps(out, sort_keys=True))
     assert code_problems(specs, operator_registry.names()) == []
-    assert model_store.processes_in(out).keys() == model_store.processes_in(model_store.read_model_files()).keys()
+    assert (
+        model_store.processes_in(out).keys()
+        == model_store.processes_in(model_store.read_model_files()).keys()
+    )
 
 
 def test_the_saved_model_runs_through_the_joint_review(saved, tmp_path):

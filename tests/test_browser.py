@@ -4,6 +4,7 @@ The app is served by werkzeug in a background thread on a random port. The proje
 joint review (多部门联合会审) through the app's HTTP with a second app object on the same database
 (CSRF off there, as flow_support's helpers expect). Screenshots go to test-output/screenshots/.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -13,7 +14,6 @@ from flow_support import ready_tasks, register_lead, step
 pytestmark = pytest.mark.browser
 
 PROJECT = "浏览器会审测试·稻虾深加工项目"  # unique: the demo data may hold the default name
-
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """The investor-complaint process in headless Chromium: the commerce bureau registers and routes a
 complaint (a wrong field keeps what was typed), the responsible department answers it from its inbox,
 and the bureau records the investor's view. Screenshots go to test-output/screenshots/."""
+
 from __future__ import annotations
 
 import pytest

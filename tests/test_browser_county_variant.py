@@ -5,6 +5,7 @@ variants": filing with the prefecture right after the joint review, 《湘西自
 Chromium, with CSRF protection on: each person signs in, finds the task in their inbox, claims it when it is
 offered to several, fills the form and submits it, until the project is signed and waits for its first
 tracking report."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,10 +20,21 @@ PROJECT = "浏览器·{county}竹木精深加工项目"
 STAFF = {roles[0]: u for u, _n, _c, roles in SECOND_COUNTY_USERS if roles[0] != "dept_reviewer"}
 REVIEWERS = {c: u for u, _n, c, roles in SECOND_COUNTY_USERS if roles == ["dept_reviewer"]}
 
-NANXIAN_STAFF = {"lead_officer": "zhaoshang", **{k: DOER[t] for k, t in (
-    ("screening_team", "screening"), ("commerce_bureau", "negotiation"), ("head_of_office", "approve_terms"),
-    ("leading_group_office", "pre_review"), ("vice_county_head", "review_meeting"),
-    ("legal_reviewer", "contract_review"))}, "host_site": HOSTS["jkq"]}
+NANXIAN_STAFF = {
+    "lead_officer": "zhaoshang",
+    **{
+        k: DOER[t]
+        for k, t in (
+            ("screening_team", "screening"),
+            ("commerce_bureau", "negotiation"),
+            ("head_of_office", "approve_terms"),
+            ("leading_group_office", "pre_review"),
+            ("vice_county_head", "review_meeting"),
+            ("legal_reviewer", "contract_review"),
+        )
+    },
+    "host_site": HOSTS["jkq"],
+}
 SIGNING = {**DEMO_ANSWERS["signing"], "contract_number": "XB-2026-001"}
 SCREEN = {**DEMO_ANSWERS["screening"], "confirmed_class": "一般"}
 NEGOTIATE = {**DEMO_ANSWERS["negotiation"], "amount_wan": "3000"}
@@ -34,7 +46,10 @@ ROUTES = {
         (STAFF["screening_team"], "研判专班初审", SCREEN),
         (STAFF["commerce_bureau"], "项目洽谈", NEGOTIATE),
         (STAFF["head_of_office"], "洽谈条件审批", DEMO_ANSWERS["approve_terms"]),
-        *[(REVIEWERS[unit], "多部门联合会审", DEMO_ANSWERS["department_review"]) for unit in ("fgj", "sthj", "zrzyj")],
+        *[
+            (REVIEWERS[unit], "多部门联合会审", DEMO_ANSWERS["department_review"])
+            for unit in ("fgj", "sthj", "zrzyj")
+        ],
         (STAFF["head_of_office"], "报备审批", DEMO_ANSWERS["approve_filing"]),
         ("shishangwu", "备案审查", DEMO_ANSWERS["prefecture_review"]),
         (STAFF["host_site"], "评审材料与要素保障", DEMO_ANSWERS["review_materials"]),
@@ -46,8 +61,10 @@ ROUTES = {
         (NANXIAN_STAFF["screening_team"], "研判专班初审", SCREEN),
         (NANXIAN_STAFF["commerce_bureau"], "项目洽谈", NEGOTIATE),
         (NANXIAN_STAFF["head_of_office"], "洽谈条件审批", DEMO_ANSWERS["approve_terms"]),
-        *[(DEPT_REVIEWER[unit], "多部门联合会审", DEMO_ANSWERS["department_review"])
-          for unit in ("fgj", "sthj", "zrzyj", "swj", "kgxj")],
+        *[
+            (DEPT_REVIEWER[unit], "多部门联合会审", DEMO_ANSWERS["department_review"])
+            for unit in ("fgj", "sthj", "zrzyj", "swj", "kgxj")
+        ],
         (NANXIAN_STAFF["host_site"], "评审材料与要素保障", DEMO_ANSWERS["review_materials"]),
         (NANXIAN_STAFF["leading_group_office"], "领导小组办公室预审", DEMO_ANSWERS["pre_review"]),
         (NANXIAN_STAFF["vice_county_head"], "项目评审会", DEMO_ANSWERS["review_meeting"]),
@@ -58,9 +75,23 @@ ROUTES = {
     ],
 }
 ORDER = {  # the user tasks after the joint review, as docs/process.md "County variants" documents them
-    "桃江县": ["approve_filing", "prefecture_review", "review_materials", "pre_review", "contract_review", "signing"],
-    "南县": ["review_materials", "pre_review", "review_meeting", "contract_review", "approve_filing",
-            "prefecture_review", "signing"],
+    "桃江县": [
+        "approve_filing",
+        "prefecture_review",
+        "review_materials",
+        "pre_review",
+        "contract_review",
+        "signing",
+    ],
+    "南县": [
+        "review_materials",
+        "pre_review",
+        "review_meeting",
+        "contract_review",
+        "approve_filing",
+        "prefecture_review",
+        "signing",
+    ],
 }
 LEAD = {"桃江县": STAFF["lead_officer"], "南县": NANXIAN_STAFF["lead_officer"]}
 
@@ -104,8 +135,17 @@ def test_county_staff_take_a_general_project_through_their_variant(page, live_se
     base, project = live_server, PROJECT.format(county=county)
     sign_in(page, base, LEAD[county])
     page.goto(f"{base}/projects/new")
-    fill(page, {**DEMO_LEAD, "project_name": project, "investor": f"{county}乙竹业有限公司", "amount_wan": "3000",
-                "industry": "竹木加工", "source_org": "桃江县湖北商会"})
+    fill(
+        page,
+        {
+            **DEMO_LEAD,
+            "project_name": project,
+            "investor": f"{county}乙竹业有限公司",
+            "amount_wan": "3000",
+            "industry": "竹木加工",
+            "source_org": "桃江县湖北商会",
+        },
+    )
     page.click("#submit")
     page.wait_for_url(f"{base}/projects/*")
     pid = int(page.url.rstrip("/").split("/")[-1])
@@ -124,7 +164,9 @@ def test_county_staff_take_a_general_project_through_their_variant(page, live_se
         fill(page, answers)
         page.click("#submit")
         page.wait_for_url(f"{base}/projects/{pid}")
-        assert "已提交" in page.locator(".flash").inner_text(), f"{task_name}: {page.locator('.flash').inner_text()}"
+        assert "已提交" in page.locator(".flash").inner_text(), (
+            f"{task_name}: {page.locator('.flash').inner_text()}"
+        )
         sign_out(page, base)
 
     # Signed and filed; the project now waits for its first tracking report.
@@ -139,9 +181,18 @@ def test_county_staff_take_a_general_project_through_their_variant(page, live_se
 
     with transaction() as s:
         instance = s.get(ProcessInstance, pid)
-        done = [r.spec_name for r in s.scalars(select(TaskRecord).where(
-            TaskRecord.instance_id == pid, TaskRecord.state == "completed", TaskRecord.lane.is_not(None))
-            .order_by(TaskRecord.completed_at, TaskRecord.id))]
+        done = [
+            r.spec_name
+            for r in s.scalars(
+                select(TaskRecord)
+                .where(
+                    TaskRecord.instance_id == pid,
+                    TaskRecord.state == "completed",
+                    TaskRecord.lane.is_not(None),
+                )
+                .order_by(TaskRecord.completed_at, TaskRecord.id)
+            )
+        ]
         filing = s.scalar(select(Filing).where(Filing.instance_id == pid))
     assert (instance.status, instance.stage, instance.project_class) == ("running", "履约跟踪", "一般")
     assert filing.state == "已签约" and filing.number

@@ -1,6 +1,7 @@
 """A head of office reads the dashboard in headless Chromium with the demo projects: the
 period chooser, the funnel, signed amounts, the rates with their formulas, and the BPMN heatmap.
 Screenshot: test-output/screenshots/dashboard.png."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -12,9 +13,21 @@ pytestmark = pytest.mark.browser
 
 # Days each step of the demo projects is made to have taken, so waiting times show (the demo drives
 # every step within a second).
-DAYS = {"screening": 3, "supplement_lead": 4, "negotiation": 12, "approve_terms": 2, "department_review": 6,
-        "review_materials": 8, "pre_review": 3, "review_meeting": 10, "executive_meeting": 14,
-        "contract_review": 5, "approve_filing": 2, "prefecture_review": 4, "signing": 7}
+DAYS = {
+    "screening": 3,
+    "supplement_lead": 4,
+    "negotiation": 12,
+    "approve_terms": 2,
+    "department_review": 6,
+    "review_materials": 8,
+    "pre_review": 3,
+    "review_meeting": 10,
+    "executive_meeting": 14,
+    "contract_review": 5,
+    "approve_filing": 2,
+    "prefecture_review": 4,
+    "signing": 7,
+}
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +49,9 @@ def database_url(tmp_path_factory):
     with transaction() as s:  # spread each demo project's steps backwards from now
         for instance in s.scalars(select(ProcessInstance)):
             cursor = now
-            rows = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id)
-                             .order_by(TaskRecord.id.desc())).all()
+            rows = s.scalars(
+                select(TaskRecord).where(TaskRecord.instance_id == instance.id).order_by(TaskRecord.id.desc())
+            ).all()
             for r in rows:
                 days = timedelta(days=DAYS.get(r.spec_name, 0), hours=7 * (r.id % 3))
                 if r.state == "ready":

@@ -4,6 +4,7 @@ filled with 添加一行 (webapp/static/form-rows.js), the nested 带队人 fiel
 form-less next task is done with 完成. A model's file field (tests/models/expert_review) takes a file
 chosen in the browser: a wrong one is refused on its field with the rest kept, a right one is stored.
 tests/models/joint_inspection (DMN, parallel multi-instance, call activity) is run to its end."""
+
 from __future__ import annotations
 
 import io
@@ -31,8 +32,11 @@ def prep(database_url):
     client = app.test_client()
     login(client, "admin")
     files = [(io.BytesIO(p.read_bytes()), p.name) for p in sorted(MODEL.glob("*/*"))]
-    response = client.post("/admin/versions", content_type="multipart/form-data",
-                           data={"files": files, "note": "考察接待", "bind": [str(actor("shangwu").org_id)]})
+    response = client.post(
+        "/admin/versions",
+        content_type="multipart/form-data",
+        data={"files": files, "note": "考察接待", "bind": [str(actor("shangwu").org_id)]},
+    )
     assert response.status_code == 302, response.data.decode()[:2000]
     return app
 
@@ -84,12 +88,20 @@ def expert_review(prep):
 
     client = prep.test_client()
     login(client, "admin")
-    assert client.post("/admin/roles", data={"role_code": "expert_panel", "role_name": "评审专家组",
-                                             "role_level": "county"}).status_code == 302
+    assert (
+        client.post(
+            "/admin/roles",
+            data={"role_code": "expert_panel", "role_name": "评审专家组", "role_level": "county"},
+        ).status_code
+        == 302
+    )
     model = MODEL.parent / "expert_review"
     files = [(io.BytesIO(p.read_bytes()), p.name) for p in sorted(model.glob("*/*"))]
-    response = client.post("/admin/versions", content_type="multipart/form-data",
-                           data={"files": files, "note": "专家评审", "bind": [str(actor("shangwu").org_id)]})
+    response = client.post(
+        "/admin/versions",
+        content_type="multipart/form-data",
+        data={"files": files, "note": "专家评审", "bind": [str(actor("shangwu").org_id)]},
+    )
     assert response.status_code == 302, response.data.decode()[:2000]
     return prep
 
@@ -108,16 +120,22 @@ def test_a_file_chosen_in_the_browser_is_checked_and_kept_as_an_attachment(page,
     page.goto(f"{live_server}/tasks/{choose}")
     page.fill("input[name=experts]", "fazhi")
     page.fill("textarea[name=note]", "请于三日内出具意见")
-    page.set_input_files("input[type=file][name=material]", files=[
-        {"name": "能耗评估.pdf", "mimeType": "application/pdf", "buffer": b"MZ\x90\x00 an executable"}])
+    page.set_input_files(
+        "input[type=file][name=material]",
+        files=[
+            {"name": "能耗评估.pdf", "mimeType": "application/pdf", "buffer": b"MZ\x90\x00 an executable"}
+        ],
+    )
     page.click("#submit")
     assert page.locator("[data-error-for=material]").inner_text().startswith("文件内容与扩展名不符")
     assert page.input_value("input[name=experts]") == "fazhi"  # everything else as typed
     assert page.input_value("textarea[name=note]") == "请于三日内出具意见"
     assert ready_tasks(expert_review, instance_id)[0][1] == "er_choose"
 
-    page.set_input_files("input[type=file][name=material]", files=[
-        {"name": "能耗评估.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    page.set_input_files(
+        "input[type=file][name=material]",
+        files=[{"name": "能耗评估.pdf", "mimeType": "application/pdf", "buffer": PDF}],
+    )
     page.screenshot(path=str(SCREENSHOTS / "file-field.png"), full_page=True)
     page.click("#submit")
     page.wait_for_url(f"{live_server}/projects/{instance_id}")
@@ -130,7 +148,9 @@ def test_a_file_chosen_in_the_browser_is_checked_and_kept_as_an_attachment(page,
     assert page.locator("input[type=file][name=signed_opinion]").count() == 1
 
 
-def test_an_inspection_with_a_decision_table_parallel_tasks_and_a_call_activity_runs_in_the_browser(page, live_server, prep):
+def test_an_inspection_with_a_decision_table_parallel_tasks_and_a_call_activity_runs_in_the_browser(
+    page, live_server, prep
+):
     """tests/models/joint_inspection: the DMN table picks three departments, each gets its own task
     (parallel multi-instance), and the called process's report task ends it — all through the inbox."""
     from workflows.demo import actor
@@ -139,8 +159,11 @@ def test_an_inspection_with_a_decision_table_parallel_tasks_and_a_call_activity_
     login(client, "admin")
     model = MODEL.parent / "joint_inspection"
     files = [(io.BytesIO(p.read_bytes()), p.name) for p in sorted(model.glob("*/*"))]
-    response = client.post("/admin/versions", content_type="multipart/form-data",
-                           data={"files": files, "note": "联合踏勘", "bind": [str(actor("shangwu").org_id)]})
+    response = client.post(
+        "/admin/versions",
+        content_type="multipart/form-data",
+        data={"files": files, "note": "联合踏勘", "bind": [str(actor("shangwu").org_id)]},
+    )
     assert response.status_code == 302, response.data.decode()[:2000]
 
     sign_in(page, live_server, "shangwu")

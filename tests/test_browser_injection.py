@@ -2,6 +2,7 @@
 counties) never run, and the pages' own scripts all pass the Content-Security-Policy: the pages that show them
 — dashboard with its charts and heatmap, ledgers, inbox, project list and page, audit pages with the replay
 diagram, administration — are opened in headless Chromium with a dialog listener, and no alert ever opens."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,9 +10,15 @@ from browser_support import serve, sign_in
 
 pytestmark = pytest.mark.browser
 
-PAYLOADS = ['"><script>alert(1)</script>', '" onload="alert(2)', "'><svg onload=alert(3)>",
-            '<img src=x onerror=alert(4)>', '"><svg onload=alert(5)>', '" onmouseover="alert(6)',
-            "' onfocus='alert(7)' tabindex='1"]
+PAYLOADS = [
+    '"><script>alert(1)</script>',
+    '" onload="alert(2)',
+    "'><svg onload=alert(3)>",
+    "<img src=x onerror=alert(4)>",
+    '"><svg onload=alert(5)>',
+    '" onmouseover="alert(6)',
+    "' onfocus='alert(7)' tabindex='1",
+]
 # Every element of the page gets these events (dispatched from the page), so an injected handler
 # attribute (onload on an SVG group never fires by itself) would run.
 SWEEP = """() => { for (const el of document.querySelectorAll('body *'))
@@ -83,8 +90,13 @@ def test_no_script_payload_in_a_name_ever_runs(page, live_server, username):
     if username == "shishangwu":
         paths += ["/filings/"]
     if username in ("zhuren", "shishangwu"):
-        paths += ["/dashboard/", "/dashboard/?period=2026", "/ledgers/projects", "/ledgers/signed",
-                  "/ledgers/overdue"]
+        paths += [
+            "/dashboard/",
+            "/dashboard/?period=2026",
+            "/ledgers/projects",
+            "/ledgers/signed",
+            "/ledgers/overdue",
+        ]
     if username == "shenji":
         paths += ["/audit/", "/audit/versions"]
     if username == "admin":

@@ -6,6 +6,7 @@ panel, validates, saves a draft (it survives a reload), and deploys a new versio
 A project registered afterwards runs on the new version and shows the new title; one that was running
 before stays on the old version with the old title. Screenshots: test-output/screenshots/modeler_*.png.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -56,12 +57,13 @@ def _version_of(instance_id: int) -> tuple[int, dict]:
 
 def _messages(page, expected: str) -> str:
     page.wait_for_function(
-        "t => document.getElementById('modeler-messages').innerText.includes(t)", arg=expected, timeout=60_000)
+        "t => document.getElementById('modeler-messages').innerText.includes(t)", arg=expected, timeout=60_000
+    )
     return page.inner_text("#modeler-messages")
 
 
 def _screening_title_seen_by_screener(page, base, app, instance_id) -> str:
-    (task_id, spec, _), = ready_tasks(app, instance_id)
+    ((task_id, spec, _),) = ready_tasks(app, instance_id)
     assert spec == "screening"
     page.goto(f"{base}/tasks/{task_id}")
     return page.inner_text("#task-form")
@@ -90,7 +92,9 @@ def test_edit_validate_draft_deploy_and_run_on_the_new_version(live_server, prep
     schema = page.input_value("#form-schema")
     assert f'"title": "{OLD_TITLE}"' in schema
     page.fill("#form-schema", schema.replace(f'"title": "{OLD_TITLE}"', f'"title": "{NEW_TITLE}"'))
-    page.wait_for_function("t => document.getElementById('form-preview').innerText.includes(t)", arg=NEW_TITLE)
+    page.wait_for_function(
+        "t => document.getElementById('form-preview').innerText.includes(t)", arg=NEW_TITLE
+    )
     page.screenshot(path=str(SCREENSHOTS / "modeler_form.png"))
 
     # A gateway condition, in the properties panel of the sequence flow.
@@ -135,7 +139,9 @@ def test_edit_validate_draft_deploy_and_run_on_the_new_version(live_server, prep
     assert NEW_TITLE in new_files["forms/screening-schema.json"]
     # the rest of the process is as it was: only the two edited files differ
     assert {n for n in new_files if new_files[n] != old_files.get(n)} == {
-        "bpmn/investment_project.bpmn", "forms/screening-schema.json"}
+        "bpmn/investment_project.bpmn",
+        "forms/screening-schema.json",
+    }
 
     screener = context.new_page()
     sign_in(screener, live_server, "yanpan")
@@ -169,10 +175,14 @@ def test_the_editor_refuses_a_model_that_fails_the_deploy_checks(live_server, pr
     page.click("#validate")
     shown = _messages(page, "无法")
     assert "screening_decision ==" in shown or "编译" in shown or "解析" in shown, shown
-    rows_before = page.evaluate("fetch('/admin/versions').then(r => r.text()).then(t => (t.match(/data-version-id=/g) || []).length)")
+    rows_before = page.evaluate(
+        "fetch('/admin/versions').then(r => r.text()).then(t => (t.match(/data-version-id=/g) || []).length)"
+    )
     page.click("#deploy")
     _messages(page, "无法")
-    rows_after = page.evaluate("fetch('/admin/versions').then(r => r.text()).then(t => (t.match(/data-version-id=/g) || []).length)")
+    rows_after = page.evaluate(
+        "fetch('/admin/versions').then(r => r.text()).then(t => (t.match(/data-version-id=/g) || []).length)"
+    )
     assert rows_after == rows_before
     context.close()
 
@@ -186,8 +196,10 @@ def test_the_editor_page_scrolls_in_its_frame_on_a_phone(live_server, browser):
     page.wait_for_selector("#modeler[data-ready='1']", timeout=60_000)
     # the page itself does not scroll sideways; the editor's frame does
     assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
-    assert page.evaluate("(() => { const f = document.querySelector('.modeler-frame'); "
-                         "return f.scrollWidth > f.clientWidth; })()")
+    assert page.evaluate(
+        "(() => { const f = document.querySelector('.modeler-frame'); "
+        "return f.scrollWidth > f.clientWidth; })()"
+    )
     page.screenshot(path=str(SCREENSHOTS / "modeler_phone.png"))
     context.close()
 
@@ -208,7 +220,10 @@ def test_decision_tables_lanes_and_task_forms_in_the_editor(live_server, browser
     page.click("#element-go")
     page.click("[data-group-id='group-spiff-lane'] .bio-properties-panel-group-header")
     assert page.locator("#bio-properties-panel-spiff-lane-role").input_value() == "screening_team"
-    assert page.locator("[data-group-id='group-general'] .bio-properties-panel-group-header-title").inner_text() == "常规"
+    assert (
+        page.locator("[data-group-id='group-general'] .bio-properties-panel-group-header-title").inner_text()
+        == "常规"
+    )
 
     page.fill("#element-search", "screening")
     page.click("#element-go")

@@ -1,6 +1,7 @@
 """The system administrator moves a running instance to a new version of its process in headless
 Chromium: 实例运维 → the instance → target version and reason → 迁移; the page then shows the new
 version and the operation with its reason. Screenshot: test-output/screenshots/operate-migrate.png."""
+
 from __future__ import annotations
 
 import re

@@ -5,6 +5,7 @@ on; each test brings its own project to the stage it needs through a second app 
 database (CSRF off there, as flow_support's helpers expect). One browser for the module, a fresh context
 per test. Every test saves a full-page screenshot to test-output/screenshots/op_*.png.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,9 +17,8 @@ from flow_support import ready_tasks, register_lead, step
 pytestmark = pytest.mark.browser
 
 
-
-
 # --- fixtures -----------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory):
@@ -40,6 +40,7 @@ def live_server(database_url, prep):
 
 # --- preparing projects (CSRF off, through the app's HTTP) -----------------------------------------------
 
+
 def _new_project(prep, name: str) -> int:
     _, client = prep
     return register_lead(client, project_name=name)
@@ -58,12 +59,13 @@ def _to_joint_review(prep, name: str) -> tuple[int, dict[str, int]]:
 
 def _only_ready(prep, pid: int, spec: str) -> int:
     app, _ = prep
-    (task_id, ready_spec, _), = ready_tasks(app, pid)
+    ((task_id, ready_spec, _),) = ready_tasks(app, pid)
     assert ready_spec == spec
     return task_id
 
 
 # --- what a person does in the browser ----------------------------------------------------------------
+
 
 def sign_out(page, base: str) -> None:
     """The header's 退出 button: a form POST carrying the page's CSRF token."""
@@ -108,6 +110,7 @@ def shot(page, name: str) -> None:
 
 # --- the operations -------------------------------------------------------------------------------------
 
+
 def test_return_from_the_joint_review_to_negotiation(page, live_server, prep):
     name = "浏览器退回测试·稻虾深加工项目"
     reason = "用地面积与国土空间规划不符，请重新洽谈用地规模。"
@@ -130,7 +133,9 @@ def test_return_from_the_joint_review_to_negotiation(page, live_server, prep):
     assert questions and "退回" in questions[0]
     assert "已退回" in flash_text(page)
     assert page.locator("#stage").inner_text().strip() == "项目洽谈"
-    returned = page.locator("#history tbody tr", has=page.locator("td:nth-child(3)", has_text=re.compile(r"^退回办理$")))
+    returned = page.locator(
+        "#history tbody tr", has=page.locator("td:nth-child(3)", has_text=re.compile(r"^退回办理$"))
+    )
     assert returned.count() == 1
     assert "吴刚" in returned.first.inner_text()
     shot(page, "op_return_project")
@@ -233,8 +238,16 @@ def test_a_leader_signs_the_approval_by_hand(page, live_server, prep):
     box = pad.bounding_box()
     assert box and box["width"] > 100
     x0, y0 = box["x"], box["y"]
-    points = [(0.10, 0.70), (0.20, 0.25), (0.30, 0.75), (0.42, 0.30), (0.55, 0.70), (0.68, 0.35),
-              (0.80, 0.65), (0.90, 0.40)]
+    points = [
+        (0.10, 0.70),
+        (0.20, 0.25),
+        (0.30, 0.75),
+        (0.42, 0.30),
+        (0.55, 0.70),
+        (0.68, 0.35),
+        (0.80, 0.65),
+        (0.90, 0.40),
+    ]
     page.mouse.move(x0 + points[0][0] * box["width"], y0 + points[0][1] * box["height"])
     page.mouse.down()
     for fx, fy in points[1:]:

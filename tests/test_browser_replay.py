@@ -1,6 +1,7 @@
 """The auditor steps through a project's history in headless Chromium: first / previous /
 next / last, jump to a date, the diagram marked at each step, then the replay against the model.
 Screenshot: test-output/screenshots/replay.png."""
+
 from __future__ import annotations
 
 import re
@@ -55,12 +56,16 @@ def test_the_auditor_steps_through_a_history_and_replays_it(page, live_server, p
     number, total = _position(page)
     assert number == total > 5
     last_day = page.input_value("#jump-date input[name=date]")  # the step's date, China time
-    assert page.locator('#diagram g[data-element="department_review"]').get_attribute("data-state") == "active"
+    assert (
+        page.locator('#diagram g[data-element="department_review"]').get_attribute("data-state") == "active"
+    )
     assert page.locator('#diagram g[data-element="screening"]').get_attribute("data-state") == "done"
 
     # Back to the screening team's decision: who acted, what they submitted, what changed.
-    while "研判专班 王芳" not in page.locator("#step-actor").inner_text() or \
-            "办理完成" not in page.locator("#step-action").inner_text():
+    while (
+        "研判专班 王芳" not in page.locator("#step-actor").inner_text()
+        or "办理完成" not in page.locator("#step-action").inner_text()
+    ):
         page.click("#step-prev")
     assert "无准入障碍，同意进入洽谈。" in page.locator("#form-data").inner_text()
     assert page.locator("#data-changes tbody tr").count() >= 3

@@ -4,6 +4,7 @@ Each test has a fresh database (the inbox's tab counts are exact), served with C
 brought to their stage through the service API (tests/service_support.py), then people click in the
 browser. Screenshots go to test-output/screenshots/.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,6 +33,7 @@ def live_server(tmp_path):
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
 
 def _to_joint_review(name: str, **lead) -> int:
     pid = start(project_name=name, **lead)
@@ -63,8 +65,9 @@ def flash_text(page) -> str:
 
 def history_rows(page, action: str):
     """Rows of the project page's 办理历史 whose 动作 column is exactly `action`."""
-    return page.locator("#history tbody tr",
-                        has=page.locator("td:nth-child(3)", has_text=re.compile(f"^{action}$")))
+    return page.locator(
+        "#history tbody tr", has=page.locator("td:nth-child(3)", has_text=re.compile(f"^{action}$"))
+    )
 
 
 def shot(page, name: str) -> None:
@@ -72,6 +75,7 @@ def shot(page, name: str) -> None:
 
 
 # --- 加签 / 减签 ----------------------------------------------------------------------------------
+
 
 def test_add_a_department_which_then_answers_in_a_supplementary_round(page, live_server):
     name = "浏览器加签测试·稻虾深加工项目"
@@ -151,13 +155,21 @@ def test_remove_an_added_department_before_it_answers(page, live_server):
 
 # --- the inbox ------------------------------------------------------------------------------------
 
+
 def inbox_names(page) -> list[str]:
     """Project names of the visible 待办/已办 rows, top to bottom."""
     return page.locator("#inbox tbody tr td:first-child").all_inner_texts()
 
 
-def apply_filters(page, q: str = "", stage: str = "", unit: str = "", project_class: str = "",
-                  overdue: bool = False, sort: str = "due") -> None:
+def apply_filters(
+    page,
+    q: str = "",
+    stage: str = "",
+    unit: str = "",
+    project_class: str = "",
+    overdue: bool = False,
+    sort: str = "due",
+) -> None:
     """Set every control of the filter bar (so that none is left over from before), then 筛选."""
     form = page.locator("#filters")
     form.locator("input[name=q]").fill(q)
@@ -182,15 +194,22 @@ def test_inbox_tabs_filters_search_and_sort(page, live_server):
     shangwu = _user_id("shangwu")
     today = to_local(utcnow()).date()
     for absent in ("rev_fgj", "rev_zrzyj"):
-        stand_in_service.stand_in_set(actor(absent), shangwu, today.isoformat(), (today + timedelta(days=7)).isoformat())
+        stand_in_service.stand_in_set(
+            actor(absent), shangwu, today.isoformat(), (today + timedelta(days=7)).isoformat()
+        )
     project_service.project_copy(actor("zhaoshang"), a, [shangwu], "请关注用地规模。")
     # Move 乙's negotiation deadline into the past, as tests/test_inbox.py does, rather than wait.
     with transaction() as s:
-        s.execute(update(TaskRecord).where(TaskRecord.instance_id == b, TaskRecord.state == "ready")
-                  .values(due_at=utcnow() - timedelta(days=1)))
+        s.execute(
+            update(TaskRecord)
+            .where(TaskRecord.instance_id == b, TaskRecord.state == "ready")
+            .values(due_at=utcnow() - timedelta(days=1))
+        )
 
     sign_in(page, live_server, "shangwu")
-    counts = {tab: page.locator(f"[data-count={tab}]").inner_text() for tab in ("todo", "done", "started", "copied")}
+    counts = {
+        tab: page.locator(f"[data-count={tab}]").inner_text() for tab in ("todo", "done", "started", "copied")
+    }
     assert counts == {"todo": "4", "done": "1", "started": "0", "copied": "1"}
     assert "未读 1" in page.locator("#tab-copied").inner_text()
     every = ["乙·电池配件项目", "甲·稻虾深加工项目", "丙·冷链物流园项目", "丙·冷链物流园项目"]
@@ -198,7 +217,11 @@ def test_inbox_tabs_filters_search_and_sort(page, live_server):
     overdue_row = page.locator("#inbox tbody tr.overdue")
     assert overdue_row.count() == 1 and "乙·电池配件项目" in overdue_row.inner_text()
     assert "已超期" in overdue_row.inner_text()
-    assert page.locator("select[name=unit] option").all_inner_texts() == ["全部部门", "县发展和改革局", "县自然资源局"]
+    assert page.locator("select[name=unit] option").all_inner_texts() == [
+        "全部部门",
+        "县发展和改革局",
+        "县自然资源局",
+    ]
     shot(page, "inbox_filters")
 
     apply_filters(page, q="锂晟")  # an investor
@@ -228,11 +251,18 @@ def test_inbox_tabs_filters_search_and_sort(page, live_server):
     apply_filters(page, sort="due")
     assert inbox_names(page)[0] == "乙·电池配件项目"
     apply_filters(page, sort="waiting")
-    assert inbox_names(page) == ["甲·稻虾深加工项目", "乙·电池配件项目", "丙·冷链物流园项目", "丙·冷链物流园项目"]
+    assert inbox_names(page) == [
+        "甲·稻虾深加工项目",
+        "乙·电池配件项目",
+        "丙·冷链物流园项目",
+        "丙·冷链物流园项目",
+    ]
 
     page.click("#tab-done")
     assert page.locator("#tab-done").get_attribute("aria-selected") == "true"
-    assert inbox_names(page) == ["丙·冷链物流园项目"] and "项目洽谈" in page.locator("#inbox tbody").inner_text()
+    assert (
+        inbox_names(page) == ["丙·冷链物流园项目"] and "项目洽谈" in page.locator("#inbox tbody").inner_text()
+    )
     page.click("#tab-started")
     assert "暂无记录" in page.locator("main").inner_text()
     page.click("#tab-copied")
@@ -241,17 +271,28 @@ def test_inbox_tabs_filters_search_and_sort(page, live_server):
 
 # --- the head of office's approval page ----------------------------------------------------------
 
+
 def test_the_head_of_office_approval_page_shows_every_departments_opinion(page, live_server):
     name = "浏览器审批页测试·稻虾深加工项目"
     pid = _to_joint_review(name)
-    opinions = {"fgj": "符合产业政策，同意。", "zrzyj": "用地符合国土空间规划。", "swj": "投资强度达标。",
-                "kgxj": "符合园区产业定位。"}
+    opinions = {
+        "fgj": "符合产业政策，同意。",
+        "zrzyj": "用地符合国土空间规划。",
+        "swj": "投资强度达标。",
+        "kgxj": "符合园区产业定位。",
+    }
     for unit, opinion in opinions.items():
         advance(pid, "department_review", only_units={unit}, review_opinion=opinion)
     condition = "须先完成环境影响评价审批，废水须达标排放。"
-    advance(pid, "department_review", only_units={"sthj"}, review_decision="有条件同意",
-            review_conditions=condition, review_opinion="原则同意。")
-    for spec in FULL_PATH[FULL_PATH.index("review_materials"):FULL_PATH.index("approve_filing")]:
+    advance(
+        pid,
+        "department_review",
+        only_units={"sthj"},
+        review_decision="有条件同意",
+        review_conditions=condition,
+        review_opinion="原则同意。",
+    )
+    for spec in FULL_PATH[FULL_PATH.index("review_materials") : FULL_PATH.index("approve_filing")]:
         advance(pid, spec, **({"conditions_in_contract": "true"} if spec == "contract_review" else {}))
     task_id = _ready_task(pid, "approve_filing").id
 
@@ -263,16 +304,25 @@ def test_the_head_of_office_approval_page_shows_every_departments_opinion(page, 
     summary = page.locator("#joint-review")
     assert "联合会审意见汇总" in summary.locator("h2").inner_text()
     rows = {r.locator("td").first.inner_text(): r for r in summary.locator("tbody tr").all()}
-    assert set(rows) == {"县发展和改革局", "市生态环境局南县分局", "县自然资源局", "县商务局（县投资促进服务中心）",
-                         "县科学技术和工业信息化局"}
-    for unit_name, opinion in (("县发展和改革局", opinions["fgj"]), ("县自然资源局", opinions["zrzyj"]),
-                               ("县商务局（县投资促进服务中心）", opinions["swj"]),
-                               ("县科学技术和工业信息化局", opinions["kgxj"])):
+    assert set(rows) == {
+        "县发展和改革局",
+        "市生态环境局南县分局",
+        "县自然资源局",
+        "县商务局（县投资促进服务中心）",
+        "县科学技术和工业信息化局",
+    }
+    for unit_name, opinion in (
+        ("县发展和改革局", opinions["fgj"]),
+        ("县自然资源局", opinions["zrzyj"]),
+        ("县商务局（县投资促进服务中心）", opinions["swj"]),
+        ("县科学技术和工业信息化局", opinions["kgxj"]),
+    ):
         assert opinion in rows[unit_name].inner_text() and "同意" in rows[unit_name].inner_text()
     conditional = rows["市生态环境局南县分局"]
     assert conditional.get_attribute("class") == "conditional" and condition in conditional.inner_text()
     # The condition stands out: its row is coloured differently from the plain agreements.
     background = "el => getComputedStyle(el).backgroundColor"
-    assert (conditional.locator("td").first.evaluate(background)
-            != rows["县发展和改革局"].locator("td").first.evaluate(background))
+    assert conditional.locator("td").first.evaluate(background) != rows["县发展和改革局"].locator(
+        "td"
+    ).first.evaluate(background)
     shot(page, "approval_page")

@@ -3,6 +3,7 @@ failed submit shows its errors at the top and puts the cursor in the first wrong
 actions ask first, and the inbox, task, project and dashboard pages fit a 390 px phone and a
 1,366 px laptop in both languages. Screenshots go to test-output/screenshots/; with ZS_UPDATE_SCREENSHOTS=1
 they replace the ones in docs/screenshots/ (so a test run leaves the tree clean)."""
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,11 @@ from flow_support import all_departments_agree, ready_tasks, register_lead, step
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(__file__).resolve().parents[1] / (
-    "docs" if os.environ.get("ZS_UPDATE_SCREENSHOTS") == "1" else "test-output") / "screenshots"
+SHOTS = (
+    Path(__file__).resolve().parents[1]
+    / ("docs" if os.environ.get("ZS_UPDATE_SCREENSHOTS") == "1" else "test-output")
+    / "screenshots"
+)
 PROJECT = "可用性测试·稻虾深加工项目"
 
 
@@ -116,7 +120,11 @@ def test_a_failed_submit_shows_the_errors_on_top_and_focuses_the_first_wrong_fie
 def test_sending_back_asks_for_confirmation_first(page, live_server, prep):
     app, client = prep
     pid = register_lead(client, project_name=PROJECT + "·退回")
-    for spec, extra in (("screening", {"confirmed_class": "重大"}), ("negotiation", {}), ("approve_terms", {})):
+    for spec, extra in (
+        ("screening", {"confirmed_class": "重大"}),
+        ("negotiation", {}),
+        ("approve_terms", {}),
+    ):
         step(app, client, pid, spec, **extra)
     task_id = next(t for t, s, unit in ready_tasks(app, pid) if s == "department_review" and unit == "zrzyj")
     base = live_server
@@ -167,8 +175,10 @@ def test_inbox_task_project_and_dashboard_fit_the_window(browser, live_server, p
     try:
         task_id = next(t for t, s, _ in ready_tasks(app, reviewed) if s == "review_materials")
         # The host site's inbox, task and project pages; the head of office's dashboard.
-        for user, pages in (("luohu", {"inbox": "/", "task": f"/tasks/{task_id}", "project": f"/projects/{reviewed}"}),
-                            ("zhuren", {"dashboard": "/dashboard/"})):
+        for user, pages in (
+            ("luohu", {"inbox": "/", "task": f"/tasks/{task_id}", "project": f"/projects/{reviewed}"}),
+            ("zhuren", {"dashboard": "/dashboard/"}),
+        ):
             sign_in(page, base, user)
             if lang == "en":
                 page.locator("form.lang button").click()

@@ -1,6 +1,7 @@
 """The command line (`zhaoshang …`) and the one configuration every entry point reads: an IT office sets up
 a county from its unit list and staff list, and the web app, the scheduler and every command then work
 on the same database and checkpoint file."""
+
 from __future__ import annotations
 
 import base64
@@ -26,13 +27,18 @@ STRONG_KEY = "k" * 40
 
 
 def _env(instance: Path, **extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "ZS_DATABASE_URL", "ZS_AUDIT_CHECKPOINT_FILE", "ZS_ENV")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "ZS_DATABASE_URL", "ZS_AUDIT_CHECKPOINT_FILE", "ZS_ENV")
+    }
     return {**env, "ZS_INSTANCE_PATH": str(instance), "ZS_DEMO_DATA": "0", **extra}
 
 
 def _run(env: dict, cwd: Path, *command: str) -> subprocess.CompletedProcess:
-    return subprocess.run(list(command), env=env, cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        list(command), env=env, cwd=cwd, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 def _module(env: dict, cwd: Path, module: str, *args: str) -> subprocess.CompletedProcess:
@@ -77,14 +83,22 @@ def test_the_app_the_scheduler_and_every_command_use_the_same_database_and_check
     events = int(re.search(r"audit checkpoint up to event #(\d+)", scheduled.stdout).group(1))
     with sqlite3.connect(instance / "zhaoshang.sqlite3") as conn:
         actions = [a for (a,) in conn.execute("SELECT action FROM audit_event ORDER BY id")]
-    assert len(actions) == events and actions[-2:] == ["signed_in", "password_changed"] and "system_initialised" in actions
+    assert (
+        len(actions) == events
+        and actions[-2:] == ["signed_in", "password_changed"]
+        and "system_initialised" in actions
+    )
     # deploy_model finds the administrator, and the shipped models init deployed there (nothing new to
     # deploy); verify reads the same chain and checks the scheduler's checkpoint.
-    deployed = _module(env, elsewhere, "workflows.commands.deploy_model", str(ROOT), "--by", "sysadmin", "--note", "same db")
+    deployed = _module(
+        env, elsewhere, "workflows.commands.deploy_model", str(ROOT), "--by", "sysadmin", "--note", "same db"
+    )
     assert deployed.returncode == 1 and "与已部署的版本 v1" in deployed.stderr, deployed.stderr
     verified = _module(env, elsewhere, "workflows.commands.verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    assert "1 signed checkpoint line(s)" in verified.stdout and f"{events} anchored event(s)" in verified.stdout
+    assert (
+        "1 signed checkpoint line(s)" in verified.stdout and f"{events} anchored event(s)" in verified.stdout
+    )
     # The backup holds that database and that checkpoint file.
     archive = tmp_path / "backup.tar.gz"
     backed = _module(env, elsewhere, "workflows.commands.backup", "create", str(archive))
@@ -96,14 +110,27 @@ def test_the_app_the_scheduler_and_every_command_use_the_same_database_and_check
     assert manifest["files"]["database.sqlite3"]["bytes"] > 0
     # Nothing was written anywhere else: not beside the working directory, no second database.
     assert list(elsewhere.iterdir()) == []
-    assert {p.name for p in instance.iterdir()} <= {"zhaoshang.sqlite3", "zhaoshang.sqlite3-wal",
-                                                      "zhaoshang.sqlite3-shm", "audit-checkpoints.jsonl", "secret_key"}
+    assert {p.name for p in instance.iterdir()} <= {
+        "zhaoshang.sqlite3",
+        "zhaoshang.sqlite3-wal",
+        "zhaoshang.sqlite3-shm",
+        "audit-checkpoints.jsonl",
+        "secret_key",
+    }
 
 
 def test_production_starts_nothing_on_a_schema_not_at_head_until_db_upgrade(tmp_path):
-    env = _env(tmp_path / "instance", ZS_ENV="production", ZS_SECRET_KEY=STRONG_KEY,
-               ZS_PII_KEYS="k1:MDEyMzQ1Njc4OWFiY2RlZg==")
-    for command in (["workflows.commands.scheduler", "--once"], ["workflows.commands.verify"], ["workflows.commands.cli", "init", str(UNITS)]):
+    env = _env(
+        tmp_path / "instance",
+        ZS_ENV="production",
+        ZS_SECRET_KEY=STRONG_KEY,
+        ZS_PII_KEYS="k1:MDEyMzQ1Njc4OWFiY2RlZg==",
+    )
+    for command in (
+        ["workflows.commands.scheduler", "--once"],
+        ["workflows.commands.verify"],
+        ["workflows.commands.cli", "init", str(UNITS)],
+    ):
         refused = _module(env, tmp_path, *command)
         assert refused.returncode == 2, (command, refused.stdout, refused.stderr)
         assert "zhaoshang db upgrade" in refused.stderr and "数据库结构不是当前版本" in refused.stderr
@@ -113,7 +140,10 @@ def test_production_starts_nothing_on_a_schema_not_at_head_until_db_upgrade(tmp_
     upgraded = _run(env, tmp_path, str(ZHAOSHANG), "db", "upgrade")
     assert upgraded.returncode == 0 and "空 / empty →" in upgraded.stdout, upgraded.stdout + upgraded.stderr
     assert _module(env, tmp_path, "workflows.commands.scheduler", "--once").returncode == 0
-    assert _run(env, tmp_path, sys.executable, "-c", "from webapp import create_app; create_app()").returncode == 0
+    assert (
+        _run(env, tmp_path, sys.executable, "-c", "from webapp import create_app; create_app()").returncode
+        == 0
+    )
     again = _run(env, tmp_path, str(ZHAOSHANG), "db", "upgrade")
     assert again.returncode == 0 and "已是最新" in again.stdout
 
@@ -146,14 +176,16 @@ def _sign_in(username: str, password: str, change_to: str | None = None):
     signed_in = client.post("/login", data={"username": username, "password": password})
     if change_to and signed_in.status_code == 302:
         assert client.get("/").headers["Location"].startswith("/me/password")
-        changed = client.post("/me/password", data={"old_password": password, "new_password": change_to,
-                                                    "confirm": change_to})
+        changed = client.post(
+            "/me/password", data={"old_password": password, "new_password": change_to, "confirm": change_to}
+        )
         assert changed.status_code == 302, changed.get_data(as_text=True)[:2000]
     return client, signed_in
 
 
-@pytest.mark.parametrize("instance", ["sqlite_url", pytest.param("postgres_url", marks=pytest.mark.postgres)],
-                         indirect=True)
+@pytest.mark.parametrize(
+    "instance", ["sqlite_url", pytest.param("postgres_url", marks=pytest.mark.postgres)], indirect=True
+)
 def test_init_creates_the_county_from_its_unit_list_and_an_administrator_who_signs_in_once(instance, capsys):
     code, out, err = _zhaoshang(capsys, "init", str(UNITS))
     assert code == 0, err
@@ -184,8 +216,11 @@ def test_init_names_every_bad_row_and_creates_nothing(tmp_path, capsys, monkeypa
     monkeypatch.setenv("ZS_DEMO_DATA", "0")
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     bad = tmp_path / "units.csv"
-    bad.write_text("县,单位代码,单位名称,类别\n南县,swj,县商务局,综合协调单位\n南县,fgj,县发展和改革局,产业招商\n"
-                   "南县,swj,又一个商务局,综合协调单位\n南县,发改,县发改局,产业招商单位\n", encoding="utf-8")
+    bad.write_text(
+        "县,单位代码,单位名称,类别\n南县,swj,县商务局,综合协调单位\n南县,fgj,县发展和改革局,产业招商\n"
+        "南县,swj,又一个商务局,综合协调单位\n南县,发改,县发改局,产业招商单位\n",
+        encoding="utf-8",
+    )
     code, _out, err = _zhaoshang(capsys, "init", str(bad))
     assert code == 1 and "3 处错误" in err
     assert "第 3 行" in err and "类别“产业招商”无法识别" in err
@@ -207,15 +242,20 @@ def _staff(path: Path, rows: list[tuple]) -> Path:
 
 
 @pytest.mark.parametrize("instance", ["sqlite_url"], indirect=True)
-def test_import_users_lists_bad_rows_by_number_and_imports_nobody_until_all_are_right(instance, tmp_path, capsys):
+def test_import_users_lists_bad_rows_by_number_and_imports_nobody_until_all_are_right(
+    instance, tmp_path, capsys
+):
     assert _zhaoshang(capsys, "init", str(UNITS))[0] == 0
-    bad = _staff(tmp_path / "bad.xlsx", [
-        ("liming", "李明", "jkq", "招商专员"),
-        ("wangfang", "王芳", "nope", "研判专班"),
-        ("liming", "李明二", "swj", "县商务局"),
-        ("tianye", "田野", "swj", "市/州商务局"),
-        ("sysadmin", "重名", "swj", "项目经理"),
-    ])
+    bad = _staff(
+        tmp_path / "bad.xlsx",
+        [
+            ("liming", "李明", "jkq", "招商专员"),
+            ("wangfang", "王芳", "nope", "研判专班"),
+            ("liming", "李明二", "swj", "县商务局"),
+            ("tianye", "田野", "swj", "市/州商务局"),
+            ("sysadmin", "重名", "swj", "项目经理"),
+        ],
+    )
     code, out, err = _zhaoshang(capsys, "import-users", str(bad))
     assert code == 1 and "nobody imported" in err
     assert "第 3 行" in err and "没有单位代码 nope" in err
@@ -224,11 +264,14 @@ def test_import_users_lists_bad_rows_by_number_and_imports_nobody_until_all_are_
     assert "第 6 行" in err and "用户名 sysadmin 已存在" in err and "角色“项目经理”不存在" in err
     assert _sign_in("liming", "anything")[1].status_code == 401  # row 2 was fine, and still not imported
 
-    good = _staff(tmp_path / "good.xlsx", [
-        ("liming", "李明", "jkq", "招商专员"),
-        ("wangfang", "王芳", "swj", "研判专班、部门会审人"),
-        ("tianye", "田野", "sswj", "prefecture_bureau"),
-    ])
+    good = _staff(
+        tmp_path / "good.xlsx",
+        [
+            ("liming", "李明", "jkq", "招商专员"),
+            ("wangfang", "王芳", "swj", "研判专班、部门会审人"),
+            ("tianye", "田野", "sswj", "prefecture_bureau"),
+        ],
+    )
     code, out, err = _zhaoshang(capsys, "import-users", str(good))
     assert code == 0, err
     assert "已导入 3 个用户" in out
@@ -252,15 +295,26 @@ def test_the_help_is_in_chinese_and_english_for_every_command(capsys):
     assert done.value.code == 0
     text = capsys.readouterr().out
     assert "命令 / commands" in text and "显示本说明并退出 / show this help and exit" in text
-    for command in ("init", "import-users", "db", "filing-keys", "scheduler", "verify", "deploy-model", "backup",
-                    "restore"):
+    for command in (
+        "init",
+        "import-users",
+        "db",
+        "filing-keys",
+        "scheduler",
+        "verify",
+        "deploy-model",
+        "backup",
+        "restore",
+    ):
         assert re.search(rf"^\s+{command}\s", text, re.MULTILINE), command
     with pytest.raises(SystemExit):
         cli.main(["init", "--help"])
     assert "单位名单" in capsys.readouterr().out
 
 
-def test_filing_keys_generate_makes_an_owner_only_key_and_prints_its_public_key(tmp_path, monkeypatch, capsys):
+def test_filing_keys_generate_makes_an_owner_only_key_and_prints_its_public_key(
+    tmp_path, monkeypatch, capsys
+):
     from workflows import filing_exchange
 
     monkeypatch.setenv("ZS_INSTANCE_PATH", str(tmp_path))
@@ -280,7 +334,9 @@ def test_filing_keys_generate_makes_an_owner_only_key_and_prints_its_public_key(
     assert cli.main(["filing-keys", "show", "--key", str(tmp_path / "none.pem")]) == 1
 
 
-def test_filing_keys_generate_makes_an_sm2_key_when_the_deployment_signs_with_sm2(tmp_path, monkeypatch, capsys):
+def test_filing_keys_generate_makes_an_sm2_key_when_the_deployment_signs_with_sm2(
+    tmp_path, monkeypatch, capsys
+):
     from workflows import filing_exchange
 
     monkeypatch.setenv("ZS_INSTANCE_PATH", str(tmp_path))
@@ -296,7 +352,10 @@ def test_filing_keys_generate_makes_an_sm2_key_when_the_deployment_signs_with_sm
     filing_exchange.parse_public(public).verify(key.sign(b"x"), b"x")
     assert cli.main(["filing-keys", "show"]) == 0 and public in capsys.readouterr().out
     # --algorithm overrides the setting; a deployment whose key is not of its algorithm does not start.
-    assert cli.main(["filing-keys", "generate", "--algorithm", "ed25519", "--out", str(tmp_path / "ed.pem")]) == 0
+    assert (
+        cli.main(["filing-keys", "generate", "--algorithm", "ed25519", "--out", str(tmp_path / "ed.pem")])
+        == 0
+    )
     with pytest.raises(filing_exchange.KeyConfigError):
         filing_exchange.configure(signing_key=tmp_path / "ed.pem", algorithm="sm2")
     with pytest.raises(filing_exchange.KeyConfigError):

@@ -5,6 +5,7 @@ between, and the audit chain agrees with the stored state.
 
 Needs PostgreSQL at TEST_POSTGRES_URL (skipped locally without it, fails in CI like the other
 PostgreSQL tests) and gunicorn (test extras)."""
+
 from __future__ import annotations
 
 import json
@@ -38,6 +39,7 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 # --- a scratch database and two app servers for the whole module ---------------------------------
+
 
 @pytest.fixture(scope="module")
 def pg_module():
@@ -76,11 +78,28 @@ def servers(pg_module, tmp_path_factory):
     procs, urls = [], []
     for _ in range(2):
         port = _free_port()
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-             "--timeout", "60", "--log-level", "warning", "webapp:create_app()"],
-            cwd=ROOT, env=_env(pg_module, ZS_SECRET_KEY="shared-test-key", ZS_INSTANCE_PATH=str(instance_dir)),
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--workers",
+                    "2",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--timeout",
+                    "60",
+                    "--log-level",
+                    "warning",
+                    "webapp:create_app()",
+                ],
+                cwd=ROOT,
+                env=_env(pg_module, ZS_SECRET_KEY="shared-test-key", ZS_INSTANCE_PATH=str(instance_dir)),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+        )
         urls.append(f"http://127.0.0.1:{port}")
     try:
         deadline = time.monotonic() + 90
@@ -124,8 +143,12 @@ def _http() -> requests.Session:
 def _signed_in(base: str, username: str) -> requests.Session:
     http = _http()
     token = CSRF.search(http.get(f"{base}/login", timeout=30).text).group(1)
-    answer = http.post(f"{base}/login", data={"username": username, "password": DEMO_PASSWORD,
-                                              "csrf_token": token}, allow_redirects=False, timeout=30)
+    answer = http.post(
+        f"{base}/login",
+        data={"username": username, "password": DEMO_PASSWORD, "csrf_token": token},
+        allow_redirects=False,
+        timeout=30,
+    )
     assert answer.status_code == 302, answer.text[:500]
     http.base = base
     return http
@@ -153,8 +176,9 @@ def _at_once(*calls) -> list:
 
 
 def _post(http: requests.Session, path: str, data: dict, token: str):
-    return lambda: http.post(f"{http.base}{path}", data={**data, "csrf_token": token},
-                             allow_redirects=False, timeout=60)
+    return lambda: http.post(
+        f"{http.base}{path}", data={**data, "csrf_token": token}, allow_redirects=False, timeout=60
+    )
 
 
 def _at_joint_review() -> int:
@@ -175,36 +199,55 @@ def _chain_agrees(pid: int) -> None:
         assert audit.first_broken(s) is None
         assert verify_database(s, pid).findings == []
         stored = s.get(ProcessInstance, pid)
-        last = s.scalars(select(AuditEvent).where(AuditEvent.instance_id == pid, AuditEvent.action == "engine_step")
-                         .order_by(AuditEvent.id.desc()).limit(1)).first()
+        last = s.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.instance_id == pid, AuditEvent.action == "engine_step")
+            .order_by(AuditEvent.id.desc())
+            .limit(1)
+        ).first()
         assert last.state_hash == stored.state_hash
 
 
 # --- HTTP: several app processes at once ---------------------------------------------------------
+
 
 def test_two_users_completing_the_same_task_at_once_one_lands_the_other_gets_409(pg, servers):
     pid = _at_joint_review()
     task = _record(pid, "department_review", "fgj")
     # Two reviewers of 发改局, each on another app server, claim the same opinion at once: one has it.
     first, second = _signed_in(servers[0], "rev_fgj"), _signed_in(servers[1], "rev_fgj2")
-    claims = _at_once(_post(first, f"/tasks/{task.id}/claim", {}, _csrf(first)),
-                      _post(second, f"/tasks/{task.id}/claim", {}, _csrf(second)))
+    claims = _at_once(
+        _post(first, f"/tasks/{task.id}/claim", {}, _csrf(first)),
+        _post(second, f"/tasks/{task.id}/claim", {}, _csrf(second)),
+    )
     assert sorted(r.status_code for r in claims) == [302, 409]
     holder = first if claims[0].status_code == 302 else second
     # The holder submits from two windows served by two app servers at once: one lands, one is refused.
-    other_window = _signed_in(servers[1] if holder is first else servers[0],
-                              "rev_fgj" if holder is first else "rev_fgj2")
+    other_window = _signed_in(
+        servers[1] if holder is first else servers[0], "rev_fgj" if holder is first else "rev_fgj2"
+    )
     form = {**DEMO_ANSWERS["department_review"], "action": "submit"}
-    answers = _at_once(_post(holder, f"/tasks/{task.id}", form, _csrf(holder)),
-                       _post(other_window, f"/tasks/{task.id}", form, _csrf(other_window)))
+    answers = _at_once(
+        _post(holder, f"/tasks/{task.id}", form, _csrf(holder)),
+        _post(other_window, f"/tasks/{task.id}", form, _csrf(other_window)),
+    )
     codes = sorted(r.status_code for r in answers)
     assert codes == [302, 409], [r.text[:300] for r in answers]
     refused = next(r for r in answers if r.status_code == 409)
     assert "409" in refused.text and "该任务已由" in refused.text  # the error page says who completed it
     with transaction() as s:
-        assert s.scalar(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.instance_id == pid, AuditEvent.action == "task_completed",
-            AuditEvent.task_spec == "department_review")) == 1
+        assert (
+            s.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(
+                    AuditEvent.instance_id == pid,
+                    AuditEvent.action == "task_completed",
+                    AuditEvent.task_spec == "department_review",
+                )
+            )
+            == 1
+        )
         assert s.get(TaskRecord, task.id).state == "completed"
     _chain_agrees(pid)
 
@@ -218,9 +261,14 @@ def test_two_department_reviews_of_one_project_completed_at_once_both_land(pg, s
         task = _record(pid, "department_review", unit)
         task_service.task_claim(actor(users[unit]), task.id)
         http = _signed_in(server, users[unit])
-        posts.append(_post(http, f"/tasks/{task.id}",
-                           {**DEMO_ANSWERS["department_review"], "review_opinion": f"{unit} 同意",
-                            "action": "submit"}, _csrf(http)))
+        posts.append(
+            _post(
+                http,
+                f"/tasks/{task.id}",
+                {**DEMO_ANSWERS["department_review"], "review_opinion": f"{unit} 同意", "action": "submit"},
+                _csrf(http),
+            )
+        )
     answers = _at_once(*posts)
     assert [r.status_code for r in answers] == [302, 302], [r.text[:300] for r in answers]
     assert not {r.unit_code for r in ready(pid) if r.spec_name == "department_review"} & set(units)
@@ -237,6 +285,7 @@ def test_two_department_reviews_of_one_project_completed_at_once_both_land(pg, s
 
 # --- scheduler processes --------------------------------------------------------------------------
 
+
 def _make_timer_due(pid: int) -> None:
     """Move the project's earliest timer into the past in the database (not the clock)."""
     with transaction() as s:
@@ -251,8 +300,10 @@ def _make_timer_due(pid: int) -> None:
                 task["internal_data"]["event_value"] = past.isoformat() + "+00:00"
                 moved += 1
         assert moved, "no timer matched next_timer_at"
-        s.execute(text("UPDATE process_instance SET state = :state, next_timer_at = :at WHERE id = :id"),
-                  {"state": json.dumps(state, ensure_ascii=False), "at": past, "id": pid})
+        s.execute(
+            text("UPDATE process_instance SET state = :state, next_timer_at = :at WHERE id = :id"),
+            {"state": json.dumps(state, ensure_ascii=False), "at": past, "id": pid},
+        )
 
 
 def test_several_scheduler_processes_fire_each_due_timer_once(pg):
@@ -262,18 +313,33 @@ def test_several_scheduler_processes_fire_each_due_timer_once(pg):
         advance(pid, "screening", confirmed_class="重大")
         _make_timer_due(pid)
         pids.append(pid)
-    procs = [subprocess.Popen([sys.executable, "-m", "workflows.commands.scheduler", "--once"], cwd=ROOT, env=_env(pg),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "workflows.commands.scheduler", "--once"],
+            cwd=ROOT,
+            env=_env(pg),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err[-2000:] for _, err in outputs]
     fired = [int(re.search(r"timers fired on (\d+) instance", out).group(1)) for out, _ in outputs]
     assert sum(fired) == len(pids), fired
     with transaction() as s:
-        reminded = s.scalars(select(AuditEvent.instance_id).where(
-            AuditEvent.action == "task_overdue_reminded", AuditEvent.instance_id.in_(pids))).all()
+        reminded = s.scalars(
+            select(AuditEvent.instance_id).where(
+                AuditEvent.action == "task_overdue_reminded", AuditEvent.instance_id.in_(pids)
+            )
+        ).all()
         assert sorted(reminded) == sorted(pids)  # each timer once
-        assert s.scalar(select(func.count()).select_from(Notification).where(
-            Notification.kind == "overdue", Notification.instance_id.in_(pids))) == len(pids)
+        assert s.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.kind == "overdue", Notification.instance_id.in_(pids))
+        ) == len(pids)
         assert audit.first_broken(s) is None
 
 
@@ -291,12 +357,15 @@ print("step committed and the process lived", flush=True)
 """
 
 
-@pytest.mark.parametrize("point, lands", [
-    ("after_engine", False),
-    ("after_state_before_audit", False),
-    ("after_engine_before_commit", False),
-    ("after_commit", True),
-])
+@pytest.mark.parametrize(
+    "point, lands",
+    [
+        ("after_engine", False),
+        ("after_state_before_audit", False),
+        ("after_engine_before_commit", False),
+        ("after_commit", True),
+    ],
+)
 def test_a_process_killed_mid_step_leaves_the_project_before_or_after_it_never_between(pg, point, lands):
     pid = start(project_name=f"故障注入项目 {point}", investor=f"故障注入投资方 {point}")
     task = _record(pid, "screening")
@@ -304,8 +373,15 @@ def test_a_process_killed_mid_step_leaves_the_project_before_or_after_it_never_b
     before = instance(pid)
     with transaction() as s:
         events_before = s.scalar(select(func.count()).select_from(AuditEvent))
-    child = subprocess.run([sys.executable, "-c", STEP_CHILD, pg, str(task.id)], check=False, cwd=ROOT,
-                           env=_env(pg, ZS_FAULT_POINT=point), capture_output=True, text=True, timeout=120)
+    child = subprocess.run(
+        [sys.executable, "-c", STEP_CHILD, pg, str(task.id)],
+        check=False,
+        cwd=ROOT,
+        env=_env(pg, ZS_FAULT_POINT=point),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert child.returncode == -9, child.stderr[-2000:]  # SIGKILL at the fault point
     after = instance(pid)
     with transaction() as s:
@@ -317,7 +393,11 @@ def test_a_process_killed_mid_step_leaves_the_project_before_or_after_it_never_b
         assert events_after > events_before
     else:
         # Nothing of the step: same state, same version, the task still ready, no audit event.
-        assert (after.state_hash, after.version, after.stage) == (before.state_hash, before.version, before.stage)
+        assert (after.state_hash, after.version, after.stage) == (
+            before.state_hash,
+            before.version,
+            before.stage,
+        )
         assert record.state == "ready" and events_after == events_before
     _chain_agrees(pid)
     if not lands:

@@ -1,6 +1,7 @@
 """The production files in deploy/ are checked here: systemd units (systemd-analyze verify), the compose
 file against the compose specification's schema, the nginx site with `nginx -t`, and a request through
 nginx (TLS) to gunicorn started with deploy/gunicorn.conf.py."""
+
 from __future__ import annotations
 
 import configparser
@@ -51,15 +52,26 @@ def test_systemd_unit_starts_an_existing_command_with_the_shared_settings(unit, 
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
 def test_systemd_units_pass_systemd_analyze_verify(tmp_path):
     units = [_installed_unit(unit, tmp_path) for unit in (DEPLOY / "systemd").iterdir()]
-    result = subprocess.run(["systemd-analyze", "verify", *map(str, units)], check=False, capture_output=True, text=True)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", *map(str, units)], check=False, capture_output=True, text=True
+    )
     # Only problems in our units count (the host's own units may have their own complaints).
     ours = [line for line in result.stderr.splitlines() if str(tmp_path) in line or "zhaoshang" in line]
     assert result.returncode == 0 and not ours, result.stderr
 
 
 def test_compose_file_follows_the_compose_specification():
-    result = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.compose-spec",
-                             str(DEPLOY / "compose.yaml")], check=False, capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            str(BIN / "check-jsonschema"),
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(DEPLOY / "compose.yaml"),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -68,7 +80,9 @@ def test_compose_runs_two_app_containers_one_scheduler_and_postgresql():
 
     services = YAML(typ="safe").load((DEPLOY / "compose.yaml").read_text())["services"]
     assert services["db"]["image"].startswith("postgres:")
-    apps = [name for name, s in services.items() if s.get("build", {}).get("dockerfile") == "deploy/Dockerfile"]
+    apps = [
+        name for name, s in services.items() if s.get("build", {}).get("dockerfile") == "deploy/Dockerfile"
+    ]
     assert sorted(apps) == ["migrate", "scheduler", "web1", "web2"]
     assert services["scheduler"]["command"][:3] == ["python", "-m", "workflows.commands.scheduler"]
     # Production: only `zhaoshang db upgrade` migrates, once, before the app and the scheduler start.
@@ -91,13 +105,23 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     crt, pem = folder / "fullchain.pem", folder / "privkey.pem"
     crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption()))
+    pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return crt, pem
 
 
@@ -110,9 +134,13 @@ def _free_port() -> int:
 def _nginx_conf(tmp: Path, http_port: int, https_port: int, app_port: int) -> Path:
     crt, pem = _self_signed(tmp)
     site = (DEPLOY / "nginx" / "zhaoshang.conf").read_text()
-    site = (site.replace("/etc/ssl/zhaoshang/fullchain.pem", str(crt)).replace("/etc/ssl/zhaoshang/privkey.pem", str(pem))
-            .replace("listen 80;", f"listen 127.0.0.1:{http_port};").replace("listen 443 ssl", f"listen 127.0.0.1:{https_port} ssl")
-            .replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{app_port};"))
+    site = (
+        site.replace("/etc/ssl/zhaoshang/fullchain.pem", str(crt))
+        .replace("/etc/ssl/zhaoshang/privkey.pem", str(pem))
+        .replace("listen 80;", f"listen 127.0.0.1:{http_port};")
+        .replace("listen 443 ssl", f"listen 127.0.0.1:{https_port} ssl")
+        .replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{app_port};")
+    )
     site = re.sub(r"\n\s*listen \[::\]:\d+[^;]*;", "", site)
     (tmp / "site.conf").write_text(site)
     temp = {k: tmp / k for k in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
@@ -120,24 +148,26 @@ def _nginx_conf(tmp: Path, http_port: int, https_port: int, app_port: int) -> Pa
         folder.mkdir()
     conf = tmp / "nginx.conf"
     conf.write_text(f"""daemon off;
-pid {tmp / 'nginx.pid'};
-error_log {tmp / 'error.log'} warn;
+pid {tmp / "nginx.pid"};
+error_log {tmp / "error.log"} warn;
 events {{ worker_connections 64; }}
 http {{
     access_log off;
-    client_body_temp_path {temp['body']};
-    proxy_temp_path {temp['proxy']};
-    fastcgi_temp_path {temp['fastcgi']};
-    uwsgi_temp_path {temp['uwsgi']};
-    scgi_temp_path {temp['scgi']};
-    include {tmp / 'site.conf'};
+    client_body_temp_path {temp["body"]};
+    proxy_temp_path {temp["proxy"]};
+    fastcgi_temp_path {temp["fastcgi"]};
+    uwsgi_temp_path {temp["uwsgi"]};
+    scgi_temp_path {temp["scgi"]};
+    include {tmp / "site.conf"};
 }}
 """)
     return conf
 
 
-nginx = pytest.mark.skipif(not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists() and not os.environ.get("CI"),
-                           reason="nginx not installed (Debian package nginx)")
+nginx = pytest.mark.skipif(
+    not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists() and not os.environ.get("CI"),
+    reason="nginx not installed (Debian package nginx)",
+)
 
 
 def _nginx() -> str:
@@ -147,8 +177,9 @@ def _nginx() -> str:
 @nginx
 def test_nginx_site_passes_nginx_t(tmp_path):
     conf = _nginx_conf(tmp_path, _free_port(), _free_port(), 8000)
-    result = subprocess.run([_nginx(), "-t", "-c", str(conf), "-p", str(tmp_path)],
-                            check=False, capture_output=True, text=True)
+    result = subprocess.run(
+        [_nginx(), "-t", "-c", str(conf), "-p", str(tmp_path)], check=False, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert "syntax is ok" in result.stderr
 
@@ -180,21 +211,37 @@ def test_a_request_through_nginx_over_tls_reaches_gunicorn_with_its_request_id(t
     import requests
 
     app_port, http_port, https_port = _free_port(), _free_port(), _free_port()
-    env = {**os.environ, "ZS_INSTANCE_PATH": str(tmp_path / "instance"), "ZS_BIND": f"127.0.0.1:{app_port}",
-           "ZS_WORKERS": "2", "ZS_TRUSTED_PROXIES": "1", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"), "ZS_SECRET_KEY": "k"}
+    env = {
+        **os.environ,
+        "ZS_INSTANCE_PATH": str(tmp_path / "instance"),
+        "ZS_BIND": f"127.0.0.1:{app_port}",
+        "ZS_WORKERS": "2",
+        "ZS_TRUSTED_PROXIES": "1",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        "ZS_SECRET_KEY": "k",
+    }
     env.pop("DATABASE_URL", None)
     app_log, nginx_log = tmp_path / "gunicorn.log", tmp_path / "nginx.log"
-    app = subprocess.Popen([str(BIN / "gunicorn"), "--config", str(DEPLOY / "gunicorn.conf.py")], cwd=ROOT,
-                           env=env, stdout=app_log.open("w"), stderr=subprocess.STDOUT)
-    proxy = subprocess.Popen([_nginx(), "-c", str(_nginx_conf(tmp_path, http_port, https_port, app_port)),
-                              "-p", str(tmp_path)], stdout=nginx_log.open("w"), stderr=subprocess.STDOUT)
+    app = subprocess.Popen(
+        [str(BIN / "gunicorn"), "--config", str(DEPLOY / "gunicorn.conf.py")],
+        cwd=ROOT,
+        env=env,
+        stdout=app_log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    proxy = subprocess.Popen(
+        [_nginx(), "-c", str(_nginx_conf(tmp_path, http_port, https_port, app_port)), "-p", str(tmp_path)],
+        stdout=nginx_log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
     base = f"https://127.0.0.1:{https_port}"
     try:
         _wait(f"http://127.0.0.1:{app_port}/healthz", app, app_log)
         _wait(f"{base}/healthz", proxy, nginx_log, verify=False)
         # A client's own X-Forwarded-For is overwritten by nginx, never passed on.
-        health = requests.get(f"{base}/healthz", verify=False,
-                              headers={"X-Request-ID": "edge-1", "X-Forwarded-For": "6.6.6.6"})
+        health = requests.get(
+            f"{base}/healthz", verify=False, headers={"X-Request-ID": "edge-1", "X-Forwarded-For": "6.6.6.6"}
+        )
         assert health.status_code == 200 and health.headers["X-Request-ID"] == "edge-1"
         assert requests.get(f"{base}/readyz", verify=False).json()["status"] == "ok"
         # nginx makes an id when the client sent none; the app's JSON line carries it.

@@ -1,5 +1,6 @@
 """The server-side BPMN diagram: drawn from the file's own diagram interchange, lanes named
 in Chinese, every element marked completed, active or pending."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,8 +28,9 @@ def test_every_shape_and_edge_of_the_diagram_interchange_is_drawn(process_id):
         assert ROLES[lane.get("name")].name in texts
     # Positions come from the DI: the first task is where the modeler put it.
     first_task = next(model.iterfind(".//bpmn:userTask", NS)).get("id")
-    bounds = next(s for s in model.iterfind(".//bpmndi:BPMNShape", NS)
-                  if s.get("bpmnElement") == first_task).find("dc:Bounds", NS)
+    bounds = next(
+        s for s in model.iterfind(".//bpmndi:BPMNShape", NS) if s.get("bpmnElement") == first_task
+    ).find("dc:Bounds", NS)
     group = next(g for g in svg.iter(f"{SVG}g") if g.get("data-element") == first_task)
     rect = group.find(f"{SVG}rect")
     assert (rect.get("x"), rect.get("y")) == (str(float(bounds.get("x"))), str(float(bounds.get("y"))))
@@ -36,8 +38,13 @@ def test_every_shape_and_edge_of_the_diagram_interchange_is_drawn(process_id):
 
 def test_elements_are_marked_completed_active_or_pending():
     text = bpmn_file_for(read_model_files(), "investment_project")
-    svg = render_svg(text, "investment_project", done={"start_lead", "register_lead", "propose_class", "screening",
-                                                       "gw_screening"}, active={"negotiation"}, width=1200)
+    svg = render_svg(
+        text,
+        "investment_project",
+        done={"start_lead", "register_lead", "propose_class", "screening", "gw_screening"},
+        active={"negotiation"},
+        width=1200,
+    )
     root = etree.fromstring(svg.encode("utf-8"))
     state = {g.get("data-element"): g.get("data-state") for g in root.iter(f"{SVG}g") if g.get("data-state")}
     assert state["screening"] == "done" and state["negotiation"] == "active" and state["signing"] == "pending"

@@ -5,6 +5,7 @@ The PDFs are checked the way a reader would see them, not only by their text: pd
 Chinese even from a PDF that shows empty boxes, so the tests also ask pdffonts for an embedded CJK
 font and render pages with pdftoppm (PNGs in test-output/documents/, to look at).
 """
+
 from __future__ import annotations
 
 import base64
@@ -36,16 +37,25 @@ OUT = Path(__file__).resolve().parents[1] / "test-output" / "documents"
 KINDS = list(documents.KINDS)
 CONDITION = "须先完成环境影响评价审批，废水须经预处理后接入园区污水处理厂。"
 # Who downloads each document in the main test: a different permitted role each time.
-DOWNLOADER = {"review-form": "zhuren", "joint-review": "rev_fgj", "contract-review": "fazhi",
-              "filing-form": "shishangwu", "reminder-letter": "shangwu", "history": "shenji"}
+DOWNLOADER = {
+    "review-form": "zhuren",
+    "joint-review": "rev_fgj",
+    "contract-review": "fazhi",
+    "filing-form": "shishangwu",
+    "reminder-letter": "shangwu",
+    "history": "shenji",
+}
 A4 = (595.28, 841.89)  # points
 
 
 def _signature() -> str:
     """A signature as the browser's signature pad sends it: a PNG data URL with a few strokes."""
     image = Image.new("RGBA", (300, 100), (0, 0, 0, 0))
-    ImageDraw.Draw(image).line([(20, 70), (60, 20), (90, 80), (130, 30), (170, 75), (220, 25), (280, 60)],
-                               fill=(10, 10, 60, 255), width=5)
+    ImageDraw.Draw(image).line(
+        [(20, 70), (60, 20), (90, 80), (130, 30), (170, 75), (220, 25), (280, 60)],
+        fill=(10, 10, 60, 255),
+        width=5,
+    )
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
@@ -58,13 +68,22 @@ def signed(tmp_path_factory):
     from webapp import create_app
 
     path = tmp_path_factory.mktemp("documents") / "documents.sqlite3"
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "WTF_CSRF_ENABLED": False,
-                      "SECRET_KEY": "t"})
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t"}
+    )
     pid = project_service.project_start(actor("zhaoshang"), DEMO_LEAD)
     advance(pid, "screening", confirmed_class="重大")
-    advance(pid, "negotiation", special_terms="true", special_terms_detail="前三年按地方留成部分给予产业扶持。")
+    advance(
+        pid, "negotiation", special_terms="true", special_terms_detail="前三年按地方留成部分给予产业扶持。"
+    )
     advance(pid, "approve_terms", signature=_signature())
-    advance(pid, "department_review", only_units={"sthj"}, review_decision="有条件同意", review_conditions=CONDITION)
+    advance(
+        pid,
+        "department_review",
+        only_units={"sthj"},
+        review_decision="有条件同意",
+        review_conditions=CONDITION,
+    )
     advance(pid, "department_review")
     for spec in ("review_materials", "pre_review"):
         advance(pid, spec)
@@ -74,7 +93,9 @@ def signed(tmp_path_factory):
     advance(pid, "approve_filing", signature=_signature())
     advance(pid, "prefecture_review")
     advance(pid, "signing")
-    lead = project_service.project_start(actor("zhaoshang"), {**DEMO_LEAD, "project_name": "农机配件智能制造项目"})
+    lead = project_service.project_start(
+        actor("zhaoshang"), {**DEMO_LEAD, "project_name": "农机配件智能制造项目"}
+    )
     with transaction() as s:
         number = s.scalar(select(Filing.number).where(Filing.instance_id == pid))
     OUT.mkdir(parents=True, exist_ok=True)
@@ -106,14 +127,19 @@ def text_of(pdf: Path) -> str:
 
 def generated_events(instance_id: int) -> list[AuditEvent]:
     with transaction() as s:
-        return list(s.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance_id,
-                                                       AuditEvent.action == "document_generated")
-                              .order_by(AuditEvent.id)))
+        return list(
+            s.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.instance_id == instance_id, AuditEvent.action == "document_generated")
+                .order_by(AuditEvent.id)
+            )
+        )
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_each_document_downloads_as_a_chinese_a4_pdf_with_an_embedded_cjk_font_and_is_audited(signed, kind,
-                                                                                                  tmp_path):
+def test_each_document_downloads_as_a_chinese_a4_pdf_with_an_embedded_cjk_font_and_is_audited(
+    signed, kind, tmp_path
+):
     app, ids = signed
     username = DOWNLOADER[kind]
     response = download(app, username, ids["signed"], kind)
@@ -175,7 +201,7 @@ def test_the_filing_form_renders_as_a_visible_bordered_form(signed, tmp_path):
     assert 0.02 < dark < 0.25, dark
     # The form's borders: rows of pixels dark across most of the printed width.
     raw = image.tobytes()
-    rules = [y for y in range(height) if sum(b < 128 for b in raw[y * width:(y + 1) * width]) > 0.6 * width]
+    rules = [y for y in range(height) if sum(b < 128 for b in raw[y * width : (y + 1) * width]) > 0.6 * width]
     assert len(rules) >= 8, len(rules)
 
 
@@ -220,7 +246,10 @@ def test_a_document_of_a_stage_not_reached_is_409_and_not_offered(signed):
     login(client, "shangwu")
     page = client.get(f"/projects/{lead}").get_data(as_text=True)
     assert 'id="documents"' in page
-    assert f"/projects/{lead}/documents/review-form.pdf" in page and f"/projects/{lead}/documents/history.pdf" in page
+    assert (
+        f"/projects/{lead}/documents/review-form.pdf" in page
+        and f"/projects/{lead}/documents/history.pdf" in page
+    )
     assert "filing-form.pdf" not in page and "reminder-letter.pdf" not in page
 
 

@@ -2,6 +2,7 @@
 S3-compatible storage (tested against moto's S3 server) for several app nodes. Every read checks the
 bytes against their SHA-256; `zhaoshang files migrate` moves the bytes older versions kept in the
 database, and `zhaoshang files check` finds a missing or damaged file."""
+
 from __future__ import annotations
 
 import io
@@ -19,8 +20,11 @@ PDF = b"%PDF-1.4\n" + "投资计划书".encode() * 50 + b"\n%%EOF\n"
 
 def _upload(client, pid: int) -> int:
     login(client, "zhaoshang")
-    response = client.post(f"/projects/{pid}/attachments", content_type="multipart/form-data",
-                           data={"kind": "投资计划书", "file": (io.BytesIO(PDF), "计划书.pdf")})
+    response = client.post(
+        f"/projects/{pid}/attachments",
+        content_type="multipart/form-data",
+        data={"kind": "投资计划书", "file": (io.BytesIO(PDF), "计划书.pdf")},
+    )
     assert response.status_code == 302, response.data.decode()[:2000]
     with transaction() as s:
         return s.scalars(select(Attachment.id).where(Attachment.instance_id == pid)).one()
@@ -47,7 +51,9 @@ def test_an_upload_is_kept_in_the_file_store_by_its_hash_and_not_in_the_database
     assert client.get(f"/attachments/{attachment_id}").data == PDF
 
 
-def test_a_damaged_or_missing_file_is_refused_with_a_clear_message_and_found_by_files_check(app, client, local_store, capsys):
+def test_a_damaged_or_missing_file_is_refused_with_a_clear_message_and_found_by_files_check(
+    app, client, local_store, capsys
+):
     from workflows.commands import cli
 
     pid = register_lead(client)
@@ -68,16 +74,23 @@ def test_a_damaged_or_missing_file_is_refused_with_a_clear_message_and_found_by_
     assert cli.main(["files", "check"]) == 0
 
 
-def test_files_migrate_moves_bytes_kept_in_rows_and_leaves_a_tampered_row_alone(app, client, local_store, capsys):
+def test_files_migrate_moves_bytes_kept_in_rows_and_leaves_a_tampered_row_alone(
+    app, client, local_store, capsys
+):
     from workflows.commands import cli
 
     pid = register_lead(client)
     first = _upload(client, pid)
     login(client, "zhaoshang")
-    client.post(f"/projects/{pid}/attachments", content_type="multipart/form-data",
-                data={"kind": "洽谈纪要", "file": (io.BytesIO(PDF + b"2"), "纪要.pdf")})
+    client.post(
+        f"/projects/{pid}/attachments",
+        content_type="multipart/form-data",
+        data={"kind": "洽谈纪要", "file": (io.BytesIO(PDF + b"2"), "纪要.pdf")},
+    )
     with transaction() as s:
-        second = s.scalars(select(Attachment.id).where(Attachment.instance_id == pid, Attachment.id != first)).one()
+        second = s.scalars(
+            select(Attachment.id).where(Attachment.instance_id == pid, Attachment.id != first)
+        ).one()
         # As an earlier version stored them: the bytes in the row (the second one tampered with).
         s.get(Attachment, first).content = PDF
         s.get(Attachment, second).content = PDF + b"tampered"
@@ -102,10 +115,17 @@ def s3_store(monkeypatch):
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="k",
-                 aws_secret_access_key="s").create_bucket(Bucket="zhaoshang-files")
-    settings = {"FILE_STORE": "s3", "S3_BUCKET": "zhaoshang-files", "S3_ENDPOINT_URL": endpoint,
-                "S3_REGION": "us-east-1", "S3_ACCESS_KEY_ID": "k", "S3_SECRET_ACCESS_KEY": "s"}
+    boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
+    ).create_bucket(Bucket="zhaoshang-files")
+    settings = {
+        "FILE_STORE": "s3",
+        "S3_BUCKET": "zhaoshang-files",
+        "S3_ENDPOINT_URL": endpoint,
+        "S3_REGION": "us-east-1",
+        "S3_ACCESS_KEY_ID": "k",
+        "S3_SECRET_ACCESS_KEY": "s",
+    }
     monkeypatch.setattr(filestore, "_store", None)
     filestore.configure(settings)
     yield filestore.store()

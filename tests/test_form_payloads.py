@@ -1,6 +1,7 @@
 """Script payloads typed into every free-text field of every form a project passes through (the
 fields come from forms/*-schema.json), then every page that shows them: the payload only ever comes
 back escaped — the raw markup never appears in a response."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,20 @@ from workflows.demo import DEPT_REVIEWER
 FORMS = Path(__file__).resolve().parents[1] / "forms"
 PAYLOAD = '"><svg onload=alert(1)>'
 RAW = ("<svg onload", '"&gt;&lt;svg onload')  # the tag itself, or a quote left unescaped in an attribute
-PATH = ["screening", "negotiation", "approve_terms", "joint", "review_materials", "pre_review", "review_meeting",
-        "executive_meeting", "contract_review", "approve_filing", "prefecture_review", "signing"]
+PATH = [
+    "screening",
+    "negotiation",
+    "approve_terms",
+    "joint",
+    "review_materials",
+    "pre_review",
+    "review_meeting",
+    "executive_meeting",
+    "contract_review",
+    "approve_filing",
+    "prefecture_review",
+    "signing",
+]
 
 
 def free_text_fields(form: str) -> list[str]:
@@ -32,7 +45,10 @@ def free_text_fields(form: str) -> list[str]:
 
 def _payloads(form: str, base: dict | None = None) -> dict:
     answers = dict(base if base is not None else ANSWERS.get(form, {}))
-    return {**answers, **{name: f"{answers.get(name) or ''}{PAYLOAD}"[-200:] for name in free_text_fields(form)}}
+    return {
+        **answers,
+        **{name: f"{answers.get(name) or ''}{PAYLOAD}"[-200:] for name in free_text_fields(form)},
+    }
 
 
 def test_payloads_in_every_free_text_field_come_back_escaped_on_every_page(app, client):
@@ -55,11 +71,13 @@ def test_payloads_in_every_free_text_field_come_back_escaped_on_every_page(app, 
         typed += len(overrides)
     assert typed >= 15
 
-    pages = {"zhaoshang": ["/", f"/projects/{pid}", "/projects/", "/notifications"],
-             "shangwu": [f"/projects/{pid}"], "zhuren": ["/dashboard/", "/ledgers/projects", "/ledgers/signed",
-                                                          f"/projects/{pid}"],
-             "shenji": ["/audit/", f"/audit/projects/{pid}/replay", f"/audit/projects/{pid}/replay?step=3"],
-             "shishangwu": ["/filings/", f"/projects/{pid}"]}
+    pages = {
+        "zhaoshang": ["/", f"/projects/{pid}", "/projects/", "/notifications"],
+        "shangwu": [f"/projects/{pid}"],
+        "zhuren": ["/dashboard/", "/ledgers/projects", "/ledgers/signed", f"/projects/{pid}"],
+        "shenji": ["/audit/", f"/audit/projects/{pid}/replay", f"/audit/projects/{pid}/replay?step=3"],
+        "shishangwu": ["/filings/", f"/projects/{pid}"],
+    }
     seen = 0
     for username, paths in pages.items():
         login(client, username)
@@ -67,7 +85,7 @@ def test_payloads_in_every_free_text_field_come_back_escaped_on_every_page(app, 
             response = client.get(path)
             assert response.status_code == 200, path
             html = response.data.decode()
-            bad = [html[max(0, html.find(raw) - 300):html.find(raw) + 80] for raw in RAW if raw in html]
+            bad = [html[max(0, html.find(raw) - 300) : html.find(raw) + 80] for raw in RAW if raw in html]
             assert not bad, (path, bad)
             seen += html.count("&lt;svg onload=alert(1)&gt;")
     assert seen > 10  # the payloads are on the pages, escaped

@@ -17,64 +17,166 @@ CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
 
 # The contract (docs/process.md, "Task data written by each form"): form -> task-data keys.
 LEAD_KEYS = {
-    "project_name", "investor", "industry", "amount_wan", "currency", "amount_usd_wan",
-    "host_site", "source_channel", "source_org", "contact_name", "contact_phone", "plan_summary",
+    "project_name",
+    "investor",
+    "industry",
+    "amount_wan",
+    "currency",
+    "amount_usd_wan",
+    "host_site",
+    "source_channel",
+    "source_org",
+    "contact_name",
+    "contact_phone",
+    "plan_summary",
 }
 CONTRACT = {
     "register_lead": LEAD_KEYS,
     "supplement_lead": LEAD_KEYS | {"screening_opinion", "supplement_note"},
     "screening": {
-        "proposed_class", "screening_decision", "confirmed_class", "class_reason",
-        "negative_list_ok", "industry_policy_ok", "eco_redline_ok", "land_plan_ok", "energy_ok",
+        "proposed_class",
+        "screening_decision",
+        "confirmed_class",
+        "class_reason",
+        "negative_list_ok",
+        "industry_policy_ok",
+        "eco_redline_ok",
+        "land_plan_ok",
+        "energy_ok",
         "screening_opinion",
     },
     "negotiation": {
-        "negotiation_decision", "amount_wan", "currency", "amount_usd_wan", "land_mu",
-        "tax_per_mu_wan", "annual_output_wan", "jobs", "incentives", "special_terms",
-        "special_terms_detail", "needs_new_land", "water_use", "hazardous", "forestry",
-        "negotiation_minutes", "negotiation_opinion",
+        "negotiation_decision",
+        "amount_wan",
+        "currency",
+        "amount_usd_wan",
+        "land_mu",
+        "tax_per_mu_wan",
+        "annual_output_wan",
+        "jobs",
+        "incentives",
+        "special_terms",
+        "special_terms_detail",
+        "needs_new_land",
+        "water_use",
+        "hazardous",
+        "forestry",
+        "negotiation_minutes",
+        "negotiation_opinion",
     },
     "approve_terms": {"terms_decision", "terms_opinion"},
     "department_review": {
-        "department", "review_decision", "review_conditions", "review_reasons", "review_opinion",
+        "department",
+        "review_decision",
+        "review_conditions",
+        "review_reasons",
+        "review_opinion",
     },
     "objection_decision": {"objection_decision", "objection_opinion"},
     "review_materials": {
-        "materials_summary", "land_guarantee", "power_guarantee", "water_guarantee",
+        "materials_summary",
+        "land_guarantee",
+        "power_guarantee",
+        "water_guarantee",
         "factor_guarantee_opinion",
     },
     "pre_review": {"pre_review_decision", "pre_review_opinion"},
     "review_meeting": {"meeting_decision", "meeting_date", "meeting_opinion"},
     "supplement_materials": {"supplement_materials_note"},
     "executive_meeting": {
-        "exec_decision", "exec_meeting_type", "exec_minutes_number", "exec_meeting_date",
+        "exec_decision",
+        "exec_meeting_type",
+        "exec_minutes_number",
+        "exec_meeting_date",
         "exec_opinion",
     },
-    "contract_review": {"review_conditions_all", "contract_decision", "legality_ok", "fair_competition_ok",
-                        "conditions_in_contract", "contract_opinion"},
+    "contract_review": {
+        "review_conditions_all",
+        "contract_decision",
+        "legality_ok",
+        "fair_competition_ok",
+        "conditions_in_contract",
+        "contract_opinion",
+    },
     "approve_filing": {"filing_approval", "filing_approval_opinion"},
     "prefecture_review": {"prefecture_decision", "prefecture_opinion"},
     "revise_filing": {"revise_note"},
-    "signing": {"contract_number", "sign_date", "signatories", "signing_place", "signing_opinion",
-                # the "五个一" of a major project (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(
-                # 九)) and what the rewards need
-                "project_class", "currency", "sector", "chain_project", "investor_origin",
-                "lead_leader", "responsible_department", "task_force", "advance_plan"},
+    "signing": {
+        "contract_number",
+        "sign_date",
+        "signatories",
+        "signing_place",
+        "signing_opinion",
+        # the "五个一" of a major project (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(
+        # 九)) and what the rewards need
+        "project_class",
+        "currency",
+        "sector",
+        "chain_project",
+        "investor_origin",
+        "lead_leader",
+        "responsible_department",
+        "task_force",
+        "advance_plan",
+    },
     # after signing (履约跟踪, )
-    "track_progress": {"tracking_cycle", "sign_date", "funds_in_place_wan", "funds_this_year_wan",
-                       "foreign_paid_in_usd_wan", "construction_started", "construction_start_date",
-                       "production_started", "production_start_date", "jobs_created", "tax_paid_wan",
-                       "progress_note"},
+    "track_progress": {
+        "tracking_cycle",
+        "sign_date",
+        "funds_in_place_wan",
+        "funds_this_year_wan",
+        "foreign_paid_in_usd_wan",
+        "construction_started",
+        "construction_start_date",
+        "production_started",
+        "production_start_date",
+        "jobs_created",
+        "tax_paid_wan",
+        "progress_note",
+    },
     "reply_reminder": {"sign_date", "delay_reasons", "measures", "planned_start_date"},
     # bpmn/investor_complaint.bpmn (《郴州市关于进一步加强招商引资工作的实施意见》 §15)
-    "register_complaint": {"investor", "contact_name", "contact_phone", "channel", "subject", "content",
-                           "related_project", "responsible_unit", "routing_note"},
-    "answer_complaint": {"investor", "subject", "content", "routing_note", "complaint_round", "feedback_note",
-                         "facts", "answer", "measures"},
-    "confirm_answer": {"subject", "complaint_round", "facts", "answer", "measures", "investor_feedback",
-                       "feedback_note", "second_round_unit"},
-    "coordinate_complaint": {"investor", "subject", "content", "answer", "feedback_note", "coordination_result",
-                             "coordination_opinion"},
+    "register_complaint": {
+        "investor",
+        "contact_name",
+        "contact_phone",
+        "channel",
+        "subject",
+        "content",
+        "related_project",
+        "responsible_unit",
+        "routing_note",
+    },
+    "answer_complaint": {
+        "investor",
+        "subject",
+        "content",
+        "routing_note",
+        "complaint_round",
+        "feedback_note",
+        "facts",
+        "answer",
+        "measures",
+    },
+    "confirm_answer": {
+        "subject",
+        "complaint_round",
+        "facts",
+        "answer",
+        "measures",
+        "investor_feedback",
+        "feedback_note",
+        "second_round_unit",
+    },
+    "coordinate_complaint": {
+        "investor",
+        "subject",
+        "content",
+        "answer",
+        "feedback_note",
+        "coordination_result",
+        "coordination_opinion",
+    },
 }
 # Decision fields and their routes' values, exactly as in docs/process.md.
 DECISIONS = {
@@ -99,7 +201,14 @@ READ_ONLY = {
     "signing": {"project_class", "currency"},
     "track_progress": {"tracking_cycle", "sign_date"},
     "reply_reminder": {"sign_date"},
-    "answer_complaint": {"investor", "subject", "content", "routing_note", "complaint_round", "feedback_note"},
+    "answer_complaint": {
+        "investor",
+        "subject",
+        "content",
+        "routing_note",
+        "complaint_round",
+        "feedback_note",
+    },
     "confirm_answer": {"subject", "complaint_round", "facts", "answer", "measures"},
     "coordinate_complaint": {"investor", "subject", "content", "answer", "feedback_note"},
 }
@@ -146,6 +255,7 @@ def all_form_files():
 
 
 # --- structure ---------------------------------------------------------------------------------
+
 
 def test_every_form_of_the_process_has_a_schema_and_a_uischema_and_nothing_else():
     expected = {f"{f}-schema.json" for f in FORM_NAMES} | {f"{f}-uischema.json" for f in FORM_NAMES}
@@ -226,12 +336,20 @@ def test_code_lists_carry_their_chinese_names_as_data():
     assert {c["const"] for c in sites} == {"jkq", "nykjyq", "nzz", "mcjz"}
     departments = schema("department_review")["properties"]["department"]["oneOf"]
     assert {c["const"]: c["title"] for c in departments} == {
-        "fgj": "发改局", "sthj": "生态环境分局", "zrzyj": "自然资源局", "swj": "商务局",
-        "kgxj": "科工信局", "zjj": "住建局", "slj": "水利局", "yjglj": "应急管理局", "lyj": "林业局",
+        "fgj": "发改局",
+        "sthj": "生态环境分局",
+        "zrzyj": "自然资源局",
+        "swj": "商务局",
+        "kgxj": "科工信局",
+        "zjj": "住建局",
+        "slj": "水利局",
+        "yjglj": "应急管理局",
+        "lyj": "林业局",
     }
 
 
 # --- English translations --------------------------------------------------------------------
+
 
 def test_every_chinese_string_in_the_forms_has_an_english_translation_in_its_model():
     from workflows.engine import model_store, vocabulary
@@ -345,11 +463,17 @@ def test_a_valid_screening_passes():
 
 
 def test_screening_cannot_lower_the_proposed_class():
-    lowered = {**VALID_SCREENING, "proposed_class": "重大", "confirmed_class": "一般",
-               "class_reason": "投资额偏小"}
+    lowered = {
+        **VALID_SCREENING,
+        "proposed_class": "重大",
+        "confirmed_class": "一般",
+        "class_reason": "投资额偏小",
+    }
     assert not is_valid("screening", lowered)
-    assert not is_valid("screening", {**VALID_SCREENING, "proposed_class": "重点",
-                                      "confirmed_class": "一般", "class_reason": "理由"})
+    assert not is_valid(
+        "screening",
+        {**VALID_SCREENING, "proposed_class": "重点", "confirmed_class": "一般", "class_reason": "理由"},
+    )
 
 
 def test_screening_changing_the_class_needs_a_reason():
@@ -358,16 +482,18 @@ def test_screening_changing_the_class_needs_a_reason():
     assert not is_valid("screening", {**raised, "class_reason": ""})
     assert not is_valid("screening", {**raised, "class_reason": None})
     assert is_valid("screening", {**raised, "class_reason": "属于县主导产业链关键环节"})
-    assert is_valid("screening", {**VALID_SCREENING, "confirmed_class": "重大",
-                                  "class_reason": "一事一议，提级管理"})
+    assert is_valid(
+        "screening", {**VALID_SCREENING, "confirmed_class": "重大", "class_reason": "一事一议，提级管理"}
+    )
 
 
 def test_screening_always_needs_an_opinion():
     no_opinion = dict(VALID_SCREENING)
     del no_opinion["screening_opinion"]
     assert not is_valid("screening", no_opinion)
-    assert not is_valid("screening", {**VALID_SCREENING, "screening_decision": "不予通过",
-                                      "screening_opinion": ""})
+    assert not is_valid(
+        "screening", {**VALID_SCREENING, "screening_decision": "不予通过", "screening_opinion": ""}
+    )
 
 
 def test_screening_decision_outside_the_contract_is_rejected():
@@ -414,13 +540,14 @@ def test_department_review_rejects_an_unknown_department():
 
 def test_prefecture_return_needs_an_opinion():
     assert not is_valid("prefecture_review", {"prefecture_decision": "退回"})
-    assert is_valid("prefecture_review", {"prefecture_decision": "退回", "prefecture_opinion": "与某县项目重复。"})
+    assert is_valid(
+        "prefecture_review", {"prefecture_decision": "退回", "prefecture_opinion": "与某县项目重复。"}
+    )
     assert is_valid("prefecture_review", {"prefecture_decision": "受理"})
 
 
 def test_executive_meeting_needs_its_minutes_number_and_a_real_date():
-    data = {"exec_decision": "同意", "exec_meeting_type": "县政府常务会议",
-            "exec_meeting_date": "2025-03-14"}
+    data = {"exec_decision": "同意", "exec_meeting_type": "县政府常务会议", "exec_meeting_date": "2025-03-14"}
     assert not is_valid("executive_meeting", data)
     good = {**data, "exec_minutes_number": "县政府常务会议纪要〔2025〕5号"}
     assert is_valid("executive_meeting", good)
@@ -429,29 +556,45 @@ def test_executive_meeting_needs_its_minutes_number_and_a_real_date():
 
 
 def test_an_opinion_longer_than_2000_characters_is_rejected():
-    assert not is_valid("objection_decision", {"objection_decision": "终止项目",
-                                               "objection_opinion": "字" * 2001})
-    assert is_valid("objection_decision", {"objection_decision": "终止项目",
-                                           "objection_opinion": "字" * 2000})
+    assert not is_valid(
+        "objection_decision", {"objection_decision": "终止项目", "objection_opinion": "字" * 2001}
+    )
+    assert is_valid(
+        "objection_decision", {"objection_decision": "终止项目", "objection_opinion": "字" * 2000}
+    )
 
 
 def test_signing_records_number_date_and_signatories():
-    data = {"contract_number": "NX-2025-001", "sign_date": "2025-06-18",
-            "signatories": "县人民政府 李四；湖南某食品有限公司 王五", "signing_place": "南县", "sector": "农业"}
+    data = {
+        "contract_number": "NX-2025-001",
+        "sign_date": "2025-06-18",
+        "signatories": "县人民政府 李四；湖南某食品有限公司 王五",
+        "signing_place": "南县",
+        "sector": "农业",
+    }
     assert is_valid("signing", data)
     assert not is_valid("signing", {**data, "sign_date": None})
     assert not is_valid("signing", {k: v for k, v in data.items() if k != "sector"})
 
 
-FIVE_ONES = {"lead_leader": "常务副县长 李卫东", "responsible_department": "kgxj",
-             "task_force": "科工信局、自然资源局、经开区抽调5人", "advance_plan": "6个月内开工，18个月内投产"}
+FIVE_ONES = {
+    "lead_leader": "常务副县长 李卫东",
+    "responsible_department": "kgxj",
+    "task_force": "科工信局、自然资源局、经开区抽调5人",
+    "advance_plan": "6个月内开工，18个月内投产",
+}
 
 
 def test_a_major_project_needs_its_five_ones_at_signing():
     """《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九): 一名牵头领导、一个主体责任部门、一个工
     作专班、一套落地推进方案 (《郴州市关于进一步加强招商引资工作的实施意见》 §3: "五个一")."""
-    data = {"contract_number": "NX-2025-001", "sign_date": "2025-06-18", "signatories": "县长；董事长",
-            "sector": "工业", "project_class": "重大"}
+    data = {
+        "contract_number": "NX-2025-001",
+        "sign_date": "2025-06-18",
+        "signatories": "县长；董事长",
+        "sector": "工业",
+        "project_class": "重大",
+    }
     assert is_valid("signing", {**data, **FIVE_ONES})
     for key in FIVE_ONES:
         assert not is_valid("signing", {**data, **{k: v for k, v in FIVE_ONES.items() if k != key}}), key
@@ -459,10 +602,18 @@ def test_a_major_project_needs_its_five_ones_at_signing():
 
 
 def test_a_tracking_report_needs_dates_and_production_needs_a_start():
-    data = {"funds_in_place_wan": 3000, "construction_started": False, "production_started": False,
-            "progress_note": "办理用地手续"}
+    data = {
+        "funds_in_place_wan": 3000,
+        "construction_started": False,
+        "production_started": False,
+        "progress_note": "办理用地手续",
+    }
     assert is_valid("track_progress", data)
     assert not is_valid("track_progress", {**data, "construction_started": True})
-    assert is_valid("track_progress", {**data, "construction_started": True, "construction_start_date": "2026-03-01"})
-    assert not is_valid("track_progress", {**data, "production_started": True, "production_start_date": "2026-09-01"})
+    assert is_valid(
+        "track_progress", {**data, "construction_started": True, "construction_start_date": "2026-03-01"}
+    )
+    assert not is_valid(
+        "track_progress", {**data, "production_started": True, "production_start_date": "2026-09-01"}
+    )
     assert not is_valid("track_progress", {**data, "funds_in_place_wan": -1})

@@ -15,6 +15,7 @@ the site.
 
 Deterministic (seeded), so a failure reproduces. `make fuzz` raises ZS_FUZZ_EXAMPLES for a longer run.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,28 +42,119 @@ EXAMPLES = int(os.environ.get("ZS_FUZZ_EXAMPLES", "20"))
 SEED = int(os.environ.get("ZS_FUZZ_SEED", "20261205"))
 FORMS = os.path.join(os.path.dirname(__file__), "..", "forms")
 
-BAD_VALUES = ["", "0", "-1", "2147483648", str(2**70), "9" * 400, "NaN", "inf", "1e309", "1.5", "١٢",
-              "\x00", "a\x00b", "x" * 10_000, "a\r\nb", "javascript:alert(1)", "//evil.example",
-              "https://evil.example/", "/\\evil.example", "../../etc/passwd", "<script>", "'; --",
-              "{}", "[]", '{"a":' * 200 + "1" + "}" * 200, "true", "null", "\ud7ff", "🙂" * 50, " "]
-BAD_JSON = [None, True, 2**70, -(2**64), 1.5, "", "\x00", "x" * 10_000, [], {}, [[[[]]]], {"a": {"b": [1]}},
-            "١٢", "<script>", "9" * 400]
+BAD_VALUES = [
+    "",
+    "0",
+    "-1",
+    "2147483648",
+    str(2**70),
+    "9" * 400,
+    "NaN",
+    "inf",
+    "1e309",
+    "1.5",
+    "١٢",
+    "\x00",
+    "a\x00b",
+    "x" * 10_000,
+    "a\r\nb",
+    "javascript:alert(1)",
+    "//evil.example",
+    "https://evil.example/",
+    "/\\evil.example",
+    "../../etc/passwd",
+    "<script>",
+    "'; --",
+    "{}",
+    "[]",
+    '{"a":' * 200 + "1" + "}" * 200,
+    "true",
+    "null",
+    "\ud7ff",
+    "🙂" * 50,
+    " ",
+]
+BAD_JSON = [
+    None,
+    True,
+    2**70,
+    -(2**64),
+    1.5,
+    "",
+    "\x00",
+    "x" * 10_000,
+    [],
+    {},
+    [[[[]]]],
+    {"a": {"b": [1]}},
+    "١٢",
+    "<script>",
+    "9" * 400,
+]
 ODD_IDS = ["0", "-1", "999999", str(2**63), str(2**70), "abc", "%00", "١٢", "1.5"]
-GENERIC_FIELDS = ["next", "page", "q", "sort", "status", "reason", "note", "target", "csrf_token",
-                  "a-0-b", "items-0-name", "password", "username", "roles", "kind", "id"]
+GENERIC_FIELDS = [
+    "next",
+    "page",
+    "q",
+    "sort",
+    "status",
+    "reason",
+    "note",
+    "target",
+    "csrf_token",
+    "a-0-b",
+    "items-0-name",
+    "password",
+    "username",
+    "roles",
+    "kind",
+    "id",
+]
 # Hostile redirect targets, as values (the client encodes them) …
-HOSTILE_NEXT = ["//evil.example", "//evil.example/", "///evil.example", "/\t/evil.example", "/\n/evil.example",
-                "/\r/evil.example", "\t//evil.example", " //evil.example", "/\\evil.example", "/\\/evil.example",
-                "\\\\evil.example", "\\/evil.example", "https://evil.example", "https://evil.example/inbox",
-                "HTTPS://evil.example", "http:evil.example", "https:/\\evil.example", "//evil.example@localhost",
-                "javascript:alert(1)", "data:text/html,x", "/x\r\nLocation: https://evil.example",
-                "/x\r\nSet-Cookie: a=b", "/\x00//evil.example", "/\u3000//evil.example", "//evil。example",
-                "%2F%2Fevil.example", "/%2F/evil.example", "/%5Cevil.example"]
+HOSTILE_NEXT = [
+    "//evil.example",
+    "//evil.example/",
+    "///evil.example",
+    "/\t/evil.example",
+    "/\n/evil.example",
+    "/\r/evil.example",
+    "\t//evil.example",
+    " //evil.example",
+    "/\\evil.example",
+    "/\\/evil.example",
+    "\\\\evil.example",
+    "\\/evil.example",
+    "https://evil.example",
+    "https://evil.example/inbox",
+    "HTTPS://evil.example",
+    "http:evil.example",
+    "https:/\\evil.example",
+    "//evil.example@localhost",
+    "javascript:alert(1)",
+    "data:text/html,x",
+    "/x\r\nLocation: https://evil.example",
+    "/x\r\nSet-Cookie: a=b",
+    "/\x00//evil.example",
+    "/\u3000//evil.example",
+    "//evil。example",
+    "%2F%2Fevil.example",
+    "/%2F/evil.example",
+    "/%5Cevil.example",
+]
 # … and as raw query strings: percent-encoded (and double-encoded) spellings of the same.
-HOSTILE_QUERIES = ["next=%2F%2Fevil.example", "next=%2F%09%2Fevil.example", "next=%5C%5Cevil.example",
-                   "next=%2F%5Cevil.example", "next=https%3A%2F%2Fevil.example", "next=%2F%0D%0ALocation:%20x",
-                   "next=%252F%252Fevil.example", "next=%2F%2F%65vil.example", "next=/%09/evil.example",
-                   "next=%E3%80%80%2F%2Fevil.example", "next=/&next=//evil.example"]
+HOSTILE_QUERIES = [
+    "next=%2F%2Fevil.example",
+    "next=%2F%09%2Fevil.example",
+    "next=%5C%5Cevil.example",
+    "next=%2F%5Cevil.example",
+    "next=https%3A%2F%2Fevil.example",
+    "next=%2F%0D%0ALocation:%20x",
+    "next=%252F%252Fevil.example",
+    "next=%2F%2F%65vil.example",
+    "next=/%09/evil.example",
+    "next=%E3%80%80%2F%2Fevil.example",
+    "next=/&next=//evil.example",
+]
 # Those a page follows on success (a NUL anywhere in a request is refused before any page runs).
 FOLLOWED = [target for target in HOSTILE_NEXT if "\x00" not in target]
 # A demo user the fuzzer changes the password of (nobody else here signs in as them).
@@ -91,17 +183,17 @@ def _path(rng: random.Random, rule: str, ids: dict) -> str:
     path = rule
     while "<" in path:
         start, end = path.index("<"), path.index(">")
-        converter = path[start + 1:end]
+        converter = path[start + 1 : end]
         name = converter.split(":")[-1]
         if rng.random() < 0.5 and name in ids:
             value = str(ids[name])
         elif converter.startswith("int:"):
             value = rng.choice([v for v in ODD_IDS if v.lstrip("-").isdigit()])
         elif converter.startswith("any("):
-            value = rng.choice(converter[converter.index("(") + 1:converter.index(")")].split(", "))
+            value = rng.choice(converter[converter.index("(") + 1 : converter.index(")")].split(", "))
         else:
             value = rng.choice(["review-form", "x", "en", "investor_complaint", "%00", "a" * 300])
-        path = path[:start] + value + path[end + 1:]
+        path = path[:start] + value + path[end + 1 :]
     return path
 
 
@@ -124,8 +216,16 @@ def same_origin(location: str) -> bool:
 
 def test_same_origin_reads_locations_as_a_browser_does():
     assert same_origin("/tasks/?page=2") and same_origin("http://localhost/login") and same_origin("/%2F/x")
-    for hostile in ("//evil.example", "/\t/evil.example", "/\\evil.example", "https://evil.example",
-                    "http://evil.example/", " /x", "javascript:alert(1)", "/x\r\nSet-Cookie: a=b"):
+    for hostile in (
+        "//evil.example",
+        "/\t/evil.example",
+        "/\\evil.example",
+        "https://evil.example",
+        "http://evil.example/",
+        " /x",
+        "javascript:alert(1)",
+        "/x\r\nSet-Cookie: a=b",
+    ):
         assert not same_origin(hostile), hostile
 
 
@@ -138,8 +238,11 @@ class Task:
         self.fields = sorted(self.properties)
         required = set(schema.get("required") or [])
         # The decision (a required choice): always sent bad, so a fuzzed form never completes its task.
-        self.decisions = sorted(name for name in required & set(self.fields)
-                                if "enum" in self.properties[name] or "oneOf" in self.properties[name])
+        self.decisions = sorted(
+            name
+            for name in required & set(self.fields)
+            if "enum" in self.properties[name] or "oneOf" in self.properties[name]
+        )
         self.answers = dict(ANSWERS.get(FORM_OF.get(spec, spec), {}))
 
 
@@ -153,10 +256,22 @@ def _open_tasks(app, client) -> list[Task]:
 
     screening = register_lead(client)
     sent_back = register_lead(client)
-    step(app, client, sent_back, "screening", screening_decision="退回补充", confirmed_class="重大",
-         class_reason="按投资额。", screening_opinion="请补充投资计划书。")
+    step(
+        app,
+        client,
+        sent_back,
+        "screening",
+        screening_decision="退回补充",
+        confirmed_class="重大",
+        class_reason="按投资额。",
+        screening_opinion="请补充投资计划书。",
+    )
     further = []
-    for stages in (("screening",), ("screening", "negotiation"), ("screening", "negotiation", "approve_terms")):
+    for stages in (
+        ("screening",),
+        ("screening", "negotiation"),
+        ("screening", "negotiation", "approve_terms"),
+    ):
         pid = register_lead(client)
         step(app, client, pid, stages[0], confirmed_class="重大")
         steps(app, client, pid, *stages[1:])
@@ -171,8 +286,9 @@ def _open_tasks(app, client) -> list[Task]:
             username = DEPT_REVIEWER[unit] if spec == "department_review" else DOER[spec]
             tasks.append(Task(record_id, spec, username, schema))
         assert s.scalar(select(TaskRecord.id).where(TaskRecord.state == "ready").limit(1)) is not None
-    assert len({t.spec for t in tasks}) == 5 and all(t.fields and t.decisions for t in tasks), \
-        [(t.spec, t.decisions) for t in tasks]
+    assert len({t.spec for t in tasks}) == 5 and all(t.fields and t.decisions for t in tasks), [
+        (t.spec, t.decisions) for t in tasks
+    ]
     return tasks
 
 
@@ -219,14 +335,26 @@ class Tokens:
 def test_no_malformed_request_gets_a_server_error_and_no_redirect_leaves_the_site(database, tmp_path):
     from webapp import create_app
 
-    app = create_app({"TESTING": True, "DATABASE_URL": database, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t"})
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": database, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t"}
+    )
     app.config["PROPAGATE_EXCEPTIONS"] = False  # a crash is a 500 to count, not an exception to stop at
     client = app.test_client()
     tasks = _open_tasks(app, client)
     instance_id = register_lead(client)
-    ids = {"instance_id": instance_id, "task_id": tasks[0].id, "user_id": 2, "unit_id": 8, "code": "en",
-           "attachment_id": 1, "version_id": 1, "row_id": 1, "kind": "review-form",
-           "process_id": "investor_complaint", "change": "add"}
+    ids = {
+        "instance_id": instance_id,
+        "task_id": tasks[0].id,
+        "user_id": 2,
+        "unit_id": 8,
+        "code": "en",
+        "attachment_id": 1,
+        "version_id": 1,
+        "row_id": 1,
+        "kind": "review-form",
+        "process_id": "investor_complaint",
+        "change": "add",
+    }
     fields = _schema_fields()
     tokens = Tokens()
     rng = random.Random(SEED)
@@ -234,8 +362,12 @@ def test_no_malformed_request_gets_a_server_error_and_no_redirect_leaves_the_sit
     task_counts: dict[tuple[str, str, str], int] = {}
     failures: list[str] = []
     redirected: dict[tuple[str, str], tuple[str, str]] = {}  # (method, rule) → (role, path) that redirected
-    rules = sorted((m, r.rule) for r in app.url_map.iter_rules() if r.endpoint != "static"
-                   for m in r.methods - {"HEAD", "OPTIONS"})
+    rules = sorted(
+        (m, r.rule)
+        for r in app.url_map.iter_rules()
+        if r.endpoint != "static"
+        for m in r.methods - {"HEAD", "OPTIONS"}
+    )
 
     def check(response, method: str, rule: str, role: str, url: str, what: str) -> None:
         if response.status_code >= 500:
@@ -252,7 +384,9 @@ def test_no_malformed_request_gets_a_server_error_and_no_redirect_leaves_the_sit
         signed_in = None
         for n in range(EXAMPLES):
             task = tasks[n * len(tasks) // EXAMPLES] if task_route else None
-            first_of_task = task is not None and (n == 0 or tasks[(n - 1) * len(tasks) // EXAMPLES] is not task)
+            first_of_task = task is not None and (
+                n == 0 or tasks[(n - 1) * len(tasks) // EXAMPLES] is not task
+            )
             who = task.username if task else role
             if who != signed_in:
                 _sign_in(client, who)
@@ -265,19 +399,32 @@ def test_no_malformed_request_gets_a_server_error_and_no_redirect_leaves_the_sit
                 data = _task_form(rng, task)
             else:
                 names = rng.sample(GENERIC_FIELDS + fields, k=rng.randint(1, 6))
-                data = {name: (rng.sample(BAD_VALUES, k=2) if rng.random() < 0.2 else rng.choice(BAD_VALUES))
-                        for name in names}
-            query = {"next": rng.choice(BAD_VALUES + HOSTILE_NEXT), rng.choice(GENERIC_FIELDS): rng.choice(BAD_VALUES)}
+                data = {
+                    name: (rng.sample(BAD_VALUES, k=2) if rng.random() < 0.2 else rng.choice(BAD_VALUES))
+                    for name in names
+                }
+            query = {
+                "next": rng.choice(BAD_VALUES + HOSTILE_NEXT),
+                rng.choice(GENERIC_FIELDS): rng.choice(BAD_VALUES),
+            }
             headers = tokens.header(who) if rule.startswith("/api/v1/") and "/filings" not in rule else {}
             if method == "GET":
                 response = client.get(url, query_string=query, headers=headers)
             elif rule.startswith("/api/") and task and rng.random() < 0.7:
                 body = json.dumps(_task_json(rng, task), ensure_ascii=False)
-                response = client.post(url, data=body.encode("utf-8", "surrogatepass"), headers=headers,
-                                       content_type="application/json")
+                response = client.post(
+                    url,
+                    data=body.encode("utf-8", "surrogatepass"),
+                    headers=headers,
+                    content_type="application/json",
+                )
             elif rule.startswith("/api/") and rng.random() < 0.5:
-                response = client.post(url, data=rng.choice(BAD_VALUES).encode("utf-8", "surrogatepass"),
-                                       content_type="application/json", headers=headers)
+                response = client.post(
+                    url,
+                    data=rng.choice(BAD_VALUES).encode("utf-8", "surrogatepass"),
+                    content_type="application/json",
+                    headers=headers,
+                )
             else:
                 response = client.post(url, data=data, query_string=query, headers=headers)
             counts[(method, rule)] = counts.get((method, rule), 0) + 1
@@ -302,9 +449,11 @@ def test_no_malformed_request_gets_a_server_error_and_no_redirect_leaves_the_sit
                 _sign_in(client, role)
 
     db.engine().dispose()
-    print(f"fuzz: {sum(counts.values())} requests over {len(counts)} routes ({sum(task_counts.values())} to "
-          f"{len(tasks)} tasks with their own forms), {len(redirected)} routes redirected, {hostile_sent} "
-          f"hostile next= sent to them, {len(failures)} failures")
+    print(
+        f"fuzz: {sum(counts.values())} requests over {len(counts)} routes ({sum(task_counts.values())} to "
+        f"{len(tasks)} tasks with their own forms), {len(redirected)} routes redirected, {hostile_sent} "
+        f"hostile next= sent to them, {len(failures)} failures"
+    )
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures[:60])
     assert sum(counts.values()) >= 2000, sum(counts.values())
     assert min(counts.values()) >= EXAMPLES, min(counts.items(), key=lambda item: item[1])
@@ -319,15 +468,19 @@ def test_the_pages_that_follow_next_on_success_stay_on_the_site(database):
     """Sign-in, the language switch and a password change, each succeeding with every hostile target."""
     from webapp import create_app
 
-    app = create_app({"TESTING": True, "DATABASE_URL": database, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t"})
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": database, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t"}
+    )
     app.config["PROPAGATE_EXCEPTIONS"] = False
     client = app.test_client()
     password, off_site = PASSWORD, []
     for n, target in enumerate(FOLLOWED):
         encoded = quote(target, safe="")
-        for url, data, role in (("/login?next=" + encoded, {"username": "zhaoshang", "password": PASSWORD}, "anonymous"),
-                                ("/lang/en", {"next": target}, "anonymous"),
-                                ("/lang/zh", {"next": target}, "zhaoshang")):
+        for url, data, role in (
+            ("/login?next=" + encoded, {"username": "zhaoshang", "password": PASSWORD}, "anonymous"),
+            ("/lang/en", {"next": target}, "anonymous"),
+            ("/lang/zh", {"next": target}, "zhaoshang"),
+        ):
             _sign_in(client, role)
             response = client.post(url, data=data)
             assert response.status_code in (302, 303), (url, target, response.status_code)
@@ -335,8 +488,10 @@ def test_the_pages_that_follow_next_on_success_stay_on_the_site(database):
                 off_site.append((url, target, response.headers["Location"]))
         _sign_in(client, PASSWORD_USER, password)
         new = f"Fz{n}!{SEED}-changed"
-        response = client.post("/me/password?next=" + encoded,
-                               data={"old_password": password, "new_password": new, "confirm": new})
+        response = client.post(
+            "/me/password?next=" + encoded,
+            data={"old_password": password, "new_password": new, "confirm": new},
+        )
         assert response.status_code == 302, (target, response.data.decode()[:500])
         password = new
         if not same_origin(response.headers["Location"]):

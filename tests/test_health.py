@@ -1,5 +1,6 @@
 """Running it in production: health and readiness probes, request ids, JSON log lines, Prometheus
 metrics, and a Chinese 503 page (not a 500) while the database cannot be reached."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,9 @@ from workflows import db
 def _app(url, **extra):
     from webapp import create_app
 
-    return create_app({"TESTING": True, "DATABASE_URL": url, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t",
-                       **extra})
+    return create_app(
+        {"TESTING": True, "DATABASE_URL": url, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t", **extra}
+    )
 
 
 def test_healthz_and_readyz_answer_when_the_database_is_at_the_newest_migration(client):
@@ -96,8 +98,10 @@ def test_metrics_count_requests_engine_steps_outbox_and_timers(app, client):
     register_lead(client)
     body = client.get("/metrics").data.decode()
     assert _sample(body, "zhaoshang_engine_step_seconds_count") >= steps_before + 1
-    assert _sample(body, "zhaoshang_request_seconds_count", endpoint="projects.new", method="POST",
-                   status="302") >= 1
+    assert (
+        _sample(body, "zhaoshang_request_seconds_count", endpoint="projects.new", method="POST", status="302")
+        >= 1
+    )
     assert _sample(body, "zhaoshang_database_up") == 1
     assert _sample(body, "zhaoshang_outbox_depth") == 0
     assert _sample(body, "zhaoshang_outbox_failed_deliveries") == 0
@@ -119,8 +123,9 @@ def test_metrics_with_a_token_need_the_token_even_on_loopback(sqlite_url):
     client = _app(sqlite_url, METRICS_TOKEN="s3cret-token").test_client()
     assert client.get("/metrics").status_code == 403
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
-    scrape = client.get("/metrics", headers={"Authorization": "Bearer s3cret-token"},
-                        environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    scrape = client.get(
+        "/metrics", headers={"Authorization": "Bearer s3cret-token"}, environ_base={"REMOTE_ADDR": "10.9.9.9"}
+    )
     assert scrape.status_code == 200 and b"zhaoshang_outbox_depth" in scrape.data
 
 
@@ -199,5 +204,3 @@ def test_an_unexpected_error_shows_a_chinese_500_page_with_the_request_id(app, m
     response = client.get("/projects/", headers={"X-Request-ID": "bug-1"})
     assert response.status_code == 500
     assert "系统内部错误" in response.data.decode() and "bug-1" in response.data.decode()
-
-

@@ -1,5 +1,6 @@
 """What a project's history and page say, read over HTTP: causes before their effects, departments by
 name, recorded fields by their names (never raw keys), and labels from the project's own forms."""
+
 from __future__ import annotations
 
 import re
@@ -23,7 +24,10 @@ def _history_rows(page: str) -> list[list[str]]:
     table = page.split('id="history"')[1].split("</table>")[0]
     rows = []
     for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.DOTALL):
-        cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.DOTALL)]
+        cells = [
+            re.sub(r"<[^>]+>", "", cell).strip()
+            for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.DOTALL)
+        ]
         if cells:
             rows.append(cells)
     return rows
@@ -34,7 +38,9 @@ def test_the_history_logs_each_completion_before_the_tasks_it_opens(app, client)
     rows = _history_rows(project_page(client, pid))
     actions = [(r[2], r[3]) for r in rows]
     completed_terms = actions.index(("办理完成", "洽谈条件审批"))
-    first_review_offered = next(i for i, (a, t) in enumerate(actions) if a == "任务到达" and t.startswith("多部门联合会审"))
+    first_review_offered = next(
+        i for i, (a, t) in enumerate(actions) if a == "任务到达" and t.startswith("多部门联合会审")
+    )
     assert completed_terms < first_review_offered
     # The lead: registered, then its form completed, then screening arrives.
     started = actions.index(("登记线索，流程启动", ""))

@@ -1,4 +1,5 @@
 """What users see at the edges: bad input, other departments' tasks, auditors, CSRF, sign-in."""
+
 from __future__ import annotations
 
 import re
@@ -22,13 +23,19 @@ def _to_joint_review(app, client):
 
 def test_invalid_form_shows_errors_beside_fields_and_keeps_what_was_typed(app, client):
     pid = register_lead(client)
-    (task_id, _, _), = ready_tasks(app, pid)
+    ((task_id, _, _),) = ready_tasks(app, pid)
     login(client, "yanpan")
     client.post(f"/tasks/{task_id}/claim")
     before = client.get(f"/projects/{pid}").data.decode()
-    response = client.post(f"/tasks/{task_id}", data={
-        "screening_decision": "通过", "confirmed_class": "一般", "class_reason": "我认为规模不大",
-        "screening_opinion": "同意进入洽谈阶段"})
+    response = client.post(
+        f"/tasks/{task_id}",
+        data={
+            "screening_decision": "通过",
+            "confirmed_class": "一般",
+            "class_reason": "我认为规模不大",
+            "screening_opinion": "同意进入洽谈阶段",
+        },
+    )
     html = response.data.decode()
     assert response.status_code == 422
     assert 'data-error-for="confirmed_class"' in html
@@ -99,12 +106,16 @@ def test_another_county_cannot_see_the_project(app, client):
 
 
 def test_forms_without_a_csrf_token_are_refused(tmp_path):
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'c.sqlite3'}", "SECRET_KEY": "t"})
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'c.sqlite3'}", "SECRET_KEY": "t"}
+    )
     client = app.test_client()
     assert client.post("/login", data={"username": "zhaoshang", "password": PASSWORD}).status_code == 400
     page = client.get("/login").data.decode()
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"username": "zhaoshang", "password": PASSWORD, "csrf_token": token})
+    response = client.post(
+        "/login", data={"username": "zhaoshang", "password": PASSWORD, "csrf_token": token}
+    )
     assert response.status_code == 302
 
 
@@ -127,8 +138,15 @@ def test_passwords_are_stored_hashed(app):
 
 
 def test_an_idle_session_expires(tmp_path):
-    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 's.sqlite3'}", "SECRET_KEY": "t",
-                      "WTF_CSRF_ENABLED": False, "SESSION_MINUTES": 0})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 's.sqlite3'}",
+            "SECRET_KEY": "t",
+            "WTF_CSRF_ENABLED": False,
+            "SESSION_MINUTES": 0,
+        }
+    )
     client = app.test_client()
     login(client, "yanpan")
     __import__("time").sleep(0.05)
@@ -161,11 +179,27 @@ def test_admin_creates_a_user_who_can_then_sign_in(app, client):
 
     with transaction() as s:
         unit_id = s.scalar(select(Unit.id).where(Unit.code == "fgj"))
-    bad = client.post("/admin/users", data={"username": "new_rev", "display_name": "", "password": "short",
-                                             "unit_id": unit_id, "roles": ["dept_reviewer"]})
+    bad = client.post(
+        "/admin/users",
+        data={
+            "username": "new_rev",
+            "display_name": "",
+            "password": "short",
+            "unit_id": unit_id,
+            "roles": ["dept_reviewer"],
+        },
+    )
     assert bad.status_code == 422 and 'value="new_rev"' in bad.data.decode()
-    ok = client.post("/admin/users", data={"username": "new_rev", "display_name": "发改局 新同事",
-                                            "password": "Fgj-Xin#2026", "unit_id": unit_id, "roles": ["dept_reviewer"]})
+    ok = client.post(
+        "/admin/users",
+        data={
+            "username": "new_rev",
+            "display_name": "发改局 新同事",
+            "password": "Fgj-Xin#2026",
+            "unit_id": unit_id,
+            "roles": ["dept_reviewer"],
+        },
+    )
     assert ok.status_code == 302
     client.post("/logout")
     assert client.post("/login", data={"username": "new_rev", "password": "Fgj-Xin#2026"}).status_code == 302
@@ -177,7 +211,7 @@ def test_a_new_process_on_the_same_database_continues_the_instance(app, client, 
     step(app, client, pid, "screening", confirmed_class="重大")
     script = textwrap.dedent(f"""
         import sys
-        sys.path.insert(0, {str(__import__('pathlib').Path(__file__).parent)!r})
+        sys.path.insert(0, {str(__import__("pathlib").Path(__file__).parent)!r})
         from webapp import create_app
         from flow_support import step, ready_tasks
         app = create_app({{"TESTING": True, "DATABASE_URL": {sqlite_url!r}, "WTF_CSRF_ENABLED": False,
@@ -186,7 +220,9 @@ def test_a_new_process_on_the_same_database_continues_the_instance(app, client, 
         step(app, client, {pid}, "negotiation")
         print(",".join(spec for _, spec, _ in ready_tasks(app, {pid})))
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "approve_terms"
     # And back in this process, the next user carries on.
@@ -205,7 +241,7 @@ def test_the_review_form_names_the_department_not_its_code(app, client):
 
 def test_submitting_a_task_a_second_time_gets_409(app, client):
     pid = register_lead(client)
-    (task_id, _, _), = ready_tasks(app, pid)
+    ((task_id, _, _),) = ready_tasks(app, pid)
     answers = {**ANSWERS["screening"], "confirmed_class": "重大"}
     do_task(client, "yanpan", task_id, answers)
     again = client.post(f"/tasks/{task_id}", data=answers)
@@ -215,7 +251,9 @@ def test_submitting_a_task_a_second_time_gets_409(app, client):
 
 @pytest.mark.postgres
 def test_the_app_runs_on_postgresql(postgres_url):
-    app = create_app({"TESTING": True, "DATABASE_URL": postgres_url, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t"})
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": postgres_url, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t"}
+    )
     client = app.test_client()
     pid = register_lead(client, amount_wan="3000", project_name="PostgreSQL 上的项目")
     step(app, client, pid, "screening", confirmed_class="一般")
@@ -233,8 +271,12 @@ def test_the_security_administrator_changes_a_users_roles(app, client):
         uid = s.scalar(select(User.id).where(User.username == "zhaoshang2"))
     login(client, "secadmin")
     assert client.post(f"/security/users/{uid}/roles", data={"roles": []}).status_code == 422
-    assert client.post(f"/security/users/{uid}/roles",
-                       data={"roles": ["lead_officer", "screening_team"]}).status_code == 302
+    assert (
+        client.post(
+            f"/security/users/{uid}/roles", data={"roles": ["lead_officer", "screening_team"]}
+        ).status_code
+        == 302
+    )
     login(client, "zhaoshang2")
     assert client.get("/projects/new").status_code == 200
 
@@ -246,7 +288,9 @@ def test_a_lead_for_an_investor_another_unit_registered_needs_confirmation(app, 
     html = warned.data.decode()
     assert warned.status_code == 422 and "抢商争商" in html and "南县经济开发区" in html
     assert 'value="我们的项目"' in html and 'name="confirm_duplicate"' in html
-    confirmed = client.post("/projects/new", data={**LEAD, "project_name": "我们的项目", "confirm_duplicate": "1"})
+    confirmed = client.post(
+        "/projects/new", data={**LEAD, "project_name": "我们的项目", "confirm_duplicate": "1"}
+    )
     assert confirmed.status_code == 302
 
 
@@ -257,8 +301,16 @@ def test_deactivating_a_user_gives_their_claimed_and_assigned_tasks_back(app, cl
     from workflows.models import TaskRecord, Unit, User
 
     pid = register_lead(client)
-    step(app, client, pid, "screening", screening_decision="退回补充", confirmed_class="重大", screening_opinion="补材料")
-    (task_id, spec, _), = ready_tasks(app, pid)
+    step(
+        app,
+        client,
+        pid,
+        "screening",
+        screening_decision="退回补充",
+        confirmed_class="重大",
+        screening_opinion="补材料",
+    )
+    ((task_id, spec, _),) = ready_tasks(app, pid)
     assert spec == "supplement_lead"  # assigned to zhaoshang, who registered the lead
     with transaction() as s:
         uid = s.scalar(select(User.id).where(User.username == "zhaoshang"))
@@ -278,7 +330,9 @@ def test_deactivating_a_user_gives_their_claimed_and_assigned_tasks_back(app, cl
 
 
 def test_an_id_too_large_for_the_database_is_not_found_not_a_server_error(app, client):
-    app.config["PROPAGATE_EXCEPTIONS"] = True  # a database overflow would raise here instead of hiding as a 500
+    app.config["PROPAGATE_EXCEPTIONS"] = (
+        True  # a database overflow would raise here instead of hiding as a 500
+    )
     login(client, "zhuren")
     for url in ("/projects/99999999999999999999", "/tasks/2147483648", "/attachments/99999999999999999999"):
         assert client.get(url).status_code == 404, url
@@ -292,7 +346,9 @@ def test_passwords_are_hashed_with_scrypt_unless_configured_otherwise(monkeypatc
     assert hash_password("Zs@2026-long").startswith("scrypt:")
 
 
-def test_a_failed_sign_in_says_the_same_for_unknown_wrong_and_locked_accounts_and_hashes_alike(app, client, monkeypatch):
+def test_a_failed_sign_in_says_the_same_for_unknown_wrong_and_locked_accounts_and_hashes_alike(
+    app, client, monkeypatch
+):
     from workflows.services import user_service
 
     verified = []
@@ -305,22 +361,35 @@ def test_a_failed_sign_in_says_the_same_for_unknown_wrong_and_locked_accounts_an
             assert response.status_code == 401
         # The CSRF token carries a timestamp: it may differ between the two pages, nothing else may.
         answers[username] = re.sub(r'name="csrf_token" value="[^"]*"', "", response.data.decode())
-    assert "用户名或密码错误；从同一地址连续输错 5 次" in answers["no_such_user"] and "锁定" in answers["yanpan"]
+    assert (
+        "用户名或密码错误；从同一地址连续输错 5 次" in answers["no_such_user"] and "锁定" in answers["yanpan"]
+    )
     assert answers["no_such_user"].replace("no_such_user", "yanpan") == answers["yanpan"]
     assert len(verified) == 12  # every attempt ran the password hash, unknown users and locked accounts too
 
 
-@pytest.mark.parametrize(("password", "message"), [
-    ("Short1!", "密码至少 8 位"),
-    ("alllowercase1", "至少三类"),
-    ("New_rev@2026", "不得包含用户名"),
-    ("P@ssw0rd", "过于常见"),
-])
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("Short1!", "密码至少 8 位"),
+        ("alllowercase1", "至少三类"),
+        ("New_rev@2026", "不得包含用户名"),
+        ("P@ssw0rd", "过于常见"),
+    ],
+)
 def test_an_administrator_cannot_set_a_weak_password(client, password, message):
     from workflows.demo import actor
 
     login(client, "admin")
     unit_id = actor("rev_fgj").unit_id
-    response = client.post("/admin/users", data={"username": "new_rev", "display_name": "新用户", "password": password,
-                                                 "unit_id": unit_id, "roles": ["dept_reviewer"]})
+    response = client.post(
+        "/admin/users",
+        data={
+            "username": "new_rev",
+            "display_name": "新用户",
+            "password": password,
+            "unit_id": unit_id,
+            "roles": ["dept_reviewer"],
+        },
+    )
     assert response.status_code == 422 and message in response.data.decode()

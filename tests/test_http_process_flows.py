@@ -1,4 +1,5 @@
 """Each responsible user signs in and takes a project through its stages, over HTTP."""
+
 from __future__ import annotations
 
 import re
@@ -63,8 +64,15 @@ def test_general_project_skips_the_executive_meeting(app, client):
 def test_special_terms_send_a_general_project_to_the_executive_meeting(app, client):
     pid = register_lead(client, amount_wan="3000", project_name="一事一议项目", investor="某一事一议公司")
     step(app, client, pid, "screening", confirmed_class="一般")
-    step(app, client, pid, "negotiation", amount_wan="3000", special_terms="true",
-         special_terms_detail="申请额外三年租金减免")
+    step(
+        app,
+        client,
+        pid,
+        "negotiation",
+        amount_wan="3000",
+        special_terms="true",
+        special_terms_detail="申请额外三年租金减免",
+    )
     step(app, client, pid, "approve_terms")
     all_departments_agree(app, client, pid)
     steps(app, client, pid, "review_materials", "pre_review", "review_meeting")
@@ -86,8 +94,15 @@ def test_a_department_objection_loops_back_to_negotiation_and_then_passes(app, c
 
 def test_screening_return_goes_back_to_the_registering_officer_and_resubmits(app, client):
     pid = register_lead(client)
-    step(app, client, pid, "screening", screening_decision="退回补充", confirmed_class="重大",
-         screening_opinion="请补充资金来源证明。")
+    step(
+        app,
+        client,
+        pid,
+        "screening",
+        screening_decision="退回补充",
+        confirmed_class="重大",
+        screening_opinion="请补充资金来源证明。",
+    )
     tasks = ready_tasks(app, pid)
     assert [t[1] for t in tasks] == ["supplement_lead"]
     # Assigned to the one who registered it, not to every lead officer.
@@ -125,8 +140,24 @@ def test_prefecture_return_and_refiling(app, client):
     step(app, client, pid, "negotiation", amount_wan="3000")
     step(app, client, pid, "approve_terms")
     all_departments_agree(app, client, pid)
-    steps(app, client, pid, "review_materials", "pre_review", "review_meeting", "contract_review", "approve_filing")
-    step(app, client, pid, "prefecture_review", prefecture_decision="退回", prefecture_opinion="缺少用地预审意见。")
+    steps(
+        app,
+        client,
+        pid,
+        "review_materials",
+        "pre_review",
+        "review_meeting",
+        "contract_review",
+        "approve_filing",
+    )
+    step(
+        app,
+        client,
+        pid,
+        "prefecture_review",
+        prefecture_decision="退回",
+        prefecture_opinion="缺少用地预审意见。",
+    )
     assert _specs(app, pid) == ["revise_filing"]
     assert "缺少用地预审意见" in project_page(client, pid)
     steps(app, client, pid, "revise_filing", "approve_filing", "prefecture_review")
@@ -142,8 +173,15 @@ def _ending(app, client, pid, outcome):
 
 def test_screening_rejection_ends_the_project_and_keeps_the_reason(app, client):
     pid = register_lead(client)
-    step(app, client, pid, "screening", screening_decision="不予通过", confirmed_class="重大",
-         screening_opinion="属于产业政策淘汰类。")
+    step(
+        app,
+        client,
+        pid,
+        "screening",
+        screening_decision="不予通过",
+        confirmed_class="重大",
+        screening_opinion="属于产业政策淘汰类。",
+    )
     _ending(app, client, pid, "end_rejected")
     assert "属于产业政策淘汰类" in project_page(client, pid, "yanpan")
 
@@ -212,15 +250,17 @@ def test_conditions_of_a_conditional_approval_reach_the_contract_review(app, cli
     steps(app, client, pid, "negotiation", "approve_terms")
     all_departments_agree(app, client, pid, objections={"sthj": "有条件同意"})
     steps(app, client, pid, "review_materials", "pre_review", "review_meeting", "executive_meeting")
-    (task_id, spec, _), = ready_tasks(app, pid)
+    ((task_id, spec, _),) = ready_tasks(app, pid)
     assert spec == "contract_review"
     login(client, "fazhi")
     client.post(f"/tasks/{task_id}/claim")
     page = client.get(f"/tasks/{task_id}").data.decode()
     shown = re.search(r'data-field="review_conditions_all">(.*?)</div>', page, re.DOTALL).group(1)
     assert "须先完成环评审批" in shown and "生态环境" in shown
-    refused = client.post(f"/tasks/{task_id}", data={"contract_decision": "通过", "legality_ok": "true",
-                                                     "fair_competition_ok": "true"})
+    refused = client.post(
+        f"/tasks/{task_id}",
+        data={"contract_decision": "通过", "legality_ok": "true", "fair_competition_ok": "true"},
+    )
     assert refused.status_code == 422 and 'data-error-for="conditions_in_contract"' in refused.data.decode()
     step(app, client, pid, "contract_review", conditions_in_contract="true")
     assert _specs(app, pid) == ["approve_filing"]
@@ -244,7 +284,7 @@ def test_the_head_of_office_sees_the_joint_review_opinions_side_by_side(app, cli
     all_departments_agree(app, client, pid, objections={"sthj": "有条件同意"})
     steps(app, client, pid, "review_materials", "pre_review", "review_meeting", "executive_meeting")
     step(app, client, pid, "contract_review", conditions_in_contract="true")
-    (task_id, spec, _), = ready_tasks(app, pid)
+    ((task_id, spec, _),) = ready_tasks(app, pid)
     assert spec == "approve_filing"
     login(client, "zhuren")
     client.post(f"/tasks/{task_id}/claim")

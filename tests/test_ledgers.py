@@ -1,5 +1,6 @@
 """Ledgers (台账) as a head of office uses them: filter, sort, export to Excel — the export equals the
 table on screen; and the monthly / quarterly summary PDF."""
+
 from __future__ import annotations
 
 import io
@@ -91,7 +92,9 @@ def test_a_filter_narrows_screen_and_export_alike(demo_client):
     page = demo_client.get("/ledgers/projects?f_host_site=南洲镇")
     screen = screen_table(page.data.decode())
     assert [r[1] for r in screen[1:-1]] == ["高端食品包装材料项目"]
-    sheet = load_workbook(io.BytesIO(demo_client.get("/ledgers/projects.xlsx?f_host_site=南洲镇").data)).active
+    sheet = load_workbook(
+        io.BytesIO(demo_client.get("/ledgers/projects.xlsx?f_host_site=南洲镇").data)
+    ).active
     assert [r[1] for r in sheet.iter_rows(min_row=3, values_only=True)][:-1] == ["高端食品包装材料项目"]
     # 外资 stays in 万美元, 内资 in 万元.
     header = screen[0]
@@ -107,8 +110,11 @@ def test_the_overdue_ledger_lists_tasks_past_their_deadline(demo_client):
     from workflows.models._types import utcnow
 
     with transaction() as s:  # let the clock run: the screening of the foreign lead is overdue
-        s.execute(update(TaskRecord).where(TaskRecord.state == "ready", TaskRecord.spec_name == "screening")
-                  .values(due_at=utcnow().replace(year=2020)))
+        s.execute(
+            update(TaskRecord)
+            .where(TaskRecord.state == "ready", TaskRecord.spec_name == "screening")
+            .values(due_at=utcnow().replace(year=2020))
+        )
     screen = screen_table(demo_client.get("/ledgers/overdue").data.decode())
     assert [r[4] for r in screen[1:]] == ["研判专班初审"]
     assert screen[1][3] == "环节超期" and int(screen[1][8]) > 300
@@ -142,4 +148,6 @@ def test_the_quarterly_report_is_a_chinese_pdf_with_the_periods_figures(demo_cli
     assert "南县招商引资工作季度报告" in text.replace("\n", "")
     assert "履约率" in text and "资金到位率" in text and "25,000.00" in text
     monthly = demo_client.get(f"/dashboard/report.pdf?period={today.year}-{today.month:02d}")
-    assert "月度报告" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(monthly.data)).pages).replace("\n", "")
+    assert "月度报告" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(monthly.data)).pages).replace(
+        "\n", ""
+    )

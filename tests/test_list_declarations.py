@@ -5,6 +5,7 @@ listClass and their labels, workflows/engine/list_spec.py); a model declaring no
 visit_request, a third party's) is listed by its process name and instance number, its initiator and
 start time, with none of the investment columns (投资方, 投资额).
 """
+
 from __future__ import annotations
 
 import io
@@ -15,7 +16,12 @@ from pathlib import Path
 from flow_support import login
 
 MODEL = Path(__file__).parent / "models" / "visit_request"
-VISIT = {"visitor": "湖南锂晟新能源科技有限公司考察团", "headcount": "6", "level": "重要", "purpose_note": "考察经开区厂房"}
+VISIT = {
+    "visitor": "湖南锂晟新能源科技有限公司考察团",
+    "headcount": "6",
+    "level": "重要",
+    "purpose_note": "考察经开区厂房",
+}
 INVESTMENT_LABELS = ("投资方", "投资额", "Investor", "Investment")
 DECLARATIONS = """<bpmn:extensionElements><spiffworkflow:properties>
       <spiffworkflow:property name="listTitle" value="visitor" />
@@ -44,9 +50,16 @@ def _deploy(client, files: dict[str, bytes]) -> str:
     from workflows.demo import actor
 
     login(client, "admin")
-    response = client.post("/admin/versions", content_type="multipart/form-data", follow_redirects=True,
-                           data={"files": [(io.BytesIO(d), n) for n, d in files.items()], "note": "来访接待",
-                                 "bind": [str(actor("shangwu").org_id)]})
+    response = client.post(
+        "/admin/versions",
+        content_type="multipart/form-data",
+        follow_redirects=True,
+        data={
+            "files": [(io.BytesIO(d), n) for n, d in files.items()],
+            "note": "来访接待",
+            "bind": [str(actor("shangwu").org_id)],
+        },
+    )
     assert response.status_code == 200, response.data.decode()[:3000]
     return response.data.decode()
 
@@ -81,13 +94,18 @@ def test_a_model_declaring_nothing_is_listed_by_its_name_initiator_and_start(app
     assert not any(label in inbox for label in INVESTMENT_LABELS), inbox
 
     login(client, "shangwu")  # 我发起的, and the 项目 list
-    for page, table_id in ((client.get("/?tab=started").data.decode(), "inbox-projects"),
-                           (client.get("/projects/").data.decode(), "projects")):
+    for page, table_id in (
+        (client.get("/?tab=started").data.decode(), "inbox-projects"),
+        (client.get("/projects/").data.decode(), "projects"),
+    ):
         table = _table(page, table_id)
         assert title in table and _display_name("shangwu") in table
         assert not any(label in table for label in INVESTMENT_LABELS), table
-    summary = re.search(r'<section class="card summary">.*?</section>', client.get(f"/projects/{instance_id}").data.decode(),
-                        re.DOTALL).group(0)
+    summary = re.search(
+        r'<section class="card summary">.*?</section>',
+        client.get(f"/projects/{instance_id}").data.decode(),
+        re.DOTALL,
+    ).group(0)
     assert not any(label in summary for label in INVESTMENT_LABELS), summary
 
 
@@ -105,7 +123,9 @@ def test_a_model_declaring_its_list_paths_is_listed_by_them(app, client):
     assert not any(label in inbox for label in INVESTMENT_LABELS)
 
     # The class filter offers the classes the models filled in, not a fixed list.
-    filters = re.search(r'<form method="get" class="filters card".*?</form>', client.get("/").data.decode(), re.DOTALL).group(0)
+    filters = re.search(
+        r'<form method="get" class="filters card".*?</form>', client.get("/").data.decode(), re.DOTALL
+    ).group(0)
     assert 'value="重要"' in filters and "重大" not in filters
     assert "考察团" in _table(client.get("/?class=重要").data.decode(), "inbox")
     assert "暂无待办任务" in client.get("/?class=一般").data.decode()

@@ -1,5 +1,6 @@
 """Long-lived projects: a process whose loops make the task tree deeper than SpiffWorkflow's default walk
 (1,000 levels) neither ends silently nor gets stuck, and survives being stored and loaded."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,7 +27,7 @@ def _workflow() -> BpmnWorkflow:
 
 
 def _answer(wf: BpmnWorkflow, again: bool) -> None:
-    task, = wf.get_tasks(state=TaskState.READY, manual=True)
+    (task,) = wf.get_tasks(state=TaskState.READY, manual=True)
     task.set_data(again=again, round=task.data.get("round", 0) + 1)
     task.run()
     wf.do_engine_steps()
@@ -52,8 +53,10 @@ ROUNDS = Path(__file__).parent / "models" / "rounds_in_parallel.bpmn"
 
 
 def _ready(wf: BpmnWorkflow) -> list[tuple[str, str]]:
-    return sorted((t.task_spec.name, repr(sorted(t.data.items())))
-                  for t in wf.get_tasks(state=TaskState.READY, manual=True))
+    return sorted(
+        (t.task_spec.name, repr(sorted(t.data.items())))
+        for t in wf.get_tasks(state=TaskState.READY, manual=True)
+    )
 
 
 def _finish(wf: BpmnWorkflow, name: str, data: dict) -> None:
@@ -78,12 +81,20 @@ def test_rounds_through_a_parallel_join_hold_the_same_data_pruned_or_not():
             break
         names = [name for name, _ in offered]
         name = "note" if step == 60 else next(n for n in names if n != "note")
-        data = {"checked": step} if name == "check" else {"again": step < 150} if name == "decide" else {"step": step}
+        data = (
+            {"checked": step}
+            if name == "check"
+            else {"again": step < 150}
+            if name == "decide"
+            else {"step": step}
+        )
         for wf in (whole, pruned):
             _finish(wf, name, data)
         if step == 100:  # a return (reset) to the newest preparation, after many prunings
             for wf in (whole, pruned):
-                ProcessRuntime.reset_to(wf, ProcessRuntime.latest_completed(wf, "prepare"), {"returned": True})
+                ProcessRuntime.reset_to(
+                    wf, ProcessRuntime.latest_completed(wf, "prepare"), {"returned": True}
+                )
         removed += ProcessRuntime.prune(pruned)
         assert ProcessRuntime.data(whole) == ProcessRuntime.data(pruned), f"step {step}"
     assert whole.is_completed() and pruned.is_completed()
@@ -107,6 +118,7 @@ def test_a_pruned_loop_stays_shallow_and_ends_when_asked():
 
 
 # --- one project through the service: returns, withdrawals and years of tracking reports -----------
+
 
 def _state(pid: int) -> str:
     from sqlalchemy import select
@@ -142,7 +154,13 @@ def _return_for_material(pid: int) -> None:
 
     from workflows.demo import DEMO_LEAD
 
-    advance(pid, "screening", screening_decision="退回补充", confirmed_class="重大", screening_opinion="请补充资金证明。")
+    advance(
+        pid,
+        "screening",
+        screening_decision="退回补充",
+        confirmed_class="重大",
+        screening_opinion="请补充资金证明。",
+    )
     advance(pid, "supplement_lead", **DEMO_LEAD)
 
 
@@ -153,8 +171,13 @@ def _completed(pid: int, spec: str):
     from workflows.models import TaskRecord
 
     with transaction() as s:
-        return s.scalars(select(TaskRecord).where(TaskRecord.instance_id == pid, TaskRecord.spec_name == spec,
-                                                  TaskRecord.state == "completed").order_by(TaskRecord.id.desc())).first()
+        return s.scalars(
+            select(TaskRecord)
+            .where(
+                TaskRecord.instance_id == pid, TaskRecord.spec_name == spec, TaskRecord.state == "completed"
+            )
+            .order_by(TaskRecord.id.desc())
+        ).first()
 
 
 def _report(pid: int, clock) -> None:
@@ -188,13 +211,25 @@ def _replays(pid: int) -> bool:
 
 
 LOOPS, REPORTS = 1000, 300
-SIGNING_PATH = ("screening", "negotiation", "approve_terms", "department_review", "review_materials", "pre_review",
-                "review_meeting", "executive_meeting", "contract_review", "approve_filing", "prefecture_review",
-                "signing")
+SIGNING_PATH = (
+    "screening",
+    "negotiation",
+    "approve_terms",
+    "department_review",
+    "review_materials",
+    "pre_review",
+    "review_meeting",
+    "executive_meeting",
+    "contract_review",
+    "approve_filing",
+    "prefecture_review",
+    "signing",
+)
 
 
 def test_a_thousand_returns_and_three_hundred_reports_leave_one_project_running_and_replayable(
-        sqlite_database, clock, monkeypatch):
+    sqlite_database, clock, monkeypatch
+):
     """衡政办发〔2025〕11号 §19's weekly reports for six years after a thousand returns for more material: the
     project neither ends by itself nor gets stuck, its stored state stays the size of what is running,
     and its whole history replays to the stored state."""
@@ -207,8 +242,16 @@ def test_a_thousand_returns_and_three_hundred_reports_leave_one_project_running_
     sizes = {}
     for loop in range(1, LOOPS + 1):
         _return_for_material(pid)
-        if loop == LOOPS // 2:  # 撤回 after hundreds of prunings: the screening decision is taken back and made again
-            advance(pid, "screening", screening_decision="退回补充", confirmed_class="重大", screening_opinion="再补充")
+        if (
+            loop == LOOPS // 2
+        ):  # 撤回 after hundreds of prunings: the screening decision is taken back and made again
+            advance(
+                pid,
+                "screening",
+                screening_decision="退回补充",
+                confirmed_class="重大",
+                screening_opinion="再补充",
+            )
             task_operations.task_withdraw(actor("yanpan"), _completed(pid, "screening").id)
             assert [r.spec_name for r in ready(pid)] == ["screening"]
         if loop in (10, LOOPS):
@@ -217,9 +260,11 @@ def test_a_thousand_returns_and_three_hundred_reports_leave_one_project_running_
     assert sizes[LOOPS] < 2 * sizes[10], sizes
     assert _depth(_workflow_of(pid)) < 60
     for spec in SIGNING_PATH:
-        if spec == "approve_filing":  # 退回 to the contract review, three times: resets to a task pruning kept
+        if (
+            spec == "approve_filing"
+        ):  # 退回 to the contract review, three times: resets to a task pruning kept
             for _ in range(3):
-                record, = ready(pid)
+                (record,) = ready(pid)
                 task_service.task_claim(actor(DOER[spec]), record.id)
                 task_operations.task_return(actor(DOER[spec]), record.id, "contract_review", "合同条款需再审")
                 advance(pid, "contract_review")
@@ -247,8 +292,14 @@ def _engine_steps(pid: int) -> list[dict]:
     from workflows.models import AuditEvent
 
     with transaction() as s:
-        return [e.data for e in s.scalars(select(AuditEvent).where(
-            AuditEvent.instance_id == pid, AuditEvent.action == "engine_step").order_by(AuditEvent.id))]
+        return [
+            e.data
+            for e in s.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.instance_id == pid, AuditEvent.action == "engine_step")
+                .order_by(AuditEvent.id)
+            )
+        ]
 
 
 def _same_task(pruned_wf, whole_wf, ref: dict) -> str:
@@ -259,22 +310,33 @@ def _same_task(pruned_wf, whole_wf, ref: dict) -> str:
     from workflows.engine.replay import _resolve
 
     meant = pruned_wf.get_task_from_id(UUID(_resolve(pruned_wf, ref)))
-    candidates = [t for t in whole_wf.get_tasks(state=meant.state) if t.task_spec.name == meant.task_spec.name
-                  and t.internal_data.get("key_or_index") == meant.internal_data.get("key_or_index")]
+    candidates = [
+        t
+        for t in whole_wf.get_tasks(state=meant.state)
+        if t.task_spec.name == meant.task_spec.name
+        and t.internal_data.get("key_or_index") == meant.internal_data.get("key_or_index")
+    ]
     return str(max(candidates, key=lambda t: t.last_state_change).id)
 
 
 def _observed(wf) -> dict:
     """What the engine offers and holds, as the application reads it."""
-    return {"ready": sorted((t.spec_name, t.mi_index, repr(sorted(t.data.items())))
-                            for t in ProcessRuntime.ready_tasks(wf)),
-            "data": ProcessRuntime.data(wf), "timer": ProcessRuntime.next_timer(wf),
-            "waiting": sorted(ProcessRuntime.waiting_stages(wf)), "outcome": ProcessRuntime.outcome(wf),
-            "workflow": wf.data, "latest": {spec: bool(ProcessRuntime.latest_completed(wf, spec))
-                                            for spec in SIGNING_PATH}}
+    return {
+        "ready": sorted(
+            (t.spec_name, t.mi_index, repr(sorted(t.data.items()))) for t in ProcessRuntime.ready_tasks(wf)
+        ),
+        "data": ProcessRuntime.data(wf),
+        "timer": ProcessRuntime.next_timer(wf),
+        "waiting": sorted(ProcessRuntime.waiting_stages(wf)),
+        "outcome": ProcessRuntime.outcome(wf),
+        "workflow": wf.data,
+        "latest": {spec: bool(ProcessRuntime.latest_completed(wf, spec)) for spec in SIGNING_PATH},
+    }
 
 
-def test_the_shipped_model_pruned_and_unpruned_agree_on_every_recorded_step(sqlite_database, clock, monkeypatch):
+def test_the_shipped_model_pruned_and_unpruned_agree_on_every_recorded_step(
+    sqlite_database, clock, monkeypatch
+):
     """The recorded steps of a project (returns for material, a withdrawal, 退回, the 提醒函 and tracking
     reports) re-run on the model twice, pruning as recorded and never pruning: after every step both
     offer the same tasks with the same data, wait for the same timers and hold the same project data."""
@@ -292,11 +354,13 @@ def test_the_shipped_model_pruned_and_unpruned_agree_on_every_recorded_step(sqli
     pid = start()
     for loop in range(8):
         _return_for_material(pid)
-    advance(pid, "screening", screening_decision="退回补充", confirmed_class="重大", screening_opinion="再补充")
+    advance(
+        pid, "screening", screening_decision="退回补充", confirmed_class="重大", screening_opinion="再补充"
+    )
     task_operations.task_withdraw(actor("yanpan"), _completed(pid, "screening").id)
     for spec in SIGNING_PATH:
         if spec == "approve_filing":
-            record, = ready(pid)
+            (record,) = ready(pid)
             task_service.task_claim(actor(DOER[spec]), record.id)
             task_operations.task_return(actor(DOER[spec]), record.id, "contract_review", "合同条款需再审")
             advance(pid, "contract_review")

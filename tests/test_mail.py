@@ -1,4 +1,5 @@
 """Optional mail copies of notifications through a local SMTP server (aiosmtpd on loopback)."""
+
 from __future__ import annotations
 
 import socket
@@ -37,11 +38,20 @@ def smtp():
 
 def test_an_urge_is_also_mailed_when_smtp_is_configured(smtp, sqlite_url):
     inbox, port = smtp
-    app = create_app({"TESTING": True, "DATABASE_URL": sqlite_url, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t",
-                      "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port, "SMTP_FROM": "zhaoshang@nanxian.example"})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": sqlite_url,
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "t",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": port,
+            "SMTP_FROM": "zhaoshang@nanxian.example",
+        }
+    )
     client = app.test_client()
     pid = register_lead(client)
-    (screening, _, _), = ready_tasks(app, pid)
+    ((screening, _, _),) = ready_tasks(app, pid)
     assert client.post(f"/tasks/{screening}/urge", data={"message": "请尽快初审"}).status_code == 302
     assert len(inbox.messages) == 1
     recipients, content = inbox.messages[0]
@@ -61,12 +71,20 @@ def test_nothing_is_mailed_when_the_step_rolls_back(smtp, sqlite_database):
 
 
 def test_a_mail_server_that_is_down_loses_nothing_in_the_app(sqlite_url):
-    app = create_app({"TESTING": True, "DATABASE_URL": sqlite_url, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t",
-                      "SMTP_HOST": "127.0.0.1", "SMTP_PORT": 9})  # nothing listens on port 9
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": sqlite_url,
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "t",
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": 9,
+        }
+    )  # nothing listens on port 9
     client = app.test_client()
     try:
         pid = register_lead(client)
-        (screening, _, _), = ready_tasks(app, pid)
+        ((screening, _, _),) = ready_tasks(app, pid)
         assert client.post(f"/tasks/{screening}/urge").status_code == 302
         login(client, "yanpan")
         assert "催办" in client.get("/notifications").data.decode()

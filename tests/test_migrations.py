@@ -1,4 +1,5 @@
 """Alembic migrations create exactly the schema the models describe, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
@@ -46,15 +47,30 @@ def test_old_versions_holding_every_process_are_split_so_running_instances_still
     from workflows.services import audit_service, project_service
 
     project = start(project_name="升级前的项目", investor="甲公司")
-    complaint = complaint_service.complaint_start(actor("shangwu"), {
-        "investor": "甲公司", "contact_name": "周凯", "contact_phone": "13907370001", "channel": "投诉电话",
-        "subject": "用地报批慢", "content": "材料已提交 40 天。", "related_project": "升级前的项目",
-        "responsible_unit": "zrzyj", "routing_note": "请核实"})
+    complaint = complaint_service.complaint_start(
+        actor("shangwu"),
+        {
+            "investor": "甲公司",
+            "contact_name": "周凯",
+            "contact_phone": "13907370001",
+            "channel": "投诉电话",
+            "subject": "用地报批慢",
+            "content": "材料已提交 40 天。",
+            "related_project": "升级前的项目",
+            "responsible_unit": "zrzyj",
+            "routing_note": "请核实",
+        },
+    )
     files = model_store.read_model_files()
     with transaction() as s:  # the layout before 0016: one row with every file, pinned by both
         first = s.get(ProcessInstance, project)
-        old = ModelVersion(process_id=first.process_id, number=9, content_hash=model_store.content_hash(files),
-                           files=files, deployed_by="system")
+        old = ModelVersion(
+            process_id=first.process_id,
+            number=9,
+            content_hash=model_store.content_hash(files),
+            files=files,
+            deployed_by="system",
+        )
         s.add(old)
         s.flush()
         old_id = old.id
@@ -70,8 +86,12 @@ def test_old_versions_holding_every_process_are_split_so_running_instances_still
         copy = s.get(ModelVersion, c.model_version_id)
         assert copy.process_id == c.process_id and copy.files == files and copy.number == 1
         assert s.get(ModelVersion, old_id).number == 1
-        assert audit_service.replay_instance(s, p).consistent and audit_service.replay_instance(s, c).consistent
-        counties = s.scalar(select(func.count()).select_from(Organisation).where(Organisation.kind == "county"))
+        assert (
+            audit_service.replay_instance(s, p).consistent and audit_service.replay_instance(s, c).consistent
+        )
+        counties = s.scalar(
+            select(func.count()).select_from(Organisation).where(Organisation.kind == "county")
+        )
         bindings = s.scalars(select(ProcessBinding)).all()
         assert len(bindings) == 2 * counties
         assert {b.model_version_id for b in bindings} == {old_id, copy.id}

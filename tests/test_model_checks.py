@@ -1,6 +1,7 @@
 """A model whose own code cannot run is refused before it is deployed, with the element named: each
 condition, script, timer, service parameter and DMN cell is compiled by the restricted engine, and
 every service task must name an operator the application has."""
+
 from __future__ import annotations
 
 import json
@@ -38,12 +39,22 @@ BROKEN = {
     "script_dunder": (lambda: _specs(script_model("x = ().__class__")), "脚本"),
     "prescript_syntax": (lambda: _specs(prescript_model("x = (")), "前置脚本"),
     "timer": (lambda: _specs(timer_model("working_days_after(")), "定时器表达式"),
-    "service_parameter": (lambda: _specs(service_model("task_overdue_remind", {"task": "'a' +"})), "服务参数"),
-    "dmn_input_entry": (lambda: _specs(business_rule_model(), dmn_model("amount_wan", [(">= (", '"重大"')])), "条件"),
-    "dmn_output_entry": (lambda: _specs(business_rule_model(), dmn_model("amount_wan", [(">= 1", "x.__dict__")])),
-                         "结果"),
-    "dmn_input_expression": (lambda: _specs(business_rule_model(), dmn_model("amount_wan.__class__", [(">= 1", "1")])),
-                             "输入"),
+    "service_parameter": (
+        lambda: _specs(service_model("task_overdue_remind", {"task": "'a' +"})),
+        "服务参数",
+    ),
+    "dmn_input_entry": (
+        lambda: _specs(business_rule_model(), dmn_model("amount_wan", [(">= (", '"重大"')])),
+        "条件",
+    ),
+    "dmn_output_entry": (
+        lambda: _specs(business_rule_model(), dmn_model("amount_wan", [(">= 1", "x.__dict__")])),
+        "结果",
+    ),
+    "dmn_input_expression": (
+        lambda: _specs(business_rule_model(), dmn_model("amount_wan.__class__", [(">= 1", "1")])),
+        "输入",
+    ),
 }
 
 
@@ -60,7 +71,9 @@ def test_an_unknown_service_operator_is_reported():
 
 
 def test_code_that_runs_passes():
-    specs = _specs(business_rule_model(), dmn_model("amount_wan", [(">= 20000", '"重大"'), ("? < 20000", '"一般"')]))
+    specs = _specs(
+        business_rule_model(), dmn_model("amount_wan", [(">= 20000", '"重大"'), ("? < 20000", '"一般"')])
+    )
     assert code_problems(specs, operator_registry.names()) == []
     assert code_problems(_specs(gateway_model("amount_wan >= 20000 and currency == 'CNY'")), []) == []
 
@@ -91,7 +104,9 @@ def test_an_administrator_deploying_a_model_with_broken_code_is_refused_and_noth
     with transaction() as s:
         before = s.scalar(select(func.count(ModelVersion.id)))
     login(client, "admin")
-    response = client.post("/admin/versions", content_type="multipart/form-data", data={"files": files, "note": "x"})
+    response = client.post(
+        "/admin/versions", content_type="multipart/form-data", data={"files": files, "note": "x"}
+    )
     html = response.data.decode()
     assert response.status_code == 422 and "条件表达式无法在受限脚本引擎中编译" in html
     with transaction() as s:

@@ -25,10 +25,27 @@ DMN = "{https://www.omg.org/spec/DMN/20191111/MODEL/}"
 
 # Elements whose ids a model names: processes, every task kind, gateways and events.
 ELEMENTS = {
-    "process", "subProcess", "callActivity", "task", "userTask", "manualTask", "scriptTask", "serviceTask",
-    "businessRuleTask", "sendTask", "receiveTask", "exclusiveGateway", "parallelGateway", "inclusiveGateway",
-    "eventBasedGateway", "complexGateway", "startEvent", "endEvent", "intermediateCatchEvent",
-    "intermediateThrowEvent", "boundaryEvent",
+    "process",
+    "subProcess",
+    "callActivity",
+    "task",
+    "userTask",
+    "manualTask",
+    "scriptTask",
+    "serviceTask",
+    "businessRuleTask",
+    "sendTask",
+    "receiveTask",
+    "exclusiveGateway",
+    "parallelGateway",
+    "inclusiveGateway",
+    "eventBasedGateway",
+    "complexGateway",
+    "startEvent",
+    "endEvent",
+    "intermediateCatchEvent",
+    "intermediateThrowEvent",
+    "boundaryEvent",
 }
 
 SCANNED = ("workflows", "webapp")
@@ -39,8 +56,7 @@ EXCLUDED = (
 )
 # Temporary: sibling branches remove these (document templates declared with the model; BPMN labels
 # coming with the model's translations). Removed at merge.
-EXEMPT_FOR_NOW = (
-)
+EXEMPT_FOR_NOW = ()
 
 
 def _model_words() -> dict[str, str]:
@@ -79,7 +95,11 @@ def _output_words(table) -> list[tuple[str, str]]:
     for rule in table.findall(f"{DMN}rule"):
         for column, entry in zip(columns, rule.findall(f"{DMN}outputEntry"), strict=False):
             text = (entry.findtext(f"{DMN}text") or "").strip()
-            if len(text) >= 2 and text[0] == text[-1] == '"' and text[1:-1] not in operators.VOCABULARY.get(column, ()):
+            if (
+                len(text) >= 2
+                and text[0] == text[-1] == '"'
+                and text[1:-1] not in operators.VOCABULARY.get(column, ())
+            ):
                 found.append((text[1:-1], column))
     return found
 
@@ -160,8 +180,18 @@ def _literals():
 def test_the_model_words_are_collected():
     words = _model_words()
     # a process id, a task id, a gateway, an event, a DMN decision and output, a form answer and a code
-    for expected in ("investment_project", "investor_complaint", "screening", "gw_screening", "end_rejected",
-                     "project_class_decision", "重大", "通过", "有条件同意", "USD"):
+    for expected in (
+        "investment_project",
+        "investor_complaint",
+        "screening",
+        "gw_screening",
+        "end_rejected",
+        "project_class_decision",
+        "重大",
+        "通过",
+        "有条件同意",
+        "USD",
+    ):
         assert expected in words, expected
 
 
@@ -187,9 +217,14 @@ def test_the_scan_finds_a_literal(tmp_path):
 
 # --- a model with other task ids keeps every capability ----------------------------------------------
 
-RENAMED = {"department_review": "joint_opinions", "supplementary_review": "extra_opinions",
-           "prefecture_review": "filing_check", "signing": "contract_signed", "track_progress": "progress_report",
-           "supplement_lead": "amend_lead"}
+RENAMED = {
+    "department_review": "joint_opinions",
+    "supplementary_review": "extra_opinions",
+    "prefecture_review": "filing_check",
+    "signing": "contract_signed",
+    "track_progress": "progress_report",
+    "supplement_lead": "amend_lead",
+}
 
 
 def _renamed_model(tmp_path) -> Path:
@@ -223,8 +258,13 @@ def _drive(instance_id: int, until: str | None, **answers_for) -> None:
     original = {new: old for old, new in RENAMED.items()}
     for _ in range(40):
         with transaction() as s:
-            records = list(s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance_id,
-                                                              TaskRecord.state == "ready").order_by(TaskRecord.id)))
+            records = list(
+                s.scalars(
+                    select(TaskRecord)
+                    .where(TaskRecord.instance_id == instance_id, TaskRecord.state == "ready")
+                    .order_by(TaskRecord.id)
+                )
+            )
         if any(r.spec_name == until for r in records) or (until is None and not records):
             return
         assert records, f"nothing ready before {until}"
@@ -240,7 +280,9 @@ def _drive(instance_id: int, until: str | None, **answers_for) -> None:
             task_service.task_claim(who, record.id)
             answers = {**demo.DEMO_ANSWERS[demo.FORM_OF.get(spec, spec)], **answers_for.get(spec, {})}
             try:
-                task_service.task_complete(who, record.id, {k: v for k, v in answers.items() if v is not None})
+                task_service.task_complete(
+                    who, record.id, {k: v for k, v in answers.items() if v is not None}
+                )
             except Exception as err:
                 raise AssertionError(f"{record.spec_name}: {getattr(err, 'errors', err)}") from err
     raise AssertionError(f"{until} never became ready")
@@ -261,7 +303,10 @@ def test_a_model_with_other_task_ids_keeps_its_capabilities(sqlite_database, tmp
     pid = project_service.project_start(actor("zhaoshang"), dict(DEMO_LEAD))
     with transaction() as s:
         instance = s.get(ProcessInstance, pid)
-        assert "joint_opinions" in s.get(ModelVersion, instance.model_version_id).files["bpmn/investment_project.bpmn"]
+        assert (
+            "joint_opinions"
+            in s.get(ModelVersion, instance.model_version_id).files["bpmn/investment_project.bpmn"]
+        )
 
     # The joint review: 加签 is offered on the running round, the summary marks a conditional opinion.
     _drive(pid, "joint_opinions", screening={"confirmed_class": "重大"})
@@ -269,9 +314,12 @@ def test_a_model_with_other_task_ids_keeps_its_capabilities(sqlite_database, tmp
     with transaction() as s:
         state = task_operations.review_state(s, shangwu, s.get(ProcessInstance, pid))
     assert state is not None and state["in_review"]
-    _drive(pid, "filing_check", department_review={"review_decision": "有条件同意",
-                                                   "review_conditions": "落实环评批复后开工"},
-           contract_review={"conditions_in_contract": "true"})
+    _drive(
+        pid,
+        "filing_check",
+        department_review={"review_decision": "有条件同意", "review_conditions": "落实环评批复后开工"},
+        contract_review={"conditions_in_contract": "true"},
+    )
     with transaction() as s:
         summary = task_service.joint_review_summary(s, pid)
     assert summary and {row["outcome"] for row in summary} == {"conditional"}
@@ -297,7 +345,10 @@ def test_deploy_refuses_an_unknown_capability_and_outcomes_the_form_does_not_off
 
     files = model_store.read_model_files()
     bpmn = files["bpmn/investment_project.bpmn"]
-    bad_capability = {**files, "bpmn/investment_project.bpmn": bpmn.replace('value="joint-review"', 'value="joint-reveiw"', 1)}
+    bad_capability = {
+        **files,
+        "bpmn/investment_project.bpmn": bpmn.replace('value="joint-review"', 'value="joint-reveiw"', 1),
+    }
     schema = json.loads(files["forms/prefecture_review-schema.json"])
     schema["properties"]["prefecture_decision"]["x-outcomes"] = {"批准": "accepted", "退回": "refused"}
     bad_outcomes = {**files, "forms/prefecture_review-schema.json": json.dumps(schema, ensure_ascii=False)}

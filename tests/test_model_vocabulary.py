@@ -2,6 +2,7 @@
 workflows/engine/vocabulary.py) give the English of its task names, form texts and the like; the English
 pages show it, a text without one stays Chinese, and deploying (流程版本 page, deploy_model) lists it.
 """
+
 from __future__ import annotations
 
 import io
@@ -11,14 +12,23 @@ from flow_support import do_task, login, ready_tasks
 from test_list_declarations import _deploy, _files, _start, _table
 
 # English for the model's texts, except the approval form's 审定意见 (left out on purpose).
-ENGLISH = {"客商来访接待申请": "Visitor reception request",
-           "县商务局登记客商来访；重要客商的接待方案报投资办主任审定。":
-               "The commerce bureau registers a visit; the head of the investment office approves the plan for important visitors.",
-           "登记来访": "Register the visit", "审定接待方案": "Approve the reception plan",
-           "接待方案已审定": "Reception plan approved", "来访已登记": "Visit registered",
-           "来访客商": "Visitor", "来访人数": "Number of visitors", "客商级别": "Visitor level", "一般": "Ordinary",
-           "重要": "Important", "来访事由": "Purpose of the visit", "说明": "Remarks", "同意": "Approved",
-           "修改后同意": "Approved with changes"}
+ENGLISH = {
+    "客商来访接待申请": "Visitor reception request",
+    "县商务局登记客商来访；重要客商的接待方案报投资办主任审定。": "The commerce bureau registers a visit; the head of the investment office approves the plan for important visitors.",
+    "登记来访": "Register the visit",
+    "审定接待方案": "Approve the reception plan",
+    "接待方案已审定": "Reception plan approved",
+    "来访已登记": "Visit registered",
+    "来访客商": "Visitor",
+    "来访人数": "Number of visitors",
+    "客商级别": "Visitor level",
+    "一般": "Ordinary",
+    "重要": "Important",
+    "来访事由": "Purpose of the visit",
+    "说明": "Remarks",
+    "同意": "Approved",
+    "修改后同意": "Approved with changes",
+}
 
 
 def test_english_pages_show_the_models_own_english_and_chinese_where_it_has_none(app, client):
@@ -76,12 +86,18 @@ def test_a_translation_file_must_map_text_to_text_and_belong_to_a_process(app, c
     files = _files()
     files["visit_request.en.json"] = b'["not", "a", "table"]'
     login(client, "admin")
-    response = client.post("/admin/versions", content_type="multipart/form-data",
-                           data={"files": [(io.BytesIO(d), n) for n, d in files.items()]})
+    response = client.post(
+        "/admin/versions",
+        content_type="multipart/form-data",
+        data={"files": [(io.BytesIO(d), n) for n, d in files.items()]},
+    )
     assert response.status_code == 422 and "visit_request.en.json" in response.data.decode()
     orphan = {**_files(), "other_process.en.json": b"{}"}
-    response = client.post("/admin/versions", content_type="multipart/form-data",
-                           data={"files": [(io.BytesIO(d), n) for n, d in orphan.items()]})
+    response = client.post(
+        "/admin/versions",
+        content_type="multipart/form-data",
+        data={"files": [(io.BytesIO(d), n) for n, d in orphan.items()]},
+    )
     assert response.status_code == 422 and "other_process.bpmn" in response.data.decode()
 
 

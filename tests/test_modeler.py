@@ -1,6 +1,7 @@
 """The process editor's endpoints over HTTP (the browser flow: tests/test_browser_modeler.py): what it
 loads, bad input answered with a clear 422 and nothing stored, drafts kept per user and process,
 form previews escaped, and deploys that create a version of the edited process only."""
+
 from __future__ import annotations
 
 import re
@@ -42,14 +43,27 @@ def test_the_editor_loads_the_versions_files_operators_and_roles(admin):
     assert data["draft"] is None
 
 
-@pytest.mark.parametrize("body", [None, {}, {"files": []}, {"files": {"bpmn/x.bpmn": 5}},
-                                  {"files": {f"forms/f{i}.json": "{}" for i in range(201)}},
-                                  {"files": {"bpmn/x.bpmn": "a" * (8 * 1024 * 1024 + 1)}}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        {},
+        {"files": []},
+        {"files": {"bpmn/x.bpmn": 5}},
+        {"files": {f"forms/f{i}.json": "{}" for i in range(201)}},
+        {"files": {"bpmn/x.bpmn": "a" * (8 * 1024 * 1024 + 1)}},
+    ],
+)
 @pytest.mark.parametrize("action", ["validate", "draft", "deploy"])
 def test_bad_bodies_are_a_clear_422(admin, body, action):
     vid = _investment(admin)
-    response = admin.post(f"/admin/versions/{vid}/edit/{action}", json=body) if body is not None else \
-        admin.post(f"/admin/versions/{vid}/edit/{action}", data="not json", content_type="application/json")
+    response = (
+        admin.post(f"/admin/versions/{vid}/edit/{action}", json=body)
+        if body is not None
+        else admin.post(
+            f"/admin/versions/{vid}/edit/{action}", data="not json", content_type="application/json"
+        )
+    )
     assert response.status_code == 422
     assert response.get_json()["errors"]
     assert _files(admin, vid)["draft"] is None
@@ -59,15 +73,19 @@ def test_validate_reports_the_deploy_checks(admin):
     vid = _investment(admin)
     files = _files(admin, vid)["files"]
     assert admin.post(f"/admin/versions/{vid}/edit/validate", json={"files": files}).get_json() == {
-        "ok": True, "errors": []}
+        "ok": True,
+        "errors": [],
+    }
     broken = dict(files)
     broken["bpmn/investment_project.bpmn"] = files["bpmn/investment_project.bpmn"].replace(
-        'name="screening_team"', 'name="no_such_role"')
+        'name="screening_team"', 'name="no_such_role"'
+    )
     answer = admin.post(f"/admin/versions/{vid}/edit/validate", json={"files": broken}).get_json()
     assert answer["ok"] is False and any("no_such_role" in e for e in answer["errors"])
     renamed = dict(files)
     renamed["bpmn/investment_project.bpmn"] = files["bpmn/investment_project.bpmn"].replace(
-        '"investment_project"', '"investment_project_2"')
+        '"investment_project"', '"investment_project_2"'
+    )
     answer = admin.post(f"/admin/versions/{vid}/edit/validate", json={"files": renamed}).get_json()
     assert answer["ok"] is False
 
@@ -75,11 +93,17 @@ def test_validate_reports_the_deploy_checks(admin):
 def test_drafts_are_per_user_and_process_and_can_be_discarded(admin, app):
     vid = _investment(admin)
     files = _files(admin, vid)["files"]
-    edited = {**files, "forms/screening-schema.json": files["forms/screening-schema.json"].replace("研判结论", "研判意见")}
+    edited = {
+        **files,
+        "forms/screening-schema.json": files["forms/screening-schema.json"].replace("研判结论", "研判意见"),
+    }
     saved = admin.post(f"/admin/versions/{vid}/edit/draft", json={"files": edited})
     assert saved.status_code == 200 and saved.get_json()["saved_at"]
     again = _files(admin, vid)
-    assert again["draft"] and again["files"]["forms/screening-schema.json"] == edited["forms/screening-schema.json"]
+    assert (
+        again["draft"]
+        and again["files"]["forms/screening-schema.json"] == edited["forms/screening-schema.json"]
+    )
     login(admin, "zhaoshang")  # another user is refused outright, and sees no draft
     assert admin.get(f"/admin/versions/{vid}/edit/files").status_code == 403
     login(admin, "admin")
@@ -88,9 +112,14 @@ def test_drafts_are_per_user_and_process_and_can_be_discarded(admin, app):
 
 
 def test_the_form_preview_is_the_task_forms_rendering_escaped(admin):
-    answer = admin.post("/admin/versions/form-preview", json={
-        "schema": '{"title": "<b>表</b>", "type": "object", "properties": {"x": {"type": "string", '
-                  '"title": "<script>alert(1)</script>"}}}', "uischema": "{}"})
+    answer = admin.post(
+        "/admin/versions/form-preview",
+        json={
+            "schema": '{"title": "<b>表</b>", "type": "object", "properties": {"x": {"type": "string", '
+            '"title": "<script>alert(1)</script>"}}}',
+            "uischema": "{}",
+        },
+    )
     html = answer.get_json()["html"]
     assert "<script>alert" not in html and "&lt;script&gt;" in html and 'name="x"' in html
     bad = admin.post("/admin/versions/form-preview", json={"schema": '{"type": 5}', "uischema": "{}"})
@@ -102,11 +131,16 @@ def test_the_form_preview_is_the_task_forms_rendering_escaped(admin):
 def test_deploy_creates_a_version_of_the_edited_process_only(admin, app):
     vid = _investment(admin)
     files = _files(admin, vid)["files"]
-    edited = {**files, "forms/screening-schema.json": files["forms/screening-schema.json"].replace("研判结论", "研判意见")}
+    edited = {
+        **files,
+        "forms/screening-schema.json": files["forms/screening-schema.json"].replace("研判结论", "研判意见"),
+    }
     admin.post(f"/admin/versions/{vid}/edit/draft", json={"files": edited})
-    answer = admin.post(f"/admin/versions/{vid}/edit/deploy", json={"files": edited, "note": "改标题", "bind": []})
+    answer = admin.post(
+        f"/admin/versions/{vid}/edit/deploy", json={"files": edited, "note": "改标题", "bind": []}
+    )
     assert answer.status_code == 200, answer.get_json()
-    new_id, = answer.get_json()["ids"]
+    (new_id,) = answer.get_json()["ids"]
     assert _files(admin, vid)["draft"] is None  # deployed: the draft is gone
     new = _files(admin, new_id)["files"]
     assert "研判意见" in new["forms/screening-schema.json"]
@@ -120,4 +154,7 @@ def test_deploy_creates_a_version_of_the_edited_process_only(admin, app):
 
 def test_unknown_versions_are_404(admin):
     assert admin.get("/admin/versions/9999/edit").status_code == 404
-    assert admin.post("/admin/versions/9999/edit/validate", json={"files": {"bpmn/a.bpmn": "x"}}).status_code == 404
+    assert (
+        admin.post("/admin/versions/9999/edit/validate", json={"files": {"bpmn/a.bpmn": "x"}}).status_code
+        == 404
+    )

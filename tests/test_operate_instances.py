@@ -2,6 +2,7 @@
 process (and the refusal naming the tasks the version lacks), skip a stuck task, correct a variable,
 retry a step that failed. Each needs a reason, is refused on a stale page (409), is audited and shown
 in the project's history, and replay still verifies afterwards."""
+
 from __future__ import annotations
 
 import io
@@ -21,11 +22,19 @@ from workflows.models._types import utcnow
 from workflows.services.timer_service import fire_due_timers
 
 MODELS = Path(__file__).parent / "models"
-VISIT = {"visitor": "湖南锂晟新能源科技有限公司考察团", "headcount": "6", "level": "重要", "purpose_note": "考察经开区厂房"}
+VISIT = {
+    "visitor": "湖南锂晟新能源科技有限公司考察团",
+    "headcount": "6",
+    "level": "重要",
+    "purpose_note": "考察经开区厂房",
+}
 
 
 def _files(name: str) -> dict[str, str]:
-    return {f"{p.parent.name}/{p.name}": p.read_text(encoding="utf-8") for p in sorted((MODELS / name).glob("*/*"))}
+    return {
+        f"{p.parent.name}/{p.name}": p.read_text(encoding="utf-8")
+        for p in sorted((MODELS / name).glob("*/*"))
+    }
 
 
 def _deploy(client, files: dict[str, str], bind: bool = True, expect: int = 302) -> int:
@@ -70,8 +79,13 @@ def _task_uuid(page: str, spec: str) -> str:
 
 def _events(instance_id: int, action: str) -> list[AuditEvent]:
     with transaction() as s:
-        return list(s.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance_id,
-                                                       AuditEvent.action == action).order_by(AuditEvent.id)))
+        return list(
+            s.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.instance_id == instance_id, AuditEvent.action == action)
+                .order_by(AuditEvent.id)
+            )
+        )
 
 
 def _replays_consistently(client, instance_id: int) -> bool:
@@ -88,11 +102,16 @@ def _visit_v2() -> dict[str, str]:
     text = files[name]
     flow = '<bpmn:sequenceFlow id="visit_f3" sourceRef="visit_approve" targetRef="visit_approved" />'
     assert text.count(flow) == 1
-    text = text.replace(flow, '<bpmn:sequenceFlow id="visit_f3" sourceRef="visit_approve" targetRef="visit_arrange" />'
-                        '<bpmn:userTask id="visit_arrange" name="落实接待安排" />'
-                        '<bpmn:sequenceFlow id="visit_f4" sourceRef="visit_arrange" targetRef="visit_approved" />')
-    text = text.replace("<bpmn:flowNodeRef>visit_done</bpmn:flowNodeRef>",
-                        "<bpmn:flowNodeRef>visit_done</bpmn:flowNodeRef><bpmn:flowNodeRef>visit_arrange</bpmn:flowNodeRef>")
+    text = text.replace(
+        flow,
+        '<bpmn:sequenceFlow id="visit_f3" sourceRef="visit_approve" targetRef="visit_arrange" />'
+        '<bpmn:userTask id="visit_arrange" name="落实接待安排" />'
+        '<bpmn:sequenceFlow id="visit_f4" sourceRef="visit_arrange" targetRef="visit_approved" />',
+    )
+    text = text.replace(
+        "<bpmn:flowNodeRef>visit_done</bpmn:flowNodeRef>",
+        "<bpmn:flowNodeRef>visit_done</bpmn:flowNodeRef><bpmn:flowNodeRef>visit_arrange</bpmn:flowNodeRef>",
+    )
     files[name] = text
     return files
 
@@ -129,7 +148,7 @@ def test_an_instance_moves_to_a_compatible_new_version_and_replay_still_verifies
     assert f'data-version-id="{v1}" data-compatible="yes"' in page
 
     # The open task kept its id and is worked as before; the process then runs the new version's step.
-    (task_id, spec, _), = ready_tasks(app, pid)
+    ((task_id, spec, _),) = ready_tasks(app, pid)
     assert spec == "visit_approve"
     do_task(client, "zhuren", task_id, {"plan_decision": "同意", "plan_note": "由经开区陪同"})
     assert [t[1] for t in ready_tasks(app, pid)] == ["visit_arrange"]
@@ -152,14 +171,19 @@ def test_a_move_is_refused_naming_the_open_tasks_the_new_version_lacks(app, clie
     v1 = _deploy(client, _files("visit_request"))
     pid = _start(client, "visit_request", VISIT)
     files = _files("visit_request")
-    files["bpmn/visit_request.bpmn"] = files["bpmn/visit_request.bpmn"].replace("visit_approve\"", "visit_approve_2\"") \
+    files["bpmn/visit_request.bpmn"] = (
+        files["bpmn/visit_request.bpmn"]
+        .replace('visit_approve"', 'visit_approve_2"')
         .replace(">visit_approve<", ">visit_approve_2<")
+    )
     v3 = _deploy(client, files, bind=False)
 
     page = _page(client, pid)
     assert f'data-version-id="{v3}" data-compatible="no"' in page
-    refused = client.post(f"/admin/instances/{pid}/migrate",
-                          data={"version_id": v3, "reason": "试迁移", "version": _row_version(page)})
+    refused = client.post(
+        f"/admin/instances/{pid}/migrate",
+        data={"version_id": v3, "reason": "试迁移", "version": _row_version(page)},
+    )
     assert refused.status_code == 422
     text = refused.data.decode()
     assert "审定接待方案（visit_approve）" in text.split('id="migrate-error"')[1].split("</div>")[0]
@@ -176,17 +200,30 @@ def test_a_stuck_task_is_skipped_with_a_reason(app, client):
     url = f"/admin/instances/{pid}/skip"
     version = _row_version(page)
     assert client.post(url, data={"task": task, "reason": "", "version": version}).status_code == 422
-    assert client.post(url, data={"task": "not-a-task", "reason": "主任长期出差", "version": version}).status_code == 422
+    assert (
+        client.post(
+            url, data={"task": "not-a-task", "reason": "主任长期出差", "version": version}
+        ).status_code
+        == 422
+    )
     assert client.post(url, data={"task": task, "reason": "主任长期出差", "version": "0"}).status_code == 409
     assert status_of(app, pid)[0] == "running"
 
-    assert client.post(url, data={"task": task, "reason": "主任长期出差，线下已审定", "version": version}).status_code == 302
+    assert (
+        client.post(
+            url, data={"task": task, "reason": "主任长期出差，线下已审定", "version": version}
+        ).status_code
+        == 302
+    )
     assert status_of(app, pid)[0] == "completed"
     (event,) = _events(pid, "instance_task_skipped")
     assert event.task_spec == "visit_approve" and event.data["reason"] == "主任长期出差，线下已审定"
     # A finished instance is operated no more.
     assert 'class="skip-form"' not in _page(client, pid)
-    assert client.post(url, data={"task": task, "reason": "再跳", "version": _instance(pid).version}).status_code == 409
+    assert (
+        client.post(url, data={"task": task, "reason": "再跳", "version": _instance(pid).version}).status_code
+        == 409
+    )
     assert _replays_consistently(client, pid)
 
 
@@ -215,10 +252,23 @@ def test_a_failed_step_is_retried_after_its_data_is_corrected(app, client, monke
     page = _page(client, pid)
     waiting = _task_uuid(page, "ds_wait")
     url = f"/admin/instances/{pid}/data"
-    base = {"task": waiting, "key": "parts", "reason": "份数登记有误，应为 4 份", "version": _row_version(page)}
-    for bad in ({"value": "四"}, {"value": '"4"'}, {"value": "-1"}, {"key": "1parts", "value": "4"},
-                {"key": "__class__.x", "value": "4"}, {"value": "[" * 5000 + "]" * 5000}, {"value": "1" * 20001},
-                {"reason": "", "value": "4"}, {"task": "x", "value": "4"}):
+    base = {
+        "task": waiting,
+        "key": "parts",
+        "reason": "份数登记有误，应为 4 份",
+        "version": _row_version(page),
+    }
+    for bad in (
+        {"value": "四"},
+        {"value": '"4"'},
+        {"value": "-1"},
+        {"key": "1parts", "value": "4"},
+        {"key": "__class__.x", "value": "4"},
+        {"value": "[" * 5000 + "]" * 5000},
+        {"value": "1" * 20001},
+        {"reason": "", "value": "4"},
+        {"task": "x", "value": "4"},
+    ):
         response = client.post(url, data={**base, **bad})
         assert response.status_code == 422, bad
     kept = client.post(url, data={**base, "value": '"4"'}).data.decode()
@@ -234,8 +284,12 @@ def test_a_failed_step_is_retried_after_its_data_is_corrected(app, client, monke
     assert client.post(retry, data={"reason": "份数已更正", "version": _row_version(page)}).status_code == 302
     assert [t[1] for t in ready_tasks(app, pid)] == ["ds_check"]
     page = _page(client, pid)
-    data = json.loads(re.search(r'data-spec="ds_check".*?<pre class="diff">(.*?)</pre>', page, re.DOTALL).group(1)
-                      .replace("&#34;", '"').replace("&quot;", '"'))
+    data = json.loads(
+        re.search(r'data-spec="ds_check".*?<pre class="diff">(.*?)</pre>', page, re.DOTALL)
+        .group(1)
+        .replace("&#34;", '"')
+        .replace("&quot;", '"')
+    )
     assert data["share"] == 25
     assert 'id="failure"' not in page
     assert [e.action for e in _events(pid, "instance_step_retried")] == ["instance_step_retried"]
@@ -250,7 +304,9 @@ def test_nothing_to_retry_is_a_conflict(app, client):
     pid = _start(client, "visit_request", VISIT)
     page = _page(client, pid)
     assert 'id="failure"' not in page
-    response = client.post(f"/admin/instances/{pid}/retry", data={"reason": "试试", "version": _row_version(page)})
+    response = client.post(
+        f"/admin/instances/{pid}/retry", data={"reason": "试试", "version": _row_version(page)}
+    )
     assert response.status_code == 409
 
 
@@ -269,8 +325,9 @@ def test_a_move_and_a_correction_replay_on_sqlite_and_postgresql(database):
     operate_service.instance_migrate(actor("admin"), pid, v2, "接待流程增加落实环节", _instance(pid).version)
     view = operate_service.operate_page(actor("admin"), pid)
     (task,) = view.tasks
-    operate_service.instance_data_set(actor("admin"), pid, task.uuid, "headcount", "8", "人数有误",
-                                      _instance(pid).version)
+    operate_service.instance_data_set(
+        actor("admin"), pid, task.uuid, "headcount", "8", "人数有误", _instance(pid).version
+    )
     operate_service.instance_skip(actor("admin"), pid, task.uuid, "线下已审定", _instance(pid).version)
     assert [t.spec_name for t in operate_service.operate_page(actor("admin"), pid).tasks] == ["visit_arrange"]
     assert _instance(pid).model_version_id == v2 != v1

@@ -1,6 +1,7 @@
 """Personal data (个人信息): the contact person and phone a form marks `x-personal` are sealed with SM4
 before they are stored (engine state, task records, drafts, audit events), shown in clear on the
 project page and the task form, masked or left out elsewhere; keys rotate without losing old values."""
+
 from __future__ import annotations
 
 import base64
@@ -22,9 +23,11 @@ PHONE, NAME = LEAD["contact_phone"], LEAD["contact_name"]
 def _raw_rows() -> str:
     """Everything the database holds of instances, task records and audit events, as stored."""
     with db.engine().connect() as conn:
-        rows = [*conn.execute(text("SELECT state FROM process_instance")),
-                *conn.execute(text("SELECT data, draft FROM task_record")),
-                *conn.execute(text("SELECT data FROM audit_event"))]
+        rows = [
+            *conn.execute(text("SELECT state FROM process_instance")),
+            *conn.execute(text("SELECT data, draft FROM task_record")),
+            *conn.execute(text("SELECT data FROM audit_event")),
+        ]
     raw = "\n".join(str(value) for row in rows for value in row)
     # JSON may have escaped the Chinese: compare with both spellings.
     return raw + "\n" + raw.encode("ascii", "backslashreplace").decode().replace("\\\\u", "\\u")
@@ -83,16 +86,27 @@ def test_a_form_sent_back_is_prefilled_in_clear_and_its_draft_is_sealed(app, cli
     screening = next(t for t, spec, _ in ready_tasks(app, instance_id) if spec == "screening")
     from flow_support import ANSWERS
 
-    do_task(client, "yanpan", screening, {**ANSWERS["screening"], "screening_decision": "退回补充",
-                                          "confirmed_class": "重大", "class_reason": "按投资额。",
-                                          "screening_opinion": "请补充投资计划书。"})
+    do_task(
+        client,
+        "yanpan",
+        screening,
+        {
+            **ANSWERS["screening"],
+            "screening_decision": "退回补充",
+            "confirmed_class": "重大",
+            "class_reason": "按投资额。",
+            "screening_opinion": "请补充投资计划书。",
+        },
+    )
     supplement = next(t for t, spec, _ in ready_tasks(app, instance_id) if spec == "supplement_lead")
     login(client, "zhaoshang")
     form = client.get(f"/tasks/{supplement}").data.decode()
     assert f'value="{PHONE}"' in form
     client.post(f"/tasks/{supplement}/claim")
-    saved = client.post(f"/tasks/{supplement}", data={"action": "draft", "contact_phone": "13911112222",
-                                                       "contact_name": "李四"})
+    saved = client.post(
+        f"/tasks/{supplement}",
+        data={"action": "draft", "contact_phone": "13911112222", "contact_name": "李四"},
+    )
     assert saved.status_code in (200, 302)
     assert "13911112222" not in _raw_rows()
     assert 'value="13911112222"' in client.get(f"/tasks/{supplement}").data.decode()
@@ -133,7 +147,9 @@ def client_on(database):
     """A client of the app on SQLite and on PostgreSQL."""
     from webapp import create_app
 
-    app = create_app({"TESTING": True, "DATABASE_URL": database, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t"})
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": database, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t"}
+    )
     yield app.test_client()
     db.engine().dispose()
 
@@ -161,7 +177,9 @@ def test_rekey_writes_one_audit_event_with_counts_and_key_ids_only(client_on, ri
     assert event.data["kept"]["audit_events"] == {"dev": 4} and event.actor
     raw = json.dumps([event.data, event.outcome], ensure_ascii=False)
     assert PHONE not in raw and NAME not in raw and personal_data.TAG not in raw  # no value, sealed or clear
-    assert all(key not in raw for _, key in [(k, base64.b64encode(v).decode()) for k, v in personal_data._keys()])
+    assert all(
+        key not in raw for _, key in [(k, base64.b64encode(v).decode()) for k, v in personal_data._keys()]
+    )
     login(client, "secadmin")
     log = client.get("/security/log?category=security")
     assert log.status_code == 200 and 'data-action="pii_rekeyed"' in log.data.decode()
@@ -179,7 +197,9 @@ def test_an_administrators_data_correction_of_a_personal_field_is_sealed(client_
     version = re.search(r'name="version" value="(\d+)"', page).group(1)
     url = f"/admin/instances/{instance_id}/data"
     base = {"task": task, "key": "contact_phone", "reason": "联系人换了号码", "version": version}
-    bad = client.post(url, data={**base, "value": '"12345"'})  # validated in clear, against the form's pattern
+    bad = client.post(
+        url, data={**base, "value": '"12345"'}
+    )  # validated in clear, against the form's pattern
     assert bad.status_code == 422
     assert client.post(url, data={**base, "value": '"13911112222"'}).status_code == 302
     assert "13911112222" not in _raw_rows()  # not in the engine state, the task data or the audit event
@@ -190,7 +210,10 @@ def test_an_administrators_data_correction_of_a_personal_field_is_sealed(client_
 
     with transaction() as s:
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == "instance_data_corrected")).one()
-        assert personal_data.is_sealed(event.data["new"]) and personal_data.unseal(event.data["new"]) == "13911112222"
+        assert (
+            personal_data.is_sealed(event.data["new"])
+            and personal_data.unseal(event.data["new"]) == "13911112222"
+        )
         assert "139****2222" in event.outcome and "138****8000" in event.outcome
     page = client.get(f"/admin/instances/{instance_id}").data.decode()
     assert "139****2222" in page and "13911112222" not in page
@@ -211,8 +234,16 @@ def test_production_refuses_to_start_without_a_personal_data_key(ring):
         personal_data.configure(["bad:notbase64!"], "development")
 
 
-@pytest.mark.parametrize(("value", "shown"), [("13800138000", "138****8000"), ("0737-5221234", "073****1234"),
-                                              ("王建国", "王**"), ("周凯", "周*"), ("li@example.cn", "l***@example.cn")])
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("13800138000", "138****8000"),
+        ("0737-5221234", "073****1234"),
+        ("王建国", "王**"),
+        ("周凯", "周*"),
+        ("li@example.cn", "l***@example.cn"),
+    ],
+)
 def test_masks(value, shown):
     assert personal_data.mask(value) == shown
 
@@ -232,7 +263,9 @@ def test_a_model_whose_gateway_reads_a_personal_field_is_refused_at_deploy():
     complaint = files["bpmn/investor_complaint.bpmn"]
     condition = "investor_feedback == '不满意' and complaint_round &lt; 2"
     assert condition in complaint
-    files["bpmn/investor_complaint.bpmn"] = complaint.replace(condition, condition + " and contact_phone != ''")
+    files["bpmn/investor_complaint.bpmn"] = complaint.replace(
+        condition, condition + " and contact_phone != ''"
+    )
     specs = model_store.parse_specs(model_store.content_hash(files), json.dumps(files))
     problems = personal_reads(specs, files)
     assert len(problems) == 1 and "contact_phone" in problems[0] and "个人信息" in problems[0]

@@ -1,6 +1,7 @@
 """`zhaoshang import-projects`: a county's existing ledger (台账) brought in, each project at the entry
 point its model declares for the row's stage, with one 导入 event, no decision made up, bad rows named by
 number and nothing half-imported; a dry run changes nothing."""
+
 from __future__ import annotations
 
 import hashlib
@@ -16,12 +17,45 @@ from workflows.commands.provisioning import Refused, RowErrors
 from workflows.db import transaction
 from workflows.models import AuditEvent, ProcessInstance
 
-HEADER = ["项目名称", "投资方", "产业/产业链", "投资额（万元，人民币）", "币种（内资/外资）", "项目落户地", "来源渠道",
-          "联系人", "联系电话", "阶段", "登记日期"]
-LEAD_ROW = ["智能农机装备制造项目", "湖南田野农机有限公司", "农产品加工·稻虾产业链", 18000, "人民币（内资）", "经济开发区", "商协会",
-            "周强", "13900001111", "线索", "2025-11-03"]
-NEGOTIATING_ROW = ["冷链物流园项目", "湖南洞庭冷链物流有限公司", "现代物流", 30000, "CNY", "南洲镇", "以商招商",
-                   "刘芳", "0737-5221234", "洽谈", "2025-06-18"]
+HEADER = [
+    "项目名称",
+    "投资方",
+    "产业/产业链",
+    "投资额（万元，人民币）",
+    "币种（内资/外资）",
+    "项目落户地",
+    "来源渠道",
+    "联系人",
+    "联系电话",
+    "阶段",
+    "登记日期",
+]
+LEAD_ROW = [
+    "智能农机装备制造项目",
+    "湖南田野农机有限公司",
+    "农产品加工·稻虾产业链",
+    18000,
+    "人民币（内资）",
+    "经济开发区",
+    "商协会",
+    "周强",
+    "13900001111",
+    "线索",
+    "2025-11-03",
+]
+NEGOTIATING_ROW = [
+    "冷链物流园项目",
+    "湖南洞庭冷链物流有限公司",
+    "现代物流",
+    30000,
+    "CNY",
+    "南洲镇",
+    "以商招商",
+    "刘芳",
+    "0737-5221234",
+    "洽谈",
+    "2025-06-18",
+]
 
 
 def ledger(path: Path, rows: list[list], header: list[str] = HEADER) -> Path:
@@ -36,8 +70,10 @@ def ledger(path: Path, rows: list[list], header: list[str] = HEADER) -> Path:
 
 def counts() -> tuple[int, int]:
     with transaction() as s:
-        return (s.scalar(select(func.count()).select_from(ProcessInstance)),
-                s.scalar(select(func.count()).select_from(AuditEvent)))
+        return (
+            s.scalar(select(func.count()).select_from(ProcessInstance)),
+            s.scalar(select(func.count()).select_from(AuditEvent)),
+        )
 
 
 def by_name(name: str) -> ProcessInstance:
@@ -49,7 +85,10 @@ def test_each_row_enters_at_its_stage_with_one_import_event_and_no_decision_made
     path = ledger(tmp_path / "台账.xlsx", [LEAD_ROW, NEGOTIATING_ROW])
     before = counts()
     planned = project_import.import_projects(path, "南县", "zhaoshang", dry_run=True)
-    assert [(p.row, p.stage, p.waiting_at) for p in planned] == [(2, "线索", ["研判专班初审"]), (3, "洽谈", ["项目洽谈"])]
+    assert [(p.row, p.stage, p.waiting_at) for p in planned] == [
+        (2, "线索", ["研判专班初审"]),
+        (3, "洽谈", ["项目洽谈"]),
+    ]
     assert counts() == before  # the dry run rolled back
 
     imported = project_import.import_projects(path, "南县", "zhaoshang")
@@ -59,8 +98,11 @@ def test_each_row_enters_at_its_stage_with_one_import_event_and_no_decision_made
     assert [r.spec_name for r in ready(lead.id)] == ["screening"]
     assert [r.spec_name for r in ready(negotiating.id)] == ["negotiation"]
     with transaction() as s:
-        events = list(s.scalars(select(AuditEvent).where(AuditEvent.instance_id == negotiating.id)
-                                .order_by(AuditEvent.id)))
+        events = list(
+            s.scalars(
+                select(AuditEvent).where(AuditEvent.instance_id == negotiating.id).order_by(AuditEvent.id)
+            )
+        )
     imports = [e for e in events if e.action == "project_imported"]
     assert len(imports) == 1 and imports[0].actor == "zhaoshang"
     assert imports[0].data["row"] == 3 and imports[0].data["stage"] == "洽谈"
@@ -88,12 +130,14 @@ def test_each_row_enters_at_its_stage_with_one_import_event_and_no_decision_made
 
 
 def test_bad_rows_are_listed_by_number_and_nothing_is_imported(sqlite_database, tmp_path):
-    rows = [LEAD_ROW,
-            [*NEGOTIATING_ROW[:8], "12345", "洽谈", "2025-06-18"],  # not a phone number
-            [*NEGOTIATING_ROW[:9], "已开工", "2025-06-18"],  # no entry point for that stage
-            [*NEGOTIATING_ROW[:9], "洽谈", "去年六月"],  # not a date
-            [*NEGOTIATING_ROW[:4], "欧元", *NEGOTIATING_ROW[5:]],  # a currency the form does not offer
-            LEAD_ROW]  # the first row twice
+    rows = [
+        LEAD_ROW,
+        [*NEGOTIATING_ROW[:8], "12345", "洽谈", "2025-06-18"],  # not a phone number
+        [*NEGOTIATING_ROW[:9], "已开工", "2025-06-18"],  # no entry point for that stage
+        [*NEGOTIATING_ROW[:9], "洽谈", "去年六月"],  # not a date
+        [*NEGOTIATING_ROW[:4], "欧元", *NEGOTIATING_ROW[5:]],  # a currency the form does not offer
+        LEAD_ROW,
+    ]  # the first row twice
     path = ledger(tmp_path / "bad.xlsx", rows)
     before = counts()
     with pytest.raises(RowErrors) as bad:
@@ -110,8 +154,9 @@ def test_bad_rows_are_listed_by_number_and_nothing_is_imported(sqlite_database, 
     assert counts() == before
 
     with pytest.raises(Refused, match="缺少列“阶段”"):
-        project_import.import_projects(ledger(tmp_path / "no-stage.xlsx", [LEAD_ROW[:9]], HEADER[:9]),
-                                       "南县", "zhaoshang")
+        project_import.import_projects(
+            ledger(tmp_path / "no-stage.xlsx", [LEAD_ROW[:9]], HEADER[:9]), "南县", "zhaoshang"
+        )
     with pytest.raises(RowErrors, match="登记人 nobody 不是南县的在用账号"):
         project_import.import_projects(path, "南县", "nobody")
     with pytest.raises(RowErrors, match="没有发起本流程的角色"):
@@ -120,7 +165,8 @@ def test_bad_rows_are_listed_by_number_and_nothing_is_imported(sqlite_database, 
 
 
 def test_entry_points_are_the_models_a_county_whose_model_declares_no_negotiation_entry_refuses_that_stage(
-        sqlite_database, tmp_path):
+    sqlite_database, tmp_path
+):
     """桃江县 runs the 湘西州-style variant, which declares only 线索 and 初筛 as entry points."""
     path = ledger(tmp_path / "tj.xlsx", [NEGOTIATING_ROW])
     with pytest.raises(RowErrors, match="可用：线索、初筛"):
@@ -131,7 +177,8 @@ def test_entry_points_are_the_models_a_county_whose_model_declares_no_negotiatio
 
 
 def test_the_command_line_prints_the_plan_on_a_dry_run_and_the_bad_rows_with_exit_status_1(
-        sqlite_database, tmp_path, monkeypatch, capsys):
+    sqlite_database, tmp_path, monkeypatch, capsys
+):
     monkeypatch.setenv("DATABASE_URL", sqlite_database)
     monkeypatch.setenv("ZS_DEMO_DATA", "0")
     path = ledger(tmp_path / "台账.xlsx", [LEAD_ROW, NEGOTIATING_ROW])

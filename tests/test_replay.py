@@ -2,6 +2,7 @@
 engine give the recorded states, step by step — for every demo project, across a model-version
 change, through returns, withdrawals, 加签, timers and cancellation; a record the model contradicts
 is reported at its step."""
+
 from __future__ import annotations
 
 import shutil
@@ -26,15 +27,28 @@ def _replay(instance_id: int):
 
 def _steps(instance_id: int) -> list[tuple[int, dict]]:
     with transaction() as s:
-        return [(e.id, e.data) for e in s.scalars(select(AuditEvent).where(
-            AuditEvent.instance_id == instance_id, AuditEvent.action == "engine_step").order_by(AuditEvent.id))]
+        return [
+            (e.id, e.data)
+            for e in s.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.instance_id == instance_id, AuditEvent.action == "engine_step")
+                .order_by(AuditEvent.id)
+            )
+        ]
 
 
 def test_every_demo_project_replays_consistently(tmp_path):
     from webapp import create_app
 
-    create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-                "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t", "DEMO_PROJECTS": True})
+    create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "t",
+            "DEMO_PROJECTS": True,
+        }
+    )
     with transaction() as s:
         projects = s.scalars(select(ProcessInstance).order_by(ProcessInstance.id)).all()
         assert len(projects) >= 6
@@ -51,8 +65,13 @@ def _model_with_higher_threshold(tmp_path) -> None:
     shutil.copytree(model_store.ROOT / "forms", root / "forms")
     dmn = root / "bpmn" / "project_class.dmn"
     dmn.write_text(dmn.read_text(encoding="utf-8").replace("&gt;= 20000", "&gt;= 30000"), encoding="utf-8")
-    uploads = [(p.name, p.read_bytes()) for p in sorted((root / "bpmn").iterdir()) + sorted((root / "forms").iterdir())]
-    model_service.version_deploy(actor("admin"), uploads, "重大项目门槛提高到 3 亿元", [actor("zhaoshang").org_id])
+    uploads = [
+        (p.name, p.read_bytes())
+        for p in sorted((root / "bpmn").iterdir()) + sorted((root / "forms").iterdir())
+    ]
+    model_service.version_deploy(
+        actor("admin"), uploads, "重大项目门槛提高到 3 亿元", [actor("zhaoshang").org_id]
+    )
 
 
 def test_a_project_replays_on_its_own_version_across_a_model_change(database, tmp_path):
@@ -73,8 +92,11 @@ def test_a_project_replays_on_its_own_version_across_a_model_change(database, tm
         other = s.get(ModelVersion, new_version)
         stored = s.get(ProcessInstance, old).state  # deferred column: read inside the session
     outcome = replay(other, "investment_project", _steps(old), stored)
-    negotiation_step = next(n for n, (_, data) in enumerate(_steps(old), start=1)
-                            if any(op.get("task", {}).get("spec") == "negotiation" for op in data["ops"]))
+    negotiation_step = next(
+        n
+        for n, (_, data) in enumerate(_steps(old), start=1)
+        if any(op.get("task", {}).get("spec") == "negotiation" for op in data["ops"])
+    )
     assert not outcome.consistent and outcome.step == negotiation_step
 
 
@@ -132,14 +154,33 @@ def test_a_record_the_model_contradicts_is_reported_at_its_step(database):
     advance(pid, "negotiation")
     steps = _steps(pid)
     # The recorded screening decision says 不予通过, yet the record goes on to negotiation.
-    forged = [(i, {**d, "ops": [{**op, "data": {**op["data"], "screening_decision": "不予通过"}}
-                                 if op.get("task", {}).get("spec") == "screening" else op for op in d["ops"]]})
-              for i, d in steps]
+    forged = [
+        (
+            i,
+            {
+                **d,
+                "ops": [
+                    {**op, "data": {**op["data"], "screening_decision": "不予通过"}}
+                    if op.get("task", {}).get("spec") == "screening"
+                    else op
+                    for op in d["ops"]
+                ],
+            },
+        )
+        for i, d in steps
+    ]
     version_id = instance(pid).model_version_id
     with transaction() as s:
         version = s.get(ModelVersion, version_id)
     outcome = replay(version, "investment_project", forged)
-    screening_step = next(n for n, (_, d) in enumerate(steps, start=1)
-                          if any(op.get("task", {}).get("spec") == "screening" for op in d["ops"]))
-    assert (outcome.consistent, outcome.step, outcome.event_id) == (False, screening_step, steps[screening_step - 1][0])
+    screening_step = next(
+        n
+        for n, (_, d) in enumerate(steps, start=1)
+        if any(op.get("task", {}).get("spec") == "screening" for op in d["ops"])
+    )
+    assert (outcome.consistent, outcome.step, outcome.event_id) == (
+        False,
+        screening_step,
+        steps[screening_step - 1][0],
+    )
     assert outcome.recorded_active == ["negotiation"] and outcome.replayed_active != ["negotiation"]

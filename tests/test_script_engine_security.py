@@ -7,6 +7,7 @@ parameter — and run with `restricted_engine()`. An attack passes when the engi
 SpiffWorkflow exception (or ScriptRejected) caused by a refusal, the guarded path is not taken and the
 marker file a successful shell escape would create does not exist.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -35,15 +36,19 @@ from workflows.engine.script_engine import (
 # Tiny models
 # ---------------------------------------------------------------------------------------------------
 
-BPMN_NS = ('xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
-           'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" '
-           'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"')
+BPMN_NS = (
+    'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+    'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+)
 DMN_NS = 'xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/"'
 
 
 def _definitions(body: str) -> str:
-    return (f'<bpmn:definitions {BPMN_NS} id="defs" targetNamespace="http://example.org/test">'
-            f'<bpmn:process id="p" isExecutable="true">{body}</bpmn:process></bpmn:definitions>')
+    return (
+        f'<bpmn:definitions {BPMN_NS} id="defs" targetNamespace="http://example.org/test">'
+        f'<bpmn:process id="p" isExecutable="true">{body}</bpmn:process></bpmn:definitions>'
+    )
 
 
 def _chain(*nodes: str) -> str:
@@ -52,11 +57,18 @@ def _chain(*nodes: str) -> str:
     flows = [f"flow_{a}_{b}" for a, b in itertools.pairwise(ids)]
     parts = [f'<bpmn:startEvent id="start"><bpmn:outgoing>{flows[0]}</bpmn:outgoing></bpmn:startEvent>']
     for i, node in enumerate(nodes):
-        parts.append(node.format(id=ids[i + 1], incoming=f"<bpmn:incoming>{flows[i]}</bpmn:incoming>",
-                                 outgoing=f"<bpmn:outgoing>{flows[i + 1]}</bpmn:outgoing>"))
+        parts.append(
+            node.format(
+                id=ids[i + 1],
+                incoming=f"<bpmn:incoming>{flows[i]}</bpmn:incoming>",
+                outgoing=f"<bpmn:outgoing>{flows[i + 1]}</bpmn:outgoing>",
+            )
+        )
     parts.append(f'<bpmn:endEvent id="end"><bpmn:incoming>{flows[-1]}</bpmn:incoming></bpmn:endEvent>')
-    parts += [f'<bpmn:sequenceFlow id="{f}" sourceRef="{a}" targetRef="{b}"/>'
-              for f, (a, b) in zip(flows, itertools.pairwise(ids), strict=True)]
+    parts += [
+        f'<bpmn:sequenceFlow id="{f}" sourceRef="{a}" targetRef="{b}"/>'
+        for f, (a, b) in zip(flows, itertools.pairwise(ids), strict=True)
+    ]
     return _definitions("".join(parts))
 
 
@@ -78,38 +90,50 @@ def gateway_model(condition: str) -> str:
 
 
 def script_model(script: str) -> str:
-    return _chain(f'<bpmn:scriptTask id="{{id}}">{{incoming}}{{outgoing}}'
-                  f'<bpmn:script>{_braces(escape(script))}</bpmn:script></bpmn:scriptTask>')
+    return _chain(
+        f'<bpmn:scriptTask id="{{id}}">{{incoming}}{{outgoing}}'
+        f"<bpmn:script>{_braces(escape(script))}</bpmn:script></bpmn:scriptTask>"
+    )
 
 
 def prescript_model(script: str) -> str:
     """A manual task whose spiffworkflow:preScript runs when the task becomes ready."""
-    return _chain(f'<bpmn:manualTask id="{{id}}"><bpmn:extensionElements>'
-                  f'<spiffworkflow:preScript>{_braces(escape(script))}</spiffworkflow:preScript>'
-                  f'</bpmn:extensionElements>{{incoming}}{{outgoing}}</bpmn:manualTask>')
+    return _chain(
+        f'<bpmn:manualTask id="{{id}}"><bpmn:extensionElements>'
+        f"<spiffworkflow:preScript>{_braces(escape(script))}</spiffworkflow:preScript>"
+        f"</bpmn:extensionElements>{{incoming}}{{outgoing}}</bpmn:manualTask>"
+    )
 
 
 def business_rule_model(decision_id: str = "decision") -> str:
-    return _chain(f'<bpmn:businessRuleTask id="{{id}}"><bpmn:extensionElements>'
-                  f'<spiffworkflow:calledDecisionId>{decision_id}</spiffworkflow:calledDecisionId>'
-                  f'</bpmn:extensionElements>{{incoming}}{{outgoing}}</bpmn:businessRuleTask>')
+    return _chain(
+        f'<bpmn:businessRuleTask id="{{id}}"><bpmn:extensionElements>'
+        f"<spiffworkflow:calledDecisionId>{decision_id}</spiffworkflow:calledDecisionId>"
+        f"</bpmn:extensionElements>{{incoming}}{{outgoing}}</bpmn:businessRuleTask>"
+    )
 
 
 def timer_model(duration_expression: str) -> str:
-    return _chain(f'<bpmn:intermediateCatchEvent id="{{id}}">{{incoming}}{{outgoing}}'
-                  f'<bpmn:timerEventDefinition><bpmn:timeDuration xsi:type="bpmn:tFormalExpression">'
-                  f'{_braces(escape(duration_expression))}</bpmn:timeDuration></bpmn:timerEventDefinition>'
-                  f'</bpmn:intermediateCatchEvent>')
+    return _chain(
+        f'<bpmn:intermediateCatchEvent id="{{id}}">{{incoming}}{{outgoing}}'
+        f'<bpmn:timerEventDefinition><bpmn:timeDuration xsi:type="bpmn:tFormalExpression">'
+        f"{_braces(escape(duration_expression))}</bpmn:timeDuration></bpmn:timerEventDefinition>"
+        f"</bpmn:intermediateCatchEvent>"
+    )
 
 
 def service_model(operation: str, params: dict[str, str]) -> str:
-    parameters = "".join(f'<spiffworkflow:parameter id="{name}" type="any" value={_braces(quoteattr(value))}/>'
-                         for name, value in params.items())
-    return _chain(f'<bpmn:serviceTask id="{{id}}"><bpmn:extensionElements>'
-                  f'<spiffworkflow:serviceTaskOperator id={_braces(quoteattr(operation))} '
-                  f'resultVariable="service_result"><spiffworkflow:parameters>{parameters}'
-                  f'</spiffworkflow:parameters></spiffworkflow:serviceTaskOperator>'
-                  f'</bpmn:extensionElements>{{incoming}}{{outgoing}}</bpmn:serviceTask>')
+    parameters = "".join(
+        f'<spiffworkflow:parameter id="{name}" type="any" value={_braces(quoteattr(value))}/>'
+        for name, value in params.items()
+    )
+    return _chain(
+        f'<bpmn:serviceTask id="{{id}}"><bpmn:extensionElements>'
+        f"<spiffworkflow:serviceTaskOperator id={_braces(quoteattr(operation))} "
+        f'resultVariable="service_result"><spiffworkflow:parameters>{parameters}'
+        f"</spiffworkflow:parameters></spiffworkflow:serviceTaskOperator>"
+        f"</bpmn:extensionElements>{{incoming}}{{outgoing}}</bpmn:serviceTask>"
+    )
 
 
 def dmn_model(input_expression: str, rules: list[tuple[str, str]], hit_policy: str = "FIRST") -> str:
@@ -117,14 +141,17 @@ def dmn_model(input_expression: str, rules: list[tuple[str, str]], hit_policy: s
     rule_xml = "".join(
         f'<rule id="rule_{i}"><inputEntry id="in_{i}"><text>{escape(entry)}</text></inputEntry>'
         f'<outputEntry id="out_{i}"><text>{escape(output)}</text></outputEntry></rule>'
-        for i, (entry, output) in enumerate(rules))
-    return (f'<definitions {DMN_NS} id="dmn_defs" name="test" namespace="http://example.org/dmn">'
-            f'<decision id="decision" name="test decision">'
-            f'<decisionTable id="table" hitPolicy="{hit_policy}">'
-            f'<input id="input_1" label="input"><inputExpression id="input_expr_1" typeRef="string">'
-            f'<text>{escape(input_expression)}</text></inputExpression></input>'
-            f'<output id="output_1" label="result" name="decision_result" typeRef="string"/>'
-            f'{rule_xml}</decisionTable></decision></definitions>')
+        for i, (entry, output) in enumerate(rules)
+    )
+    return (
+        f'<definitions {DMN_NS} id="dmn_defs" name="test" namespace="http://example.org/dmn">'
+        f'<decision id="decision" name="test decision">'
+        f'<decisionTable id="table" hitPolicy="{hit_policy}">'
+        f'<input id="input_1" label="input"><inputExpression id="input_expr_1" typeRef="string">'
+        f"<text>{escape(input_expression)}</text></inputExpression></input>"
+        f'<output id="output_1" label="result" name="decision_result" typeRef="string"/>'
+        f"{rule_xml}</decisionTable></decision></definitions>"
+    )
 
 
 def _braces(text: str) -> str:
@@ -132,21 +159,34 @@ def _braces(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
-def run(bpmn: str, dmn: str | None = None, data: dict | None = None, services=None,
-        engine: RestrictedScriptEngine | None = None) -> BpmnWorkflow:
+def run(
+    bpmn: str,
+    dmn: str | None = None,
+    data: dict | None = None,
+    services=None,
+    engine: RestrictedScriptEngine | None = None,
+) -> BpmnWorkflow:
     wf = build(bpmn, dmn, data, services, engine)
     wf.do_engine_steps()
     return wf
 
 
-def build(bpmn: str, dmn: str | None = None, data: dict | None = None, services=None,
-          engine: RestrictedScriptEngine | None = None) -> BpmnWorkflow:
+def build(
+    bpmn: str,
+    dmn: str | None = None,
+    data: dict | None = None,
+    services=None,
+    engine: RestrictedScriptEngine | None = None,
+) -> BpmnWorkflow:
     parser = SpiffBpmnParser()
     parser.add_bpmn_xml(etree.fromstring(bpmn.encode("utf-8")), filename="test.bpmn")
     if dmn is not None:
         parser.add_dmn_xml(etree.fromstring(dmn.encode("utf-8")), filename="test.dmn")
-    wf = BpmnWorkflow(parser.get_spec("p"), parser.get_subprocess_specs("p"),
-                      script_engine=engine or restricted_engine(services))
+    wf = BpmnWorkflow(
+        parser.get_spec("p"),
+        parser.get_subprocess_specs("p"),
+        script_engine=engine or restricted_engine(services),
+    )
     if data:
         # Task data starts with the start event's data and is copied forward.
         wf.get_tasks(state=TaskState.READY)[0].set_data(**data)
@@ -173,8 +213,10 @@ EXPRESSION_ATTACKS = {
     "import_os_system": "__import__('os').system('touch {marker}')",
     "import_statement": "import os",
     "subclasses_walk": "().__class__.__base__.__subclasses__()",
-    "subclasses_to_os_system": ("[c for c in ().__class__.__base__.__subclasses__() if c.__name__ == "
-                                "'_wrap_close'][0].__init__.__globals__['system']('touch {marker}')"),
+    "subclasses_to_os_system": (
+        "[c for c in ().__class__.__base__.__subclasses__() if c.__name__ == "
+        "'_wrap_close'][0].__init__.__globals__['system']('touch {marker}')"
+    ),
     "bases_comprehension": "[c for c in ().__class__.__bases__]",
     "mro_method": "''.__class__.mro()",
     "str_format_class": "'{0.__class__}'.format(1)",
@@ -204,8 +246,10 @@ EXPRESSION_ATTACKS = {
     "lambda_default_open": "(lambda f=open: f('/etc/passwd').read())()",
     "lambda_closure_import": "(lambda i=__import__: i('os').system('touch {marker}'))()",
     "generator_gi_frame": "(x for x in []).gi_frame",
-    "generator_frame_walk": ("[(g := (g.gi_frame.f_back.f_builtins['__import__']('os').system('touch {marker}')"
-                             " for _ in [1])), list(g)][1]"),
+    "generator_frame_walk": (
+        "[(g := (g.gi_frame.f_back.f_builtins['__import__']('os').system('touch {marker}')"
+        " for _ in [1])), list(g)][1]"
+    ),
     "generator_gi_code": "(x for x in []).gi_code",
     "generator_gi_yieldfrom": "(x for x in []).gi_yieldfrom",
 }
@@ -215,7 +259,7 @@ STATEMENT_ATTACKS = {
     "from_import": "from os import system\nsystem('touch {marker}')",
     "traceback_frame": "try:\n    1 / 0\nexcept Exception as e:\n    leaked = e.__traceback__.tb_frame",
     "traceback_tb_frame_attr": "try:\n    1 / 0\nexcept Exception as e:\n    leaked = e.with_traceback(None)\n"
-                               "    leaked = leaked.tb_frame",
+    "    leaked = leaked.tb_frame",
     "class_statement": "class A:\n    pass\nleaked = A()",
     "function_globals": "def f():\n    return 1\nleaked = f.__globals__",
     "attribute_write_on_function": "def f():\n    return 1\nf.x = 1",
@@ -223,8 +267,14 @@ STATEMENT_ATTACKS = {
 }
 
 # What a refusal looks like: compile-time rejection, missing builtin, RestrictedPython guard.
-REFUSALS = {"ScriptRejected", "NameError", "ImportError", "NotImplementedError", "AttributeError",
-            "SyntaxError"}
+REFUSALS = {
+    "ScriptRejected",
+    "NameError",
+    "ImportError",
+    "NotImplementedError",
+    "AttributeError",
+    "SyntaxError",
+}
 # What would show that a payload actually did something outside the sandbox.
 ESCAPES = {"OSError", "FileNotFoundError", "PermissionError", "IsADirectoryError"}
 
@@ -272,8 +322,11 @@ def test_gateway_condition_refuses(source, marker):
     assert not reached(wf, "end_guarded") and not reached(wf, "end_default")
 
 
-@pytest.mark.parametrize("source", list(EXPRESSION_ATTACKS.values()) + list(STATEMENT_ATTACKS.values()),
-                         ids=list(EXPRESSION_ATTACKS.keys()) + list(STATEMENT_ATTACKS.keys()))
+@pytest.mark.parametrize(
+    "source",
+    list(EXPRESSION_ATTACKS.values()) + list(STATEMENT_ATTACKS.values()),
+    ids=list(EXPRESSION_ATTACKS.keys()) + list(STATEMENT_ATTACKS.keys()),
+)
 @pytest.mark.parametrize("where", ["script_task", "pre_script"])
 def test_script_refuses(where, source, marker):
     payload = _payload(source, marker)
@@ -326,8 +379,11 @@ def test_timer_duration_refuses(source, marker):
 def test_service_parameter_refuses(source, marker):
     calls = []
     services = {"echo": lambda context, **params: calls.append(params) or {"ok": True}}
-    wf = build(service_model("echo", {"value": _payload(source, marker)}), services=services,
-               data={"amount_wan": 25000})
+    wf = build(
+        service_model("echo", {"value": _payload(source, marker)}),
+        services=services,
+        data={"amount_wan": 25000},
+    )
     with pytest.raises(CLEAN) as excinfo:
         wf.do_engine_steps()
     assert_refused(excinfo, marker)
@@ -335,8 +391,17 @@ def test_service_parameter_refuses(source, marker):
     assert "service_result" not in newest_data(wf) and not wf.is_completed()
 
 
-UNKNOWN_OPERATIONS = ["os.system", "__import__", "eval", "system", "echo ", "ECHO", "call_service",
-                      "__class__", "environment.services"]
+UNKNOWN_OPERATIONS = [
+    "os.system",
+    "__import__",
+    "eval",
+    "system",
+    "echo ",
+    "ECHO",
+    "call_service",
+    "__class__",
+    "environment.services",
+]
 
 
 @pytest.mark.parametrize("operation", UNKNOWN_OPERATIONS)
@@ -383,12 +448,16 @@ def test_scriptrejected_raised_directly_by_the_environment():
 LEGIT_CONDITION = "amount_wan >= 20000 and currency == 'CNY'"
 
 
-@pytest.mark.parametrize(("data", "end"), [
-    ({"amount_wan": 25000, "currency": "CNY"}, "end_guarded"),
-    ({"amount_wan": 20000, "currency": "CNY"}, "end_guarded"),
-    ({"amount_wan": 19999.99, "currency": "CNY"}, "end_default"),
-    ({"amount_wan": 25000, "currency": "USD"}, "end_default"),
-], ids=["above", "boundary", "below", "foreign"])
+@pytest.mark.parametrize(
+    ("data", "end"),
+    [
+        ({"amount_wan": 25000, "currency": "CNY"}, "end_guarded"),
+        ({"amount_wan": 20000, "currency": "CNY"}, "end_guarded"),
+        ({"amount_wan": 19999.99, "currency": "CNY"}, "end_default"),
+        ({"amount_wan": 25000, "currency": "USD"}, "end_default"),
+    ],
+    ids=["above", "boundary", "below", "foreign"],
+)
 def test_legitimate_condition(data, end):
     wf = run(gateway_model(LEGIT_CONDITION), data=data)
     assert wf.is_completed() and reached(wf, end)
@@ -425,8 +494,10 @@ def test_legitimate_script():
 
 
 def test_legitimate_prescript_sets_data_before_the_task_is_offered():
-    wf = run(prescript_model("reviewers = [u for u in units if u != 'swj']"),
-             data={"units": ["fgj", "swj", "zrzyj"]})
+    wf = run(
+        prescript_model("reviewers = [u for u in units if u != 'swj']"),
+        data={"units": ["fgj", "swj", "zrzyj"]},
+    )
     task = next(t for t in wf.get_tasks(state=TaskState.READY) if t.task_spec.bpmn_id == "n0")
     assert task.data["reviewers"] == ["fgj", "zrzyj"]
 
@@ -434,9 +505,17 @@ def test_legitimate_prescript_sets_data_before_the_task_is_offered():
 CLASS_RULES = [(">= 20000", '"重大"'), (">= 10000", '"重点"'), ("", '"一般"')]
 
 
-@pytest.mark.parametrize(("amount", "expected"), [
-    (25000, "重大"), (20000, "重大"), (19999.99, "重点"), (10000, "重点"), (500, "一般"), (0, "一般"),
-])
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [
+        (25000, "重大"),
+        (20000, "重大"),
+        (19999.99, "重点"),
+        (10000, "重点"),
+        (500, "一般"),
+        (0, "一般"),
+    ],
+)
 def test_legitimate_dmn_table(amount, expected):
     wf = run(business_rule_model(), dmn_model("(amount_wan or 0)", CLASS_RULES), data={"amount_wan": amount})
     assert wf.is_completed()
@@ -444,8 +523,11 @@ def test_legitimate_dmn_table(amount, expected):
 
 
 def test_legitimate_dmn_with_question_mark_range_and_collect():
-    dmn = dmn_model("amount_wan", [("10000 <= ? < 20000", '"重点"'), ("? >= 20000", '"重大"'),
-                                   ("? >= 0", '"有金额"')], hit_policy="COLLECT")
+    dmn = dmn_model(
+        "amount_wan",
+        [("10000 <= ? < 20000", '"重点"'), ("? >= 20000", '"重大"'), ("? >= 0", '"有金额"')],
+        hit_policy="COLLECT",
+    )
     wf = run(business_rule_model(), dmn, data={"amount_wan": 25000})
     assert wf.data["decision_result"] == ["重大", "有金额"]
 
@@ -477,8 +559,11 @@ def test_legitimate_service_call_gets_evaluated_parameters():
         calls.append((context.get("project_name"), params))
         return {"doubled": params["amount"] * 2, "units": params["units"]}
 
-    wf = run(service_model("echo", {"amount": "amount_wan * 2", "units": "[u.upper() for u in units]"}),
-             data={"amount_wan": 100, "units": ["fgj"], "project_name": "稻虾"}, services={"echo": echo})
+    wf = run(
+        service_model("echo", {"amount": "amount_wan * 2", "units": "[u.upper() for u in units]"}),
+        data={"amount_wan": 100, "units": ["fgj"], "project_name": "稻虾"},
+        services={"echo": echo},
+    )
     assert wf.is_completed()
     assert calls == [("稻虾", {"amount": 200, "units": ["FGJ"]})]
     assert wf.data["service_result"] == {"doubled": 400, "units": ["FGJ"]}
@@ -489,11 +574,14 @@ def test_legitimate_service_call_gets_evaluated_parameters():
 # The application's model uses the restricted engine
 # ---------------------------------------------------------------------------------------------------
 
+
 def _app_version():
     from workflows.engine.model_store import content_hash, read_model_files
 
     files = read_model_files()
-    assert {"bpmn/investment_project.bpmn", "bpmn/project_class.dmn", "bpmn/review_departments.dmn"} <= set(files)
+    assert {"bpmn/investment_project.bpmn", "bpmn/project_class.dmn", "bpmn/review_departments.dmn"} <= set(
+        files
+    )
     return SimpleNamespace(content_hash=content_hash(files), files=files, process_id="investment_project")
 
 
@@ -509,9 +597,19 @@ def test_app_model_runs_with_the_restricted_engine():
     first = [t for t in runtime.ready_tasks(wf) if t.spec_name == "register_lead"]
     assert first
     # The first business rule task (project_class.dmn, ">= 20000" cells) runs on the restricted engine.
-    runtime.complete(wf, first[0].uuid, {"project_name": "测试项目", "investor": "测试公司", "amount_wan": 25000.0,
-                                         "currency": "CNY", "amount_usd_wan": None, "host_site": "jkq",
-                                      "imported_stage": None})
+    runtime.complete(
+        wf,
+        first[0].uuid,
+        {
+            "project_name": "测试项目",
+            "investor": "测试公司",
+            "amount_wan": 25000.0,
+            "currency": "CNY",
+            "amount_usd_wan": None,
+            "host_site": "jkq",
+            "imported_stage": None,
+        },
+    )
     assert [t.spec_name for t in runtime.ready_tasks(wf)] == ["screening"]
     assert runtime.data(wf)["proposed_class"] == "重大"
 
@@ -529,9 +627,19 @@ def test_app_project_class_dmn_thresholds(amount, expected):
     runtime = ProcessRuntime(_app_version())
     wf = runtime.start()
     first = runtime.ready_tasks(wf)[0]
-    runtime.complete(wf, first.uuid, {"project_name": "测试项目", "investor": "测试公司", "amount_wan": amount,
-                                      "currency": "CNY", "amount_usd_wan": None, "host_site": "jkq",
-                                      "imported_stage": None})
+    runtime.complete(
+        wf,
+        first.uuid,
+        {
+            "project_name": "测试项目",
+            "investor": "测试公司",
+            "amount_wan": amount,
+            "currency": "CNY",
+            "amount_usd_wan": None,
+            "host_site": "jkq",
+            "imported_stage": None,
+        },
+    )
     assert runtime.data(wf)["proposed_class"] == expected
 
 
@@ -543,9 +651,19 @@ def test_app_model_refuses_an_attack_in_task_data_driven_expression(marker):
     wf = runtime.start()
     first = runtime.ready_tasks(wf)[0]
     hostile = f"__import__('os').system('touch {marker}')"
-    runtime.complete(wf, first.uuid, {"project_name": hostile, "investor": hostile, "amount_wan": 25000.0,
-                                      "currency": "CNY", "amount_usd_wan": None, "host_site": "jkq",
-                                      "imported_stage": None})
+    runtime.complete(
+        wf,
+        first.uuid,
+        {
+            "project_name": hostile,
+            "investor": hostile,
+            "amount_wan": 25000.0,
+            "currency": "CNY",
+            "amount_usd_wan": None,
+            "host_site": "jkq",
+            "imported_stage": None,
+        },
+    )
     assert runtime.data(wf)["project_name"] == hostile
     assert not os.path.exists(marker)
 
@@ -601,8 +719,11 @@ def test_a_runaway_condition_fails_within_the_budget(source, short_budget):
     assert not reached(wf, "end_guarded") and not reached(wf, "end_default")
 
 
-@pytest.mark.parametrize("source", list(RUNAWAY_SCRIPTS.values()) + [f"ok = {e}" for e in RUNAWAY_EXPRESSIONS.values()],
-                         ids=list(RUNAWAY_SCRIPTS.keys()) + list(RUNAWAY_EXPRESSIONS.keys()))
+@pytest.mark.parametrize(
+    "source",
+    list(RUNAWAY_SCRIPTS.values()) + [f"ok = {e}" for e in RUNAWAY_EXPRESSIONS.values()],
+    ids=list(RUNAWAY_SCRIPTS.keys()) + list(RUNAWAY_EXPRESSIONS.keys()),
+)
 def test_a_runaway_script_fails_within_the_budget(source, short_budget):
     wf = build(script_model(source), data={"amount_wan": 25000})
     _refused_quickly(wf.do_engine_steps)
@@ -624,7 +745,9 @@ def test_other_threads_keep_running_while_a_script_spins(short_budget):
 
     env = RestrictedEnvironment()
     done = []
-    spinner = threading.Thread(target=lambda: pytest.raises(ScriptRejected, env.execute, "while True:\n    pass", {}))
+    spinner = threading.Thread(
+        target=lambda: pytest.raises(ScriptRejected, env.execute, "while True:\n    pass", {})
+    )
     spinner.start()
     started = time.monotonic()
     threading.Thread(target=lambda: done.append(time.monotonic() - started)).start()
@@ -636,7 +759,9 @@ def test_safe_string_formatting_and_augmented_assignment_work():
     context = {"amount": 12500, "name": "南县"}
     RestrictedEnvironment().execute(
         "title = '{}：{:.1f} 万元'.format(name, amount)\nhalf = amount\nhalf /= 2\nq = 7\nq //= 2\n"
-        "r = 7\nr %= 4\nlabel = '{who}办理'.format(who=name)", context)
+        "r = 7\nr %= 4\nlabel = '{who}办理'.format(who=name)",
+        context,
+    )
     assert context["title"] == "南县：12500.0 万元" and context["half"] == 6250
     assert context["q"] == 3 and context["r"] == 3 and context["label"] == "南县办理"
 
@@ -655,12 +780,16 @@ def test_spiffarena_script_functions_are_called_with_the_task_data():
     calls = []
     services = {
         "get_current_user": lambda data: {"username": "yanpan", "seen": sorted(data)},
-        "get_group_members": lambda data, group_identifier: calls.append(group_identifier) or ["rev_fgj", "rev_fgj2"],
+        "get_group_members": lambda data, group_identifier: (
+            calls.append(group_identifier) or ["rev_fgj", "rev_fgj2"]
+        ),
     }
     context = {"amount_wan": 1}
     RestrictedEnvironment(services).execute(
         "me = get_current_user()['username']\nreviewers = get_group_members('department_reviewer')\n"
-        "also = get_group_members(group_identifier='x')", context)
+        "also = get_group_members(group_identifier='x')",
+        context,
+    )
     assert context["me"] == "yanpan" and context["reviewers"] == ["rev_fgj", "rev_fgj2"]
     assert calls == ["department_reviewer", "x"]
     assert "get_current_user" not in context  # functions are not stored as task data

@@ -1,6 +1,7 @@
 """HTTP headers and cookies of the pages: a Content-Security-Policy without inline script, no framing,
 no type sniffing, a same-origin referrer; the session cookie HttpOnly and SameSite=Lax, Secure in
 production; production refuses to start without a real secret key."""
+
 from __future__ import annotations
 
 import re
@@ -22,7 +23,10 @@ def test_every_page_carries_the_security_headers(app, client, path):
     response = client.get(path)
     csp = _directives(response.headers["Content-Security-Policy"])
     assert csp["default-src"] == "'self'" and csp["script-src"] == "'self'"
-    assert "unsafe-inline" not in csp["script-src"] and "unsafe-eval" not in response.headers["Content-Security-Policy"]
+    assert (
+        "unsafe-inline" not in csp["script-src"]
+        and "unsafe-eval" not in response.headers["Content-Security-Policy"]
+    )
     assert csp["frame-ancestors"] == "'none'" and csp["object-src"] == "'none'"
     assert csp["base-uri"] == "'self'" and csp["form-action"] == "'self'"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -37,7 +41,9 @@ def test_no_template_has_inline_script_or_event_handler_attributes():
         text = template.read_text(encoding="utf-8")
         offenders += [f"{template.name}: {m}" for m in re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", text)]
         offenders += [f"{template.name}: {m}" for m in re.findall(r"<[^>]*\s(on[a-z]+\s*=)", text)]
-        offenders += [f"{template.name}: javascript:" for _ in re.findall(r"javascript:", text, re.IGNORECASE)]
+        offenders += [
+            f"{template.name}: javascript:" for _ in re.findall(r"javascript:", text, re.IGNORECASE)
+        ]
     assert offenders == []
 
 
@@ -55,9 +61,17 @@ def test_production_sends_the_session_cookie_only_over_https(sqlite_database):
     from webapp import create_app
 
     # In production the schema is migrated beforehand (`zhaoshang db upgrade`), as the fixture did.
-    app = create_app({"TESTING": True, "DATABASE_URL": sqlite_database, "WTF_CSRF_ENABLED": False,
-                      "SERVER_NAME": "localhost", "ENV": "production", "SECRET_KEY": "k" * 16 + "9f3a" * 8,
-                      "PII_KEYS": ["k1:MDEyMzQ1Njc4OWFiY2RlZg=="]})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": sqlite_database,
+            "WTF_CSRF_ENABLED": False,
+            "SERVER_NAME": "localhost",
+            "ENV": "production",
+            "SECRET_KEY": "k" * 16 + "9f3a" * 8,
+            "PII_KEYS": ["k1:MDEyMzQ1Njc4OWFiY2RlZg=="],
+        }
+    )
     client = app.test_client()
     cookie = _session_cookie(login(client, "zhaoshang"))
     assert "Secure" in cookie and "HttpOnly" in cookie
@@ -78,7 +92,10 @@ def test_the_app_starts_without_demo_data_unless_asked(sqlite_url, monkeypatch):
     monkeypatch.delenv("ZS_DEMO_DATA")
     app = create_app({"DATABASE_URL": sqlite_url, "SECRET_KEY": "t", "WTF_CSRF_ENABLED": False})
     assert app.config["DEMO_DATA"] is False and open_demo_accounts() == []
-    assert app.test_client().post("/login", data={"username": "admin", "password": "Demo@2026"}).status_code == 401
+    assert (
+        app.test_client().post("/login", data={"username": "admin", "password": "Demo@2026"}).status_code
+        == 401
+    )
 
 
 @pytest.mark.postgres

@@ -1,6 +1,7 @@
 """The security log (GB/T 22239-2019 8.1.4.3 安全审计): sign-ins, failures, locks, denials, administrative and
 security changes, searched and exported (CSV, formula-safe) by the security and the audit administrator;
 nobody else reads it. From each role's side over HTTP."""
+
 from __future__ import annotations
 
 import csv
@@ -22,10 +23,16 @@ def _id(username: str) -> int:
 def _happenings(client):
     """A failed and a held-back sign-in, a denial, an administrative change and a sign-out."""
     for _ in range(5):
-        client.post("/login", data={"username": "yanpan", "password": "=HYPERLINK(\"x\")"},
-                    environ_base={"REMOTE_ADDR": "203.0.113.5"})
-    client.post("/login", data={"username": "=cmd|' /C calc'!A0", "password": "x"},
-                environ_base={"REMOTE_ADDR": "203.0.113.5"})
+        client.post(
+            "/login",
+            data={"username": "yanpan", "password": '=HYPERLINK("x")'},
+            environ_base={"REMOTE_ADDR": "203.0.113.5"},
+        )
+    client.post(
+        "/login",
+        data={"username": "=cmd|' /C calc'!A0", "password": "x"},
+        environ_base={"REMOTE_ADDR": "203.0.113.5"},
+    )
     login(client, "zhaoshang")
     assert client.get("/admin/").status_code == 403
     login(client, "admin")
@@ -38,16 +45,29 @@ def test_the_security_and_audit_administrators_search_the_log(client, reader):
     _happenings(client)
     login(client, reader)
     page = client.get("/security/log").data.decode()
-    for action in ("sign_in_failed", "sign_in_locked", "signed_in", "access_denied", "user_deactivated", "signed_out"):
+    for action in (
+        "sign_in_failed",
+        "sign_in_locked",
+        "signed_in",
+        "access_denied",
+        "user_deactivated",
+        "signed_out",
+    ):
         assert f'data-action="{action}"' in page, action
     denied = client.get("/security/log?category=denied").data.decode()
     assert 'data-action="access_denied"' in denied and 'data-action="signed_in"' not in denied
     assert "/admin/" in denied and "zhaoshang" in denied
     by_address = client.get("/security/log?address=203.0.113.5").data.decode()
-    assert by_address.count('data-action="sign_in_failed"') == 6 and 'data-action="user_deactivated"' not in by_address
+    assert (
+        by_address.count('data-action="sign_in_failed"') == 6
+        and 'data-action="user_deactivated"' not in by_address
+    )
     by_user = client.get("/security/log?who=admin&category=admin").data.decode()
     assert 'data-action="user_deactivated"' in by_user and 'data-action="sign_in_failed"' not in by_user
-    assert 'data-action="signed_in"' not in client.get("/security/log?from=2000-01-01&to=2000-01-02").data.decode()
+    assert (
+        'data-action="signed_in"'
+        not in client.get("/security/log?from=2000-01-01&to=2000-01-02").data.decode()
+    )
     assert client.get("/security/log?from=not-a-date").status_code == 400
     assert client.get("/security/log?page=99999999999999999999").status_code == 200
 
@@ -65,7 +85,9 @@ def test_the_log_exports_as_csv_with_no_formula_in_it(client, reader):
     assert not any(cell[:1] in "=+-@" for row in rows[1:] for cell in row if cell)
     assert {"sign_in_failed", "sign_in_locked", "signed_in"} <= {r[4] for r in rows[1:]}
     # The export itself is in the log.
-    assert 'data-action="security_log_exported"' in client.get("/security/log?category=security").data.decode()
+    assert (
+        'data-action="security_log_exported"' in client.get("/security/log?category=security").data.decode()
+    )
 
 
 def test_only_the_audit_administrator_searches_every_event(client):

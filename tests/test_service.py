@@ -1,4 +1,5 @@
 """The workflow service on SQLite and on PostgreSQL: flows, conflicts, atomic steps, audit chain."""
+
 from __future__ import annotations
 
 import threading
@@ -22,8 +23,16 @@ def test_major_project_reaches_signing_with_a_filing_number(database):
     advance(pid, "approve_terms")
     assert {r.unit_code for r in ready(pid)} == {"fgj", "sthj", "zrzyj", "swj", "kgxj"}
     advance(pid, "department_review")
-    for spec in ("review_materials", "pre_review", "review_meeting", "executive_meeting", "contract_review",
-                 "approve_filing", "prefecture_review", "signing"):
+    for spec in (
+        "review_materials",
+        "pre_review",
+        "review_meeting",
+        "executive_meeting",
+        "contract_review",
+        "approve_filing",
+        "prefecture_review",
+        "signing",
+    ):
         advance(pid, spec)
     done = instance(pid)
     # Signed and reported; the project stays open for tracking after signing.
@@ -41,8 +50,16 @@ def test_filing_numbers_run_per_prefecture_and_year(database):
         pid = start(project_name=f"项目{n}", investor=f"公司{n}", amount_wan="3000")
         advance(pid, "screening", confirmed_class="一般")
         advance(pid, "negotiation", amount_wan="3000")
-        for spec in ("approve_terms", "department_review", "review_materials", "pre_review", "review_meeting",
-                     "contract_review", "approve_filing", "prefecture_review"):
+        for spec in (
+            "approve_terms",
+            "department_review",
+            "review_materials",
+            "pre_review",
+            "review_meeting",
+            "contract_review",
+            "approve_filing",
+            "prefecture_review",
+        ):
             advance(pid, spec)
         with transaction() as s:
             numbers.append(s.scalar(select(Filing.number).where(Filing.instance_id == pid)))
@@ -54,7 +71,17 @@ def test_new_land_water_hazard_and_forestry_add_departments(database):
     advance(pid, "screening", confirmed_class="重大")
     advance(pid, "negotiation", needs_new_land="true", water_use="true", hazardous="true", forestry="true")
     advance(pid, "approve_terms")
-    assert {r.unit_code for r in ready(pid)} == {"fgj", "sthj", "zrzyj", "swj", "kgxj", "zjj", "slj", "yjglj", "lyj"}
+    assert {r.unit_code for r in ready(pid)} == {
+        "fgj",
+        "sthj",
+        "zrzyj",
+        "swj",
+        "kgxj",
+        "zjj",
+        "slj",
+        "yjglj",
+        "lyj",
+    }
 
 
 def test_class_is_recomputed_from_the_negotiated_amount(database):
@@ -72,8 +99,9 @@ def test_invalid_input_changes_nothing(database):
     with transaction() as s:
         events_before = s.query(AuditEvent).count()
     with pytest.raises(ValidationFailed) as failed:
-        task_service.task_complete(actor("yanpan"), record.id, {"screening_decision": "通过",
-                                                                "confirmed_class": "一般"})
+        task_service.task_complete(
+            actor("yanpan"), record.id, {"screening_decision": "通过", "confirmed_class": "一般"}
+        )
     # The proposed class is 重大 (≥ 2 亿元): the screening team may raise it, not lower it.
     assert set(failed.value.errors) >= {"confirmed_class", "screening_opinion"}
     after = instance(pid)
@@ -88,8 +116,11 @@ def test_completing_a_task_twice_is_a_conflict(database):
     record = ready(pid)[0]
     complete(record, confirmed_class="重大")
     with pytest.raises(Conflict):
-        task_service.task_complete(actor("yanpan"), record.id, {"screening_decision": "通过",
-                                                                "confirmed_class": "重大", "screening_opinion": "x"})
+        task_service.task_complete(
+            actor("yanpan"),
+            record.id,
+            {"screening_decision": "通过", "confirmed_class": "重大", "screening_opinion": "x"},
+        )
 
 
 def test_a_group_task_is_claimed_by_one_reviewer_of_the_department(database):
@@ -117,8 +148,9 @@ def test_concurrent_completions_of_one_task_let_exactly_one_through(database):
     def attempt():
         barrier.wait()
         try:
-            task_service.task_complete(actor("yanpan"), record.id,
-                                       {**DEMO_ANSWERS["screening"], "confirmed_class": "重大"})
+            task_service.task_complete(
+                actor("yanpan"), record.id, {**DEMO_ANSWERS["screening"], "confirmed_class": "重大"}
+            )
             results.append("ok")
         except Conflict:
             results.append("conflict")
@@ -147,8 +179,11 @@ def test_parallel_department_reviews_completed_at_once_both_land(database):
     def attempt(record):
         barrier.wait()
         try:
-            task_service.task_complete(actor({"fgj": "rev_fgj", "sthj": "rev_sthj"}[record.unit_code]), record.id,
-                                       {"review_decision": "同意", "review_opinion": "同意"})
+            task_service.task_complete(
+                actor({"fgj": "rev_fgj", "sthj": "rev_sthj"}[record.unit_code]),
+                record.id,
+                {"review_decision": "同意", "review_opinion": "同意"},
+            )
         except Exception as err:  # noqa: BLE001 - collected and asserted below
             errors.append(err)
 
@@ -173,7 +208,9 @@ def test_a_failure_inside_a_step_rolls_back_the_whole_step(database, monkeypatch
 
     monkeypatch.setattr(instance_step, "sync_task_index", boom)
     with pytest.raises(RuntimeError):
-        task_service.task_complete(actor("yanpan"), record.id, {**DEMO_ANSWERS["screening"], "confirmed_class": "重大"})
+        task_service.task_complete(
+            actor("yanpan"), record.id, {**DEMO_ANSWERS["screening"], "confirmed_class": "重大"}
+        )
     after = instance(pid)
     assert (after.version, after.state_hash) == (before.version, before.state_hash)
     assert [r.spec_name for r in ready(pid)] == ["screening"] and ready(pid)[0].state == "ready"
@@ -197,7 +234,9 @@ def test_same_investor_from_another_unit_must_be_confirmed(database):
 
     first = start()
     with pytest.raises(DuplicateLead) as warned:
-        project_service.project_start(actor("zhaoshang2"), {**DEMO_LEAD, "investor": " 湖南洞庭食品有限公司 "})
+        project_service.project_start(
+            actor("zhaoshang2"), {**DEMO_LEAD, "investor": " 湖南洞庭食品有限公司 "}
+        )
     (dupe,) = warned.value.duplicates
     assert (dupe.county, dupe.unit) == ("南县", "南县经济开发区")
     assert not hasattr(dupe, "project_name")  # who holds the lead, not its content
@@ -207,8 +246,11 @@ def test_same_investor_from_another_unit_must_be_confirmed(database):
         project_service.project_start(actor("tj_zhaoshang"), DEMO_LEAD)
     confirmed = project_service.project_start(actor("zhaoshang2"), DEMO_LEAD, confirm_duplicate=True)
     with transaction() as s:
-        event = s.scalar(select(AuditEvent).where(AuditEvent.instance_id == confirmed,
-                                                  AuditEvent.action == "project_started"))
+        event = s.scalar(
+            select(AuditEvent).where(
+                AuditEvent.instance_id == confirmed, AuditEvent.action == "project_started"
+            )
+        )
         assert event.data["duplicate_warning_confirmed"] == ["南县·南县经济开发区"] * 2
 
 
@@ -243,8 +285,13 @@ def test_parallel_writers_keep_the_audit_chain_whole(database):
     from workflows.services import user_service
 
     pid = start()
-    _in_parallel(lambda n: (user_service.authenticate("shangwu", "Demo@2026"),
-                            project_service.project_detail(actor("shangwu"), pid)), 6)
+    _in_parallel(
+        lambda n: (
+            user_service.authenticate("shangwu", "Demo@2026"),
+            project_service.project_detail(actor("shangwu"), pid),
+        ),
+        6,
+    )
     with transaction() as s:
         assert audit.first_broken(s) is None
 

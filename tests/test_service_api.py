@@ -2,6 +2,7 @@
 a hash stored, revocable), the same permission answers as the browser, an OpenAPI document that
 validates, and a schema-driven fuzz run (schemathesis) over the loopback that gets no 5xx, on SQLite and on
 PostgreSQL."""
+
 from __future__ import annotations
 
 import os
@@ -36,7 +37,9 @@ def test_an_administrator_creates_a_token_shown_once_and_stored_only_as_a_hash(d
     from workflows.demo import actor
 
     login(client, "admin")
-    page = client.post("/admin/api-tokens/", data={"user_id": str(actor("shishangwu").id), "name": "省数智招商平台"})
+    page = client.post(
+        "/admin/api-tokens/", data={"user_id": str(actor("shishangwu").id), "name": "省数智招商平台"}
+    )
     html = page.data.decode()
     token = html.split('id="token-value">')[1].split("<")[0]
     assert token.startswith("zs_") and len(token) > 30
@@ -45,6 +48,7 @@ def test_an_administrator_creates_a_token_shown_once_and_stored_only_as_a_hash(d
 
     from workflows.db import transaction
     from workflows.models import ApiToken
+
     with transaction() as s:
         row = s.scalars(select(ApiToken)).one()
         assert token not in (row.token_hash, row.prefix) and len(row.token_hash) == 64
@@ -68,28 +72,46 @@ def test_the_openapi_document_validates_and_names_every_api_route(demo):
     app, client = demo
     document = client.get("/api/v1/openapi.json").json
     validate(document)
-    routes = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule) for rule in app.url_map.iter_rules()
-              if rule.endpoint.startswith("service_api.") and rule.endpoint != "service_api.openapi"}
+    routes = {
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("service_api.") and rule.endpoint != "service_api.openapi"
+    }
     routes = {r.replace("{instance_id}", "{instance_id}") for r in routes}
     assert routes == set(document["paths"]) - set()
 
 
 # Browser URL ↔ API URL; each role must get the same answer (200 ↔ 200, 403 ↔ 403, 404 ↔ 404).
-PAIRS = [("/projects/{project}", "/api/v1/projects/{project}"),
-         ("/tasks/{task}", "/api/v1/tasks/{task}"),
-         ("/dashboard/", "/api/v1/metrics"),
-         ("/ledgers/signed", "/api/v1/ledgers/signed"),
-         ("/projects/999999", "/api/v1/projects/999999")]
+PAIRS = [
+    ("/projects/{project}", "/api/v1/projects/{project}"),
+    ("/tasks/{task}", "/api/v1/tasks/{task}"),
+    ("/dashboard/", "/api/v1/metrics"),
+    ("/ledgers/signed", "/api/v1/ledgers/signed"),
+    ("/projects/999999", "/api/v1/projects/999999"),
+]
 
 
-@pytest.mark.parametrize("username", ["zhaoshang2", "yanpan", "zhuren", "rev_fgj", "fuxianzhang", "shishangwu",
-                                      "shenji", "admin", "tj_shangwu"])
+@pytest.mark.parametrize(
+    "username",
+    [
+        "zhaoshang2",
+        "yanpan",
+        "zhuren",
+        "rev_fgj",
+        "fuxianzhang",
+        "shishangwu",
+        "shenji",
+        "admin",
+        "tj_shangwu",
+    ],
+)
 def test_the_api_answers_each_role_as_the_browser_does(demo, username):
     app, client = demo
     from workflows.demo import actor
     from workflows.services.project_service import project_list
+
     foreign = next(p.id for p in project_list(actor("zhuren")) if p.investor == "香港嘉禾包装集团有限公司")
-    (task_id, spec, _), = ready_tasks(app, foreign)
+    ((task_id, spec, _),) = ready_tasks(app, foreign)
     assert spec == "screening"
     token = make_token(username)
     login(client, username)
@@ -114,8 +136,11 @@ def test_a_system_completes_a_task_and_reads_the_history(demo):
     bad = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=bearer(token), json={"data": {}})
     assert bad.status_code == 422 and "screening_decision" in bad.json["errors"]
     answers = {**DEMO_ANSWERS["screening"], "confirmed_class": "重大", "negative_list_ok": True}
-    done = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=bearer(token),
-                       json={"data": {k: v for k, v in answers.items() if v is not None}})
+    done = client.post(
+        f"/api/v1/tasks/{task['id']}/complete",
+        headers=bearer(token),
+        json={"data": {k: v for k, v in answers.items() if v is not None}},
+    )
     assert done.status_code == 200, done.json
     assert [spec for _, spec, _ in ready_tasks(app, foreign)] == ["negotiation"]
     again = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=bearer(token), json={"data": answers})
@@ -125,8 +150,12 @@ def test_a_system_completes_a_task_and_reads_the_history(demo):
     # A lead officer's token cannot complete the negotiation (the browser would not let them either).
     negotiation = ready_tasks(app, foreign)[0][0]
     officer = make_token("zhaoshang2")
-    assert client.post(f"/api/v1/tasks/{negotiation}/complete", headers=bearer(officer),
-                       json={"data": {}}).status_code == 403
+    assert (
+        client.post(
+            f"/api/v1/tasks/{negotiation}/complete", headers=bearer(officer), json={"data": {}}
+        ).status_code
+        == 403
+    )
 
 
 def test_metrics_over_the_api_equal_the_dashboard(demo):
@@ -149,7 +178,9 @@ def live_server(database):
     from workflows import db
     from workflows.demo import seed_projects
 
-    app = create_app({"TESTING": True, "DATABASE_URL": database, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "test"})
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": database, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "test"}
+    )
     seed_projects()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -171,8 +202,12 @@ def test_a_schema_driven_fuzz_run_gets_no_server_error(live_server, username):
         operation = result.ok()
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=int(os.environ.get("ZS_FUZZ_API_EXAMPLES", "12")), deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=int(os.environ.get("ZS_FUZZ_API_EXAMPLES", "12")),
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def run(case):
             response = case.call(base_url=live_server, headers=bearer(token), timeout=30)
             if response.status_code >= 500:

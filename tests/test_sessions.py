@@ -2,6 +2,7 @@
 by an administrator and deactivation end every session of that user, so a cookie captured earlier
 stops working; a session gets a new id at every sign-in and ends at an absolute limit too. On SQLite
 and PostgreSQL."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -20,8 +21,15 @@ def app(database):
     """The app on each database (SQLite, PostgreSQL)."""
     from webapp import create_app
 
-    return create_app({"TESTING": True, "DATABASE_URL": database, "WTF_CSRF_ENABLED": False,
-                       "SECRET_KEY": "test", "SERVER_NAME": "localhost"})
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database,
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "test",
+            "SERVER_NAME": "localhost",
+        }
+    )
 
 
 def _user_id(username: str) -> int:
@@ -57,8 +65,12 @@ def test_a_cookie_captured_before_an_administrator_resets_the_password_no_longer
     stolen = _captured(app, client)
     admin = app.test_client()
     login(admin, "admin")
-    assert admin.post(f"/admin/users/{_user_id('zhaoshang')}/password",
-                      data={"password": "Another@2026x"}).status_code == 302
+    assert (
+        admin.post(
+            f"/admin/users/{_user_id('zhaoshang')}/password", data={"password": "Another@2026x"}
+        ).status_code
+        == 302
+    )
     assert not _signed_in(stolen) and not _signed_in(client)
     assert _signed_in(admin)  # the administrator's own session is untouched
     login(client, "zhaoshang", "Another@2026x")

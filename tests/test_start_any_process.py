@@ -2,6 +2,7 @@
 model (tests/models/visit_request: two user tasks with JSON-Schema forms, an exclusive gateway, lanes
 naming existing roles) is deployed at 流程版本, bound to one county, listed on the 发起 page with its own
 name and description, started from its first form or the API, and worked through the inbox."""
+
 from __future__ import annotations
 
 import io
@@ -11,14 +12,22 @@ from pathlib import Path
 from flow_support import do_task, login, ready_tasks, status_of
 
 MODEL = Path(__file__).parent / "models" / "visit_request"
-VISIT = {"visitor": "湖南锂晟新能源科技有限公司考察团", "headcount": "6", "level": "重要", "purpose_note": "考察经开区厂房"}
+VISIT = {
+    "visitor": "湖南锂晟新能源科技有限公司考察团",
+    "headcount": "6",
+    "level": "重要",
+    "purpose_note": "考察经开区厂房",
+}
 
 
 def _deploy(client, counties: list[int]) -> None:
     login(client, "admin")
     files = [(io.BytesIO(p.read_bytes()), p.name) for p in sorted(MODEL.glob("*/*")) if p.is_file()]
-    response = client.post("/admin/versions", content_type="multipart/form-data",
-                           data={"files": files, "note": "来访接待", "bind": [str(c) for c in counties]})
+    response = client.post(
+        "/admin/versions",
+        content_type="multipart/form-data",
+        data={"files": files, "note": "来访接待", "bind": [str(c) for c in counties]},
+    )
     assert response.status_code == 302, response.data.decode()[:3000]
 
 
@@ -90,7 +99,9 @@ def test_systems_list_and_start_processes_through_the_api(app, client):
     assert started.status_code == 201
     assert status_of(app, started.json["instance_id"])[0] == "completed"  # 一般: the gateway ends it
 
-    assert client.post("/api/v1/processes/nothing/instances", headers=headers,
-                       json={"data": {}}).status_code == 404
+    assert (
+        client.post("/api/v1/processes/nothing/instances", headers=headers, json={"data": {}}).status_code
+        == 404
+    )
     officer = bearer(make_token("zhaoshang"))
     assert client.post(url, headers=officer, json={"data": VISIT}).status_code == 403

@@ -2,6 +2,7 @@
 (workflows/services/instance_step.py, docs/architecture.md "The path of one request"): a model's code
 holds no lock, two submits of one task give one success and one 409, a failed step changes nothing, a
 warm step skips deserialising, and a submit's SQL stays within its count."""
+
 from __future__ import annotations
 
 import threading
@@ -21,7 +22,9 @@ from workflows.services import instance_step, model_service, process_service, ta
 from workflows.sql_count import SqlCount
 
 MODELS = Path(__file__).parent / "models"
-SCREENING = {k: v for k, v in DEMO_ANSWERS["screening"].items() if v is not None} | {"confirmed_class": "重大"}
+SCREENING = {k: v for k, v in DEMO_ANSWERS["screening"].items() if v is not None} | {
+    "confirmed_class": "重大"
+}
 
 
 def _screening(pid: int) -> int:
@@ -45,17 +48,24 @@ def _deploy_runaway() -> None:
 
 @pytest.mark.postgres
 def test_a_runaway_script_holds_no_lock_a_sign_in_and_another_projects_step_land_meanwhile(
-        postgres_url, monkeypatch):
+    postgres_url, monkeypatch
+):
     db.init(postgres_url)
     db.upgrade()
     from workflows.demo import seed_organisations
+
     seed_organisations()
     _deploy_runaway()
     monkeypatch.setenv("ZS_SCRIPT_SECONDS", "20")  # `while True` runs until the budget stops it
     runaway = process_service.process_start(actor("shangwu"), "runaway", {"route": "loop"})
     with transaction() as s:
-        task_id = s.scalar(select(TaskRecord.id).where(TaskRecord.instance_id == runaway,
-                                                       TaskRecord.spec_name == "ra_next", TaskRecord.state == "ready"))
+        task_id = s.scalar(
+            select(TaskRecord.id).where(
+                TaskRecord.instance_id == runaway,
+                TaskRecord.spec_name == "ra_next",
+                TaskRecord.state == "ready",
+            )
+        )
     other = start()
     other_task = _screening(other)
     before = instance(runaway)
@@ -133,14 +143,25 @@ def test_two_submits_of_one_task_at_once_one_lands_the_other_is_a_409(database, 
     assert len(landed) == 1 and len(refused) == 1, results
     assert "该任务已由" in refused[0].message
     with transaction() as s:
-        assert s.scalar(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.instance_id == pid, AuditEvent.action == "task_completed",
-            AuditEvent.task_spec == "screening")) == 1
+        assert (
+            s.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(
+                    AuditEvent.instance_id == pid,
+                    AuditEvent.action == "task_completed",
+                    AuditEvent.task_spec == "screening",
+                )
+            )
+            == 1
+        )
         assert audit.check_chain(s) is None
     assert [r.spec_name for r in ready(pid)] == ["negotiation"]
 
 
-def test_a_step_that_finds_the_row_moved_on_when_it_writes_changes_nothing_and_is_a_409(database, monkeypatch):
+def test_a_step_that_finds_the_row_moved_on_when_it_writes_changes_nothing_and_is_a_409(
+    database, monkeypatch
+):
     pid = start()
     task_id = _screening(pid)
     real = instance_step.write_ahead
@@ -149,8 +170,11 @@ def test_a_step_that_finds_the_row_moved_on_when_it_writes_changes_nothing_and_i
         # Another process writes the row between the engine run and the write (its version moves on),
         # on every attempt: the submit ends as a 409.
         with db.engine().begin() as conn:
-            conn.execute(update(ProcessInstance).where(ProcessInstance.id == inst.id)
-                         .values(version=ProcessInstance.version + 1))
+            conn.execute(
+                update(ProcessInstance)
+                .where(ProcessInstance.id == inst.id)
+                .values(version=ProcessInstance.version + 1)
+            )
         return real(session, inst, ran, who)
 
     monkeypatch.setattr(instance_step, "write_ahead", moved_on)
@@ -179,8 +203,11 @@ def test_a_warm_step_skips_deserialising_and_a_moved_version_loads_again(databas
     advance(pid, "negotiation")  # the workflow the last step kept: no load
     assert loads == []
     with db.engine().begin() as conn:  # another process wrote the row: the kept workflow is not used
-        conn.execute(update(ProcessInstance).where(ProcessInstance.id == pid)
-                     .values(version=ProcessInstance.version + 1))
+        conn.execute(
+            update(ProcessInstance)
+            .where(ProcessInstance.id == pid)
+            .values(version=ProcessInstance.version + 1)
+        )
     advance(pid, "approve_terms")
     assert loads == [1]
     monkeypatch.setenv("ZS_WARM_WORKFLOWS", "0")
@@ -195,4 +222,6 @@ def test_a_submit_sends_few_statements_and_commits_once(database):
     with SqlCount(db.engine()) as count:
         task_service.task_complete(who, task_id, SCREENING)
     assert count.commits == 1, count.sql
-    assert count.statements <= 13, count.sql  # 11 on SQLite, 12 on PostgreSQL; 20 and 23 before (BENCHMARKS.md)
+    assert count.statements <= 13, (
+        count.sql
+    )  # 11 on SQLite, 12 on PostgreSQL; 20 and 23 before (BENCHMARKS.md)

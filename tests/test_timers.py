@@ -1,5 +1,6 @@
 """BPMN overdue timers: a reminder when a task passes its deadline, escalation to the head of the
 investment office if it stays overdue; the scheduler fires each timer once. Time is moved, never slept."""
+
 from __future__ import annotations
 
 import os
@@ -74,8 +75,11 @@ def test_the_joint_review_reminds_once_then_escalates_to_the_head_of_office(data
     reviewers, county = set(), instance(pid).county_id
     with transaction() as s:
         for user in s.scalars(select(User).where(User.active.is_(True))):
-            if "dept_reviewer" in user.role_codes and user.unit.code in {r.unit_code for r in records} \
-                    and user.unit.organisation_id == county:  # 桃江县 has units of the same codes
+            if (
+                "dept_reviewer" in user.role_codes
+                and user.unit.code in {r.unit_code for r in records}
+                and user.unit.organisation_id == county
+            ):  # 桃江县 has units of the same codes
                 reviewers.add(user.username)
     reminded = _notified("overdue")
     assert set(reminded) == reviewers and len(set(reminded)) == len(reminded)  # every department's, once
@@ -97,8 +101,10 @@ def test_the_joint_review_reminder_reaches_every_department(sqlite_database, clo
     units = {r.unit_code for r in ready(pid)}
     fire_due_timers(clock(instance(pid).next_timer_at + timedelta(minutes=1)))
     with transaction() as s:
-        notified_units = {s.get(User, n.user_id).unit.code
-                          for n in s.scalars(select(Notification).where(Notification.kind == "overdue"))}
+        notified_units = {
+            s.get(User, n.user_id).unit.code
+            for n in s.scalars(select(Notification).where(Notification.kind == "overdue"))
+        }
     assert notified_units == units
 
 
@@ -124,9 +130,19 @@ def test_a_project_that_ended_sets_off_nothing(database, clock):
 def test_reminders_do_not_change_how_the_project_ends(database, clock):
     pid = _at_negotiation()
     fire_due_timers(clock(utcnow() + timedelta(days=30)))
-    for spec in ("negotiation", "approve_terms", "department_review", "review_materials", "pre_review",
-                 "review_meeting", "executive_meeting", "contract_review", "approve_filing",
-                 "prefecture_review", "signing"):
+    for spec in (
+        "negotiation",
+        "approve_terms",
+        "department_review",
+        "review_materials",
+        "pre_review",
+        "review_meeting",
+        "executive_meeting",
+        "contract_review",
+        "approve_filing",
+        "prefecture_review",
+        "signing",
+    ):
         advance(pid, spec)
     done = instance(pid)
     assert (done.status, done.stage) == ("running", "履约跟踪")  # signed: tracking after signing
@@ -150,12 +166,20 @@ def test_two_schedulers_at_once_fire_each_timer_once(database, clock):
     assert sorted(results) == [0, 1]
     assert _notified("overdue") == ["shangwu"]
     with transaction() as s:
-        assert len(s.scalars(select(AuditEvent).where(AuditEvent.action == "task_overdue_reminded")).all()) == 1
+        assert (
+            len(s.scalars(select(AuditEvent).where(AuditEvent.action == "task_overdue_reminded")).all()) == 1
+        )
 
 
 def test_the_scheduler_command_runs_once(sqlite_database):
     env = {**os.environ, "DATABASE_URL": sqlite_database}
-    result = subprocess.run([sys.executable, "-m", "workflows.commands.scheduler", "--once"], capture_output=True,
-                            text=True, timeout=120, env=env, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "workflows.commands.scheduler", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "timers fired on 0 instance(s)" in result.stdout

@@ -5,6 +5,7 @@ the start of construction (《郴州市关于进一步加强招商引资工作�
 业精准招商行动计划（2023—2025年）》 §(九)), and the end of tracking when production starts. Time is moved,
 never slept.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
@@ -38,11 +39,31 @@ def after_signing(days: int) -> str:
     """A date `days` after the demo contract's sign date (no stage date may precede it)."""
     return (SIGNED_ON + timedelta(days=days)).isoformat()
 
-MAJOR_PATH = ("negotiation", "approve_terms", "department_review", "review_materials", "pre_review",
-              "review_meeting", "executive_meeting", "contract_review", "approve_filing", "prefecture_review",
-              "signing")
-GENERAL_PATH = ("approve_terms", "department_review", "review_materials", "pre_review", "review_meeting",
-                "contract_review", "approve_filing", "prefecture_review", "signing")
+
+MAJOR_PATH = (
+    "negotiation",
+    "approve_terms",
+    "department_review",
+    "review_materials",
+    "pre_review",
+    "review_meeting",
+    "executive_meeting",
+    "contract_review",
+    "approve_filing",
+    "prefecture_review",
+    "signing",
+)
+GENERAL_PATH = (
+    "approve_terms",
+    "department_review",
+    "review_materials",
+    "pre_review",
+    "review_meeting",
+    "contract_review",
+    "approve_filing",
+    "prefecture_review",
+    "signing",
+)
 
 
 def signed_major(**signing) -> int:
@@ -54,8 +75,13 @@ def signed_major(**signing) -> int:
 
 
 def signed_general(**signing) -> int:
-    pid = start(amount_wan="3000", project_name="农机配件智能制造项目", investor="南县农机配件有限公司",
-                host_site="mcjz", source_channel="其他")
+    pid = start(
+        amount_wan="3000",
+        project_name="农机配件智能制造项目",
+        investor="南县农机配件有限公司",
+        host_site="mcjz",
+        source_channel="其他",
+    )
     advance(pid, "screening", confirmed_class="一般")
     advance(pid, "negotiation", amount_wan="3000")
     for spec in GENERAL_PATH:
@@ -91,8 +117,13 @@ def notified(kind: str) -> list[str]:
 
 def audited(pid: int, action: str) -> list[AuditEvent]:
     with transaction() as s:
-        return list(s.scalars(select(AuditEvent).where(AuditEvent.instance_id == pid, AuditEvent.action == action)
-                              .order_by(AuditEvent.id)))
+        return list(
+            s.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.instance_id == pid, AuditEvent.action == action)
+                .order_by(AuditEvent.id)
+            )
+        )
 
 
 def fire_tracking(pid: int, clock) -> datetime:
@@ -103,6 +134,7 @@ def fire_tracking(pid: int, clock) -> datetime:
 
 
 # --- after signing ------------------------------------------------------------------------------
+
 
 def test_signing_reports_to_the_prefecture_and_starts_tracking(database):
     pid = signed_major()
@@ -131,8 +163,9 @@ def test_a_major_project_is_tracked_weekly_by_its_host_site(database, clock):
     # A report that comes back by design is not a loop back (退回).
     assert audited(pid, "loop_back") == []
     with transaction() as s:
-        done = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == pid,
-                                                  TaskRecord.spec_name == "track_progress")).all()
+        done = s.scalars(
+            select(TaskRecord).where(TaskRecord.instance_id == pid, TaskRecord.spec_name == "track_progress")
+        ).all()
         assert [r.state for r in done] == ["completed", "ready"]
         assert s.get(User, done[0].completed_by_id).username == "luohu"
 
@@ -197,9 +230,17 @@ def test_a_project_that_started_construction_gets_no_letter(database, clock):
 def test_production_ends_tracking_and_the_deadline_with_it(database, clock):
     pid = signed_major()
     fire_tracking(pid, clock)
-    advance(pid, "track_progress", construction_started="true", construction_start_date=after_signing(30),
-            production_started="true", production_start_date=after_signing(200), jobs_created="260",
-            tax_paid_wan="800", funds_in_place_wan="26000")
+    advance(
+        pid,
+        "track_progress",
+        construction_started="true",
+        construction_start_date=after_signing(30),
+        production_started="true",
+        production_start_date=after_signing(200),
+        jobs_created="260",
+        tax_paid_wan="800",
+        funds_in_place_wan="26000",
+    )
     done = instance(pid)
     assert (done.status, done.outcome, done.stage) == ("completed", "end_in_production", "已投产")
     assert done.next_timer_at is None  # the 6-month timer ended with it (terminate end event)
@@ -208,6 +249,7 @@ def test_production_ends_tracking_and_the_deadline_with_it(database, clock):
 
 
 # --- "五个一" and the project page (HTTP) -------------------------------------------------------
+
 
 def _to_signing(app, client, pid, klass="重大"):
     step(app, client, pid, "screening", confirmed_class=klass)
@@ -284,8 +326,14 @@ def test_a_tracked_project_replays_consistently(database, clock, monkeypatch):
     advance(pid, "track_progress")
     fire_due_timers(clock(start_deadline(DEMO_ANSWERS["signing"]["sign_date"]) + timedelta(minutes=1)))
     advance(pid, "reply_reminder")
-    advance(pid, "track_progress", construction_started="true", construction_start_date=after_signing(190),
-            production_started="true", production_start_date=after_signing(200))
+    advance(
+        pid,
+        "track_progress",
+        construction_started="true",
+        construction_start_date=after_signing(190),
+        production_started="true",
+        production_start_date=after_signing(200),
+    )
     assert instance(pid).outcome == "end_in_production"
     monkeypatch.undo()  # the replay sets its own clock per step
     with transaction() as s:

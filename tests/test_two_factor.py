@@ -3,6 +3,7 @@ a role in ZS_TOTP_ROLES must enrol (QR code, confirm with a code, recovery codes
 anything else; then a sign-in needs the password and a current code, a code works once, a recovery
 code works once; the security administrator resets a lost factor; other roles may enrol of their own
 accord."""
+
 from __future__ import annotations
 
 import re
@@ -21,9 +22,17 @@ from workflows.models import AuditEvent, User
 def app(sqlite_url):
     from webapp import create_app
 
-    yield create_app({"TESTING": True, "DATABASE_URL": sqlite_url, "WTF_CSRF_ENABLED": False,
-                      "SECRET_KEY": "test", "TOTP_ROLES": ["admin", "security_admin", "audit_admin"]})
+    yield create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": sqlite_url,
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "test",
+            "TOTP_ROLES": ["admin", "security_admin", "audit_admin"],
+        }
+    )
     from workflows import two_factor
+
     two_factor.configure(["none"])
 
 
@@ -31,7 +40,10 @@ def _enrol(client) -> tuple[pyotp.TOTP, list[str]]:
     page = client.get("/me/totp").data.decode()
     assert 'id="totp-qr"' in page and 'src="data:image/svg+xml' in page
     totp = pyotp.TOTP(re.search(r'id="totp-secret">([A-Z2-7]+)<', page).group(1))
-    assert client.post("/me/totp", data={"code": "000000" if totp.now() != "000000" else "111111"}).status_code == 422
+    assert (
+        client.post("/me/totp", data={"code": "000000" if totp.now() != "000000" else "111111"}).status_code
+        == 422
+    )
     done = client.post("/me/totp", data={"code": totp.now()}).data.decode()
     assert 'id="totp-enrolled"' in done
     return totp, re.findall(r"<li><code>([0-9a-f-]{14})</code></li>", done)
@@ -87,7 +99,9 @@ def test_a_recovery_code_works_once_and_wrong_codes_end_the_attempt(app):
     assert client.get("/login/totp").headers["Location"].endswith("/login")  # back to the password
     with transaction() as s:
         actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.actor == "secadmin")))
-    assert "recovery_code_used" in actions and actions.count("totp_failed") == 5 and "totp_enrolled" in actions
+    assert (
+        "recovery_code_used" in actions and actions.count("totp_failed") == 5 and "totp_enrolled" in actions
+    )
 
 
 def test_the_security_administrator_resets_a_lost_second_factor(app):

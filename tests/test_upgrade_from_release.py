@@ -2,6 +2,7 @@
 that release's own code, tests/fixtures/release_data.py) is rebuilt at its schema revision, upgraded
 with `zhaoshang db upgrade` as an IT office would, and must then hold the same data, verify, replay
 every project, be served to its users and let a running project go on."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,14 @@ ZHAOSHANG = Path(sys.executable).with_name("zhaoshang")
 
 def _zhaoshang(url: str, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ZS_INSTANCE_PATH", "ZS_ENV")}
-    return subprocess.run([str(ZHAOSHANG), *args], env={**env, "ZS_DATABASE_URL": url, "ZS_DEMO_DATA": "0"},
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [str(ZHAOSHANG), *args],
+        env={**env, "ZS_DATABASE_URL": url, "ZS_DEMO_DATA": "0"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def _migrate_to(revision: str) -> None:
@@ -78,7 +85,9 @@ def test_the_upgraded_record_verifies_and_every_project_replays(released):
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "OK" in verified.stdout
     with db.transaction() as s:
-        reports = [replay_instance(s, i) for i in s.scalars(select(ProcessInstance).order_by(ProcessInstance.id))]
+        reports = [
+            replay_instance(s, i) for i in s.scalars(select(ProcessInstance).order_by(ProcessInstance.id))
+        ]
     assert reports and all(r.consistent for r in reports), [(r.instance_id, r.problem) for r in reports]
 
 
@@ -87,16 +96,25 @@ def test_the_app_serves_the_upgraded_data_and_a_running_project_goes_on(released
     from workflows.models import ProcessInstance, Unit, User
 
     url, _ = released
-    app = create_app({"TESTING": True, "DATABASE_URL": url, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t",
-                      "DEMO_DATA": False})
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": url,
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "t",
+            "DEMO_DATA": False,
+        }
+    )
     client = app.test_client()
     login(client, "zhuren")  # a release user signs in with the password hash the release stored
     listing = client.get("/projects/?per_page=100").get_data(as_text=True)
     with db.transaction() as s:
-        county = s.scalar(select(Unit.organisation_id).join(User, User.unit_id == Unit.id)
-                          .where(User.username == "zhuren"))
-        instances = s.scalars(select(ProcessInstance).where(ProcessInstance.county_id == county)
-                              .order_by(ProcessInstance.id)).all()
+        county = s.scalar(
+            select(Unit.organisation_id).join(User, User.unit_id == Unit.id).where(User.username == "zhuren")
+        )
+        instances = s.scalars(
+            select(ProcessInstance).where(ProcessInstance.county_id == county).order_by(ProcessInstance.id)
+        ).all()
     assert len(instances) >= 5
     for instance in instances:
         page = client.get(f"/projects/{instance.id}")
@@ -105,8 +123,13 @@ def test_the_app_serves_the_upgraded_data_and_a_running_project_goes_on(released
     investment = [i for i in instances if i.project_name in listing]
     assert investment, "the upgraded projects are missing from the project list"
 
-    running = next((i.id, spec) for i in instances if i.status == "running"
-                   for _, spec, _ in ready_tasks(app, i.id) if spec in DOER)
+    running = next(
+        (i.id, spec)
+        for i in instances
+        if i.status == "running"
+        for _, spec, _ in ready_tasks(app, i.id)
+        if spec in DOER
+    )
     pid, spec = running
     before = ready_tasks(app, pid)
     # The release's screening form asks to confirm the class the lead proposed.

@@ -1,6 +1,7 @@
 """The working-day calendar is data: the system administrator enters the 放假 and 调休上班 days the State
 Council announces; due dates count them, open tasks whose allowance spans a changed day are re-dated, and
 each change is in the audit log."""
+
 from __future__ import annotations
 
 import html
@@ -18,8 +19,15 @@ def app(database):
     """The web app on SQLite and on PostgreSQL (the re-dating runs in one transaction on both)."""
     from webapp import create_app
 
-    return create_app({"TESTING": True, "DATABASE_URL": database, "WTF_CSRF_ENABLED": False,
-                       "SECRET_KEY": "test", "SERVER_NAME": "localhost"})
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database,
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "test",
+            "SERVER_NAME": "localhost",
+        }
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -39,8 +47,10 @@ def client(app):
 @pytest.fixture
 def at_moment(monkeypatch):
     """Tasks created at a chosen local (China) moment: the moment the engine step stamps on new tasks."""
+
     def move(local: datetime) -> None:
         monkeypatch.setattr("workflows.services.instance_step.utcnow", lambda: to_utc_naive(local))
+
     return move
 
 
@@ -53,7 +63,7 @@ def _due(client, task_id: int) -> str:
 
 def _screening(app, client) -> int:
     instance_id = register_lead(client)
-    (task_id, spec, _), = ready_tasks(app, instance_id)
+    ((task_id, spec, _),) = ready_tasks(app, instance_id)
     assert spec == "screening"
     return task_id
 
@@ -96,7 +106,7 @@ def test_admin_entering_a_weekday_as_holiday_pushes_an_open_task_by_one_working_
 
     assert _enter(client, "2027-03-03", "holiday", "临时放假").status_code == 302
     assert _due(client, task_id) == "2027-03-05"
-    event, = _audit("calendar_day_added")
+    (event,) = _audit("calendar_day_added")
     assert event == {"day": "2027-03-03", "kind": "holiday", "name": "临时放假", "tasks_redated": 1}
 
     # Removing the entry gives the day back: the task is due on Thursday again, and that is audited too.
@@ -106,7 +116,7 @@ def test_admin_entering_a_weekday_as_holiday_pushes_an_open_task_by_one_working_
     assert 'data-confirm="确定删除 2027-03-03 的登记' in page
     assert client.post(f"/admin/calendar/{row_id}/delete").status_code == 302
     assert _due(client, task_id) == "2027-03-04"
-    removed, = _audit("calendar_day_removed")
+    (removed,) = _audit("calendar_day_removed")
     assert removed["day"] == "2027-03-03" and removed["tasks_redated"] == 1
 
 
@@ -122,8 +132,12 @@ def test_a_task_due_before_the_changed_day_keeps_its_due_date(app, client, at_mo
 def test_non_admin_cannot_see_or_change_the_calendar(client, username):
     login(client, username)
     assert client.get("/admin/calendar/").status_code == 403
-    assert client.post("/admin/calendar/", data={"day": "2027-03-03", "kind": "holiday",
-                                                 "name": "临时放假"}).status_code == 403
+    assert (
+        client.post(
+            "/admin/calendar/", data={"day": "2027-03-03", "kind": "holiday", "name": "临时放假"}
+        ).status_code
+        == 403
+    )
     assert _audit("calendar_day_added") == []
 
 
@@ -153,5 +167,7 @@ def test_the_calendar_page_and_its_errors_read_in_english(client):
     assert client.post("/lang/en", data={"next": "/admin/calendar/"}).status_code == 302
     page = client.get("/admin/calendar/").data.decode()
     assert "Working-day calendar" in page and "Adjusted working day" in page
-    refused = html.unescape(client.post("/admin/calendar/", data={"day": "", "kind": "holiday", "name": ""}).data.decode())
+    refused = html.unescape(
+        client.post("/admin/calendar/", data={"day": "", "kind": "holiday", "name": ""}).data.decode()
+    )
     assert "Enter a date as YYYY-MM-DD" in refused and "Enter the holiday's name" in refused

@@ -2,6 +2,7 @@
 
 create_app puts the app together from one module per concern, in this order (the order of the request
 hooks follows it: the operations hooks wrap everything, CSRF is checked before the session rules)."""
+
 from __future__ import annotations
 
 from flask import Flask

@@ -1,4 +1,5 @@
 """Administration of users and units."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -21,10 +22,16 @@ def _int(value: str | None) -> int:
 
 def _page(errors=None, values=None, status=200):
     a = actor()
-    return render_template("admin/users.html", users=user_service.user_list(a), units=user_service.unit_list(a),
-                           organisations=user_service.organisation_list(a), roles=ROLES,
-                           administrators=ADMINISTRATORS,
-                           errors=errors or {}, values=values or {}), status
+    return render_template(
+        "admin/users.html",
+        users=user_service.user_list(a),
+        units=user_service.unit_list(a),
+        organisations=user_service.organisation_list(a),
+        roles=ROLES,
+        administrators=ADMINISTRATORS,
+        errors=errors or {},
+        values=values or {},
+    ), status
 
 
 @bp.route("/")
@@ -38,9 +45,15 @@ def index():
 def user_create():
     form = request.form
     try:
-        user_service.user_create(actor(), form.get("username", "").strip(), form.get("display_name", "").strip(),
-                                 form.get("password", ""), _int(form.get("unit_id")), form.getlist("roles"),
-                                 form.get("email", ""))
+        user_service.user_create(
+            actor(),
+            form.get("username", "").strip(),
+            form.get("display_name", "").strip(),
+            form.get("password", ""),
+            _int(form.get("unit_id")),
+            form.getlist("roles"),
+            form.get("email", ""),
+        )
     except ValidationFailed as failed:
         return _page(failed.errors, form.to_dict() | {"roles": form.getlist("roles")}, 422)
     flash(N_("用户已创建。"))
@@ -93,8 +106,13 @@ def unit_active(unit_id: int):
 def unit_create():
     form = request.form
     try:
-        user_service.unit_create(actor(), _int(form.get("organisation_id")), form.get("code", "").strip(),
-                                 form.get("name", "").strip(), form.get("kind", ""))
+        user_service.unit_create(
+            actor(),
+            _int(form.get("organisation_id")),
+            form.get("code", "").strip(),
+            form.get("name", "").strip(),
+            form.get("kind", ""),
+        )
     except ValidationFailed as failed:
         return _page({f"unit_{k}": v for k, v in failed.errors.items()}, form.to_dict(), 422)
     flash(N_("单位已创建。"))
@@ -107,8 +125,9 @@ def role_create():
     """Add a business role (lanes of deployed models may name it; users may be given it)."""
     form = request.form
     try:
-        code = role_service.role_create(actor(), form.get("role_code", ""), form.get("role_name", ""),
-                                        form.get("role_level", "county"))
+        code = role_service.role_create(
+            actor(), form.get("role_code", ""), form.get("role_name", ""), form.get("role_level", "county")
+        )
     except ValidationFailed as failed:
         return _page(failed.errors, form.to_dict(), 422)
     flash(gettext("已新建业务角色 %(code)s。", code=code))
@@ -117,9 +136,11 @@ def role_create():
 
 # --- process-model versions --------------------------------------------------------------------
 
+
 def _versions_page(errors=None, note="", status=200):
-    return render_template("admin/versions.html", **model_service.deploy_page(actor()),
-                           errors=errors or {}, note=note), status
+    return render_template(
+        "admin/versions.html", **model_service.deploy_page(actor()), errors=errors or {}, note=note
+    ), status
 
 
 def _bind_to() -> list[int]:
@@ -149,7 +170,11 @@ def version_deploy():
         ids = model_service.version_deploy(actor(), uploads, note, _bind_to(), warnings)
     except ValidationFailed as failed:
         return _versions_page(failed.errors, note, 422)
-    flash(gettext("已部署流程版本 %(ids)s；进行中的流程实例继续使用原版本。", ids="、".join(f"#{i}" for i in ids)))
+    flash(
+        gettext(
+            "已部署流程版本 %(ids)s；进行中的流程实例继续使用原版本。", ids="、".join(f"#{i}" for i in ids)
+        )
+    )
     _flash_warnings(ids)
     for warning in warnings[:20]:  # deployed all the same: most likely a typo in the model
         flash(gettext("提醒：%(warning)s", warning=warning), "warning")
@@ -164,7 +189,11 @@ def shipped_deploy():
         ids = model_service.shipped_deploy(actor(), request.form.get("process_id", ""), _bind_to())
     except ValidationFailed as failed:
         return _versions_page(failed.errors, status=422)
-    flash(gettext("已部署流程版本 %(ids)s；进行中的流程实例继续使用原版本。", ids="、".join(f"#{i}" for i in ids)))
+    flash(
+        gettext(
+            "已部署流程版本 %(ids)s；进行中的流程实例继续使用原版本。", ids="、".join(f"#{i}" for i in ids)
+        )
+    )
     _flash_warnings(ids)
     return redirect(url_for("admin.versions"))
 
@@ -173,6 +202,8 @@ def shipped_deploy():
 @login_required
 def binding_set():
     """Bind a county's purpose to a process version (new instances start on it)."""
-    model_service.binding_set(actor(), _int(request.form.get("county_id")), _int(request.form.get("version_id")))
+    model_service.binding_set(
+        actor(), _int(request.form.get("county_id")), _int(request.form.get("version_id"))
+    )
     flash(gettext("已更新流程绑定；新发起的流程使用所选版本。"))
     return redirect(url_for("admin.versions") + "#bindings")

@@ -1,4 +1,5 @@
 """Administration of API tokens (/api/v1): create (the token is shown once), list, revoke."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -15,9 +16,13 @@ bp = Blueprint("api_tokens", __name__, url_prefix="/admin/api-tokens")
 
 def _page(errors=None, token: str | None = None, status: int = 200):
     a = actor()
-    return render_template("admin/api_tokens.html", tokens=api_token_service.token_list(a),
-                           users=[u for u in user_service.user_list(a) if u["active"]], errors=errors or {},
-                           new_token=token), status
+    return render_template(
+        "admin/api_tokens.html",
+        tokens=api_token_service.token_list(a),
+        users=[u for u in user_service.user_list(a) if u["active"]],
+        errors=errors or {},
+        new_token=token,
+    ), status
 
 
 @bp.route("/")
@@ -31,8 +36,7 @@ def index():
 def create():
     user_id = request.form.get("user_id", "")
     try:
-        token = api_token_service.token_create(actor(), db_int_or_zero(user_id),
-                                               request.form.get("name", ""))
+        token = api_token_service.token_create(actor(), db_int_or_zero(user_id), request.form.get("name", ""))
     except ValidationFailed as failed:
         return _page(failed.errors, status=422)
     return _page(token=token)

@@ -7,6 +7,7 @@ On a task page the upload button belongs to the task's form (HTML `form`/`formac
 fields arrive with the file and are saved first as the task's draft (暂存), so the page comes back
 with everything typed in it, whether or not the file was accepted.
 """
+
 from __future__ import annotations
 
 from urllib.parse import quote
@@ -25,7 +26,11 @@ bp = Blueprint("attachments", __name__)
 
 
 def _back(instance_id: int, task_id: int | None):
-    target = url_for("tasks.show", task_id=task_id) if task_id else url_for("projects.show", instance_id=instance_id)
+    target = (
+        url_for("tasks.show", task_id=task_id)
+        if task_id
+        else url_for("projects.show", instance_id=instance_id)
+    )
     return redirect(target + "#attachments")
 
 
@@ -37,15 +42,23 @@ def upload(instance_id: int):
     if raw_task and task_id is None:
         abort(400)
     if task_id and request.form.get("action") == "draft":
-        typed = {k: v for k, v in form_fields(request.form).items()
-                 if k not in ("csrf_token", "task_id", "kind", "action")}
+        typed = {
+            k: v
+            for k, v in form_fields(request.form).items()
+            if k not in ("csrf_token", "task_id", "kind", "action")
+        }
         task_service.task_save_draft(actor(), task_id, typed)
         flash(N_("已暂存表单中填写的内容。"))
     file = request.files.get("file")
     try:
-        attachment_service.attachment_upload(actor(), instance_id, request.form.get("kind", ""),
-                                             file.filename if file else "", file.read() if file else b"",
-                                             task_id)
+        attachment_service.attachment_upload(
+            actor(),
+            instance_id,
+            request.form.get("kind", ""),
+            file.filename if file else "",
+            file.read() if file else b"",
+            task_id,
+        )
     except ValidationFailed as failed:
         params = getattr(failed, "params", None) or {}
         for message in failed.errors.values():
@@ -76,4 +89,3 @@ def content_disposition(filename: str) -> str:
     if not fallback or fallback.startswith("."):
         fallback = f"attachment{dot}{ext}" if dot and ext.isascii() else "attachment"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
-

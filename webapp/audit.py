@@ -1,5 +1,6 @@
 """The auditor's pages: verify the record, step through a project's history, replay it against its
 model version, compare model versions, export."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -23,8 +24,12 @@ def _date(value: str | None) -> date | None:
 @login_required
 def index():
     today = datetime.now(CHINA).date()
-    return render_template("audit/index.html", projects=audit_service.audit_projects(actor()),
-                           today=today.isoformat(), month_start=today.replace(day=1).isoformat())
+    return render_template(
+        "audit/index.html",
+        projects=audit_service.audit_projects(actor()),
+        today=today.isoformat(),
+        month_start=today.replace(day=1).isoformat(),
+    )
 
 
 @bp.route("/verify")
@@ -40,8 +45,9 @@ def verify():
 @login_required
 def replay(instance_id: int):
     """Step through the history: ?step=N, or ?date=YYYY-MM-DD (the last step of that day)."""
-    view = audit_service.replay_view(actor(), instance_id, request.args.get("step", type=db_int),
-                                     _date(request.args.get("date")))
+    view = audit_service.replay_view(
+        actor(), instance_id, request.args.get("step", type=db_int), _date(request.args.get("date"))
+    )
     return render_template("audit/replay.html", v=view)
 
 
@@ -57,8 +63,11 @@ def replay_check(instance_id: int):
 @login_required
 def export_jsonl(instance_id: int):
     text = audit_service.export_jsonl(actor(), instance_id)
-    return Response(text, mimetype="application/x-ndjson; charset=utf-8", headers={
-        "Content-Disposition": f"attachment; filename=project-{instance_id}-history.jsonl"})
+    return Response(
+        text,
+        mimetype="application/x-ndjson; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename=project-{instance_id}-history.jsonl"},
+    )
 
 
 @bp.route("/events.csv")
@@ -69,8 +78,11 @@ def export_csv():
     start = _date(request.args.get("from")) or today.replace(day=1)
     end = _date(request.args.get("to")) or today
     text = audit_service.export_csv(actor(), start, end)
-    return Response(text, mimetype="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f"attachment; filename=audit-events-{start}-{end}.csv"})
+    return Response(
+        text,
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename=audit-events-{start}-{end}.csv"},
+    )
 
 
 @bp.route("/versions")
@@ -86,5 +98,6 @@ def version_diff():
     items = model_service.version_list(actor())
     old = request.args.get("old", type=db_int) or (items[1].id if len(items) > 1 else items[0].id)
     new = request.args.get("new", type=db_int) or items[0].id
-    return render_template("audit/version_diff.html", d=model_service.version_diff(actor(), old, new),
-                           versions=items)
+    return render_template(
+        "audit/version_diff.html", d=model_service.version_diff(actor(), old, new), versions=items
+    )

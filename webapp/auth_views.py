@@ -1,4 +1,5 @@
 """Sign in, sign out, language."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
@@ -30,8 +31,11 @@ def login():
             if two_factor_service.enabled(actor.id):
                 # The password was right; the second factor comes next (nobody is signed in before it).
                 _fresh_session()
-                session["totp_pending"] = {"user_id": actor.id, "tries": 0,
-                                           "next": safe_next(request.args.get("next"), "")}
+                session["totp_pending"] = {
+                    "user_id": actor.id,
+                    "tries": 0,
+                    "next": safe_next(request.args.get("next"), ""),
+                }
                 return redirect(url_for("auth.totp"))
             return _signed_in(actor, request.args.get("next"))
     return render_template("auth/login.html", error=error, username=username), (401 if error else 200)
@@ -92,8 +96,13 @@ def totp_enrol():
             codes = two_factor_service.confirm(actor(), request.form.get("code", ""))
         except ValidationFailed as failed:
             errors = failed.errors
-    return render_template("auth/totp_enrol.html", e=two_factor_service.enrolment(actor()), errors=errors,
-                           codes=codes, due=actor().totp_due), (422 if errors else 200)
+    return render_template(
+        "auth/totp_enrol.html",
+        e=two_factor_service.enrolment(actor()),
+        errors=errors,
+        codes=codes,
+        due=actor().totp_due,
+    ), (422 if errors else 200)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -122,12 +131,18 @@ def password():
     if request.method == "POST":
         form = request.form
         try:
-            user_service.change_own_password(actor(), form.get("old_password", ""), form.get("new_password", ""),
-                                             form.get("confirm", ""), keep_session=current_user.token)
+            user_service.change_own_password(
+                actor(),
+                form.get("old_password", ""),
+                form.get("new_password", ""),
+                form.get("confirm", ""),
+                keep_session=current_user.token,
+            )
         except ValidationFailed as failed:
             errors = failed.errors
         else:
             flash(N_("密码已修改；您在其他地方的登录已全部退出。"))
             return redirect(safe_next(request.args.get("next"), url_for("tasks.inbox")))
-    return render_template("auth/password.html", errors=errors, due=actor().password_due,
-                           max_days=password_policy.max_days()), (422 if errors else 200)
+    return render_template(
+        "auth/password.html", errors=errors, due=actor().password_due, max_days=password_policy.max_days()
+    ), (422 if errors else 200)

@@ -1,4 +1,5 @@
 """Every area of the app is a blueprint; they are registered here, in one place."""
+
 from __future__ import annotations
 
 from flask import Flask
@@ -25,8 +26,24 @@ from webapp.api import filing_api, service_api
 from webapp.extensions import csrf
 
 # The pages people use, behind a session (the leaders' pipeline: dashboard, ledgers, reports).
-PAGES = (auth_views, tasks, projects, complaints, filings, admin, security, attachments, stand_ins, audit, start,
-         pipeline, modeler, api_tokens, calendar_admin, operate)
+PAGES = (
+    auth_views,
+    tasks,
+    projects,
+    complaints,
+    filings,
+    admin,
+    security,
+    attachments,
+    stand_ins,
+    audit,
+    start,
+    pipeline,
+    modeler,
+    api_tokens,
+    calendar_admin,
+    operate,
+)
 # The JSON APIs: a request is authenticated by its signature (filing API: Ed25519 per deployment) or its
 # bearer token (service API), never by a session cookie, so they carry no CSRF token.
 APIS = (filing_api, service_api)

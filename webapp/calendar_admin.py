@@ -1,4 +1,5 @@
 """The working-day calendar (工作日历): the administrator enters a year's 放假 and 调休上班 days."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -21,8 +22,14 @@ def _year(value) -> int:
 
 
 def _page(year: int, errors=None, values=None, status: int = 200):
-    return render_template("admin/calendar.html", year=year, entries=calendar_service.calendar_list(actor(), year),
-                           kinds=calendar_service.KINDS, errors=errors or {}, values=values or {}), status
+    return render_template(
+        "admin/calendar.html",
+        year=year,
+        entries=calendar_service.calendar_list(actor(), year),
+        kinds=calendar_service.KINDS,
+        errors=errors or {},
+        values=values or {},
+    ), status
 
 
 @bp.route("/")
@@ -36,11 +43,16 @@ def index():
 def add():
     form = request.form
     try:
-        day, redated = calendar_service.calendar_add(actor(), form.get("day", ""), form.get("kind", ""),
-                                                     form.get("name", ""))
+        day, redated = calendar_service.calendar_add(
+            actor(), form.get("day", ""), form.get("kind", ""), form.get("name", "")
+        )
     except ValidationFailed as failed:
         return _page(_year(None), failed.errors, form.to_dict(), 422)
-    flash(gettext("已登记 %(day)s，重新计算了 %(count)s 个待办事项的办理期限。", day=day.isoformat(), count=redated))
+    flash(
+        gettext(
+            "已登记 %(day)s，重新计算了 %(count)s 个待办事项的办理期限。", day=day.isoformat(), count=redated
+        )
+    )
     return redirect(url_for("calendar_admin.index", year=day.year))
 
 
@@ -48,5 +60,11 @@ def add():
 @login_required
 def delete(row_id: int):
     day, redated = calendar_service.calendar_remove(actor(), row_id)
-    flash(gettext("已删除 %(day)s 的登记，重新计算了 %(count)s 个待办事项的办理期限。", day=day.isoformat(), count=redated))
+    flash(
+        gettext(
+            "已删除 %(day)s 的登记，重新计算了 %(count)s 个待办事项的办理期限。",
+            day=day.isoformat(),
+            count=redated,
+        )
+    )
     return redirect(url_for("calendar_admin.index", year=day.year))

@@ -1,5 +1,6 @@
 """Investor complaints (《郴州市关于进一步加强招商引资工作的实施意见》 §15): list them, register one (the
 county commerce bureau)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -36,5 +37,6 @@ def new():
         else:
             flash(N_("投诉已登记，已交责任部门在7个工作日内答复。"))
             return redirect(url_for("projects.show", instance_id=instance_id))
-    return render_template("complaints/new.html", schema=schema, uischema=uischema, values=values,
-                           errors=errors), 422 if errors else 200
+    return render_template(
+        "complaints/new.html", schema=schema, uischema=uischema, values=values, errors=errors
+    ), 422 if errors else 200

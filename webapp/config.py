@@ -1,6 +1,7 @@
 """The web app's configuration: the option table and how it is read live in workflows/config.py, shared
 with the scheduler and every command, so all of them use the same instance folder, database and
 checkpoint file. Here: the Flask side of it (secret key, session cookie, request size, ids in URLs)."""
+
 from __future__ import annotations
 
 import secrets
@@ -57,8 +58,10 @@ def check_production(config: dict) -> None:
         return
     key = config.get("SECRET_KEY") or ""
     if len(key) < 32 or key.lower() in WEAK_SECRETS:
-        raise RuntimeError("ZS_ENV=production needs ZS_SECRET_KEY: a random secret of at least 32 characters "
-                           "(e.g. python -c 'import secrets; print(secrets.token_hex(32))').")
+        raise RuntimeError(
+            "ZS_ENV=production needs ZS_SECRET_KEY: a random secret of at least 32 characters "
+            "(e.g. python -c 'import secrets; print(secrets.token_hex(32))')."
+        )
 
 
 def instance_secret(instance: Path) -> str:

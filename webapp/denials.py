@@ -1,4 +1,5 @@
 """Refused requests (403) go into the security log."""
+
 from __future__ import annotations
 
 import logging

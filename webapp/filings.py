@@ -1,6 +1,7 @@
 """The prefecture commerce bureau's list of filings from its counties: those of this deployment and
 those received over the filing API; 受理/退回 of received filings, duplicate confirmations, the
 备案表 a county sent."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -19,9 +20,13 @@ bp = Blueprint("filings", __name__, url_prefix="/filings")
 @bp.route("/")
 @login_required
 def index(errors: dict | None = None, error_id: int | None = None, status: int = 200):
-    return render_template("prefecture/filings.html", filings=filing_service.filing_list(actor()),
-                           older_schemes=filing_service.filing_older_schemes(actor()),
-                           errors=errors or {}, error_id=error_id), status
+    return render_template(
+        "prefecture/filings.html",
+        filings=filing_service.filing_list(actor()),
+        older_schemes=filing_service.filing_older_schemes(actor()),
+        errors=errors or {},
+        error_id=error_id,
+    ), status
 
 
 @bp.route("/<int:row_id>/decision", methods=["POST"])
@@ -30,9 +35,14 @@ def decide(row_id: int):
     """受理 (number issued) or 退回 (with reasons) a filing received from a county deployment."""
     form = request.form
     try:
-        number = filing_service.filing_decide(actor(), row_id, form.get("decision", ""), form.get("opinion", ""),
-                                              confirm_duplicate=bool(form.get("confirm_duplicate")),
-                                              duplicate_reason=form.get("duplicate_reason", ""))
+        number = filing_service.filing_decide(
+            actor(),
+            row_id,
+            form.get("decision", ""),
+            form.get("opinion", ""),
+            confirm_duplicate=bool(form.get("confirm_duplicate")),
+            duplicate_reason=form.get("duplicate_reason", ""),
+        )
     except ValidationFailed as failed:
         return index(failed.errors, row_id, 422)
     flash(N_("已受理，备案号已发回该县。") if number else N_("已退回，退回理由已发回该县。"))

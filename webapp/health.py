@@ -5,6 +5,7 @@ and the 503 page shown while the database cannot be reached.
 otherwise only requests from the loopback interface that did not pass through a proxy (no
 X-Forwarded-For); everyone else gets 403. The nginx site also refuses /metrics from outside.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -49,13 +50,18 @@ def metrics():
         # a proxy (X-Forwarded-For) is not "from this machine".
         allowed = request.remote_addr in _LOOPBACK and "X-Forwarded-For" not in request.headers
     if not allowed:
-        return Response("指标仅对本机或持有指标令牌（ZS_METRICS_TOKEN）的请求开放。\n", 403,
-                        content_type="text/plain; charset=utf-8")
+        return Response(
+            "指标仅对本机或持有指标令牌（ZS_METRICS_TOKEN）的请求开放。\n",
+            403,
+            content_type="text/plain; charset=utf-8",
+        )
     return Response(observability.metrics_text(), content_type=observability.CONTENT_TYPE)
 
 
-UNAVAILABLE_EN = ("The system cannot reach its database right now (maintenance or a restart); what you just did "
-                  "was not saved. Please go back and submit again in half a minute.")
+UNAVAILABLE_EN = (
+    "The system cannot reach its database right now (maintenance or a restart); what you just did "
+    "was not saved. Please go back and submit again in half a minute."
+)
 INTERNAL_EN = "A system error occurred and was logged. Please try again later; quote the request id below."
 
 
@@ -65,7 +71,8 @@ def _static_page(status: int, title: str, *, english: str, message: str) -> Resp
     # ask the database again.
     g._login_user = current_app.login_manager.anonymous_user()
     html = current_app.jinja_env.get_template("unavailable.html").render(
-        status=status, title=title, message=message, english=english, request_id=g.get("request_id", ""))
+        status=status, title=title, message=message, english=english, request_id=g.get("request_id", "")
+    )
     response = Response(html, status, content_type="text/html; charset=utf-8")
     if status == 503:
         response.headers["Retry-After"] = "30"
@@ -99,18 +106,34 @@ def init_app(app: Flask) -> None:
         response.headers["X-Request-ID"] = rid
         seconds = time.perf_counter() - g.started
         endpoint = request.endpoint or "unmatched"
-        observability.REQUEST_SECONDS.labels(endpoint, request.method, str(response.status_code)).observe(seconds)
-        log.info("request", extra={"method": request.method, "path": request.path, "endpoint": endpoint,
-                                   "status": response.status_code, "duration_ms": round(seconds * 1000, 1),
-                                   "remote": request.remote_addr})
+        observability.REQUEST_SECONDS.labels(endpoint, request.method, str(response.status_code)).observe(
+            seconds
+        )
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "endpoint": endpoint,
+                "status": response.status_code,
+                "duration_ms": round(seconds * 1000, 1),
+                "remote": request.remote_addr,
+            },
+        )
         return response
 
     def _database_unavailable(err):
         log.error("database unavailable", extra={"error": str(err).splitlines()[0], "path": request.path})
-        return _static_page(503, "系统暂时无法使用", english=UNAVAILABLE_EN, message=(
-                            "系统暂时连接不上数据库，可能正在维护或重启，刚才的操作没有保存。请稍候半分钟后返回"
-                            "上一页重新提交（浏览器通常保留已填写的内容）。如长时间无法恢复，请联系本单位信息化"
-                            "管理员，并告知下方的请求编号。"))
+        return _static_page(
+            503,
+            "系统暂时无法使用",
+            english=UNAVAILABLE_EN,
+            message=(
+                "系统暂时连接不上数据库，可能正在维护或重启，刚才的操作没有保存。请稍候半分钟后返回"
+                "上一页重新提交（浏览器通常保留已填写的内容）。如长时间无法恢复，请联系本单位信息化"
+                "管理员，并告知下方的请求编号。"
+            ),
+        )
 
     for kind in observability.DATABASE_UNAVAILABLE:
         app.register_error_handler(kind, _database_unavailable)
@@ -118,6 +141,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(InternalServerError)
     def _internal_error(err):
         log.error("internal error", exc_info=getattr(err, "original_exception", None) or err)
-        return _static_page(500, "系统内部错误", english=INTERNAL_EN, message=(
-                            "处理您的请求时出现了系统错误，已记录在日志中。请稍后重试；如问题持续，请联系本单位"
-                            "信息化管理员，并告知下方的请求编号。"))
+        return _static_page(
+            500,
+            "系统内部错误",
+            english=INTERNAL_EN,
+            message=(
+                "处理您的请求时出现了系统错误，已记录在日志中。请稍后重试；如问题持续，请联系本单位"
+                "信息化管理员，并告知下方的请求编号。"
+            ),
+        )

@@ -6,6 +6,7 @@ deployed version carries its translation files (workflows/engine/vocabulary.py),
 translates from those, then from the catalogue (texts the application itself puts into the data, e.g.
 是/否), else shows the Chinese.
 """
+
 from __future__ import annotations
 
 from flask import g, has_request_context, request, session
@@ -64,10 +65,16 @@ def list_columns(rows) -> dict:
     ProjectSummary.list_labels): the title's header, [(column, header)] of the party, amount and class
     columns some row's model fills (labels of different models joined with “/”), and whether some row's
     model declares nothing, so its start time and initiator are shown."""
+
     def header(key: str) -> str:
         return " / ".join(dict.fromkeys(form_text(r.list_labels[key]) for r in rows if key in r.list_labels))
 
-    return {"title": header("title") or gettext("名称"),
-            "columns": [(key, header(key)) for key in ("party", "amount", "class")
-                        if any(key in r.list_labels for r in rows)],
-            "started": any(not r.list_labels for r in rows)}
+    return {
+        "title": header("title") or gettext("名称"),
+        "columns": [
+            (key, header(key))
+            for key in ("party", "amount", "class")
+            if any(key in r.list_labels for r in rows)
+        ],
+        "started": any(not r.list_labels for r in rows),
+    }

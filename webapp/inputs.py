@@ -1,6 +1,7 @@
 """Request values checked at parsing, so bad input is a clear 4xx and never reaches the database as
 something it rejects (a 5xx): integers within the databases' INTEGER keys, dates within a sane range,
 no NUL characters (PostgreSQL refuses them in text), JSON of bounded depth, same-site redirect targets."""
+
 from __future__ import annotations
 
 import json

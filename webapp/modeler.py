@@ -1,5 +1,6 @@
 """The browser process editor (系统管理员): a version's BPMN, DMN and forms in bpmn-js, dmn-js and a form
 editor (webapp/static/modeler/, built from webapp/modeler/); validate, save a draft, deploy."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
@@ -17,19 +18,35 @@ bp = Blueprint("modeler", __name__, url_prefix="/admin/versions")
 
 def _labels() -> dict[str, str]:
     return {
-        "groupForm": gettext("表单"), "formSchema": gettext("表单定义（JSON Schema）"),
-        "formUi": gettext("表单布局（UI Schema）"), "instructions": gettext("办理说明"),
+        "groupForm": gettext("表单"),
+        "formSchema": gettext("表单定义（JSON Schema）"),
+        "formUi": gettext("表单布局（UI Schema）"),
+        "instructions": gettext("办理说明"),
         "instructionsHelp": gettext("Markdown，可用 {{ 变量 }} 引用任务数据"),
-        "groupScripts": gettext("前后脚本"), "preScript": gettext("前置脚本"), "postScript": gettext("后置脚本"),
-        "script": gettext("脚本"), "groupDecision": gettext("决策表"), "decision": gettext("调用的决策 id"),
-        "groupOperator": gettext("服务操作"), "operator": gettext("操作"), "resultVariable": gettext("结果变量"),
-        "parameter": gettext("参数"), "condition": gettext("条件表达式"),
+        "groupScripts": gettext("前后脚本"),
+        "preScript": gettext("前置脚本"),
+        "postScript": gettext("后置脚本"),
+        "script": gettext("脚本"),
+        "groupDecision": gettext("决策表"),
+        "decision": gettext("调用的决策 id"),
+        "groupOperator": gettext("服务操作"),
+        "operator": gettext("操作"),
+        "resultVariable": gettext("结果变量"),
+        "parameter": gettext("参数"),
+        "condition": gettext("条件表达式"),
         "conditionHelp": gettext("Python 表达式，为真时走这条连线"),
-        "groupLane": gettext("业务角色"), "laneRole": gettext("泳道对应的业务角色"),
-        "laneRoleHelp": gettext("泳道中的任务由持有该角色的用户办理"), "groupProperties": gettext("任务属性"),
-        "notFound": gettext("未找到元素"), "validating": gettext("正在校验……"), "valid": gettext("校验通过，可以部署。"),
-        "saving": gettext("正在保存草稿……"), "saved": gettext("草稿已保存。"), "deploying": gettext("正在部署……"),
-        "toVersions": gettext("返回流程版本"), "serverError": gettext("服务器未能处理请求"),
+        "groupLane": gettext("业务角色"),
+        "laneRole": gettext("泳道对应的业务角色"),
+        "laneRoleHelp": gettext("泳道中的任务由持有该角色的用户办理"),
+        "groupProperties": gettext("任务属性"),
+        "notFound": gettext("未找到元素"),
+        "validating": gettext("正在校验……"),
+        "valid": gettext("校验通过，可以部署。"),
+        "saving": gettext("正在保存草稿……"),
+        "saved": gettext("草稿已保存。"),
+        "deploying": gettext("正在部署……"),
+        "toVersions": gettext("返回流程版本"),
+        "serverError": gettext("服务器未能处理请求"),
     }
 
 
@@ -40,7 +57,11 @@ def _json_body() -> dict:
 
 
 def _failed(err: ServiceError):
-    messages = list(err.errors.values()) if isinstance(err, ValidationFailed) else [gettext(err.message, **err.params)]
+    messages = (
+        list(err.errors.values())
+        if isinstance(err, ValidationFailed)
+        else [gettext(err.message, **err.params)]
+    )
     return jsonify({"errors": messages}), err.status
 
 
@@ -48,8 +69,9 @@ def _failed(err: ServiceError):
 @login_required
 def editor(version_id: int):
     opened = modeler_service.editor_open(actor(), version_id)
-    return render_template("admin/modeler.html", v=opened["version"], counties=opened["counties"],
-                           draft=opened["draft"])
+    return render_template(
+        "admin/modeler.html", v=opened["version"], counties=opened["counties"], draft=opened["draft"]
+    )
 
 
 @bp.route("/<int:version_id>/edit/files")
@@ -57,12 +79,20 @@ def editor(version_id: int):
 def files(version_id: int):
     opened = modeler_service.editor_open(actor(), version_id)
     draft = opened["draft"]
-    return jsonify({
-        "files": opened["files"], "main": opened["main"],
-        "draft": gettext("已打开您于 %(at)s 保存的草稿（基于 #%(id)s）。",
-                         at=to_local(draft["saved_at"]).strftime("%Y-%m-%d %H:%M"), id=draft["base_version_id"])
-        if draft else None,
-        "config": {"operators": opened["operators"], "roles": opened["roles"], "labels": _labels()}})
+    return jsonify(
+        {
+            "files": opened["files"],
+            "main": opened["main"],
+            "draft": gettext(
+                "已打开您于 %(at)s 保存的草稿（基于 #%(id)s）。",
+                at=to_local(draft["saved_at"]).strftime("%Y-%m-%d %H:%M"),
+                id=draft["base_version_id"],
+            )
+            if draft
+            else None,
+            "config": {"operators": opened["operators"], "roles": opened["roles"], "labels": _labels()},
+        }
+    )
 
 
 @bp.route("/<int:version_id>/edit/validate", methods=["POST"])
@@ -83,7 +113,9 @@ def draft_save(version_id: int):
     except ServiceError as err:
         return _failed(err)
     at = to_local(saved["saved_at"]).strftime("%Y-%m-%d %H:%M:%S")
-    return jsonify({"saved_at": at, "message": gettext("草稿已保存（%(at)s）；部署前进行中的流程不受影响。", at=at)})
+    return jsonify(
+        {"saved_at": at, "message": gettext("草稿已保存（%(at)s）；部署前进行中的流程不受影响。", at=at)}
+    )
 
 
 @bp.route("/<int:version_id>/edit/draft/discard", methods=["POST"])
@@ -101,12 +133,24 @@ def deploy(version_id: int):
         body = _json_body()
         bind = body.get("bind") or []
         note = body.get("note") if isinstance(body.get("note"), str) else ""
-        ids = modeler_service.editor_deploy(actor(), version_id, body.get("files"), note,
-                                            [db_int_or_zero(str(b)) for b in bind] if isinstance(bind, list) else None)
+        ids = modeler_service.editor_deploy(
+            actor(),
+            version_id,
+            body.get("files"),
+            note,
+            [db_int_or_zero(str(b)) for b in bind] if isinstance(bind, list) else None,
+        )
     except ServiceError as err:
         return _failed(err)
-    return jsonify({"ids": ids, "message": gettext("已部署流程版本 %(ids)s；进行中的流程实例继续使用原版本。",
-                                                   ids="、".join(f"#{i}" for i in ids))})
+    return jsonify(
+        {
+            "ids": ids,
+            "message": gettext(
+                "已部署流程版本 %(ids)s；进行中的流程实例继续使用原版本。",
+                ids="、".join(f"#{i}" for i in ids),
+            ),
+        }
+    )
 
 
 @bp.route("/form-preview", methods=["POST"])

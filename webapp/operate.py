@@ -1,5 +1,6 @@
 """运维: the system administrator operates running instances — moves one to a newer version of its
 process, skips a stuck task, corrects a variable, retries a failed step. Each with a reason."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -20,9 +21,13 @@ def _expected() -> int | None:
 
 def _page(instance_id: int, errors=None, values=None, status: int = 200):
     view = operate_service.operate_page(actor(), instance_id)
-    return render_template("admin/instance.html", v=view, errors=errors or {}, values=values or {},
-                           form_name=(request.form.get("form") or (request.endpoint or "").split(".")[-1])
-                           if errors else None), status
+    return render_template(
+        "admin/instance.html",
+        v=view,
+        errors=errors or {},
+        values=values or {},
+        form_name=(request.form.get("form") or (request.endpoint or "").split(".")[-1]) if errors else None,
+    ), status
 
 
 def _done(instance_id: int, message: str):
@@ -47,8 +52,9 @@ def show(instance_id: int):
 def migrate(instance_id: int):
     form = request.form
     try:
-        operate_service.instance_migrate(actor(), instance_id, db_int_or_zero(form.get("version_id")),
-                                         form.get("reason", ""), _expected())
+        operate_service.instance_migrate(
+            actor(), instance_id, db_int_or_zero(form.get("version_id")), form.get("reason", ""), _expected()
+        )
     except ValidationFailed as failed:
         return _page(instance_id, failed.errors, form.to_dict(), 422)
     return _done(instance_id, gettext("已将流程实例迁移到新版本。"))
@@ -59,7 +65,9 @@ def migrate(instance_id: int):
 def skip(instance_id: int):
     form = request.form
     try:
-        operate_service.instance_skip(actor(), instance_id, form.get("task", ""), form.get("reason", ""), _expected())
+        operate_service.instance_skip(
+            actor(), instance_id, form.get("task", ""), form.get("reason", ""), _expected()
+        )
     except ValidationFailed as failed:
         return _page(instance_id, failed.errors, form.to_dict(), 422)
     return _done(instance_id, gettext("已跳过该环节。"))
@@ -70,8 +78,15 @@ def skip(instance_id: int):
 def data(instance_id: int):
     form = request.form
     try:
-        operate_service.instance_data_set(actor(), instance_id, form.get("task", ""), form.get("key", ""),
-                                          form.get("value", ""), form.get("reason", ""), _expected())
+        operate_service.instance_data_set(
+            actor(),
+            instance_id,
+            form.get("task", ""),
+            form.get("key", ""),
+            form.get("value", ""),
+            form.get("reason", ""),
+            _expected(),
+        )
     except ValidationFailed as failed:
         return _page(instance_id, failed.errors, form.to_dict(), 422)
     return _done(instance_id, gettext("已更正流程数据。"))

@@ -1,4 +1,5 @@
 """The leaders' pipeline: dashboard, ledgers (台账) with their .xlsx export, period report PDFs."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, request
@@ -39,9 +40,13 @@ def report():
 
 
 def _ledger_args() -> dict:
-    return {"filters": {k[2:]: v for k, v in request.args.items() if k.startswith("f_")} | {"q": request.args.get("q", "")},
-            "sort": request.args.get("sort", ""), "descending": request.args.get("desc") == "1",
-            "county_id": _county()}
+    return {
+        "filters": {k[2:]: v for k, v in request.args.items() if k.startswith("f_")}
+        | {"q": request.args.get("q", "")},
+        "sort": request.args.get("sort", ""),
+        "descending": request.args.get("desc") == "1",
+        "county_id": _county(),
+    }
 
 
 @login_required

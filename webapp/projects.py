@@ -1,4 +1,5 @@
 """Register a lead, list projects, one project's page."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -33,8 +34,9 @@ def new():
     if request.method == "POST":
         values = form_fields(request.form)
         try:
-            instance_id = project_service.project_start(actor(), values,
-                                                        confirm_duplicate=bool(values.get("confirm_duplicate")))
+            instance_id = project_service.project_start(
+                actor(), values, confirm_duplicate=bool(values.get("confirm_duplicate"))
+            )
         except DuplicateLead as warned:
             errors, duplicates = warned.errors, warned.duplicates
         except ValidationFailed as failed:
@@ -43,8 +45,14 @@ def new():
             flash(N_("线索已登记，已提交研判专班初审。"))
             return redirect(url_for("projects.show", instance_id=instance_id))
     status = 422 if errors else 200
-    return render_template("projects/new.html", schema=schema, uischema=uischema, values=values,
-                           errors=errors, duplicates=duplicates), status
+    return render_template(
+        "projects/new.html",
+        schema=schema,
+        uischema=uischema,
+        values=values,
+        errors=errors,
+        duplicates=duplicates,
+    ), status
 
 
 @bp.route("/<int:instance_id>")
@@ -53,8 +61,9 @@ def show(instance_id: int, errors: dict | None = None, status: int = 200):
     detail = project_service.project_detail(actor(), instance_id)
     candidates = project_service.copy_candidates(actor(), instance_id) if detail.can_copy else []
     documents = document_service.document_list(actor(), instance_id)
-    return render_template("projects/detail.html", p=detail, candidates=candidates, documents=documents,
-                           errors=errors or {}), status
+    return render_template(
+        "projects/detail.html", p=detail, candidates=candidates, documents=documents, errors=errors or {}
+    ), status
 
 
 @bp.route("/<int:instance_id>/documents/<kind>.pdf")
@@ -62,7 +71,9 @@ def show(instance_id: int, errors: dict | None = None, status: int = 200):
 def document(instance_id: int, kind: str):
     """文书: a PDF generated from the project's data (unknown kind → 404, not allowed → 403, not yet
     reached → 409, via the service's errors). `?unit=` names a reminder letter's addressee."""
-    filename, pdf = document_service.document_pdf(actor(), instance_id, kind, request.args.get("unit") or None)
+    filename, pdf = document_service.document_pdf(
+        actor(), instance_id, kind, request.args.get("unit") or None
+    )
     response = Response(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = content_disposition(filename)
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -86,8 +97,9 @@ def cancel(instance_id: int):
 @login_required
 def review_change(instance_id: int, change: str):
     """加签 / 减签"""
-    operation = (task_operations.review_add_department if change == "add"
-                 else task_operations.review_remove_department)
+    operation = (
+        task_operations.review_add_department if change == "add" else task_operations.review_remove_department
+    )
     try:
         operation(actor(), instance_id, request.form.get("unit_code", ""), request.form.get("reason", ""))
     except ValidationFailed as failed:
@@ -101,8 +113,12 @@ def review_change(instance_id: int, change: str):
 def special_filing(instance_id: int):
     """一事一议报上一级政府备案: record 已报送 / 已备案 with the document number."""
     try:
-        filing_service.special_filing_record(actor(), instance_id, request.form.get("special_state", ""),
-                                             request.form.get("special_reference", ""))
+        filing_service.special_filing_record(
+            actor(),
+            instance_id,
+            request.form.get("special_state", ""),
+            request.form.get("special_reference", ""),
+        )
     except ValidationFailed as failed:
         return show(instance_id, failed.errors, 422)
     flash(N_("已登记一事一议报备情况。"))

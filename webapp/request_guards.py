@@ -1,5 +1,6 @@
 """What every request passes before its view, and every response on its way out: the session's idle
 timeout, a due password change or second factor first, no NUL in the request; the security headers."""
+
 from __future__ import annotations
 
 import time
@@ -11,8 +12,10 @@ from webapp.i18n import N_
 from webapp.inputs import has_nul, safe_next
 from webapp.session_user import end_session
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -47,16 +50,22 @@ def register_request_guards(app: Flask) -> None:
     def _password_change_first():
         # A password an administrator set (new account, reset) or one past its expiry: the user may do
         # nothing but change it (or sign out) — GB/T 22239-2019 8.1.4.1 身份鉴别.
-        if (current_user.is_authenticated and current_user.actor.password_due
-                and request.endpoint not in PASSWORD_DUE_ALLOWED
-                and (request.blueprint or "") not in SESSIONLESS):
+        if (
+            current_user.is_authenticated
+            and current_user.actor.password_due
+            and request.endpoint not in PASSWORD_DUE_ALLOWED
+            and (request.blueprint or "") not in SESSIONLESS
+        ):
             if request.method == "GET":
                 return redirect(url_for("auth.password", next=safe_next(request.full_path.rstrip("?"), "/")))
             return redirect(url_for("auth.password"))
         # Then a role that needs two factors (ZS_TOTP_ROLES) without one enrolled: enrol first.
-        if (current_user.is_authenticated and current_user.actor.totp_due
-                and request.endpoint not in TOTP_DUE_ALLOWED
-                and (request.blueprint or "") not in SESSIONLESS):
+        if (
+            current_user.is_authenticated
+            and current_user.actor.totp_due
+            and request.endpoint not in TOTP_DUE_ALLOWED
+            and (request.blueprint or "") not in SESSIONLESS
+        ):
             return redirect(url_for("auth.totp_enrol"))
         return None
 

@@ -1,4 +1,5 @@
 """The security administrator's pages (三权分立): who holds which role, and the sign-in locks."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -20,10 +21,15 @@ def _page(errors=None, status=200):
     a = actor()
     if not auth.role_assign(a):
         raise Forbidden("只有安全管理员可以打开此页面。")
-    return render_template("security/index.html", users=user_service.user_list(a),
-                           locks=user_service.lock_list(a), roles=ROLES, administrators=ADMINISTRATORS,
-                           totp_roles=two_factor.required_roles(),
-                           errors=errors or {}), status
+    return render_template(
+        "security/index.html",
+        users=user_service.user_list(a),
+        locks=user_service.lock_list(a),
+        roles=ROLES,
+        administrators=ADMINISTRATORS,
+        totp_roles=two_factor.required_roles(),
+        errors=errors or {},
+    ), status
 
 
 @bp.route("/")
@@ -62,9 +68,14 @@ def totp_reset(user_id: int):
 
 def _filters() -> dict:
     args = request.args
-    return {"category": args.get("category", ""), "who": args.get("who", "").strip(),
-            "address": args.get("address", "").strip(), "text": args.get("text", "").strip(),
-            "date_from": day(args.get("from")), "date_to": day(args.get("to"))}
+    return {
+        "category": args.get("category", ""),
+        "who": args.get("who", "").strip(),
+        "address": args.get("address", "").strip(),
+        "text": args.get("text", "").strip(),
+        "date_from": day(args.get("from")),
+        "date_to": day(args.get("to")),
+    }
 
 
 @bp.route("/log")
@@ -73,11 +84,18 @@ def log():
     """安全日志: search by category, user, address, text and dates (the security and audit administrators)."""
     filters = _filters()
     result = security_log.search(actor(), **filters, page=request.args.get("page", 1, type=db_int) or 1)
+
     def page_url(page: int) -> str:
         return url_for("security.log", **{**request.args.to_dict(), "page": page})
 
-    return render_template("security/log.html", r=result, f=filters, args=request.args, page_url=page_url,
-                           categories=security_log.categories(actor()))
+    return render_template(
+        "security/log.html",
+        r=result,
+        f=filters,
+        args=request.args,
+        page_url=page_url,
+        categories=security_log.categories(actor()),
+    )
 
 
 @bp.route("/log.csv")
@@ -85,5 +103,8 @@ def log():
 def log_csv():
     """The same search as CSV (formula-safe cells)."""
     text = security_log.export_csv(actor(), **_filters())
-    return Response(text, mimetype="text/csv; charset=utf-8", headers={
-        "Content-Disposition": "attachment; filename=security-log.csv"})
+    return Response(
+        text,
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": "attachment; filename=security-log.csv"},
+    )

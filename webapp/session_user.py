@@ -1,5 +1,6 @@
 """Flask-Login glue: the signed-in user wraps the service's Actor; the session cookie carries only the
 random token of a session kept on the server (workflows/services/session_service.py)."""
+
 from __future__ import annotations
 
 from datetime import timedelta

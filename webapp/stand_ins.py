@@ -1,4 +1,5 @@
 """请假代理: name a stand-in while on leave."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -14,9 +15,13 @@ bp = Blueprint("stand_ins", __name__, url_prefix="/me/stand-ins")
 
 
 def _page(errors=None, values=None, status=200):
-    return render_template("stand_ins/index.html", rows=stand_in_service.stand_in_list(actor()),
-                           candidates=stand_in_service.stand_in_candidates(actor()),
-                           errors=errors or {}, values=values or {}), status
+    return render_template(
+        "stand_ins/index.html",
+        rows=stand_in_service.stand_in_list(actor()),
+        candidates=stand_in_service.stand_in_candidates(actor()),
+        errors=errors or {},
+        values=values or {},
+    ), status
 
 
 @bp.route("/")
@@ -30,8 +35,12 @@ def index():
 def create():
     form = request.form
     try:
-        stand_in_service.stand_in_set(actor(), form.get("stand_in_id", type=db_int) or 0,
-                                      form.get("starts_on", ""), form.get("ends_on", ""))
+        stand_in_service.stand_in_set(
+            actor(),
+            form.get("stand_in_id", type=db_int) or 0,
+            form.get("starts_on", ""),
+            form.get("ends_on", ""),
+        )
     except ValidationFailed as failed:
         return _page(failed.errors, form.to_dict(), 422)
     flash(N_("已设置请假代理。"))

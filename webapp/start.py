@@ -1,4 +1,5 @@
 """发起: the processes bound for the user's county that they may start, each with its first form."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -27,8 +28,11 @@ def form(process_id: str):
     values, errors = {}, {}
     if request.method == "POST":
         submitted = form_fields(request.form)
-        files = {name: (upload.filename or "", upload.read())  # the form's file fields
-                 for name in request.files if (upload := request.files.getlist(name)[0]) is not None}
+        files = {
+            name: (upload.filename or "", upload.read())  # the form's file fields
+            for name in request.files
+            if (upload := request.files.getlist(name)[0]) is not None
+        }
         try:
             instance_id = process_service.process_start(actor(), process_id, submitted, files)
         except ValidationFailed as failed:
@@ -36,5 +40,6 @@ def form(process_id: str):
         else:
             flash(N_("流程已发起。"))
             return redirect(url_for("projects.show", instance_id=instance_id))
-    return render_template("start/form.html", process=process, schema=schema, uischema=uischema, values=values,
-                           errors=errors), 422 if errors else 200
+    return render_template(
+        "start/form.html", process=process, schema=schema, uischema=uischema, values=values, errors=errors
+    ), 422 if errors else 200

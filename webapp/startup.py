@@ -1,5 +1,6 @@
 """The service behind the app: bound to the configuration, the schema checked or migrated, the data the
 app reads everywhere (business roles, the working-day calendar) loaded and kept fresh, demo data if asked."""
+
 from __future__ import annotations
 
 from flask import Flask
@@ -42,10 +43,14 @@ def refuse_demo_on_server(config: dict) -> None:
     if config["DATABASE_URL"].startswith("sqlite") or config["ALLOW_DEMO_ON_SERVER"]:
         return
     if config["DEMO_DATA"]:
-        raise RuntimeError("ZS_DEMO_DATA=1 on a server database: the demo users share a published password. "
-                           "Unset ZS_DEMO_DATA, or set ZS_ALLOW_DEMO_ON_SERVER=1 for a demonstration server.")
+        raise RuntimeError(
+            "ZS_DEMO_DATA=1 on a server database: the demo users share a published password. "
+            "Unset ZS_DEMO_DATA, or set ZS_ALLOW_DEMO_ON_SERVER=1 for a demonstration server."
+        )
     accounts = open_demo_accounts()
     if accounts:
-        raise RuntimeError(f"Active demo accounts still have the published demo password ({', '.join(accounts[:5])}"
-                           f"{' …' if len(accounts) > 5 else ''}): reset their passwords or deactivate them, or set "
-                           "ZS_ALLOW_DEMO_ON_SERVER=1 for a demonstration server.")
+        raise RuntimeError(
+            f"Active demo accounts still have the published demo password ({', '.join(accounts[:5])}"
+            f"{' …' if len(accounts) > 5 else ''}): reset their passwords or deactivate them, or set "
+            "ZS_ALLOW_DEMO_ON_SERVER=1 for a demonstration server."
+        )

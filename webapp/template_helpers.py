@@ -1,6 +1,7 @@
 """What every template may call besides Jinja's own: form and field helpers (workflows/forms.py), model
 texts and action names in the user's language, the project's attachments, local times, and per request
 the language, the path and the count of unread notifications."""
+
 from __future__ import annotations
 
 from flask import Flask, request
@@ -72,4 +73,8 @@ def project_attachments(instance_id: int, task_id: int | None = None) -> tuple[l
 
 def attachment_rules() -> dict:
     a = attachment_service
-    return {"kinds": a.KINDS, "accept": ",".join(f".{ext}" for ext in a.TYPES), "limit": a.human_size(a.MAX_SIZE)}
+    return {
+        "kinds": a.KINDS,
+        "accept": ",".join(f".{ext}" for ext in a.TYPES),
+        "limit": a.human_size(a.MAX_SIZE),
+    }

@@ -11,6 +11,7 @@ where the database cannot rewrite it:
 - the prefecture's filing receipts: each submission carries the county's audit head (id, hash) at
   that moment (filing.audit_head_id / audit_head_hash), which the prefecture keeps.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -72,8 +73,15 @@ def read_checkpoints() -> list[Checkpoint]:
             line = json.loads(text)
             body = {k: v for k, v in line.items() if k != "hmac"}
             valid = enabled() and hmac.compare_digest(_sign(body), str(line.get("hmac")))
-            result.append(Checkpoint(number, body["at"], int(body["head_id"]),
-                                     {int(k): v for k, v in body["hashes"].items()}, valid))
+            result.append(
+                Checkpoint(
+                    number,
+                    body["at"],
+                    int(body["head_id"]),
+                    {int(k): v for k, v in body["hashes"].items()},
+                    valid,
+                )
+            )
         except (ValueError, KeyError, TypeError):
             result.append(Checkpoint(number, "", 0, {}, False))
     return result
@@ -95,12 +103,17 @@ def write_checkpoint(session: Session) -> Checkpoint | None:
                 last = int(json.loads(lines[-1])["head_id"])
             except (ValueError, KeyError):
                 last = 0
-        rows = session.execute(select(AuditEvent.id, AuditEvent.hash).where(AuditEvent.id > last)
-                               .order_by(AuditEvent.id)).all()
+        rows = session.execute(
+            select(AuditEvent.id, AuditEvent.hash).where(AuditEvent.id > last).order_by(AuditEvent.id)
+        ).all()
         if not rows:
             return None
-        body = {"at": utcnow().isoformat(), "head_id": rows[-1][0], "head_hash": rows[-1][1],
-                "hashes": {str(i): h for i, h in rows}}
+        body = {
+            "at": utcnow().isoformat(),
+            "head_id": rows[-1][0],
+            "head_hash": rows[-1][1],
+            "hashes": {str(i): h for i, h in rows},
+        }
         handle.write(json.dumps({**body, "hmac": _sign(body)}, ensure_ascii=False) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
@@ -124,17 +137,27 @@ def check_anchors(session: Session) -> tuple[AnchorBreak | None, dict]:
             anchors += [(event_id, digest, where) for event_id, digest in c.hashes.items()]
     filings = session.scalars(select(Filing).where(Filing.audit_head_id.is_not(None))).all()
     anchors += [(f.audit_head_id, f.audit_head_hash, f"备案回执（备案 #{f.id}）") for f in filings]
-    checked = {"enabled": enabled(), "checkpoints": sum(c.valid for c in checkpoints), "filings": len(filings),
-               "anchored_events": len({a[0] for a in anchors})}
+    checked = {
+        "enabled": enabled(),
+        "checkpoints": sum(c.valid for c in checkpoints),
+        "filings": len(filings),
+        "anchored_events": len({a[0] for a in anchors}),
+    }
     ids = list({a[0] for a in anchors})
-    stored = dict(session.execute(select(AuditEvent.id, AuditEvent.hash).where(AuditEvent.id.in_(ids))).all()) \
-        if ids else {}
+    stored = (
+        dict(session.execute(select(AuditEvent.id, AuditEvent.hash).where(AuditEvent.id.in_(ids))).all())
+        if ids
+        else {}
+    )
     for event_id, digest, where in sorted(anchors):
         if event_id not in stored:
-            return AnchorBreak(event_id, "missing",
-                               f"{where}记录了事件 #{event_id}，数据库中已没有该事件（链尾被截断）"), checked
+            return AnchorBreak(
+                event_id, "missing", f"{where}记录了事件 #{event_id}，数据库中已没有该事件（链尾被截断）"
+            ), checked
         if stored[event_id] != digest:
-            return AnchorBreak(event_id, "rewritten", f"事件 #{event_id} 的哈希与{where}不符（链被改写）"), checked
+            return AnchorBreak(
+                event_id, "rewritten", f"事件 #{event_id} 的哈希与{where}不符（链被改写）"
+            ), checked
     forged = next((c for c in checkpoints if not c.valid), None)
     if forged is not None:
         return AnchorBreak(0, "forged", f"检查点文件第 {forged.line} 行的签名无效"), checked

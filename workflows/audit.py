@@ -3,6 +3,7 @@
 Every event's hash covers its own fields and the previous event's hash, so an edited, deleted,
 reordered or inserted row breaks the chain. SM3 (GB/T 32905) is the default; SHA-256 an option.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,29 +32,57 @@ def _digest(algorithm: str, payload: bytes) -> str:
 
 def _payload(event: AuditEvent) -> bytes:
     fields = {
-        "instance_id": event.instance_id, "at": event.at.isoformat(), "actor": event.actor,
-        "role": event.role, "action": event.action, "task_spec": event.task_spec,
-        "mi_index": event.mi_index, "data": event.data, "outcome": event.outcome,
-        "address": event.address, "state_hash": event.state_hash, "algorithm": event.algorithm,
+        "instance_id": event.instance_id,
+        "at": event.at.isoformat(),
+        "actor": event.actor,
+        "role": event.role,
+        "action": event.action,
+        "task_spec": event.task_spec,
+        "mi_index": event.mi_index,
+        "data": event.data,
+        "outcome": event.outcome,
+        "address": event.address,
+        "state_hash": event.state_hash,
+        "algorithm": event.algorithm,
         "prev_hash": event.prev_hash,
     }
     return json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str).encode("utf-8")
 
 
-def append(session: Session, action: str, *, actor: str | None = None, role: str | None = None,
-           instance_id: int | None = None, task_spec: str | None = None, mi_index: int | None = None,
-           data: dict[str, Any] | None = None, outcome: str | None = None, address: str | None = None,
-           state_hash: str | None = None, algorithm: str = DEFAULT_ALGORITHM,
-           at: datetime | None = None) -> AuditEvent:
+def append(
+    session: Session,
+    action: str,
+    *,
+    actor: str | None = None,
+    role: str | None = None,
+    instance_id: int | None = None,
+    task_spec: str | None = None,
+    mi_index: int | None = None,
+    data: dict[str, Any] | None = None,
+    outcome: str | None = None,
+    address: str | None = None,
+    state_hash: str | None = None,
+    algorithm: str = DEFAULT_ALGORITHM,
+    at: datetime | None = None,
+) -> AuditEvent:
     """Add one event at the head of the chain, inside the caller's transaction.
 
     In a session that defers its events (`defer`, every engine step), the event waits in order and is
     chained with the others at `write_pending` (or at commit): the chain's lock is then taken last and
     held only for those inserts, never while the model's code runs."""
     event = AuditEvent(
-        instance_id=instance_id, at=at or utcnow(), actor=actor, role=role, action=action,
-        task_spec=task_spec, mi_index=mi_index, data=data, outcome=outcome, address=address,
-        state_hash=state_hash, algorithm=algorithm,
+        instance_id=instance_id,
+        at=at or utcnow(),
+        actor=actor,
+        role=role,
+        action=action,
+        task_spec=task_spec,
+        mi_index=mi_index,
+        data=data,
+        outcome=outcome,
+        address=address,
+        state_hash=state_hash,
+        algorithm=algorithm,
     )
     pending = session.info.get(PENDING)
     if pending is not None:
@@ -118,7 +147,9 @@ def first_broken(session: Session) -> AuditEvent | None:
 
 def head(session: Session) -> tuple[int, str] | None:
     """(id, hash) of the newest event: what anchors outside the database hold on to."""
-    row = session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+    row = session.execute(
+        select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    ).first()
     return (row[0], row[1]) if row else None
 
 
@@ -151,20 +182,34 @@ def check_chain(session: Session, up_to_id: int | None = None) -> ChainBreak | N
         pointed = position.get(event.prev_hash)
         if pointed is not None and pointed < i - 1:
             first = events[pointed + 1]
-            return ChainBreak(first.id, "inserted",
-                              f"事件 #{event.id} 的前序哈希指向 #{events[pointed].id}，其间的事件是插入的")
+            return ChainBreak(
+                first.id,
+                "inserted",
+                f"事件 #{event.id} 的前序哈希指向 #{events[pointed].id}，其间的事件是插入的",
+            )
         if pointed is not None and pointed > i:
-            return ChainBreak(event.id, "reordered",
-                              f"事件 #{event.id} 的前序哈希指向其后的事件 #{events[pointed].id}（顺序被调换）")
+            return ChainBreak(
+                event.id,
+                "reordered",
+                f"事件 #{event.id} 的前序哈希指向其后的事件 #{events[pointed].id}（顺序被调换）",
+            )
         previous_id = events[i - 1].id if i else 0
-        if i and any(e.prev_hash == events[i - 1].hash for e in events[i + 1:]):
+        if i and any(e.prev_hash == events[i - 1].hash for e in events[i + 1 :]):
             # The event before is still linked to from later on: this one does not belong.
-            return ChainBreak(event.id, "inserted", f"事件 #{event.id} 的前序哈希不指向链中任何事件（插入的）")
+            return ChainBreak(
+                event.id, "inserted", f"事件 #{event.id} 的前序哈希不指向链中任何事件（插入的）"
+            )
         if event.id - previous_id > 1:
-            return ChainBreak(event.id, "deleted",
-                              f"事件 #{previous_id + 1}–#{event.id - 1} 已被删除（#{event.id} 的前序哈希无对应事件）")
+            return ChainBreak(
+                event.id,
+                "deleted",
+                f"事件 #{previous_id + 1}–#{event.id - 1} 已被删除（#{event.id} 的前序哈希无对应事件）",
+            )
         if i:
-            return ChainBreak(events[i - 1].id, "rehashed",
-                              f"事件 #{events[i - 1].id} 被修改并重新计算了哈希（与 #{event.id} 记录的前序哈希不符）")
+            return ChainBreak(
+                events[i - 1].id,
+                "rehashed",
+                f"事件 #{events[i - 1].id} 被修改并重新计算了哈希（与 #{event.id} 记录的前序哈希不符）",
+            )
         return ChainBreak(event.id, "altered", "首个事件的前序哈希不是创世值")
     return None

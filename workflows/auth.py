@@ -2,6 +2,7 @@
 
 Rules from docs/domain.md ("Who works in the system") and §6 (who may see a project).
 """
+
 from __future__ import annotations
 
 from sqlalchemy import or_, select
@@ -35,7 +36,9 @@ def task_eligible(actor: Actor, record: TaskRecord, instance: ProcessInstance, c
     A task outside any lane is the initiator's (as in SpiffArena). When the model named the lane's
     users (`lane_owners` in task data, kept as the task's owners), those users instead of the role."""
     if not record.lane:
-        return actor.id == instance.started_by_id and not (record.fixed_assignee and record.assignee_id != actor.id)
+        return actor.id == instance.started_by_id and not (
+            record.fixed_assignee and record.assignee_id != actor.id
+        )
     role = ROLES.get(record.lane)
     if role is None:
         return False
@@ -75,31 +78,48 @@ def standing_in_for(session: Session, actor: Actor) -> list[Actor]:
     from workflows.models._types import utcnow
 
     today = to_local(utcnow()).date()
-    rows = session.scalars(select(StandIn).where(StandIn.stand_in_id == actor.id, StandIn.cancelled.is_(False),
-                                                 StandIn.starts_on <= today, StandIn.ends_on >= today))
+    rows = session.scalars(
+        select(StandIn).where(
+            StandIn.stand_in_id == actor.id,
+            StandIn.cancelled.is_(False),
+            StandIn.starts_on <= today,
+            StandIn.ends_on >= today,
+        )
+    )
     return [Actor.from_user(session.get(User, r.user_id)) for r in rows]
 
 
-def acting_for(session: Session, actor: Actor, record: TaskRecord, instance: ProcessInstance,
-               county: Organisation) -> Actor | None:
+def acting_for(
+    session: Session, actor: Actor, record: TaskRecord, instance: ProcessInstance, county: Organisation
+) -> Actor | None:
     """The absent user on whose behalf this actor may work the task today, if any (never for an
     administrator, who does no business tasks)."""
     if task_eligible(actor, record, instance, county) or not business_user(actor):
         return None
-    return next((absent for absent in standing_in_for(session, actor)
-                 if task_eligible(absent, record, instance, county)), None)
+    return next(
+        (
+            absent
+            for absent in standing_in_for(session, actor)
+            if task_eligible(absent, record, instance, county)
+        ),
+        None,
+    )
 
 
 def task_view(actor: Actor, record: TaskRecord, instance: ProcessInstance, county: Organisation) -> bool:
     """The task page: those it is offered to, and a colleague it is delegated to (委派)."""
     return task_eligible(actor, record, instance, county) or (
-        record.delegate_id is not None and record.delegate_id == actor.id)
+        record.delegate_id is not None and record.delegate_id == actor.id
+    )
 
 
-def task_save_draft(actor: Actor, record: TaskRecord, instance: ProcessInstance, county: Organisation) -> bool:
+def task_save_draft(
+    actor: Actor, record: TaskRecord, instance: ProcessInstance, county: Organisation
+) -> bool:
     """暂存: the holder, or the colleague the holder delegated the opinion to."""
     return task_transfer(actor, record, instance, county) or (
-        record.delegate_id is not None and record.delegate_id == actor.id)
+        record.delegate_id is not None and record.delegate_id == actor.id
+    )
 
 
 def task_withdraw(actor: Actor, record: TaskRecord) -> bool:
@@ -134,25 +154,36 @@ def project_view(session: Session, actor: Actor, instance: ProcessInstance) -> b
         return False
     if instance.started_by_id == actor.id:
         return True
-    copied = session.scalar(select(ProjectCopy.id).where(ProjectCopy.instance_id == instance.id,
-                                                         ProjectCopy.to_user_id == actor.id))
+    copied = session.scalar(
+        select(ProjectCopy.id).where(
+            ProjectCopy.instance_id == instance.id, ProjectCopy.to_user_id == actor.id
+        )
+    )
     if copied is not None:
         return True
     # Anyone who holds or held a task on it, or may take one now.
-    touched = session.scalar(select(TaskRecord.id).where(
-        TaskRecord.instance_id == instance.id,
-        or_(TaskRecord.assignee_id == actor.id, TaskRecord.completed_by_id == actor.id)).limit(1))
+    touched = session.scalar(
+        select(TaskRecord.id)
+        .where(
+            TaskRecord.instance_id == instance.id,
+            or_(TaskRecord.assignee_id == actor.id, TaskRecord.completed_by_id == actor.id),
+        )
+        .limit(1)
+    )
     if touched is not None:
         return True
-    ready = session.scalars(select(TaskRecord).where(
-        TaskRecord.instance_id == instance.id, TaskRecord.state == "ready"))
+    ready = session.scalars(
+        select(TaskRecord).where(TaskRecord.instance_id == instance.id, TaskRecord.state == "ready")
+    )
     return any(task_eligible(actor, r, instance, county) for r in ready)
 
 
 def project_copy(session: Session, actor: Actor, instance: ProcessInstance) -> bool:
     """抄送: people working on the county's project may copy it; auditors and administrators act on none."""
     working_roles = actor.roles - {"auditor"} - ADMINISTRATORS
-    return bool(working_roles) and actor.org_id == instance.county_id and project_view(session, actor, instance)
+    return (
+        bool(working_roles) and actor.org_id == instance.county_id and project_view(session, actor, instance)
+    )
 
 
 def filing_list(actor: Actor) -> bool:
@@ -196,8 +227,9 @@ def security_log_read(actor: Actor) -> bool:
     return actor.has("security_admin") or actor.has("audit_admin")
 
 
-def attachment_upload(session: Session, actor: Actor, instance: ProcessInstance,
-                      record: TaskRecord | None = None) -> bool:
+def attachment_upload(
+    session: Session, actor: Actor, instance: ProcessInstance, record: TaskRecord | None = None
+) -> bool:
     """附件: people working on the running project add files; auditors and administrators only read.
     On a task, those who may work on it (or its delegate) while it is open; otherwise those who may
     see the project."""
@@ -205,8 +237,11 @@ def attachment_upload(session: Session, actor: Actor, instance: ProcessInstance,
         return False
     if record is not None:
         county = session.get(Organisation, instance.county_id)
-        return (record.instance_id == instance.id and record.state == "ready"
-                and task_view(actor, record, instance, county))
+        return (
+            record.instance_id == instance.id
+            and record.state == "ready"
+            and task_view(actor, record, instance, county)
+        )
     return project_view(session, actor, instance)
 
 
@@ -231,6 +266,7 @@ def document_generate(session: Session, actor: Actor, instance: ProcessInstance,
 
 
 # --- audit: auditors read every project of their county and act on none -------------
+
 
 def audit_project(actor: Actor, instance: ProcessInstance) -> bool:
     """Replay, verify and export one project's history: auditors of its county."""
@@ -305,6 +341,7 @@ def calendar_manage(actor: Actor) -> bool:
 
 
 # --- operating running instances (运维): the system administrator only ---------------------
+
 
 def instance_operate_view(actor: Actor) -> bool:
     """The list of running instances and one instance's open tasks, data and versions."""

@@ -11,6 +11,7 @@ Schema migrations: in production (ZS_ENV=production) only `zhaoshang db upgrade`
 the scheduler and the commands refuse a database whose schema is not at the newest revision. Outside
 production they upgrade it themselves (`make run`, the tests).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -46,13 +47,17 @@ def bind(config: dict) -> None:
     anchors.configure(config["AUDIT_CHECKPOINT_FILE"], config["AUDIT_HMAC_KEY"])
     filestore.configure(config)
     currencies.configure(config["CURRENCIES"])
-    filing_exchange.configure(config["FILING_PREFECTURE_URL"], config["FILING_KEYS"],
-                              config["FILING_COUNTY_URLS"], config["FILING_REPLAY_SECONDS"],
-                              signing_key=config["FILING_SIGNING_KEY_FILE"],
-                              county_keys=config["FILING_COUNTY_KEYS"],
-                              prefecture_keys=config["FILING_PREFECTURE_KEYS"],
-                              hmac_transition=config["FILING_HMAC_TRANSITION"],
-                              algorithm=config["FILING_SIGNATURE_ALGORITHM"])
+    filing_exchange.configure(
+        config["FILING_PREFECTURE_URL"],
+        config["FILING_KEYS"],
+        config["FILING_COUNTY_URLS"],
+        config["FILING_REPLAY_SECONDS"],
+        signing_key=config["FILING_SIGNING_KEY_FILE"],
+        county_keys=config["FILING_COUNTY_KEYS"],
+        prefecture_keys=config["FILING_PREFECTURE_KEYS"],
+        hmac_transition=config["FILING_HMAC_TRANSITION"],
+        algorithm=config["FILING_SIGNATURE_ALGORITHM"],
+    )
 
 
 def schema_state() -> tuple[list[str], list[str]]:
@@ -82,7 +87,8 @@ def ensure_schema(config: dict, migrate: bool = True) -> None:
             f"数据库结构不是当前版本（数据库 {', '.join(current) or '空'}，程序需要 {', '.join(heads)}）："
             "请先运行 `zhaoshang db upgrade`（生产环境只由此命令迁移数据库）。 / The database schema is at "
             f"{current or 'no revision'}, this version needs {heads}: run `zhaoshang db upgrade` first "
-            "(in production only that command migrates the database).")
+            "(in production only that command migrates the database)."
+        )
 
 
 def start(overrides: dict | None = None, migrate: bool = True) -> dict:

@@ -3,6 +3,7 @@ first the home currency. Amounts in the home currency are kept in 万元 (`amoun
 another currency keeps its amount in that currency (`amount_usd_wan`) and records the home-currency
 equivalent only for the statistics, so no exchange rate is needed here. The codes must be the ones the
 model's currency field offers (forms: `currency`)."""
+
 from __future__ import annotations
 
 DEFAULT = "CNY=万元,USD=万美元"

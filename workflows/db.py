@@ -1,4 +1,5 @@
 """Database engine and sessions. One `transaction()` = one unit of work that lands whole or not at all."""
+
 from __future__ import annotations
 
 import threading
@@ -29,7 +30,7 @@ def init(url: str) -> Engine:
     if _engine is not None:
         _engine.dispose()
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     kwargs = {}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}

@@ -4,6 +4,7 @@ the `holidays` package's China calendar (public holidays and the 调休 of the y
 
 This module stays free of the database: the entries reach it through `set_entries`, an in-process cache
 the calendar service fills (at start, after a change in this process, and at most every 60 s otherwise)."""
+
 from __future__ import annotations
 
 import threading

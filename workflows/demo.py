@@ -1,5 +1,6 @@
 """Demo organisations, users and projects: one prefecture with two counties (南政发〔2022〕6号 annex
 units)."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -109,73 +110,148 @@ COUNTY_USERS = [
 
 
 DEMO_LEAD = {
-    "project_name": "年产10万吨稻虾深加工项目", "investor": "湖南洞庭食品有限公司", "industry": "农产品加工·稻虾产业链",
-    "amount_wan": "25000", "currency": "CNY", "host_site": "jkq", "source_channel": "商协会",
-    "source_org": "南县湖北商会", "contact_name": "王建国", "contact_phone": "13800138000",
+    "project_name": "年产10万吨稻虾深加工项目",
+    "investor": "湖南洞庭食品有限公司",
+    "industry": "农产品加工·稻虾产业链",
+    "amount_wan": "25000",
+    "currency": "CNY",
+    "host_site": "jkq",
+    "source_channel": "商协会",
+    "source_org": "南县湖北商会",
+    "contact_name": "王建国",
+    "contact_phone": "13800138000",
     "plan_summary": "建设稻虾精深加工生产线及冷链仓储。",
 }
 
 # Valid default answers per form; tests override the decision fields.
 DEMO_ANSWERS = {
-    "screening": {"screening_decision": "通过", "confirmed_class": None, "negative_list_ok": "true",
-                  "industry_policy_ok": "true", "eco_redline_ok": "true", "land_plan_ok": "true",
-                  "energy_ok": "true", "screening_opinion": "无准入障碍，同意进入洽谈。"},
+    "screening": {
+        "screening_decision": "通过",
+        "confirmed_class": None,
+        "negative_list_ok": "true",
+        "industry_policy_ok": "true",
+        "eco_redline_ok": "true",
+        "land_plan_ok": "true",
+        "energy_ok": "true",
+        "screening_opinion": "无准入障碍，同意进入洽谈。",
+    },
     "supplement_lead": {"supplement_note": "已补充投资计划书及资金证明。"},
-    "negotiation": {"negotiation_decision": "达成一致", "amount_wan": "25000", "currency": "CNY",
-                    "land_mu": "120", "tax_per_mu_wan": "25", "annual_output_wan": "60000", "jobs": "300",
-                    "incentives": "按县现行政策执行", "negotiation_minutes": "双方就投资规模、用地和进度达成一致。",
-                    "negotiation_opinion": "建议提交联合会审。"},
+    "negotiation": {
+        "negotiation_decision": "达成一致",
+        "amount_wan": "25000",
+        "currency": "CNY",
+        "land_mu": "120",
+        "tax_per_mu_wan": "25",
+        "annual_output_wan": "60000",
+        "jobs": "300",
+        "incentives": "按县现行政策执行",
+        "negotiation_minutes": "双方就投资规模、用地和进度达成一致。",
+        "negotiation_opinion": "建议提交联合会审。",
+    },
     "approve_terms": {"terms_decision": "同意", "terms_opinion": "同意洽谈条件。"},
     "department_review": {"review_decision": "同意", "review_opinion": "符合本部门要求。"},
     "objection_decision": {"objection_decision": "重新洽谈", "objection_opinion": "按部门意见重新洽谈。"},
-    "review_materials": {"materials_summary": "评审材料齐全。", "land_guarantee": "已落实用地指标",
-                         "power_guarantee": "可保障", "water_guarantee": "可保障",
-                         "factor_guarantee_opinion": "要素保障到位。"},
+    "review_materials": {
+        "materials_summary": "评审材料齐全。",
+        "land_guarantee": "已落实用地指标",
+        "power_guarantee": "可保障",
+        "water_guarantee": "可保障",
+        "factor_guarantee_opinion": "要素保障到位。",
+    },
     "pre_review": {"pre_review_decision": "通过", "pre_review_opinion": "材料齐全，提交评审会。"},
-    "review_meeting": {"meeting_decision": "通过", "meeting_date": china_today().isoformat(),
-                       "meeting_opinion": "评审通过。"},
+    "review_meeting": {
+        "meeting_decision": "通过",
+        "meeting_date": china_today().isoformat(),
+        "meeting_opinion": "评审通过。",
+    },
     "supplement_materials": {"supplement_materials_note": "已按评审会要求补充材料。"},
-    "executive_meeting": {"exec_decision": "同意", "exec_meeting_type": "县政府常务会议",
-                          "exec_minutes_number": "南府阅〔2026〕12号", "exec_meeting_date": china_today().isoformat(),
-                          "exec_opinion": "同意签约。"},
-    "contract_review": {"contract_decision": "通过", "legality_ok": "true", "fair_competition_ok": "true",
-                        "contract_opinion": "合同条款合法，优惠条款经公平竞争审查。"},
+    "executive_meeting": {
+        "exec_decision": "同意",
+        "exec_meeting_type": "县政府常务会议",
+        "exec_minutes_number": "南府阅〔2026〕12号",
+        "exec_meeting_date": china_today().isoformat(),
+        "exec_opinion": "同意签约。",
+    },
+    "contract_review": {
+        "contract_decision": "通过",
+        "legality_ok": "true",
+        "fair_competition_ok": "true",
+        "contract_opinion": "合同条款合法，优惠条款经公平竞争审查。",
+    },
     "approve_filing": {"filing_approval": "同意报备", "filing_approval_opinion": "同意报市商务局备案。"},
     "prefecture_review": {"prefecture_decision": "受理", "prefecture_opinion": "准予备案。"},
     "revise_filing": {"revise_note": "已按退回意见修改备案材料。"},
-    "signing": {"contract_number": "NX-2026-001", "sign_date": china_today().isoformat(),
-                "signatories": "南县人民政府；湖南洞庭食品有限公司", "signing_place": "南县", "signing_opinion": "签约完成。",
-                "sector": "农业", "chain_project": "true",
-                # "五个一" (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九)): required for 重大
-                # projects, kept for the others too.
-                "lead_leader": "县委常委、常务副县长 李卫东", "responsible_department": "kgxj",
-                "task_force": "科工信局、自然资源局、经开区管委会抽调5人组成项目工作专班",
-                "advance_plan": "签约后3个月内完成供地，6个月内开工，18个月内建成投产。"},
-    "track_progress": {"funds_in_place_wan": "3000", "funds_this_year_wan": "3000", "construction_started": "false",
-                       "production_started": "false", "jobs_created": "0", "tax_paid_wan": "0",
-                       "progress_note": "正在办理用地和规划手续。"},
-    "reply_reminder": {"delay_reasons": "用地报批尚未完成。", "measures": "县自然资源局加快组卷报批，园区同步开展场平。",
-                       "planned_start_date": china_today().isoformat()},
+    "signing": {
+        "contract_number": "NX-2026-001",
+        "sign_date": china_today().isoformat(),
+        "signatories": "南县人民政府；湖南洞庭食品有限公司",
+        "signing_place": "南县",
+        "signing_opinion": "签约完成。",
+        "sector": "农业",
+        "chain_project": "true",
+        # "五个一" (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九)): required for 重大
+        # projects, kept for the others too.
+        "lead_leader": "县委常委、常务副县长 李卫东",
+        "responsible_department": "kgxj",
+        "task_force": "科工信局、自然资源局、经开区管委会抽调5人组成项目工作专班",
+        "advance_plan": "签约后3个月内完成供地，6个月内开工，18个月内建成投产。",
+    },
+    "track_progress": {
+        "funds_in_place_wan": "3000",
+        "funds_this_year_wan": "3000",
+        "construction_started": "false",
+        "production_started": "false",
+        "jobs_created": "0",
+        "tax_paid_wan": "0",
+        "progress_note": "正在办理用地和规划手续。",
+    },
+    "reply_reminder": {
+        "delay_reasons": "用地报批尚未完成。",
+        "measures": "县自然资源局加快组卷报批，园区同步开展场平。",
+        "planned_start_date": china_today().isoformat(),
+    },
 }
 
 # Who does each task in the demo data (department tasks and host sites: by unit code).
 DOER = {
-    "screening": "yanpan", "supplement_lead": "zhaoshang", "negotiation": "shangwu", "approve_terms": "zhuren",
-    "objection_decision": "shangwu", "review_materials": "luohu", "pre_review": "yushen",
-    "review_meeting": "fuxianzhang", "supplement_materials": "shangwu", "executive_meeting": "mishu",
-    "contract_review": "fazhi", "approve_filing": "zhuren", "prefecture_review": "shishangwu",
-    "revise_filing": "shangwu", "signing": "shangwu",
+    "screening": "yanpan",
+    "supplement_lead": "zhaoshang",
+    "negotiation": "shangwu",
+    "approve_terms": "zhuren",
+    "objection_decision": "shangwu",
+    "review_materials": "luohu",
+    "pre_review": "yushen",
+    "review_meeting": "fuxianzhang",
+    "supplement_materials": "shangwu",
+    "executive_meeting": "mishu",
+    "contract_review": "fazhi",
+    "approve_filing": "zhuren",
+    "prefecture_review": "shishangwu",
+    "revise_filing": "shangwu",
+    "signing": "shangwu",
 }
-DEPT_REVIEWER = {"fgj": "rev_fgj", "sthj": "rev_sthj", "zrzyj": "rev_zrzyj", "swj": "rev_swj", "kgxj": "rev_kgxj",
-                 "zjj": "rev_zjj", "slj": "rev_slj", "yjglj": "rev_yjglj", "lyj": "rev_lyj"}
+DEPT_REVIEWER = {
+    "fgj": "rev_fgj",
+    "sthj": "rev_sthj",
+    "zrzyj": "rev_zrzyj",
+    "swj": "rev_swj",
+    "kgxj": "rev_kgxj",
+    "zjj": "rev_zjj",
+    "slj": "rev_slj",
+    "yjglj": "rev_yjglj",
+    "lyj": "rev_lyj",
+}
 
 
 HOSTS = {"jkq": "luohu", "nykjyq": "luohu_nyq", "nzz": "luohu_nzz", "mcjz": "luohu_mcj"}
 HOST_TASKS = ("review_materials", "track_progress", "reply_reminder")  # done by the project's host site
 
 
-def seed_organisations(prefecture_name: str = "益阳市", filing_prefix: str = "益商",
-                       counties: tuple[str, str] = ("南县", "桃江县")) -> None:
+def seed_organisations(
+    prefecture_name: str = "益阳市",
+    filing_prefix: str = "益商",
+    counties: tuple[str, str] = ("南县", "桃江县"),
+) -> None:
     """Create the demo hierarchy and users unless they exist (idempotent)."""
     with transaction() as s:
         if s.scalar(select(Organisation.id).limit(1)) is not None:
@@ -187,25 +263,47 @@ def seed_organisations(prefecture_name: str = "益阳市", filing_prefix: str = 
         second = Organisation(name=counties[1], kind="county", parent_id=prefecture.id)
         s.add_all([first, second])
         s.flush()
-        units = {code: Unit(organisation_id=first.id, code=code, name=name, kind=kind)
-                 for code, name, kind in COUNTY_UNITS}
-        pref_unit = Unit(organisation_id=prefecture.id, code="sswj", name=f"{prefecture_name}商务局", kind="bureau")
-        tj_units = {code: Unit(organisation_id=second.id, code=code, kind=kind,
-                               name=name if code != "jkq" else f"{counties[1]}{name}")
-                    for code, name, kind in SECOND_COUNTY_UNITS}
+        units = {
+            code: Unit(organisation_id=first.id, code=code, name=name, kind=kind)
+            for code, name, kind in COUNTY_UNITS
+        }
+        pref_unit = Unit(
+            organisation_id=prefecture.id, code="sswj", name=f"{prefecture_name}商务局", kind="bureau"
+        )
+        tj_units = {
+            code: Unit(
+                organisation_id=second.id,
+                code=code,
+                kind=kind,
+                name=name if code != "jkq" else f"{counties[1]}{name}",
+            )
+            for code, name, kind in SECOND_COUNTY_UNITS
+        }
         s.add_all([*units.values(), pref_unit, *tj_units.values()])
         s.flush()
         password = hash_password(DEMO_PASSWORD)
         people = [(u, n, units[c].id, r) for u, n, c, r in COUNTY_USERS]
-        people.append(("shishangwu", f"{prefecture_name}商务局 备案科 田野", pref_unit.id, ["prefecture_bureau"]))
+        people.append(
+            ("shishangwu", f"{prefecture_name}商务局 备案科 田野", pref_unit.id, ["prefecture_bureau"])
+        )
         people += [(u, f"{counties[1]} {n}", tj_units[c].id, r) for u, n, c, r in SECOND_COUNTY_USERS]
         # 三权分立: beside the system administrator `admin`, the security and the audit administrator.
-        people += [("secadmin", "安全管理员", units["swj"].id, ["security_admin"]),
-                   ("auditadmin", "安全审计员", units["sjj"].id, ["audit_admin"])]
+        people += [
+            ("secadmin", "安全管理员", units["swj"].id, ["security_admin"]),
+            ("auditadmin", "安全审计员", units["sjj"].id, ["audit_admin"]),
+        ]
         for username, name, unit_id, roles in people:
-            s.add(User(username=username, display_name=name, password_hash=password, unit_id=unit_id,
-                       password_changed_at=utcnow(),
-                       email=f"{username}@demo.example", roles=[UserRole(role=r) for r in roles]))
+            s.add(
+                User(
+                    username=username,
+                    display_name=name,
+                    password_hash=password,
+                    unit_id=unit_id,
+                    password_changed_at=utcnow(),
+                    email=f"{username}@demo.example",
+                    roles=[UserRole(role=r) for r in roles],
+                )
+            )
         # First-time setup: the shipped models are deployed and bound to both counties explicitly (later
         # code upgrades only offer their models to the administrator, see model_store.offered_processes).
         model_store.deploy_shipped(s, "system", [first.id, second.id])
@@ -243,9 +341,17 @@ def advance(instance_id: int, spec: str, only_units: set[str] | None = None, **o
     from workflows.services import task_service
 
     with transaction() as s:
-        records = list(s.scalars(select(TaskRecord).where(
-            TaskRecord.instance_id == instance_id, TaskRecord.state == "ready",
-            TaskRecord.spec_name == spec).order_by(TaskRecord.id)))
+        records = list(
+            s.scalars(
+                select(TaskRecord)
+                .where(
+                    TaskRecord.instance_id == instance_id,
+                    TaskRecord.state == "ready",
+                    TaskRecord.spec_name == spec,
+                )
+                .order_by(TaskRecord.id)
+            )
+        )
     if not records:
         raise LookupError(f"{spec} is not ready on instance {instance_id}")
     for record in records:
@@ -257,9 +363,20 @@ def advance(instance_id: int, spec: str, only_units: set[str] | None = None, **o
         task_service.task_complete(who, record.id, {k: v for k, v in answers.items() if v is not None})
 
 
-FULL_PATH = ["screening", "negotiation", "approve_terms", "department_review", "review_materials", "pre_review",
-             "review_meeting", "executive_meeting", "contract_review", "approve_filing", "prefecture_review",
-             "signing"]
+FULL_PATH = [
+    "screening",
+    "negotiation",
+    "approve_terms",
+    "department_review",
+    "review_materials",
+    "pre_review",
+    "review_meeting",
+    "executive_meeting",
+    "contract_review",
+    "approve_filing",
+    "prefecture_review",
+    "signing",
+]
 
 
 def seed_projects() -> None:
@@ -281,32 +398,71 @@ def seed_projects() -> None:
         advance(signed, spec)
 
     # 2. A 重点 project in the joint review: three departments have answered, 发改局 waits to be claimed.
-    review = start(project_name="新能源电池结构件生产基地", investor="湖南锂晟新能源科技有限公司",
-                   industry="新能源·电池配套", amount_wan="12000", host_site="nykjyq", source_channel="以商招商")
+    review = start(
+        project_name="新能源电池结构件生产基地",
+        investor="湖南锂晟新能源科技有限公司",
+        industry="新能源·电池配套",
+        amount_wan="12000",
+        host_site="nykjyq",
+        source_channel="以商招商",
+    )
     advance(review, "screening", confirmed_class="重点")
     advance(review, "negotiation", amount_wan="12000", water_use="true")
     advance(review, "approve_terms")
     advance(review, "department_review", only_units={"sthj", "zrzyj", "swj"})
 
     # 3. A foreign-capital lead waiting for screening.
-    start("zhaoshang2", project_name="高端食品包装材料项目", investor="香港嘉禾包装集团有限公司", industry="食品包装",
-          amount_wan="25200", currency="USD", amount_usd_wan="3500", source_channel="驻外招商机构",
-          source_org="", host_site="nzz", contact_phone="0737-5221234")
+    start(
+        "zhaoshang2",
+        project_name="高端食品包装材料项目",
+        investor="香港嘉禾包装集团有限公司",
+        industry="食品包装",
+        amount_wan="25200",
+        currency="USD",
+        amount_usd_wan="3500",
+        source_channel="驻外招商机构",
+        source_org="",
+        host_site="nzz",
+        contact_phone="0737-5221234",
+    )
 
     # 4. A 一般 project waiting for the prefecture to accept its filing.
-    filing = start(project_name="农机配件智能制造项目", investor="南县农机配件有限公司", amount_wan="3000",
-                   industry="装备制造", host_site="mcjz", source_channel="其他")
+    filing = start(
+        project_name="农机配件智能制造项目",
+        investor="南县农机配件有限公司",
+        amount_wan="3000",
+        industry="装备制造",
+        host_site="mcjz",
+        source_channel="其他",
+    )
     advance(filing, "screening", confirmed_class="一般")
     advance(filing, "negotiation", amount_wan="3000")
-    for spec in ("approve_terms", "department_review", "review_materials", "pre_review", "review_meeting",
-                 "contract_review", "approve_filing"):
+    for spec in (
+        "approve_terms",
+        "department_review",
+        "review_materials",
+        "pre_review",
+        "review_meeting",
+        "contract_review",
+        "approve_filing",
+    ):
         advance(filing, spec)
 
     # 5. A lead the screening team rejected (reason kept).
-    rejected = start(project_name="小型造纸项目", investor="益阳某纸业有限公司", amount_wan="1500", industry="造纸",
-                     source_channel="其他")
-    advance(rejected, "screening", screening_decision="不予通过", confirmed_class="一般",
-            screening_opinion="属于《产业结构调整指导目录》淘汰类，不予引进。")
+    rejected = start(
+        project_name="小型造纸项目",
+        investor="益阳某纸业有限公司",
+        amount_wan="1500",
+        industry="造纸",
+        source_channel="其他",
+    )
+    advance(
+        rejected,
+        "screening",
+        screening_decision="不予通过",
+        confirmed_class="一般",
+        screening_opinion="属于《产业结构调整指导目录》淘汰类，不予引进。",
+    )
 
     # 6. The other county registers the same investor as project 1 (抢商争商 warning).
     start("tj_zhaoshang", confirm_duplicate=True, project_name="稻虾冷链物流园", host_site="jkq")
@@ -315,7 +471,17 @@ def seed_projects() -> None:
     # answer.
     from workflows.capabilities import complaint_service
 
-    complaint_service.complaint_start(actor("shangwu"), {
-        "investor": "湖南锂晟新能源科技有限公司", "contact_name": "周凯", "contact_phone": "13907370001",
-        "channel": "投诉电话", "subject": "项目用地报批进度缓慢", "content": "用地预审材料已提交 40 天，尚未收到补正或受理意见。",
-        "related_project": "新能源电池结构件生产基地", "responsible_unit": "zrzyj", "routing_note": "请核实并答复企业。"})
+    complaint_service.complaint_start(
+        actor("shangwu"),
+        {
+            "investor": "湖南锂晟新能源科技有限公司",
+            "contact_name": "周凯",
+            "contact_phone": "13907370001",
+            "channel": "投诉电话",
+            "subject": "项目用地报批进度缓慢",
+            "content": "用地预审材料已提交 40 天，尚未收到补正或受理意见。",
+            "related_project": "新能源电池结构件生产基地",
+            "responsible_unit": "zrzyj",
+            "routing_note": "请核实并答复企业。",
+        },
+    )

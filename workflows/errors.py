@@ -52,5 +52,8 @@ class ModelFailed(ServiceError):
     status = 422
 
     def __init__(self, element: str, reason: str):
-        super().__init__("流程模型在“%(element)s”处执行出错（%(reason)s），本次办理未生效，请联系管理员检查流程模型。",
-                         element=element, reason=reason)
+        super().__init__(
+            "流程模型在“%(element)s”处执行出错（%(reason)s），本次办理未生效，请联系管理员检查流程模型。",
+            element=element,
+            reason=reason,
+        )

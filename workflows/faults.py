@@ -13,6 +13,7 @@ step, workflows/services/instance_step.run_engine / persist and workflows/db.tra
 
 Used by tests/test_concurrency_processes.py.
 """
+
 from __future__ import annotations
 
 import os

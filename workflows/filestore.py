@@ -7,6 +7,7 @@ Settings (workflows/config.py): ZS_FILE_STORE = local | s3; ZS_FILE_STORE_PATH (
 `files/` in the instance folder); ZS_S3_ENDPOINT_URL, ZS_S3_BUCKET, ZS_S3_REGION, ZS_S3_ACCESS_KEY_ID,
 ZS_S3_SECRET_ACCESS_KEY (s3).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -85,14 +86,24 @@ class LocalFileStore:
 class S3FileStore:
     """Objects named by their SHA-256 in one bucket of S3-compatible storage."""
 
-    def __init__(self, bucket: str, endpoint_url: str | None = None, region: str | None = None,
-                 access_key_id: str | None = None, secret_access_key: str | None = None):
+    def __init__(
+        self,
+        bucket: str,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+    ):
         import boto3
 
         self.bucket = bucket
-        self.client = boto3.client("s3", endpoint_url=endpoint_url or None, region_name=region or "us-east-1",
-                                   aws_access_key_id=access_key_id or None,
-                                   aws_secret_access_key=secret_access_key or None)
+        self.client = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url or None,
+            region_name=region or "us-east-1",
+            aws_access_key_id=access_key_id or None,
+            aws_secret_access_key=secret_access_key or None,
+        )
 
     def put(self, data: bytes) -> str:
         digest = digest_of(data)
@@ -125,9 +136,16 @@ def configure(config: dict) -> None:
     global _store
     if config["FILE_STORE"] == "s3":
         if not config["S3_BUCKET"]:
-            raise RuntimeError("ZS_FILE_STORE=s3 needs ZS_S3_BUCKET (and ZS_S3_ENDPOINT_URL for non-AWS storage).")
-        _store = S3FileStore(config["S3_BUCKET"], config["S3_ENDPOINT_URL"], config["S3_REGION"],
-                             config["S3_ACCESS_KEY_ID"], config["S3_SECRET_ACCESS_KEY"])
+            raise RuntimeError(
+                "ZS_FILE_STORE=s3 needs ZS_S3_BUCKET (and ZS_S3_ENDPOINT_URL for non-AWS storage)."
+            )
+        _store = S3FileStore(
+            config["S3_BUCKET"],
+            config["S3_ENDPOINT_URL"],
+            config["S3_REGION"],
+            config["S3_ACCESS_KEY_ID"],
+            config["S3_SECRET_ACCESS_KEY"],
+        )
     elif config["FILE_STORE"] == "local":
         _store = LocalFileStore(config["FILE_STORE_PATH"] or Path(config["INSTANCE_PATH"]) / "files")
     else:

@@ -37,6 +37,7 @@ A request outside the replay window (ZS_FILING_REPLAY_SECONDS either side of the
 refused; a nonce is accepted once (the receiver keeps the answer it gave, and gives it again to a
 replay).
 """
+
 from __future__ import annotations
 
 import base64
@@ -123,6 +124,7 @@ def pairs(entries: list[str] | str | None) -> dict[str, str]:
 
 # ---- keys (Ed25519 or SM2) ------------------------------------------------------------------------
 
+
 def algorithm_of(key: PrivateKey | PublicKey) -> str:
     return SM2 if isinstance(key, Sm2PrivateKey | Sm2PublicKey) else ED25519
 
@@ -150,9 +152,11 @@ def parse_public(text: str) -> PublicKey:
         raw = base64.b64decode(text.strip(), validate=True)
         return Sm2PublicKey(raw) if len(raw) == 65 else Ed25519PublicKey.from_public_bytes(raw)
     except (binascii.Error, ValueError) as err:
-        raise KeyConfigError(f"不是有效的公钥（Ed25519：32 字节；SM2：65 字节的未压缩点；base64）：{text[:60]!r} / "
-                             "not a public key (base64 of 32 bytes for Ed25519, of a 65-byte uncompressed point "
-                             "for SM2)") from err
+        raise KeyConfigError(
+            f"不是有效的公钥（Ed25519：32 字节；SM2：65 字节的未压缩点；base64）：{text[:60]!r} / "
+            "not a public key (base64 of 32 bytes for Ed25519, of a 65-byte uncompressed point "
+            "for SM2)"
+        ) from err
 
 
 def _key_set(texts) -> dict[str, PublicKey]:
@@ -163,8 +167,11 @@ def _key_set(texts) -> dict[str, PublicKey]:
 def county_public_keys(entries: list[str] | str | dict | None) -> dict[str, dict[str, PublicKey]]:
     """``南县=<base64>`` pairs; a name given twice has two keys (while one is rotated)."""
     if isinstance(entries, dict):
-        entries = [f"{name}={value}" for name, values in entries.items()
-                   for value in ([values] if isinstance(values, str) else values)]
+        entries = [
+            f"{name}={value}"
+            for name, values in entries.items()
+            for value in ([values] if isinstance(values, str) else values)
+        ]
     if isinstance(entries, str):
         entries = entries.split(",")
     result: dict[str, dict[str, PublicKey]] = {}
@@ -203,8 +210,9 @@ def generate_private(path: str | Path, algorithm: str = ED25519) -> PrivateKey:
         pem = key.pem()
     else:
         key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -213,12 +221,18 @@ def generate_private(path: str | Path, algorithm: str = ED25519) -> PrivateKey:
     return key
 
 
-def configure(prefecture_url: str | None = None, keys: list[str] | str | dict | None = None,
-              county_urls: list[str] | str | dict | None = None, window: int | None = None, *,
-              signing_key: str | Path | PrivateKey | None = None,
-              county_keys: list[str] | str | dict | None = None,
-              prefecture_keys: list[str] | str | None = None, hmac_transition: bool = True,
-              algorithm: str | None = None) -> None:
+def configure(
+    prefecture_url: str | None = None,
+    keys: list[str] | str | dict | None = None,
+    county_urls: list[str] | str | dict | None = None,
+    window: int | None = None,
+    *,
+    signing_key: str | Path | PrivateKey | None = None,
+    county_keys: list[str] | str | dict | None = None,
+    prefecture_keys: list[str] | str | None = None,
+    hmac_transition: bool = True,
+    algorithm: str | None = None,
+) -> None:
     """`algorithm` (ZS_FILING_SIGNATURE_ALGORITHM): what this deployment signs with; its key must be of
     that kind (KeyConfigError otherwise). None: whatever the key is."""
     global _settings
@@ -227,20 +241,30 @@ def configure(prefecture_url: str | None = None, keys: list[str] | str | dict | 
     own = load_private(signing_key)
     algorithm = (algorithm or "").strip().lower() or (algorithm_of(own) if own is not None else ED25519)
     if algorithm not in ALGORITHMS:
-        raise KeyConfigError(f"ZS_FILING_SIGNATURE_ALGORITHM 须为 ed25519 或 sm2，而不是 {algorithm!r} / must be "
-                             "ed25519 or sm2")
+        raise KeyConfigError(
+            f"ZS_FILING_SIGNATURE_ALGORITHM 须为 ed25519 或 sm2，而不是 {algorithm!r} / must be "
+            "ed25519 or sm2"
+        )
     if own is not None and algorithm_of(own) != algorithm:
-        raise KeyConfigError(f"签名私钥是 {algorithm_of(own)} 密钥，但 ZS_FILING_SIGNATURE_ALGORITHM={algorithm}："
-                             f"用 zhaoshang filing-keys generate 生成 {algorithm} 密钥 / the signing key is "
-                             f"{algorithm_of(own)}, the deployment's algorithm {algorithm}")
+        raise KeyConfigError(
+            f"签名私钥是 {algorithm_of(own)} 密钥，但 ZS_FILING_SIGNATURE_ALGORITHM={algorithm}："
+            f"用 zhaoshang filing-keys generate 生成 {algorithm} 密钥 / the signing key is "
+            f"{algorithm_of(own)}, the deployment's algorithm {algorithm}"
+        )
     _settings = Settings(
         prefecture_url=(prefecture_url or "").rstrip("/") or None,
         keys=dict(keys) if isinstance(keys, dict) else pairs(keys),
-        county_urls={k: v.rstrip("/") for k, v in
-                     (county_urls.items() if isinstance(county_urls, dict) else pairs(county_urls).items())},
+        county_urls={
+            k: v.rstrip("/")
+            for k, v in (county_urls.items() if isinstance(county_urls, dict) else pairs(county_urls).items())
+        },
         window=int(window or DEFAULT_WINDOW),
-        signing_key=own, county_keys=county_public_keys(county_keys),
-        prefecture_keys=_key_set(prefecture_keys or []), hmac_transition=bool(hmac_transition), algorithm=algorithm)
+        signing_key=own,
+        county_keys=county_public_keys(county_keys),
+        prefecture_keys=_key_set(prefecture_keys or []),
+        hmac_transition=bool(hmac_transition),
+        algorithm=algorithm,
+    )
 
 
 def settings() -> Settings:
@@ -254,7 +278,9 @@ def files_remotely() -> bool:
 
 def _canonical(method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bytes:
     """What the older HMAC scheme signs (and what identifies a request for replay checks)."""
-    return "\n".join([method.upper(), path, timestamp, nonce, hashlib.sha256(body).hexdigest()]).encode("utf-8")
+    return "\n".join([method.upper(), path, timestamp, nonce, hashlib.sha256(body).hexdigest()]).encode(
+        "utf-8"
+    )
 
 
 def _body_digest(algorithm: str, body: bytes) -> str:
@@ -265,24 +291,35 @@ def _body_digest(algorithm: str, body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def _canonical_public(algorithm: str, method: str, path: str, county: str, timestamp: str, nonce: str,
-                      body: bytes) -> bytes:
+def _canonical_public(
+    algorithm: str, method: str, path: str, county: str, timestamp: str, nonce: str, body: bytes
+) -> bytes:
     """What a public-key signature signs (the tag names the algorithm, so one cannot pass for the other)."""
-    return "\n".join([_TAGS[algorithm], method.upper(), path, county, timestamp, nonce,
-                      _body_digest(algorithm, body)]).encode("utf-8")
+    return "\n".join(
+        [_TAGS[algorithm], method.upper(), path, county, timestamp, nonce, _body_digest(algorithm, body)]
+    ).encode("utf-8")
 
 
-def sign(county: str, key: str | None, method: str, path: str, body: bytes, *,
-         private_key: PrivateKey | None = None, timestamp: int | None = None,
-         nonce: str | None = None) -> dict[str, str]:
+def sign(
+    county: str,
+    key: str | None,
+    method: str,
+    path: str,
+    body: bytes,
+    *,
+    private_key: PrivateKey | None = None,
+    timestamp: int | None = None,
+    nonce: str | None = None,
+) -> dict[str, str]:
     """The authentication headers of one request: the Ed25519 or SM2 signature with `private_key`, the
     older HMAC one with the shared `key` (either or both)."""
     stamp = str(int(time.time()) if timestamp is None else timestamp)
     nonce = nonce or secrets.token_hex(16)
     headers = {"X-ZS-County": quote(county, safe=""), "X-ZS-Timestamp": stamp, "X-ZS-Nonce": nonce}
     if key:
-        headers["X-ZS-Signature"] = hmac.new(key.encode("utf-8"), _canonical(method, path, stamp, nonce, body),
-                                             hashlib.sha256).hexdigest()
+        headers["X-ZS-Signature"] = hmac.new(
+            key.encode("utf-8"), _canonical(method, path, stamp, nonce, body), hashlib.sha256
+        ).hexdigest()
     if private_key is not None:
         algorithm = algorithm_of(private_key)
         signature = private_key.sign(_canonical_public(algorithm, method, path, county, stamp, nonce, body))
@@ -303,8 +340,9 @@ class SignedRequest:
     evidence: dict | None = None
 
 
-def verify(headers, method: str, path: str, body: bytes, now: float | None = None,
-           signer: str = COUNTY) -> SignedRequest:
+def verify(
+    headers, method: str, path: str, body: bytes, now: float | None = None, signer: str = COUNTY
+) -> SignedRequest:
     """Check a request's signature and freshness; the county it was signed for, or AuthFailed. `signer`:
     who must have signed it — a county (its requests) or the prefecture (its decisions)."""
     county = unquote(headers.get("X-ZS-County") or "")
@@ -313,24 +351,37 @@ def verify(headers, method: str, path: str, body: bytes, now: float | None = Non
     given_public = {algorithm: headers.get(name) or "" for algorithm, name in SIGNATURE_HEADERS.items()}
     given_id = headers.get("X-ZS-Key-Id") or ""
     if not (county and stamp and nonce and (given_hmac or any(given_public.values()))):
-        raise AuthFailed("请求未签名：缺少 X-ZS-County、X-ZS-Timestamp、X-ZS-Nonce 或签名"
-                         "（X-ZS-Key-Id 与 X-ZS-Signature-Ed25519 或 X-ZS-Signature-SM2）。")
+        raise AuthFailed(
+            "请求未签名：缺少 X-ZS-County、X-ZS-Timestamp、X-ZS-Nonce 或签名"
+            "（X-ZS-Key-Id 与 X-ZS-Signature-Ed25519 或 X-ZS-Signature-SM2）。"
+        )
     # ASCII only: "²" or "٣" pass isdigit() but are no timestamp (int() fails or reads another script).
-    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12) or not (8 <= len(nonce) <= 64) \
-            or not (nonce.isascii() and nonce.isalnum()):
+    if (
+        not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12)
+        or not (8 <= len(nonce) <= 64)
+        or not (nonce.isascii() and nonce.isalnum())
+    ):
         raise AuthFailed("签名参数格式不正确。")
     if abs((time.time() if now is None else now) - int(stamp)) > _settings.window:
         raise AuthFailed("请求已过期（时间戳超出允许的时间窗口），请校准时钟后重发。")
     request_hash = hashlib.sha256(_canonical(method, path, stamp, nonce, body)).hexdigest()
     offered_id = given_id if _KEY_ID.fullmatch(given_id) else None
     public = _settings.prefecture_keys if signer == PREFECTURE else _settings.county_keys.get(county, {})
-    signed = {"method": method.upper(), "path": path, "county": county, "timestamp": stamp, "nonce": nonce,
-              "body": body.decode("utf-8", "replace")}
+    signed = {
+        "method": method.upper(),
+        "path": path,
+        "county": county,
+        "timestamp": stamp,
+        "nonce": nonce,
+        "body": body.decode("utf-8", "replace"),
+    }
     if public:
         # A peer whose public key is known signs with it: its older shared key no longer counts.
         if not any(given_public.values()):
-            raise AuthFailed("须以公钥签名（X-ZS-Key-Id 与 X-ZS-Signature-Ed25519 或 X-ZS-Signature-SM2）：已配置"
-                             "对方的公钥，不再接受共享密钥签名。")
+            raise AuthFailed(
+                "须以公钥签名（X-ZS-Key-Id 与 X-ZS-Signature-Ed25519 或 X-ZS-Signature-SM2）：已配置"
+                "对方的公钥，不再接受共享密钥签名。"
+            )
         if offered_id is None:
             raise AuthFailed("公钥编号（X-ZS-Key-Id）格式不正确。")
         key = public.get(offered_id)
@@ -340,23 +391,43 @@ def verify(headers, method: str, path: str, body: bytes, now: float | None = Non
         given = given_public[algorithm]
         if not given:
             raise AuthFailed(f"该公钥是 {algorithm.upper()} 公钥，须以 {SIGNATURE_HEADERS[algorithm]} 签名。")
-        problem = _check_public(key, given, _canonical_public(algorithm, method, path, county, stamp, nonce, body))
+        problem = _check_public(
+            key, given, _canonical_public(algorithm, method, path, county, stamp, nonce, body)
+        )
         if problem:
             raise AuthFailed(problem)
-        return SignedRequest(county, nonce, request_hash, algorithm, signer, offered_id,
-                             {**signed, "algorithm": algorithm, "key_id": offered_id, "signature": given})
+        return SignedRequest(
+            county,
+            nonce,
+            request_hash,
+            algorithm,
+            signer,
+            offered_id,
+            {**signed, "algorithm": algorithm, "key_id": offered_id, "signature": given},
+        )
     shared = _settings.keys.get(county)
     if shared is None or not _settings.hmac_transition:
-        raise AuthFailed("未知的县或未配置其公钥。" if _settings.hmac_transition else
-                         "未配置对方的公钥；共享密钥签名（HMAC）已停用。")
+        raise AuthFailed(
+            "未知的县或未配置其公钥。"
+            if _settings.hmac_transition
+            else "未配置对方的公钥；共享密钥签名（HMAC）已停用。"
+        )
     if not given_hmac:
         raise AuthFailed("未配置对方的公钥，无法核验公钥签名。")
-    expected = hmac.new(shared.encode("utf-8"), _canonical(method, path, stamp, nonce, body),
-                        hashlib.sha256).hexdigest()
+    expected = hmac.new(
+        shared.encode("utf-8"), _canonical(method, path, stamp, nonce, body), hashlib.sha256
+    ).hexdigest()
     if not hmac.compare_digest(expected.encode("ascii"), given_hmac.encode("utf-8", "replace")):
         raise AuthFailed("签名校验失败。")
-    return SignedRequest(county, nonce, request_hash, HMAC, signer, offered_id,
-                         {**signed, "algorithm": HMAC, "key_id": None, "signature": given_hmac})
+    return SignedRequest(
+        county,
+        nonce,
+        request_hash,
+        HMAC,
+        signer,
+        offered_id,
+        {**signed, "algorithm": HMAC, "key_id": None, "signature": given_hmac},
+    )
 
 
 def _check_public(key: PublicKey, given: str, content: bytes) -> str | None:
@@ -386,8 +457,9 @@ def recheck(evidence: dict, signer: str = PREFECTURE) -> str | None:
     algorithm = evidence.get("algorithm")
     if algorithm not in (*ALGORITHMS, HMAC):
         return f"未知的签名算法 {str(algorithm)[:20]!r}。"
-    fields = [evidence.get(name) for name in ("method", "path", "county", "timestamp", "nonce", "body",
-                                              "signature")]
+    fields = [
+        evidence.get(name) for name in ("method", "path", "county", "timestamp", "nonce", "body", "signature")
+    ]
     if not all(isinstance(value, str) for value in fields):
         return "保存的签名记录不完整。"
     method, path, county, stamp, nonce, body, given = fields
@@ -395,10 +467,16 @@ def recheck(evidence: dict, signer: str = PREFECTURE) -> str | None:
         shared = _settings.keys.get(county)
         if shared is None:
             return "共享密钥（HMAC）签名，而本部署已不配置该县的共享密钥，无法复核。"
-        expected = hmac.new(shared.encode("utf-8"), _canonical(method, path, stamp, nonce, body.encode("utf-8")),
-                            hashlib.sha256).hexdigest()
-        return None if hmac.compare_digest(expected.encode("ascii"), given.encode("utf-8", "replace")) \
+        expected = hmac.new(
+            shared.encode("utf-8"),
+            _canonical(method, path, stamp, nonce, body.encode("utf-8")),
+            hashlib.sha256,
+        ).hexdigest()
+        return (
+            None
+            if hmac.compare_digest(expected.encode("ascii"), given.encode("utf-8", "replace"))
             else "签名校验失败。"
+        )
     kid = evidence.get("key_id")
     if not isinstance(kid, str):
         return "保存的签名记录不完整。"
@@ -408,8 +486,9 @@ def recheck(evidence: dict, signer: str = PREFECTURE) -> str | None:
         return f"公钥 {kid[:16]} 未在本部署配置（轮换后请保留旧公钥以便复核）。"
     if algorithm_of(key) != algorithm:
         return f"公钥 {kid[:16]} 不是 {algorithm} 公钥。"
-    return _check_public(key, given, _canonical_public(algorithm, method, path, county, stamp, nonce,
-                                                       body.encode("utf-8")))
+    return _check_public(
+        key, given, _canonical_public(algorithm, method, path, county, stamp, nonce, body.encode("utf-8"))
+    )
 
 
 @dataclass(frozen=True)
@@ -437,11 +516,15 @@ def post(peer: str, county: str, path: str, payload: dict) -> Reply:
     # checks only that one.
     shared = _settings.keys.get(county) if _settings.hmac_transition else None
     if _settings.signing_key is None and shared is None:
-        return Reply(0, None, "未配置本部署的签名私钥（ZS_FILING_SIGNING_KEY_FILE，zhaoshang filing-keys generate）。")
+        return Reply(
+            0, None, "未配置本部署的签名私钥（ZS_FILING_SIGNING_KEY_FILE，zhaoshang filing-keys generate）。"
+        )
     body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
     full_path = API_PREFIX + path
-    headers = {"Content-Type": "application/json; charset=utf-8",
-               **sign(county, shared, "POST", full_path, body, private_key=_settings.signing_key)}
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        **sign(county, shared, "POST", full_path, body, private_key=_settings.signing_key),
+    }
     request = urllib.request.Request(url + full_path, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=_settings.timeout) as response:

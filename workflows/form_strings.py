@@ -1,5 +1,6 @@
 """Babel extractor for the user-facing strings of forms/*.json (titles, options, help texts), so
 form labels are translated through the same gettext catalogue as the UI (see babel.cfg)."""
+
 from __future__ import annotations
 
 import json

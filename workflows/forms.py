@@ -13,6 +13,7 @@ Extensions a form schema may carry, read here (and `x-personal`, read by workflo
 - `"x-personal": true` on a property: personal data (contact person, phone, e-mail), validated here in
   clear, then sealed with SM4 before it is stored anywhere (workflows/personal_data.py).
 """
+
 from __future__ import annotations
 
 import ast
@@ -60,8 +61,11 @@ def is_file_field(prop: dict, ui: dict | None = None) -> bool:
     """A file field as SpiffArena's forms (rjsf) write one: a string with `"format": "data-url"`, or
     `"ui:widget": "file"` in the UI schema. The upload becomes a project attachment and the task
     data keeps a reference to it (FILE_REFERENCE), never the bytes."""
-    return base_type(prop) == "string" and not prop.get("readOnly") and (
-        prop.get("format") == "data-url" or (ui or {}).get("ui:widget") == "file")
+    return (
+        base_type(prop) == "string"
+        and not prop.get("readOnly")
+        and (prop.get("format") == "data-url" or (ui or {}).get("ui:widget") == "file")
+    )
 
 
 def file_fields(schema: dict, uischema: dict | None = None) -> list[str]:
@@ -100,8 +104,14 @@ def outcomes(schema: dict) -> tuple[str | None, dict[str, str]]:
 
 def opinion_field(schema: dict) -> str | None:
     """The field a form marks with `"x-opinion": true`: the reasons that go with its decision."""
-    return next((key for key, prop in (schema.get("properties") or {}).items()
-                 if isinstance(prop, dict) and prop.get("x-opinion") is True), None)
+    return next(
+        (
+            key
+            for key, prop in (schema.get("properties") or {}).items()
+            if isinstance(prop, dict) and prop.get("x-opinion") is True
+        ),
+        None,
+    )
 
 
 def outcome_of(schema: dict, data: dict) -> str | None:
@@ -128,8 +138,11 @@ def outcome_problems(schema: dict) -> list[str]:
             continue
         offered = {v for v, _ in option_pairs(prop)}
         problems += [f"{key} 的 {OUTCOMES} 含表单没有的答案“{a}”" for a in mapping if a not in offered]
-        problems += [f"{key} 的 {OUTCOMES} 含未知含义“{o}”（可用：{'、'.join(sorted(KNOWN_OUTCOMES))}）"
-                     for o in mapping.values() if o not in KNOWN_OUTCOMES]
+        problems += [
+            f"{key} 的 {OUTCOMES} 含未知含义“{o}”（可用：{'、'.join(sorted(KNOWN_OUTCOMES))}）"
+            for o in mapping.values()
+            if o not in KNOWN_OUTCOMES
+        ]
     return problems
 
 
@@ -138,7 +151,9 @@ def option_pairs(prop: dict) -> list[tuple[Any, Any]]:
     if prop.get("oneOf"):
         return [(o["const"], o.get("title", o["const"])) for o in prop["oneOf"] if o.get("const") is not None]
     names = prop.get("enumNames") or []
-    return [(v, names[i] if i < len(names) else v) for i, v in enumerate(prop.get("enum") or []) if v is not None]
+    return [
+        (v, names[i] if i < len(names) else v) for i, v in enumerate(prop.get("enum") or []) if v is not None
+    ]
 
 
 def _row_indexes(submitted: dict, prefix: str) -> list[int]:
@@ -146,7 +161,7 @@ def _row_indexes(submitted: dict, prefix: str) -> list[int]:
     found = set()
     for key in submitted:
         if key.startswith(prefix + SEP):
-            head = key[len(prefix) + 1:].split(SEP, 1)[0]
+            head = key[len(prefix) + 1 :].split(SEP, 1)[0]
             if head.isdigit() and len(head) < 4:
                 found.add(int(head))
     return sorted(found)
@@ -165,8 +180,11 @@ def _last(raw: Any) -> Any:
 def _coerce_value(prop: dict, path: str, submitted: dict, errors: dict[str, str]) -> Any:
     kind = base_type(prop)
     if kind == "object" and "properties" in prop:
-        return {name: _coerce_value(sub, f"{path}{SEP}{name}", submitted, errors)
-                for name, sub in prop["properties"].items() if not sub.get("readOnly")}
+        return {
+            name: _coerce_value(sub, f"{path}{SEP}{name}", submitted, errors)
+            for name, sub in prop["properties"].items()
+            if not sub.get("readOnly")
+        }
     if kind == "array":
         return _coerce_array(prop.get("items") or {}, path, submitted, errors)
     raw = _last(submitted.get(path))
@@ -180,8 +198,9 @@ def _coerce_value(prop: dict, path: str, submitted: dict, errors: dict[str, str]
 def _coerce_array(items: dict, path: str, submitted: dict, errors: dict[str, str]) -> Any:
     """Rows of a table (an array of objects), or the choices of a multiple choice."""
     if base_type(items) == "object":
-        rows = [_coerce_value(items, f"{path}{SEP}{i}", submitted, errors)
-                for i in _row_indexes(submitted, path)]
+        rows = [
+            _coerce_value(items, f"{path}{SEP}{i}", submitted, errors) for i in _row_indexes(submitted, path)
+        ]
         rows = [r for r in rows if not _blank(r)]  # the empty row offered for a new entry
         return rows or None
     raw = submitted.get(path)
@@ -230,6 +249,7 @@ def coerce(schema: dict, submitted: dict[str, Any]) -> tuple[dict[str, Any], dic
 def as_typed(schema: dict, submitted: dict[str, Any]) -> dict[str, Any]:
     """What was typed, nested the way the form renders it (strings kept as typed): for showing a
     draft or a refused submission again."""
+
     def walk(prop: dict, path: str) -> Any:
         kind = base_type(prop)
         if kind == "object" and "properties" in prop:
@@ -243,8 +263,11 @@ def as_typed(schema: dict, submitted: dict[str, Any]) -> dict[str, Any]:
         return _last(raw)
 
     props = schema.get("properties", {})
-    return {n: walk(props[n], n) for n in props if n in submitted or _row_indexes(submitted, n)
-            or any(k.startswith(n + SEP) for k in submitted)}
+    return {
+        n: walk(props[n], n)
+        for n in props
+        if n in submitted or _row_indexes(submitted, n) or any(k.startswith(n + SEP) for k in submitted)
+    }
 
 
 def draft_of(schema: dict, submitted: dict[str, Any]) -> dict[str, Any]:
@@ -271,8 +294,13 @@ def _non_finite(values: dict[str, Any]) -> dict[str, str]:
     return {k: "请输入数字" for k, v in values.items() if isinstance(v, float) and not math.isfinite(v)}
 
 
-def validate(schema: dict, submitted: dict[str, Any], task_data: dict[str, Any],
-             coerce_strings: bool = True, facts: dict[str, Any] | None = None) -> dict[str, Any]:
+def validate(
+    schema: dict,
+    submitted: dict[str, Any],
+    task_data: dict[str, Any],
+    coerce_strings: bool = True,
+    facts: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The clean data to put on the task: every editable field (missing → None).
 
     Read-only fields are taken from the task data, never from the user, and take part in
@@ -290,7 +318,9 @@ def validate(schema: dict, submitted: dict[str, Any], task_data: dict[str, Any],
     for name in readonly_fields(schema):
         if task_data.get(name) is not None:
             # A file an earlier form took is checked as the string it was in that form.
-            instance[name] = task_data[name]["filename"] if is_file_reference(task_data[name]) else task_data[name]
+            instance[name] = (
+                task_data[name]["filename"] if is_file_reference(task_data[name]) else task_data[name]
+            )
     validator = Draft202012Validator(schema, format_checker=FormatChecker())
     for error in validator.iter_errors(instance):
         for field, message in _field_errors(error):
@@ -312,8 +342,9 @@ def _without_none(value: Any) -> Any:
     return value
 
 
-def _rule_errors(schema: dict, data: dict[str, Any], facts: dict[str, Any],
-                 wrong: set[str]) -> list[tuple[str, str]]:
+def _rule_errors(
+    schema: dict, data: dict[str, Any], facts: dict[str, Any], wrong: set[str]
+) -> list[tuple[str, str]]:
     """The schema's `validationRules` that do not hold, as (field, message); a rule that uses a field
     already `wrong` (e.g. not a date) waits until that is corrected."""
     rules = schema.get("validationRules") or []
@@ -329,7 +360,9 @@ def _rule_errors(schema: dict, data: dict[str, Any], facts: dict[str, Any],
     for rule in rules:
         # A name the expression uses that the data lacks (a stage not reached) is None, not an error.
         try:
-            names = {n.id for n in ast.walk(ast.parse(rule["expression"], mode="eval")) if isinstance(n, ast.Name)}
+            names = {
+                n.id for n in ast.walk(ast.parse(rule["expression"], mode="eval")) if isinstance(n, ast.Name)
+            }
             if names & wrong or rule.get("field") in wrong:
                 continue
             holds = environment.evaluate(rule["expression"], {**dict.fromkeys(names), **scope})
@@ -353,8 +386,10 @@ def _field_errors(error) -> list[tuple[str, str]]:
     where = SEP.join(str(p) for p in error.absolute_path)
     if error.validator == "required":
         missing = [n for n in error.validator_value if n not in (error.instance or {})]
-        return [(f"{where}{SEP}{n}" if where else n, FieldError(custom) if custom else MESSAGES["required"])
-                for n in missing]
+        return [
+            (f"{where}{SEP}{n}" if where else n, FieldError(custom) if custom else MESSAGES["required"])
+            for n in missing
+        ]
     if error.validator == "additionalProperties":
         return [("_form", "含有未定义的字段")]
     field = where or "_form"
@@ -419,8 +454,11 @@ def _display_value(prop: dict, value: Any) -> Any:
         return "是" if value else "否"
     if isinstance(value, dict):  # a nested object: its fields, labelled by their titles
         props = prop.get("properties") or {}
-        return "，".join(f"{props.get(k, {}).get('title', k)}：{_display_value(props.get(k, {}), v)}"
-                        for k, v in value.items() if v not in (None, "", []))
+        return "，".join(
+            f"{props.get(k, {}).get('title', k)}：{_display_value(props.get(k, {}), v)}"
+            for k, v in value.items()
+            if v not in (None, "", [])
+        )
     if isinstance(value, list):  # repeating rows or a multiple choice
         items = prop.get("items") or {}
         return "；".join(str(_display_value(items, v)) for v in value)

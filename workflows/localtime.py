@@ -1,5 +1,6 @@
 """China Standard Time for everything people read (deadlines, filing years, dates on screen);
 the database stores naive UTC."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime

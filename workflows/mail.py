@@ -4,6 +4,7 @@ Mail is sent only after the transaction that created the notification commits, s
 step never mails anyone; a mail server that is down loses nothing in the application (the in-app
 notification stays) and is logged.
 """
+
 from __future__ import annotations
 
 import logging

@@ -6,6 +6,7 @@ Seeds: 南政发〔2022〕6号 §(八) (月研判、季调度、年总结), 《�
 goals and 衡政办发〔2025〕11号 §20 (签约额, 到位资金, 履约率, 开工率, 资金到位率), 《郴州市关于进一步加强招商
 引资工作的实施意见》 §3 (signing → start of construction within 6 months).
 """
+
 from __future__ import annotations
 
 import re
@@ -75,8 +76,13 @@ def parse_period(text: str | None, today: date) -> Period:
         return Period("quarter", start, add_months(start, 3), f"{year}-Q{q}", f"{year}年第{q}季度")
     if (m := re.fullmatch(r"(\d{4})-(\d{2})", text)) and 1 <= int(m[2]) <= 12:
         start = date(int(m[1]), int(m[2]), 1)
-        return Period("month", start, add_months(start, 1), f"{start.year}-{start.month:02d}",
-                      f"{start.year}年{start.month}月")
+        return Period(
+            "month",
+            start,
+            add_months(start, 1),
+            f"{start.year}-{start.month:02d}",
+            f"{start.year}年{start.month}月",
+        )
     year = int(text) if re.fullmatch(r"\d{4}", text) and 2000 <= int(text) <= 2100 else today.year
     return Period("year", date(year, 1, 1), date(year + 1, 1, 1), str(year), f"{year}年")
 
@@ -181,8 +187,10 @@ class Rate:
 def funnel(projects: list[ProjectFacts], period: Period) -> list[dict]:
     """Projects registered in the period, counted at every step up to the furthest they reached."""
     cohort = [p for p in projects if period.contains(p.registered_on)]
-    return [{"key": key, "label": label, "count": sum(1 for p in cohort if p.has_reached(key))}
-            for key, label in FUNNEL]
+    return [
+        {"key": key, "label": label, "count": sum(1 for p in cohort if p.has_reached(key))}
+        for key, label in FUNNEL
+    ]
 
 
 def signed_in(projects: list[ProjectFacts], period: Period) -> list[ProjectFacts]:
@@ -190,14 +198,22 @@ def signed_in(projects: list[ProjectFacts], period: Period) -> list[ProjectFacts
 
 
 def _row(label: str, group: list[ProjectFacts]) -> dict:
-    return {"label": label, "count": len(group),
-            "cny_wan": round(sum(p.cny_wan for p in group), 2),
-            "usd_wan": round(sum(p.usd_wan for p in group), 2),
-            "rmb_total_wan": round(sum(p.amount_wan for p in group), 2),
-            "funds_wan": round(sum(p.funds_wan for p in group), 2)}
+    return {
+        "label": label,
+        "count": len(group),
+        "cny_wan": round(sum(p.cny_wan for p in group), 2),
+        "usd_wan": round(sum(p.usd_wan for p in group), 2),
+        "rmb_total_wan": round(sum(p.amount_wan for p in group), 2),
+        "funds_wan": round(sum(p.funds_wan for p in group), 2),
+    }
 
 
-DIMENSIONS = {"month": "签约月份", "industry": "产业链", "host_site": "落户地（园区/乡镇）", "unit": "责任招商单位"}
+DIMENSIONS = {
+    "month": "签约月份",
+    "industry": "产业链",
+    "host_site": "落户地（园区/乡镇）",
+    "unit": "责任招商单位",
+}
 
 
 def signed_by(projects: list[ProjectFacts], period: Period, dimension: str) -> list[dict]:
@@ -238,12 +254,16 @@ def rates(projects: list[ProjectFacts], period: Period, today: date) -> list[Rat
     started = [p for p in due if p.started_on and p.started_on <= day]
     funds = sum(p.funds_wan for p in signed)
     contracted = sum(p.amount_wan for p in signed)
-    return [Rate("performance", "履约率", len(on_time), len(due), FORMULAS["performance"]),
-            Rate("start", "开工率", len(started), len(due), FORMULAS["start"]),
-            Rate("funds", "资金到位率", round(funds, 2), round(contracted, 2), FORMULAS["funds"], "万元")]
+    return [
+        Rate("performance", "履约率", len(on_time), len(due), FORMULAS["performance"]),
+        Rate("start", "开工率", len(started), len(due), FORMULAS["start"]),
+        Rate("funds", "资金到位率", round(funds, 2), round(contracted, 2), FORMULAS["funds"], "万元"),
+    ]
 
 
-def overdue_by_unit(tasks: list[TaskFacts], projects: list[ProjectFacts], now: datetime, today: date) -> list[dict]:
+def overdue_by_unit(
+    tasks: list[TaskFacts], projects: list[ProjectFacts], now: datetime, today: date
+) -> list[dict]:
     """Open tasks past their deadline and the projects they hold up, by the unit holding them; and
     signed projects past their start deadline without a start (未按期开工), by host site."""
     rows: dict[str, dict] = {}
@@ -257,8 +277,12 @@ def overdue_by_unit(tasks: list[TaskFacts], projects: list[ProjectFacts], now: d
             r["tasks"] += 1
             r["projects"].add(t.instance_id)
     for p in projects:
-        if p.has_reached("signed") and p.start_deadline and p.start_deadline < today and not (
-                p.started_on and p.started_on <= today):
+        if (
+            p.has_reached("signed")
+            and p.start_deadline
+            and p.start_deadline < today
+            and not (p.started_on and p.started_on <= today)
+        ):
             row(p.host_site or "（未填）")["not_started"] += 1
     out = [{**r, "projects": len(r["projects"])} for r in rows.values()]
     return sorted(out, key=lambda r: (-(r["tasks"] + r["not_started"]), r["label"]))
@@ -272,9 +296,15 @@ def stage_days(tasks: list[TaskFacts], period: Period, now: datetime, local_date
         if t.state == "completed" and t.completed_at and period.contains(local_date(t.completed_at)):
             groups[t.stage].append(t.days(now))
             order[t.stage] = min(order.get(t.stage, t.created_at), t.created_at)
-    return [{"label": stage, "count": len(values), "avg_days": round(sum(values) / len(values), 1),
-             "max_days": round(max(values), 1)}
-            for stage, values in sorted(groups.items(), key=lambda kv: order[kv[0]])]
+    return [
+        {
+            "label": stage,
+            "count": len(values),
+            "avg_days": round(sum(values) / len(values), 1),
+            "max_days": round(max(values), 1),
+        }
+        for stage, values in sorted(groups.items(), key=lambda kv: order[kv[0]])
+    ]
 
 
 def waiting_by_task(tasks: list[TaskFacts], period: Period, now: datetime, local_date) -> dict[str, dict]:
@@ -283,9 +313,12 @@ def waiting_by_task(tasks: list[TaskFacts], period: Period, now: datetime, local
     groups: dict[str, list[float]] = defaultdict(list)
     titles: dict[str, str] = {}
     for t in tasks:
-        if (t.state == "completed" and t.completed_at and period.contains(local_date(t.completed_at))) \
-                or t.state == "ready":
+        if (
+            t.state == "completed" and t.completed_at and period.contains(local_date(t.completed_at))
+        ) or t.state == "ready":
             groups[t.spec].append(t.days(now))
             titles[t.spec] = t.title or t.stage
-    return {spec: {"title": titles[spec], "count": len(values), "avg_days": round(sum(values) / len(values), 1)}
-            for spec, values in groups.items()}
+    return {
+        spec: {"title": titles[spec], "count": len(values), "avg_days": round(sum(values) / len(values), 1)}
+        for spec, values in groups.items()
+    }

@@ -4,6 +4,7 @@ and their conditions, form fields (by JSON path) and DMN rules, each added, remo
 Reads the versions' files only (XML and JSON); it neither parses specs nor runs anything. Each change
 names the BPMN element(s) it touches so the diagram can colour them (workflows/rendering/diagram.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -13,12 +14,32 @@ from lxml import etree
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/20191111/MODEL/", "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
-                  "https://www.omg.org/spec/DMN/20230324/MODEL/")
-NODES = {"task", "userTask", "serviceTask", "scriptTask", "businessRuleTask", "manualTask", "sendTask",
-         "receiveTask", "callActivity", "subProcess", "startEvent", "endEvent", "boundaryEvent",
-         "intermediateCatchEvent", "intermediateThrowEvent", "exclusiveGateway", "parallelGateway",
-         "inclusiveGateway", "eventBasedGateway"}
+DMN_NAMESPACES = (
+    "https://www.omg.org/spec/DMN/20191111/MODEL/",
+    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+    "https://www.omg.org/spec/DMN/20230324/MODEL/",
+)
+NODES = {
+    "task",
+    "userTask",
+    "serviceTask",
+    "scriptTask",
+    "businessRuleTask",
+    "manualTask",
+    "sendTask",
+    "receiveTask",
+    "callActivity",
+    "subProcess",
+    "startEvent",
+    "endEvent",
+    "boundaryEvent",
+    "intermediateCatchEvent",
+    "intermediateThrowEvent",
+    "exclusiveGateway",
+    "parallelGateway",
+    "inclusiveGateway",
+    "eventBasedGateway",
+}
 GATEWAYS = {"exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway"}
 SHOWN = 300  # characters of a before/after value shown
 
@@ -56,6 +77,7 @@ def _kind(tag: str) -> str:
 
 # --- BPMN ---------------------------------------------------------------------------------------
 
+
 def _process(files: dict[str, str], process_id: str):
     for name, text in sorted(files.items()):
         if name.endswith(".bpmn"):
@@ -85,11 +107,17 @@ def _aspects(node, lanes: dict[str, str]) -> dict[str, str]:
                     for prop in ext:
                         aspects[f"property:{prop.get('name')}"] = prop.get("value", "")
                 else:
-                    aspects[etag] = etree.tostring(ext, encoding="unicode", with_tail=False).strip() \
-                        if len(ext) else (ext.text or "").strip()
+                    aspects[etag] = (
+                        etree.tostring(ext, encoding="unicode", with_tail=False).strip()
+                        if len(ext)
+                        else (ext.text or "").strip()
+                    )
         else:
-            aspects[tag] = etree.tostring(child, encoding="unicode", with_tail=False).strip() \
-                if len(child) or child.attrib else (child.text or "").strip()
+            aspects[tag] = (
+                etree.tostring(child, encoding="unicode", with_tail=False).strip()
+                if len(child) or child.attrib
+                else (child.text or "").strip()
+            )
     return aspects
 
 
@@ -106,7 +134,9 @@ def _bpmn_elements(process) -> tuple[dict, dict, dict[str, str], dict[str, set[s
         if tag in NODES and node.get("id"):
             nodes[node.get("id")] = node
             for prop in node.iter(f"{{{SPIFF}}}property"):
-                if prop.get("name") in ("formJsonSchemaFilename", "formUiSchemaFilename") and prop.get("value"):
+                if prop.get("name") in ("formJsonSchemaFilename", "formUiSchemaFilename") and prop.get(
+                    "value"
+                ):
                     forms.setdefault(f"forms/{prop.get('value')}", set()).add(node.get("id"))
             for called in node.iter(f"{{{SPIFF}}}calledDecisionId"):
                 decisions.setdefault((called.text or "").strip(), set()).add(node.get("id"))
@@ -121,16 +151,27 @@ def _condition(flow) -> str | None:
 
 
 def _flow_aspects(flow) -> dict[str, str]:
-    return {"名称": flow.get("name") or "", "起点": flow.get("sourceRef") or "", "终点": flow.get("targetRef") or ""}
+    return {
+        "名称": flow.get("name") or "",
+        "起点": flow.get("sourceRef") or "",
+        "终点": flow.get("targetRef") or "",
+    }
 
 
 def _aspect_change(kind: str, where: str, name: str, before: dict, after: dict, elements) -> Change | None:
     keys = [k for k in dict.fromkeys([*before, *after]) if before.get(k) != after.get(k)]
     if not keys:
         return None
-    return Change(kind, "changed", where, name, "、".join(keys),
-                  _short("；".join(f"{k}={before.get(k, '')}" for k in keys)),
-                  _short("；".join(f"{k}={after.get(k, '')}" for k in keys)), tuple(elements))
+    return Change(
+        kind,
+        "changed",
+        where,
+        name,
+        "、".join(keys),
+        _short("；".join(f"{k}={before.get(k, '')}" for k in keys)),
+        _short("；".join(f"{k}={after.get(k, '')}" for k in keys)),
+        tuple(elements),
+    )
 
 
 def _compare_bpmn(old, new) -> list[Change]:
@@ -146,7 +187,9 @@ def _compare_bpmn(old, new) -> list[Change]:
         elif after is None:
             changes.append(Change(kind, "removed", eid, name, "", _local(node.tag), "", (eid,)))
         else:
-            change = _aspect_change(kind, eid, name, _aspects(before, o_lanes), _aspects(after, n_lanes), (eid,))
+            change = _aspect_change(
+                kind, eid, name, _aspects(before, o_lanes), _aspects(after, n_lanes), (eid,)
+            )
             if change:
                 changes.append(change)
     for fid in dict.fromkeys([*o_flows, *n_flows]):
@@ -156,8 +199,18 @@ def _compare_bpmn(old, new) -> list[Change]:
         if before is None or after is None:
             status = "added" if before is None else "removed"
             text = f"{flow.get('sourceRef')} → {flow.get('targetRef')}"
-            changes.append(Change("flow", status, fid, name, "", text if after is None else "",
-                                  text if before is None else "", (fid,)))
+            changes.append(
+                Change(
+                    "flow",
+                    status,
+                    fid,
+                    name,
+                    "",
+                    text if after is None else "",
+                    text if before is None else "",
+                    (fid,),
+                )
+            )
             continue
         change = _aspect_change("flow", fid, name, _flow_aspects(before), _flow_aspects(after), (fid,))
         if change:
@@ -165,12 +218,23 @@ def _compare_bpmn(old, new) -> list[Change]:
         cond_before, cond_after = _condition(before), _condition(after)
         if cond_before != cond_after:
             status = "added" if cond_before is None else "removed" if cond_after is None else "changed"
-            changes.append(Change("condition", status, fid, name, "conditionExpression", cond_before or "",
-                                  cond_after or "", (fid, after.get("sourceRef") or "")))
+            changes.append(
+                Change(
+                    "condition",
+                    status,
+                    fid,
+                    name,
+                    "conditionExpression",
+                    cond_before or "",
+                    cond_after or "",
+                    (fid, after.get("sourceRef") or ""),
+                )
+            )
     return changes
 
 
 # --- forms (JSON Schema and UI schema, by JSON path) ---------------------------------------------
+
 
 def _leaves(before, after, path: str) -> list[tuple[str, object, object]]:
     """(JSON path, before, after) of every difference; objects are walked key by key."""
@@ -195,7 +259,9 @@ def _field_of(path: str, ui: bool) -> str:
     return ".".join(parts[: last + 2]) if last is not None else path
 
 
-def _compare_forms(old_files: dict[str, str], new_files: dict[str, str], used: dict[str, set[str]]) -> list[Change]:
+def _compare_forms(
+    old_files: dict[str, str], new_files: dict[str, str], used: dict[str, set[str]]
+) -> list[Change]:
     changes = []
     names = sorted(n for n in {*old_files, *new_files} if n.startswith("forms/") and n.endswith(".json"))
     for name in names:
@@ -204,7 +270,9 @@ def _compare_forms(old_files: dict[str, str], new_files: dict[str, str], used: d
         if before == after:
             continue
         if before is None or after is None:
-            changes.append(Change("form", "added" if before is None else "removed", name, "", "$", "", "", elements))
+            changes.append(
+                Change("form", "added" if before is None else "removed", name, "", "$", "", "", elements)
+            )
             continue
         try:
             old_json, new_json = json.loads(before), json.loads(after)
@@ -223,9 +291,15 @@ def _compare_forms(old_files: dict[str, str], new_files: dict[str, str], used: d
                 status, b, a = "removed", _short(whole[0][1]), ""
             else:
                 status = "changed"
-                b = _short("；".join(f"{p.removeprefix(field_path) or '$'}={_shown(v)}" for p, v, _ in leaves))
-                a = _short("；".join(f"{p.removeprefix(field_path) or '$'}={_shown(v)}" for p, _, v in leaves))
-            changes.append(Change("form", status, name, field_path.rsplit(".", 1)[-1], field_path, b, a, elements))
+                b = _short(
+                    "；".join(f"{p.removeprefix(field_path) or '$'}={_shown(v)}" for p, v, _ in leaves)
+                )
+                a = _short(
+                    "；".join(f"{p.removeprefix(field_path) or '$'}={_shown(v)}" for p, _, v in leaves)
+                )
+            changes.append(
+                Change("form", status, name, field_path.rsplit(".", 1)[-1], field_path, b, a, elements)
+            )
     return changes
 
 
@@ -234,6 +308,7 @@ def _shown(value) -> str:
 
 
 # --- DMN --------------------------------------------------------------------------------------------
+
 
 def _decisions(files: dict[str, str]) -> dict[str, dict]:
     """{decision id: {"name", "columns", "rules": {rule id: (cells, description)}}}."""
@@ -250,55 +325,106 @@ def _decisions(files: dict[str, str]) -> dict[str, dict]:
                     for col in table:
                         if _local(col.tag) == "input":
                             expr = col.find(f"{{{ns}}}inputExpression/{{{ns}}}text")
-                            columns.append(f"{col.get('label') or col.get('id')}: {(expr.text or '').strip() if expr is not None else ''}")
+                            columns.append(
+                                f"{col.get('label') or col.get('id')}: {(expr.text or '').strip() if expr is not None else ''}"
+                            )
                         elif _local(col.tag) == "output":
                             columns.append(f"{col.get('label') or col.get('id')} → {col.get('name') or ''}")
                     columns.append(f"hitPolicy={table.get('hitPolicy') or 'UNIQUE'}")
                     for rule in table.iter(f"{{{ns}}}rule"):
-                        cells = [(e.findtext(f"{{{ns}}}text") or "").strip() for e in rule
-                                 if _local(e.tag) in ("inputEntry", "outputEntry")]
-                        rules[rule.get("id")] = (" | ".join(cells), (rule.findtext(f"{{{ns}}}description") or "").strip())
-                found[decision.get("id")] = {"name": decision.get("name") or "", "columns": columns, "rules": rules}
+                        cells = [
+                            (e.findtext(f"{{{ns}}}text") or "").strip()
+                            for e in rule
+                            if _local(e.tag) in ("inputEntry", "outputEntry")
+                        ]
+                        rules[rule.get("id")] = (
+                            " | ".join(cells),
+                            (rule.findtext(f"{{{ns}}}description") or "").strip(),
+                        )
+                found[decision.get("id")] = {
+                    "name": decision.get("name") or "",
+                    "columns": columns,
+                    "rules": rules,
+                }
     return found
 
 
-def _compare_dmn(old_files: dict[str, str], new_files: dict[str, str], used: dict[str, set[str]]) -> list[Change]:
+def _compare_dmn(
+    old_files: dict[str, str], new_files: dict[str, str], used: dict[str, set[str]]
+) -> list[Change]:
     old, new = _decisions(old_files), _decisions(new_files)
     changes = []
     for did in dict.fromkeys([*old, *new]):
         before, after = old.get(did), new.get(did)
         elements = tuple(sorted(used.get(did, ())))
         if before is None or after is None:
-            changes.append(Change("decision", "added" if before is None else "removed", did,
-                                  (after or before)["name"], "", "", "", elements))
+            changes.append(
+                Change(
+                    "decision",
+                    "added" if before is None else "removed",
+                    did,
+                    (after or before)["name"],
+                    "",
+                    "",
+                    "",
+                    elements,
+                )
+            )
             continue
         if before["columns"] != after["columns"]:
-            changes.append(Change("decision", "changed", did, after["name"], "columns",
-                                  _short("；".join(before["columns"])), _short("；".join(after["columns"])), elements))
+            changes.append(
+                Change(
+                    "decision",
+                    "changed",
+                    did,
+                    after["name"],
+                    "columns",
+                    _short("；".join(before["columns"])),
+                    _short("；".join(after["columns"])),
+                    elements,
+                )
+            )
         for rid in dict.fromkeys([*before["rules"], *after["rules"]]):
             b, a = before["rules"].get(rid), after["rules"].get(rid)
             if b == a:
                 continue
             status = "added" if b is None else "removed" if a is None else "changed"
             path = "description" if b and a and b[0] == a[0] else "cells"
-            changes.append(Change("rule", status, rid, after["name"], f"{did} · {path}",
-                                  _short(b[0] if path == "cells" else b[1]) if b else "",
-                                  _short(a[0] if path == "cells" else a[1]) if a else "", elements))
+            changes.append(
+                Change(
+                    "rule",
+                    status,
+                    rid,
+                    after["name"],
+                    f"{did} · {path}",
+                    _short(b[0] if path == "cells" else b[1]) if b else "",
+                    _short(a[0] if path == "cells" else a[1]) if a else "",
+                    elements,
+                )
+            )
     return changes
 
 
 # --- together ---------------------------------------------------------------------------------------
 
-def compare(old_files: dict[str, str], old_process: str, new_files: dict[str, str], new_process: str) -> list[Change]:
+
+def compare(
+    old_files: dict[str, str], old_process: str, new_files: dict[str, str], new_process: str
+) -> list[Change]:
     """Every element-level difference between two versions of a process, in a stable order: the
     diagram's elements, then flows and conditions, then forms, then DMN."""
     old, new = _process(old_files, old_process), _process(new_files, new_process)
     _, _, _, o_forms, o_decisions = _bpmn_elements(old)
     _, _, _, n_forms, n_decisions = _bpmn_elements(new)
     forms = {k: o_forms.get(k, set()) | n_forms.get(k, set()) for k in {*o_forms, *n_forms}}
-    decisions = {k: o_decisions.get(k, set()) | n_decisions.get(k, set()) for k in {*o_decisions, *n_decisions}}
-    return [*_compare_bpmn(old, new), *_compare_forms(old_files, new_files, forms),
-            *_compare_dmn(old_files, new_files, decisions)]
+    decisions = {
+        k: o_decisions.get(k, set()) | n_decisions.get(k, set()) for k in {*o_decisions, *n_decisions}
+    }
+    return [
+        *_compare_bpmn(old, new),
+        *_compare_forms(old_files, new_files, forms),
+        *_compare_dmn(old_files, new_files, decisions),
+    ]
 
 
 def diagram_marks(changes: list[Change]) -> tuple[dict[str, str], dict[str, str]]:

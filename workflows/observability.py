@@ -5,6 +5,7 @@ The metrics are kept per process; under gunicorn with PROMETHEUS_MULTIPROC_DIR s
 every worker writes its figures there and a scrape adds them up. The figures that live in the database
 (outbox depth, timers due, failed deliveries) are read at scrape time.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -58,17 +59,27 @@ class _DatabaseFigures:
 
         up = GaugeMetricFamily("zhaoshang_database_up", "1 when the database answered this scrape")
         depth = GaugeMetricFamily("zhaoshang_outbox_depth", "Filing-exchange messages not yet acknowledged")
-        failed = GaugeMetricFamily("zhaoshang_outbox_failed_deliveries",
-                                   "Unacknowledged filing-exchange messages whose last attempt failed")
+        failed = GaugeMetricFamily(
+            "zhaoshang_outbox_failed_deliveries",
+            "Unacknowledged filing-exchange messages whose last attempt failed",
+        )
         timers = GaugeMetricFamily("zhaoshang_timers_due", "Running projects with a BPMN timer due now")
         try:
             with db.engine().connect() as conn:
                 pending = OutboxMessage.state == "pending"
                 depth.add_metric([], conn.scalar(select(func.count()).where(pending)))
-                failed.add_metric([], conn.scalar(select(func.count()).where(pending, OutboxMessage.attempts > 0)))
+                failed.add_metric(
+                    [], conn.scalar(select(func.count()).where(pending, OutboxMessage.attempts > 0))
+                )
                 now = datetime.now(UTC).replace(tzinfo=None)
-                timers.add_metric([], conn.scalar(select(func.count()).where(
-                    ProcessInstance.status == "running", ProcessInstance.next_timer_at <= now)))
+                timers.add_metric(
+                    [],
+                    conn.scalar(
+                        select(func.count()).where(
+                            ProcessInstance.status == "running", ProcessInstance.next_timer_at <= now
+                        )
+                    ),
+                )
         except DATABASE_UNAVAILABLE:
             up.add_metric([], 0)
             return [up]
@@ -102,8 +113,12 @@ class JsonFormatter(logging.Formatter):
     STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
     def format(self, record: logging.LogRecord) -> str:
-        line = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-                "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         rid = getattr(record, "request_id", None) or request_id.get()
         if rid:
             line["request_id"] = rid

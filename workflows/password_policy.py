@@ -1,6 +1,7 @@
 """When a password must be changed (GB/T 22239-2019 8.1.4.1 身份鉴别: 口令定期更换): after an administrator
 set it (a new account, a reset) and when it is older than ZS_PASSWORD_MAX_DAYS (0 = never). A new
 password may not be any of the last HISTORY ones. Configured once at start-up (workflows/config.py bind)."""
+
 from __future__ import annotations
 
 from datetime import timedelta

@@ -17,6 +17,7 @@ The engine carries sealed values as they are: gateways, scripts and DMN tables m
 field (they would see the dict). SM3 stays for integrity (the audit chain); this module is
 confidentiality only.
 """
+
 from __future__ import annotations
 
 import base64
@@ -56,8 +57,10 @@ def parse_keys(entries: list[str]) -> list[tuple[str, bytes]]:
         except (binascii.Error, ValueError):
             key = b""
         if not _KID.match(kid) or len(key) != 16:
-            raise RuntimeError(f"ZS_PII_KEYS: “{kid[:32]}” is not id:base64-of-16-bytes (e.g. "
-                               "k2026:$(python -c 'import os,base64;print(base64.b64encode(os.urandom(16)).decode())')).")
+            raise RuntimeError(
+                f"ZS_PII_KEYS: “{kid[:32]}” is not id:base64-of-16-bytes (e.g. "
+                "k2026:$(python -c 'import os,base64;print(base64.b64encode(os.urandom(16)).decode())'))."
+            )
         if kid in {k for k, _ in ring}:
             raise RuntimeError(f"ZS_PII_KEYS: key id {kid} appears twice.")
         ring.append((kid, key))
@@ -77,8 +80,10 @@ def configure(entries: list[str], env: str) -> None:
     global _ring
     ring = parse_keys(entries)
     if not ring and env == "production":
-        raise RuntimeError("ZS_ENV=production needs ZS_PII_KEYS (id:base64 of 16 random bytes) to encrypt "
-                           "personal data; see docs/operations.md.")
+        raise RuntimeError(
+            "ZS_ENV=production needs ZS_PII_KEYS (id:base64 of 16 random bytes) to encrypt "
+            "personal data; see docs/operations.md."
+        )
     if env != "production" and DEV_KID not in {k for k, _ in ring}:
         ring.append((DEV_KID, development_key()))
     _ring = ring
@@ -116,8 +121,13 @@ def _b64(raw: bytes) -> str:
 
 
 def is_sealed(value: Any) -> bool:
-    return isinstance(value, dict) and value.get("enc") == TAG and isinstance(value.get("kid"), str) \
-        and isinstance(value.get("dk"), str) and isinstance(value.get("ct"), str)
+    return (
+        isinstance(value, dict)
+        and value.get("enc") == TAG
+        and isinstance(value.get("kid"), str)
+        and isinstance(value.get("dk"), str)
+        and isinstance(value.get("ct"), str)
+    )
 
 
 def seal(value: Any) -> Any:
@@ -127,8 +137,12 @@ def seal(value: Any) -> Any:
     kid, kek = _keys()[0]
     data_key = os.urandom(16)
     plain = json.dumps(value, ensure_ascii=False).encode("utf-8")
-    return {"enc": TAG, "kid": kid, "dk": _b64(_encrypt(kek, data_key, kid.encode())),
-            "ct": _b64(_encrypt(data_key, plain, _VALUE_AAD))}
+    return {
+        "enc": TAG,
+        "kid": kid,
+        "dk": _b64(_encrypt(kek, data_key, kid.encode())),
+        "ct": _b64(_encrypt(data_key, plain, _VALUE_AAD)),
+    }
 
 
 def _data_key(value: dict) -> bytes:
@@ -191,8 +205,11 @@ def masked(value: Any) -> Any:
 
 def personal_fields(schema: dict) -> list[str]:
     """The top-level fields a form schema marks as personal data."""
-    return [name for name, prop in (schema.get("properties") or {}).items()
-            if isinstance(prop, dict) and prop.get(MARK) is True]
+    return [
+        name
+        for name, prop in (schema.get("properties") or {}).items()
+        if isinstance(prop, dict) and prop.get(MARK) is True
+    ]
 
 
 def seal_fields(schema: dict, values: dict) -> dict:

@@ -7,6 +7,7 @@ more (workflows/services/role_service.py) and a deployed model's lanes may name 
 `ROLES` is every role this process knows, refreshed from the database outside transactions
 (at start, on each request at most every few seconds, and after a role is created).
 """
+
 from __future__ import annotations
 
 import time
@@ -21,14 +22,23 @@ class Role:
     level: str  # 'county' or 'prefecture': where the role's users sit
 
 
-ADMIN_ROLES: dict[str, Role] = {r.code: r for r in [
-    Role("auditor", "审计", "county"),  # the business role 审计: reads its county's projects
-    # 三权分立 (GB/T 22239-2019 8.1.4.2 访问控制, 8.1.10.x 集中管控): three administrators, none of whom
-    # holds another role or does business tasks.
-    Role("admin", "系统管理员", "county"),  # users, units, business roles, process models, calendar, API tokens
-    Role("security_admin", "安全管理员", "county"),  # assigns roles, lifts sign-in locks, security settings
-    Role("audit_admin", "安全审计员", "county"),  # reads every log, administrators' actions included; changes nothing
-]}
+ADMIN_ROLES: dict[str, Role] = {
+    r.code: r
+    for r in [
+        Role("auditor", "审计", "county"),  # the business role 审计: reads its county's projects
+        # 三权分立 (GB/T 22239-2019 8.1.4.2 访问控制, 8.1.10.x 集中管控): three administrators, none of whom
+        # holds another role or does business tasks.
+        Role(
+            "admin", "系统管理员", "county"
+        ),  # users, units, business roles, process models, calendar, API tokens
+        Role(
+            "security_admin", "安全管理员", "county"
+        ),  # assigns roles, lifts sign-in locks, security settings
+        Role(
+            "audit_admin", "安全审计员", "county"
+        ),  # reads every log, administrators' actions included; changes nothing
+    ]
+}
 # The three administrative roles: an account holding one holds no other role.
 ADMINISTRATORS = frozenset({"admin", "security_admin", "audit_admin"})
 

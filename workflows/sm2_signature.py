@@ -12,6 +12,7 @@ Key files: a private key is kept as PEM with the label ZS SM2 PRIVATE KEY around
 scalar (readable by its owner only, like the Ed25519 one); a public key travels as the base64 of its
 65-byte uncompressed point (04 ‖ x ‖ y).
 """
+
 from __future__ import annotations
 
 import base64
@@ -53,7 +54,9 @@ class Sm2PublicKey:
             raise InvalidSignature() from err
         if not (0 < r < _ORDER and 0 < s < _ORDER) or encode_dss_signature(r, s) != signature:
             raise InvalidSignature()  # out of range, or not the one DER spelling
-        if not _Sm2(pk=self.point, uid=DEFAULT_ID).verify(message, r.to_bytes(32, "big"), s.to_bytes(32, "big")):
+        if not _Sm2(pk=self.point, uid=DEFAULT_ID).verify(
+            message, r.to_bytes(32, "big"), s.to_bytes(32, "big")
+        ):
             raise InvalidSignature()
 
 

@@ -4,6 +4,7 @@ A bench and test helper (bench/submit_statements.py, tests/test_step_statements.
 event listeners, added on entry and removed on exit. SQLite's `BEGIN` / `BEGIN IMMEDIATE` (workflows/db.py)
 are counted as a transaction begun, not as statements, so both databases count alike.
 """
+
 from __future__ import annotations
 
 from typing import Self

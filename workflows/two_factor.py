@@ -2,6 +2,7 @@
 a time-based one-time password (TOTP, RFC 6238) from an authenticator app, enrolled by QR code, with
 ten single-use recovery codes. Which roles must use it is configuration (ZS_TOTP_ROLES, default the three
 administrative roles); anyone else may enrol of their own accord."""
+
 from __future__ import annotations
 
 from workflows.roles import ADMINISTRATORS

@@ -3,6 +3,7 @@ HTTP(S), each request signed with the sender's Ed25519 or SM2 key, or during the
 county's shared key; see workflows/filing_exchange.py). No session,
 no CSRF token: a request is authenticated by its signature alone. Errors are JSON with a Chinese
 message: 401 unsigned, badly signed, stale or replayed with other content; 400 a malformed body."""
+
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
@@ -49,7 +50,9 @@ def _call(action: str, filing_id: int | None = None):
     except ValidationFailed as err:
         return _error(400, err.message, fields=err.errors)
     except ServiceError as err:
-        return _error(400 if err.status == 422 else err.status, err.message % err.params if err.params else err.message)
+        return _error(
+            400 if err.status == 422 else err.status, err.message % err.params if err.params else err.message
+        )
     return jsonify(answer), status
 
 

@@ -5,6 +5,7 @@ so every call goes through the same service functions, and the same permission c
 browser pages. Described by /api/v1/openapi.json (webapp/api/openapi.py). The filing exchange between
 county and prefecture deployments lives under /api/v1/filings (webapp/api/filing_api.py), not here.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -78,9 +79,10 @@ def _ids_in_range(endpoint, values):
 @bp.errorhandler(ServiceError)
 def _service_error(err: ServiceError):
     extra = {"errors": err.errors} if isinstance(err, ValidationFailed) else {}
-    code = {403: "forbidden", 404: "not_found", 409: "conflict", 422: "validation_failed"}.get(err.status, "error")
+    code = {403: "forbidden", 404: "not_found", 409: "conflict", 422: "validation_failed"}.get(
+        err.status, "error"
+    )
     if err.status == 403:
-
         record_denial(err.message, getattr(g.get("api_actor"), "username", None))
     return _error(err.status, code, err.message % err.params if err.params else err.message, **extra)
 
@@ -97,8 +99,15 @@ def openapi():
 @bp.route("/me")
 def me():
     a = g.api_actor
-    return jsonify({"username": a.username, "display_name": a.display_name, "unit": a.unit_name,
-                    "organisation": a.org_name, "roles": sorted(a.roles)})
+    return jsonify(
+        {
+            "username": a.username,
+            "display_name": a.display_name,
+            "unit": a.unit_name,
+            "organisation": a.org_name,
+            "roles": sorted(a.roles),
+        }
+    )
 
 
 @bp.route("/projects")
@@ -109,8 +118,15 @@ def projects():
 @bp.route("/projects/<int:instance_id>")
 def project(instance_id: int):
     detail = project_service.project_detail(g.api_actor, instance_id)
-    return jsonify({"summary": _plain(detail.summary), "data": _plain(detail.data), "tasks": _plain(detail.tasks),
-                    "filing": _plain(detail.filing), "model_version": detail.model_version})
+    return jsonify(
+        {
+            "summary": _plain(detail.summary),
+            "data": _plain(detail.data),
+            "tasks": _plain(detail.tasks),
+            "filing": _plain(detail.filing),
+            "model_version": detail.model_version,
+        }
+    )
 
 
 @bp.route("/projects/<int:instance_id>/history")
@@ -122,14 +138,23 @@ def project_history(instance_id: int):
 @bp.route("/tasks")
 def tasks():
     page = inbox_service.inbox_page(g.api_actor, inbox_service.InboxQuery(tab="todo", page=_page()))
-    return jsonify({"items": _plain(page.tasks), "total": page.total, "page": page.query.page, "pages": page.pages})
+    return jsonify(
+        {"items": _plain(page.tasks), "total": page.total, "page": page.query.page, "pages": page.pages}
+    )
 
 
 @bp.route("/tasks/<int:task_id>")
 def task(task_id: int):
     form = task_service.task_form(g.api_actor, task_id)
-    return jsonify({"task": _plain(form.task), "schema": form.schema, "values": _plain(form.values),
-                    "readonly": _plain(form.readonly), "claimed_by_me": form.claimed_by_me})
+    return jsonify(
+        {
+            "task": _plain(form.task),
+            "schema": form.schema,
+            "values": _plain(form.values),
+            "readonly": _plain(form.readonly),
+            "claimed_by_me": form.claimed_by_me,
+        }
+    )
 
 
 @bp.route("/tasks/<int:task_id>/claim", methods=["POST"])
@@ -153,7 +178,7 @@ def task_complete(task_id: int):
     """Claims the task for the token's user when nobody holds it, then submits the form data."""
     body = json_object(request.get_data(cache=True))
     if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
-        raise ValidationFailed({"data": "请求体须为 {\"data\": {字段: 值}}"})
+        raise ValidationFailed({"data": '请求体须为 {"data": {字段: 值}}'})
     submitted = {str(k): _form_value(v) for k, v in body["data"].items()}
     task_service.task_claim(g.api_actor, task_id)
     instance_id = task_service.task_complete(g.api_actor, task_id, submitted)
@@ -175,7 +200,7 @@ def process_start(process_id: str):
     """Start an instance with the data of its first form (validated like the browser form)."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("data"), dict):
-        raise ValidationFailed({"data": "请求体须为 {\"data\": {字段: 值}}"})
+        raise ValidationFailed({"data": '请求体须为 {"data": {字段: 值}}'})
     submitted = {str(k): _form_value(v) for k, v in body["data"].items()}
     instance_id = process_service.process_start(g.api_actor, process_id, submitted)
     response = jsonify({"instance_id": instance_id, "process_id": process_id})
@@ -185,18 +210,33 @@ def process_start(process_id: str):
 
 @bp.route("/metrics")
 def metrics():
-    data = metrics_service.dashboard(g.api_actor, request.args.get("period"),
-                                     request.args.get("county", type=db_int) or None, with_charts=False)
+    data = metrics_service.dashboard(
+        g.api_actor,
+        request.args.get("period"),
+        request.args.get("county", type=db_int) or None,
+        with_charts=False,
+    )
     data.pop("period_choices", None)
     return jsonify(_plain(data))
 
 
 def ledger(kind: str):
-    data = metrics_service.ledger(g.api_actor, kind, {"q": request.args.get("q", "")},
-                                  request.args.get("sort", ""), request.args.get("desc") == "1",
-                                  request.args.get("county", type=db_int) or None)
-    return jsonify({"title": data["title"], "columns": [{"key": k, "title": t} for k, t in data["columns"]],
-                    "rows": _plain(data["rows"]), "totals": data["totals"]})
+    data = metrics_service.ledger(
+        g.api_actor,
+        kind,
+        {"q": request.args.get("q", "")},
+        request.args.get("sort", ""),
+        request.args.get("desc") == "1",
+        request.args.get("county", type=db_int) or None,
+    )
+    return jsonify(
+        {
+            "title": data["title"],
+            "columns": [{"key": k, "title": t} for k, t in data["columns"]],
+            "rows": _plain(data["rows"]),
+            "totals": data["totals"],
+        }
+    )
 
 
 for _kind in metrics_service.LEDGERS:

@@ -1,6 +1,7 @@
 """Investor complaints (《郴州市关于进一步加强招商引资工作的实施意见》 §15): registered by the county commerce
 bureau and answered by the responsible department within 7 working days. A BPMN process of its own
 (bpmn/investor_complaint.bpmn) run by the same inbox, deadlines and operations as the investment projects."""
+
 from __future__ import annotations
 
 from workflows import auth, forms
@@ -32,7 +33,13 @@ def complaint_start(actor: Actor, submitted: dict) -> int:
         schema, _ = form_files(version, first.form)
         values = forms.validate(schema, submitted, {})
         instance = start_instance(
-            s, actor, version, values,
+            s,
+            actor,
+            version,
+            values,
             {**values, "started_by": actor.username, "county": actor.org_name},
-            project_name=values["subject"], investor=values["investor"], action="complaint_registered")
+            project_name=values["subject"],
+            investor=values["investor"],
+            action="complaint_registered",
+        )
         return instance.id

@@ -6,6 +6,7 @@ rendering is workflows/rendering/documents. Which documents a project has, and w
 model declares (workflows/rendering/documents/declarations.py, docs/process.md): no task id or answer of a
 shipped model is named here. Texts put on paper are Chinese only (official documents).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,16 +43,39 @@ KINDS = documents.KINDS
 # default, not from the seeds.
 REMINDER_REPLY_WORKING_DAYS = 10
 # Project data shown in a form's head rows, so not repeated in every opinion box.
-SUMMARY_KEYS = {"project_name", "investor", "industry", "amount_wan", "currency", "amount_usd_wan", "host_site",
-                "source_channel", "source_org", "contact_name", "contact_phone", "plan_summary", "land_mu",
-                "tax_per_mu_wan", "annual_output_wan", "jobs", "incentives", "special_terms",
-                "special_terms_detail", "needs_new_land", "water_use", "hazardous", "forestry"}
+SUMMARY_KEYS = {
+    "project_name",
+    "investor",
+    "industry",
+    "amount_wan",
+    "currency",
+    "amount_usd_wan",
+    "host_site",
+    "source_channel",
+    "source_org",
+    "contact_name",
+    "contact_phone",
+    "plan_summary",
+    "land_mu",
+    "tax_per_mu_wan",
+    "annual_output_wan",
+    "jobs",
+    "incentives",
+    "special_terms",
+    "special_terms_detail",
+    "needs_new_land",
+    "water_use",
+    "hazardous",
+    "forestry",
+}
 # Why a declared document cannot be generated yet: its required place (declarations.REQUIRED) has no
 # completed step, or (filing form) the project has no filing.
-NOT_YET = {"joint-review": "该项目尚无部门会审意见，暂不能生成联合会审意见汇总表。",
-           "contract-review": "该项目尚未完成合同审查，暂不能生成合同审签单。",
-           "filing-form": "该项目尚未报市/州商务局备案，暂不能生成备案表。",
-           "reminder-letter": "项目推进提醒函只适用于已签约的项目。"}
+NOT_YET = {
+    "joint-review": "该项目尚无部门会审意见，暂不能生成联合会审意见汇总表。",
+    "contract-review": "该项目尚未完成合同审查，暂不能生成合同审签单。",
+    "filing-form": "该项目尚未报市/州商务局备案，暂不能生成备案表。",
+    "reminder-letter": "项目推进提醒函只适用于已签约的项目。",
+}
 
 
 def document_list(actor: Actor, instance_id: int) -> list[tuple[str, str]]:
@@ -61,12 +85,18 @@ def document_list(actor: Actor, instance_id: int) -> list[tuple[str, str]]:
         if not auth.project_view(s, actor, instance):
             return []
         decl = _declared(s, instance)
-        return [(kind, title) for kind, title in KINDS.items()
-                if decl.has(kind) and auth.document_generate(s, actor, instance, kind)
-                and _unavailable(s, instance, kind) is None]
+        return [
+            (kind, title)
+            for kind, title in KINDS.items()
+            if decl.has(kind)
+            and auth.document_generate(s, actor, instance, kind)
+            and _unavailable(s, instance, kind) is None
+        ]
 
 
-def document_pdf(actor: Actor, instance_id: int, kind: str, addressee: str | None = None) -> tuple[str, bytes]:
+def document_pdf(
+    actor: Actor, instance_id: int, kind: str, addressee: str | None = None
+) -> tuple[str, bytes]:
     """(file name, PDF) of one document of a project, recorded in the audit log with its SHA-256.
 
     Not allowed to see the project → Forbidden; unknown kind → NotFound; the reminder letter is the
@@ -79,27 +109,47 @@ def document_pdf(actor: Actor, instance_id: int, kind: str, addressee: str | Non
         auth.require(auth.project_view(s, actor, instance), "您无权查看该项目。")
         if kind not in KINDS:
             raise NotFound("没有这种文书。")
-        auth.require(auth.document_generate(s, actor, instance, kind), "只有本县县商务局可以出具项目推进提醒函。")
+        auth.require(
+            auth.document_generate(s, actor, instance, kind), "只有本县县商务局可以出具项目推进提醒函。"
+        )
         missing = _unavailable(s, instance, kind)
         if missing:
             raise Conflict(missing)
         if kind == "reminder-letter":
             unit = _addressee(s, instance, addressee)
-            context = _reminder_context(s, instance, unit, _days_overdue(s, instance), contact=actor.display_name)
+            context = _reminder_context(
+                s, instance, unit, _days_overdue(s, instance), contact=actor.display_name
+            )
         else:
             context = BUILDERS[kind](s, instance)
     # Rendered outside the transaction: SQLite's write lock is not held while WeasyPrint works.
     pdf = documents.render(kind, context)
     name = filename(kind, context["project"]["name"])
     with transaction() as s:
-        _record(s, instance_id, kind, name, pdf, actor.username, actor.address,
-                {"addressee": context["addressee"], "days_overdue": context["days_overdue"]}
-                if kind == "reminder-letter" else None)
+        _record(
+            s,
+            instance_id,
+            kind,
+            name,
+            pdf,
+            actor.username,
+            actor.address,
+            {"addressee": context["addressee"], "days_overdue": context["days_overdue"]}
+            if kind == "reminder-letter"
+            else None,
+        )
     return name, pdf
 
 
-def reminder_letter(s: Session, instance: ProcessInstance, addressee_code: str, days_overdue: int, *,
-                    by: str = "system", address: str | None = None) -> tuple[str, bytes]:
+def reminder_letter(
+    s: Session,
+    instance: ProcessInstance,
+    addressee_code: str,
+    days_overdue: int,
+    *,
+    by: str = "system",
+    address: str | None = None,
+) -> tuple[str, bytes]:
     """项目推进提醒函 (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十二)) to a responsible unit
     about a signed project that has not started construction, inside the caller's transaction (a timer's
     engine step, for instance).
@@ -111,8 +161,16 @@ def reminder_letter(s: Session, instance: ProcessInstance, addressee_code: str, 
     context = _reminder_context(s, instance, unit, days_overdue)
     pdf = documents.render("reminder-letter", context)
     name = filename("reminder-letter", instance.project_name)
-    _record(s, instance.id, "reminder-letter", name, pdf, by, address,
-            {"addressee": context["addressee"], "days_overdue": days_overdue})
+    _record(
+        s,
+        instance.id,
+        "reminder-letter",
+        name,
+        pdf,
+        by,
+        address,
+        {"addressee": context["addressee"], "days_overdue": days_overdue},
+    )
     return name, pdf
 
 
@@ -135,12 +193,32 @@ def filename(kind: str, project_name: str) -> str:
     return f"{KINDS[kind]}-{safe}.pdf"
 
 
-def _record(s: Session, instance_id: int, kind: str, name: str, pdf: bytes, by: str, address: str | None,
-            extra: dict | None) -> None:
-    audit.append(s, "document_generated", actor=by, instance_id=instance_id, outcome=KINDS[kind],
-                 data={"kind": kind, "title": KINDS[kind], "filename": name, "size": len(pdf),
-                       "sha256": hashlib.sha256(pdf).hexdigest(), **(extra or {})},
-                 address=address)
+def _record(
+    s: Session,
+    instance_id: int,
+    kind: str,
+    name: str,
+    pdf: bytes,
+    by: str,
+    address: str | None,
+    extra: dict | None,
+) -> None:
+    audit.append(
+        s,
+        "document_generated",
+        actor=by,
+        instance_id=instance_id,
+        outcome=KINDS[kind],
+        data={
+            "kind": kind,
+            "title": KINDS[kind],
+            "filename": name,
+            "size": len(pdf),
+            "sha256": hashlib.sha256(pdf).hexdigest(),
+            **(extra or {}),
+        },
+        address=address,
+    )
 
 
 def _get(s: Session, instance_id: int) -> ProcessInstance:
@@ -172,8 +250,9 @@ def _declared(s: Session, instance: ProcessInstance) -> Declarations:
     return _DECLARED[key]
 
 
-def _filled(s: Session, instance: ProcessInstance, kind: str, slot: str, *,
-            declared_only: bool = True) -> list[TaskRecord]:
+def _filled(
+    s: Session, instance: ProcessInstance, kind: str, slot: str, *, declared_only: bool = True
+) -> list[TaskRecord]:
     """The completed steps filling a place of a document, oldest first (none when the model does not
     declare the document, unless `declared_only` is False)."""
     tasks = _declared(s, instance).tasks_for(kind, slot, declared_only=declared_only)
@@ -203,6 +282,7 @@ def _unavailable(s: Session, instance: ProcessInstance, kind: str) -> str | None
 
 
 # ---- What goes into the documents --------------------------------------------------------------
+
 
 def _common(s: Session, instance: ProcessInstance, kind: str) -> dict:
     county = s.get(Organisation, instance.county_id)
@@ -247,19 +327,29 @@ def _project(s: Session, instance: ProcessInstance) -> dict:
     else:
         status = f"已办结（{instance.stage}）"
     return {
-        "name": instance.project_name, "investor": instance.investor, "industry": data.get("industry"),
+        "name": instance.project_name,
+        "investor": instance.investor,
+        "industry": data.get("industry"),
         "amount_wan": data.get("amount_wan", instance.amount_wan),
         # The currency as the project's form names it; a foreign amount where the form recorded one.
         "currency": forms.option_title(fields.get("currency", {}), data.get("currency")) or "—",
         "amount_usd_wan": data.get("amount_usd_wan"),
-        "project_class": instance.project_class, "host_site": unit_name(s, instance, data.get("host_site")),
-        "source": source, "land_mu": data.get("land_mu"), "tax_per_mu_wan": data.get("tax_per_mu_wan"),
-        "annual_output_wan": data.get("annual_output_wan"), "jobs": data.get("jobs"),
-        "incentives": data.get("incentives"), "special_terms": bool(data.get("special_terms")),
+        "project_class": instance.project_class,
+        "host_site": unit_name(s, instance, data.get("host_site")),
+        "source": source,
+        "land_mu": data.get("land_mu"),
+        "tax_per_mu_wan": data.get("tax_per_mu_wan"),
+        "annual_output_wan": data.get("annual_output_wan"),
+        "jobs": data.get("jobs"),
+        "incentives": data.get("incentives"),
+        "special_terms": bool(data.get("special_terms")),
         "special_terms_detail": data.get("special_terms_detail"),
-        "exec_minutes_number": data.get("exec_minutes_number"), "plan_summary": data.get("plan_summary"),
-        "started_by": instance.started_by.display_name, "started_unit": instance.started_unit.name,
-        "registered_at": instance.created_at, "status": status,
+        "exec_minutes_number": data.get("exec_minutes_number"),
+        "plan_summary": data.get("plan_summary"),
+        "started_by": instance.started_by.display_name,
+        "started_unit": instance.started_unit.name,
+        "registered_at": instance.created_at,
+        "status": status,
     }
 
 
@@ -303,10 +393,15 @@ def _box(s: Session, record: TaskRecord | None) -> dict | None:
     unit = unit_name(s, record.instance, record.unit_code)
     return {
         # `lines`: the facts the step recorded, then its opinion; `opinions`: the opinion alone.
-        "label": record.title, "unit": unit, "decision": decision, "lines": lines + opinions, "opinions": opinions,
+        "label": record.title,
+        "unit": unit,
+        "decision": decision,
+        "lines": lines + opinions,
+        "opinions": opinions,
         "by": record.completed_by.display_name if record.completed_by else None,
         "acted_for": s.get(User, record.acted_for_id).display_name if record.acted_for_id else None,
-        "at": record.completed_at, "signature": documents.png_data_uri(record.signature_png),
+        "at": record.completed_at,
+        "signature": documents.png_data_uri(record.signature_png),
     }
 
 
@@ -330,15 +425,24 @@ def _opinion_rows(s: Session, instance: ProcessInstance, task_ids: tuple[str, ..
             return data.get(name) if name else None
 
         answer = value("decisionField")
-        prop = _schema(version, record.form).get("properties", {}).get(task.field_of("decisionField") or "", {}) \
-            if task else {}
-        rows.append({"unit": unit_name(s, instance, record.unit_code),
-                     "decision": forms.option_title(prop, answer) if answer not in (None, "") else None,
-                     "answer_class": task.answers.get(answer) if task else None,
-                     "conditions": value("conditionsField"), "reasons": value("reasonsField"),
-                     "opinion": value("opinionField"),
-                     "by": record.completed_by.display_name if record.completed_by else None,
-                     "at": record.completed_at, "signature": documents.png_data_uri(record.signature_png)})
+        prop = (
+            _schema(version, record.form).get("properties", {}).get(task.field_of("decisionField") or "", {})
+            if task
+            else {}
+        )
+        rows.append(
+            {
+                "unit": unit_name(s, instance, record.unit_code),
+                "decision": forms.option_title(prop, answer) if answer not in (None, "") else None,
+                "answer_class": task.answers.get(answer) if task else None,
+                "conditions": value("conditionsField"),
+                "reasons": value("reasonsField"),
+                "opinion": value("opinionField"),
+                "by": record.completed_by.display_name if record.completed_by else None,
+                "at": record.completed_at,
+                "signature": documents.png_data_uri(record.signature_png),
+            }
+        )
     return rows
 
 
@@ -362,18 +466,22 @@ def _review_form(s: Session, instance: ProcessInstance) -> dict:
             boxes.append({"group": False, **box})
     if group_at is not None:
         boxes[group_at]["lines"] = [
-            f"{r['unit']}：{r['decision']}" + (f"——{r['conditions']}" if r["conditions"] else "")
+            f"{r['unit']}：{r['decision']}"
+            + (f"——{r['conditions']}" if r["conditions"] else "")
             + (f"——{r['reasons']}" if r["reasons"] else "")
-            for r in _opinion_rows(s, instance, grouped)]
+            for r in _opinion_rows(s, instance, grouped)
+        ]
     return {**_common(s, instance, "review-form"), "boxes": boxes}
 
 
 def _conditions(s: Session, instance: ProcessInstance) -> list[dict]:
     """The conditions of the opinions whose answer the model classes `conditional` (有条件同意), which
     must be written into the contract."""
-    return [{"unit": r["unit"], "text": r["conditions"]}
-            for r in _opinion_rows(s, instance, _declared(s, instance).answering())
-            if r["answer_class"] == "conditional" and r["conditions"]]
+    return [
+        {"unit": r["unit"], "text": r["conditions"]}
+        for r in _opinion_rows(s, instance, _declared(s, instance).answering())
+        if r["answer_class"] == "conditional" and r["conditions"]
+    ]
 
 
 def _joint_review(s: Session, instance: ProcessInstance) -> dict:
@@ -385,38 +493,63 @@ def _joint_review(s: Session, instance: ProcessInstance) -> dict:
     for task_id in tasks:
         for answer, cls in decl.task(task_id).answers.items():
             labels.setdefault(cls, answer)
-    counts = [{"class": cls, "label": labels[cls], "count": sum(1 for r in rows if r["answer_class"] == cls)}
-              for cls in ANSWER_CLASSES if cls in labels]
-    return {**_common(s, instance, "joint-review"), "rows": rows, "counts": counts,
-            "objections": sum(1 for r in rows if r["answer_class"] == "objection"),
-            "conditions": _conditions(s, instance),
-            "objection_box": _box(s, _last(s, instance, "joint-review", "objection"))}
+    counts = [
+        {"class": cls, "label": labels[cls], "count": sum(1 for r in rows if r["answer_class"] == cls)}
+        for cls in ANSWER_CLASSES
+        if cls in labels
+    ]
+    return {
+        **_common(s, instance, "joint-review"),
+        "rows": rows,
+        "counts": counts,
+        "objections": sum(1 for r in rows if r["answer_class"] == "objection"),
+        "conditions": _conditions(s, instance),
+        "objection_box": _box(s, _last(s, instance, "joint-review", "objection")),
+    }
 
 
 def _reached(s: Session, instance: ProcessInstance, kind: str, slot: str) -> bool:
     """Whether the project's path has come to a step filling this place (open or done)."""
     tasks = _declared(s, instance).tasks_for(kind, slot)
-    return bool(tasks) and s.scalar(select(TaskRecord.id).where(
-        TaskRecord.instance_id == instance.id, TaskRecord.spec_name.in_(tasks),
-        TaskRecord.state.in_(("ready", "completed"))).limit(1)) is not None
+    return (
+        bool(tasks)
+        and s.scalar(
+            select(TaskRecord.id)
+            .where(
+                TaskRecord.instance_id == instance.id,
+                TaskRecord.spec_name.in_(tasks),
+                TaskRecord.state.in_(("ready", "completed")),
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def _contract_review(s: Session, instance: ProcessInstance) -> dict:
     legal = _last(s, instance, "contract-review", "legal")
-    checks = {k: (legal.data or {}).get(k) for k in ("legality_ok", "fair_competition_ok", "conditions_in_contract")}
+    checks = {
+        k: (legal.data or {}).get(k) for k in ("legality_ok", "fair_competition_ok", "conditions_in_contract")
+    }
     filing = _filing(s, instance)
     executive = _last(s, instance, "contract-review", "exec")
     exec_type = (executive.data or {}).get("exec_meeting_type") if executive else None
     common = _common(s, instance, "contract-review")
-    return {**common, "checks": checks, "conditions": _conditions(s, instance),
-            # Before signing (or filing) the sheet leaves the contract number to be filled in.
-            "contract": {"contract_number": None, **(filing.signing if filing and filing.signing else {})},
-            "legal_box": _box(s, legal), "meeting_box": _box(s, _last(s, instance, "contract-review", "meeting")),
-            "exec_box": _box(s, executive), "exec_label": (exec_type or "常务会议").removeprefix("县政府"),
-            # The executive meeting's row appears when the project's path went through it (the model's
-            # gateway decides; it is not repeated here).
-            "exec_required": _reached(s, instance, "contract-review", "exec"),
-            "head_box": _box(s, _last(s, instance, "contract-review", "head"))}
+    return {
+        **common,
+        "checks": checks,
+        "conditions": _conditions(s, instance),
+        # Before signing (or filing) the sheet leaves the contract number to be filled in.
+        "contract": {"contract_number": None, **(filing.signing if filing and filing.signing else {})},
+        "legal_box": _box(s, legal),
+        "meeting_box": _box(s, _last(s, instance, "contract-review", "meeting")),
+        "exec_box": _box(s, executive),
+        "exec_label": (exec_type or "常务会议").removeprefix("县政府"),
+        # The executive meeting's row appears when the project's path went through it (the model's
+        # gateway decides; it is not repeated here).
+        "exec_required": _reached(s, instance, "contract-review", "exec"),
+        "head_box": _box(s, _last(s, instance, "contract-review", "head")),
+    }
 
 
 def _filing_form(s: Session, instance: ProcessInstance) -> dict:
@@ -426,19 +559,40 @@ def _filing_form(s: Session, instance: ProcessInstance) -> dict:
     # What was filed is what the prefecture received (Filing.summary), over the project's latest data.
     filed = {k: v for k, v in (filing.summary or {}).items() if v not in (None, "")}
     project = {**common["project"]}
-    for key in ("industry", "amount_wan", "land_mu", "tax_per_mu_wan", "annual_output_wan", "jobs",
-                "special_terms_detail", "exec_minutes_number", "project_class"):
+    for key in (
+        "industry",
+        "amount_wan",
+        "land_mu",
+        "tax_per_mu_wan",
+        "annual_output_wan",
+        "jobs",
+        "special_terms_detail",
+        "exec_minutes_number",
+        "project_class",
+    ):
         if key in filed:
             project[key] = filed[key]
-    return {**common, "project": project, "prefecture_bureau": f"{prefecture.name}商务局",
-            "filing": {"number": filing.number, "state": filing.state, "submitted_at": filing.submitted_at,
-                       "accepted_at": filing.accepted_at, "times_submitted": filing.times_submitted,
-                       "return_reason": filing.return_reason},
-            # Before signing (the filing's normal moment) the signing rows are empty, not missing.
-            "contract": {**dict.fromkeys(("contract_number", "sign_date", "signatories", "signing_place")),
-                        **(filing.signing or {})}, "conditions": _conditions(s, instance),
-            "head_box": _box(s, _last(s, instance, "filing-form", "head")),
-            "prefecture_box": _box(s, _last(s, instance, "filing-form", "prefecture"))}
+    return {
+        **common,
+        "project": project,
+        "prefecture_bureau": f"{prefecture.name}商务局",
+        "filing": {
+            "number": filing.number,
+            "state": filing.state,
+            "submitted_at": filing.submitted_at,
+            "accepted_at": filing.accepted_at,
+            "times_submitted": filing.times_submitted,
+            "return_reason": filing.return_reason,
+        },
+        # Before signing (the filing's normal moment) the signing rows are empty, not missing.
+        "contract": {
+            **dict.fromkeys(("contract_number", "sign_date", "signatories", "signing_place")),
+            **(filing.signing or {}),
+        },
+        "conditions": _conditions(s, instance),
+        "head_box": _box(s, _last(s, instance, "filing-form", "head")),
+        "prefecture_box": _box(s, _last(s, instance, "filing-form", "prefecture")),
+    }
 
 
 def _signed_on(s: Session, instance: ProcessInstance) -> date:
@@ -471,39 +625,65 @@ def _addressee(s: Session, instance: ProcessInstance, code: str | None) -> Unit:
     host site (the 园区/乡镇 where it was to be built, 《湘西自治州优势产业精准招商行动计划
     （2023—2025年）》 §(十二))."""
     code = code or project_data(s, instance).get("host_site")
-    unit = s.scalar(select(Unit).where(Unit.organisation_id == instance.county_id, Unit.code == (code or ""),
-                                       Unit.active.is_(True)))
+    unit = s.scalar(
+        select(Unit).where(
+            Unit.organisation_id == instance.county_id, Unit.code == (code or ""), Unit.active.is_(True)
+        )
+    )
     if unit is None:
         raise NotFound("没有这个责任单位。")
     return unit
 
 
-def _reminder_context(s: Session, instance: ProcessInstance, unit: Unit, days_overdue: int,
-                      contact: str | None = None) -> dict:
+def _reminder_context(
+    s: Session, instance: ProcessInstance, unit: Unit, days_overdue: int, contact: str | None = None
+) -> dict:
     common = _common(s, instance, "reminder-letter")
     signed_on = _signed_on(s, instance)
     start_by = add_months(signed_on, START_WITHIN_MONTHS)
     filing = _filing(s, instance)
     county = common["county"]
-    return {**common, "addressee": unit.name, "signed_on": signed_on, "start_by": start_by, "months": START_WITHIN_MONTHS,
-            "days_overdue": int(days_overdue), "days_left": max(0, (start_by - common["issued"]).days),
-            # Before signing (or filing) the sheet leaves the contract number to be filled in.
-            "contract": {"contract_number": None, **(filing.signing if filing and filing.signing else {})},
-            "filing_number": filing.number if filing else None,
-            "reply_working_days": REMINDER_REPLY_WORKING_DAYS, "contact": contact,
-            "copy_to": f"{county}人民政府办公室，{county}发展开放型经济领导小组办公室"}
+    return {
+        **common,
+        "addressee": unit.name,
+        "signed_on": signed_on,
+        "start_by": start_by,
+        "months": START_WITHIN_MONTHS,
+        "days_overdue": int(days_overdue),
+        "days_left": max(0, (start_by - common["issued"]).days),
+        # Before signing (or filing) the sheet leaves the contract number to be filled in.
+        "contract": {"contract_number": None, **(filing.signing if filing and filing.signing else {})},
+        "filing_number": filing.number if filing else None,
+        "reply_working_days": REMINDER_REPLY_WORKING_DAYS,
+        "contact": contact,
+        "copy_to": f"{county}人民政府办公室，{county}发展开放型经济领导小组办公室",
+    }
 
 
 def _history(s: Session, instance: ProcessInstance) -> dict:
     events = []
     for e in history(s, instance.id):
         # An ending is logged by its BPMN end-event id; paper shows its name (the finished stage).
-        outcome = instance.stage if e.action == "project_ended" and e.outcome == instance.outcome else e.outcome
-        events.append({"at": e.at, "time": f"{to_local(e.at):%H:%M:%S}", "actor": e.actor_name,
-                       "action": ACTION_NAMES.get(e.action, e.action),
-                       "step": (e.task_title or "") + (f"（{e.unit_name}）" if e.unit_name else
-                                                        f" #{e.mi_index + 1}" if e.mi_index is not None else ""),
-                       "detail": _detail(outcome, e.data)})
+        outcome = (
+            instance.stage if e.action == "project_ended" and e.outcome == instance.outcome else e.outcome
+        )
+        events.append(
+            {
+                "at": e.at,
+                "time": f"{to_local(e.at):%H:%M:%S}",
+                "actor": e.actor_name,
+                "action": ACTION_NAMES.get(e.action, e.action),
+                "step": (e.task_title or "")
+                + (
+                    f"（{e.unit_name}）"
+                    if e.unit_name
+                    else f" #{e.mi_index + 1}"
+                    if e.mi_index is not None
+                    else ""
+                ),
+                "detail": _detail(outcome, e.data),
+            }
+        )
     return {**_common(s, instance, "history"), "events": events}
 
 
@@ -511,13 +691,24 @@ def _detail(outcome: str | None, data: dict | None) -> str:
     """What the history shows of an event: its outcome, else a few telling fields of its data."""
     parts = [outcome] if outcome and outcome not in ("completed",) else []
     data = data if isinstance(data, dict) else {}
-    for key, label in (("reason", "理由"), ("note", "附言"), ("to", "对象"), ("filename", "文件"),
-                       ("addressee", "主送"), ("sha256", "SHA-256")):
+    for key, label in (
+        ("reason", "理由"),
+        ("note", "附言"),
+        ("to", "对象"),
+        ("filename", "文件"),
+        ("addressee", "主送"),
+        ("sha256", "SHA-256"),
+    ):
         value = data.get(key)
         if value not in (None, "", []) and not (key == "filename" and outcome):
             parts.append(f"{label}：{value}")
     return "；".join(str(p) for p in parts)[:300]
 
 
-BUILDERS = {"review-form": _review_form, "joint-review": _joint_review, "contract-review": _contract_review,
-            "filing-form": _filing_form, "history": _history}
+BUILDERS = {
+    "review-form": _review_form,
+    "joint-review": _joint_review,
+    "contract-review": _contract_review,
+    "filing-form": _filing_form,
+    "history": _history,
+}

@@ -2,6 +2,7 @@
 the prefecture flags a filing that matches an earlier filing of any of its counties — the same investor, and
 the same or a similar project — before it is accepted.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -68,7 +69,15 @@ def matches(s: Session, filing: Filing) -> list[dict]:
         ratio = similarity(summary.get("project_name"), theirs.get("project_name"))
         if ratio < SIMILAR_RATIO:
             continue
-        found.append({"filing_id": other.id, "county": s.get(Organisation, other.county_id).name,
-                      "project_name": theirs.get("project_name"), "investor": theirs.get("investor"),
-                      "state": other.state, "number": other.number, "similarity": ratio})
+        found.append(
+            {
+                "filing_id": other.id,
+                "county": s.get(Organisation, other.county_id).name,
+                "project_name": theirs.get("project_name"),
+                "investor": theirs.get("investor"),
+                "state": other.state,
+                "number": other.number,
+                "similarity": ratio,
+            }
+        )
     return found

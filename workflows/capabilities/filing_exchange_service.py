@@ -17,6 +17,7 @@ verify`) can prove later that the prefecture made it and nothing in it was chang
 idempotent: a replayed request (same nonce) gets the answer it got the first time, and a message
 sent again by the outbox (new nonce, same filing and round) changes nothing and is acknowledged.
 """
+
 from __future__ import annotations
 
 import base64
@@ -63,14 +64,19 @@ class BadRequest(ServiceError):
     status = 400
 
 
-def api_call(signed: SignedRequest, action: str, filing_id: int | None, payload: dict | None) -> tuple[int, dict]:
+def api_call(
+    signed: SignedRequest, action: str, filing_id: int | None, payload: dict | None
+) -> tuple[int, dict]:
     """Handle one verified request: (HTTP status, JSON answer). A nonce seen before gets its answer
     again; the same nonce with other content is refused (AuthFailed)."""
     for attempt in range(2):
         try:
             with transaction() as s:
-                seen = s.scalar(select(ApiRequest).where(ApiRequest.county == signed.county,
-                                                         ApiRequest.nonce == signed.nonce))
+                seen = s.scalar(
+                    select(ApiRequest).where(
+                        ApiRequest.county == signed.county, ApiRequest.nonce == signed.nonce
+                    )
+                )
                 if seen is not None:
                     if seen.request_hash != signed.request_hash:
                         raise AuthFailed("该请求编号（nonce）已使用。")
@@ -79,10 +85,23 @@ def api_call(signed: SignedRequest, action: str, filing_id: int | None, payload:
                     raise BadRequest("请求体不是有效的 JSON 对象。")
                 answer = HANDLERS[action](s, signed.county, filing_id, payload, signed)
                 # Nonces older than the replay window can go: their timestamps are refused anyway.
-                s.execute(delete(ApiRequest).where(
-                    ApiRequest.received_at < utcnow() - timedelta(seconds=2 * filing_exchange.settings().window)))
-                s.add(ApiRequest(county=signed.county, nonce=signed.nonce, request_hash=signed.request_hash,
-                                 status=200, response=answer, received_at=utcnow(), scheme=signed.scheme))
+                s.execute(
+                    delete(ApiRequest).where(
+                        ApiRequest.received_at
+                        < utcnow() - timedelta(seconds=2 * filing_exchange.settings().window)
+                    )
+                )
+                s.add(
+                    ApiRequest(
+                        county=signed.county,
+                        nonce=signed.nonce,
+                        request_hash=signed.request_hash,
+                        status=200,
+                        response=answer,
+                        received_at=utcnow(),
+                        scheme=signed.scheme,
+                    )
+                )
                 _record_scheme(s, signed)
                 return 200, answer
         except (IntegrityError, StaleDataError):
@@ -96,8 +115,11 @@ def api_call(signed: SignedRequest, action: str, filing_id: int | None, payload:
 
 def _record_scheme(s: Session, signed: SignedRequest) -> None:
     """Count the scheme per peer (a race on the first row is an IntegrityError: api_call retries)."""
-    peer = s.scalar(select(FilingApiPeer).where(FilingApiPeer.signer == signed.signer,
-                                                FilingApiPeer.county == signed.county))
+    peer = s.scalar(
+        select(FilingApiPeer).where(
+            FilingApiPeer.signer == signed.signer, FilingApiPeer.county == signed.county
+        )
+    )
     if peer is None:
         peer = FilingApiPeer(signer=signed.signer, county=signed.county, hmac_count=0, ed25519_count=0)
         s.add(peer)
@@ -114,39 +136,64 @@ def older_scheme_counties(s: Session, prefecture_id: int) -> list[dict]:
     """The prefecture's counties still on the older shared-key signature: those without a public key
     configured here that have a shared key or have signed with one."""
     settings = filing_exchange.settings()
-    names = s.scalars(select(Organisation.name).where(Organisation.parent_id == prefecture_id,
-                                                      Organisation.kind == "county")
-                      .order_by(Organisation.name)).all()
-    peers = {p.county: p for p in s.scalars(select(FilingApiPeer).where(
-        FilingApiPeer.signer == filing_exchange.COUNTY, FilingApiPeer.county.in_(names)))}
+    names = s.scalars(
+        select(Organisation.name)
+        .where(Organisation.parent_id == prefecture_id, Organisation.kind == "county")
+        .order_by(Organisation.name)
+    ).all()
+    peers = {
+        p.county: p
+        for p in s.scalars(
+            select(FilingApiPeer).where(
+                FilingApiPeer.signer == filing_exchange.COUNTY, FilingApiPeer.county.in_(names)
+            )
+        )
+    }
     result = []
     for name in names:
         peer = peers.get(name)
-        if settings.county_keys.get(name) or (name not in settings.keys and (peer is None or not peer.hmac_at)):
+        if settings.county_keys.get(name) or (
+            name not in settings.keys and (peer is None or not peer.hmac_at)
+        ):
             continue
-        result.append({"county": name, "hmac_at": peer.hmac_at if peer else None,
-                       "hmac_count": peer.hmac_count if peer else 0,
-                       "offered_key_id": peer.key_id if peer is not None and peer.scheme == filing_exchange.HMAC
-                       else None,
-                       "accepted": settings.hmac_transition and name in settings.keys})
+        result.append(
+            {
+                "county": name,
+                "hmac_at": peer.hmac_at if peer else None,
+                "hmac_count": peer.hmac_count if peer else 0,
+                "offered_key_id": peer.key_id
+                if peer is not None and peer.scheme == filing_exchange.HMAC
+                else None,
+                "accepted": settings.hmac_transition and name in settings.keys,
+            }
+        )
     return result
 
 
 # ---- prefecture side ----------------------------------------------------------------------------
 
-def _receive_filing(s: Session, county_name: str, _filing_id: int | None, p: dict,
-                    _signed: SignedRequest | None = None) -> dict:
+
+def _receive_filing(
+    s: Session, county_name: str, _filing_id: int | None, p: dict, _signed: SignedRequest | None = None
+) -> dict:
     county = _county(s, county_name)
     remote_id = _int(p, "filing_id")
     round_ = _int(p, "round")
     summary = p.get("summary")
-    if not isinstance(summary, dict) or not _text(summary.get("project_name")) or not _text(summary.get("investor")):
+    if (
+        not isinstance(summary, dict)
+        or not _text(summary.get("project_name"))
+        or not _text(summary.get("investor"))
+    ):
         raise BadRequest("summary 须包含项目名称（project_name）和投资方（investor）。")
     pdf = _pdf(p)
     special = _special(p.get("special"))
     head = p.get("audit_head") if isinstance(p.get("audit_head"), dict) else {}
-    filing = s.scalar(select(Filing).where(Filing.county_id == county.id, Filing.remote_id == remote_id,
-                                           Filing.transport == "inbound"))
+    filing = s.scalar(
+        select(Filing).where(
+            Filing.county_id == county.id, Filing.remote_id == remote_id, Filing.transport == "inbound"
+        )
+    )
     answer = {"ok": True, "prefecture_filing_id": None, "round": round_}
     if filing is not None and round_ <= filing.times_submitted:
         return {**answer, "prefecture_filing_id": filing.id}  # delivered before: nothing changes
@@ -154,9 +201,18 @@ def _receive_filing(s: Session, county_name: str, _filing_id: int | None, p: dic
         raise Conflict("该备案正在审查或已受理，不能重复报送。")
     now = utcnow()
     if filing is None:
-        filing = Filing(instance_id=None, county_id=county.id, prefecture_id=county.parent_id, transport="inbound",
-                        remote_id=remote_id, state="待受理", summary=summary, times_submitted=round_,
-                        submitted_at=now, updated_at=now)
+        filing = Filing(
+            instance_id=None,
+            county_id=county.id,
+            prefecture_id=county.parent_id,
+            transport="inbound",
+            remote_id=remote_id,
+            state="待受理",
+            summary=summary,
+            times_submitted=round_,
+            submitted_at=now,
+            updated_at=now,
+        )
         s.add(filing)
     else:
         filing.state, filing.summary, filing.times_submitted = "待受理", summary, round_
@@ -170,15 +226,25 @@ def _receive_filing(s: Session, county_name: str, _filing_id: int | None, p: dic
         filing.special_reference, filing.special_updated_at = special["reference"], now
     s.flush()
     filing.duplicates = filing_duplicates.matches(s, filing) or None
-    audit.append(s, "filing_received", actor=f"api:{county.name}",
-                 data={"filing_id": filing.id, "county": county.name, "county_filing_id": remote_id,
-                       "round": round_, "form_sha256": filing.form_sha256,
-                       "duplicates": [d["filing_id"] for d in filing.duplicates or []]})
+    audit.append(
+        s,
+        "filing_received",
+        actor=f"api:{county.name}",
+        data={
+            "filing_id": filing.id,
+            "county": county.name,
+            "county_filing_id": remote_id,
+            "round": round_,
+            "form_sha256": filing.form_sha256,
+            "duplicates": [d["filing_id"] for d in filing.duplicates or []],
+        },
+    )
     return {**answer, "prefecture_filing_id": filing.id}
 
 
-def _receive_signing(s: Session, county_name: str, filing_id: int | None, p: dict,
-                     _signed: SignedRequest | None = None) -> dict:
+def _receive_signing(
+    s: Session, county_name: str, filing_id: int | None, p: dict, _signed: SignedRequest | None = None
+) -> dict:
     filing = _inbound(s, county_name, filing_id)
     signing = p.get(filing_exchange.SIGNED)
     if signing is None and len(p) == 1:
@@ -190,34 +256,51 @@ def _receive_signing(s: Session, county_name: str, filing_id: int | None, p: dic
         raise Conflict("该备案尚未受理，不能报告签约结果。")
     if filing.state != "已签约" or filing.signing != signing:
         filing.signing, filing.state, filing.updated_at = signing, "已签约", utcnow()
-        audit.append(s, "signing_received", actor=f"api:{county_name}",
-                     data={"filing_id": filing.id, "county_filing_id": filing_id, **signing})
+        audit.append(
+            s,
+            "signing_received",
+            actor=f"api:{county_name}",
+            data={"filing_id": filing.id, "county_filing_id": filing_id, **signing},
+        )
     return {"ok": True, "prefecture_filing_id": filing.id, "state": "已签约"}
 
 
-def _receive_special(s: Session, county_name: str, filing_id: int | None, p: dict,
-                     _signed: SignedRequest | None = None) -> dict:
+def _receive_special(
+    s: Session, county_name: str, filing_id: int | None, p: dict, _signed: SignedRequest | None = None
+) -> dict:
     filing = _inbound(s, county_name, filing_id)
     special = _special(p)
     if special is None:
         raise BadRequest("缺少一事一议报备信息。")
     changed = (filing.special_target, filing.special_state, filing.special_reference) != (
-        special["target"], special["state"], special["reference"])
+        special["target"],
+        special["state"],
+        special["reference"],
+    )
     if changed:
         filing.special_target, filing.special_state = special["target"], special["state"]
         filing.special_reference, filing.special_updated_at = special["reference"], utcnow()
-        audit.append(s, "special_filing_received", actor=f"api:{county_name}",
-                     data={"filing_id": filing.id, "county_filing_id": filing_id, **special})
+        audit.append(
+            s,
+            "special_filing_received",
+            actor=f"api:{county_name}",
+            data={"filing_id": filing.id, "county_filing_id": filing_id, **special},
+        )
     return {"ok": True, "prefecture_filing_id": filing.id, "special_state": special["state"]}
 
 
 # ---- county side ----------------------------------------------------------------------------------
 
-def _receive_decision(s: Session, county_name: str, filing_id: int | None, p: dict,
-                      signed: SignedRequest | None = None) -> dict:
+
+def _receive_decision(
+    s: Session, county_name: str, filing_id: int | None, p: dict, signed: SignedRequest | None = None
+) -> dict:
     filing = s.get(Filing, filing_id) if filing_id else None
-    if filing is None or filing.transport != "outbound" or \
-            s.get(Organisation, filing.county_id).name != county_name:
+    if (
+        filing is None
+        or filing.transport != "outbound"
+        or s.get(Organisation, filing.county_id).name != county_name
+    ):
         raise NotFound("没有该县的这件备案。")
     round_ = _int(p, "round")
     # No row lock: the step's UPDATE … WHERE version = ? refuses it if another step landed meanwhile.
@@ -234,15 +317,24 @@ def _receive_decision(s: Session, county_name: str, filing_id: int | None, p: di
         raise BadRequest("受理须附备案号（number）。")
     if outcome == RETURNED and not opinion:
         raise BadRequest("退回须附理由（opinion）。")
-    answer = {"ok": True, "filing_id": filing.id, "round": round_, "decision": p.get("decision"),
-              "number": number if outcome == ACCEPTED else None}
+    answer = {
+        "ok": True,
+        "filing_id": filing.id,
+        "round": round_,
+        "decision": p.get("decision"),
+        "number": number if outcome == ACCEPTED else None,
+    }
     if round_ < filing.times_submitted:
         return answer  # a decision on an earlier round, applied before
     if round_ > filing.times_submitted:
         raise Conflict("该轮次的备案尚未报送。")
-    record = s.scalar(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
-                                               TaskRecord.spec_name.in_(reviews),
-                                               TaskRecord.state == "ready"))
+    record = s.scalar(
+        select(TaskRecord).where(
+            TaskRecord.instance_id == instance.id,
+            TaskRecord.spec_name.in_(reviews),
+            TaskRecord.state == "ready",
+        )
+    )
     if record is None:
         applied = (filing.number == number) if outcome == ACCEPTED else filing.state in ("已退回",)
         if applied:
@@ -258,17 +350,32 @@ def _receive_decision(s: Session, county_name: str, filing_id: int | None, p: di
 
     def values_of(task_data: dict) -> dict:
         submitted = {decision_field: field_answer, **({opinion_field: opinion} if opinion_field else {})}
-        return personal_data.seal_fields(schema, forms.validate(schema, submitted, task_data, coerce_strings=False))
+        return personal_data.seal_fields(
+            schema, forms.validate(schema, submitted, task_data, coerce_strings=False)
+        )
 
     # The decision is logged before what the engine does with it (cause before effect).
     completion = Completion(
-        actor, record.task_uuid, record.spec_name, record.lane, values_of, mi_index=record.mi_index,
-        logged=lambda stored: {**stored, "on_behalf_of": f"{prefecture.name}商务局", "decided_by": decided_by,
-                               "via": "filing API", "round": round_, "number": answer["number"],
-                               "decision": p.get("decision"), "prefecture_filing_id": p.get("prefecture_filing_id"),
-                               # The prefecture's signature with what it signed: checked again by recheck_decisions.
-                               "signature": signed.evidence if signed is not None else None},
-        outcome=lambda stored: field_answer)
+        actor,
+        record.task_uuid,
+        record.spec_name,
+        record.lane,
+        values_of,
+        mi_index=record.mi_index,
+        logged=lambda stored: {
+            **stored,
+            "on_behalf_of": f"{prefecture.name}商务局",
+            "decided_by": decided_by,
+            "via": "filing API",
+            "round": round_,
+            "number": answer["number"],
+            "decision": p.get("decision"),
+            "prefecture_filing_id": p.get("prefecture_filing_id"),
+            # The prefecture's signature with what it signed: checked again by recheck_decisions.
+            "signature": signed.evidence if signed is not None else None,
+        },
+        outcome=lambda stored: field_answer,
+    )
     audit.defer(s)  # the chain's lock is taken last, once the engine has run
     if outcome == ACCEPTED:
         filing.number = number  # the prefecture's number; filing_accept keeps it
@@ -312,8 +419,14 @@ def shared_key_decisions(s: Session, instance_id: int | None = None) -> int:
     query = select(AuditEvent.data).where(AuditEvent.action == "task_completed")
     if instance_id is not None:
         query = query.where(AuditEvent.instance_id == instance_id)
-    return sum(1 for data in s.scalars(query) if isinstance(data, dict) and data.get("via") == "filing API"
-               and isinstance(data.get("signature"), dict) and data["signature"].get("algorithm") == "hmac")
+    return sum(
+        1
+        for data in s.scalars(query)
+        if isinstance(data, dict)
+        and data.get("via") == "filing API"
+        and isinstance(data.get("signature"), dict)
+        and data["signature"].get("algorithm") == "hmac"
+    )
 
 
 def _same_decision(s: Session, event: AuditEvent, data: dict) -> str | None:
@@ -332,15 +445,19 @@ def _same_decision(s: Session, event: AuditEvent, data: dict) -> str | None:
     decision_field, outcome, field_answer = _decision_answer(schema, body.get("decision"))
     opinion_field = forms.opinion_field(schema)
     differences = []
-    if (event.outcome, data.get(decision_field)) != (field_answer, field_answer) or \
-            data.get("decision") != body.get("decision"):
+    if (event.outcome, data.get(decision_field)) != (field_answer, field_answer) or data.get(
+        "decision"
+    ) != body.get("decision"):
         differences.append("结论")
     if data.get("round") != body.get("round"):
         differences.append("轮次")
     if data.get("number") != (_text(body.get("number")) if outcome == ACCEPTED else None):
         differences.append("备案号")
-    if opinion_field and personal_data.reveal(data.get(opinion_field)) != (_text(body.get("opinion")) or None) \
-            and (data.get(opinion_field) or body.get("opinion")):
+    if (
+        opinion_field
+        and personal_data.reveal(data.get(opinion_field)) != (_text(body.get("opinion")) or None)
+        and (data.get(opinion_field) or body.get("opinion"))
+    ):
         differences.append("意见")
     return f"事件记载的{'、'.join(differences)}与市/州签名的内容不符。" if differences else None
 
@@ -348,24 +465,38 @@ def _same_decision(s: Session, event: AuditEvent, data: dict) -> str | None:
 def _review_form(version: ModelVersion, reviews: tuple[str, ...]) -> str | None:
     """The form of the version's filing-review task (the first, if a model has several)."""
     props = model_store.task_properties(version)
-    return next((props[r].get("formJsonSchemaFilename") for r in reviews if props[r].get("formJsonSchemaFilename")),
-                None)
+    return next(
+        (props[r].get("formJsonSchemaFilename") for r in reviews if props[r].get("formJsonSchemaFilename")),
+        None,
+    )
 
 
 def remote_prefecture_actor(prefecture: Organisation) -> Actor:
     """Who completes the county's filing-review task when the prefecture is another deployment."""
-    return Actor(id=0, username="prefecture-api", display_name=f"{prefecture.name}商务局（备案接口）", unit_id=0,
-                 unit_code="", unit_name=f"{prefecture.name}商务局", org_id=prefecture.id,
-                 org_name=prefecture.name, org_kind="prefecture", roles=frozenset({"prefecture_bureau"}))
+    return Actor(
+        id=0,
+        username="prefecture-api",
+        display_name=f"{prefecture.name}商务局（备案接口）",
+        unit_id=0,
+        unit_code="",
+        unit_name=f"{prefecture.name}商务局",
+        org_id=prefecture.id,
+        org_name=prefecture.name,
+        org_kind="prefecture",
+        roles=frozenset({"prefecture_bureau"}),
+    )
 
 
 HANDLERS: dict[str, Callable[[Session, str, int | None, dict, SignedRequest], dict]] = {
-    "filing": _receive_filing, filing_exchange.SIGNED: _receive_signing, "special": _receive_special,
+    "filing": _receive_filing,
+    filing_exchange.SIGNED: _receive_signing,
+    "special": _receive_special,
     "decision": _receive_decision,
 }
 
 
 # ---- checks ----------------------------------------------------------------------------------------
+
 
 def _county(s: Session, name: str) -> Organisation:
     county = s.scalar(select(Organisation).where(Organisation.name == name, Organisation.kind == "county"))
@@ -376,8 +507,11 @@ def _county(s: Session, name: str) -> Organisation:
 
 def _inbound(s: Session, county_name: str, county_filing_id: int | None) -> Filing:
     county = _county(s, county_name)
-    filing = s.scalar(select(Filing).where(Filing.county_id == county.id, Filing.remote_id == county_filing_id,
-                                           Filing.transport == "inbound"))
+    filing = s.scalar(
+        select(Filing).where(
+            Filing.county_id == county.id, Filing.remote_id == county_filing_id, Filing.transport == "inbound"
+        )
+    )
     if filing is None:
         raise NotFound("没有该县的这件备案。")
     return filing
@@ -412,8 +546,14 @@ def _pdf(p: dict) -> bytes:
 def _special(value) -> dict | None:
     if value is None:
         return None
-    if not isinstance(value, dict) or not _text(value.get("target")) or value.get("state") not in SPECIAL_STATES:
+    if (
+        not isinstance(value, dict)
+        or not _text(value.get("target"))
+        or value.get("state") not in SPECIAL_STATES
+    ):
         raise BadRequest("一事一议报备信息须包含报备对象（target）和状态（待报送/已报送/已备案）。")
-    return {"target": _text(value["target"])[:100], "state": value["state"],
-            "reference": (_text(value.get("reference")) or "")[:100] or None}
-
+    return {
+        "target": _text(value["target"])[:100],
+        "state": value["state"],
+        "reference": (_text(value.get("reference")) or "")[:100] or None,
+    }

@@ -2,6 +2,7 @@
 (embedded: decided on the prefecture_review task) and those received over the filing API (inbound:
 decided here, the decision goes back to the county through the outbox) — and the county's record
 of the 一事一议 second filing (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三))."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -26,10 +27,12 @@ SPECIAL_STEPS = ("已报送", "已备案")  # what the county records after 待�
 def filing_list(actor: Actor) -> list[FilingItem]:
     auth.require(auth.filing_list(actor), "只有市/州商务局可以查看备案。")
     with transaction() as s:
-        rows = s.execute(select(Filing, Organisation)
-                         .join(Organisation, Filing.county_id == Organisation.id)
-                         .where(Filing.prefecture_id == actor.org_id, Filing.transport != "outbound")
-                         .order_by(Filing.submitted_at.desc(), Filing.id.desc())).all()
+        rows = s.execute(
+            select(Filing, Organisation)
+            .join(Organisation, Filing.county_id == Organisation.id)
+            .where(Filing.prefecture_id == actor.org_id, Filing.transport != "outbound")
+            .order_by(Filing.submitted_at.desc(), Filing.id.desc())
+        ).all()
         return [_item(s, f, c) for f, c in rows]
 
 
@@ -48,30 +51,55 @@ def _item(s: Session, f: Filing, county: Organisation) -> FilingItem:
     task_id = None
     if instance is not None and f.state == "待受理":
         reviews = model_store.tasks_with(s.get(ModelVersion, instance.model_version_id), FILING_REVIEW)
-        task_id = s.scalar(select(TaskRecord.id).where(TaskRecord.instance_id == instance.id,
-                                                       TaskRecord.spec_name.in_(reviews),
-                                                       TaskRecord.state == "ready"))
+        task_id = s.scalar(
+            select(TaskRecord.id).where(
+                TaskRecord.instance_id == instance.id,
+                TaskRecord.spec_name.in_(reviews),
+                TaskRecord.state == "ready",
+            )
+        )
     return FilingItem(
-        id=f.id, instance_id=f.instance_id, county=county.name,
+        id=f.id,
+        instance_id=f.instance_id,
+        county=county.name,
         project_name=instance.project_name if instance else summary.get("project_name") or "",
         investor=instance.investor if instance else summary.get("investor") or "",
         amount_wan=float(amount) if amount not in (None, "") else None,
-        state=f.state, number=f.number, submitted_at=f.submitted_at, times_submitted=f.times_submitted,
-        return_reason=f.return_reason, signing=f.signing, transport=f.transport,
-        duplicates=list(f.duplicates or []), duplicate_reason=f.duplicate_reason, special=special_view(f),
-        task_id=task_id, has_form_pdf=f.form_pdf is not None,
-        delivery=outbox_service.delivery(s, f) if f.transport == "inbound" else None)
+        state=f.state,
+        number=f.number,
+        submitted_at=f.submitted_at,
+        times_submitted=f.times_submitted,
+        return_reason=f.return_reason,
+        signing=f.signing,
+        transport=f.transport,
+        duplicates=list(f.duplicates or []),
+        duplicate_reason=f.duplicate_reason,
+        special=special_view(f),
+        task_id=task_id,
+        has_form_pdf=f.form_pdf is not None,
+        delivery=outbox_service.delivery(s, f) if f.transport == "inbound" else None,
+    )
 
 
 def special_view(f: Filing) -> dict | None:
     if f.special_state is None:
         return None
-    return {"target": f.special_target, "state": f.special_state, "reference": f.special_reference,
-            "updated_at": f.special_updated_at}
+    return {
+        "target": f.special_target,
+        "state": f.special_state,
+        "reference": f.special_reference,
+        "updated_at": f.special_updated_at,
+    }
 
 
-def filing_decide(actor: Actor, filing_id: int, decision: str, opinion: str = "",
-                  confirm_duplicate: bool = False, duplicate_reason: str = "") -> str | None:
+def filing_decide(
+    actor: Actor,
+    filing_id: int,
+    decision: str,
+    opinion: str = "",
+    confirm_duplicate: bool = False,
+    duplicate_reason: str = "",
+) -> str | None:
     """Accept (受理, with a number; `decision` ACCEPTED) or return (退回, with reasons; RETURNED) a filing
     received from a county deployment; the decision goes back to the county through the outbox, where the
     county's model says which answer of its filing-review form it is. A filing that duplicates an earlier
@@ -96,27 +124,63 @@ def filing_decide(actor: Actor, filing_id: int, decision: str, opinion: str = ""
             if found:
                 filing.duplicates = found
                 if not (confirm_duplicate and duplicate_reason):
-                    raise ValidationFailed({"duplicate_reason": "该备案疑似重复签约：受理前须勾选确认并填写理由"})
+                    raise ValidationFailed(
+                        {"duplicate_reason": "该备案疑似重复签约：受理前须勾选确认并填写理由"}
+                    )
                 _confirm(s, actor, filing, found, duplicate_reason)
             issue_number(s, filing, now)
             filing.state, filing.accepted_at, filing.return_reason = "已受理", now, None
-            audit.append(s, "filing_accepted", actor=actor.username, role="prefecture_bureau", outcome=filing.number,
-                         data={"filing_id": filing.id, "county": county.name, "county_filing_id": filing.remote_id,
-                               "round": filing.times_submitted, "opinion": opinion or None},
-                         address=actor.address)
+            audit.append(
+                s,
+                "filing_accepted",
+                actor=actor.username,
+                role="prefecture_bureau",
+                outcome=filing.number,
+                data={
+                    "filing_id": filing.id,
+                    "county": county.name,
+                    "county_filing_id": filing.remote_id,
+                    "round": filing.times_submitted,
+                    "opinion": opinion or None,
+                },
+                address=actor.address,
+            )
         else:
             if not opinion:
                 raise ValidationFailed({"opinion": "退回须填写理由"})
             filing.state, filing.return_reason = "已退回", opinion
-            audit.append(s, "filing_returned", actor=actor.username, role="prefecture_bureau", outcome=opinion,
-                         data={"filing_id": filing.id, "county": county.name, "county_filing_id": filing.remote_id,
-                               "round": filing.times_submitted}, address=actor.address)
+            audit.append(
+                s,
+                "filing_returned",
+                actor=actor.username,
+                role="prefecture_bureau",
+                outcome=opinion,
+                data={
+                    "filing_id": filing.id,
+                    "county": county.name,
+                    "county_filing_id": filing.remote_id,
+                    "round": filing.times_submitted,
+                },
+                address=actor.address,
+            )
         filing.updated_at = now
-        outbox_service.enqueue(s, "decision", filing, county.name, "county", f"/filings/{filing.remote_id}/decision",
-                               {"round": filing.times_submitted, "decision": decision,
-                                "number": filing.number if decision == ACCEPTED else None,
-                                "opinion": opinion or None, "decided_by": actor.display_name,
-                                "decided_at": to_local(now).isoformat(), "prefecture_filing_id": filing.id})
+        outbox_service.enqueue(
+            s,
+            "decision",
+            filing,
+            county.name,
+            "county",
+            f"/filings/{filing.remote_id}/decision",
+            {
+                "round": filing.times_submitted,
+                "decision": decision,
+                "number": filing.number if decision == ACCEPTED else None,
+                "opinion": opinion or None,
+                "decided_by": actor.display_name,
+                "decided_at": to_local(now).isoformat(),
+                "prefecture_filing_id": filing.id,
+            },
+        )
         return filing.number if decision == ACCEPTED else None
 
 
@@ -141,9 +205,16 @@ def filing_confirm_duplicate(actor: Actor, filing_id: int, reason: str) -> None:
 
 def _confirm(s: Session, actor: Actor, filing: Filing, found: list[dict], reason: str) -> None:
     filing.duplicate_reason = reason
-    audit.append(s, "filing_duplicate_confirmed", actor=actor.username, role="prefecture_bureau",
-                 instance_id=filing.instance_id, outcome=reason,
-                 data={"filing_id": filing.id, "matches": found, "reason": reason}, address=actor.address)
+    audit.append(
+        s,
+        "filing_duplicate_confirmed",
+        actor=actor.username,
+        role="prefecture_bureau",
+        instance_id=filing.instance_id,
+        outcome=reason,
+        data={"filing_id": filing.id, "matches": found, "reason": reason},
+        address=actor.address,
+    )
 
 
 def filing_form_pdf(actor: Actor, filing_id: int) -> tuple[str, bytes]:
@@ -154,9 +225,13 @@ def filing_form_pdf(actor: Actor, filing_id: int) -> tuple[str, bytes]:
         auth.require(auth.filing_decide(actor, filing), "只有本市/州商务局可以查看该备案。")
         if filing.form_pdf is None:
             raise NotFound("该备案没有随附的备案表。")
-        audit.append(s, "filing_form_viewed", actor=actor.username, data={"filing_id": filing.id,
-                                                                          "sha256": filing.form_sha256},
-                     address=actor.address)
+        audit.append(
+            s,
+            "filing_form_viewed",
+            actor=actor.username,
+            data={"filing_id": filing.id, "sha256": filing.form_sha256},
+            address=actor.address,
+        )
         name = (filing.summary or {}).get("project_name") or "备案"
         return f"备案表-{name}.pdf", filing.form_pdf
 
@@ -179,13 +254,25 @@ def special_filing_record(actor: Actor, instance_id: int, state: str, reference:
         if not reference or len(reference) > 100:
             raise ValidationFailed({"special_reference": "请填写文号（不超过 100 字）"})
         filing.special_state, filing.special_reference, filing.special_updated_at = state, reference, utcnow()
-        audit.append(s, "special_filing_recorded", actor=actor.username, instance_id=instance.id, outcome=state,
-                     data={"target": filing.special_target, "state": state, "reference": reference},
-                     address=actor.address)
+        audit.append(
+            s,
+            "special_filing_recorded",
+            actor=actor.username,
+            instance_id=instance.id,
+            outcome=state,
+            data={"target": filing.special_target, "state": state, "reference": reference},
+            address=actor.address,
+        )
         if filing.transport == "outbound":
-            outbox_service.enqueue(s, "special", filing, instance.county.name, "prefecture",
-                                   f"/filings/{filing.id}/special",
-                                   {"target": filing.special_target, "state": state, "reference": reference})
+            outbox_service.enqueue(
+                s,
+                "special",
+                filing,
+                instance.county.name,
+                "prefecture",
+                f"/filings/{filing.id}/special",
+                {"target": filing.special_target, "state": state, "reference": reference},
+            )
 
 
 def _get(s: Session, filing_id: int) -> Filing:

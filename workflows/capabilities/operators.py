@@ -1,6 +1,7 @@
 """The service-task operators a process model may call by name (`serviceTaskOperator`), bound to the
 transaction, instance and actor of each engine step. Importing this module registers them with the engine
 step (operator_registry); the service package does so (workflows/services/__init__.py)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

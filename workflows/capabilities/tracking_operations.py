@@ -17,6 +17,7 @@
 Both run inside the engine step's transaction and read the clock through the engine (engine_now), so
 a replay or a test that moves the clock sees the same moment the timers do.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -63,10 +64,16 @@ def _marked(session: Session, instance_id: int, capability: str) -> tuple[str, .
 def signed_on(session: Session, instance: ProcessInstance) -> date | None:
     """The contract's sign date (the latest contract-signing task's `sign_date`, else the day it was
     completed), or None before signing."""
-    signing = session.scalars(select(TaskRecord).where(
-        TaskRecord.instance_id == instance.id, TaskRecord.state == "completed",
-        TaskRecord.spec_name.in_(_marked(session, instance.id, CONTRACT_SIGNING)))
-        .order_by(TaskRecord.completed_at.desc(), TaskRecord.id.desc()).limit(1)).first()
+    signing = session.scalars(
+        select(TaskRecord)
+        .where(
+            TaskRecord.instance_id == instance.id,
+            TaskRecord.state == "completed",
+            TaskRecord.spec_name.in_(_marked(session, instance.id, CONTRACT_SIGNING)),
+        )
+        .order_by(TaskRecord.completed_at.desc(), TaskRecord.id.desc())
+        .limit(1)
+    ).first()
     if signing is None:
         return None
     try:
@@ -77,16 +84,25 @@ def signed_on(session: Session, instance: ProcessInstance) -> date | None:
 
 def construction_started(session: Session, instance_id: int) -> bool:
     """Whether any tracking report of the project says construction has started."""
-    rows = session.scalars(select(TaskRecord.data).where(
-        TaskRecord.instance_id == instance_id,
-        TaskRecord.spec_name.in_(_marked(session, instance_id, TRACKING_REPORT)), TaskRecord.state == "completed"))
+    rows = session.scalars(
+        select(TaskRecord.data).where(
+            TaskRecord.instance_id == instance_id,
+            TaskRecord.spec_name.in_(_marked(session, instance_id, TRACKING_REPORT)),
+            TaskRecord.state == "completed",
+        )
+    )
     return any(bool((data or {}).get("construction_started")) for data in rows)
 
 
 def unit_users(session: Session, county_id: int, codes: list[str]) -> list[int]:
     """The active users of these units of the county (the responsible unit's people)."""
-    return list(session.scalars(select(User.id).join(Unit, User.unit_id == Unit.id).where(
-        Unit.organisation_id == county_id, Unit.code.in_(codes), User.active.is_(True))))
+    return list(
+        session.scalars(
+            select(User.id)
+            .join(Unit, User.unit_id == Unit.id)
+            .where(Unit.organisation_id == county_id, Unit.code.in_(codes), User.active.is_(True))
+        )
+    )
 
 
 def _cents(amount_wan) -> int:
@@ -98,19 +114,37 @@ def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str
     def tracking_reminder_letter(data: dict) -> dict:
 
         if construction_started(session, instance.id):
-            audit.append(session, "reminder_letter_skipped", actor="system", instance_id=instance.id,
-                         data={"reason": "已开工"}, address=None)
+            audit.append(
+                session,
+                "reminder_letter_skipped",
+                actor="system",
+                instance_id=instance.id,
+                data={"reason": "已开工"},
+                address=None,
+            )
             return {"sent": False, "reason": "已开工"}
         addressee = data.get("host_site")
-        start_by = add_months(signed_on(session, instance),
-                                                START_WITHIN_MONTHS)
+        start_by = add_months(signed_on(session, instance), START_WITHIN_MONTHS)
         days_overdue = max(1, (to_local(engine_now()).date() - start_by).days)
         name, pdf = document_service.reminder_letter(session, instance, addressee, days_overdue)
         digest = filestore.store().put(pdf)
-        latest = session.scalar(select(func.max(Attachment.version)).where(
-            Attachment.instance_id == instance.id, Attachment.kind == LETTER_KIND, Attachment.filename == name))
-        letter = Attachment(instance_id=instance.id, kind=LETTER_KIND, filename=name, content_type="application/pdf",
-                            size=len(pdf), sha256=digest, version=(latest or 0) + 1, uploaded_by_id=None)
+        latest = session.scalar(
+            select(func.max(Attachment.version)).where(
+                Attachment.instance_id == instance.id,
+                Attachment.kind == LETTER_KIND,
+                Attachment.filename == name,
+            )
+        )
+        letter = Attachment(
+            instance_id=instance.id,
+            kind=LETTER_KIND,
+            filename=name,
+            content_type="application/pdf",
+            size=len(pdf),
+            sha256=digest,
+            version=(latest or 0) + 1,
+            uploaded_by_id=None,
+        )
         session.add(letter)
         session.flush()
         # The host site is the addressee (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十二): 项目
@@ -119,16 +153,39 @@ def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str
         # as well.
         codes = [c for c in dict.fromkeys([addressee, data.get("responsible_department")]) if c]
         users = unit_users(session, instance.county_id, codes)
-        notify(session, users,
-               f"项目推进提醒函：「{instance.project_name}」签约已满{START_WITHIN_MONTHS}个月仍未开工"
-               f"（逾期{days_overdue}天），请于{document_service.REMINDER_REPLY_WORKING_DAYS}个工作日内书面回复。"
-               f"提醒函见项目附件“{name}”。", "reminder_letter", instance.id)
-        audit.append(session, "reminder_letter_sent", actor="system", instance_id=instance.id, outcome=name,
-                     data={"addressee": addressee, "units": codes, "notified": len(users),
-                           "days_overdue": days_overdue, "attachment_id": letter.id, "sha256": digest},
-                     address=None)
-        return {"sent": True, "addressee": addressee, "days_overdue": days_overdue, "filename": name,
-                "attachment_id": letter.id, "sha256": digest}
+        notify(
+            session,
+            users,
+            f"项目推进提醒函：「{instance.project_name}」签约已满{START_WITHIN_MONTHS}个月仍未开工"
+            f"（逾期{days_overdue}天），请于{document_service.REMINDER_REPLY_WORKING_DAYS}个工作日内书面回复。"
+            f"提醒函见项目附件“{name}”。",
+            "reminder_letter",
+            instance.id,
+        )
+        audit.append(
+            session,
+            "reminder_letter_sent",
+            actor="system",
+            instance_id=instance.id,
+            outcome=name,
+            data={
+                "addressee": addressee,
+                "units": codes,
+                "notified": len(users),
+                "days_overdue": days_overdue,
+                "attachment_id": letter.id,
+                "sha256": digest,
+            },
+            address=None,
+        )
+        return {
+            "sent": True,
+            "addressee": addressee,
+            "days_overdue": days_overdue,
+            "filename": name,
+            "attachment_id": letter.id,
+            "sha256": digest,
+        }
 
     def rewards_record(data: dict) -> dict:
         return record_rewards(session, instance, data)
@@ -136,8 +193,17 @@ def bound(session: Session, instance: ProcessInstance, actor: Actor) -> dict[str
     return {"tracking_reminder_letter": tracking_reminder_letter, "rewards_record": rewards_record}
 
 
-REWARD_OUTPUTS = ("reward_kind", "reward_title", "reward_due", "reward_currency", "reward_scope", "reward_cap_wan",
-                  "reward_recipient", "reward_basis", "reward_unique_key")
+REWARD_OUTPUTS = (
+    "reward_kind",
+    "reward_title",
+    "reward_due",
+    "reward_currency",
+    "reward_scope",
+    "reward_cap_wan",
+    "reward_recipient",
+    "reward_basis",
+    "reward_unique_key",
+)
 # The scopes rewards_record understands: the operator's own vocabulary, which a model's reward DMN names
 # in its reward_scope column (docs/process.md, After signing).
 REWARD_SCOPES = ("year", "project", "once", "first_in_prefecture")
@@ -158,8 +224,10 @@ def _outputs(data: dict) -> dict[str, dict]:
     rewards = {}
     for n, kind in enumerate(kinds):
         if kind:
-            rewards[kind] = {key[len("reward_"):]: (columns[key][n] if n < len(columns[key]) else None)
-                             for key in REWARD_OUTPUTS}
+            rewards[kind] = {
+                key[len("reward_") :]: (columns[key][n] if n < len(columns[key]) else None)
+                for key in REWARD_OUTPUTS
+            }
     return rewards
 
 
@@ -186,8 +254,10 @@ def record_rewards(session: Session, instance: ProcessInstance, data: dict) -> d
     """
     year = to_local(engine_now()).year
     rewards = _outputs(data)
-    mine = {(r.kind, r.year): r for r in session.scalars(
-        select(RewardGrant).where(RewardGrant.instance_id == instance.id))}
+    mine = {
+        (r.kind, r.year): r
+        for r in session.scalars(select(RewardGrant).where(RewardGrant.instance_id == instance.id))
+    }
     report: list[dict] = []
     regroup: set[tuple] = set()
     touched: list[RewardGrant] = []
@@ -207,8 +277,15 @@ def record_rewards(session: Session, instance: ProcessInstance, data: dict) -> d
         if row is None:
             if due <= 0:
                 continue
-            row = RewardGrant(instance_id=instance.id, county_id=instance.county_id, kind=kind, year=year,
-                              amount_cents=0, due_cents=0, capped=False)
+            row = RewardGrant(
+                instance_id=instance.id,
+                county_id=instance.county_id,
+                kind=kind,
+                year=year,
+                amount_cents=0,
+                due_cents=0,
+                capped=False,
+            )
             session.add(row)
             mine[(kind, year)] = row
         _describe(row, kind, scope, reward, unique_key)
@@ -229,21 +306,37 @@ def record_rewards(session: Session, instance: ProcessInstance, data: dict) -> d
 def _describe(row: RewardGrant, kind: str, scope: str, reward: dict, unique_key: str | None) -> None:
     """What the report's DMN result says of the reward, on its row (all but the amount due)."""
     recipient = (reward["recipient"] or "").strip() or "未填写"
-    row.scope, row.title, row.currency = scope, (reward["title"] or kind)[:60], reward["currency"] or currencies.home()
+    row.scope, row.title, row.currency = (
+        scope,
+        (reward["title"] or kind)[:60],
+        reward["currency"] or currencies.home(),
+    )
     row.recipient, row.recipient_key = recipient[:200], normalised_name(recipient)[:200]
     row.unique_key = unique_key[:200] if unique_key else row.unique_key
     row.basis = (reward["basis"] or "")[:300]
     row.cap_cents = _cents(reward["cap_wan"]) if reward["cap_wan"] is not None else None
 
 
-def _no_longer_earned(mine: dict[tuple[str, int], RewardGrant], rewards: dict, year: int) -> list[RewardGrant]:
+def _no_longer_earned(
+    mine: dict[tuple[str, int], RewardGrant], rewards: dict, year: int
+) -> list[RewardGrant]:
     """This year's rows of yearly rewards the report no longer earns, still holding an amount due."""
-    return [row for (kind, y), row in mine.items()
-            if y == year and kind not in rewards and row.scope not in ONE_OFF_SCOPES and row.due_cents]
+    return [
+        row
+        for (kind, y), row in mine.items()
+        if y == year and kind not in rewards and row.scope not in ONE_OFF_SCOPES and row.due_cents
+    ]
 
 
-def _may_take_one_off(session: Session, instance: ProcessInstance, mine: dict[tuple[str, int], RewardGrant],
-                      kind: str, scope: str, reward: dict, year: int) -> tuple[bool, str | None, list[dict]]:
+def _may_take_one_off(
+    session: Session,
+    instance: ProcessInstance,
+    mine: dict[tuple[str, int], RewardGrant],
+    kind: str,
+    scope: str,
+    reward: dict,
+    year: int,
+) -> tuple[bool, str | None, list[dict]]:
     """Whether the project may take a one-off reward, under which unique key, and the line for the report
     when another project took it first."""
     if any(k == kind for k, _ in mine):
@@ -254,8 +347,9 @@ def _may_take_one_off(session: Session, instance: ProcessInstance, mine: dict[tu
     return unique_key is not None, unique_key, refused
 
 
-def _claim_first_in_prefecture(session: Session, instance: ProcessInstance, kind: str, reward: dict,
-                               year: int) -> tuple[str | None, list[dict]]:
+def _claim_first_in_prefecture(
+    session: Session, instance: ProcessInstance, kind: str, reward: dict, year: int
+) -> tuple[str | None, list[dict]]:
     """The unique key (a country or region) under which this project may take a reward that only the
     prefecture's first project gets, or None; with the line for the report when another project has it."""
     unique_key = normalised_name(reward["unique_key"])
@@ -263,24 +357,48 @@ def _claim_first_in_prefecture(session: Session, instance: ProcessInstance, kind
         return None, []
     counties = _prefecture_counties(session, instance.county_id)
     _lock(session, f"reward-once:{counties}:{kind}:{unique_key}")
-    holder = session.scalar(select(RewardGrant.instance_id).where(
-        RewardGrant.kind == kind, RewardGrant.unique_key == unique_key,
-        RewardGrant.county_id.in_(counties)).limit(1))
+    holder = session.scalar(
+        select(RewardGrant.instance_id)
+        .where(
+            RewardGrant.kind == kind,
+            RewardGrant.unique_key == unique_key,
+            RewardGrant.county_id.in_(counties),
+        )
+        .limit(1)
+    )
     if holder is not None:
-        return None, [{"kind": kind, "title": reward["title"], "amount_wan": 0, "due_wan": 0,
-                       "reason": "该国别或地区已有项目获此奖励", "year": year}]
+        return None, [
+            {
+                "kind": kind,
+                "title": reward["title"],
+                "amount_wan": 0,
+                "due_wan": 0,
+                "reason": "该国别或地区已有项目获此奖励",
+                "year": year,
+            }
+        ]
     return unique_key, []
 
 
-def _share_cap(session: Session, touched: set[int], county_id: int, kind: str, recipient_key: str,
-               year: int) -> list[dict]:
+def _share_cap(
+    session: Session, touched: set[int], county_id: int, kind: str, recipient_key: str, year: int
+) -> list[dict]:
     """Give every row of one recipient, kind and year its amount: the due, up to what the yearly cap
     leaves after the rows earned before it. Rows whose amount changed, and the `touched` rows (their due
     changed), are audited on their own project."""
     _lock(session, f"reward-cap:{county_id}:{kind}:{recipient_key}:{year}")
-    rows = list(session.scalars(select(RewardGrant).where(
-        RewardGrant.county_id == county_id, RewardGrant.kind == kind, RewardGrant.recipient_key == recipient_key,
-        RewardGrant.year == year).order_by(RewardGrant.id)))
+    rows = list(
+        session.scalars(
+            select(RewardGrant)
+            .where(
+                RewardGrant.county_id == county_id,
+                RewardGrant.kind == kind,
+                RewardGrant.recipient_key == recipient_key,
+                RewardGrant.year == year,
+            )
+            .order_by(RewardGrant.id)
+        )
+    )
     cap = next((r.cap_cents for r in reversed(rows) if r.cap_cents is not None), None)
     left = cap
     changed = []
@@ -293,12 +411,26 @@ def _share_cap(session: Session, touched: set[int], county_id: int, kind: str, r
         if (amount, capped) == (before, row.capped) and row.id not in touched:
             continue
         row.amount_cents, row.capped, row.updated_at = amount, capped, utcnow()
-        entry = {"kind": kind, "title": row.title, "recipient": row.recipient, "currency": row.currency,
-                 "year": year, "amount_wan": amount / 1_000_000, "due_wan": row.due_cents / 1_000_000,
-                 "previous_wan": before / 1_000_000, "capped": capped}
-        audit.append(session, "reward_granted", actor="system", instance_id=row.instance_id, outcome=row.title,
-                     data={**entry, "basis": row.basis, "cap_wan": cap / 1_000_000 if cap is not None else None},
-                     address=None)
+        entry = {
+            "kind": kind,
+            "title": row.title,
+            "recipient": row.recipient,
+            "currency": row.currency,
+            "year": year,
+            "amount_wan": amount / 1_000_000,
+            "due_wan": row.due_cents / 1_000_000,
+            "previous_wan": before / 1_000_000,
+            "capped": capped,
+        }
+        audit.append(
+            session,
+            "reward_granted",
+            actor="system",
+            instance_id=row.instance_id,
+            outcome=row.title,
+            data={**entry, "basis": row.basis, "cap_wan": cap / 1_000_000 if cap is not None else None},
+            address=None,
+        )
         changed.append(entry)
     session.flush()
     return changed
@@ -306,13 +438,28 @@ def _share_cap(session: Session, touched: set[int], county_id: int, kind: str, r
 
 def project_rewards(session: Session, instance_id: int) -> list[dict]:
     """The project's reward ledger, oldest first (for the project page)."""
-    rows = session.scalars(select(RewardGrant).where(RewardGrant.instance_id == instance_id,
-                                                    (RewardGrant.amount_cents > 0) | (RewardGrant.due_cents > 0))
-                           .order_by(RewardGrant.year, RewardGrant.id))
-    return [{"title": r.title, "recipient": r.recipient, "year": r.year, "currency": r.currency,
-             "unit": currencies.unit(r.currency),
-             "amount_wan": r.amount_cents / 1_000_000, "capped": r.capped, "basis": r.basis,
-             "at": r.updated_at} for r in rows]
+    rows = session.scalars(
+        select(RewardGrant)
+        .where(
+            RewardGrant.instance_id == instance_id,
+            (RewardGrant.amount_cents > 0) | (RewardGrant.due_cents > 0),
+        )
+        .order_by(RewardGrant.year, RewardGrant.id)
+    )
+    return [
+        {
+            "title": r.title,
+            "recipient": r.recipient,
+            "year": r.year,
+            "currency": r.currency,
+            "unit": currencies.unit(r.currency),
+            "amount_wan": r.amount_cents / 1_000_000,
+            "capped": r.capped,
+            "basis": r.basis,
+            "at": r.updated_at,
+        }
+        for r in rows
+    ]
 
 
 def tracking_view(session: Session, instance: ProcessInstance, data: dict) -> dict | None:
@@ -322,27 +469,49 @@ def tracking_view(session: Session, instance: ProcessInstance, data: dict) -> di
     signed = signed_on(session, instance)
     if signed is None:
         return None
-    five = {"lead_leader": data.get("lead_leader"),
-            "responsible_department": unit_name(session, instance, data.get("responsible_department"))
-            if data.get("responsible_department") else None,
-            "task_force": data.get("task_force"), "advance_plan": data.get("advance_plan")}
-    reports = list(session.scalars(select(TaskRecord).where(
-        TaskRecord.instance_id == instance.id,
-        TaskRecord.spec_name.in_(_marked(session, instance.id, TRACKING_REPORT)),
-        TaskRecord.state == "completed").order_by(TaskRecord.completed_at, TaskRecord.id)))
+    five = {
+        "lead_leader": data.get("lead_leader"),
+        "responsible_department": unit_name(session, instance, data.get("responsible_department"))
+        if data.get("responsible_department")
+        else None,
+        "task_force": data.get("task_force"),
+        "advance_plan": data.get("advance_plan"),
+    }
+    reports = list(
+        session.scalars(
+            select(TaskRecord)
+            .where(
+                TaskRecord.instance_id == instance.id,
+                TaskRecord.spec_name.in_(_marked(session, instance.id, TRACKING_REPORT)),
+                TaskRecord.state == "completed",
+            )
+            .order_by(TaskRecord.completed_at, TaskRecord.id)
+        )
+    )
     latest = reports[-1].data or {} if reports else {}
-    letters = [{"at": e.at, "filename": e.outcome, "attachment_id": (e.data or {}).get("attachment_id"),
-                "days_overdue": (e.data or {}).get("days_overdue")}
-               for e in session.scalars(select(AuditEvent).where(
-                   AuditEvent.instance_id == instance.id, AuditEvent.action == "reminder_letter_sent")
-                   .order_by(AuditEvent.id))]
+    letters = [
+        {
+            "at": e.at,
+            "filename": e.outcome,
+            "attachment_id": (e.data or {}).get("attachment_id"),
+            "days_overdue": (e.data or {}).get("days_overdue"),
+        }
+        for e in session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.instance_id == instance.id, AuditEvent.action == "reminder_letter_sent")
+            .order_by(AuditEvent.id)
+        )
+    ]
     start_by = add_months(signed, START_WITHIN_MONTHS)
     return {
         # The signing form requires the 五个一 where they apply (重大: its if/then), so a project shows them
         # when it recorded any.
         "five_ones": five if any(five.values()) else None,
-        "start_by": start_by, "construction_started": construction_started(session, instance.id),
-        "reports": len(reports), "latest": latest,
+        "start_by": start_by,
+        "construction_started": construction_started(session, instance.id),
+        "reports": len(reports),
+        "latest": latest,
         "latest_at": reports[-1].completed_at if reports else None,
-        "letters": letters, "rewards": project_rewards(session, instance.id),
+        "letters": letters,
+        "rewards": project_rewards(session, instance.id),
     }

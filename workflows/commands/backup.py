@@ -16,6 +16,7 @@ Restoring refuses a database that has any table, a checkpoint file that differs,
 files do not match its manifest. Afterwards run `python -m workflows.commands.verify --replay`.
 Exit status 0 on success, 1 when refused or failed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -103,8 +104,12 @@ def _libpq_env(url: URL) -> dict:
     """pg_dump/pg_restore connection settings, passed in the environment (no password on a command line)."""
     env = {**os.environ, "PGDATABASE": url.database or ""}
     # A Unix socket is given as ?host=/run/postgresql (peer authentication, no password).
-    for key, value in (("PGHOST", url.host or url.query.get("host")), ("PGPORT", url.port), ("PGUSER", url.username),
-                       ("PGPASSWORD", url.password)):
+    for key, value in (
+        ("PGHOST", url.host or url.query.get("host")),
+        ("PGPORT", url.port),
+        ("PGUSER", url.username),
+        ("PGPASSWORD", url.password),
+    ):
         if value is not None:
             env[key] = str(value)
     return env
@@ -146,15 +151,23 @@ def create(archive: Path) -> dict:
             src.close()
         elif kind == "postgresql":
             name = "database.pgdump"
-            subprocess.run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges",
-                            f"--file={work / name}"], env=_libpq_env(url), check=True)
+            subprocess.run(
+                ["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--file={work / name}"],
+                env=_libpq_env(url),
+                check=True,
+            )
         else:
             raise Refused(f"unsupported database {kind}")
         files.append(name)
         store = _copy_store(work)
-        manifest = {"format": FORMAT, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "database": kind, "alembic_revision": _revision(url), "file_store": store,
-                    "files": {f: {"sha256": _sha256(work / f), "bytes": (work / f).stat().st_size} for f in files}}
+        manifest = {
+            "format": FORMAT,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "database": kind,
+            "alembic_revision": _revision(url),
+            "file_store": store,
+            "files": {f: {"sha256": _sha256(work / f), "bytes": (work / f).stat().st_size} for f in files},
+        }
         (work / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
         archive.parent.mkdir(parents=True, exist_ok=True)
         partial = archive.with_name(archive.name + ".partial")
@@ -195,8 +208,10 @@ def _known_revision(revision: str | None) -> None:
     try:
         ScriptDirectory(str(MIGRATIONS)).get_revision(revision)
     except Exception as err:
-        raise Refused(f"the archive's schema revision {revision} is unknown to this version of the "
-                      f"software (restore with the version that made it, then upgrade)") from err
+        raise Refused(
+            f"the archive's schema revision {revision} is unknown to this version of the "
+            f"software (restore with the version that made it, then upgrade)"
+        ) from err
 
 
 def _require_empty(url: URL) -> None:
@@ -211,8 +226,10 @@ def _require_empty(url: URL) -> None:
     finally:
         engine.dispose()
     if tables:
-        raise Refused(f"the target database is not empty ({len(tables)} tables, e.g. {tables[0]}): "
-                      "restore only into a new, empty database")
+        raise Refused(
+            f"the target database is not empty ({len(tables)} tables, e.g. {tables[0]}): "
+            "restore only into a new, empty database"
+        )
 
 
 def restore(archive: Path) -> dict:
@@ -227,8 +244,12 @@ def restore(archive: Path) -> dict:
         _known_revision(manifest.get("alembic_revision"))
         _require_empty(url)
         _check_store_files(work)
-        if CHECKPOINTS in manifest["files"] and checkpoints.exists() and checkpoints.stat().st_size and \
-                _sha256(checkpoints) != manifest["files"][CHECKPOINTS]["sha256"]:
+        if (
+            CHECKPOINTS in manifest["files"]
+            and checkpoints.exists()
+            and checkpoints.stat().st_size
+            and _sha256(checkpoints) != manifest["files"][CHECKPOINTS]["sha256"]
+        ):
             raise Refused(f"{checkpoints} exists with other checkpoints; move it away first")
         if kind == "sqlite":
             target = Path(url.database)
@@ -238,9 +259,19 @@ def restore(archive: Path) -> dict:
             dst.close()
             src.close()
         else:
-            subprocess.run(["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error",
-                            "--single-transaction", f"--dbname={url.database}", str(work / "database.pgdump")],
-                           env=_libpq_env(url), check=True)
+            subprocess.run(
+                [
+                    "pg_restore",
+                    "--no-owner",
+                    "--no-privileges",
+                    "--exit-on-error",
+                    "--single-transaction",
+                    f"--dbname={url.database}",
+                    str(work / "database.pgdump"),
+                ],
+                env=_libpq_env(url),
+                check=True,
+            )
         if CHECKPOINTS in manifest["files"]:
             checkpoints.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(work / CHECKPOINTS, checkpoints)
@@ -257,8 +288,11 @@ def _prune(folder: Path, keep_days: int) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m workflows.commands.backup", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m workflows.commands.backup",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser("create", help="write a backup archive / 写备份归档")
     make.add_argument("archive", nargs="?", type=Path, help="the archive to write (.tar.gz)")
@@ -274,14 +308,18 @@ def main(argv: list[str] | None = None) -> int:
             archive = args.archive or args.into / f"zhaoshang-{datetime.now(UTC):%Y%m%d-%H%M%S}.tar.gz"
             manifest = create(archive)
             sizes = ", ".join(f"{n} {e['bytes']} bytes" for n, e in manifest["files"].items())
-            print(f"backup written: {archive} ({manifest['database']}, schema {manifest['alembic_revision']}; {sizes})")
+            print(
+                f"backup written: {archive} ({manifest['database']}, schema {manifest['alembic_revision']}; {sizes})"
+            )
             if args.into and args.keep_days:
                 for path in _prune(args.into, args.keep_days):
                     print(f"removed old backup {path}")
         else:
             manifest = restore(args.archive)
-            print(f"restored {args.archive} (made {manifest['created_at']}, schema {manifest['alembic_revision']}); "
-                  "now check it: python -m workflows.commands.verify --replay")
+            print(
+                f"restored {args.archive} (made {manifest['created_at']}, schema {manifest['alembic_revision']}); "
+                "now check it: python -m workflows.commands.verify --replay"
+            )
     except Refused as err:
         print(f"refused: {err}", file=sys.stderr)
         return 1

@@ -10,6 +10,7 @@ Each process in the files becomes a new version of its own (unchanged ones are l
 for the app (workflows/config.py). Running instances stay on the version they started with; counties not
 named with --bind keep the version they are bound to.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,23 +28,35 @@ from workflows.services import model_service
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("source", type=Path, help="a zip archive, or a folder with bpmn/ and forms/")
     parser.add_argument("--by", default="admin", help="the administrator deploying (a username)")
     parser.add_argument("--note", default="", help="why this version (kept with it)")
-    parser.add_argument("--bind", action="append", default=[], metavar="COUNTY",
-                        help="a county (by name) that starts new instances on the deployed processes")
+    parser.add_argument(
+        "--bind",
+        action="append",
+        default=[],
+        metavar="COUNTY",
+        help="a county (by name) that starts new instances on the deployed processes",
+    )
     args = parser.parse_args(argv)
     config.start()
     if args.source.is_dir():
-        uploads = [(p.name, p.read_bytes()) for pattern in ("bpmn/*.bpmn", "bpmn/*.dmn", "bpmn/*.json", "forms/*.json")
-                   for p in sorted(args.source.glob(pattern))]
+        uploads = [
+            (p.name, p.read_bytes())
+            for pattern in ("bpmn/*.bpmn", "bpmn/*.dmn", "bpmn/*.json", "forms/*.json")
+            for p in sorted(args.source.glob(pattern))
+        ]
     else:
         uploads = [(args.source.name, args.source.read_bytes())]
     with transaction() as s:
         user = s.scalar(select(User).where(User.username == args.by, User.active.is_(True)))
         deployer = Actor.from_user(user, "command line") if user else None
-        counties = {o.name: o.id for o in s.scalars(select(Organisation).where(Organisation.kind == "county"))}
+        counties = {
+            o.name: o.id for o in s.scalars(select(Organisation).where(Organisation.kind == "county"))
+        }
     if deployer is None:
         print(f"not deployed: no active user {args.by}", file=sys.stderr)
         return 1
@@ -52,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"not deployed: no county {'、'.join(unknown)}", file=sys.stderr)
         return 1
     try:
-        version_ids = model_service.version_deploy(deployer, uploads, args.note, [counties[n] for n in args.bind])
+        version_ids = model_service.version_deploy(
+            deployer, uploads, args.note, [counties[n] for n in args.bind]
+        )
     except ValidationFailed as failed:
         print("not deployed: " + "; ".join(failed.errors.values()), file=sys.stderr)
         return 1

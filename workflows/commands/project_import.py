@@ -13,6 +13,7 @@ model that routes elsewhere is refused. Each project has one 导入 event naming
 the row. Bad rows are listed with their numbers (the header is row 1) and then nothing is imported; all
 projects are imported in one transaction. A dry run does the whole import and rolls it back.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -37,8 +38,11 @@ from workflows.services.instance_step import first_task, list_spec_of
 
 # The ledger's own columns; every other column is a field of the first form.
 STAGE, REGISTERED_ON, OFFICER = "stage", "registered_on", "officer"
-LEDGER_COLUMNS = {STAGE: ("阶段", "所处阶段", "stage"), REGISTERED_ON: ("登记日期", "日期", "registered on", "date"),
-                  OFFICER: ("登记人", "招商专员", "officer")}
+LEDGER_COLUMNS = {
+    STAGE: ("阶段", "所处阶段", "stage"),
+    REGISTERED_ON: ("登记日期", "日期", "registered on", "date"),
+    OFFICER: ("登记人", "招商专员", "officer"),
+}
 ADDRESS = "命令行导入 ledger import"
 
 
@@ -68,7 +72,10 @@ def entry_stages(version) -> dict[str, str]:
 
 def _form_columns(schema: dict) -> dict[str, tuple[str, ...]]:
     props = schema.get("properties", {})
-    return {name: tuple(t for t in (props[name].get("title"), name) if t) for name in forms.editable_fields(schema)}
+    return {
+        name: tuple(t for t in (props[name].get("title"), name) if t)
+        for name in forms.editable_fields(schema)
+    }
 
 
 def _as_submitted(schema: dict, row: dict[str, str]) -> dict[str, Any]:
@@ -95,23 +102,32 @@ def import_projects(path: Path, county: str, officer: str, dry_run: bool = False
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     try:
         with transaction() as s:
-            org = s.scalar(select(Organisation).where(Organisation.name == county, Organisation.kind == "county"))
+            org = s.scalar(
+                select(Organisation).where(Organisation.name == county, Organisation.kind == "county")
+            )
             if org is None:
                 raise Refused(f"--county {county}：没有这个县 / no such county")
             version = model_store.bound_version(s, org.id, INVESTMENT)
             if version is None:
-                raise Refused(f"{county} 尚未绑定投资项目流程，请先在“流程版本”页部署并绑定 / the county has no bound "
-                              "investment process")
+                raise Refused(
+                    f"{county} 尚未绑定投资项目流程，请先在“流程版本”页部署并绑定 / the county has no bound "
+                    "investment process"
+                )
             first = first_task(version)
             schema, _ = form_files(version, first.form)
             columns = _form_columns(schema)
-            rows = read_table(path, {**columns, **LEDGER_COLUMNS}, set(LEDGER_COLUMNS) - {STAGE} | (
-                set(columns) - set(schema.get("required", []))))
+            rows = read_table(
+                path,
+                {**columns, **LEDGER_COLUMNS},
+                set(LEDGER_COLUMNS) - {STAGE} | (set(columns) - set(schema.get("required", []))),
+            )
             if not rows:
                 raise Refused(f"{path} 没有数据行 / the file has no rows")
             stages = entry_stages(version)
             listed = list_spec_of(s, version.id, version.process_id)
-            planned = _check_rows(s, rows, schema, stages, org, officer, first.lane, listed.title + listed.party)
+            planned = _check_rows(
+                s, rows, schema, stages, org, officer, first.lane, listed.title + listed.party
+            )
             projects = [_start(s, version, stages, path.name, digest, item) for item in planned]
             if dry_run:
                 raise _DryRun(projects)
@@ -121,13 +137,24 @@ def import_projects(path: Path, county: str, officer: str, dry_run: bool = False
 
 
 def _actor(s, username: str, org: Organisation) -> Actor | None:
-    user = s.scalar(select(User).join(Unit).where(User.username == username, Unit.organisation_id == org.id,
-                                                  User.active.is_(True)))
+    user = s.scalar(
+        select(User)
+        .join(Unit)
+        .where(User.username == username, Unit.organisation_id == org.id, User.active.is_(True))
+    )
     return Actor.from_user(user, ADDRESS) if user is not None else None
 
 
-def _check_rows(s, rows, schema: dict, stages: dict[str, str], org: Organisation, officer: str, lane: str,
-                identity: tuple[str, ...]) -> list[tuple]:
+def _check_rows(
+    s,
+    rows,
+    schema: dict,
+    stages: dict[str, str],
+    org: Organisation,
+    officer: str,
+    lane: str,
+    identity: tuple[str, ...],
+) -> list[tuple]:
     """Every row checked before anything starts: (row number, actor, values, stage, registered on) each.
     Two rows with the same `identity` (the model's list title and party fields), or a row naming a project
     the county already has, are one project twice."""
@@ -135,7 +162,9 @@ def _check_rows(s, rows, schema: dict, stages: dict[str, str], org: Organisation
     titles = {name: prop.get("title", name) for name, prop in schema.get("properties", {}).items()}
     planned, seen, actors = [], {}, {}
     # The list columns hold what the model declares as title and party, so a ledger imported twice is seen.
-    listed = select(ProcessInstance.project_name, ProcessInstance.investor).where(ProcessInstance.county_id == org.id)
+    listed = select(ProcessInstance.project_name, ProcessInstance.investor).where(
+        ProcessInstance.county_id == org.id
+    )
     existing = {tuple(r) for r in s.execute(listed)} if len(identity) == 2 else set()
     for number, row in rows:
         username = row.get(OFFICER) or officer
@@ -145,8 +174,10 @@ def _check_rows(s, rows, schema: dict, stages: dict[str, str], org: Organisation
         problems = _officer_problems(actor, username, org, lane)
         stage = row[STAGE]
         if stage not in stages:
-            problems.append(f"阶段“{stage}”不是流程模型声明的导入入口（可用：{'、'.join(stages) or '无'}） / the model "
-                            "declares no import entry point for this stage")
+            problems.append(
+                f"阶段“{stage}”不是流程模型声明的导入入口（可用：{'、'.join(stages) or '无'}） / the model "
+                "declares no import entry point for this stage"
+            )
         try:
             registered_on = _registered_on(row.get(REGISTERED_ON, ""))
         except ValueError:
@@ -175,13 +206,16 @@ def _officer_problems(actor: Actor | None, username: str, org: Organisation, lan
     return []
 
 
-def _duplicate_problems(values: dict, identity: tuple[str, ...], existing: set[tuple], seen: dict[tuple, int],
-                        number: int) -> list[str]:
+def _duplicate_problems(
+    values: dict, identity: tuple[str, ...], existing: set[tuple], seen: dict[tuple, int], number: int
+) -> list[str]:
     """A row naming a project the county has, or one an earlier row names (noted in `seen`)."""
     key = tuple(str(values.get(name) or "").strip() for name in identity)
     problems = []
     if key in existing:
-        problems.append(f"本县已有该项目（{'，'.join(key)}），台账已导入过？ / the county already has this project")
+        problems.append(
+            f"本县已有该项目（{'，'.join(key)}），台账已导入过？ / the county already has this project"
+        )
     elif key in seen:
         problems.append(f"与第 {seen[key]} 行是同一项目 / the same project as row {seen[key]}")
     seen.setdefault(key, number)
@@ -192,16 +226,32 @@ def _start(s, version, stages: dict[str, str], source: str, digest: str, item: t
     number, actor, values, stage, registered_on = item
     try:
         instance = project_service.register(
-            s, actor, version, values, action="project_imported", seed={"imported_stage": stage},
-            audit_data={"source": source, "sha256": digest, "row": number, "stage": stage,
-                        "registered_on": registered_on})
+            s,
+            actor,
+            version,
+            values,
+            action="project_imported",
+            seed={"imported_stage": stage},
+            audit_data={
+                "source": source,
+                "sha256": digest,
+                "row": number,
+                "stage": stage,
+                "registered_on": registered_on,
+            },
+        )
     except DuplicateLead as duplicate:
         where = "、".join(f"{d.county}{d.unit}" for d in duplicate.duplicates)
         raise RowErrors([(number, f"该投资方已由{where}登记 / the investor is already registered")]) from None
-    waiting = s.execute(select(TaskRecord.spec_name, TaskRecord.title).where(
-        TaskRecord.instance_id == instance.id, TaskRecord.state != "completed")).all()
+    waiting = s.execute(
+        select(TaskRecord.spec_name, TaskRecord.title).where(
+            TaskRecord.instance_id == instance.id, TaskRecord.state != "completed"
+        )
+    ).all()
     if stages[stage] not in {spec for spec, _ in waiting}:
-        raise Refused(f"第 {number} 行：模型声明“{stage}”从 {stages[stage]} 进入，但项目停在"
-                      f"{'、'.join(t for _, t in waiting) or '流程终点'} / the model does not route this stage to "
-                      "its declared entry point")
+        raise Refused(
+            f"第 {number} 行：模型声明“{stage}”从 {stages[stage]} 进入，但项目停在"
+            f"{'、'.join(t for _, t in waiting) or '流程终点'} / the model does not route this stage to "
+            "its declared entry point"
+        )
     return ImportedProject(number, instance.project_name, stage, [title for _, title in waiting])

@@ -8,6 +8,7 @@ a header row. Every row is checked before anything is written; bad rows are repo
 numbers (as the spreadsheet counts them, the header being row 1) and then nothing is written at all.
 What is written is written in one transaction.
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,21 +31,42 @@ ACTOR = "命令行 command line"
 # 类别 as the annex names it (南政发〔2022〕6号 附件: 综合协调单位, 产业招商单位, 项目落户地, 鼓励招商单位),
 # or the system's own unit kinds in Chinese or English.
 UNIT_KINDS = {
-    "综合协调单位": "bureau", "产业招商单位": "department", "项目落户地": "host_site", "鼓励招商单位": "department",
-    "牵头单位": "bureau", "部门": "department", "落户地": "host_site", "办公室": "office",
-    "bureau": "bureau", "department": "department", "host_site": "host_site", "office": "office",
+    "综合协调单位": "bureau",
+    "产业招商单位": "department",
+    "项目落户地": "host_site",
+    "鼓励招商单位": "department",
+    "牵头单位": "bureau",
+    "部门": "department",
+    "落户地": "host_site",
+    "办公室": "office",
+    "bureau": "bureau",
+    "department": "department",
+    "host_site": "host_site",
+    "office": "office",
 }
-UNIT_COLUMNS = {"county": ("县", "县市区", "county"), "code": ("单位代码", "代码", "code", "unit code"),
-                "name": ("单位名称", "名称", "name", "unit name"), "kind": ("类别", "单位类别", "kind", "category")}
-USER_COLUMNS = {"username": ("用户名", "账号", "username"), "name": ("姓名", "name", "display name"),
-                "unit": ("单位代码", "unit code", "unit"), "roles": ("角色", "roles", "role"),
-                "county": ("县", "county"), "email": ("邮箱", "电子邮箱", "email")}
+UNIT_COLUMNS = {
+    "county": ("县", "县市区", "county"),
+    "code": ("单位代码", "代码", "code", "unit code"),
+    "name": ("单位名称", "名称", "name", "unit name"),
+    "kind": ("类别", "单位类别", "kind", "category"),
+}
+USER_COLUMNS = {
+    "username": ("用户名", "账号", "username"),
+    "name": ("姓名", "name", "display name"),
+    "unit": ("单位代码", "unit code", "unit"),
+    "roles": ("角色", "roles", "role"),
+    "county": ("县", "county"),
+    "email": ("邮箱", "电子邮箱", "email"),
+}
 OPTIONAL_USER_COLUMNS = {"county", "email"}
 
 # The three fixed administrators (三权分立): system, security and audit administrator. A role not (yet)
 # defined in workflows/roles.py is skipped and reported.
-ADMINISTRATORS = [("sysadmin", "系统管理员", "admin"), ("secadmin", "安全管理员", "security_admin"),
-                  ("auditadmin", "安全审计员", "audit_admin")]
+ADMINISTRATORS = [
+    ("sysadmin", "系统管理员", "admin"),
+    ("secadmin", "安全管理员", "security_admin"),
+    ("auditadmin", "安全审计员", "audit_admin"),
+]
 _CODE = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,60}")
 
@@ -66,7 +88,9 @@ class RowErrors(Exception):
         return "\n".join(f"第 {row} 行 / row {row}: {message}" for row, message in self.errors)
 
 
-def read_table(path: Path, columns: dict[str, tuple[str, ...]], optional: set[str] = frozenset()) -> list[tuple[int, dict]]:
+def read_table(
+    path: Path, columns: dict[str, tuple[str, ...]], optional: set[str] = frozenset()
+) -> list[tuple[int, dict]]:
     """The rows of a CSV or XLSX file as (row number, {column key: text}), header names matched to
     `columns`."""
     if not path.is_file():
@@ -93,14 +117,20 @@ def read_table(path: Path, columns: dict[str, tuple[str, ...]], optional: set[st
     for key, names in columns.items():
         found = next((header.index(n.lower()) for n in names if n.lower() in header), None)
         if found is None and key not in optional:
-            raise Refused(f"{path} 缺少列“{names[0]}” / missing column {names[-1]!r} (header: {', '.join(rows[0])})")
+            raise Refused(
+                f"{path} 缺少列“{names[0]}” / missing column {names[-1]!r} (header: {', '.join(rows[0])})"
+            )
         where[key] = found
     result = []
     for number, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
-        result.append((number, {key: (row[i].strip() if i is not None and i < len(row) else "")
-                                for key, i in where.items()}))
+        result.append(
+            (
+                number,
+                {key: (row[i].strip() if i is not None and i < len(row) else "") for key, i in where.items()},
+            )
+        )
     return result
 
 
@@ -122,7 +152,9 @@ class InitResult:
     prefecture: str
     counties: dict[str, int]  # county name → number of units
     administrators: list[tuple[str, str, str, str]]  # username, display name, role, one-time password
-    awaiting_roles: list[tuple[str, str]]  # (display name, role code) of administrators whose role does not exist yet
+    awaiting_roles: list[
+        tuple[str, str]
+    ]  # (display name, role code) of administrators whose role does not exist yet
 
 
 def init(path: Path, prefecture: str, filing_prefix: str, admin_unit: str | None = None) -> InitResult:
@@ -133,8 +165,10 @@ def init(path: Path, prefecture: str, filing_prefix: str, admin_unit: str | None
     admin_county, admin_code = _admin_unit(admin_unit, counties, units)
     with transaction() as s:
         if s.scalar(select(Organisation.id).limit(1)) is not None:
-            raise Refused("数据库中已有组织机构：init 只能运行一次（单位和用户请在系统管理中维护，或用 import-users 导入） / "
-                          "the database already has organisations: init runs once only")
+            raise Refused(
+                "数据库中已有组织机构：init 只能运行一次（单位和用户请在系统管理中维护，或用 import-users 导入） / "
+                "the database already has organisations: init runs once only"
+            )
         top = Organisation(name=prefecture, kind="prefecture", filing_prefix=filing_prefix)
         s.add(top)
         s.flush()
@@ -145,12 +179,22 @@ def init(path: Path, prefecture: str, filing_prefix: str, admin_unit: str | None
         # Each county starts its projects on the process models shipped with this version.
         from workflows.engine import model_store
 
-        versions = model_store.deploy_shipped(s, ACTOR, [made[c, units[c][0][0]].organisation_id for c in counties])
+        versions = model_store.deploy_shipped(
+            s, ACTOR, [made[c, units[c][0][0]].organisation_id for c in counties]
+        )
         administrators, awaiting = _add_administrators(s, made[admin_county, admin_code])
-        audit.append(s, "system_initialised", actor=ACTOR, data={
-            "prefecture": prefecture, "counties": {c: len(units[c]) for c in counties},
-            "prefecture_units": len(own), "source": path.name,
-            "processes": {v.process_id: v.number for v in versions}})
+        audit.append(
+            s,
+            "system_initialised",
+            actor=ACTOR,
+            data={
+                "prefecture": prefecture,
+                "counties": {c: len(units[c]) for c in counties},
+                "prefecture_units": len(own),
+                "source": path.name,
+                "processes": {v.process_id: v.number for v in versions},
+            },
+        )
     return InitResult(prefecture, {c: len(units[c]) for c in counties}, administrators, awaiting)
 
 
@@ -165,7 +209,9 @@ def _read_units(path: Path, prefecture: str) -> tuple[dict[str, list[tuple[str, 
         kind = UNIT_KINDS.get(kind_text) or UNIT_KINDS.get(kind_text.lower())
         problems = _unit_problems(county, code, name, kind_text, kind)
         if (county, code) in seen:
-            problems.append(f"单位代码 {code} 在{county}重复（第 {seen[county, code]} 行） / duplicate unit code")
+            problems.append(
+                f"单位代码 {code} 在{county}重复（第 {seen[county, code]} 行） / duplicate unit code"
+            )
         for problem in problems:
             errors.add(number, problem)
         if kind is not None and not problems:
@@ -186,16 +232,21 @@ def _unit_problems(county: str, code: str, name: str, kind_text: str, kind: str 
     if not county or len(county) > 100:
         problems.append("县名必填（至多 100 字） / county name required")
     if not _CODE.fullmatch(code):
-        problems.append(f"单位代码“{code}”须为 1–40 个英文字母、数字、_ 或 - / unit code must be 1–40 ASCII letters or digits")
+        problems.append(
+            f"单位代码“{code}”须为 1–40 个英文字母、数字、_ 或 - / unit code must be 1–40 ASCII letters or digits"
+        )
     if not name or len(name) > 100:
         problems.append("单位名称必填（至多 100 字） / unit name required")
     if kind is None:
-        problems.append(f"类别“{kind_text}”无法识别，可填：{'、'.join(list(UNIT_KINDS)[:8])} / unknown category")
+        problems.append(
+            f"类别“{kind_text}”无法识别，可填：{'、'.join(list(UNIT_KINDS)[:8])} / unknown category"
+        )
     return problems
 
 
-def _add_counties(s, top: Organisation, counties: list[str],
-                  units: dict[str, list[tuple[str, str, str]]]) -> dict[tuple[str, str], Unit]:
+def _add_counties(
+    s, top: Organisation, counties: list[str], units: dict[str, list[tuple[str, str, str]]]
+) -> dict[tuple[str, str], Unit]:
     """The counties under the prefecture and their units; {(county, code): unit}."""
     made = {}
     for county in counties:
@@ -219,9 +270,17 @@ def _add_administrators(s, home: Unit) -> tuple[list[tuple[str, str, str, str]],
             awaiting.append((display, role))
             continue
         password = _password()
-        s.add(User(username=username, display_name=display, password_hash=hash_password(password),
-                   unit_id=home.id, roles=[UserRole(role=role)], must_change_password=True,
-                   password_changed_at=utcnow()))
+        s.add(
+            User(
+                username=username,
+                display_name=display,
+                password_hash=hash_password(password),
+                unit_id=home.id,
+                roles=[UserRole(role=role)],
+                must_change_password=True,
+                password_changed_at=utcnow(),
+            )
+        )
         administrators.append((username, display, role, password))
         audit.append(s, "user_created", actor=ACTOR, data={"username": username, "roles": [role]})
     return administrators, awaiting
@@ -252,10 +311,14 @@ def _units_and_usernames(county: str | None) -> tuple[dict[str, list[_UnitChoice
         return units, set(s.scalars(select(User.username)))
 
 
-def _person_problems(username: str, name: str, email: str, taken: set[str], seen: dict[str, int]) -> list[str]:
+def _person_problems(
+    username: str, name: str, email: str, taken: set[str], seen: dict[str, int]
+) -> list[str]:
     problems = []
     if not _USERNAME.fullmatch(username):
-        problems.append(f"用户名“{username}”须为 1–60 个英文字母、数字或 _.@- / username must be 1–60 ASCII characters")
+        problems.append(
+            f"用户名“{username}”须为 1–60 个英文字母、数字或 _.@- / username must be 1–60 ASCII characters"
+        )
     elif username in taken:
         problems.append(f"用户名 {username} 已存在 / username already exists")
     elif username in seen:
@@ -267,14 +330,18 @@ def _person_problems(username: str, name: str, email: str, taken: set[str], seen
     return problems
 
 
-def _unit_of(code: str, where: str | None, units: dict[str, list[_UnitChoice]]) -> tuple[_UnitChoice | None, list[str]]:
+def _unit_of(
+    code: str, where: str | None, units: dict[str, list[_UnitChoice]]
+) -> tuple[_UnitChoice | None, list[str]]:
     """The one active unit with `code` (in county `where` if given), or None and why not."""
     candidates = [u for u in units.get(code, []) if where is None or u[0] == where]
     if not candidates:
         return None, [f"没有单位代码 {code}" + (f"（{where}）" if where else "") + " / no such unit"]
     if len(candidates) > 1:
-        return None, [f"单位代码 {code} 在多个县都有（{'、'.join(c[0] for c in candidates)}），请填写“县”列或 --county"
-                      " / unit code in several counties: give the county"]
+        return None, [
+            f"单位代码 {code} 在多个县都有（{'、'.join(c[0] for c in candidates)}），请填写“县”列或 --county"
+            " / unit code in several counties: give the county"
+        ]
     if not candidates[0][3]:
         return None, [f"单位 {code} 已停用 / the unit is inactive"]
     return candidates[0], []
@@ -324,10 +391,23 @@ def import_users(path: Path, county: str | None = None) -> list[tuple[str, str, 
     with transaction() as s:
         for username, name, unit_id, roles, email in planned:
             password = _password()
-            s.add(User(username=username, display_name=name, password_hash=hash_password(password), unit_id=unit_id,
-                       must_change_password=True, password_changed_at=utcnow(),
-                       email=email or None, roles=[UserRole(role=r) for r in roles]))
-            audit.append(s, "user_created", actor=ACTOR, data={"username": username, "roles": roles,
-                                                               "source": path.name})
+            s.add(
+                User(
+                    username=username,
+                    display_name=name,
+                    password_hash=hash_password(password),
+                    unit_id=unit_id,
+                    must_change_password=True,
+                    password_changed_at=utcnow(),
+                    email=email or None,
+                    roles=[UserRole(role=r) for r in roles],
+                )
+            )
+            audit.append(
+                s,
+                "user_created",
+                actor=ACTOR,
+                data={"username": username, "roles": roles, "source": path.name},
+            )
             created.append((username, name, password))
     return created

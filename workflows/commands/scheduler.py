@@ -7,6 +7,7 @@ ZS_AUDIT_HMAC_KEY is set; file ZS_AUDIT_CHECKPOINT_FILE, see workflows/anchors.p
 
 Settings as for the app (workflows/config.py): the same database, checkpoint file and HMAC key.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,9 +21,12 @@ from workflows.services.timer_service import fire_due_timers
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="zhaoshang scheduler", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--once", action="store_true", help="到期事项处理一轮后退出 / fire what is due now, then exit")
+    parser = argparse.ArgumentParser(
+        prog="zhaoshang scheduler", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--once", action="store_true", help="到期事项处理一轮后退出 / fire what is due now, then exit"
+    )
     parser.add_argument("--interval", type=int, default=60, help="每轮间隔秒数 / seconds between rounds")
     args = parser.parse_args(argv)
     config.start()
@@ -33,8 +37,11 @@ def main(argv: list[str] | None = None) -> int:
         # The filing exchange's outbox: messages to the other deployment, retried until acknowledged.
         sent = outbox_service.drain()
         head = checkpoint()
-        print(f"timers fired on {fired} instance(s); filing messages delivered {sent.delivered}, "
-              f"waiting {sent.failed}" + (f"; audit checkpoint up to event #{head}" if head else ""), flush=True)
+        print(
+            f"timers fired on {fired} instance(s); filing messages delivered {sent.delivered}, "
+            f"waiting {sent.failed}" + (f"; audit checkpoint up to event #{head}" if head else ""),
+            flush=True,
+        )
         if args.once:
             return 0
         time.sleep(args.interval)

@@ -15,6 +15,7 @@ Settings as for the app (workflows/config.py): DATABASE_URL, ZS_INSTANCE_PATH; c
 ZS_AUDIT_CHECKPOINT_FILE (default audit-checkpoints.jsonl in the instance folder) and ZS_AUDIT_HMAC_KEY.
 Exit status 0 when everything holds, 1 when something was found.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,24 +32,37 @@ from workflows.services import audit_service
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="zhaoshang verify", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="zhaoshang verify", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--project", type=int, help="check one project (instance id)")
-    parser.add_argument("--replay", action="store_true", help="also replay the recorded steps on the pinned model")
-    parser.add_argument("--checkpoint", action="store_true", help="write a signed checkpoint of the chain first")
+    parser.add_argument(
+        "--replay", action="store_true", help="also replay the recorded steps on the pinned model"
+    )
+    parser.add_argument(
+        "--checkpoint", action="store_true", help="write a signed checkpoint of the chain first"
+    )
     args = parser.parse_args(argv)
     config.start(migrate=False)  # it only reads: never creates or migrates a schema
 
     if args.checkpoint:
         head = audit_service.checkpoint()
-        print(f"checkpoint written up to event #{head}" if head else
-              "no checkpoint written (no new events, or ZS_AUDIT_HMAC_KEY not set)")
+        print(
+            f"checkpoint written up to event #{head}"
+            if head
+            else "no checkpoint written (no new events, or ZS_AUDIT_HMAC_KEY not set)"
+        )
     with transaction() as s:
         report = audit_service.verify_database(s, args.project)
-        anchors_text = (f"{report.anchors['checkpoints']} signed checkpoint line(s), {report.anchors['filings']} "
-                        f"filing receipt(s), {report.anchors['anchored_events']} anchored event(s)"
-                        if report.anchors["enabled"] else
-                        f"checkpoints not checked (ZS_AUDIT_HMAC_KEY not set); {report.anchors['filings']} filing receipt(s)")
-        print(f"{report.events_checked} events, {report.instances_checked} instance state(s); anchors: {anchors_text}")
+        anchors_text = (
+            f"{report.anchors['checkpoints']} signed checkpoint line(s), {report.anchors['filings']} "
+            f"filing receipt(s), {report.anchors['anchored_events']} anchored event(s)"
+            if report.anchors["enabled"]
+            else f"checkpoints not checked (ZS_AUDIT_HMAC_KEY not set); {report.anchors['filings']} filing receipt(s)"
+        )
+        print(
+            f"{report.events_checked} events, {report.instances_checked} instance state(s); anchors: {anchors_text}"
+        )
         for f in sorted(report.findings, key=lambda f: f.event_id or 10**12):
             when = f" {to_local(f.at):%Y-%m-%d %H:%M:%S}" if f.at else ""
             project = f" project #{f.instance_id}" if f.instance_id else ""
@@ -57,9 +71,15 @@ def main(argv: list[str] | None = None) -> int:
         decisions, problems = filing_exchange_service.recheck_decisions(s, args.project)
         if decisions:
             shared = filing_exchange_service.shared_key_decisions(s, args.project)
-            print(f"{decisions} prefecture decision(s) received over the filing API, signatures checked again"
-                  + (f" ({shared} under the shared key of the transition: unchanged, but not proof of who made "
-                     "them)" if shared else ""))
+            print(
+                f"{decisions} prefecture decision(s) received over the filing API, signatures checked again"
+                + (
+                    f" ({shared} under the shared key of the transition: unchanged, but not proof of who made "
+                    "them)"
+                    if shared
+                    else ""
+                )
+            )
         for event, problem in problems:
             failed = True
             print(f"BROKEN event #{event.id} [decision signature] project #{event.instance_id}: {problem}")
@@ -70,13 +90,20 @@ def main(argv: list[str] | None = None) -> int:
             for instance in s.scalars(query):
                 result = audit_service.replay_instance(s, instance)
                 if result.consistent:
-                    print(f"replay project #{instance.id} {instance.project_name}: consistent ({result.steps} steps)")
+                    print(
+                        f"replay project #{instance.id} {instance.project_name}: consistent ({result.steps} steps)"
+                    )
                 else:
                     failed = True
-                    print(f"replay project #{instance.id} {instance.project_name}: DISAGREES at step {result.step} "
-                          f"(event #{result.event_id}, {result.what}): {result.problem}")
+                    print(
+                        f"replay project #{instance.id} {instance.project_name}: DISAGREES at step {result.step} "
+                        f"(event #{result.event_id}, {result.what}): {result.problem}"
+                    )
         if not failed:
-            print("OK: the record is complete and unaltered" + (" and replays consistently" if args.replay else ""))
+            print(
+                "OK: the record is complete and unaltered"
+                + (" and replays consistently" if args.replay else "")
+            )
         s.rollback()  # the command only reads
     return 1 if failed else 0
 

@@ -5,6 +5,7 @@ replay "the clock at each step" is to give that module a datetime whose `now()` 
 set for the current thread. With no moment set it is the real clock: nothing changes for live work,
 and other threads (other requests, the scheduler) never see a replay's moment.
 """
+
 from __future__ import annotations
 
 import threading

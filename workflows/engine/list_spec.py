@@ -13,6 +13,7 @@ After each step the values at those paths are copied into the instance row's ind
 (project_name, investor, amount_wan, project_class), so lists, searches and filters stay plain SQL.
 A process declaring none of them is listed by its name, start time and initiator.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,7 +52,9 @@ def _paths(value: str | None) -> tuple[str, ...]:
 
 
 def list_spec(files: dict[str, str], process_id: str) -> ListSpec:
-    return _list_spec(json.dumps({n: t for n, t in files.items() if n.endswith(".bpmn")}, sort_keys=True), process_id)
+    return _list_spec(
+        json.dumps({n: t for n, t in files.items() if n.endswith(".bpmn")}, sort_keys=True), process_id
+    )
 
 
 @lru_cache(maxsize=128)
@@ -64,12 +67,23 @@ def _list_spec(bpmn_json: str, process_id: str) -> ListSpec:
         for process in root.iter(f"{{{BPMN_NS}}}process"):
             if process.get("id") != process_id:
                 continue
-            props = {p.get("name"): p.get("value", "") for p in process.findall(
-                f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}properties/{{{SPIFF_NS}}}property")}
-            paths = {"title": _paths(props.get("listTitle")), "party": _paths(props.get("listParty")),
-                     "amount": _paths(props.get("listAmount")), "class": _paths(props.get("listClass"))}
-            labels = tuple((c, (props.get(f"list{c.capitalize()}Label") or DEFAULT_LABELS[c]).strip())
-                           for c in COLUMNS if paths[c])
+            props = {
+                p.get("name"): p.get("value", "")
+                for p in process.findall(
+                    f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}properties/{{{SPIFF_NS}}}property"
+                )
+            }
+            paths = {
+                "title": _paths(props.get("listTitle")),
+                "party": _paths(props.get("listParty")),
+                "amount": _paths(props.get("listAmount")),
+                "class": _paths(props.get("listClass")),
+            }
+            labels = tuple(
+                (c, (props.get(f"list{c.capitalize()}Label") or DEFAULT_LABELS[c]).strip())
+                for c in COLUMNS
+                if paths[c]
+            )
             return ListSpec(paths["title"], paths["party"], paths["amount"], paths["class"], labels)
     return ListSpec()
 

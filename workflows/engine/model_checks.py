@@ -2,6 +2,7 @@
 service parameter, multi-instance expression and DMN cell must compile under the restricted engine,
 and every service task must name an operator the application has. A model that would fail at run time
 is refused at deploy, with the process and element named, instead of failing every project later."""
+
 from __future__ import annotations
 
 import ast
@@ -30,7 +31,9 @@ def capabilities_of(props: dict[str, str]) -> set[str]:
     return {c.strip() for c in (props.get("capability") or "").split(",") if c.strip()}
 
 
-_QUESTION = re.compile(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)")  # "?" outside quotes, as the DMN engine does
+_QUESTION = re.compile(
+    r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)"
+)  # "?" outside quotes, as the DMN engine does
 
 
 def code_problems(specs: dict[str, tuple], operators: Iterable[str] | None) -> list[str]:
@@ -43,7 +46,9 @@ def code_problems(specs: dict[str, tuple], operators: Iterable[str] | None) -> l
             element = _element(pid, task_spec)
             props = task_spec.extensions.get("properties", {}) if hasattr(task_spec, "extensions") else {}
             for unknown in sorted(capabilities_of(props) - set(CAPABILITIES)):
-                problems.append(f"{element}：未知的 capability “{unknown}”（可用：{'、'.join(CAPABILITIES)}）")
+                problems.append(
+                    f"{element}：未知的 capability “{unknown}”（可用：{'、'.join(CAPABILITIES)}）"
+                )
             operator = getattr(task_spec, "operation_name", None)
             if operator is not None and known is not None and operator not in known:
                 problems.append(f"{element}：服务任务调用的操作 {operator} 不存在")
@@ -67,8 +72,10 @@ def personal_reads(specs: dict[str, tuple], files: dict[str, str]) -> list[str]:
         for task_spec in process.task_specs.values():
             for what, source, mode in _code_of(task_spec):
                 for field in sorted(_read_names(source, mode) & personal if mode != "dmn" else ()):
-                    problems[f"{_element(pid, task_spec)}：{what}读取了个人信息字段 {field}（x-personal），"
-                             "网关、脚本和决策表不得读取个人信息"] = None
+                    problems[
+                        f"{_element(pid, task_spec)}：{what}读取了个人信息字段 {field}（x-personal），"
+                        "网关、脚本和决策表不得读取个人信息"
+                    ] = None
     return list(problems)
 
 
@@ -129,8 +136,9 @@ def _code_of(task_spec) -> Iterator[tuple[str, str, str]]:
     yield from _dmn_code(task_spec)
 
 
-def _text_attributes(task_spec, attributes: tuple[tuple[str, str], ...],
-                     mode: str) -> Iterator[tuple[str, str, str]]:
+def _text_attributes(
+    task_spec, attributes: tuple[tuple[str, str], ...], mode: str
+) -> Iterator[tuple[str, str, str]]:
     for attribute, what in attributes:
         source = getattr(task_spec, attribute, None)
         if isinstance(source, str) and source.strip():
@@ -147,7 +155,11 @@ def _dmn_code(task_spec) -> Iterator[tuple[str, str, str]]:
 def _decision_code(table) -> Iterator[tuple[str, str, str]]:
     for column in table.inputs:
         if column.expression:
-            yield f"决策表 {table.name or table.id} 的输入“{column.label or column.id}”", column.expression, "eval"
+            yield (
+                f"决策表 {table.name or table.id} 的输入“{column.label or column.id}”",
+                column.expression,
+                "eval",
+            )
     for rule in table.rules:
         for entry in rule.inputEntries:
             for lhs in entry.lhs or []:
@@ -158,7 +170,9 @@ def _decision_code(table) -> Iterator[tuple[str, str, str]]:
                 yield f"决策表 {table.name or table.id} 第 {rule.row_number} 行的结果", entry.text, "eval"
 
 
-def undefined_names(specs: dict[str, tuple], files: dict[str, str], provided: Iterable[str] = ()) -> list[str]:
+def undefined_names(
+    specs: dict[str, tuple], files: dict[str, str], provided: Iterable[str] = ()
+) -> list[str]:
     """Warnings (the deploy goes ahead): each variable a condition, script or expression reads that no
     form field, DMN output, script assignment, result variable, multi-instance item or data object of
     the model produces, nor the application (`provided`, the engine's builtins and helpers). Order is
@@ -172,11 +186,15 @@ def undefined_names(specs: dict[str, tuple], files: dict[str, str], provided: It
         for task_spec in process.task_specs.values():
             produced |= _produced_by(task_spec)
             element = _element(pid, task_spec)
-            uses += [(element, what, source, mode) for what, source, mode in _code_of(task_spec) if mode != "dmn"]
+            uses += [
+                (element, what, source, mode) for what, source, mode in _code_of(task_spec) if mode != "dmn"
+            ]
     warnings: dict[str, None] = {}
     for element, what, source, mode in uses:
         for name in sorted(_read_names(source, mode) - produced):
-            warnings[f"{element}：{what}用到的变量 {name} 没有任何表单、决策表或脚本产生（请检查拼写）"] = None
+            warnings[f"{element}：{what}用到的变量 {name} 没有任何表单、决策表或脚本产生（请检查拼写）"] = (
+                None
+            )
     return list(warnings)
 
 

@@ -7,6 +7,7 @@ others alone. Running instances stay on the version they started with. The model
 and `forms/` are only *offered* (`offered_processes`); an administrator deploys them, and first-time
 setup deploys and binds them explicitly (`deploy_shipped`). A code upgrade never changes a binding.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -44,8 +45,11 @@ COMPLAINT = "complaint"
 ROOT = Path(os.environ.get("ZS_MODEL_ROOT", Path(__file__).resolve().parents[2]))
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/20191111/MODEL/", "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
-                  "https://www.omg.org/spec/DMN/20230324/MODEL/")
+DMN_NAMESPACES = (
+    "https://www.omg.org/spec/DMN/20191111/MODEL/",
+    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+    "https://www.omg.org/spec/DMN/20230324/MODEL/",
+)
 FORM_PROPERTIES = ("formJsonSchemaFilename", "formUiSchemaFilename")
 
 
@@ -72,7 +76,13 @@ def read_model_files(root: Path | None = None) -> dict[str, str]:
     and forms/*.json (names without folders are unique)."""
     root = root or ROOT
     files: dict[str, str] = {}
-    for pattern in ("bpmn/*.bpmn", "bpmn/*.dmn", "bpmn/*.json", "forms/*-schema.json", "forms/*-uischema.json"):
+    for pattern in (
+        "bpmn/*.bpmn",
+        "bpmn/*.dmn",
+        "bpmn/*.json",
+        "forms/*-schema.json",
+        "forms/*-uischema.json",
+    ):
         for path in sorted(root.glob(pattern)):
             name = f"{path.parent.name}/{path.name}"
             if pattern != "bpmn/*.json" or vocabulary.is_translation_file(name):
@@ -88,6 +98,7 @@ def content_hash(files: dict[str, str], process_id: str | None = None) -> str:
 
 
 # --- reading the processes of a set of files (XML only; parsing is parse_specs') -----------------
+
 
 def _xml(text: str):
     return etree.fromstring(text.encode("utf-8"))
@@ -118,10 +129,13 @@ def _processes(files_json: str) -> dict[str, ProcessModel]:
         documentation = process.find(f"{{{BPMN_NS}}}documentation")
         shipped_for = _properties(process).get("shippedFor", "").replace("，", ",").split(",")
         result[pid] = ProcessModel(
-            process_id=pid, name=process.get("name") or pid,
+            process_id=pid,
+            name=process.get("name") or pid,
             description=(documentation.text or "").strip() if documentation is not None else "",
-            purpose=_properties(process).get("purpose") or pid, files=dict(sorted(subset.items())),
-            shipped_for=tuple(n.strip() for n in shipped_for if n.strip()))
+            purpose=_properties(process).get("purpose") or pid,
+            files=dict(sorted(subset.items())),
+            shipped_for=tuple(n.strip() for n in shipped_for if n.strip()),
+        )
     return result
 
 
@@ -153,7 +167,9 @@ def _called_closure(pid: str, elements: dict[str, Any]) -> set[str]:
     return used
 
 
-def _files_of_process(files: dict[str, str], element, bpmn_file: str, decisions: dict[str, str]) -> dict[str, str]:
+def _files_of_process(
+    files: dict[str, str], element, bpmn_file: str, decisions: dict[str, str]
+) -> dict[str, str]:
     """The files one process needs: its BPMN file and its translations, the DMN files of the decisions
     it calls, the forms its tasks name."""
     subset = {bpmn_file: files[bpmn_file]}
@@ -171,22 +187,28 @@ def _files_of_process(files: dict[str, str], element, bpmn_file: str, decisions:
 
 # --- validating and deploying -----------------------------------------------------------------
 
+
 def lanes_in(files: dict[str, str]) -> dict[str, list[str]]:
     """{process id: the names of its lanes} for the executable processes of the files."""
     lanes = {}
     for name, text in files.items():
         if name.endswith(".bpmn"):
             for process in _xml(text).iter(f"{{{BPMN_NS}}}process"):
-                lanes[process.get("id")] = [lane.get("name") or lane.get("id")
-                                            for lane in process.iter(f"{{{BPMN_NS}}}lane")]
+                lanes[process.get("id")] = [
+                    lane.get("name") or lane.get("id") for lane in process.iter(f"{{{BPMN_NS}}}lane")
+                ]
     return lanes
 
 
 def unknown_lanes(files: dict[str, str], known_roles: set[str]) -> list[str]:
     """Why the lanes cannot run: each lane must name a business role (tasks outside any lane go to
     the instance's initiator)."""
-    return [f"流程 {pid} 的泳道“{lane}”不是已有的业务角色（请先在“系统管理”新建该角色，或改用已有角色代码）"
-            for pid, lanes in lanes_in(files).items() for lane in lanes if lane not in known_roles]
+    return [
+        f"流程 {pid} 的泳道“{lane}”不是已有的业务角色（请先在“系统管理”新建该角色，或改用已有角色代码）"
+        for pid, lanes in lanes_in(files).items()
+        for lane in lanes
+        if lane not in known_roles
+    ]
 
 
 def known_role_codes(session: Session) -> set[str]:
@@ -210,7 +232,7 @@ def validate_files(files: dict[str, str]) -> list[str]:
     except Exception as err:  # noqa: BLE001 - the parser's message is what the administrator needs
         return [f"BPMN/DMN 无法解析：{str(err).splitlines()[0]}"]
     if not models:
-        return ["没有可执行的流程（bpmn:process isExecutable=\"true\"）"]
+        return ['没有可执行的流程（bpmn:process isExecutable="true"）']
     return _missing_forms(specs, files) or _standalone_problems(models)
 
 
@@ -218,9 +240,14 @@ def _file_name_problems(files: dict[str, str]) -> list[str]:
     errors = []
     for name in files:
         folder, _, base = name.partition("/")
-        if not ((folder == "bpmn" and base.endswith((".bpmn", ".dmn"))) or vocabulary.is_translation_file(name) or
-                (folder == "forms" and base.endswith(".json"))):
-            errors.append(f"{name}：只能部署 bpmn/*.bpmn、bpmn/*.dmn、bpmn/<流程文件名>.<语言>.json（翻译）、forms/*.json")
+        if not (
+            (folder == "bpmn" and base.endswith((".bpmn", ".dmn")))
+            or vocabulary.is_translation_file(name)
+            or (folder == "forms" and base.endswith(".json"))
+        ):
+            errors.append(
+                f"{name}：只能部署 bpmn/*.bpmn、bpmn/*.dmn、bpmn/<流程文件名>.<语言>.json（翻译）、forms/*.json"
+            )
     return errors
 
 
@@ -247,8 +274,10 @@ def _form_file_problems(files: dict[str, str], ui_files: set[str]) -> list[str]:
 def _missing_forms(specs: dict[str, tuple], files: dict[str, str]) -> list[str]:
     errors = []
     for pid, (spec, subprocesses) in specs.items():
-        for task_spec in [*spec.task_specs.values(),
-                          *(t for sub in subprocesses.values() for t in sub.task_specs.values())]:
+        for task_spec in [
+            *spec.task_specs.values(),
+            *(t for sub in subprocesses.values() for t in sub.task_specs.values()),
+        ]:
             props = task_spec.extensions.get("properties", {}) if hasattr(task_spec, "extensions") else {}
             for key in FORM_PROPERTIES:
                 form = props.get(key)
@@ -271,9 +300,15 @@ def check_files(session: Session, files: dict[str, str], operators: Iterable[str
     """Every check a deployment makes, without deploying (empty: the files can be deployed): the
     files validate, every lane is a business role, every script compiles, every operator exists, no
     code reads a personal field (x-personal) and the documents the model declares are well formed."""
-    return validate_files(files) or unknown_lanes(files, known_role_codes(session)) or \
-        code_problems(specs := parse_specs(content_hash(files), json.dumps(files, sort_keys=True)), operators) or \
-        personal_reads(specs, files) or document_problems(files, DOCUMENT_TITLES)
+    return (
+        validate_files(files)
+        or unknown_lanes(files, known_role_codes(session))
+        or code_problems(
+            specs := parse_specs(content_hash(files), json.dumps(files, sort_keys=True)), operators
+        )
+        or personal_reads(specs, files)
+        or document_problems(files, DOCUMENT_TITLES)
+    )
 
 
 def declare_loop_collections(text: str) -> str:
@@ -299,7 +334,12 @@ def declare_loop_collections(text: str) -> str:
         at = 0  # after documentation / extensionElements / the properties already there
         for i, child in enumerate(process):
             if isinstance(child.tag, str) and etree.QName(child).localname in (
-                    "documentation", "extensionElements", "auditing", "monitoring", "property"):
+                "documentation",
+                "extensionElements",
+                "auditing",
+                "monitoring",
+                "property",
+            ):
                 at = i + 1
         for offset, name in enumerate(missing):
             prop = etree.Element(f"{{{BPMN_NS}}}property", id=name, name=name)
@@ -312,8 +352,14 @@ def declare_loop_collections(text: str) -> str:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8").decode("utf-8")
 
 
-def deploy(session: Session, files: dict[str, str], deployed_by: str, note: str | None = None,
-           process_ids: list[str] | None = None, operators: Iterable[str] | None = None) -> list[ModelVersion]:
+def deploy(
+    session: Session,
+    files: dict[str, str],
+    deployed_by: str,
+    note: str | None = None,
+    process_ids: list[str] | None = None,
+    operators: Iterable[str] | None = None,
+) -> list[ModelVersion]:
     """Store a new version of each process in the files (or of `process_ids` only) after they
     validate; processes identical to a deployed version are left as they are. Returns the new rows.
     Nothing is bound: `bind` says which county runs which version."""
@@ -328,14 +374,26 @@ def deploy(session: Session, files: dict[str, str], deployed_by: str, note: str 
         models = {pid: models[pid] for pid in process_ids}
     created, same = [], []
     for pid, model in models.items():
-        existing = session.scalars(select(ModelVersion).where(ModelVersion.content_hash == model.content_hash)).first()
+        existing = session.scalars(
+            select(ModelVersion).where(ModelVersion.content_hash == model.content_hash)
+        ).first()
         if existing is not None:
             same.append(f"{pid} 与已部署的版本 v{existing.number}（#{existing.id}）内容相同")
             continue
-        number = (session.scalar(select(func.max(ModelVersion.number)).where(ModelVersion.process_id == pid)) or 0) + 1
-        version = ModelVersion(process_id=pid, number=number, content_hash=model.content_hash, files=model.files,
-                               name=model.name, description=model.description or None, purpose=model.purpose,
-                               deployed_by=deployed_by, note=note)
+        number = (
+            session.scalar(select(func.max(ModelVersion.number)).where(ModelVersion.process_id == pid)) or 0
+        ) + 1
+        version = ModelVersion(
+            process_id=pid,
+            number=number,
+            content_hash=model.content_hash,
+            files=model.files,
+            name=model.name,
+            description=model.description or None,
+            purpose=model.purpose,
+            deployed_by=deployed_by,
+            note=note,
+        )
         session.add(version)
         created.append(version)
     if not created:
@@ -346,8 +404,11 @@ def deploy(session: Session, files: dict[str, str], deployed_by: str, note: str 
 
 def bind(session: Session, organisation_id: int, version: ModelVersion, bound_by: str) -> ProcessBinding:
     """The county runs `version` for the version's purpose from now on (new instances only)."""
-    binding = session.scalar(select(ProcessBinding).where(ProcessBinding.organisation_id == organisation_id,
-                                                          ProcessBinding.purpose == version.purpose))
+    binding = session.scalar(
+        select(ProcessBinding).where(
+            ProcessBinding.organisation_id == organisation_id, ProcessBinding.purpose == version.purpose
+        )
+    )
     if binding is None:
         binding = ProcessBinding(organisation_id=organisation_id, purpose=version.purpose)
         session.add(binding)
@@ -364,15 +425,19 @@ def deploy_shipped(session: Session, deployed_by: str, organisation_ids: list[in
     try:
         versions = deploy(session, files, deployed_by, "随系统提供的流程模型")
     except ValueError:  # already deployed: bind the deployed versions of the shipped processes
-        versions = [session.scalars(select(ModelVersion).where(ModelVersion.content_hash == m.content_hash)).one()
-                    for m in processes_in(files).values()]
+        versions = [
+            session.scalars(select(ModelVersion).where(ModelVersion.content_hash == m.content_hash)).one()
+            for m in processes_in(files).values()
+        ]
     for organisation_id in organisation_ids:
         for version in versions_for_county(session, versions, organisation_id):
             bind(session, organisation_id, version, deployed_by)
     return versions
 
 
-def versions_for_county(session: Session, versions: list[ModelVersion], organisation_id: int) -> list[ModelVersion]:
+def versions_for_county(
+    session: Session, versions: list[ModelVersion], organisation_id: int
+) -> list[ModelVersion]:
     """Of the versions of one deployment, the ones a county bound with it runs: one per purpose. Where
     several processes of the deployment serve a purpose (county variants), the county keeps the process it
     runs now; a county running none of them gets the one shipped for it (`shipped_versions_for`)."""
@@ -392,6 +457,7 @@ def shipped_versions_for(versions: list[ModelVersion], county: str) -> list[Mode
     """Which of the shipped versions a county is bound to at first-time setup, one per purpose: the process
     whose `shippedFor` names the county, else the purpose's process that names no county (the first in file
     order when several do). A county variant is a model like any other; nothing in the code names it."""
+
     def named(version: ModelVersion) -> tuple[str, ...]:
         model = processes_in(version.files).get(version.process_id)
         return model.shipped_for if model is not None else ()
@@ -399,7 +465,9 @@ def shipped_versions_for(versions: list[ModelVersion], county: str) -> list[Mode
     chosen = []
     for purpose in dict.fromkeys(v.purpose for v in versions):
         candidates = [v for v in versions if v.purpose == purpose]
-        chosen += ([v for v in candidates if county in named(v)] or [v for v in candidates if not named(v)])[:1]
+        chosen += ([v for v in candidates if county in named(v)] or [v for v in candidates if not named(v)])[
+            :1
+        ]
     return chosen
 
 
@@ -408,8 +476,12 @@ def offered_processes(session: Session) -> list[tuple[ProcessModel, ModelVersion
     (shipped process, newest deployed version or None)."""
     offered = []
     for pid, model in processes_in(read_model_files()).items():
-        newest = session.scalars(select(ModelVersion).where(ModelVersion.process_id == pid)
-                                 .order_by(ModelVersion.number.desc()).limit(1)).first()
+        newest = session.scalars(
+            select(ModelVersion)
+            .where(ModelVersion.process_id == pid)
+            .order_by(ModelVersion.number.desc())
+            .limit(1)
+        ).first()
         if newest is not None:
             deployed = processes_in(newest.files).get(pid)
             if deployed is not None and deployed.files == model.files:
@@ -420,18 +492,26 @@ def offered_processes(session: Session) -> list[tuple[ProcessModel, ModelVersion
 
 # --- which version runs -------------------------------------------------------------------------
 
+
 def bound_version(session: Session, organisation_id: int | None, purpose: str) -> ModelVersion | None:
     """The version a county starts new instances of a purpose on (None when it has none bound)."""
-    return session.scalar(select(ModelVersion).join(ProcessBinding, ProcessBinding.model_version_id == ModelVersion.id)
-                          .where(ProcessBinding.organisation_id == organisation_id, ProcessBinding.purpose == purpose))
+    return session.scalar(
+        select(ModelVersion)
+        .join(ProcessBinding, ProcessBinding.model_version_id == ModelVersion.id)
+        .where(ProcessBinding.organisation_id == organisation_id, ProcessBinding.purpose == purpose)
+    )
 
 
 def bound_versions(session: Session, organisation_id: int | None) -> list[ModelVersion]:
     """Every version the county starts new instances on, by purpose."""
-    return list(session.scalars(select(ModelVersion).join(ProcessBinding,
-                                                          ProcessBinding.model_version_id == ModelVersion.id)
-                                .where(ProcessBinding.organisation_id == organisation_id)
-                                .order_by(ProcessBinding.purpose)))
+    return list(
+        session.scalars(
+            select(ModelVersion)
+            .join(ProcessBinding, ProcessBinding.model_version_id == ModelVersion.id)
+            .where(ProcessBinding.organisation_id == organisation_id)
+            .order_by(ProcessBinding.purpose)
+        )
+    )
 
 
 def versions_of(session: Session, purpose: str):
@@ -440,15 +520,19 @@ def versions_of(session: Session, purpose: str):
 
 
 def newest_version(session: Session, purpose: str) -> ModelVersion | None:
-    return session.scalars(select(ModelVersion).where(ModelVersion.purpose == purpose)
-                           .order_by(ModelVersion.id.desc()).limit(1)).first()
+    return session.scalars(
+        select(ModelVersion).where(ModelVersion.purpose == purpose).order_by(ModelVersion.id.desc()).limit(1)
+    ).first()
 
 
 def counties(session: Session) -> list[Organisation]:
-    return list(session.scalars(select(Organisation).where(Organisation.kind == "county").order_by(Organisation.id)))
+    return list(
+        session.scalars(select(Organisation).where(Organisation.kind == "county").order_by(Organisation.id))
+    )
 
 
 # --- parsing --------------------------------------------------------------------------------------
+
 
 @lru_cache(maxsize=32)
 def parse_specs(digest: str, files_json: str) -> dict[str, tuple]:
@@ -479,7 +563,10 @@ def task_properties(version: ModelVersion) -> dict[str, dict[str, str]]:
     """{task id: its spiffworkflow properties} for the version's process and its subprocesses."""
     spec, subprocesses = specs_for(version)
     result: dict[str, dict[str, str]] = {}
-    for task_spec in [*spec.task_specs.values(), *(t for sub in subprocesses.values() for t in sub.task_specs.values())]:
+    for task_spec in [
+        *spec.task_specs.values(),
+        *(t for sub in subprocesses.values() for t in sub.task_specs.values()),
+    ]:
         props = task_spec.extensions.get("properties", {}) if hasattr(task_spec, "extensions") else {}
         if props:
             result.setdefault(task_spec.bpmn_id or task_spec.name, dict(props))
@@ -499,8 +586,9 @@ def tasks_with_in_files(files: dict[str, str], capability: str) -> tuple[str, ..
 
 def tasks_with(version: ModelVersion, capability: str) -> tuple[str, ...]:
     """The ids of the version's tasks that declare a capability."""
-    return tuple(sorted(tid for tid, props in task_properties(version).items()
-                        if capability in capabilities_of(props)))
+    return tuple(
+        sorted(tid for tid, props in task_properties(version).items() if capability in capabilities_of(props))
+    )
 
 
 EMPTY_FORM = {"type": "object", "properties": {}}
@@ -550,13 +638,20 @@ def form_files(version: ModelVersion, form: str | None) -> tuple[dict, dict]:
 
 def ui_schema_names(files: dict[str, str]) -> set[str]:
     """The files that are UI schemas: named *-uischema.json or named so by a task."""
-    named = {f"forms/{ui}" for ui in _form_pairs(json.dumps({k: v for k, v in files.items()
-                                                             if k.endswith(".bpmn")}, sort_keys=True)).values()}
+    named = {
+        f"forms/{ui}"
+        for ui in _form_pairs(
+            json.dumps({k: v for k, v in files.items() if k.endswith(".bpmn")}, sort_keys=True)
+        ).values()
+    }
     return {n for n in files if n.endswith("-uischema.json")} | named
 
 
 def all_form_schemas(version: ModelVersion) -> list[dict]:
     """Every form schema of the version, in file-name order."""
     ui = ui_schema_names(version.files)
-    return [json.loads(text) for name, text in sorted(version.files.items())
-            if name.startswith("forms/") and name.endswith(".json") and name not in ui]
+    return [
+        json.loads(text)
+        for name, text in sorted(version.files.items())
+        if name.startswith("forms/") and name.endswith(".json") and name not in ui
+    ]

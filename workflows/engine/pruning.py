@@ -52,6 +52,7 @@ order, so a replay that prunes at the same step arrives at the same tree. A step
 pruned (op `prune`, workflows/engine/replay.py) and the replay prunes exactly there; histories
 recorded before pruning existed replay without it.
 """
+
 from __future__ import annotations
 
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
@@ -102,8 +103,12 @@ def prune(wf: BpmnWorkflow) -> int:
             split = getattr(task.task_spec, "split_task", None)
             if split:  # 2
                 keep.update(_path_to_ancestor(task, split, tasks))
-        if isinstance(task.task_spec, UnstructuredJoin) or task.id in wf.subprocesses or \
-                task.state == TaskState.ERROR or (task.state == TaskState.COMPLETED and is_ending(task.task_spec)):
+        if (
+            isinstance(task.task_spec, UnstructuredJoin)
+            or task.id in wf.subprocesses
+            or task.state == TaskState.ERROR
+            or (task.state == TaskState.COMPLETED and is_ending(task.task_spec))
+        ):
             keep_with_parent(task)
         if task.state == TaskState.COMPLETED:
             if task.data and (newest_done is None or task.last_state_change > newest_done.last_state_change):

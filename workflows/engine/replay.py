@@ -8,6 +8,7 @@ completed BPMN elements for the diagram. Replaying re-applies the operations, st
 pinned model version and compares digests; the first step whose digests differ is where the record
 and the model disagree (SPIFFWORKFLOW-NOTES: "Deterministic replay").
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,8 +31,11 @@ def _task_ref(wf, task_uuid: str) -> dict:
     """A task named by its position in the task tree: ids are fresh on replay, positions are not."""
     tasks = list(wf.get_tasks())
     task = wf.get_task_from_id(UUID(task_uuid))
-    return {"index": tasks.index(task), "spec": task.task_spec.bpmn_id or task.task_spec.name,
-            "mi": task.internal_data.get("key_or_index")}
+    return {
+        "index": tasks.index(task),
+        "spec": task.task_spec.bpmn_id or task.task_spec.name,
+        "mi": task.internal_data.get("key_or_index"),
+    }
 
 
 def _resolve(wf, ref: dict) -> str:
@@ -60,8 +64,11 @@ def snapshot(wf) -> dict[str, Any]:
         rows.append(["archived", sorted(archived)])
         done |= archived
     text = json.dumps(rows, sort_keys=True, ensure_ascii=False, default=str)
-    return {"digest": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-            "active": sorted(active), "done": sorted(done)}
+    return {
+        "digest": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "active": sorted(active),
+        "done": sorted(done),
+    }
 
 
 class _RecordingRuntime:
@@ -84,8 +91,9 @@ class _RecordingRuntime:
         self._runtime.complete(wf, task_uuid, data)
 
     def reset_to(self, wf, task_uuid: str, *args, **kwargs):
-        self._ops.append({"op": "reset_to", "task": _task_ref(wf, task_uuid), "args": list(args),
-                          "kwargs": kwargs})
+        self._ops.append(
+            {"op": "reset_to", "task": _task_ref(wf, task_uuid), "args": list(args), "kwargs": kwargs}
+        )
         return self._runtime.reset_to(wf, task_uuid, *args, **kwargs)
 
     def cancel(self, wf) -> None:
@@ -115,8 +123,14 @@ class _RecordingRuntime:
 
     def migrate(self, wf, target: ProcessRuntime) -> None:
         """Move the workflow onto `target`'s version (the step's later operations stay on this one)."""
-        self._ops.append({"op": "migrate", "from": self._runtime.version.id, "to": target.version.id,
-                          "to_hash": target.version.content_hash})
+        self._ops.append(
+            {
+                "op": "migrate",
+                "from": self._runtime.version.id,
+                "to": target.version.id,
+                "to_hash": target.version.content_hash,
+            }
+        )
         target.migrate(wf)
 
 
@@ -135,7 +149,9 @@ class StepJournal:
                 result = operation(data, **params)
                 self.services.append({"op": name, "params": params, "result": result})
                 return result
+
             return call
+
         return {name: recorded(name, op) for name, op in operations.items()}
 
     def runtime(self, runtime: ProcessRuntime) -> ProcessRuntime:
@@ -180,6 +196,7 @@ def _stubs(recorded: list[dict]) -> dict[str, Callable[..., dict]]:
                         raise LookupError(f"服务 {name} 的参数与记录不符")
                     return entry["result"]
             raise LookupError(f"记录中没有此步调用服务 {name} 的结果")
+
         return call
 
     names = {entry["op"] for entry in recorded}
@@ -195,9 +212,13 @@ def first_version_id(steps: list[tuple[int, dict]]) -> int | None:
     return None
 
 
-def replay(version: ModelVersion, process_id: str, steps: list[tuple[int, dict]],
-           stored_state: str | None = None,
-           versions: Callable[[int], ModelVersion | None] | None = None) -> ReplayOutcome:
+def replay(
+    version: ModelVersion,
+    process_id: str,
+    steps: list[tuple[int, dict]],
+    stored_state: str | None = None,
+    versions: Callable[[int], ModelVersion | None] | None = None,
+) -> ReplayOutcome:
     """Re-run the recorded steps [(event id, engine_step data)] on `version` in a fresh engine.
 
     After each step the state's digest must equal the recorded one; at the end, the stored state
@@ -217,22 +238,28 @@ def replay(version: ModelVersion, process_id: str, steps: list[tuple[int, dict]]
                 replayed = snapshot(wf)
                 state, _ = runtime.dump(wf)
         except Exception as err:  # noqa: BLE001 - any failure of the model on recorded input is a finding
-            return ReplayOutcome(False, number, number, event_id, f"模型无法重放此步：{err}",
-                                 data.get("active", []))
+            return ReplayOutcome(
+                False, number, number, event_id, f"模型无法重放此步：{err}", data.get("active", [])
+            )
         if replayed["digest"] != data.get("digest"):
             same_tasks = replayed["active"] == data.get("active")
-            problem = ("重放后各任务的数据与记录不一致" if same_tasks
-                       else "重放后的待办环节与记录不一致")
-            return ReplayOutcome(False, number, number, event_id, problem, data.get("active", []),
-                                 replayed["active"])
+            problem = "重放后各任务的数据与记录不一致" if same_tasks else "重放后的待办环节与记录不一致"
+            return ReplayOutcome(
+                False, number, number, event_id, problem, data.get("active", []), replayed["active"]
+            )
     assert replayed is not None  # steps is not empty, so the loop replayed at least one
     if stored_state is not None and state is not None:
         return _compare_stored(ProcessRuntime(version, {}, process_id), stored_state, state, replayed, steps)
     return ReplayOutcome(True, len(steps))
 
 
-def _replay_ops(runtime: ProcessRuntime, state: str | None, ops: list[dict], process_id: str,
-                versions: Callable[[int], ModelVersion | None] | None) -> tuple[Any, ModelVersion | None]:
+def _replay_ops(
+    runtime: ProcessRuntime,
+    state: str | None,
+    ops: list[dict],
+    process_id: str,
+    versions: Callable[[int], ModelVersion | None] | None,
+) -> tuple[Any, ModelVersion | None]:
     """One recorded step's operations on the state before it: the workflow after them, and the version
     a recorded `migrate` moved it to (None: it stayed)."""
     wf = runtime.load(state) if state else None
@@ -248,17 +275,24 @@ def _replay_ops(runtime: ProcessRuntime, state: str | None, ops: list[dict], pro
     return wf, moved_to
 
 
-def _compare_stored(runtime: ProcessRuntime, stored_state: str, state: str, replayed: dict,
-                    steps: list[tuple[int, dict]]) -> ReplayOutcome:
+def _compare_stored(
+    runtime: ProcessRuntime, stored_state: str, state: str, replayed: dict, steps: list[tuple[int, dict]]
+) -> ReplayOutcome:
     """The stored state must be the one the replay arrived at."""
     try:
         stored = snapshot(runtime.load(stored_state))
     except Exception as err:  # noqa: BLE001 - an unreadable stored state is a finding too
         return ReplayOutcome(False, len(steps), len(steps), steps[-1][0], f"存储的流程状态无法读取：{err}")
     if stored["digest"] != snapshot(runtime.load(state))["digest"]:
-        return ReplayOutcome(False, len(steps), len(steps), steps[-1][0],
-                             "存储的流程状态与按记录重放得到的状态不一致", replayed_active=replayed["active"],
-                             recorded_active=stored["active"])
+        return ReplayOutcome(
+            False,
+            len(steps),
+            len(steps),
+            steps[-1][0],
+            "存储的流程状态与按记录重放得到的状态不一致",
+            replayed_active=replayed["active"],
+            recorded_active=stored["active"],
+        )
     return ReplayOutcome(True, len(steps))
 
 

@@ -1,4 +1,5 @@
 """The one class that owns SpiffWorkflow objects: load → complete → engine steps → dump."""
+
 from __future__ import annotations
 
 import copy
@@ -49,7 +50,8 @@ class _WorkflowConverter(BpmnWorkflowConverter):
 
 
 _serializer = BpmnWorkflowSerializer(
-    BpmnWorkflowSerializer.configure({**SPIFF_CONFIG, BpmnWorkflow: _WorkflowConverter}))
+    BpmnWorkflowSerializer.configure({**SPIFF_CONFIG, BpmnWorkflow: _WorkflowConverter})
+)
 
 
 @dataclass
@@ -92,8 +94,12 @@ class OpenTask:
 class ProcessRuntime:
     """Runs one instance of a pinned model version with the restricted script engine."""
 
-    def __init__(self, version: ModelVersion, services: dict[str, Callable[..., dict]] | None = None,
-                 process_id: str | None = None):
+    def __init__(
+        self,
+        version: ModelVersion,
+        services: dict[str, Callable[..., dict]] | None = None,
+        process_id: str | None = None,
+    ):
         self.version = version
         self.process_id = process_id or version.process_id
         self.spec, self.subprocess_specs = specs_for(version, process_id)
@@ -156,16 +162,18 @@ class ProcessRuntime:
         for task in wf.get_tasks(state=TaskState.READY, manual=True):
             spec = task.task_spec
             props = dict(spec.extensions.get("properties", {}))
-            result.append(ReadyTask(
-                uuid=str(task.id),
-                spec_name=spec.bpmn_id or spec.name,
-                title=spec.bpmn_name or spec.name,
-                lane=spec.lane or "",
-                properties=props,
-                mi_index=_mi_index(task),
-                data=task.data,
-                instructions=spec.extensions.get("instructionsForEndUser") or "",
-            ))
+            result.append(
+                ReadyTask(
+                    uuid=str(task.id),
+                    spec_name=spec.bpmn_id or spec.name,
+                    title=spec.bpmn_name or spec.name,
+                    lane=spec.lane or "",
+                    properties=props,
+                    mi_index=_mi_index(task),
+                    data=task.data,
+                    instructions=spec.extensions.get("instructionsForEndUser") or "",
+                )
+            )
         return result
 
     @staticmethod
@@ -211,8 +219,11 @@ class ProcessRuntime:
     @staticmethod
     def latest_completed(wf: BpmnWorkflow, spec_name: str) -> str | None:
         """The newest completed task of a BPMN task id, if the process went through it."""
-        done = [t for t in wf.get_tasks(state=TaskState.COMPLETED)
-                if (t.task_spec.bpmn_id or t.task_spec.name) == spec_name and t.task_spec.manual]
+        done = [
+            t
+            for t in wf.get_tasks(state=TaskState.COMPLETED)
+            if (t.task_spec.bpmn_id or t.task_spec.name) == spec_name and t.task_spec.manual
+        ]
         return str(max(done, key=lambda t: t.last_state_change).id) if done else None
 
     @staticmethod
@@ -249,10 +260,21 @@ class ProcessRuntime:
                 continue  # the engine's own joins and splits
             manual = bool(getattr(spec, "manual", False))
             skippable = (task.state == TaskState.READY and manual) or (
-                task.state == TaskState.WAITING and isinstance(spec, CatchingEvent)
-                and not isinstance(spec, BoundaryEvent))
-            result.append(OpenTask(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id,
-                                   TaskState.get_name(task.state), manual, skippable, task.data))
+                task.state == TaskState.WAITING
+                and isinstance(spec, CatchingEvent)
+                and not isinstance(spec, BoundaryEvent)
+            )
+            result.append(
+                OpenTask(
+                    str(task.id),
+                    spec.bpmn_id,
+                    spec.bpmn_name or spec.bpmn_id,
+                    TaskState.get_name(task.state),
+                    manual,
+                    skippable,
+                    task.data,
+                )
+            )
         return result
 
     def missing_in(self, wf: BpmnWorkflow) -> list[tuple[str, str, bool]]:
@@ -268,7 +290,11 @@ class ProcessRuntime:
                     shown = getattr(task.task_spec, "bpmn_id", None) or name
                     title = getattr(task.task_spec, "bpmn_name", None) or shown
                     was = missing.get(shown)
-                    missing[shown] = (shown, title, bool(task.state & open_states) or (was is not None and was[2]))
+                    missing[shown] = (
+                        shown,
+                        title,
+                        bool(task.state & open_states) or (was is not None and was[2]),
+                    )
         return list(missing.values())
 
     def _pairs(self, wf: BpmnWorkflow):
@@ -348,18 +374,21 @@ class ProcessRuntime:
             spec = task.task_spec
             # A project's endings are the end events named end_*; reminder branches end elsewhere.
             # end_in_production is a terminate end event: it also ends the branches still waiting.
-            if pruning.is_ending(spec) and \
-                    isinstance(spec.event_definition, (NoneEventDefinition, TerminateEventDefinition)):
+            if pruning.is_ending(spec) and isinstance(
+                spec.event_definition, (NoneEventDefinition, TerminateEventDefinition)
+            ):
                 return spec.bpmn_id, spec.bpmn_name or spec.bpmn_id
         return "completed", "已结束"
 
     @staticmethod
     def waiting_stages(wf: BpmnWorkflow) -> list[str]:
         """The `stage` properties of the events the process waits at (e.g. the next tracking report)."""
-        return [t.task_spec.extensions.get("properties", {}).get("stage")
-                for t in wf.get_tasks(state=TaskState.WAITING)
-                if getattr(t.task_spec, "extensions", None) and
-                t.task_spec.extensions.get("properties", {}).get("stage")]
+        return [
+            t.task_spec.extensions.get("properties", {}).get("stage")
+            for t in wf.get_tasks(state=TaskState.WAITING)
+            if getattr(t.task_spec, "extensions", None)
+            and t.task_spec.extensions.get("properties", {}).get("stage")
+        ]
 
     @staticmethod
     def next_timer(wf: BpmnWorkflow) -> datetime | None:
@@ -430,11 +459,17 @@ def model_errors() -> Iterator[None]:
         while cause is not None and not isinstance(cause, ServiceError) and id(cause) not in seen:
             seen.add(id(cause))
             cause = cause.__cause__ or getattr(cause, "exception", None)
-        if isinstance(cause, ServiceError):  # a service operation refused (e.g. 409): the user's answer, not a model fault
+        if isinstance(
+            cause, ServiceError
+        ):  # a service operation refused (e.g. 409): the user's answer, not a model fault
             raise cause from err
         task = getattr(err, "task", None)
         spec = getattr(task, "task_spec", None)
-        element = (getattr(spec, "bpmn_name", None) or getattr(spec, "bpmn_id", None) or
-                   getattr(spec, "name", None) or "?")
+        element = (
+            getattr(spec, "bpmn_name", None)
+            or getattr(spec, "bpmn_id", None)
+            or getattr(spec, "name", None)
+            or "?"
+        )
         cause = err.__cause__ or getattr(err, "exception", None) or err
         raise ModelFailed(str(element), str(cause).splitlines()[0][:200] or type(cause).__name__) from err

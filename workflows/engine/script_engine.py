@@ -15,6 +15,7 @@ budget that ran out keeps refusing, so a script cannot swallow the error in `try
 What remains: a single capped C call still runs to its cap (about 10 ms), and the engine step waits
 for the budget inside its transaction.
 """
+
 from __future__ import annotations
 
 import ast
@@ -47,9 +48,9 @@ class ScriptRejected(Exception):
 
 
 # Caps on what one operation may build; far above anything a process model's data needs.
-MAX_ITEMS = 1_000_000          # elements of a range or sequence
-MAX_CHARS = 1_000_000          # characters of a string
-MAX_INT_BITS = 100_000         # bits of an integer built by ** or <<
+MAX_ITEMS = 1_000_000  # elements of a range or sequence
+MAX_CHARS = 1_000_000  # characters of a string
+MAX_INT_BITS = 100_000  # bits of an integer built by ** or <<
 MAX_MEMORY_GROWTH = 512 * 2**20  # bytes the process may grow while one evaluation runs
 
 
@@ -100,8 +101,11 @@ def _too_big(what: str) -> ScriptRejected:
 
 def _mul(a: Any, b: Any) -> Any:
     for seq, n in ((a, b), (b, a)):
-        if isinstance(seq, (str, bytes, list, tuple)) and isinstance(n, int) and len(seq) * n > \
-                (MAX_CHARS if isinstance(seq, (str, bytes)) else MAX_ITEMS):
+        if (
+            isinstance(seq, (str, bytes, list, tuple))
+            and isinstance(n, int)
+            and len(seq) * n > (MAX_CHARS if isinstance(seq, (str, bytes)) else MAX_ITEMS)
+        ):
             raise _too_big("序列")
     return a * b
 
@@ -126,8 +130,14 @@ def _mod(a: Any, b: Any) -> Any:
 
 
 def _pow(a: Any, b: Any, *mod: Any) -> Any:
-    if not mod and isinstance(a, int) and isinstance(b, int) and abs(a) > 1 and b > 0 and \
-            b * math.log2(abs(a)) > MAX_INT_BITS:
+    if (
+        not mod
+        and isinstance(a, int)
+        and isinstance(b, int)
+        and abs(a) > 1
+        and b > 0
+        and b * math.log2(abs(a)) > MAX_INT_BITS
+    ):
         raise _too_big("整数")
     return pow(a, b, *mod)
 
@@ -145,8 +155,15 @@ def _binop(op: str, a: Any, b: Any) -> Any:
     return _BINOPS[op](a, b)
 
 
-_INPLACE = {"+=": _add, "-=": lambda a, b: a - b, "*=": _mul, "/=": lambda a, b: a / b,
-            "//=": lambda a, b: a // b, "%=": _mod, "**=": _pow}
+_INPLACE = {
+    "+=": _add,
+    "-=": lambda a, b: a - b,
+    "*=": _mul,
+    "/=": lambda a, b: a / b,
+    "//=": lambda a, b: a // b,
+    "%=": _mod,
+    "**=": _pow,
+}
 
 
 def _inplacevar(op: str, x: Any, y: Any) -> Any:
@@ -186,23 +203,28 @@ def _padding(method: Callable) -> Callable:
         if isinstance(width, int) and width > MAX_CHARS:
             raise _too_big("字符串")
         return method(width, *rest)
+
     return padded
 
 
 def _guarded_str_method(text: str | bytes, name: str, method: Callable) -> Callable:
     if name == "replace":
+
         def replace(old, new, count=-1):
             hits = text.count(old) if count < 0 else count
             if len(text) + hits * len(new) > MAX_CHARS:
                 raise _too_big("字符串")
             return method(old, new, count)
+
         return replace
     if name == "join":
+
         def join(items):
             items = list(items)
             if sum(len(item) for item in items if isinstance(item, (str, bytes))) > MAX_CHARS:
                 raise _too_big("字符串")
             return method(items)
+
         return join
     return _padding(method)
 
@@ -214,8 +236,15 @@ def _guarded_getattr(obj: Any, name: str, default: Any = None) -> Any:
     if (isinstance(obj, str) and name == "format_map") or (obj is str and name in ("format", "format_map")):
         raise ScriptRejected("str.format_map is not allowed in process scripts")
     value = safer_getattr(obj, name, default)
-    if isinstance(obj, (str, bytes)) and name in ("ljust", "rjust", "center", "zfill", "expandtabs",
-                                                  "replace", "join"):
+    if isinstance(obj, (str, bytes)) and name in (
+        "ljust",
+        "rjust",
+        "center",
+        "zfill",
+        "expandtabs",
+        "replace",
+        "join",
+    ):
         return _guarded_str_method(obj, name, value)
     if isinstance(obj, list) and name == "extend":
         return _guarded_extend(obj)
@@ -228,6 +257,7 @@ def _guarded_extend(items: list) -> Callable[[Any], None]:
         if len(items) + len(more) > MAX_ITEMS:
             raise _too_big("序列")
         items.extend(more)
+
     return extend
 
 
@@ -249,8 +279,9 @@ class _BoundedPolicy(RestrictingNodeTransformer):
         op = _GUARDED_OPS.get(type(node.op))
         if op is None:
             return node
-        call = ast.Call(func=ast.Name("_binop_", ast.Load()), args=[ast.Constant(op), node.left, node.right],
-                        keywords=[])
+        call = ast.Call(
+            func=ast.Name("_binop_", ast.Load()), args=[ast.Constant(op), node.left, node.right], keywords=[]
+        )
         return ast.copy_location(call, node)
 
     def visit_Import(self, node):
@@ -289,11 +320,25 @@ def _tick_statement(node) -> ast.Expr:
 _BUILTINS = dict(safe_builtins)
 for _name in ("getattr", "setattr", "delattr", "hasattr"):
     _BUILTINS.pop(_name, None)
-_BUILTINS.update({
-    "any": any, "all": all, "max": max, "min": min, "sum": sum, "dict": dict, "list": list,
-    "enumerate": enumerate, "set": set, "sorted": sorted, "tuple": tuple, "zip": zip, "reversed": reversed,
-    "range": _range, "pow": _pow,
-})
+_BUILTINS.update(
+    {
+        "any": any,
+        "all": all,
+        "max": max,
+        "min": min,
+        "sum": sum,
+        "dict": dict,
+        "list": list,
+        "enumerate": enumerate,
+        "set": set,
+        "sorted": sorted,
+        "tuple": tuple,
+        "zip": zip,
+        "reversed": reversed,
+        "range": _range,
+        "pow": _pow,
+    }
+)
 
 
 def _guards(budget: Budget) -> dict[str, Any]:
@@ -381,7 +426,9 @@ def compile_restricted(source: str, mode: str):
 # Functions the application may bind for a step (SpiffArena's names), with their parameters in order;
 # they are called through `services` so the step's journal records their answers for replay.
 SCRIPT_FUNCTIONS: dict[str, tuple[str, ...]] = {
-    "get_current_user": (), "get_process_initiator_user": (), "get_group_members": ("group_identifier",),
+    "get_current_user": (),
+    "get_process_initiator_user": (),
+    "get_group_members": ("group_identifier",),
     "get_toplevel_process_info": (),
 }
 
@@ -392,6 +439,7 @@ def _script_function(name: str, operation: Callable[..., Any], context: dict) ->
         if len(args) > len(params) or set(kwargs) - set(params):
             raise ScriptRejected(f"{name} 的参数是 ({', '.join(params)})")
         return operation(context, **dict(zip(params, args, strict=False)), **kwargs)
+
     return call
 
 
@@ -403,25 +451,45 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         self.services = services or {}
 
     def _functions(self, context: dict) -> dict[str, Callable[..., Any]]:
-        return {name: _script_function(name, self.services[name], context)
-                for name in SCRIPT_FUNCTIONS if name in self.services}
+        return {
+            name: _script_function(name, self.services[name], context)
+            for name in SCRIPT_FUNCTIONS
+            if name in self.services
+        }
 
     def evaluate(self, expression, context, external_context=None):
         budget = Budget(script_seconds())
         # Data cannot replace the helpers, functions or guards.
-        scope = {**(external_context or {}), **context, **_HELPERS, **self._functions(context), **_guards(budget)}
+        scope = {
+            **(external_context or {}),
+            **context,
+            **_HELPERS,
+            **self._functions(context),
+            **_guards(budget),
+        }
         result = eval(compile_restricted(expression, "eval"), scope)
         budget.check()
         return result
 
     def execute(self, script, context, external_context=None):
         budget = Budget(script_seconds())
-        scope = {**(external_context or {}), **context, **_HELPERS, **self._functions(context), **_guards(budget)}
+        scope = {
+            **(external_context or {}),
+            **context,
+            **_HELPERS,
+            **self._functions(context),
+            **_guards(budget),
+        }
         exec(compile_restricted(script, "exec"), scope)  # noqa: S102 - compiled by RestrictedPython
         budget.check()
         for key, value in scope.items():
-            if key in _GUARD_NAMES or key in _HELPERS or key in SCRIPT_FUNCTIONS or \
-                    (external_context and key in external_context) or callable(value):
+            if (
+                key in _GUARD_NAMES
+                or key in _HELPERS
+                or key in SCRIPT_FUNCTIONS
+                or (external_context and key in external_context)
+                or callable(value)
+            ):
                 continue
             context[key] = value
         return True
@@ -441,8 +509,9 @@ class RestrictedScriptEngine(PythonScriptEngine):
         try:
             return self.environment.call_service(task.data, **kwargs)
         except Exception as err:
-            raise WorkflowTaskException(f"service {kwargs.get('operation_name')} failed: {err}",
-                                        task=task, exception=err) from err
+            raise WorkflowTaskException(
+                f"service {kwargs.get('operation_name')} failed: {err}", task=task, exception=err
+            ) from err
 
 
 def restricted_engine(services: dict[str, Callable[..., dict]] | None = None) -> PythonScriptEngine:

@@ -10,6 +10,7 @@ Since each step prunes the finished past (workflows/engine/pruning.py) a live tr
 levels deep; the lift stays for states stored before pruning existed, which are walked once, whole, by
 the step that first prunes them.
 """
+
 from __future__ import annotations
 
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
@@ -19,9 +20,9 @@ UNBOUNDED = 2**62
 
 
 def _lift(init) -> None:
-    names = init.__code__.co_varnames[1:init.__code__.co_argcount]
+    names = init.__code__.co_varnames[1 : init.__code__.co_argcount]
     defaults = list(init.__defaults__)
-    index = names[len(names) - len(defaults):].index("max_depth")
+    index = names[len(names) - len(defaults) :].index("max_depth")
     defaults[index] = UNBOUNDED
     init.__defaults__ = tuple(defaults)
 

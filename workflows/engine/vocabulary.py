@@ -10,6 +10,7 @@ The texts are the process name and documentation, task and event names, lane nam
 properties, the form texts (titles, descriptions, help, placeholders, options and their names, rule
 messages) and the string literals a DMN table gives as outputs.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,11 @@ TRANSLATION_FILE = re.compile(r"^bpmn/(?P<stem>[^/]+)\.(?P<lang>[a-z]{2}(?:_[A-Z
 LANGUAGE_NAMES = {"en": "英文"}
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/20191111/MODEL/", "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
-                  "https://www.omg.org/spec/DMN/20230324/MODEL/")
+DMN_NAMESPACES = (
+    "https://www.omg.org/spec/DMN/20191111/MODEL/",
+    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+    "https://www.omg.org/spec/DMN/20230324/MODEL/",
+)
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 # Elements whose name a user sees: the tasks people do (titles, history) and lanes; end events named
 # end_* are a finished instance's stage (workflows/engine/runtime.py: outcome).
@@ -73,7 +77,9 @@ def problems(files: dict[str, str]) -> list[str]:
         except ValueError as err:
             errors.append(f"{name}：不是有效的 JSON（{str(err).splitlines()[0]}）")
             continue
-        if not isinstance(table, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in table.items()):
+        if not isinstance(table, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in table.items()
+        ):
             errors.append(f"{name}：翻译文件须为“中文原文 → 译文”的 JSON 对象，键和值都是文本")
     return errors
 
@@ -81,7 +87,9 @@ def problems(files: dict[str, str]) -> list[str]:
 def translations(files: dict[str, str]) -> dict[str, dict[str, str]]:
     """{language: {Chinese text: translation}} of the translation files among the files (empty
     translations are left out, so the text falls back to Chinese)."""
-    return _translations(json.dumps({n: t for n, t in files.items() if is_translation_file(n)}, sort_keys=True))
+    return _translations(
+        json.dumps({n: t for n, t in files.items() if is_translation_file(n)}, sort_keys=True)
+    )
 
 
 @lru_cache(maxsize=64)
@@ -94,7 +102,8 @@ def _translations(blob: str) -> dict[str, dict[str, str]]:
             continue
         if isinstance(table, dict):
             result.setdefault(_match(name)["lang"], {}).update(
-                {k: v for k, v in table.items() if isinstance(k, str) and isinstance(v, str) and v.strip()})
+                {k: v for k, v in table.items() if isinstance(k, str) and isinstance(v, str) and v.strip()}
+            )
     return result
 
 
@@ -128,10 +137,16 @@ def _bpmn_texts(root) -> list[str]:
             found.append(documentation.text or "")
         for kind in NAMED:
             found += [e.get("name") or "" for e in process.iter(f"{{{BPMN_NS}}}{kind}")]
-        found += [e.get("name") or "" for e in process.iter(f"{{{BPMN_NS}}}endEvent")
-                  if (e.get("id") or "").startswith("end_")]
-        found += [p.get("value") or "" for p in process.iter(f"{{{SPIFF_NS}}}property")
-                  if p.get("name") in TEXT_PROPERTIES]
+        found += [
+            e.get("name") or ""
+            for e in process.iter(f"{{{BPMN_NS}}}endEvent")
+            if (e.get("id") or "").startswith("end_")
+        ]
+        found += [
+            p.get("value") or ""
+            for p in process.iter(f"{{{SPIFF_NS}}}property")
+            if p.get("name") in TEXT_PROPERTIES
+        ]
     return found
 
 

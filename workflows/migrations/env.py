@@ -1,4 +1,5 @@
 """Alembic environment: the engine comes from workflows.db (see workflows.db.upgrade)."""
+
 from alembic import context
 
 import workflows.models  # noqa: F401 - registers the tables

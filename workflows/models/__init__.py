@@ -1,4 +1,5 @@
 """One table per module."""
+
 from workflows.models.api_request import ApiRequest, FilingApiPeer
 from workflows.models.api_token import ApiToken
 from workflows.models.attachment import Attachment
@@ -21,7 +22,32 @@ from workflows.models.task_record import TaskOwner, TaskRecord
 from workflows.models.user import User, UserRole
 from workflows.models.user_session import UserSession
 
-__all__ = ["ApiRequest", "ApiToken", "Attachment", "AuditEvent", "BusinessRole", "CalendarDay", "Filing", "FilingApiPeer", "ModelDraft", "ModelVersion",
-           "Notification", "Organisation", "OutboxMessage", "PasswordHistory", "ProcessBinding", "ProcessInstance",
-           "ProjectCopy", "RecoveryCode", "RewardGrant", "SignInThrottle", "StandIn", "TaskOwner", "TaskRecord", "Unit",
-           "User", "UserRole", "UserSession"]
+__all__ = [
+    "ApiRequest",
+    "ApiToken",
+    "Attachment",
+    "AuditEvent",
+    "BusinessRole",
+    "CalendarDay",
+    "Filing",
+    "FilingApiPeer",
+    "ModelDraft",
+    "ModelVersion",
+    "Notification",
+    "Organisation",
+    "OutboxMessage",
+    "PasswordHistory",
+    "ProcessBinding",
+    "ProcessInstance",
+    "ProjectCopy",
+    "RecoveryCode",
+    "RewardGrant",
+    "SignInThrottle",
+    "StandIn",
+    "TaskOwner",
+    "TaskRecord",
+    "Unit",
+    "User",
+    "UserRole",
+    "UserSession",
+]

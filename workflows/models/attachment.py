@@ -20,8 +20,10 @@ class Attachment(Base):
     """
 
     __tablename__ = "attachment"
-    __table_args__ = (UniqueConstraint("instance_id", "kind", "filename", "version"),
-                      Index("ix_attachment_instance", "instance_id", "uploaded_at"))
+    __table_args__ = (
+        UniqueConstraint("instance_id", "kind", "filename", "version"),
+        Index("ix_attachment_instance", "instance_id", "uploaded_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
     task_record_id: Mapped[int | None] = mapped_column(ForeignKey("task_record.id"))

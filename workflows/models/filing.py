@@ -15,8 +15,10 @@ class Filing(Base):
     招商行动计划（2023—2025年）》 §(十三))."""
 
     __tablename__ = "filing"
-    __table_args__ = (UniqueConstraint("prefecture_id", "year", "seq"),
-                      UniqueConstraint("county_id", "remote_id", name="uq_filing_county_remote"))
+    __table_args__ = (
+        UniqueConstraint("prefecture_id", "year", "seq"),
+        UniqueConstraint("county_id", "remote_id", name="uq_filing_county_remote"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     # The county's project; None for a filing received over the filing API from a county deployment.
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), unique=True)

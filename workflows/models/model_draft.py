@@ -16,6 +16,8 @@ class ModelDraft(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(60))
     process_id: Mapped[str] = mapped_column(String(100))
-    base_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"))  # the version it was opened from
+    base_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_version.id")
+    )  # the version it was opened from
     files: Mapped[dict] = mapped_column(JsonType)  # file name → text
     saved_at: Mapped[datetime] = mapped_column(default=utcnow)

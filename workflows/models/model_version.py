@@ -25,4 +25,3 @@ class ModelVersion(Base):
     deployed_by: Mapped[str] = mapped_column(String(60), default="system")
     deployed_at: Mapped[datetime] = mapped_column(default=utcnow)
     note: Mapped[str | None] = mapped_column(Text)
-

@@ -22,10 +22,12 @@ class RewardGrant(Base):
     """
 
     __tablename__ = "reward_grant"
-    __table_args__ = (UniqueConstraint("instance_id", "kind", "year", name="uq_reward_grant_project_kind_year"),
-                      Index("ix_reward_grant_recipient_year", "county_id", "kind", "recipient_key", "year"),
-                      Index("ix_reward_grant_unique_key", "kind", "unique_key"),
-                      Index("ix_reward_grant_instance", "instance_id"))
+    __table_args__ = (
+        UniqueConstraint("instance_id", "kind", "year", name="uq_reward_grant_project_kind_year"),
+        Index("ix_reward_grant_recipient_year", "county_id", "kind", "recipient_key", "year"),
+        Index("ix_reward_grant_unique_key", "kind", "unique_key"),
+        Index("ix_reward_grant_instance", "instance_id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
     county_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
@@ -34,12 +36,16 @@ class RewardGrant(Base):
     title: Mapped[str] = mapped_column(String(60))
     recipient: Mapped[str] = mapped_column(String(200))  # the association, or the enterprise, as typed
     recipient_key: Mapped[str] = mapped_column(String(200))  # normalised (NFKC, no spaces): the cap's key
-    unique_key: Mapped[str | None] = mapped_column(String(200))  # normalised country/region of a once-only reward
+    unique_key: Mapped[str | None] = mapped_column(
+        String(200)
+    )  # normalised country/region of a once-only reward
     year: Mapped[int]  # the calendar year (China time) of the report
     currency: Mapped[str] = mapped_column(String(3))  # CNY | USD
     amount_cents: Mapped[int] = mapped_column(BigInteger)  # granted for this year, after the cap
     due_cents: Mapped[int] = mapped_column(BigInteger)  # what the project earned for this year before the cap
-    cap_cents: Mapped[int | None] = mapped_column(BigInteger)  # the recipient's yearly cap (DMN), None: no cap
+    cap_cents: Mapped[int | None] = mapped_column(
+        BigInteger
+    )  # the recipient's yearly cap (DMN), None: no cap
     capped: Mapped[bool] = mapped_column(default=False)  # the recipient's yearly cap cut this row
     basis: Mapped[str] = mapped_column(String(300))  # how it was computed, with the policy cited
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -63,9 +63,14 @@ class TaskRecord(Base):
     def as_open(self) -> TaskRecord:
         """The task as offered to its group (to test who else could hold it): a detached copy without
         its assignee, keeping its lane, unit and owners."""
-        return TaskRecord(lane=self.lane, unit_code=self.unit_code, fixed_assignee=False,
-                          instance_id=self.instance_id, owned=bool(self.owned),
-                          owners=[TaskOwner(user_id=o.user_id) for o in self.owners] if self.owned else [])
+        return TaskRecord(
+            lane=self.lane,
+            unit_code=self.unit_code,
+            fixed_assignee=False,
+            instance_id=self.instance_id,
+            owned=bool(self.owned),
+            owners=[TaskOwner(user_id=o.user_id) for o in self.owners] if self.owned else [],
+        )
 
 
 class TaskOwner(Base):

@@ -7,6 +7,7 @@ when a leader opens an export in Excel or WPS (CSV / formula injection, OWASP "C
 - .xlsx: the cell is stored with the string data type, so its text is shown exactly as typed (no
   apostrophe needed; openpyxl would otherwise store a value starting with "=" as a formula).
 """
+
 from __future__ import annotations
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

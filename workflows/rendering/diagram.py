@@ -5,6 +5,7 @@ role names; each flow node is marked completed, active or pending. Every name, i
 model goes through markupsafe's escape (quotes included) and the drawing is returned as Markup.
 Plain SVG with inline styles, so the same drawing works in a browser page and in a PDF.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,18 +16,36 @@ from markupsafe import Markup, escape
 
 from workflows.roles import ROLES
 
-NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
-      "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
-      "dc": "http://www.omg.org/spec/DD/20100524/DC",
-      "di": "http://www.omg.org/spec/DD/20100524/DI"}
+NS = {
+    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+    "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
+    "dc": "http://www.omg.org/spec/DD/20100524/DC",
+    "di": "http://www.omg.org/spec/DD/20100524/DI",
+}
 FONT = "'Noto Sans CJK SC','Noto Sans SC','Source Han Sans SC','WenQuanYi Micro Hei','Microsoft YaHei',sans-serif"
 # status → (fill, stroke, stroke width)
-STYLE = {"done": ("#e4f3e4", "#2e7d32", 2), "active": ("#fff1c2", "#d35400", 4), "pending": ("#ffffff", "#8a8f98", 1.5),
-         # a comparison of two versions (workflows/model_compare.py)
-         "added": ("#dff5e1", "#1b7f3b", 4), "changed": ("#e3ecff", "#1d4ed8", 4), "removed": ("#fde2e2", "#c62828", 4)}
+STYLE = {
+    "done": ("#e4f3e4", "#2e7d32", 2),
+    "active": ("#fff1c2", "#d35400", 4),
+    "pending": ("#ffffff", "#8a8f98", 1.5),
+    # a comparison of two versions (workflows/model_compare.py)
+    "added": ("#dff5e1", "#1b7f3b", 4),
+    "changed": ("#e3ecff", "#1d4ed8", 4),
+    "removed": ("#fde2e2", "#c62828", 4),
+}
 DIFF_EDGE = {"added": "#1b7f3b", "changed": "#1d4ed8", "removed": "#c62828"}
-TASKS = {"task", "userTask", "serviceTask", "scriptTask", "businessRuleTask", "manualTask", "sendTask",
-         "receiveTask", "callActivity", "subProcess"}
+TASKS = {
+    "task",
+    "userTask",
+    "serviceTask",
+    "scriptTask",
+    "businessRuleTask",
+    "manualTask",
+    "sendTask",
+    "receiveTask",
+    "callActivity",
+    "subProcess",
+}
 EVENTS = {"startEvent", "endEvent", "boundaryEvent", "intermediateCatchEvent", "intermediateThrowEvent"}
 GATEWAYS = {"exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway"}
 
@@ -57,7 +76,11 @@ def _local(tag) -> str:
 
 def _bounds(node) -> tuple[float, float, float, float] | None:
     b = node.find("dc:Bounds", NS)
-    return (float(b.get("x")), float(b.get("y")), float(b.get("width")), float(b.get("height"))) if b is not None else None
+    return (
+        (float(b.get("x")), float(b.get("y")), float(b.get("width")), float(b.get("height")))
+        if b is not None
+        else None
+    )
 
 
 @lru_cache(maxsize=16)
@@ -68,17 +91,27 @@ def _layout(bpmn_text: str, process_id: str) -> _Layout:
         kind, node_id = _local(node.tag), node.get("id")
         if not node_id or node.getparent() is None:
             continue
-        markers = {_local(c.tag).replace("EventDefinition", "") for c in node if _local(c.tag).endswith("EventDefinition")}
+        markers = {
+            _local(c.tag).replace("EventDefinition", "")
+            for c in node
+            if _local(c.tag).endswith("EventDefinition")
+        }
         if node.find("bpmn:multiInstanceLoopCharacteristics", NS) is not None:
             seq = node.find("bpmn:multiInstanceLoopCharacteristics", NS).get("isSequential") == "true"
             markers.add("sequential" if seq else "parallel")
         elements[node_id] = _Element(node_id, kind, node.get("name") or "", dict(node.attrib), markers)
     # The diagram whose plane shows this process (directly, or through the collaboration holding it).
-    owners = {process_id} | {p.get("id") for p in root.iterfind(".//bpmn:participant", NS)
-                             if p.get("processRef") == process_id}
-    owners |= {c.get("id") for c in root.iterfind("bpmn:collaboration", NS)
-               if any(p.get("processRef") == process_id for p in c.iterfind("bpmn:participant", NS))}
-    plane = next((p for p in root.iterfind(".//bpmndi:BPMNPlane", NS) if p.get("bpmnElement") in owners), None)
+    owners = {process_id} | {
+        p.get("id") for p in root.iterfind(".//bpmn:participant", NS) if p.get("processRef") == process_id
+    }
+    owners |= {
+        c.get("id")
+        for c in root.iterfind("bpmn:collaboration", NS)
+        if any(p.get("processRef") == process_id for p in c.iterfind("bpmn:participant", NS))
+    }
+    plane = next(
+        (p for p in root.iterfind(".//bpmndi:BPMNPlane", NS) if p.get("bpmnElement") in owners), None
+    )
     if plane is None:
         raise LookupError(f"no diagram for process {process_id}")
     shapes, edges, xs, ys = [], [], [], []
@@ -116,12 +149,16 @@ def _wrap(text: str, width: float, size: float) -> list[str]:
     return [*lines, current] if current else lines
 
 
-def _text(lines: list[str], cx: float, top: float, size: float, color: str = "#1f2933", weight: str = "normal") -> str:
+def _text(
+    lines: list[str], cx: float, top: float, size: float, color: str = "#1f2933", weight: str = "normal"
+) -> str:
     out = []
     for i, line in enumerate(lines):
         y = top + size * (i + 1) * 1.15
-        out.append(f'<text x="{cx:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="middle" '
-                   f'fill="{escape(color)}" font-weight="{escape(weight)}">{escape(line)}</text>')
+        out.append(
+            f'<text x="{cx:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="middle" '
+            f'fill="{escape(color)}" font-weight="{escape(weight)}">{escape(line)}</text>'
+        )
     return "".join(out)
 
 
@@ -131,9 +168,15 @@ def _centered(text: str, x: float, y: float, w: float, h: float, size: float) ->
     return _text(lines, x + w / 2, top, size)
 
 
-def render_svg(bpmn_text: str, process_id: str, done: set[str] | frozenset = frozenset(),
-               active: set[str] | frozenset = frozenset(), width: float | None = None,
-               heat: dict[str, tuple[str, str]] | None = None, marks: dict[str, str] | None = None) -> Markup:
+def render_svg(
+    bpmn_text: str,
+    process_id: str,
+    done: set[str] | frozenset = frozenset(),
+    active: set[str] | frozenset = frozenset(),
+    width: float | None = None,
+    heat: dict[str, tuple[str, str]] | None = None,
+    marks: dict[str, str] | None = None,
+) -> Markup:
     """The process diagram as an SVG document; elements in `done` / `active` are marked, the rest pending.
 
     `width` scales the drawing to that many pixels (the viewBox keeps the model's coordinates).
@@ -161,24 +204,33 @@ def render_svg(bpmn_text: str, process_id: str, done: set[str] | frozenset = fro
         taken = status.get(source) == "done" and status.get(target) in ("done", "active")
         edge_parts.append(_edge(element, points, label, taken, (marks or {}).get(element_id)))
     # Edges go above lanes but below flow nodes: insert them after the pool and lane shapes.
-    lanes = sum(1 for e, *_ in layout.shapes if layout.elements.get(e) and layout.elements[e].kind in ("participant", "lane"))
+    lanes = sum(
+        1
+        for e, *_ in layout.shapes
+        if layout.elements.get(e) and layout.elements[e].kind in ("participant", "lane")
+    )
     parts[lanes:lanes] = edge_parts
     scale = (width / layout.width) if width else 1
-    return Markup(f'<svg xmlns="http://www.w3.org/2000/svg" class="bpmn-diagram" role="img" '
-                  f'width="{layout.width * scale:.0f}" height="{layout.height * scale:.0f}" '
-                  f'viewBox="{layout.min_x:.0f} {layout.min_y:.0f} {layout.width:.0f} {layout.height:.0f}" '
-                  f'font-family="{escape(FONT)}">'
-                  '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
-                  'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#4a5160"/></marker>'
-                  '<marker id="arrow-done" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
-                  'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#2e7d32"/></marker></defs>'
-                  + "".join(parts) + "</svg>")
+    return Markup(
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="bpmn-diagram" role="img" '
+        f'width="{layout.width * scale:.0f}" height="{layout.height * scale:.0f}" '
+        f'viewBox="{layout.min_x:.0f} {layout.min_y:.0f} {layout.width:.0f} {layout.height:.0f}" '
+        f'font-family="{escape(FONT)}">'
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+        'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#4a5160"/></marker>'
+        '<marker id="arrow-done" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+        'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#2e7d32"/></marker></defs>'
+        + "".join(parts)
+        + "</svg>"
+    )
 
 
 def _group(element: _Element, state: str, body: str) -> str:
     title = f"<title>{escape(element.name or element.id)}</title>"
-    return (f'<g class="bpmn-element {escape(element.kind)} {state}" data-element="{escape(element.id)}" '
-            f'data-state="{state}">{title}{body}</g>')
+    return (
+        f'<g class="bpmn-element {escape(element.kind)} {state}" data-element="{escape(element.id)}" '
+        f'data-state="{state}">{title}{body}</g>'
+    )
 
 
 def _shape(element: _Element, bounds, label, state: str, heat: tuple[str, str] | None = None) -> str:
@@ -205,10 +257,14 @@ def _pool_shape(element: _Element, bounds) -> str:
     text = "".join(
         f'<text x="{cx + (i - (len(lines) - 1) / 2) * 17:.1f}" y="{cy:.1f}" font-size="15" text-anchor="middle" '
         f'dominant-baseline="middle" fill="#334" transform="rotate(-90 {cx + (i - (len(lines) - 1) / 2) * 17:.1f} {cy:.1f})">'
-        f"{escape(line)}</text>" for i, line in enumerate(lines))
-    return (f'<g class="bpmn-{escape(kind)}" data-element="{escape(element.id)}">'
-            f'<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="{escape(fill)}" stroke="#b5bac3" stroke-width="1.5"/>'
-            f'<line x1="{x + band}" y1="{y}" x2="{x + band}" y2="{y + h}" stroke="#b5bac3"/>{text}</g>')
+        f"{escape(line)}</text>"
+        for i, line in enumerate(lines)
+    )
+    return (
+        f'<g class="bpmn-{escape(kind)}" data-element="{escape(element.id)}">'
+        f'<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="{escape(fill)}" stroke="#b5bac3" stroke-width="1.5"/>'
+        f'<line x1="{x + band}" y1="{y}" x2="{x + band}" y2="{y + h}" stroke="#b5bac3"/>{text}</g>'
+    )
 
 
 def _task_shape(element: _Element, bounds, state: str, heat: tuple[str, str] | None) -> str:
@@ -217,12 +273,18 @@ def _task_shape(element: _Element, bounds, state: str, heat: tuple[str, str] | N
     fill, stroke, stroke_width = STYLE[state]
     if heat:
         fill = heat[0]
-    body = (f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="10" fill="{escape(fill)}" stroke="{escape(stroke)}" '
-            f'stroke-width="{stroke_width}"/>' + _task_marker(kind, x, y, stroke) + _mi_marker(element, x, y, w, h, stroke)
-            + _centered(element.name, x, y + 6 - (7 if heat else 0), w, h - 12, 12))
+    body = (
+        f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="10" fill="{escape(fill)}" stroke="{escape(stroke)}" '
+        f'stroke-width="{stroke_width}"/>'
+        + _task_marker(kind, x, y, stroke)
+        + _mi_marker(element, x, y, w, h, stroke)
+        + _centered(element.name, x, y + 6 - (7 if heat else 0), w, h - 12, 12)
+    )
     if heat:
-        body += (f'<text class="heat-badge" x="{x + w / 2:.1f}" y="{y + h - 5:.1f}" font-size="11" '
-                 f'text-anchor="middle" font-weight="bold" fill="#1f2933">{escape(heat[1])}</text>')
+        body += (
+            f'<text class="heat-badge" x="{x + w / 2:.1f}" y="{y + h - 5:.1f}" font-size="11" '
+            f'text-anchor="middle" font-weight="bold" fill="#1f2933">{escape(heat[1])}</text>'
+        )
         return _group(element, "heat", body)
     return _group(element, state, body)
 
@@ -234,13 +296,19 @@ def _event_shape(element: _Element, bounds, label, state: str) -> str:
     r = w / 2
     cx, cy = x + r, y + h / 2
     width = 4 if kind == "endEvent" else stroke_width
-    dash = ' stroke-dasharray="4 3"' if kind == "boundaryEvent" and element.attrs.get("cancelActivity") == "false" else ""
+    dash = (
+        ' stroke-dasharray="4 3"'
+        if kind == "boundaryEvent" and element.attrs.get("cancelActivity") == "false"
+        else ""
+    )
     body = f'<circle cx="{cx}" cy="{cy}" r="{r}" fill="{escape(fill)}" stroke="{escape(stroke)}" stroke-width="{width}"{dash}/>'
     if kind in ("boundaryEvent", "intermediateCatchEvent", "intermediateThrowEvent"):
         body += f'<circle cx="{cx}" cy="{cy}" r="{r - 3}" fill="none" stroke="{escape(stroke)}" stroke-width="1"{dash}/>'
     if "timer" in element.markers:
-        body += (f'<circle cx="{cx}" cy="{cy}" r="{r - 7}" fill="#fff" stroke="{escape(stroke)}" stroke-width="1"/>'
-                 f'<path d="M{cx},{cy} L{cx},{cy - r + 9} M{cx},{cy} L{cx + r - 10},{cy}" stroke="{escape(stroke)}" stroke-width="1.2"/>')
+        body += (
+            f'<circle cx="{cx}" cy="{cy}" r="{r - 7}" fill="#fff" stroke="{escape(stroke)}" stroke-width="1"/>'
+            f'<path d="M{cx},{cy} L{cx},{cy - r + 9} M{cx},{cy} L{cx + r - 10},{cy}" stroke="{escape(stroke)}" stroke-width="1.2"/>'
+        )
     if kind != "boundaryEvent":  # boundary labels would crowd their task
         body += _label(element.name, label, x, y + h + 4, w)
     return _group(element, state, body)
@@ -251,14 +319,18 @@ def _gateway_shape(element: _Element, bounds, label, state: str) -> str:
     kind = element.kind
     fill, stroke, stroke_width = STYLE[state]
     cx, cy = x + w / 2, y + h / 2
-    body = (f'<path d="M{cx},{y} L{x + w},{cy} L{cx},{y + h} L{x},{cy} z" fill="{escape(fill)}" stroke="{escape(stroke)}" '
-            f'stroke-width="{stroke_width}"/>')
+    body = (
+        f'<path d="M{cx},{y} L{x + w},{cy} L{cx},{y + h} L{x},{cy} z" fill="{escape(fill)}" stroke="{escape(stroke)}" '
+        f'stroke-width="{stroke_width}"/>'
+    )
     d = w / 5
     if kind == "parallelGateway":
         body += f'<path d="M{cx},{cy - d} L{cx},{cy + d} M{cx - d},{cy} L{cx + d},{cy}" stroke="{escape(stroke)}" stroke-width="3"/>'
     elif kind == "exclusiveGateway":
-        body += (f'<path d="M{cx - d * .8},{cy - d * .8} L{cx + d * .8},{cy + d * .8} M{cx + d * .8},{cy - d * .8} '
-                 f'L{cx - d * .8},{cy + d * .8}" stroke="{escape(stroke)}" stroke-width="3"/>')
+        body += (
+            f'<path d="M{cx - d * 0.8},{cy - d * 0.8} L{cx + d * 0.8},{cy + d * 0.8} M{cx + d * 0.8},{cy - d * 0.8} '
+            f'L{cx - d * 0.8},{cy + d * 0.8}" stroke="{escape(stroke)}" stroke-width="3"/>'
+        )
     body += _label(element.name, label, x, y - 20, w)
     return _group(element, state, body)
 
@@ -276,28 +348,40 @@ def _task_marker(kind: str, x: float, y: float, color: str) -> str:
     """A small type marker in the task's top-left corner (user, service, script, business rule)."""
     mx, my = x + 8, y + 8
     if kind == "userTask":
-        return (f'<circle cx="{mx + 6}" cy="{my + 4}" r="3.5" fill="none" stroke="{escape(color)}"/>'
-                f'<path d="M{mx},{my + 15} Q{mx + 6},{my + 5} {mx + 12},{my + 15}" fill="none" stroke="{escape(color)}"/>')
+        return (
+            f'<circle cx="{mx + 6}" cy="{my + 4}" r="3.5" fill="none" stroke="{escape(color)}"/>'
+            f'<path d="M{mx},{my + 15} Q{mx + 6},{my + 5} {mx + 12},{my + 15}" fill="none" stroke="{escape(color)}"/>'
+        )
     if kind == "serviceTask":
-        return (f'<circle cx="{mx + 6}" cy="{my + 6}" r="5.5" fill="none" stroke="{escape(color)}" stroke-width="2.5" '
-                f'stroke-dasharray="2.2 1.6"/><circle cx="{mx + 6}" cy="{my + 6}" r="2" fill="none" stroke="{escape(color)}"/>')
+        return (
+            f'<circle cx="{mx + 6}" cy="{my + 6}" r="5.5" fill="none" stroke="{escape(color)}" stroke-width="2.5" '
+            f'stroke-dasharray="2.2 1.6"/><circle cx="{mx + 6}" cy="{my + 6}" r="2" fill="none" stroke="{escape(color)}"/>'
+        )
     if kind == "scriptTask":
-        return (f'<rect x="{mx}" y="{my}" width="11" height="13" fill="none" stroke="{escape(color)}"/>'
-                f'<path d="M{mx + 2},{my + 4} h7 M{mx + 2},{my + 7} h7 M{mx + 2},{my + 10} h7" stroke="{escape(color)}"/>')
+        return (
+            f'<rect x="{mx}" y="{my}" width="11" height="13" fill="none" stroke="{escape(color)}"/>'
+            f'<path d="M{mx + 2},{my + 4} h7 M{mx + 2},{my + 7} h7 M{mx + 2},{my + 10} h7" stroke="{escape(color)}"/>'
+        )
     if kind == "businessRuleTask":
-        return (f'<rect x="{mx}" y="{my}" width="15" height="11" fill="none" stroke="{escape(color)}"/>'
-                f'<path d="M{mx},{my + 4} h15 M{mx + 5},{my + 4} v7" stroke="{escape(color)}"/>')
+        return (
+            f'<rect x="{mx}" y="{my}" width="15" height="11" fill="none" stroke="{escape(color)}"/>'
+            f'<path d="M{mx},{my + 4} h15 M{mx + 5},{my + 4} v7" stroke="{escape(color)}"/>'
+        )
     return ""
 
 
 def _mi_marker(element: _Element, x: float, y: float, w: float, h: float, color: str) -> str:
     cx, by = x + w / 2, y + h - 14
     if "parallel" in element.markers:
-        return "".join(f'<line x1="{cx + dx}" y1="{by}" x2="{cx + dx}" y2="{by + 10}" stroke="{escape(color)}" stroke-width="2"/>'
-                       for dx in (-4, 0, 4))
+        return "".join(
+            f'<line x1="{cx + dx}" y1="{by}" x2="{cx + dx}" y2="{by + 10}" stroke="{escape(color)}" stroke-width="2"/>'
+            for dx in (-4, 0, 4)
+        )
     if "sequential" in element.markers:
-        return "".join(f'<line x1="{cx - 5}" y1="{by + dy}" x2="{cx + 5}" y2="{by + dy}" stroke="{escape(color)}" stroke-width="2"/>'
-                       for dy in (0, 4, 8))
+        return "".join(
+            f'<line x1="{cx - 5}" y1="{by + dy}" x2="{cx + 5}" y2="{by + dy}" stroke="{escape(color)}" stroke-width="2"/>'
+            for dy in (0, 4, 8)
+        )
     return ""
 
 
@@ -306,8 +390,10 @@ def _edge(element: _Element, points, label, taken: bool, mark: str | None = None
     path = " ".join(f"{'M' if i == 0 else 'L'}{x:.0f},{y:.0f}" for i, (x, y) in enumerate(points))
     width = 3.5 if mark in DIFF_EDGE else 2.2 if taken else 1.2
     dash = ' stroke-dasharray="6 4"' if mark == "removed" else ""
-    body = (f'<path d="{path}" fill="none" stroke="{escape(color)}" stroke-width="{width}"{dash} '
-            f'marker-end="url(#{"arrow-done" if taken else "arrow"})"/>')
+    body = (
+        f'<path d="{path}" fill="none" stroke="{escape(color)}" stroke-width="{width}"{dash} '
+        f'marker-end="url(#{"arrow-done" if taken else "arrow"})"/>'
+    )
     if element.name:
         if label is not None:
             lx, ly, lw, _ = label
@@ -316,8 +402,10 @@ def _edge(element: _Element, points, label, taken: bool, mark: str | None = None
             (x1, y1), (x2, y2) = points[0], points[1]
             body += _text([element.name], (x1 + x2) / 2, (y1 + y2) / 2 - 14, 10.5, "#51606f")
     state = f' data-state="{escape(mark)}"' if mark in DIFF_EDGE else ""
-    return (f'<g class="bpmn-flow{" taken" if taken else ""}" data-element="{escape(element.id)}"{state}>'
-            f"<title>{escape(element.name or element.id)}</title>{body}</g>")
+    return (
+        f'<g class="bpmn-flow{" taken" if taken else ""}" data-element="{escape(element.id)}"{state}>'
+        f"<title>{escape(element.name or element.id)}</title>{body}</g>"
+    )
 
 
 def bpmn_file_for(files: dict[str, str], process_id: str) -> str:

@@ -2,6 +2,7 @@
 task data, e.g. `请核对 **{{ company }}** 的营业执照`. The Jinja runs in Jinja's sandbox with every
 value HTML-escaped; the Markdown is rendered with raw HTML disabled (so neither the model nor the data
 can put markup or script on the page) and links limited to markdown-it's safe schemes."""
+
 from __future__ import annotations
 
 from typing import Any

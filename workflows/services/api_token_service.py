@@ -3,6 +3,7 @@
 The plain token is shown once, when an administrator creates it. Every use is checked against the
 user's current state (active, roles), so the API's permissions are the browser's for that user.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,12 +39,18 @@ def token_create(actor: Actor, user_id: int, name: str) -> str:
         if errors or user is None:  # no user has its error
             raise ValidationFailed(errors)
         token = PREFIX + secrets.token_urlsafe(32)
-        row = ApiToken(user_id=user.id, name=name, token_hash=_hash(token), prefix=token[:10],
-                       created_by=actor.username)
+        row = ApiToken(
+            user_id=user.id, name=name, token_hash=_hash(token), prefix=token[:10], created_by=actor.username
+        )
         s.add(row)
         s.flush()
-        audit.append(s, "api_token_created", actor=actor.username, address=actor.address,
-                     data={"token_id": row.id, "user": user.username, "name": name, "prefix": row.prefix})
+        audit.append(
+            s,
+            "api_token_created",
+            actor=actor.username,
+            address=actor.address,
+            data={"token_id": row.id, "user": user.username, "name": name, "prefix": row.prefix},
+        )
         return token
 
 
@@ -55,18 +62,32 @@ def token_revoke(actor: Actor, token_id: int) -> None:
             raise NotFound("没有这个接口令牌。")
         if row.revoked_at is None:
             row.revoked_at = utcnow()
-            audit.append(s, "api_token_revoked", actor=actor.username, address=actor.address,
-                         data={"token_id": row.id, "prefix": row.prefix})
+            audit.append(
+                s,
+                "api_token_revoked",
+                actor=actor.username,
+                address=actor.address,
+                data={"token_id": row.id, "prefix": row.prefix},
+            )
 
 
 def token_list(actor: Actor) -> list[dict]:
     with transaction() as s:
         auth.require(auth.api_token_manage(actor), "只有管理员可以管理接口令牌。")
         names = dict(s.execute(select(User.id, User.username)).all())
-        return [{"id": t.id, "user": names.get(t.user_id), "name": t.name, "prefix": t.prefix,
-                 "created_by": t.created_by, "created_at": t.created_at, "last_used_at": t.last_used_at,
-                 "revoked_at": t.revoked_at}
-                for t in s.scalars(select(ApiToken).order_by(ApiToken.id.desc()))]
+        return [
+            {
+                "id": t.id,
+                "user": names.get(t.user_id),
+                "name": t.name,
+                "prefix": t.prefix,
+                "created_by": t.created_by,
+                "created_at": t.created_at,
+                "last_used_at": t.last_used_at,
+                "revoked_at": t.revoked_at,
+            }
+            for t in s.scalars(select(ApiToken).order_by(ApiToken.id.desc()))
+        ]
 
 
 def actor_for_token(token: str | None, address: str | None = None) -> Actor | None:

@@ -5,6 +5,7 @@ TYPES and its content is what the extension says (magic bytes; the browser's cla
 ignored). Each file keeps its SHA-256; uploading the same kind and file name again adds a version,
 and every version stays downloadable by those who may see the project.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,6 +29,8 @@ from workflows.models._types import utcnow
 
 MAX_SIZE = 10 * 1024 * 1024  # bytes; the web server's request limit (MAX_UPLOAD_MB) sits above it
 MAX_FILENAME = 200
+
+
 def N_(text: str) -> str:
     """Marks a string for the translation catalogue (`pybabel extract -k N_`)."""
     return text
@@ -41,7 +44,9 @@ NO_FILE = "请选择要上传的文件。"
 EMPTY = "文件内容为空，请重新选择。"
 TOO_LARGE = "文件过大：附件不能超过 %(limit)s。"
 BAD_NAME = "文件名无效，请重命名后再上传。"
-UNSUPPORTED = "不支持该文件类型：只接受 PDF、Word（doc/docx）、Excel（xls/xlsx）、PNG/JPEG 图片和 UTF-8 文本（txt）。"
+UNSUPPORTED = (
+    "不支持该文件类型：只接受 PDF、Word（doc/docx）、Excel（xls/xlsx）、PNG/JPEG 图片和 UTF-8 文本（txt）。"
+)
 MISMATCH = "文件内容与扩展名不符（例如改了扩展名的其他文件），已拒绝上传。"
 BAD_KIND = "请选择附件类型。"
 MAY_NOT_UPLOAD = "只有参与办理该项目的人员可以在项目办理期间上传附件。"
@@ -76,6 +81,7 @@ def _starts(*magic: bytes) -> Callable[[bytes], bool]:
 
 def _ooxml(main_part: str) -> Callable[[bytes], bool]:
     """A zip (PK\\x03\\x04) that is an Office Open XML package with the given main part."""
+
     def check(data: bytes) -> bool:
         if not data.startswith(b"PK\x03\x04"):
             return False
@@ -85,6 +91,7 @@ def _ooxml(main_part: str) -> Callable[[bytes], bool]:
         except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError):
             return False
         return "[Content_Types].xml" in names and main_part in names
+
     return check
 
 
@@ -105,10 +112,12 @@ TYPES: dict[str, FileType] = {
     "png": FileType("image/png", _starts(b"\x89PNG\r\n\x1a\n")),
     "jpg": FileType("image/jpeg", _starts(b"\xff\xd8\xff")),
     "jpeg": FileType("image/jpeg", _starts(b"\xff\xd8\xff")),
-    "docx": FileType("application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                     _ooxml("word/document.xml")),
-    "xlsx": FileType("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                     _ooxml("xl/workbook.xml")),
+    "docx": FileType(
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document", _ooxml("word/document.xml")
+    ),
+    "xlsx": FileType(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", _ooxml("xl/workbook.xml")
+    ),
     "doc": FileType("application/msword", _starts(OLE)),
     "xls": FileType("application/vnd.ms-excel", _starts(OLE)),
     "txt": FileType("text/plain; charset=utf-8", _utf8_text),
@@ -122,14 +131,17 @@ def clean_filename(raw: str | None) -> str:
     name = unicodedata.normalize("NFC", raw or "")
     name = re.split(r"[\\/]", name)[-1]
     # Line breaks and tabs become spaces; other control, format (bidi), private-use characters go.
-    name = "".join(" " if ch in "\t\n\r" or unicodedata.category(ch) in ("Zl", "Zp") else ch
-                   for ch in name if ch in "\t\n\r" or unicodedata.category(ch)[0] != "C")
+    name = "".join(
+        " " if ch in "\t\n\r" or unicodedata.category(ch) in ("Zl", "Zp") else ch
+        for ch in name
+        if ch in "\t\n\r" or unicodedata.category(ch)[0] != "C"
+    )
     name = re.sub(r'[<>:"|?*]', "_", name)
     name = re.sub(r"\s+", " ", name).strip(" .")
     if len(name) > MAX_FILENAME:
         suffix = PurePosixPath(name).suffix
         suffix = suffix if len(suffix) <= 10 else ""
-        name = name[:MAX_FILENAME - len(suffix)].rstrip(" .") + suffix
+        name = name[: MAX_FILENAME - len(suffix)].rstrip(" .") + suffix
     return name
 
 
@@ -198,8 +210,9 @@ def check_form_file(filename: str, data: bytes | None) -> tuple[str, str]:
     return _check(FORM_FILE_KIND, filename, data)
 
 
-def check_form_files(schema: dict, uischema: dict, submitted: dict, files: dict[str, tuple[str, bytes]],
-                     task_data: dict) -> tuple[dict, dict, dict]:
+def check_form_files(
+    schema: dict, uischema: dict, submitted: dict, files: dict[str, tuple[str, bytes]], task_data: dict
+) -> tuple[dict, dict, dict]:
     """The file fields of a form submission (forms.file_fields), each upload checked as an attachment is
     (size, type, content). Returns (the submission with each file field's value as its file's name,
     for JSON Schema to check `required`; the accepted uploads {field: (name, content type, bytes)};
@@ -220,8 +233,16 @@ def check_form_files(schema: dict, uischema: dict, submitted: dict, files: dict[
     return typed, uploads, errors
 
 
-def store_form_files(s: Session, actor: Actor, instance: ProcessInstance, record: TaskRecord | None,
-                     schema: dict, uischema: dict, uploads: dict, task_data: dict) -> dict:
+def store_form_files(
+    s: Session,
+    actor: Actor,
+    instance: ProcessInstance,
+    record: TaskRecord | None,
+    schema: dict,
+    uischema: dict,
+    uploads: dict,
+    task_data: dict,
+) -> dict:
     """Store checked uploads (check_form_files) as attachments of the project (on the task, if any);
     returns {field: reference} for the form's file fields, the references the task data keeps instead
     of the bytes (a field without a new file keeps the one it refers to)."""
@@ -230,15 +251,21 @@ def store_form_files(s: Session, actor: Actor, instance: ProcessInstance, record
         if name in uploads:
             filename, content_type, data = uploads[name]
             row = store(s, actor, instance, record, FORM_FILE_KIND, filename, content_type, data, field=name)
-            references[name] = {"attachment_id": row.id, "filename": row.filename,
-                                "content_type": row.content_type, "size": row.size, "sha256": row.sha256}
+            references[name] = {
+                "attachment_id": row.id,
+                "filename": row.filename,
+                "content_type": row.content_type,
+                "size": row.size,
+                "sha256": row.sha256,
+            }
         elif forms.is_file_reference(task_data.get(name)):
             references[name] = task_data[name]
     return references
 
 
-def attachment_upload(actor: Actor, instance_id: int, kind: str, filename: str, data: bytes,
-                      task_id: int | None = None) -> int:
+def attachment_upload(
+    actor: Actor, instance_id: int, kind: str, filename: str, data: bytes, task_id: int | None = None
+) -> int:
     """Store a checked file on the project (on the task `task_id`, if given); returns its id."""
     kind = (kind or "").strip()
     with transaction() as s:
@@ -250,26 +277,59 @@ def attachment_upload(actor: Actor, instance_id: int, kind: str, filename: str, 
         return store(s, actor, instance, record, kind, name, content_type, data).id
 
 
-def store(s: Session, actor: Actor, instance: ProcessInstance, record: TaskRecord | None, kind: str,
-          name: str, content_type: str, data: bytes, field: str | None = None) -> Attachment:
+def store(
+    s: Session,
+    actor: Actor,
+    instance: ProcessInstance,
+    record: TaskRecord | None,
+    kind: str,
+    name: str,
+    content_type: str,
+    data: bytes,
+    field: str | None = None,
+) -> Attachment:
     """Add a checked file (from `_check`) as the next version of its kind and name, audited, in the
     caller's transaction (which holds the instance's lock)."""
-    latest = s.scalar(select(func.max(Attachment.version)).where(
-        Attachment.instance_id == instance.id, Attachment.kind == kind, Attachment.filename == name))
+    latest = s.scalar(
+        select(func.max(Attachment.version)).where(
+            Attachment.instance_id == instance.id, Attachment.kind == kind, Attachment.filename == name
+        )
+    )
     # The bytes go to the file store first: if the transaction then fails, an unreferenced file
     # is left behind (harmless, `zhaoshang files check` lists it), never a row without its file.
     digest = filestore.store().put(data)
-    row = Attachment(instance_id=instance.id, task_record_id=record.id if record else None, kind=kind,
-                     filename=name, content_type=content_type, size=len(data), sha256=digest,
-                     version=(latest or 0) + 1, uploaded_by_id=actor.id, uploaded_at=utcnow())
+    row = Attachment(
+        instance_id=instance.id,
+        task_record_id=record.id if record else None,
+        kind=kind,
+        filename=name,
+        content_type=content_type,
+        size=len(data),
+        sha256=digest,
+        version=(latest or 0) + 1,
+        uploaded_by_id=actor.id,
+        uploaded_at=utcnow(),
+    )
     s.add(row)
     s.flush()
-    audit.append(s, "attachment_uploaded", actor=actor.username, role=record.lane if record else None,
-                 instance_id=instance.id, task_spec=record.spec_name if record else None,
-                 mi_index=record.mi_index if record else None,
-                 data={"kind": kind, "filename": name, "size": len(data), "sha256": digest,
-                       "version": row.version, **({"field": field} if field else {})},
-                 address=actor.address)
+    audit.append(
+        s,
+        "attachment_uploaded",
+        actor=actor.username,
+        role=record.lane if record else None,
+        instance_id=instance.id,
+        task_spec=record.spec_name if record else None,
+        mi_index=record.mi_index if record else None,
+        data={
+            "kind": kind,
+            "filename": name,
+            "size": len(data),
+            "sha256": digest,
+            "version": row.version,
+            **({"field": field} if field else {}),
+        },
+        address=actor.address,
+    )
     return row
 
 
@@ -301,24 +361,45 @@ def attachment_list(actor: Actor, instance_id: int) -> list[dict]:
     with transaction() as s:
         instance = _instance(s, instance_id)
         auth.require(auth.attachment_list(s, actor, instance), MAY_NOT_READ)
-        rows = s.scalars(select(Attachment).where(Attachment.instance_id == instance.id)
-                         .order_by(Attachment.uploaded_at.desc(), Attachment.id.desc())).all()
-        names = dict(s.execute(select(User.id, User.display_name)
-                               .where(User.id.in_({r.uploaded_by_id for r in rows}))).all())
-        titles: dict[int | None, str] = dict(s.execute(select(TaskRecord.id, TaskRecord.title)
-                                                       .where(TaskRecord.id.in_({r.task_record_id for r in rows
-                                                                                 if r.task_record_id})))
-                                             .all())
+        rows = s.scalars(
+            select(Attachment)
+            .where(Attachment.instance_id == instance.id)
+            .order_by(Attachment.uploaded_at.desc(), Attachment.id.desc())
+        ).all()
+        names = dict(
+            s.execute(
+                select(User.id, User.display_name).where(User.id.in_({r.uploaded_by_id for r in rows}))
+            ).all()
+        )
+        titles: dict[int | None, str] = dict(
+            s.execute(
+                select(TaskRecord.id, TaskRecord.title).where(
+                    TaskRecord.id.in_({r.task_record_id for r in rows if r.task_record_id})
+                )
+            ).all()
+        )
         files: dict[tuple[str, str], list[Attachment]] = {}
         for r in rows:
             files.setdefault((r.kind, r.filename), []).append(r)
-        return [{"id": r.id, "kind": r.kind, "filename": r.filename, "content_type": r.content_type,
-                 "size": r.size, "size_text": human_size(r.size), "sha256": r.sha256, "version": r.version,
-                 "latest": r is versions[0], "uploaded_by": names.get(r.uploaded_by_id, "") if r.uploaded_by_id else "系统",
-                 "uploaded_at": r.uploaded_at, "task_id": r.task_record_id,
-                 "task_title": titles.get(r.task_record_id)}
-                for versions in files.values()
-                for r in sorted(versions, key=lambda v: v.version, reverse=True)]
+        return [
+            {
+                "id": r.id,
+                "kind": r.kind,
+                "filename": r.filename,
+                "content_type": r.content_type,
+                "size": r.size,
+                "size_text": human_size(r.size),
+                "sha256": r.sha256,
+                "version": r.version,
+                "latest": r is versions[0],
+                "uploaded_by": names.get(r.uploaded_by_id, "") if r.uploaded_by_id else "系统",
+                "uploaded_at": r.uploaded_at,
+                "task_id": r.task_record_id,
+                "task_title": titles.get(r.task_record_id),
+            }
+            for versions in files.values()
+            for r in sorted(versions, key=lambda v: v.version, reverse=True)
+        ]
 
 
 def attachment_download(actor: Actor, attachment_id: int) -> tuple[str, str, bytes]:
@@ -330,14 +411,25 @@ def attachment_download(actor: Actor, attachment_id: int) -> tuple[str, str, byt
         instance = _instance(s, row.instance_id)
         auth.require(auth.attachment_download(s, actor, instance), MAY_NOT_READ)
         content = stored_bytes(row)
-        audit.append(s, "attachment_downloaded", actor=actor.username, instance_id=instance.id,
-                     data={"attachment_id": row.id, "kind": row.kind, "filename": row.filename,
-                           "version": row.version, "sha256": row.sha256},
-                     address=actor.address)
+        audit.append(
+            s,
+            "attachment_downloaded",
+            actor=actor.username,
+            instance_id=instance.id,
+            data={
+                "attachment_id": row.id,
+                "kind": row.kind,
+                "filename": row.filename,
+                "version": row.version,
+                "sha256": row.sha256,
+            },
+            address=actor.address,
+        )
         return row.filename, row.content_type, content
 
 
 # --- the file store, for the `zhaoshang files` command -------------------------------------------------
+
 
 def move_to_store(batch: int = 100) -> tuple[int, list[int]]:
     """Move attachments still kept in their rows to the file store, a batch per transaction; returns
@@ -345,8 +437,12 @@ def move_to_store(batch: int = 100) -> tuple[int, list[int]]:
     moved, refused, after = 0, [], 0
     while True:
         with transaction() as s:
-            rows = s.scalars(select(Attachment).where(Attachment.content.is_not(None), Attachment.id > after)
-                             .order_by(Attachment.id).limit(batch)).all()
+            rows = s.scalars(
+                select(Attachment)
+                .where(Attachment.content.is_not(None), Attachment.id > after)
+                .order_by(Attachment.id)
+                .limit(batch)
+            ).all()
             for row in rows:
                 after, content = row.id, row.content
                 assert content is not None  # asked for rows that still hold their bytes

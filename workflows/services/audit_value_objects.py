@@ -1,4 +1,5 @@
 """Plain values the audit services return to the webapp and the commands."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -35,8 +36,10 @@ class VerifyReport:
         """The earliest broken event of the record itself (chain, anchors); a stored state that no
         longer matches the record comes after those (a cut tail also leaves its state unmatched),
         and a forged checkpoint line, which names no event, last."""
+
         def rank(f: Finding):
             return (f.kind == "state", f.event_id or 10**12)
+
         return min(self.findings, key=rank) if self.findings else None
 
 

@@ -1,6 +1,7 @@
 """The working-day calendar is data: the system administrator enters a year's 放假 and 调休上班 days as the
 State Council announces them; deadlines (workflows/deadlines.py) count them, the `holidays` package fills
 in every day without an entry. A change re-dates the open tasks whose allowance spans the changed day."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, time
@@ -37,10 +38,23 @@ def refresh_calendar(max_age: float = 0.0) -> None:
 def calendar_list(actor: Actor, year: int) -> list[dict]:
     with transaction() as s:
         auth.require(auth.calendar_manage(actor), DENIED)
-        rows = s.scalars(select(CalendarDay).where(CalendarDay.day >= date(year, 1, 1),
-                                                   CalendarDay.day <= date(year, 12, 31)).order_by(CalendarDay.day))
-        return [{"id": r.id, "day": r.day, "kind": r.kind, "kind_name": KINDS.get(r.kind, r.kind), "name": r.name,
-                 "entered_by": r.entered_by, "entered_at": r.entered_at} for r in rows]
+        rows = s.scalars(
+            select(CalendarDay)
+            .where(CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31))
+            .order_by(CalendarDay.day)
+        )
+        return [
+            {
+                "id": r.id,
+                "day": r.day,
+                "kind": r.kind,
+                "kind_name": KINDS.get(r.kind, r.kind),
+                "name": r.name,
+                "entered_by": r.entered_by,
+                "entered_at": r.entered_at,
+            }
+            for r in rows
+        ]
 
 
 def _parse_day(text: str) -> date | None:
@@ -70,8 +84,14 @@ def calendar_add(actor: Actor, day_text: str, kind: str, name: str) -> tuple[dat
         before = _entries(s)
         s.add(CalendarDay(day=day, kind=kind, name=name, entered_by=actor.username))
         redated, after = _redate(s, day, before)
-        audit.append(s, "calendar_day_added", actor=actor.username, role="admin", address=actor.address,
-                     data={"day": day.isoformat(), "kind": kind, "name": name, "tasks_redated": redated})
+        audit.append(
+            s,
+            "calendar_day_added",
+            actor=actor.username,
+            role="admin",
+            address=actor.address,
+            data={"day": day.isoformat(), "kind": kind, "name": name, "tasks_redated": redated},
+        )
     deadlines.set_entries(after)  # this process counts the change at once; the others within 60 s
     return day, redated
 
@@ -87,8 +107,14 @@ def calendar_remove(actor: Actor, row_id: int) -> tuple[date, int]:
         before = _entries(s)
         s.delete(row)
         redated, after = _redate(s, day, before)
-        audit.append(s, "calendar_day_removed", actor=actor.username, role="admin", address=actor.address,
-                     data={"day": day.isoformat(), "kind": kind, "name": name, "tasks_redated": redated})
+        audit.append(
+            s,
+            "calendar_day_removed",
+            actor=actor.username,
+            role="admin",
+            address=actor.address,
+            data={"day": day.isoformat(), "kind": kind, "name": name, "tasks_redated": redated},
+        )
     deadlines.set_entries(after)
     return day, redated
 
@@ -103,10 +129,16 @@ def _redate(session: Session, day: date, before: dict[date, bool]) -> tuple[int,
     A task due before `day` is left alone: the change cannot move it. Returns the number re-dated and the
     entries after the change (the cache is updated only once they are committed)."""
     midnight = to_utc_naive(datetime.combine(day, time(), tzinfo=CHINA))  # the day's start, as stored (UTC)
-    open_tasks = session.scalars(select(TaskRecord).where(
-        TaskRecord.state == "ready", TaskRecord.due_at >= midnight, TaskRecord.created_at < midnight)).all()
-    allowance = {t.id: deadlines.working_days_between(t.created_at, t.due_at, before)
-                 for t in open_tasks if t.due_at is not None}
+    open_tasks = session.scalars(
+        select(TaskRecord).where(
+            TaskRecord.state == "ready", TaskRecord.due_at >= midnight, TaskRecord.created_at < midnight
+        )
+    ).all()
+    allowance = {
+        t.id: deadlines.working_days_between(t.created_at, t.due_at, before)
+        for t in open_tasks
+        if t.due_at is not None
+    }
     session.flush()
     after = _entries(session)  # the calendar after the change (this transaction's view)
     redated = 0

@@ -3,6 +3,7 @@
 The 待办 query states the offer rule of workflows.auth.task_eligible in SQL so that counting and
 paging stay in the database; tests check both say the same.
 """
+
 from __future__ import annotations
 
 import math
@@ -65,23 +66,35 @@ def offered_to(actor: Actor):
     def in_lanes(county_lanes, prefecture_lanes):
         if filing_exchange.files_remotely():
             prefecture_lanes = []  # decided over the filing API
-        return or_(and_(TaskRecord.lane.in_(county_lanes), ProcessInstance.county_id == actor.org_id),
-                   and_(TaskRecord.lane.in_(prefecture_lanes),
-                        ProcessInstance.county_id.in_(select(county.id).where(county.parent_id == actor.org_id))))
+        return or_(
+            and_(TaskRecord.lane.in_(county_lanes), ProcessInstance.county_id == actor.org_id),
+            and_(
+                TaskRecord.lane.in_(prefecture_lanes),
+                ProcessInstance.county_id.in_(select(county.id).where(county.parent_id == actor.org_id)),
+            ),
+        )
 
     def of_level(level, codes):
         return [r for r in codes if r in ROLES and ROLES[r].level == level]
 
     org_ok = or_(
-        and_(TaskRecord.lane == "", ProcessInstance.started_by_id == actor.id),  # outside any lane: the initiator's
-        and_(TaskRecord.owned.is_(False), in_lanes(of_level("county", actor.roles), of_level("prefecture", actor.roles))),
+        and_(
+            TaskRecord.lane == "", ProcessInstance.started_by_id == actor.id
+        ),  # outside any lane: the initiator's
+        and_(
+            TaskRecord.owned.is_(False),
+            in_lanes(of_level("county", actor.roles), of_level("prefecture", actor.roles)),
+        ),
         # The model named the lane's users (lane_owners): those users, whatever their roles.
-        and_(TaskRecord.owned.is_(True),
-             TaskRecord.id.in_(select(TaskOwner.task_record_id).where(TaskOwner.user_id == actor.id)),
-             in_lanes(of_level("county", ROLES), of_level("prefecture", ROLES))),
+        and_(
+            TaskRecord.owned.is_(True),
+            TaskRecord.id.in_(select(TaskOwner.task_record_id).where(TaskOwner.user_id == actor.id)),
+            in_lanes(of_level("county", ROLES), of_level("prefecture", ROLES)),
+        ),
     )
     return and_(
-        TaskRecord.state == "ready", org_ok,
+        TaskRecord.state == "ready",
+        org_ok,
         or_(TaskRecord.unit_code.is_(None), TaskRecord.unit_code == actor.unit_code),
         or_(TaskRecord.fixed_assignee.is_(False), TaskRecord.assignee_id == actor.id),
     )
@@ -89,15 +102,19 @@ def offered_to(actor: Actor):
 
 def _todo(actor: Actor, absent: list[Actor]):
     delegated = and_(TaskRecord.state == "ready", TaskRecord.delegate_id == actor.id)  # 委派 to me
-    return (select(TaskRecord, ProcessInstance)
-            .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
-            .where(or_(offered_to(actor), delegated, *[offered_to(a) for a in absent])))  # 请假代理
+    return (
+        select(TaskRecord, ProcessInstance)
+        .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
+        .where(or_(offered_to(actor), delegated, *[offered_to(a) for a in absent]))
+    )  # 请假代理
 
 
 def _done(actor: Actor):
-    return (select(TaskRecord, ProcessInstance)
-            .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
-            .where(TaskRecord.completed_by_id == actor.id, TaskRecord.state == "completed"))
+    return (
+        select(TaskRecord, ProcessInstance)
+        .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
+        .where(TaskRecord.completed_by_id == actor.id, TaskRecord.state == "completed")
+    )
 
 
 def _started(actor: Actor):
@@ -105,8 +122,11 @@ def _started(actor: Actor):
 
 
 def _copied(actor: Actor):
-    return (select(ProcessInstance).join(ProjectCopy, ProjectCopy.instance_id == ProcessInstance.id)
-            .where(ProjectCopy.to_user_id == actor.id))
+    return (
+        select(ProcessInstance)
+        .join(ProjectCopy, ProjectCopy.instance_id == ProcessInstance.id)
+        .where(ProjectCopy.to_user_id == actor.id)
+    )
 
 
 def _count(s: Session, query) -> int:
@@ -123,16 +143,24 @@ def _search(query, q: str):
 def _classes(s: Session, base) -> list[str]:
     """The classes (ListSpec listClass) the rows of a tab have, for its filter: whatever the model's rules
     assign, smaller projects' classes first."""
-    by_size = base.with_only_columns(ProcessInstance.project_class, func.max(ProcessInstance.amount_wan)) \
-        .where(ProcessInstance.project_class.is_not(None)).group_by(ProcessInstance.project_class).order_by(None)
+    by_size = (
+        base.with_only_columns(ProcessInstance.project_class, func.max(ProcessInstance.amount_wan))
+        .where(ProcessInstance.project_class.is_not(None))
+        .group_by(ProcessInstance.project_class)
+        .order_by(None)
+    )
     return [c for c, _ in sorted(s.execute(by_size).all(), key=lambda r: (float(r[1] or 0), r[0]))]
 
 
 def inbox_page(actor: Actor, query: InboxQuery) -> InboxPage:
     with transaction() as s:
         absent = auth.standing_in_for(s, actor)
-        counts = {"todo": _count(s, _todo(actor, absent)), "done": _count(s, _done(actor)),
-                  "started": _count(s, _started(actor)), "copied": _count(s, _copied(actor))}
+        counts = {
+            "todo": _count(s, _todo(actor, absent)),
+            "done": _count(s, _done(actor)),
+            "started": _count(s, _started(actor)),
+            "copied": _count(s, _copied(actor)),
+        }
         page = InboxPage(query=query, counts=counts)
         page.unread_copies = _count(s, _copied(actor).where(ProjectCopy.read_at.is_(None)))
         if query.tab in ("todo", "done"):
@@ -141,8 +169,17 @@ def inbox_page(actor: Actor, query: InboxQuery) -> InboxPage:
             # with the database (BENCHMARKS.md).
             page.stages = sorted(s.scalars(base.with_only_columns(TaskRecord.stage).distinct()))
             codes = sorted(c for c in s.scalars(base.with_only_columns(TaskRecord.unit_code).distinct()) if c)
-            names = dict(s.execute(select(Unit.code, Unit.name).where(
-                Unit.code.in_(codes), Unit.organisation_id == actor.org_id)).all()) if codes else {}
+            names = (
+                dict(
+                    s.execute(
+                        select(Unit.code, Unit.name).where(
+                            Unit.code.in_(codes), Unit.organisation_id == actor.org_id
+                        )
+                    ).all()
+                )
+                if codes
+                else {}
+            )
             page.units = [(c, names.get(c, c)) for c in codes]
             page.classes = _classes(s, base)
             filtered = _search(base, query.q)
@@ -161,7 +198,9 @@ def inbox_page(actor: Actor, query: InboxQuery) -> InboxPage:
             else:
                 order = [TaskRecord.due_at, TaskRecord.id]
             page.total = _count(s, filtered)
-            rows = s.execute(filtered.order_by(*order).limit(PER_PAGE).offset((query.page - 1) * PER_PAGE)).all()
+            rows = s.execute(
+                filtered.order_by(*order).limit(PER_PAGE).offset((query.page - 1) * PER_PAGE)
+            ).all()
             page.tasks = [task_item(s, r, i) for r, i in rows]
         else:
             base = _started(actor) if query.tab == "started" else _copied(actor)
@@ -170,8 +209,11 @@ def inbox_page(actor: Actor, query: InboxQuery) -> InboxPage:
             if query.project_class:
                 filtered = filtered.where(ProcessInstance.project_class == query.project_class)
             page.total = _count(s, filtered)
-            instances = s.scalars(filtered.order_by(ProcessInstance.updated_at.desc(), ProcessInstance.id.desc())
-                                  .limit(PER_PAGE).offset((query.page - 1) * PER_PAGE)).all()
+            instances = s.scalars(
+                filtered.order_by(ProcessInstance.updated_at.desc(), ProcessInstance.id.desc())
+                .limit(PER_PAGE)
+                .offset((query.page - 1) * PER_PAGE)
+            ).all()
             page.projects = [project_summary(s, i) for i in instances]
         page.pages = max(1, math.ceil(page.total / PER_PAGE))
         return page

@@ -3,6 +3,7 @@
 The engine may run in memory before the transaction (`run_engine`, `complete_ahead`: a task submit) or
 inside it (`run_step`); the writing (`persist`) is the same, with the instance's version as the check and
 the audit chain's lock taken last (docs/architecture.md, "The path of one request")."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -34,8 +35,13 @@ class NeedsTransaction(ServiceError):
     status = 500
 
 
-def runtime_for(session: Session, instance: ProcessInstance, actor: Actor,
-                journal: StepJournal | None = None, operators: bool = True) -> ProcessRuntime:
+def runtime_for(
+    session: Session,
+    instance: ProcessInstance,
+    actor: Actor,
+    journal: StepJournal | None = None,
+    operators: bool = True,
+) -> ProcessRuntime:
     """The instance's runtime with the operators and script functions bound to the session. Without
     `operators` (the engine runs ahead of the write transaction), calling one raises NeedsTransaction."""
     version = session.get(ModelVersion, instance.model_version_id)
@@ -65,8 +71,13 @@ class Ran:
     audit: list = field(default_factory=list)  # events noted while it ran, written with the step
 
 
-def run_engine(session: Session, instance: ProcessInstance, actor: Actor,
-               change: Callable[[ProcessRuntime, object], list[str] | None], operators: bool = True) -> Ran:
+def run_engine(
+    session: Session,
+    instance: ProcessInstance,
+    actor: Actor,
+    change: Callable[[ProcessRuntime, object], list[str] | None],
+    operators: bool = True,
+) -> Ran:
     """Apply `change(runtime, workflow)` to the instance's workflow in memory; nothing is written.
 
     The workflow comes from the warm cache when the instance's version is the one it was kept at
@@ -76,21 +87,33 @@ def run_engine(session: Session, instance: ProcessInstance, actor: Actor,
     journal = StepJournal()
     runtime = journal.runtime(runtime_for(session, instance, actor, journal, operators))
     with model_errors():  # a failing or runaway script rolls the whole step back, with a clear message
-        if instance.id is not None and \
-                (wf := warm.take(instance.id, instance.version, instance.state_hash)) is not None:
+        if (
+            instance.id is not None
+            and (wf := warm.take(instance.id, instance.version, instance.state_hash)) is not None
+        ):
             runtime.adopt(wf)
         else:
             wf = runtime.load(instance.state) if instance.state else runtime.start()
         removed = change(runtime, wf) or []
     # Test-only fault points (workflows/faults.py, ZS_FAULT_POINT); no-ops unless configured.
     faults.reached("after_engine")
-    return Ran(instance.id, runtime, wf, journal, removed,
-               list_spec_of(session, instance.model_version_id, instance.process_id),
-               audit=list(session.info.get(audit.PENDING, [])))
+    return Ran(
+        instance.id,
+        runtime,
+        wf,
+        journal,
+        removed,
+        list_spec_of(session, instance.model_version_id, instance.process_id),
+        audit=list(session.info.get(audit.PENDING, [])),
+    )
 
 
-def run_step(session: Session, instance: ProcessInstance, actor: Actor,
-             change: Callable[[ProcessRuntime, object], list[str] | None]) -> list[TaskRecord]:
+def run_step(
+    session: Session,
+    instance: ProcessInstance,
+    actor: Actor,
+    change: Callable[[ProcessRuntime, object], list[str] | None],
+) -> list[TaskRecord]:
     """Apply `change(runtime, workflow)`, then persist everything; returns the newly offered tasks.
 
     `change` may return the ids of engine tasks it removed (a reset), whose records are superseded.
@@ -110,9 +133,13 @@ def persist(session: Session, instance: ProcessInstance, ran: Ran, actor: Actor)
     audit.defer(session)
     if removed:
         # Steps undone by a return: kept as history, no longer the project's current answers.
-        for row in session.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
-                                                            TaskRecord.task_uuid.in_(removed),
-                                                            TaskRecord.state == "completed")):
+        for row in session.scalars(
+            select(TaskRecord).where(
+                TaskRecord.instance_id == instance.id,
+                TaskRecord.task_uuid.in_(removed),
+                TaskRecord.state == "completed",
+            )
+        ):
             row.state = "superseded"
     list_spec = ran.list_spec  # read before the instance changed (a query after would flush it once more)
     state, state_hash = runtime.dump(wf)
@@ -131,18 +158,33 @@ def persist(session: Session, instance: ProcessInstance, ran: Ran, actor: Actor)
         instance.stage = ending[1]
     else:
         # Nothing to do now (e.g. 履约跟踪 between two reports): the stage of what the process waits for.
-        instance.stage = "、".join(dict.fromkeys(t.properties.get("stage", t.title) for t in ready)) or \
-            "、".join(dict.fromkeys(runtime.waiting_stages(wf)))
+        instance.stage = "、".join(
+            dict.fromkeys(t.properties.get("stage", t.title) for t in ready)
+        ) or "、".join(dict.fromkeys(runtime.waiting_stages(wf)))
     session.flush()
     faults.reached("after_state_before_audit")
     # The step's record: its inputs for replay, and the hash of the state it stored (an edit of the
     # stored state behind the engine's back no longer matches it).
-    audit.append(session, "engine_step", actor=actor.username, instance_id=instance.id,
-                 data=ran.journal.record(wf), state_hash=state_hash, address=actor.address)
+    audit.append(
+        session,
+        "engine_step",
+        actor=actor.username,
+        instance_id=instance.id,
+        data=ran.journal.record(wf),
+        state_hash=state_hash,
+        address=actor.address,
+    )
     created = sync_task_index(session, instance, ready, actor)
     if outcome:
-        audit.append(session, "project_ended", actor=actor.username, instance_id=instance.id,
-                     outcome=outcome, state_hash=state_hash, address=actor.address)
+        audit.append(
+            session,
+            "project_ended",
+            actor=actor.username,
+            instance_id=instance.id,
+            outcome=outcome,
+            state_hash=state_hash,
+            address=actor.address,
+        )
     audit.write_pending(session)
     warm.keep_after_commit(session, instance, wf)
     return created
@@ -176,11 +218,20 @@ class Completion:
             self.stored.update(self.values_of(task_data))
             # The cause before its effects: the completion is logged before what the engine does next
             # (services it calls, the tasks it offers); the engine step records the state hash.
-            audit.append(session, "task_completed", actor=self.actor.username, role=self.lane,
-                         instance_id=instance.id, task_spec=self.spec_name, mi_index=self.mi_index,
-                         data=self.logged(self.stored), outcome=self.outcome(self.stored),
-                         address=self.actor.address)
+            audit.append(
+                session,
+                "task_completed",
+                actor=self.actor.username,
+                role=self.lane,
+                instance_id=instance.id,
+                task_spec=self.spec_name,
+                mi_index=self.mi_index,
+                data=self.logged(self.stored),
+                outcome=self.outcome(self.stored),
+                address=self.actor.address,
+            )
             runtime.complete(wf, self.uuid, self.stored)
+
         return change
 
 
@@ -213,8 +264,11 @@ def list_spec_of(session: Session, version_id: int, process_id: str) -> ListSpec
         # Versions never change: their files are read once per process, the hash checked once per session
         # (from the version the session holds, if it does).
         held = session.identity_map.get(identity_key(ModelVersion, version_id))
-        digest = held.content_hash if held is not None else \
-            session.scalar(select(ModelVersion.content_hash).where(ModelVersion.id == version_id))
+        digest = (
+            held.content_hash
+            if held is not None
+            else session.scalar(select(ModelVersion.content_hash).where(ModelVersion.id == version_id))
+        )
         key = (version_id, digest, process_id)
         if key not in _LIST_SPECS:
             version = session.get(ModelVersion, version_id)
@@ -245,13 +299,17 @@ def _copy_summary(instance: ProcessInstance, data: dict, spec: ListSpec) -> None
     instance.project_class = _text(value_at(data, spec.klass), 10) or instance.project_class
 
 
-def sync_task_index(session: Session, instance: ProcessInstance, ready: list[ReadyTask],
-                    actor: Actor) -> list[TaskRecord]:
+def sync_task_index(
+    session: Session, instance: ProcessInstance, ready: list[ReadyTask], actor: Actor
+) -> list[TaskRecord]:
     """Make the ready rows of the index equal the engine's READY user tasks."""
     # One query: the rows offered now, and the rows of tasks the engine made ready again.
-    found = session.scalars(select(TaskRecord).where(
-        TaskRecord.instance_id == instance.id,
-        (TaskRecord.state == "ready") | TaskRecord.task_uuid.in_([t.uuid for t in ready]))).all()
+    found = session.scalars(
+        select(TaskRecord).where(
+            TaskRecord.instance_id == instance.id,
+            (TaskRecord.state == "ready") | TaskRecord.task_uuid.in_([t.uuid for t in ready]),
+        )
+    ).all()
     rows = {r.task_uuid: r for r in found if r.state == "ready"}
     earlier = {r.task_uuid: r for r in found if r.state != "ready"}
     now = utcnow()
@@ -267,9 +325,16 @@ def sync_task_index(session: Session, instance: ProcessInstance, ready: list[Rea
             row.completed_at, row.completed_by_id, row.data = None, None, None
             row.created_at, row.due_at = now, add_working_days(now, int(props.get("dueWorkingDays", 3)))
             created.append(row)
-            audit.append(session, "task_reopened", actor=actor.username, instance_id=instance.id,
-                         task_spec=task.spec_name, mi_index=task.mi_index, address=actor.address,
-                         data={"due_at": row.due_at.isoformat(), "assignee_id": row.assignee_id})
+            audit.append(
+                session,
+                "task_reopened",
+                actor=actor.username,
+                instance_id=instance.id,
+                task_spec=task.spec_name,
+                mi_index=task.mi_index,
+                address=actor.address,
+                data={"due_at": row.due_at.isoformat(), "assignee_id": row.assignee_id},
+            )
             continue
         assignee_id = None
         if props.get("assigneeField"):
@@ -277,11 +342,19 @@ def sync_task_index(session: Session, instance: ProcessInstance, ready: list[Rea
             assignee_id = session.scalar(select(User.id).where(User.username == username))
         due_days = int(props.get("dueWorkingDays", 3))
         record = TaskRecord(
-            instance_id=instance.id, task_uuid=task.uuid, spec_name=task.spec_name, title=task.title,
-            stage=props.get("stage", task.title), form=task.form, lane=task.lane,
+            instance_id=instance.id,
+            task_uuid=task.uuid,
+            spec_name=task.spec_name,
+            title=task.title,
+            stage=props.get("stage", task.title),
+            form=task.form,
+            lane=task.lane,
             unit_code=task.data.get(props["unitField"]) if props.get("unitField") else None,
-            mi_index=task.mi_index, assignee_id=assignee_id, fixed_assignee=assignee_id is not None,
-            created_at=now, due_at=add_working_days(now, due_days),
+            mi_index=task.mi_index,
+            assignee_id=assignee_id,
+            fixed_assignee=assignee_id is not None,
+            created_at=now,
+            due_at=add_working_days(now, due_days),
         )
         owners = lane_owners(session, instance, task)
         if owners is not None:
@@ -290,23 +363,58 @@ def sync_task_index(session: Session, instance: ProcessInstance, ready: list[Rea
         session.add(record)
         created.append(record)
         # A recurring task (the periodic tracking report) comes back by design, not as a loop back.
-        if not props.get("recurring") and session.scalar(select(TaskRecord.id).where(
-                TaskRecord.instance_id == instance.id, TaskRecord.spec_name == task.spec_name,
-                TaskRecord.state == "completed").limit(1)) is not None:
+        if (
+            not props.get("recurring")
+            and session.scalar(
+                select(TaskRecord.id)
+                .where(
+                    TaskRecord.instance_id == instance.id,
+                    TaskRecord.spec_name == task.spec_name,
+                    TaskRecord.state == "completed",
+                )
+                .limit(1)
+            )
+            is not None
+        ):
             # The process came back to a stage it had passed: a loop (return, renegotiation, 暂缓 …).
-            audit.append(session, "loop_back", actor=actor.username, instance_id=instance.id,
-                         task_spec=task.spec_name, mi_index=task.mi_index, address=actor.address)
-        audit.append(session, "task_offered", actor=actor.username, instance_id=instance.id,
-                     task_spec=task.spec_name, mi_index=task.mi_index, address=actor.address,
-                     data={"lane": task.lane, "unit": record.unit_code, "due_working_days": due_days,
-                           "due_at": record.due_at.isoformat(),
-                           **({"owners": [u.username for u in owners]} if owners is not None else {})})
+            audit.append(
+                session,
+                "loop_back",
+                actor=actor.username,
+                instance_id=instance.id,
+                task_spec=task.spec_name,
+                mi_index=task.mi_index,
+                address=actor.address,
+            )
+        audit.append(
+            session,
+            "task_offered",
+            actor=actor.username,
+            instance_id=instance.id,
+            task_spec=task.spec_name,
+            mi_index=task.mi_index,
+            address=actor.address,
+            data={
+                "lane": task.lane,
+                "unit": record.unit_code,
+                "due_working_days": due_days,
+                "due_at": record.due_at.isoformat(),
+                **({"owners": [u.username for u in owners]} if owners is not None else {}),
+            },
+        )
     ready_ids = {t.uuid for t in ready}
     for uuid, row in rows.items():
         if uuid not in ready_ids:
             row.state = "cancelled"
-            audit.append(session, "task_cancelled", actor=actor.username, instance_id=instance.id,
-                         task_spec=row.spec_name, mi_index=row.mi_index, address=actor.address)
+            audit.append(
+                session,
+                "task_cancelled",
+                actor=actor.username,
+                instance_id=instance.id,
+                task_spec=row.spec_name,
+                mi_index=row.mi_index,
+                address=actor.address,
+            )
     session.flush()
     return created
 
@@ -333,9 +441,14 @@ def lane_owners(session: Session, instance: ProcessInstance, task: ReadyTask) ->
     org_id = instance.county_id
     if role is not None and role.level == "prefecture":
         org_id = session.scalar(select(Organisation.parent_id).where(Organisation.id == instance.county_id))
-    users = {u.username: u for u in session.scalars(
-        select(User).join(Unit, User.unit_id == Unit.id)
-        .where(User.username.in_(set(names)), User.active.is_(True), Unit.organisation_id == org_id))}
+    users = {
+        u.username: u
+        for u in session.scalars(
+            select(User)
+            .join(Unit, User.unit_id == Unit.id)
+            .where(User.username.in_(set(names)), User.active.is_(True), Unit.organisation_id == org_id)
+        )
+    }
     owners = []
     for name in dict.fromkeys(names):
         user = users.get(name)
@@ -352,10 +465,20 @@ def first_task(version: ModelVersion) -> ReadyTask:
     return runtime.ready_tasks(runtime.start())[0]
 
 
-def start_instance(session: Session, actor: Actor, version: ModelVersion, values: dict,
-                   submitted_data: dict, *, project_name: str | None = None, investor: str = "", amount_wan=None,
-                   action: str = "project_started", audit_data: dict | None = None,
-                   prepare: Callable[[ProcessInstance], dict] | None = None) -> ProcessInstance:
+def start_instance(
+    session: Session,
+    actor: Actor,
+    version: ModelVersion,
+    values: dict,
+    submitted_data: dict,
+    *,
+    project_name: str | None = None,
+    investor: str = "",
+    amount_wan=None,
+    action: str = "project_started",
+    audit_data: dict | None = None,
+    prepare: Callable[[ProcessInstance], dict] | None = None,
+) -> ProcessInstance:
     """Start an instance and complete its first task with the registration form, in one step.
 
     The list columns are then filled from what the model declares (ListSpec); a model declaring no
@@ -372,11 +495,24 @@ def start_instance(session: Session, actor: Actor, version: ModelVersion, values
     # Personal data (x-personal fields of the first form) is sealed before it reaches the engine, the
     # task record or the audit log; the caller validated it in clear.
     schema = form_files(version, first.form)[0] if first.form else {}
-    values, submitted_data = personal_data.seal_fields(schema, values), personal_data.seal_fields(schema, submitted_data)
+    values, submitted_data = (
+        personal_data.seal_fields(schema, values),
+        personal_data.seal_fields(schema, submitted_data),
+    )
     instance = ProcessInstance(
-        model_version_id=version.id, process_id=process_id, county_id=actor.org_id, started_by_id=actor.id,
-        started_unit_id=actor.unit_id, project_name=project_name or version.name or process_id,
-        investor=investor, amount_wan=amount_wan, state="", state_hash="", created_at=now, updated_at=now)
+        model_version_id=version.id,
+        process_id=process_id,
+        county_id=actor.org_id,
+        started_by_id=actor.id,
+        started_unit_id=actor.unit_id,
+        project_name=project_name or version.name or process_id,
+        investor=investor,
+        amount_wan=amount_wan,
+        state="",
+        state_hash="",
+        created_at=now,
+        updated_at=now,
+    )
     session.add(instance)
     session.flush()
     if not list_spec_of(session, version.id, process_id).title:
@@ -385,13 +521,35 @@ def start_instance(session: Session, actor: Actor, version: ModelVersion, values
         extra = prepare(instance)
         values = {**values, **extra}
         submitted_data = {**submitted_data, **extra}
-    audit.append(session, action, actor=actor.username, role=first.lane, instance_id=instance.id,
-                 data={"model_version": version.content_hash, "process": process_id, **(audit_data or {})},
-                 address=actor.address)
-    completion = Completion(actor, None, first.spec_name, first.lane, values_of=lambda task_data: submitted_data)
+    audit.append(
+        session,
+        action,
+        actor=actor.username,
+        role=first.lane,
+        instance_id=instance.id,
+        data={"model_version": version.content_hash, "process": process_id, **(audit_data or {})},
+        address=actor.address,
+    )
+    completion = Completion(
+        actor, None, first.spec_name, first.lane, values_of=lambda task_data: submitted_data
+    )
     complete_task(session, instance, completion)
-    session.add(TaskRecord(instance_id=instance.id, task_uuid=completion.uuid, spec_name=first.spec_name,
-                           title=first.title, stage=first.properties.get("stage", first.title), form=first.form,
-                           lane=first.lane, assignee_id=actor.id, fixed_assignee=True, state="completed",
-                           created_at=now, completed_at=now, completed_by_id=actor.id, data=values))
+    session.add(
+        TaskRecord(
+            instance_id=instance.id,
+            task_uuid=completion.uuid,
+            spec_name=first.spec_name,
+            title=first.title,
+            stage=first.properties.get("stage", first.title),
+            form=first.form,
+            lane=first.lane,
+            assignee_id=actor.id,
+            fixed_assignee=True,
+            state="completed",
+            created_at=now,
+            completed_at=now,
+            completed_by_id=actor.id,
+            data=values,
+        )
+    )
     return instance

@@ -1,5 +1,6 @@
 """Process-model versions: deploy processes and bind them to counties (administrators), list them and
 compare two (auditors)."""
+
 from __future__ import annotations
 
 import difflib
@@ -36,8 +37,13 @@ def files_from_uploads(uploads: list[tuple[str, bytes]]) -> dict[str, str]:
 
     def add(name: str, data: bytes) -> None:
         base = PurePosixPath(name.replace("\\", "/")).name
-        folder = "bpmn" if base.endswith((".bpmn", ".dmn")) or vocabulary.is_translation_file(f"bpmn/{base}") \
-            else "forms" if base.endswith(".json") else None
+        folder = (
+            "bpmn"
+            if base.endswith((".bpmn", ".dmn")) or vocabulary.is_translation_file(f"bpmn/{base}")
+            else "forms"
+            if base.endswith(".json")
+            else None
+        )
         if folder is None or base.startswith("."):
             return  # READMEs, images and the like in an archive are not part of a model
         try:
@@ -61,8 +67,13 @@ def files_from_uploads(uploads: list[tuple[str, bytes]]) -> dict[str, str]:
     return files
 
 
-def version_deploy(actor: Actor, uploads: list[tuple[str, bytes]], note: str = "",
-                   bind_to: list[int] | None = None, warnings: list[str] | None = None) -> list[int]:
+def version_deploy(
+    actor: Actor,
+    uploads: list[tuple[str, bytes]],
+    note: str = "",
+    bind_to: list[int] | None = None,
+    warnings: list[str] | None = None,
+) -> list[int]:
     """Deploy the processes of the uploaded model after they validate, each as a new version of its
     own process (processes identical to a deployed version are left alone); returns the new ids.
 
@@ -85,7 +96,9 @@ def undefined_names(files: dict[str, str]) -> list[str]:
     (warnings: the model is deployed; a variable a user task's data brings in some other way stays
     possible)."""
     specs = model_store.parse_specs(model_store.content_hash(files), json.dumps(files, sort_keys=True))
-    return model_checks.undefined_names(specs, files, script_functions.NAMES + script_functions.APPLICATION_DATA)
+    return model_checks.undefined_names(
+        specs, files, script_functions.NAMES + script_functions.APPLICATION_DATA
+    )
 
 
 def shipped_deploy(actor: Actor, process_id: str, bind_to: list[int] | None = None) -> list[int]:
@@ -94,33 +107,56 @@ def shipped_deploy(actor: Actor, process_id: str, bind_to: list[int] | None = No
     with transaction() as s:
         if process_id not in {m.process_id for m, _ in model_store.offered_processes(s)}:
             raise NotFound("没有待部署的随系统流程模型。")
-        return [v.id for v in _deploy(s, actor, model_store.read_model_files(), "随系统提供的流程模型",
-                                      [process_id], bind_to or [])]
+        return [
+            v.id
+            for v in _deploy(
+                s, actor, model_store.read_model_files(), "随系统提供的流程模型", [process_id], bind_to or []
+            )
+        ]
 
 
-def deploy_files(s, actor: Actor, files: dict[str, str], note: str, process_ids: list[str] | None,
-                 bind_to: list[int]) -> list[ModelVersion]:
+def deploy_files(
+    s, actor: Actor, files: dict[str, str], note: str, process_ids: list[str] | None, bind_to: list[int]
+) -> list[ModelVersion]:
     """Deploy in the caller's transaction (the browser editor's deploy): checks, audit and bindings
     as for an upload. The caller has checked model_deploy."""
     auth.require(auth.model_deploy(actor), "只有管理员可以部署流程模型。")
     return _deploy(s, actor, files, note, process_ids, bind_to)
 
 
-def _deploy(s, actor: Actor, files: dict[str, str], note: str, process_ids: list[str] | None,
-            bind_to: list[int]) -> list[ModelVersion]:
+def _deploy(
+    s, actor: Actor, files: dict[str, str], note: str, process_ids: list[str] | None, bind_to: list[int]
+) -> list[ModelVersion]:
     counties = {c.id: c for c in model_store.counties(s)}
     if any(c not in counties for c in bind_to):
         raise ValidationFailed({"bind": "请选择要绑定的县（市、区）"})
     try:
-        versions = model_store.deploy(s, files, actor.username, (note or "").strip()[:500] or None, process_ids,
-                                      operator_registry.names())
+        versions = model_store.deploy(
+            s,
+            files,
+            actor.username,
+            (note or "").strip()[:500] or None,
+            process_ids,
+            operator_registry.names(),
+        )
     except ValueError as err:
         raise ValidationFailed({"files": "；".join(err.args[0])}) from err
     for version in versions:
-        audit.append(s, "model_deployed", actor=actor.username, role="admin",
-                     data={"version_id": version.id, "process": version.process_id, "number": version.number,
-                           "content_hash": version.content_hash, "files": sorted(version.files)},
-                     outcome=version.content_hash[:12], address=actor.address)
+        audit.append(
+            s,
+            "model_deployed",
+            actor=actor.username,
+            role="admin",
+            data={
+                "version_id": version.id,
+                "process": version.process_id,
+                "number": version.number,
+                "content_hash": version.content_hash,
+                "files": sorted(version.files),
+            },
+            outcome=version.content_hash[:12],
+            address=actor.address,
+        )
     for county in bind_to:
         for version in model_store.versions_for_county(s, versions, county):
             _bind(s, actor, counties[county], version)
@@ -129,10 +165,21 @@ def _deploy(s, actor: Actor, files: dict[str, str], note: str, process_ids: list
 
 def _bind(s, actor: Actor, county, version: ModelVersion) -> None:
     model_store.bind(s, county.id, version, actor.username)
-    audit.append(s, "process_bound", actor=actor.username, role="admin",
-                 data={"county": county.name, "purpose": version.purpose, "process": version.process_id,
-                       "number": version.number, "version_id": version.id},
-                 outcome=f"{version.process_id} v{version.number}", address=actor.address)
+    audit.append(
+        s,
+        "process_bound",
+        actor=actor.username,
+        role="admin",
+        data={
+            "county": county.name,
+            "purpose": version.purpose,
+            "process": version.process_id,
+            "number": version.number,
+            "version_id": version.id,
+        },
+        outcome=f"{version.process_id} v{version.number}",
+        address=actor.address,
+    )
 
 
 def binding_set(actor: Actor, county_id: int, version_id: int) -> None:
@@ -153,17 +200,30 @@ def deploy_page(actor: Actor) -> dict:
     with transaction() as s:
         items = _items(s)
         by_id: dict[int | None, VersionItem] = {i.id: i for i in items}
-        bindings = {(b.organisation_id, b.purpose): b.model_version_id for b in s.scalars(select(ProcessBinding))}
+        bindings = {
+            (b.organisation_id, b.purpose): b.model_version_id for b in s.scalars(select(ProcessBinding))
+        }
         purposes = sorted({i.purpose for i in items})
         counties = model_store.counties(s)
-        rows = [BindingRow(c.id, c.name, p, by_id.get(bindings.get((c.id, p))),
-                           [i for i in items if i.purpose == p])
-                for c in counties for p in purposes]
-        offered = [OfferedProcess(m.process_id, m.name, m.description, m.purpose,
-                                  by_id.get(newest.id) if newest else None)
-                   for m, newest in model_store.offered_processes(s)]
-        return {"versions": items, "bindings": rows, "offered": offered,
-                "counties": [(c.id, c.name) for c in counties]}
+        rows = [
+            BindingRow(
+                c.id, c.name, p, by_id.get(bindings.get((c.id, p))), [i for i in items if i.purpose == p]
+            )
+            for c in counties
+            for p in purposes
+        ]
+        offered = [
+            OfferedProcess(
+                m.process_id, m.name, m.description, m.purpose, by_id.get(newest.id) if newest else None
+            )
+            for m, newest in model_store.offered_processes(s)
+        ]
+        return {
+            "versions": items,
+            "bindings": rows,
+            "offered": offered,
+            "counties": [(c.id, c.name) for c in counties],
+        }
 
 
 def version_list(actor: Actor) -> list[VersionItem]:
@@ -173,8 +233,11 @@ def version_list(actor: Actor) -> list[VersionItem]:
 
 
 def _items(s) -> list[VersionItem]:
-    counts = dict(s.execute(select(ProcessInstance.model_version_id, func.count())
-                            .group_by(ProcessInstance.model_version_id)).all())
+    counts = dict(
+        s.execute(
+            select(ProcessInstance.model_version_id, func.count()).group_by(ProcessInstance.model_version_id)
+        ).all()
+    )
     names = {c.id: c.name for c in model_store.counties(s)}
     bound: dict[int, list[str]] = {}
     for b in s.scalars(select(ProcessBinding).order_by(ProcessBinding.organisation_id)):
@@ -183,9 +246,24 @@ def _items(s) -> list[VersionItem]:
     newest: dict[str, int] = {}
     for v in versions:
         newest.setdefault(v.process_id, v.id)
-    return [VersionItem(v.id, v.content_hash, v.deployed_by, v.deployed_at, v.note, len(v.files),
-                        counts.get(v.id, 0), newest[v.process_id] == v.id, v.process_id, v.number, v.name,
-                        v.purpose, bound.get(v.id, [])) for v in versions]
+    return [
+        VersionItem(
+            v.id,
+            v.content_hash,
+            v.deployed_by,
+            v.deployed_at,
+            v.note,
+            len(v.files),
+            counts.get(v.id, 0),
+            newest[v.process_id] == v.id,
+            v.process_id,
+            v.number,
+            v.name,
+            v.purpose,
+            bound.get(v.id, []),
+        )
+        for v in versions
+    ]
 
 
 def version_diff(actor: Actor, old_id: int, new_id: int) -> VersionDiff:
@@ -203,14 +281,27 @@ def version_diff(actor: Actor, old_id: int, new_id: int) -> VersionDiff:
             if before == after:
                 continue
             status = "added" if before is None else "removed" if after is None else "changed"
-            lines = list(difflib.unified_diff((before or "").splitlines(), (after or "").splitlines(),
-                                              f"#{old.id}/{name}", f"#{new.id}/{name}", n=2, lineterm=""))
+            lines = list(
+                difflib.unified_diff(
+                    (before or "").splitlines(),
+                    (after or "").splitlines(),
+                    f"#{old.id}/{name}",
+                    f"#{new.id}/{name}",
+                    n=2,
+                    lineterm="",
+                )
+            )
             diffs.append(FileDiff(name, status, lines))
         elements = model_compare.compare(old.files, old.process_id, new.files, new.process_id)
         new_marks, old_marks = model_compare.diagram_marks(elements)
-        return VersionDiff(items[old.id], items[new.id], diffs, elements,
-                           _drawing(new.files, new.process_id, new_marks),
-                           _drawing(old.files, old.process_id, old_marks) if old_marks else "")
+        return VersionDiff(
+            items[old.id],
+            items[new.id],
+            diffs,
+            elements,
+            _drawing(new.files, new.process_id, new_marks),
+            _drawing(old.files, old.process_id, old_marks) if old_marks else "",
+        )
 
 
 def _drawing(files: dict[str, str], process_id: str, marks: dict[str, str]) -> str:
@@ -229,7 +320,9 @@ def deploy_warnings(actor: Actor, version_ids: list[int]) -> list[str]:
         for version_id in version_ids:
             version = s.get(ModelVersion, version_id)
             if version is not None:
-                result += vocabulary.warnings(version.files, f"{version.name or version.process_id} v{version.number}")
+                result += vocabulary.warnings(
+                    version.files, f"{version.name or version.process_id} v{version.number}"
+                )
         return result
 
 
@@ -246,8 +339,12 @@ def vocabulary_for(lang: str) -> dict[str, str]:
     if lang not in vocabulary.LANGUAGES:
         return {}
     with transaction() as s:
-        keys = tuple((vid, digest) for vid, digest in s.execute(select(ModelVersion.id, ModelVersion.content_hash)
-                                                               .order_by(ModelVersion.id)).all())
+        keys = tuple(
+            (vid, digest)
+            for vid, digest in s.execute(
+                select(ModelVersion.id, ModelVersion.content_hash).order_by(ModelVersion.id)
+            ).all()
+        )
         cached = _MERGED.get(lang)
         if cached is not None and cached[0] == keys:
             return cached[1]

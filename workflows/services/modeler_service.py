@@ -1,6 +1,7 @@
 """The browser process editor: an administrator opens a deployed version's files, validates an edit
 with the checks a deployment makes, keeps it as a draft (one per user and process) and deploys it as
 a new version of the process (running instances stay on theirs)."""
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,9 @@ def _version(s, version_id: int) -> ModelVersion:
 
 
 def _draft(s, actor: Actor, process_id: str) -> ModelDraft | None:
-    return s.scalar(select(ModelDraft).where(ModelDraft.username == actor.username,
-                                             ModelDraft.process_id == process_id))
+    return s.scalar(
+        select(ModelDraft).where(ModelDraft.username == actor.username, ModelDraft.process_id == process_id)
+    )
 
 
 def editor_open(actor: Actor, version_id: int) -> dict:
@@ -58,17 +60,38 @@ def editor_open(actor: Actor, version_id: int) -> dict:
         files = dict(draft.files if draft is not None else version.files)
         # Older versions name their multi-instance collections without declaring them: declare them
         # so that the editor (a standard bpmn.io one) keeps them when it saves.
-        files = {n: model_store.declare_loop_collections(t) if n.endswith(".bpmn") else t for n, t in files.items()}
-        main = next((n for n, t in sorted(files.items()) if n.endswith(".bpmn") and f'id="{version.process_id}"' in t),
-                    None)
-        roles = [{"code": r.code, "label": r.name} for r in s.scalars(select(BusinessRole).order_by(BusinessRole.id))]
+        files = {
+            n: model_store.declare_loop_collections(t) if n.endswith(".bpmn") else t for n, t in files.items()
+        }
+        main = next(
+            (
+                n
+                for n, t in sorted(files.items())
+                if n.endswith(".bpmn") and f'id="{version.process_id}"' in t
+            ),
+            None,
+        )
+        roles = [
+            {"code": r.code, "label": r.name}
+            for r in s.scalars(select(BusinessRole).order_by(BusinessRole.id))
+        ]
         roles += [{"code": r, "label": r} for r in sorted(ADMIN_ROLES) if r not in {x["code"] for x in roles}]
-        return {"version": {"id": version.id, "process_id": version.process_id, "number": version.number,
-                            "name": version.name},
-                "files": dict(sorted(files.items())), "main": main,
-                "draft": None if draft is None else {"saved_at": draft.saved_at, "base_version_id": draft.base_version_id},
-                "operators": sorted(operator_registry.names()), "roles": roles,
-                "counties": [(c.id, c.name) for c in model_store.counties(s)]}
+        return {
+            "version": {
+                "id": version.id,
+                "process_id": version.process_id,
+                "number": version.number,
+                "name": version.name,
+            },
+            "files": dict(sorted(files.items())),
+            "main": main,
+            "draft": None
+            if draft is None
+            else {"saved_at": draft.saved_at, "base_version_id": draft.base_version_id},
+            "operators": sorted(operator_registry.names()),
+            "roles": roles,
+            "counties": [(c.id, c.name) for c in model_store.counties(s)],
+        }
 
 
 def editor_validate(actor: Actor, version_id: int, files) -> list[str]:
@@ -95,16 +118,26 @@ def draft_save(actor: Actor, version_id: int, files) -> dict:
         version = _version(s, version_id)
         draft = _draft(s, actor, version.process_id)
         if draft is None:
-            draft = ModelDraft(username=actor.username, process_id=version.process_id, base_version_id=version.id,
-                               files=files)
+            draft = ModelDraft(
+                username=actor.username,
+                process_id=version.process_id,
+                base_version_id=version.id,
+                files=files,
+            )
             s.add(draft)
         draft.files = files
         draft.base_version_id = version.id
         draft.saved_at = utcnow()
         s.flush()
-        audit.append(s, "model_draft_saved", actor=actor.username, role="admin",
-                     data={"process": version.process_id, "base_version_id": version.id, "files": sorted(files)},
-                     outcome=version.process_id, address=actor.address)
+        audit.append(
+            s,
+            "model_draft_saved",
+            actor=actor.username,
+            role="admin",
+            data={"process": version.process_id, "base_version_id": version.id, "files": sorted(files)},
+            outcome=version.process_id,
+            address=actor.address,
+        )
         return {"saved_at": draft.saved_at, "process_id": version.process_id}
 
 
@@ -113,13 +146,18 @@ def draft_discard(actor: Actor, version_id: int) -> bool:
     auth.require(auth.model_edit(actor), "只有系统管理员可以编辑流程模型。")
     with transaction() as s:
         version = _version(s, version_id)
-        result = s.execute(delete(ModelDraft).where(ModelDraft.username == actor.username,
-                                                    ModelDraft.process_id == version.process_id))
+        result = s.execute(
+            delete(ModelDraft).where(
+                ModelDraft.username == actor.username, ModelDraft.process_id == version.process_id
+            )
+        )
         assert isinstance(result, CursorResult)  # a DELETE's result counts its rows
         return bool(result.rowcount)
 
 
-def editor_deploy(actor: Actor, version_id: int, files, note: str = "", bind_to: list[int] | None = None) -> list[int]:
+def editor_deploy(
+    actor: Actor, version_id: int, files, note: str = "", bind_to: list[int] | None = None
+) -> list[int]:
     """Deploy the edited process as its new version through the deploy service (the same checks and
     audit); only this process gets a version, bound to the counties chosen. The draft is removed."""
     auth.require(auth.model_deploy(actor), "只有管理员可以部署流程模型。")
@@ -133,10 +171,14 @@ def editor_deploy(actor: Actor, version_id: int, files, note: str = "", bind_to:
             raise ValidationFailed({"files": "；".join(errors)})
         # only what the process runs from becomes the version (other processes in the files are ignored)
         model = model_store.processes_in(files)[version.process_id]
-        created = model_service.deploy_files(s, actor, model.files, note or f"在线编辑自 v{version.number}",
-                                             [version.process_id], bind_to)
-        s.execute(delete(ModelDraft).where(ModelDraft.username == actor.username,
-                                           ModelDraft.process_id == version.process_id))
+        created = model_service.deploy_files(
+            s, actor, model.files, note or f"在线编辑自 v{version.number}", [version.process_id], bind_to
+        )
+        s.execute(
+            delete(ModelDraft).where(
+                ModelDraft.username == actor.username, ModelDraft.process_id == version.process_id
+            )
+        )
         return [v.id for v in created]
 
 

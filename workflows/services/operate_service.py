@@ -6,6 +6,7 @@ page (the instance's version column: 409), runs as one engine step (so the journ
 replay still verifies) and appends an audit event with the reason, shown in the project's history
 and in 审计回放.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,13 @@ from workflows.services.instance_step import run_step, runtime_for
 REASON_MAX = 500
 VALUE_MAX = 20000
 KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-ACTIONS = ("instance_migrated", "instance_task_skipped", "instance_data_corrected", "instance_step_retried",
-           "step_failed")
+ACTIONS = (
+    "instance_migrated",
+    "instance_task_skipped",
+    "instance_data_corrected",
+    "instance_step_retried",
+    "step_failed",
+)
 
 
 @dataclass
@@ -83,17 +89,33 @@ class InstanceRow:
 
 # --- reading ----------------------------------------------------------------------------------------
 
+
 def instance_list(actor: Actor) -> list[InstanceRow]:
     """Running instances, those with a failed step first."""
     auth.require(auth.instance_operate_view(actor), "只有系统管理员可以运维流程实例。")
     with transaction() as s:
         counties = {o.id: o.name for o in s.scalars(select(Organisation))}
         numbers = dict(s.execute(select(ModelVersion.id, ModelVersion.number)).all())
-        rows = s.scalars(select(ProcessInstance).where(ProcessInstance.status == "running")
-                         .order_by(ProcessInstance.updated_at.desc()).limit(500)).all()
+        rows = s.scalars(
+            select(ProcessInstance)
+            .where(ProcessInstance.status == "running")
+            .order_by(ProcessInstance.updated_at.desc())
+            .limit(500)
+        ).all()
         failed = _failed_ids(s, [r.id for r in rows])
-        result = [InstanceRow(r.id, r.project_name, counties.get(r.county_id, ""), r.process_id,
-                              numbers.get(r.model_version_id, 0), r.stage, r.updated_at, r.id in failed) for r in rows]
+        result = [
+            InstanceRow(
+                r.id,
+                r.project_name,
+                counties.get(r.county_id, ""),
+                r.process_id,
+                numbers.get(r.model_version_id, 0),
+                r.stage,
+                r.updated_at,
+                r.id in failed,
+            )
+            for r in rows
+        ]
         return sorted(result, key=lambda r: not r.failed)
 
 
@@ -113,17 +135,22 @@ def _failed_ids(s: Session, ids: list[int]) -> set[int]:
     if not ids:
         return set()
     by_instance: dict[int, list[AuditEvent]] = {}
-    for event in s.scalars(select(AuditEvent).where(AuditEvent.instance_id.in_(ids),
-                                                    AuditEvent.action.in_(("engine_step", "step_failed")))
-                           .order_by(AuditEvent.id.desc())):
+    for event in s.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.instance_id.in_(ids), AuditEvent.action.in_(("engine_step", "step_failed")))
+        .order_by(AuditEvent.id.desc())
+    ):
         by_instance.setdefault(event.instance_id, []).append(event)
     return {i for i, events in by_instance.items() if _pending(events)}
 
 
 def _failure(s: Session, instance: ProcessInstance) -> Failure | None:
-    events = s.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance.id,
-                                                AuditEvent.action.in_(("engine_step", "step_failed")))
-                       .order_by(AuditEvent.id.desc()).limit(200))
+    events = s.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.instance_id == instance.id, AuditEvent.action.in_(("engine_step", "step_failed")))
+        .order_by(AuditEvent.id.desc())
+        .limit(200)
+    )
     event = _pending(events)
     if event is None:
         return None
@@ -142,28 +169,55 @@ def operate_page(actor: Actor, instance_id: int) -> OperateView:
             with model_errors():
                 wf = runtime.load(instance.state)
             tasks = runtime.open_tasks(wf)
-            for v in s.scalars(select(ModelVersion).where(ModelVersion.process_id == instance.process_id,
-                                                          ModelVersion.id != version.id)
-                               .order_by(ModelVersion.number.desc())):
+            for v in s.scalars(
+                select(ModelVersion)
+                .where(ModelVersion.process_id == instance.process_id, ModelVersion.id != version.id)
+                .order_by(ModelVersion.number.desc())
+            ):
                 missing = ProcessRuntime(v, {}, instance.process_id).missing_in(wf)
-                targets.append(TargetVersion(v.id, v.number, v.note or "",
-                                             [f"{title}（{bid}）" for bid, title, _ in missing],
-                                             [f"{title}（{bid}）" for bid, title, is_open in missing if is_open]))
-        operations = [{"at": e.at, "actor": e.actor, "action": e.action, "outcome": e.outcome,
-                       "task_spec": e.task_spec}
-                      for e in s.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance.id,
-                                                                   AuditEvent.action.in_(ACTIONS))
-                                         .order_by(AuditEvent.id.desc()).limit(50))]
-        return OperateView(instance.id, instance.project_name, s.get(Organisation, instance.county_id).name,
-                           instance.process_id, instance.status, instance.stage, version.id, version.number,
-                           instance.version, tasks,
-                           {t.uuid: json.dumps(personal_data.mask_all(t.data), ensure_ascii=False, indent=2,
-                                               sort_keys=True, default=str)
-                            for t in tasks},
-                           targets, _failure(s, instance), operations)
+                targets.append(
+                    TargetVersion(
+                        v.id,
+                        v.number,
+                        v.note or "",
+                        [f"{title}（{bid}）" for bid, title, _ in missing],
+                        [f"{title}（{bid}）" for bid, title, is_open in missing if is_open],
+                    )
+                )
+        operations = [
+            {"at": e.at, "actor": e.actor, "action": e.action, "outcome": e.outcome, "task_spec": e.task_spec}
+            for e in s.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.instance_id == instance.id, AuditEvent.action.in_(ACTIONS))
+                .order_by(AuditEvent.id.desc())
+                .limit(50)
+            )
+        ]
+        return OperateView(
+            instance.id,
+            instance.project_name,
+            s.get(Organisation, instance.county_id).name,
+            instance.process_id,
+            instance.status,
+            instance.stage,
+            version.id,
+            version.number,
+            instance.version,
+            tasks,
+            {
+                t.uuid: json.dumps(
+                    personal_data.mask_all(t.data), ensure_ascii=False, indent=2, sort_keys=True, default=str
+                )
+                for t in tasks
+            },
+            targets,
+            _failure(s, instance),
+            operations,
+        )
 
 
 # --- the actions ---------------------------------------------------------------------------------------
+
 
 def _instance(s: Session, instance_id: int) -> ProcessInstance:
     instance = s.get(ProcessInstance, instance_id)
@@ -207,8 +261,9 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, ensure_ascii=False, default=str))
 
 
-def instance_migrate(actor: Actor, instance_id: int, version_id: int, reason: str,
-                     expected_version: int | None) -> int:
+def instance_migrate(
+    actor: Actor, instance_id: int, version_id: int, reason: str, expected_version: int | None
+) -> int:
     """Move a running instance to another version of its process. Refused (422, naming the tasks)
     when the instance is at, or went through, tasks the version does not have."""
     auth.require(auth.instance_migrate(actor), "只有系统管理员可以迁移流程实例。")
@@ -228,11 +283,21 @@ def instance_migrate(actor: Actor, instance_id: int, version_id: int, reason: st
             missing = target_runtime.missing_in(wf)
             open_missing = [f"{title}（{bid}）" for bid, title, is_open in missing if is_open]
             if open_missing:
-                raise ValidationFailed({"version_id": "新版本中没有流程实例正在办理或等待的环节："
-                                        + "、".join(open_missing) + "，不能迁移"})
+                raise ValidationFailed(
+                    {
+                        "version_id": "新版本中没有流程实例正在办理或等待的环节："
+                        + "、".join(open_missing)
+                        + "，不能迁移"
+                    }
+                )
             if missing:
-                raise ValidationFailed({"version_id": "新版本中没有流程实例已经过的环节："
-                                        + "、".join(f"{title}（{bid}）" for bid, title, _ in missing) + "，不能迁移"})
+                raise ValidationFailed(
+                    {
+                        "version_id": "新版本中没有流程实例已经过的环节："
+                        + "、".join(f"{title}（{bid}）" for bid, title, _ in missing)
+                        + "，不能迁移"
+                    }
+                )
             moved["tasks"] = [t.spec_name for t in runtime.open_tasks(wf)]
             runtime.migrate(wf, target_runtime)
 
@@ -240,21 +305,37 @@ def instance_migrate(actor: Actor, instance_id: int, version_id: int, reason: st
         instance.model_version_id = target.id
         # The open tasks keep their ids; their titles, forms and lanes are now the new version's.
         ready = {t.uuid: t for t in ProcessRuntime.ready_tasks(target_runtime.load(instance.state))}
-        for row in s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
-                                                      TaskRecord.state == "ready")):
+        for row in s.scalars(
+            select(TaskRecord).where(TaskRecord.instance_id == instance.id, TaskRecord.state == "ready")
+        ):
             task = ready.get(row.task_uuid)
             if task is not None:
                 row.title, row.form, row.lane = task.title, task.form, task.lane
                 row.stage = task.properties.get("stage", task.title)
-        audit.append(s, "instance_migrated", actor=actor.username, role="admin", instance_id=instance.id,
-                     data={"reason": why, "from_version_id": old.id, "from_number": old.number,
-                           "to_version_id": target.id, "to_number": target.number,
-                           "to_hash": target.content_hash, "open_tasks": moved.get("tasks", [])},
-                     outcome=f"v{old.number} → v{target.number}；原因：{why}", address=actor.address)
+        audit.append(
+            s,
+            "instance_migrated",
+            actor=actor.username,
+            role="admin",
+            instance_id=instance.id,
+            data={
+                "reason": why,
+                "from_version_id": old.id,
+                "from_number": old.number,
+                "to_version_id": target.id,
+                "to_number": target.number,
+                "to_hash": target.content_hash,
+                "open_tasks": moved.get("tasks", []),
+            },
+            outcome=f"v{old.number} → v{target.number}；原因：{why}",
+            address=actor.address,
+        )
         return target.id
 
 
-def instance_skip(actor: Actor, instance_id: int, task_uuid: str, reason: str, expected_version: int | None) -> None:
+def instance_skip(
+    actor: Actor, instance_id: int, task_uuid: str, reason: str, expected_version: int | None
+) -> None:
     """Move the token past a stuck task (a ready user task completes with no data; a waiting event
     completes as if it had fired)."""
     auth.require(auth.instance_skip(actor), "只有系统管理员可以跳过环节。")
@@ -272,26 +353,43 @@ def instance_skip(actor: Actor, instance_id: int, task_uuid: str, reason: str, e
 
         run_step(s, instance, actor, change)
         task = skipped["task"]
-        audit.append(s, "instance_task_skipped", actor=actor.username, role="admin", instance_id=instance.id,
-                     task_spec=task.spec_name, data={"reason": why, "task": task.spec_name, "state": task.state},
-                     outcome=f"跳过“{task.title}”；原因：{why}", address=actor.address)
+        audit.append(
+            s,
+            "instance_task_skipped",
+            actor=actor.username,
+            role="admin",
+            instance_id=instance.id,
+            task_spec=task.spec_name,
+            data={"reason": why, "task": task.spec_name, "state": task.state},
+            outcome=f"跳过“{task.title}”；原因：{why}",
+            address=actor.address,
+        )
 
 
-def instance_data_set(actor: Actor, instance_id: int, task_uuid: str, key: str, value_text: str, reason: str,
-                      expected_version: int | None) -> None:
+def instance_data_set(
+    actor: Actor,
+    instance_id: int,
+    task_uuid: str,
+    key: str,
+    value_text: str,
+    reason: str,
+    expected_version: int | None,
+) -> None:
     """Correct one variable of an open task's data: the value is JSON; where a form of the version
     declares the variable, the value must fit that field's schema. Old and new values are audited."""
     auth.require(auth.instance_data_correct(actor), "只有系统管理员可以更正流程数据。")
     why = _reason(reason)
     key = (key or "").strip()
     if not KEY.match(key):
-        raise ValidationFailed({"key": "变量名须以字母或下划线开头，只含字母、数字和下划线（不超过 64 个字符）"})
+        raise ValidationFailed(
+            {"key": "变量名须以字母或下划线开头，只含字母、数字和下划线（不超过 64 个字符）"}
+        )
     if len(value_text or "") > VALUE_MAX:
         raise ValidationFailed({"value": f"值不能超过 {VALUE_MAX} 个字符"})
     try:
         value = json.loads(value_text or "")
     except (ValueError, RecursionError) as err:
-        raise ValidationFailed({"value": "值不是有效的 JSON（字符串须加双引号，如 \"甲公司\"）"}) from err
+        raise ValidationFailed({"value": '值不是有效的 JSON（字符串须加双引号，如 "甲公司"）'}) from err
     with transaction() as s:
         instance = _running(s, instance_id, expected_version)
         version = s.get(ModelVersion, instance.model_version_id)
@@ -302,8 +400,12 @@ def instance_data_set(actor: Actor, instance_id: int, task_uuid: str, key: str, 
                 # Validated in clear, like a form's answer; sealed below when a form declares it personal.
                 problems = [e.message for e in Draft202012Validator(field_schema).iter_errors(value)]
                 if problems:
-                    raise ValidationFailed({"value": f"值不符合表单对“{field_schema.get('title') or key}”的要求："
-                                            + problems[0][:200]})
+                    raise ValidationFailed(
+                        {
+                            "value": f"值不符合表单对“{field_schema.get('title') or key}”的要求："
+                            + problems[0][:200]
+                        }
+                    )
                 personal = personal or key in personal_data.personal_fields(schema)
         stored = personal_data.seal(value) if personal else value
         changed = {}
@@ -321,14 +423,29 @@ def instance_data_set(actor: Actor, instance_id: int, task_uuid: str, key: str, 
         old = changed["old"]
         if personal and not personal_data.is_sealed(old) and old not in (None, ""):
             old = personal_data.mask(old)
-        shown_old, shown_new = (personal_data.masked(old), personal_data.mask(value)) if personal else (old, value)
-        audit.append(s, "instance_data_corrected", actor=actor.username, role="admin", instance_id=instance.id,
-                     task_spec=task.spec_name,
-                     data={"reason": why, "task": task.spec_name, "key": key, "existed": changed["had"],
-                           "old": old, "new": stored, **({"personal": True} if personal else {})},
-                     outcome=f"{key}：{json.dumps(shown_old, ensure_ascii=False)[:80]} → "
-                             f"{json.dumps(shown_new, ensure_ascii=False)[:80]}；原因：{why}",
-                     address=actor.address)
+        shown_old, shown_new = (
+            (personal_data.masked(old), personal_data.mask(value)) if personal else (old, value)
+        )
+        audit.append(
+            s,
+            "instance_data_corrected",
+            actor=actor.username,
+            role="admin",
+            instance_id=instance.id,
+            task_spec=task.spec_name,
+            data={
+                "reason": why,
+                "task": task.spec_name,
+                "key": key,
+                "existed": changed["had"],
+                "old": old,
+                "new": stored,
+                **({"personal": True} if personal else {}),
+            },
+            outcome=f"{key}：{json.dumps(shown_old, ensure_ascii=False)[:80]} → "
+            f"{json.dumps(shown_new, ensure_ascii=False)[:80]}；原因：{why}",
+            address=actor.address,
+        )
 
 
 def instance_retry(actor: Actor, instance_id: int, reason: str, expected_version: int | None) -> None:
@@ -343,15 +460,24 @@ def instance_retry(actor: Actor, instance_id: int, reason: str, expected_version
             if failure is None:
                 raise Conflict("该流程实例没有待重试的失败步骤。")
             run_step(s, instance, actor, lambda runtime, wf: runtime.fire_timers(wf))
-            audit.append(s, "instance_step_retried", actor=actor.username, role="admin", instance_id=instance.id,
-                         data={"reason": why, "element": failure.element, "failed_at": failure.at.isoformat()},
-                         outcome=f"重试“{failure.element}”成功；原因：{why}", address=actor.address)
+            audit.append(
+                s,
+                "instance_step_retried",
+                actor=actor.username,
+                role="admin",
+                instance_id=instance.id,
+                data={"reason": why, "element": failure.element, "failed_at": failure.at.isoformat()},
+                outcome=f"重试“{failure.element}”成功；原因：{why}",
+                address=actor.address,
+            )
     except ModelFailed as failed:
         record_failure(instance_id, actor, failed, retry_reason=why)
         raise
 
 
-def record_failure(instance_id: int, actor: Actor, failed: ModelFailed, retry_reason: str | None = None) -> None:
+def record_failure(
+    instance_id: int, actor: Actor, failed: ModelFailed, retry_reason: str | None = None
+) -> None:
     """Write down a step that failed outside a user's request (a timer's step, a retry), and stop
     the scheduler from trying it again until an administrator retries it."""
     with transaction() as s:
@@ -362,6 +488,13 @@ def record_failure(instance_id: int, actor: Actor, failed: ModelFailed, retry_re
         data = {"element": failed.params.get("element", ""), "reason": failed.params.get("reason", "")}
         if retry_reason:
             data["retry_reason"] = retry_reason
-        audit.append(s, "step_failed", actor=actor.username, role="admin" if retry_reason else None,
-                     instance_id=instance.id, data=data,
-                     outcome=f"“{data['element']}”执行出错：{data['reason']}"[:300], address=actor.address)
+        audit.append(
+            s,
+            "step_failed",
+            actor=actor.username,
+            role="admin" if retry_reason else None,
+            instance_id=instance.id,
+            data=data,
+            outcome=f"“{data['element']}”执行出错：{data['reason']}"[:300],
+            address=actor.address,
+        )

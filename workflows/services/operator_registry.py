@@ -2,6 +2,7 @@
 above the task services they use (a reminder letter renders a document, a filing goes to the outbox), so
 the step cannot import them; they add themselves here instead (workflows/capabilities/operators.py, loaded
 with the service package, workflows/services/__init__.py)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

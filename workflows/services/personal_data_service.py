@@ -7,6 +7,7 @@ engine state of instances (its hash is recorded in the audit log, so a rewrite w
 tampering). Both keep the key they were sealed with; that key stays in ZS_PII_KEYS (as a later entry,
 for reading only) as long as they must be read.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,12 @@ def rekey(dry_run: bool = False, actor: str = ACTOR) -> dict:
     never a value or a key."""
     current = personal_data.current_kid()
     rewrapped, records = 0, 0
-    kept: dict[str, Counter] = {"task_records": Counter(), "engine_state": Counter(), "audit_events": Counter(),
-                                "unreadable": Counter()}
+    kept: dict[str, Counter] = {
+        "task_records": Counter(),
+        "engine_state": Counter(),
+        "audit_events": Counter(),
+        "unreadable": Counter(),
+    }
     with transaction() as s:
         for record in s.scalars(select(TaskRecord)):
             changed_here = 0
@@ -69,11 +74,20 @@ def rekey(dry_run: bool = False, actor: str = ACTOR) -> dict:
                 continue
         for data in s.scalars(select(AuditEvent.data)):
             _kids(data, kept["audit_events"])
-        report = {"current": current, "rewrapped": rewrapped, "records": records,
-                  "kept": {place: {k: n for k, n in c.items() if k != current} for place, c in kept.items()}}
+        report = {
+            "current": current,
+            "rewrapped": rewrapped,
+            "records": records,
+            "kept": {place: {k: n for k, n in c.items() if k != current} for place, c in kept.items()},
+        }
         if dry_run:
             s.rollback()
         else:
-            audit.append(s, "pii_rekeyed", actor=actor, data=report,
-                         outcome=f"当前密钥 {current}；改封装 {rewrapped} 个值（{records} 条任务记录）")
+            audit.append(
+                s,
+                "pii_rekeyed",
+                actor=actor,
+                data=report,
+                outcome=f"当前密钥 {current}；改封装 {rewrapped} 个值（{records} 条任务记录）",
+            )
     return report

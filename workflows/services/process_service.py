@@ -1,6 +1,7 @@
 """Start any process bound for the user's county whose start lane (its first task's lane) they hold:
 the 发起 page and POST /api/v1/processes/<process_id>/instances. The model decides everything: its
 name and documentation, who starts it, and the first form the start data must fit."""
+
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
@@ -20,24 +21,38 @@ from workflows.services.value_objects import StartableProcess
 
 def _startable(version: ModelVersion) -> StartableProcess:
     first = first_task(version)
-    return StartableProcess(version.process_id, version.name or version.process_id, version.description or "",
-                            version.purpose, version.number, first.title,
-                            render_instructions(first.instructions, dict(first.data)))
+    return StartableProcess(
+        version.process_id,
+        version.name or version.process_id,
+        version.description or "",
+        version.purpose,
+        version.number,
+        first.title,
+        render_instructions(first.instructions, dict(first.data)),
+    )
 
 
 def startable_processes(actor: Actor) -> list[StartableProcess]:
     """The processes bound for the user's county that the user may start, in purpose order."""
     with transaction() as s:
-        return [_startable(v) for v in model_store.bound_versions(s, actor.org_id)
-                if auth.process_start(actor, first_task(v).lane)]
+        return [
+            _startable(v)
+            for v in model_store.bound_versions(s, actor.org_id)
+            if auth.process_start(actor, first_task(v).lane)
+        ]
 
 
 def _version(s: Session, actor: Actor, process_id: str) -> ModelVersion:
     auth.require(actor.org_kind == "county", "只有县（市、区）的用户可以发起流程。")
-    version = next((v for v in model_store.bound_versions(s, actor.org_id) if v.process_id == process_id), None)
+    version = next(
+        (v for v in model_store.bound_versions(s, actor.org_id) if v.process_id == process_id), None
+    )
     if version is None:
         raise NotFound("本县（市、区）没有可发起的该流程。")
-    auth.require(auth.process_start(actor, first_task(version).lane), "您没有发起该流程的权限（须具有其第一个任务所在泳道的角色）。")
+    auth.require(
+        auth.process_start(actor, first_task(version).lane),
+        "您没有发起该流程的权限（须具有其第一个任务所在泳道的角色）。",
+    )
     return version
 
 
@@ -52,8 +67,9 @@ def start_form(actor: Actor, process_id: str) -> tuple[StartableProcess, dict, d
         return (_startable(version), *_form(version))
 
 
-def process_start(actor: Actor, process_id: str, submitted: dict,
-                  files: dict[str, tuple[str, bytes]] | None = None) -> int:
+def process_start(
+    actor: Actor, process_id: str, submitted: dict, files: dict[str, tuple[str, bytes]] | None = None
+) -> int:
     """Start an instance on the county's bound version and complete its first task with the
     submitted form data (validated against the first task's form), in one step; returns its id.
     The form's file fields (`files`: field → (file name, bytes)) are checked and stored as the new
@@ -61,7 +77,9 @@ def process_start(actor: Actor, process_id: str, submitted: dict,
     with transaction() as s:
         version = _version(s, actor, process_id)
         schema, uischema = _form(version)
-        typed, uploads, errors = attachment_service.check_form_files(schema, uischema, submitted, files or {}, {})
+        typed, uploads, errors = attachment_service.check_form_files(
+            schema, uischema, submitted, files or {}, {}
+        )
         try:
             values = forms.validate(schema, typed, {})
         except ValidationFailed as failed:
@@ -70,9 +88,18 @@ def process_start(actor: Actor, process_id: str, submitted: dict,
             raise ValidationFailed(errors)
 
         def with_files(instance):  # the instance exists, the engine has not run yet
-            return attachment_service.store_form_files(s, actor, instance, None, schema, uischema, uploads, {})
+            return attachment_service.store_form_files(
+                s, actor, instance, None, schema, uischema, uploads, {}
+            )
 
         instance = start_instance(
-            s, actor, version, values, {**values, "started_by": actor.username, "county": actor.org_name},
-            project_name=version.name or version.process_id, investor="", prepare=with_files)
+            s,
+            actor,
+            version,
+            values,
+            {**values, "started_by": actor.username, "county": actor.org_name},
+            project_name=version.name or version.process_id,
+            investor="",
+            prepare=with_files,
+        )
         return instance.id

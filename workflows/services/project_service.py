@@ -1,4 +1,5 @@
 """Projects: register a lead (which starts the process), list, detail and history."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -66,8 +67,17 @@ def project_start(actor: Actor, submitted: dict, confirm_duplicate: bool = False
         return register(s, actor, version, values, confirm_duplicate=confirm_duplicate).id
 
 
-def register(s: Session, actor: Actor, version: ModelVersion, values: dict, *, confirm_duplicate: bool = False,
-             action: str = "project_started", seed: dict | None = None, audit_data: dict | None = None):
+def register(
+    s: Session,
+    actor: Actor,
+    version: ModelVersion,
+    values: dict,
+    *,
+    confirm_duplicate: bool = False,
+    action: str = "project_started",
+    seed: dict | None = None,
+    audit_data: dict | None = None,
+):
     """Start an instance whose first form holds `values` (validated). `seed` is start data the application
     sets (a ledger import's `imported_stage`)."""
     duplicates = _same_investor(s, values["investor"], actor.org_id, actor.unit_id, None)
@@ -75,13 +85,25 @@ def register(s: Session, actor: Actor, version: ModelVersion, values: dict, *, c
         raise DuplicateLead(duplicates)
     start_data = {**values, "started_by": actor.username, "county": actor.org_name, **(seed or {})}
     return start_instance(
-        s, actor, version, values, start_data, action=action,
-        project_name=values["project_name"], investor=values["investor"], amount_wan=values.get("amount_wan"),
-        audit_data={**(audit_data or {}), "duplicate_warning_confirmed": [f"{d.county}·{d.unit}" for d in duplicates]})
+        s,
+        actor,
+        version,
+        values,
+        start_data,
+        action=action,
+        project_name=values["project_name"],
+        investor=values["investor"],
+        amount_wan=values.get("amount_wan"),
+        audit_data={
+            **(audit_data or {}),
+            "duplicate_warning_confirmed": [f"{d.county}·{d.unit}" for d in duplicates],
+        },
+    )
 
 
-def _same_investor(s: Session, investor: str, county_id: int, unit_id: int,
-                   exclude: int | None) -> list[DuplicateLeadView]:
+def _same_investor(
+    s: Session, investor: str, county_id: int, unit_id: int, exclude: int | None
+) -> list[DuplicateLeadView]:
     """Leads for the same investor registered by another unit of the same prefecture (抢商争商,
     《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(九)); only the county and unit are told, not
     the other project's content."""
@@ -90,12 +112,20 @@ def _same_investor(s: Session, investor: str, county_id: int, unit_id: int,
     if not key or county is None:
         return []
     sibling_counties = select(Organisation.id).where(Organisation.parent_id == county.parent_id)
-    rows = s.scalars(select(ProcessInstance).where(
-        func.lower(func.replace(ProcessInstance.investor, " ", "")) == key,
-        ProcessInstance.county_id.in_(sibling_counties),
-        ProcessInstance.started_unit_id != unit_id).order_by(ProcessInstance.id)).all()
-    return [DuplicateLeadView(county=r.county.name, unit=r.started_unit.name, registered_at=r.created_at)
-            for r in rows if r.id != exclude]
+    rows = s.scalars(
+        select(ProcessInstance)
+        .where(
+            func.lower(func.replace(ProcessInstance.investor, " ", "")) == key,
+            ProcessInstance.county_id.in_(sibling_counties),
+            ProcessInstance.started_unit_id != unit_id,
+        )
+        .order_by(ProcessInstance.id)
+    ).all()
+    return [
+        DuplicateLeadView(county=r.county.name, unit=r.started_unit.name, registered_at=r.created_at)
+        for r in rows
+        if r.id != exclude
+    ]
 
 
 def _normalise(name: str) -> str:
@@ -106,10 +136,16 @@ def project_list(actor: Actor, purpose: str | None = INVESTMENT) -> list[Project
     """The instances of a purpose (projects, or complaints) this user may see, newest first; purpose
     None: of every process but those with a list of their own (complaints)."""
     with transaction() as s:
-        versions = model_store.versions_of(s, purpose) if purpose is not None else \
-            select(ModelVersion.id).where(ModelVersion.purpose != model_store.COMPLAINT)
-        query = select(ProcessInstance).where(ProcessInstance.model_version_id.in_(versions)) \
+        versions = (
+            model_store.versions_of(s, purpose)
+            if purpose is not None
+            else select(ModelVersion.id).where(ModelVersion.purpose != model_store.COMPLAINT)
+        )
+        query = (
+            select(ProcessInstance)
+            .where(ProcessInstance.model_version_id.in_(versions))
             .order_by(ProcessInstance.updated_at.desc())
+        )
         if actor.org_kind == "county":
             query = query.where(ProcessInstance.county_id == actor.org_id)
         else:
@@ -124,19 +160,25 @@ def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
     with transaction() as s:
         instance = _get(s, instance_id)
         auth.require(auth.project_view(s, actor, instance), "您无权查看该项目。")
-        for copy in s.scalars(select(ProjectCopy).where(ProjectCopy.instance_id == instance.id,
-                                                        ProjectCopy.to_user_id == actor.id,
-                                                        ProjectCopy.read_at.is_(None))):
+        for copy in s.scalars(
+            select(ProjectCopy).where(
+                ProjectCopy.instance_id == instance.id,
+                ProjectCopy.to_user_id == actor.id,
+                ProjectCopy.read_at.is_(None),
+            )
+        ):
             copy.read_at = utcnow()
-        audit.append(s, "project_viewed", actor=actor.username, instance_id=instance.id,
-                     address=actor.address)
+        audit.append(
+            s, "project_viewed", actor=actor.username, instance_id=instance.id, address=actor.address
+        )
         version = s.get_one(ModelVersion, instance.model_version_id)
         data = project_data(s, instance)
         # The project page shows personal data in clear to those who may see the project; the raw
         # data (also the service API's) only masked.
         clear = personal_data.reveal_all(data)
-        tasks = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
-                                                   TaskRecord.state == "ready")).all()
+        tasks = s.scalars(
+            select(TaskRecord).where(TaskRecord.instance_id == instance.id, TaskRecord.state == "ready")
+        ).all()
         filing = s.scalar(select(Filing).where(Filing.instance_id == instance.id))
         return ProjectDetail(
             summary=project_summary(s, instance),
@@ -154,13 +196,23 @@ def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
             can_cancel=instance.status == "running" and auth.project_cancel(actor, instance),
             withdrawable_task_id=_my_latest_step(s, actor, instance),
             review=task_operations.review_state(s, actor, instance),
-            copies=[{"to": s.get_one(User, c.to_user_id).display_name, "by": s.get_one(User, c.by_user_id).display_name,
-                     "at": c.at, "note": c.note, "read": c.read_at is not None}
-                    for c in s.scalars(select(ProjectCopy).where(ProjectCopy.instance_id == instance.id)
-                                       .order_by(ProjectCopy.id))],
-            duplicates=_same_investor(s, instance.investor, instance.county_id, instance.started_unit_id,
-                                      instance.id),
-            tracking=tracking_operations.tracking_view(s, instance, data) if version.purpose == INVESTMENT
+            copies=[
+                {
+                    "to": s.get_one(User, c.to_user_id).display_name,
+                    "by": s.get_one(User, c.by_user_id).display_name,
+                    "at": c.at,
+                    "note": c.note,
+                    "read": c.read_at is not None,
+                }
+                for c in s.scalars(
+                    select(ProjectCopy).where(ProjectCopy.instance_id == instance.id).order_by(ProjectCopy.id)
+                )
+            ],
+            duplicates=_same_investor(
+                s, instance.investor, instance.county_id, instance.started_unit_id, instance.id
+            ),
+            tracking=tracking_operations.tracking_view(s, instance, data)
+            if version.purpose == INVESTMENT
             else None,
         )
 
@@ -168,9 +220,15 @@ def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
 def _own_form_schemas(s: Session, version: ModelVersion, instance: ProcessInstance) -> list[dict]:
     """The schemas of the forms this project's own steps used, in the order it met them (labels come
     from its own process: an investment project's investor is never the complaint form's 投诉人)."""
-    used = list(dict.fromkeys(s.scalars(select(TaskRecord.form).where(
-        TaskRecord.instance_id == instance.id, TaskRecord.form.is_not(None))
-        .order_by(TaskRecord.created_at, TaskRecord.id))))
+    used = list(
+        dict.fromkeys(
+            s.scalars(
+                select(TaskRecord.form)
+                .where(TaskRecord.instance_id == instance.id, TaskRecord.form.is_not(None))
+                .order_by(TaskRecord.created_at, TaskRecord.id)
+            )
+        )
+    )
     return [form_files(version, name)[0] for name in used] or all_form_schemas(version)
 
 
@@ -178,8 +236,13 @@ def _field_groups(schemas: list[dict], data: dict) -> list[tuple[str, list[tuple
     """The project's data under the stage (form) that first asked for each field."""
     groups, seen = [], set()
     for schema in schemas:
-        rows = [(label, value) for (label, value), name in zip(
-            forms.display_fields([schema], data), _shown_names(schema, data), strict=True) if name not in seen]
+        rows = [
+            (label, value)
+            for (label, value), name in zip(
+                forms.display_fields([schema], data), _shown_names(schema, data), strict=True
+            )
+            if name not in seen
+        ]
         seen.update(_shown_names(schema, data))
         if rows:
             groups.append((schema.get("title", ""), rows))
@@ -188,7 +251,11 @@ def _field_groups(schemas: list[dict], data: dict) -> list[tuple[str, list[tuple
 
 def _shown_names(schema: dict, data: dict) -> list[str]:
     """The fields forms.display_fields shows of this schema, in its order."""
-    return [n for n, p in schema.get("properties", {}).items() if data.get(n) not in (None, "") and not p.get("readOnly")]
+    return [
+        n
+        for n, p in schema.get("properties", {}).items()
+        if data.get(n) not in (None, "") and not p.get("readOnly")
+    ]
 
 
 def copy_candidates(actor: Actor, instance_id: int) -> list[tuple[int, str]]:
@@ -196,9 +263,12 @@ def copy_candidates(actor: Actor, instance_id: int) -> list[tuple[int, str]]:
     with transaction() as s:
         instance = _get(s, instance_id)
         auth.require(auth.project_copy(s, actor, instance))
-        users = s.scalars(select(User).join(Unit, User.unit_id == Unit.id)
-                          .where(Unit.organisation_id == instance.county_id, User.active.is_(True),
-                                 User.id != actor.id).order_by(Unit.id, User.username)).all()
+        users = s.scalars(
+            select(User)
+            .join(Unit, User.unit_id == Unit.id)
+            .where(Unit.organisation_id == instance.county_id, User.active.is_(True), User.id != actor.id)
+            .order_by(Unit.id, User.username)
+        ).all()
         return [(u.id, f"{u.unit.name} · {u.display_name}") for u in users]
 
 
@@ -217,14 +287,26 @@ def project_copy(actor: Actor, instance_id: int, to_user_ids: list[int], note: s
             user = s.get(User, user_id)
             if user is None or not user.active or user.unit.organisation_id != instance.county_id:
                 raise ValidationFailed({"to_user_ids": "抄送对象须为本县在岗用户"})
-            exists = s.scalar(select(ProjectCopy.id).where(ProjectCopy.instance_id == instance.id,
-                                                           ProjectCopy.to_user_id == user.id))
+            exists = s.scalar(
+                select(ProjectCopy.id).where(
+                    ProjectCopy.instance_id == instance.id, ProjectCopy.to_user_id == user.id
+                )
+            )
             if exists is None:
-                s.add(ProjectCopy(instance_id=instance.id, to_user_id=user.id, by_user_id=actor.id,
-                                  note=note or None))
+                s.add(
+                    ProjectCopy(
+                        instance_id=instance.id, to_user_id=user.id, by_user_id=actor.id, note=note or None
+                    )
+                )
                 added += 1
-                audit.append(s, "project_copied", actor=actor.username, instance_id=instance.id,
-                             data={"to": user.username, "note": note}, address=actor.address)
+                audit.append(
+                    s,
+                    "project_copied",
+                    actor=actor.username,
+                    instance_id=instance.id,
+                    data={"to": user.username, "note": note},
+                    address=actor.address,
+                )
         return added
 
 
@@ -232,9 +314,12 @@ def _my_latest_step(s: Session, actor: Actor, instance: ProcessInstance) -> int 
     """The user's last completed step, if it is the project's last completion (a 撤回 candidate)."""
     if instance.status != "running":
         return None
-    last = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
-                                              TaskRecord.state == "completed")
-                     .order_by(TaskRecord.completed_at.desc(), TaskRecord.id.desc()).limit(1)).first()
+    last = s.scalars(
+        select(TaskRecord)
+        .where(TaskRecord.instance_id == instance.id, TaskRecord.state == "completed")
+        .order_by(TaskRecord.completed_at.desc(), TaskRecord.id.desc())
+        .limit(1)
+    ).first()
     if last is None or last.completed_by_id != actor.id or last.mi_index is not None:
         return None
     # Offered only when 撤回 would work (not after the filing or signing went out, nor once taken up).
@@ -249,11 +334,20 @@ def lead_values(actor: Actor, instance_id: int) -> dict:
         # The registration form (the first task) and the tasks that amend it (capability restart-form).
         version = s.get_one(ModelVersion, instance.model_version_id)
         lead_tasks = {first_task(version).spec_name, *model_store.tasks_with(version, RESTART_FORM)}
-        row = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
-                                                 TaskRecord.spec_name.in_(lead_tasks),
-                                                 TaskRecord.state == "completed")
-                        .order_by(TaskRecord.completed_at.desc())).first()
-        return {k: v for k, v in personal_data.reveal_all(row.data or {}).items() if v is not None} if row else {}
+        row = s.scalars(
+            select(TaskRecord)
+            .where(
+                TaskRecord.instance_id == instance.id,
+                TaskRecord.spec_name.in_(lead_tasks),
+                TaskRecord.state == "completed",
+            )
+            .order_by(TaskRecord.completed_at.desc())
+        ).first()
+        return (
+            {k: v for k, v in personal_data.reveal_all(row.data or {}).items() if v is not None}
+            if row
+            else {}
+        )
 
 
 def _get(s: Session, instance_id: int) -> ProcessInstance:
@@ -264,23 +358,43 @@ def _get(s: Session, instance_id: int) -> ProcessInstance:
 
 
 def _filing_dict(s: Session, actor: Actor, instance: ProcessInstance, f: Filing) -> dict:
-    return {"id": f.id, "state": f.state, "number": f.number, "submitted_at": f.submitted_at,
-            "times_submitted": f.times_submitted, "return_reason": f.return_reason, "contract": f.signing,
-            "accepted_at": f.accepted_at, "transport": f.transport,
-            # outbound: whether the prefecture deployment has acknowledged the latest message
-            "delivery": outbox_service.delivery(s, f) if f.transport == "outbound" else None,
-            "duplicates": (f.duplicates or []) if auth.filing_decide(actor, f) else [],
-            "duplicate_reason": f.duplicate_reason if auth.filing_decide(actor, f) else None,
-            "special": special_view(f), "can_record_special": f.special_state is not None
-            and f.special_state != "已备案" and auth.special_filing_record(actor, instance)}
+    return {
+        "id": f.id,
+        "state": f.state,
+        "number": f.number,
+        "submitted_at": f.submitted_at,
+        "times_submitted": f.times_submitted,
+        "return_reason": f.return_reason,
+        "contract": f.signing,
+        "accepted_at": f.accepted_at,
+        "transport": f.transport,
+        # outbound: whether the prefecture deployment has acknowledged the latest message
+        "delivery": outbox_service.delivery(s, f) if f.transport == "outbound" else None,
+        "duplicates": (f.duplicates or []) if auth.filing_decide(actor, f) else [],
+        "duplicate_reason": f.duplicate_reason if auth.filing_decide(actor, f) else None,
+        "special": special_view(f),
+        "can_record_special": f.special_state is not None
+        and f.special_state != "已备案"
+        and auth.special_filing_record(actor, instance),
+    }
 
 
 def project_summary(s: Session, i: ProcessInstance) -> ProjectSummary:
     return ProjectSummary(
-        id=i.id, project_name=i.project_name, investor=i.investor,
+        id=i.id,
+        project_name=i.project_name,
+        investor=i.investor,
         amount_wan=float(i.amount_wan) if i.amount_wan is not None else None,
-        project_class=i.project_class, stage=i.stage, status=i.status, outcome=i.outcome,
-        county=s.get_one(Organisation, i.county_id).name, started_by=s.get_one(User, i.started_by_id).display_name,
-        created_at=i.created_at, updated_at=i.updated_at, process_id=i.process_id,
+        project_class=i.project_class,
+        stage=i.stage,
+        status=i.status,
+        outcome=i.outcome,
+        county=s.get_one(Organisation, i.county_id).name,
+        started_by=s.get_one(User, i.started_by_id).display_name,
+        created_at=i.created_at,
+        updated_at=i.updated_at,
+        process_id=i.process_id,
         purpose=s.get_one(ModelVersion, i.model_version_id).purpose,
-        list_labels=list_spec_of(s, i.model_version_id, i.process_id).label_map(), model_version_id=i.model_version_id)
+        list_labels=list_spec_of(s, i.model_version_id, i.process_id).label_map(),
+        model_version_id=i.model_version_id,
+    )

@@ -1,5 +1,6 @@
 """Business roles are data: the system administrator adds them; lanes of deployed models name them.
 Administrative roles (workflows/roles.py ADMIN_ROLES) are fixed in code."""
+
 from __future__ import annotations
 
 import re
@@ -24,7 +25,9 @@ def refresh_roles(max_age: float = 0.0) -> None:
     if max_age and ROLES.loaded_at and time.monotonic() - ROLES.loaded_at < max_age:
         return
     with transaction() as s:
-        rows = [Role(r.code, r.name, r.level) for r in s.scalars(select(BusinessRole).order_by(BusinessRole.id))]
+        rows = [
+            Role(r.code, r.name, r.level) for r in s.scalars(select(BusinessRole).order_by(BusinessRole.id))
+        ]
     ROLES.replace_business(rows)
 
 
@@ -47,7 +50,13 @@ def role_create(actor: Actor, code: str, name: str, level: str = "county") -> st
         if errors:
             raise ValidationFailed(errors)
         s.add(BusinessRole(code=code, name=name, level=level, created_by=actor.username))
-        audit.append(s, "business_role_created", actor=actor.username, role="admin", address=actor.address,
-                     data={"code": code, "name": name, "level": level})
+        audit.append(
+            s,
+            "business_role_created",
+            actor=actor.username,
+            role="admin",
+            address=actor.address,
+            data={"code": code, "name": name, "level": level},
+        )
     refresh_roles()
     return code

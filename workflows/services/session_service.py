@@ -5,6 +5,7 @@ table alone lets no one take over a session. A session ends when its user signs 
 `idle` without a request, at its absolute end (`lifetime` after sign-in, however active), and for
 every session of a user whose password is reset or who (or whose unit) is deactivated.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,8 +33,16 @@ def start(user_id: int, address: str | None, lifetime: timedelta) -> str:
     token = secrets.token_urlsafe(32)
     now = utcnow()
     with transaction() as s:
-        s.add(UserSession(id=_key(token), user_id=user_id, created_at=now, last_seen_at=now,
-                          expires_at=now + lifetime, address=(address or "")[:60] or None))
+        s.add(
+            UserSession(
+                id=_key(token),
+                user_id=user_id,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=now + lifetime,
+                address=(address or "")[:60] or None,
+            )
+        )
     return token
 
 
@@ -61,8 +70,11 @@ def end(token: str) -> None:
     if not token:
         return
     with transaction() as s:
-        s.execute(update(UserSession).where(UserSession.id == _key(token), UserSession.ended_at.is_(None))
-                  .values(ended_at=utcnow()))
+        s.execute(
+            update(UserSession)
+            .where(UserSession.id == _key(token), UserSession.ended_at.is_(None))
+            .values(ended_at=utcnow())
+        )
 
 
 def end_all(s: Session, user_ids: list[int], keep: str | None = None) -> int:
@@ -70,9 +82,13 @@ def end_all(s: Session, user_ids: list[int], keep: str | None = None) -> int:
     token is `keep` (the user who changed their own password stays signed in there); how many were ended."""
     if not user_ids:
         return 0
-    ids = [i for i in s.scalars(select(UserSession.id).where(UserSession.user_id.in_(user_ids),
-                                                             UserSession.ended_at.is_(None)))
-           if keep is None or i != _key(keep)]
+    ids = [
+        i
+        for i in s.scalars(
+            select(UserSession.id).where(UserSession.user_id.in_(user_ids), UserSession.ended_at.is_(None))
+        )
+        if keep is None or i != _key(keep)
+    ]
     if ids:
         s.execute(update(UserSession).where(UserSession.id.in_(ids)).values(ended_at=utcnow()))
     return len(ids)

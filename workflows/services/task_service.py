@@ -1,4 +1,5 @@
 """The work on one task: claim, release, open the form, save a draft, delegate, complete."""
+
 from __future__ import annotations
 
 import base64
@@ -53,8 +54,16 @@ def task_claim(actor: Actor, task_id: int) -> None:
         if record.assignee_id is not None:
             raise Conflict("该任务已由 %(name)s 认领。", name=record.assignee.display_name)
         record.assignee_id = actor.id
-        audit.append(s, "task_claimed", actor=actor.username, role=record.lane, instance_id=instance.id,
-                     task_spec=record.spec_name, mi_index=record.mi_index, address=actor.address)
+        audit.append(
+            s,
+            "task_claimed",
+            actor=actor.username,
+            role=record.lane,
+            instance_id=instance.id,
+            task_spec=record.spec_name,
+            mi_index=record.mi_index,
+            address=actor.address,
+        )
 
 
 def task_release(actor: Actor, task_id: int) -> None:
@@ -65,8 +74,16 @@ def task_release(actor: Actor, task_id: int) -> None:
         if record.fixed_assignee or record.assignee_id != actor.id:
             raise Conflict("只能释放自己认领的任务。")
         record.assignee_id = None
-        audit.append(s, "task_released", actor=actor.username, role=record.lane, instance_id=instance.id,
-                     task_spec=record.spec_name, mi_index=record.mi_index, address=actor.address)
+        audit.append(
+            s,
+            "task_released",
+            actor=actor.username,
+            role=record.lane,
+            instance_id=instance.id,
+            task_spec=record.spec_name,
+            mi_index=record.mi_index,
+            address=actor.address,
+        )
 
 
 def task_form(actor: Actor, task_id: int) -> TaskForm:
@@ -92,26 +109,34 @@ def task_form(actor: Actor, task_id: int) -> TaskForm:
         delegate = s.get(User, record.delegate_id) if record.delegate_id else None
         draft_by = s.get(User, record.draft_by_id) if record.draft_by_id else None
         return TaskForm(
-            task=task_item(s, record, instance), schema=schema, uischema=uischema, values=values,
-            readonly=readonly, project=task_data, opinions=opinions(s, instance.id),
+            task=task_item(s, record, instance),
+            schema=schema,
+            uischema=uischema,
+            values=values,
+            readonly=readonly,
+            project=task_data,
+            opinions=opinions(s, instance.id),
             joint_review=joint_review_summary(s, instance.id),
             claimed_by_me=record.assignee_id == actor.id or bool(absent and record.assignee_id == absent.id),
-            can_claim=record.assignee_id is None and (auth.task_eligible(actor, record, instance, county)
-                                                      or absent is not None),
+            can_claim=record.assignee_id is None
+            and (auth.task_eligible(actor, record, instance, county) or absent is not None),
             acting_for=absent.display_name if absent else None,
             is_delegate=record.delegate_id == actor.id,
             delegate=delegate.display_name if delegate else None,
-            draft_saved_at=record.draft_saved_at, draft_by=draft_by.display_name if draft_by else None,
+            draft_saved_at=record.draft_saved_at,
+            draft_by=draft_by.display_name if draft_by else None,
             signature_allowed=properties.get("signature") == "optional",
             return_direct=properties.get("returnMode") == "direct",
-            sole_candidate=record.assignee_id is None and absent is None
+            sole_candidate=record.assignee_id is None
+            and absent is None
             and _sole_candidate(s, actor, record, instance, county),
             instructions_html=render_instructions(ready.instructions if ready else "", task_data),
         )
 
 
-def _sole_candidate(s: Session, actor: Actor, record: TaskRecord, instance: ProcessInstance,
-                    county: Organisation) -> bool:
+def _sole_candidate(
+    s: Session, actor: Actor, record: TaskRecord, instance: ProcessInstance, county: Organisation
+) -> bool:
     """Whether the actor is the only active user the open task is offered to (a one-person role,
     e.g. the vice county head): claiming it first would be a click for nothing."""
     if not auth.task_eligible(actor, record, instance, county):
@@ -119,20 +144,35 @@ def _sole_candidate(s: Session, actor: Actor, record: TaskRecord, instance: Proc
     if not record.lane:
         return True  # outside every lane: the initiator's alone
     # Only those who could be offered it: its owners, else the holders of its lane's role.
-    offered = User.id.in_(record.owner_ids) if record.owned else \
-        User.id.in_(select(UserRole.user_id).where(UserRole.role == record.lane))
+    offered = (
+        User.id.in_(record.owner_ids)
+        if record.owned
+        else User.id.in_(select(UserRole.user_id).where(UserRole.role == record.lane))
+    )
     others = s.scalars(select(User).where(User.active.is_(True), User.id != actor.id, offered)).all()
     return not any(auth.task_eligible(Actor.from_user(u), record, instance, county) for u in others)
 
 
-def claim_if_sole(s: Session, actor: Actor, record: TaskRecord, instance: ProcessInstance,
-                   county: Organisation) -> None:
+def claim_if_sole(
+    s: Session, actor: Actor, record: TaskRecord, instance: ProcessInstance, county: Organisation
+) -> None:
     """Acting on an open task nobody else could take claims it in the same step (claim-and-act)."""
-    if record.assignee_id is None and auth.acting_for(s, actor, record, instance, county) is None \
-            and _sole_candidate(s, actor, record, instance, county):
+    if (
+        record.assignee_id is None
+        and auth.acting_for(s, actor, record, instance, county) is None
+        and _sole_candidate(s, actor, record, instance, county)
+    ):
         record.assignee_id = actor.id
-        audit.append(s, "task_claimed", actor=actor.username, role=record.lane, instance_id=instance.id,
-                     task_spec=record.spec_name, mi_index=record.mi_index, address=actor.address)
+        audit.append(
+            s,
+            "task_claimed",
+            actor=actor.username,
+            role=record.lane,
+            instance_id=instance.id,
+            task_spec=record.spec_name,
+            mi_index=record.mi_index,
+            address=actor.address,
+        )
 
 
 def task_save_draft(actor: Actor, task_id: int, submitted: dict, hand_back: bool = False) -> None:
@@ -147,16 +187,37 @@ def task_save_draft(actor: Actor, task_id: int, submitted: dict, hand_back: bool
         # Kept as typed (strings), only the form's own editable fields; validated when submitted.
         record.draft = personal_data.seal_fields(schema, forms.draft_of(schema, submitted))
         record.draft_by_id, record.draft_saved_at = actor.id, utcnow()
-        audit.append(s, "draft_saved", actor=actor.username, role=record.lane, instance_id=instance.id,
-                     task_spec=record.spec_name, mi_index=record.mi_index, data=record.draft,
-                     address=actor.address)
+        audit.append(
+            s,
+            "draft_saved",
+            actor=actor.username,
+            role=record.lane,
+            instance_id=instance.id,
+            task_spec=record.spec_name,
+            mi_index=record.mi_index,
+            data=record.draft,
+            address=actor.address,
+        )
         if hand_back and record.delegate_id == actor.id:
             record.delegate_id = None
-            audit.append(s, "delegation_returned", actor=actor.username, instance_id=instance.id,
-                         task_spec=record.spec_name, mi_index=record.mi_index, address=actor.address)
-            s.add(Notification(user_id=record.assignee_id, instance_id=instance.id, task_id=record.id,
-                               kind="delegation",
-                               text=f"{actor.display_name} 已完成委派的「{instance.project_name}」“{record.title}”意见草稿，请审核提交。"))
+            audit.append(
+                s,
+                "delegation_returned",
+                actor=actor.username,
+                instance_id=instance.id,
+                task_spec=record.spec_name,
+                mi_index=record.mi_index,
+                address=actor.address,
+            )
+            s.add(
+                Notification(
+                    user_id=record.assignee_id,
+                    instance_id=instance.id,
+                    task_id=record.id,
+                    kind="delegation",
+                    text=f"{actor.display_name} 已完成委派的「{instance.project_name}」“{record.title}”意见草稿，请审核提交。",
+                )
+            )
 
 
 def task_delegate(actor: Actor, task_id: int, to_user_id: int, note: str) -> None:
@@ -171,18 +232,36 @@ def task_delegate(actor: Actor, task_id: int, to_user_id: int, note: str) -> Non
             raise ValidationFailed({"to_user_id": "只能委派给本单位的其他在岗用户"})
         note = (note or "").strip()[:500]
         record.delegate_id = target.id
-        audit.append(s, "task_delegated", actor=actor.username, role=record.lane, instance_id=instance.id,
-                     task_spec=record.spec_name, mi_index=record.mi_index, data={"to": target.username, "note": note},
-                     address=actor.address)
-        s.add(Notification(user_id=target.id, instance_id=instance.id, task_id=record.id, kind="delegation",
-                           text=f"{actor.display_name} 委派您起草「{instance.project_name}」“{record.title}”的意见"
-                           + (f"：{note}" if note else "")))
+        audit.append(
+            s,
+            "task_delegated",
+            actor=actor.username,
+            role=record.lane,
+            instance_id=instance.id,
+            task_spec=record.spec_name,
+            mi_index=record.mi_index,
+            data={"to": target.username, "note": note},
+            address=actor.address,
+        )
+        s.add(
+            Notification(
+                user_id=target.id,
+                instance_id=instance.id,
+                task_id=record.id,
+                kind="delegation",
+                text=f"{actor.display_name} 委派您起草「{instance.project_name}」“{record.title}”的意见"
+                + (f"：{note}" if note else ""),
+            )
+        )
 
 
 def delegate_candidates(actor: Actor) -> list[tuple[int, str]]:
     with transaction() as s:
-        users = s.scalars(select(User).where(User.unit_id == actor.unit_id, User.active.is_(True),
-                                             User.id != actor.id).order_by(User.username)).all()
+        users = s.scalars(
+            select(User)
+            .where(User.unit_id == actor.unit_id, User.active.is_(True), User.id != actor.id)
+            .order_by(User.username)
+        ).all()
         return [(u.id, u.display_name) for u in users]
 
 
@@ -200,8 +279,12 @@ def task_complete(actor: Actor, task_id: int, submitted: dict, files: dict[str, 
         try:
             return _complete_once(actor, task_id, submitted, files or {})
         except (StaleDataError, OperationalError) as err:
-            if isinstance(err, OperationalError) and "locked" not in str(err).lower() and \
-                    "deadlock" not in str(err).lower() and "could not serialize" not in str(err).lower():
+            if (
+                isinstance(err, OperationalError)
+                and "locked" not in str(err).lower()
+                and "deadlock" not in str(err).lower()
+                and "could not serialize" not in str(err).lower()
+            ):
                 raise
             if attempt == ATTEMPTS - 1:
                 raise Conflict("该项目正被他人同时处理，请刷新后重试。") from err
@@ -245,8 +328,9 @@ class _Submission:
     version: ModelVersion  # held, so the session's identity map keeps it for the engine step
 
 
-def _submission(s: Session, actor: Actor, task_id: int, submitted: dict, files: dict[str, Upload],
-                lock: bool = False) -> _Submission:
+def _submission(
+    s: Session, actor: Actor, task_id: int, submitted: dict, files: dict[str, Upload], lock: bool = False
+) -> _Submission:
     """Check that the actor may complete the task now and make its completion (validated when the
     engine gives the task's data). `lock`: files are stored on the project in this transaction (their
     version numbers are taken under the instance's row lock, as attachment_service.store says)."""
@@ -265,14 +349,30 @@ def _submission(s: Session, actor: Actor, task_id: int, submitted: dict, files: 
     signature = _signature_png(submitted.get("signature"))
 
     def values_of(task_data: dict) -> dict:
-        values = _with_files(s, actor, instance, record, schema, uischema, submitted, files, task_data,
-                             lambda typed: forms.validate(schema, typed, task_data, facts=project_facts(instance)))
+        values = _with_files(
+            s,
+            actor,
+            instance,
+            record,
+            schema,
+            uischema,
+            submitted,
+            files,
+            task_data,
+            lambda typed: forms.validate(schema, typed, task_data, facts=project_facts(instance)),
+        )
         return personal_data.seal_fields(schema, values)  # validated in clear, stored sealed
 
     completion = instance_step.Completion(
-        actor, record.task_uuid, record.spec_name, record.lane, values_of, mi_index=record.mi_index,
+        actor,
+        record.task_uuid,
+        record.spec_name,
+        record.lane,
+        values_of,
+        mi_index=record.mi_index,
         logged=lambda stored: {**stored, "on_behalf_of": absent.username} if absent else dict(stored),
-        outcome=_decision)
+        outcome=_decision,
+    )
     return _Submission(record, instance, completion, before, absent, signature, version)
 
 
@@ -283,16 +383,29 @@ def _complete_ahead(actor: Actor, task_id: int, submitted: dict) -> int:
         ran = instance_step.complete_ahead(r, sub.instance, sub.completion)
     with transaction() as s:
         record = sub.record
-        holder = TaskRecord.assignee_id == sub.assignee_before if sub.assignee_before is not None \
+        holder = (
+            TaskRecord.assignee_id == sub.assignee_before
+            if sub.assignee_before is not None
             else TaskRecord.assignee_id.is_(None)
+        )
         # Still ready and held by the same person (a claim, release or another submit since makes it 0 rows:
         # retried, it then reads as the 409 it is).
-        marked = s.execute(update(TaskRecord).where(TaskRecord.id == record.id, TaskRecord.state == "ready", holder)
-                           .values(state="completed", completed_at=utcnow(), completed_by_id=actor.id,
-                                   assignee_id=record.assignee_id, data=sub.completion.stored, draft=None,
-                                   delegate_id=None, signature_png=sub.signature,
-                                   acted_for_id=sub.acted_for.id if sub.acted_for else None)
-                           .execution_options(synchronize_session=False))
+        marked = s.execute(
+            update(TaskRecord)
+            .where(TaskRecord.id == record.id, TaskRecord.state == "ready", holder)
+            .values(
+                state="completed",
+                completed_at=utcnow(),
+                completed_by_id=actor.id,
+                assignee_id=record.assignee_id,
+                data=sub.completion.stored,
+                draft=None,
+                delegate_id=None,
+                signature_png=sub.signature,
+                acted_for_id=sub.acted_for.id if sub.acted_for else None,
+            )
+            .execution_options(synchronize_session=False)
+        )
         if marked.rowcount != 1:
             raise StaleDataError("the task changed since it was read")
         instance_step.write_ahead(s, sub.instance, ran, actor)
@@ -312,24 +425,42 @@ def _complete_in_transaction(actor: Actor, task_id: int, submitted: dict, files:
         return sub.instance.id
 
 
-def _with_files(s: Session, actor: Actor, instance: ProcessInstance, record: TaskRecord, schema: dict,
-                uischema: dict, submitted: dict, files: dict[str, Upload], task_data: dict, validate) -> dict:
+def _with_files(
+    s: Session,
+    actor: Actor,
+    instance: ProcessInstance,
+    record: TaskRecord,
+    schema: dict,
+    uischema: dict,
+    submitted: dict,
+    files: dict[str, Upload],
+    task_data: dict,
+    validate,
+) -> dict:
     """Validate a submission whose form may have file fields (attachment_service.check_form_files), and
     only when all is well store the files on the project at this task, each field's value a reference."""
-    typed, uploads, errors = attachment_service.check_form_files(schema, uischema, submitted, files, task_data)
+    typed, uploads, errors = attachment_service.check_form_files(
+        schema, uischema, submitted, files, task_data
+    )
     try:
         values = validate(typed)
     except ValidationFailed as failed:
         raise ValidationFailed({**failed.errors, **errors}) from None
     if errors:
         raise ValidationFailed(errors)
-    return {**values, **attachment_service.store_form_files(s, actor, instance, record, schema, uischema,
-                                                                 uploads, task_data)}
+    return {
+        **values,
+        **attachment_service.store_form_files(
+            s, actor, instance, record, schema, uischema, uploads, task_data
+        ),
+    }
 
 
 def project_facts(instance: ProcessInstance) -> dict:
     """What a form's validationRules may know of the project besides its task data."""
-    return {"registered_on": to_local(instance.created_at).date().isoformat() if instance.created_at else None}
+    return {
+        "registered_on": to_local(instance.created_at).date().isoformat() if instance.created_at else None
+    }
 
 
 SIGNATURE_MAX_BYTES = 200_000
@@ -341,7 +472,7 @@ def _signature_png(data_url: str | None) -> bytes | None:
         return None
     prefix = "data:image/png;base64,"
     try:
-        raw = base64.b64decode(data_url[len(prefix):], validate=True) if data_url.startswith(prefix) else b""
+        raw = base64.b64decode(data_url[len(prefix) :], validate=True) if data_url.startswith(prefix) else b""
     except ValueError:
         raw = b""
     if not raw.startswith(b"\x89PNG\r\n\x1a\n") or len(raw) > SIGNATURE_MAX_BYTES:
@@ -370,39 +501,66 @@ def _decision(data: dict) -> str | None:
 
 
 def opinions(s: Session, instance_id: int) -> list[Opinion]:
-    rows = s.scalars(select(TaskRecord).where(
-        TaskRecord.instance_id == instance_id, TaskRecord.state == "completed")
-        .order_by(TaskRecord.completed_at, TaskRecord.id)).all()
-    return [Opinion(task_id=r.id, signed=r.signature_png is not None, title=r.title,
-                    acted_for=s.get(User, r.acted_for_id).display_name if r.acted_for_id else None, unit_code=r.unit_code, unit_name=unit_name(s, r.instance, r.unit_code),
-                    by=r.completed_by.display_name if r.completed_by else None,
-                    at=r.completed_at, data=personal_data.mask_all(r.data or {})) for r in rows]
+    rows = s.scalars(
+        select(TaskRecord)
+        .where(TaskRecord.instance_id == instance_id, TaskRecord.state == "completed")
+        .order_by(TaskRecord.completed_at, TaskRecord.id)
+    ).all()
+    return [
+        Opinion(
+            task_id=r.id,
+            signed=r.signature_png is not None,
+            title=r.title,
+            acted_for=s.get(User, r.acted_for_id).display_name if r.acted_for_id else None,
+            unit_code=r.unit_code,
+            unit_name=unit_name(s, r.instance, r.unit_code),
+            by=r.completed_by.display_name if r.completed_by else None,
+            at=r.completed_at,
+            data=personal_data.mask_all(r.data or {}),
+        )
+        for r in rows
+    ]
 
 
 def joint_review_summary(s: Session, instance_id: int) -> list[dict]:
     """联合会审意见汇总: each department's latest opinion, side by side, for the approval pages."""
     instance = s.get(ProcessInstance, instance_id)
     version = s.get(ModelVersion, instance.model_version_id)
-    rows = s.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance_id,
-                                              TaskRecord.spec_name.in_(review_rounds(version)),
-                                              TaskRecord.state == "completed")
-                     .order_by(TaskRecord.completed_at)).all()
+    rows = s.scalars(
+        select(TaskRecord)
+        .where(
+            TaskRecord.instance_id == instance_id,
+            TaskRecord.spec_name.in_(review_rounds(version)),
+            TaskRecord.state == "completed",
+        )
+        .order_by(TaskRecord.completed_at)
+    ).all()
     latest = {r.unit_code: r for r in rows}
     schemas = {form: form_files(version, form)[0] for form in {r.form for r in latest.values()}}
-    return [{"unit": unit_name(s, r.instance, r.unit_code), "decision": (r.data or {}).get("review_decision"),
-             "outcome": forms.outcome_of(schemas[r.form], r.data or {}),
-             "conditions": (r.data or {}).get("review_conditions"), "reasons": (r.data or {}).get("review_reasons"),
-             "opinion": (r.data or {}).get("review_opinion"),
-             "by": r.completed_by.display_name if r.completed_by else None, "at": r.completed_at}
-            for r in latest.values()]
+    return [
+        {
+            "unit": unit_name(s, r.instance, r.unit_code),
+            "decision": (r.data or {}).get("review_decision"),
+            "outcome": forms.outcome_of(schemas[r.form], r.data or {}),
+            "conditions": (r.data or {}).get("review_conditions"),
+            "reasons": (r.data or {}).get("review_reasons"),
+            "opinion": (r.data or {}).get("review_opinion"),
+            "by": r.completed_by.display_name if r.completed_by else None,
+            "at": r.completed_at,
+        }
+        for r in latest.values()
+    ]
 
 
 def load_task(s: Session, task_id: int, lock: bool = False):
     """The task record, its instance and the instance's county, in one query; `lock` locks the instance's
     row (PostgreSQL) and reads the record again under it."""
-    query = select(TaskRecord, ProcessInstance, Organisation) \
-        .join(ProcessInstance, ProcessInstance.id == TaskRecord.instance_id) \
-        .join(Organisation, Organisation.id == ProcessInstance.county_id).where(TaskRecord.id == task_id)
+    query = (
+        select(TaskRecord, ProcessInstance, Organisation)
+        .join(ProcessInstance, ProcessInstance.id == TaskRecord.instance_id)
+        .join(Organisation, Organisation.id == ProcessInstance.county_id)
+        .where(TaskRecord.id == task_id)
+    )
     if lock and is_postgres():
         query = query.with_for_update(of=ProcessInstance)
     row = s.execute(query).first()
@@ -430,16 +588,28 @@ def _task_data(s: Session, instance: ProcessInstance, record: TaskRecord, actor:
 def task_item(s: Session, record: TaskRecord, instance: ProcessInstance) -> TaskItem:
     assignee = s.get(User, record.assignee_id) if record.assignee_id else None
     return TaskItem(
-        id=record.id, instance_id=instance.id, title=record.title, stage=record.stage, lane=record.lane,
-        unit_code=record.unit_code, unit_name=unit_name(s, instance, record.unit_code),
-        project_name=instance.project_name, investor=instance.investor,
+        id=record.id,
+        instance_id=instance.id,
+        title=record.title,
+        stage=record.stage,
+        lane=record.lane,
+        unit_code=record.unit_code,
+        unit_name=unit_name(s, instance, record.unit_code),
+        project_name=instance.project_name,
+        investor=instance.investor,
         amount_wan=float(instance.amount_wan) if instance.amount_wan is not None else None,
-        project_class=instance.project_class, created_at=record.created_at, due_at=record.due_at,
-        assignee=assignee.display_name if assignee else None, assignee_id=record.assignee_id,
-        state=record.state, overdue=bool(record.due_at and record.state == "ready" and record.due_at < utcnow()),
-        note=record.note, role=ROLES[record.lane].name if record.lane in ROLES else None,
+        project_class=instance.project_class,
+        created_at=record.created_at,
+        due_at=record.due_at,
+        assignee=assignee.display_name if assignee else None,
+        assignee_id=record.assignee_id,
+        state=record.state,
+        overdue=bool(record.due_at and record.state == "ready" and record.due_at < utcnow()),
+        note=record.note,
+        role=ROLES[record.lane].name if record.lane in ROLES else None,
         list_labels=list_spec_of(s, instance.model_version_id, instance.process_id).label_map(),
-        started_by=_display_name(s, instance.started_by_id), started_at=instance.created_at,
+        started_by=_display_name(s, instance.started_by_id),
+        started_at=instance.created_at,
         model_version_id=instance.model_version_id,
     )
 

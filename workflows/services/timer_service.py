@@ -4,6 +4,7 @@ Each instance with a due timer is stepped in its own transaction under the insta
 (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's BEGIN IMMEDIATE); the version column turns a race
 into a retry-free skip.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -18,16 +19,31 @@ from workflows.models import ProcessInstance
 from workflows.models._types import utcnow
 from workflows.services.instance_step import run_step
 
-SCHEDULER = Actor(id=0, username="scheduler", display_name="定时器", unit_id=0, unit_code="", unit_name="",
-                  org_id=0, org_name="", org_kind="county", roles=frozenset())
+SCHEDULER = Actor(
+    id=0,
+    username="scheduler",
+    display_name="定时器",
+    unit_id=0,
+    unit_code="",
+    unit_name="",
+    org_id=0,
+    org_name="",
+    org_kind="county",
+    roles=frozenset(),
+)
 
 
 def fire_due_timers(now: datetime | None = None) -> int:
     """Step every running instance whose earliest timer is due; returns how many were stepped."""
     now = now or utcnow()
     with transaction() as s:
-        due = list(s.scalars(select(ProcessInstance.id).where(
-            ProcessInstance.status == "running", ProcessInstance.next_timer_at <= now)))
+        due = list(
+            s.scalars(
+                select(ProcessInstance.id).where(
+                    ProcessInstance.status == "running", ProcessInstance.next_timer_at <= now
+                )
+            )
+        )
     fired = 0
     for instance_id in due:
         try:
@@ -45,8 +61,9 @@ def fire_due_timers(now: datetime | None = None) -> int:
 
 def _fire(instance_id: int, now: datetime) -> int:
     with transaction() as s:
-        query = select(ProcessInstance).where(ProcessInstance.id == instance_id,
-                                              ProcessInstance.next_timer_at <= now)
+        query = select(ProcessInstance).where(
+            ProcessInstance.id == instance_id, ProcessInstance.next_timer_at <= now
+        )
         if is_postgres():
             query = query.with_for_update(skip_locked=True)
         instance = s.scalar(query)

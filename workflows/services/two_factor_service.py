@@ -1,4 +1,5 @@
 """Enrolment and checking of the second factor (workflows/two_factor.py): TOTP and recovery codes."""
+
 from __future__ import annotations
 
 import secrets
@@ -32,8 +33,13 @@ def enrolment(actor: Actor) -> dict:
         if not user.totp_secret or not user.totp_enabled:
             user.totp_secret = user.totp_secret or pyotp.random_base32()
         uri = pyotp.TOTP(user.totp_secret).provisioning_uri(name=user.username, issuer_name=two_factor.ISSUER)
-        return {"secret": user.totp_secret, "uri": uri, "qr": segno.make(uri, error="m").svg_data_uri(scale=4),
-                "enabled": user.totp_enabled, "required": two_factor.required(user)}
+        return {
+            "secret": user.totp_secret,
+            "uri": uri,
+            "qr": segno.make(uri, error="m").svg_data_uri(scale=4),
+            "enabled": user.totp_enabled,
+            "required": two_factor.required(user),
+        }
 
 
 def _step_ok(s, user: User, code: str) -> bool:
@@ -62,8 +68,10 @@ def confirm(actor: Actor, code: str) -> list[str]:
             ok = True
             user.totp_enabled = True
             s.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-            codes = [f"{secrets.token_hex(2)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}"
-                     for _ in range(two_factor.RECOVERY_CODES)]
+            codes = [
+                f"{secrets.token_hex(2)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}"
+                for _ in range(two_factor.RECOVERY_CODES)
+            ]
             s.add_all(RecoveryCode(user_id=user.id, code_hash=hash_password(c)) for c in codes)
             audit.append(s, "totp_enrolled", actor=actor.username, address=actor.address)
     if not ok:
@@ -82,8 +90,9 @@ def verify(user_id: int, code: str, address: str | None) -> bool:
             return True
         text = (code or "").strip().lower()
         if len(text) == 14:
-            for row in s.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id,
-                                                            RecoveryCode.used_at.is_(None))):
+            for row in s.scalars(
+                select(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+            ):
                 if check_password_hash(row.code_hash, text):
                     row.used_at = utcnow()
                     audit.append(s, "recovery_code_used", actor=user.username, address=address)
@@ -101,6 +110,12 @@ def reset(actor: Actor, user_id: int) -> str:
             raise NotFound("用户不存在")
         user.totp_secret, user.totp_enabled, user.totp_last_step = None, False, None
         s.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-        audit.append(s, "totp_reset", actor=actor.username, role="security_admin", address=actor.address,
-                     data={"username": user.username})
+        audit.append(
+            s,
+            "totp_reset",
+            actor=actor.username,
+            role="security_admin",
+            address=actor.address,
+            data={"username": user.username},
+        )
         return user.username

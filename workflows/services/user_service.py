@@ -1,4 +1,5 @@
 """Sign-in and user administration."""
+
 from __future__ import annotations
 
 import os
@@ -39,11 +40,33 @@ MAX_DELAY = timedelta(hours=1)
 # not tell which accounts exist (OWASP ASVS 2.2.x / 3.x; GB/T 22239-2019 身份鉴别).
 SIGN_IN_FAILED = "用户名或密码错误；从同一地址连续输错 5 次后将暂时锁定，再错则等待时间加倍。"
 # The most common passwords that pass the length and character-class rules, compared case-insensitively.
-COMMON_PASSWORDS = frozenset({
-    "password1!", "passw0rd!", "p@ssw0rd", "p@ssword1", "p@ssw0rd1", "qwer1234!", "admin@123", "admin123!",
-    "abc@1234", "abcd@1234", "aa123456!", "a1234567!", "qwe123!@#", "1qaz@wsx", "1qaz2wsx!", "zaq1@wsx",
-    "welcome1!", "changeme1!", "test@1234", "root@1234", "woaini520!", "woaini1314!", "demo@2026",
-})
+COMMON_PASSWORDS = frozenset(
+    {
+        "password1!",
+        "passw0rd!",
+        "p@ssw0rd",
+        "p@ssword1",
+        "p@ssw0rd1",
+        "qwer1234!",
+        "admin@123",
+        "admin123!",
+        "abc@1234",
+        "abcd@1234",
+        "aa123456!",
+        "a1234567!",
+        "qwe123!@#",
+        "1qaz@wsx",
+        "1qaz2wsx!",
+        "zaq1@wsx",
+        "welcome1!",
+        "changeme1!",
+        "test@1234",
+        "root@1234",
+        "woaini520!",
+        "woaini1314!",
+        "demo@2026",
+    }
+)
 
 
 class SignInFailed(Exception):
@@ -76,8 +99,11 @@ def authenticate(username: str, password: str, address: str | None = None) -> Ac
         now = utcnow()
         throttle = None
         if user is not None:
-            throttle = s.scalar(select(SignInThrottle).where(SignInThrottle.user_id == user.id,
-                                                             SignInThrottle.address == where))
+            throttle = s.scalar(
+                select(SignInThrottle).where(
+                    SignInThrottle.user_id == user.id, SignInThrottle.address == where
+                )
+            )
         locked = throttle is not None and throttle.locked_until is not None and throttle.locked_until > now
         if user is None or not user.active or not user.unit.active or locked:
             check_password_hash(_dummy_hash(), password)  # the same work as for a real account
@@ -92,14 +118,20 @@ def authenticate(username: str, password: str, address: str | None = None) -> Ac
             delay = lock_delay(throttle.failures)
             if delay:
                 throttle.locked_until = now + delay
-                audit.append(s, "sign_in_locked", actor=typed, address=address,
-                             data={"failures": throttle.failures, "seconds": int(delay.total_seconds())})
+                audit.append(
+                    s,
+                    "sign_in_locked",
+                    actor=typed,
+                    address=address,
+                    data={"failures": throttle.failures, "seconds": int(delay.total_seconds())},
+                )
         else:
             if throttle is not None:
                 s.delete(throttle)
             actor = Actor.from_user(user, address)
-        audit.append(s, "sign_in_failed" if failure else "signed_in", actor=typed, address=address,
-                     outcome=failure)
+        audit.append(
+            s, "sign_in_failed" if failure else "signed_in", actor=typed, address=address, outcome=failure
+        )
     if failure:
         raise SignInFailed(failure)
     return actor
@@ -123,8 +155,14 @@ def password_problem(password: str, username: str = "") -> str | None:
     password = password or ""
     if len(password) < 8:
         return "密码至少 8 位"
-    classes = sum((any(c.islower() for c in password), any(c.isupper() for c in password),
-                   any(c.isdigit() for c in password), any(not c.isalnum() for c in password)))
+    classes = sum(
+        (
+            any(c.islower() for c in password),
+            any(c.isupper() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() for c in password),
+        )
+    )
     if classes < 3:
         return "密码须包含大写字母、小写字母、数字、符号中的至少三类"
     if username and username.lower() in password.lower():
@@ -142,21 +180,33 @@ def set_password(s, user: User, password: str, *, by_administrator: bool) -> Non
     user.must_change_password = by_administrator
     s.add(PasswordHistory(user_id=user.id, password_hash=user.password_hash, set_at=user.password_changed_at))
     s.flush()
-    old = s.scalars(select(PasswordHistory.id).where(PasswordHistory.user_id == user.id)
-                    .order_by(PasswordHistory.id.desc()).offset(password_policy.HISTORY)).all()
+    old = s.scalars(
+        select(PasswordHistory.id)
+        .where(PasswordHistory.user_id == user.id)
+        .order_by(PasswordHistory.id.desc())
+        .offset(password_policy.HISTORY)
+    ).all()
     if old:
         s.execute(delete(PasswordHistory).where(PasswordHistory.id.in_(old)))
 
 
 def _used_before(s, user: User, password: str) -> bool:
     """Whether the password is the current one or one of the last HISTORY (each hash is verified)."""
-    hashes = [user.password_hash, *s.scalars(select(PasswordHistory.password_hash)
-                                              .where(PasswordHistory.user_id == user.id)
-                                              .order_by(PasswordHistory.id.desc()).limit(password_policy.HISTORY))]
+    hashes = [
+        user.password_hash,
+        *s.scalars(
+            select(PasswordHistory.password_hash)
+            .where(PasswordHistory.user_id == user.id)
+            .order_by(PasswordHistory.id.desc())
+            .limit(password_policy.HISTORY)
+        ),
+    ]
     return any(check_password_hash(h, password) for h in dict.fromkeys(hashes))
 
 
-def change_own_password(actor: Actor, old: str, new: str, confirm: str, keep_session: str | None = None) -> int:
+def change_own_password(
+    actor: Actor, old: str, new: str, confirm: str, keep_session: str | None = None
+) -> int:
     """修改密码: the user's old password, then a new one (the rules of password_problem, not one of the
     last five, typed twice). Ends every other session of the user; returns how many."""
     with transaction() as s:
@@ -174,16 +224,22 @@ def change_own_password(actor: Actor, old: str, new: str, confirm: str, keep_ses
         elif not errors and _used_before(s, user, new):
             errors["new_password"] = "新密码不能与最近 5 次用过的密码相同"
         if errors:
-            audit.append(s, "password_change_refused", actor=actor.username, address=actor.address,
-                         data={"fields": sorted(errors)})
+            audit.append(
+                s,
+                "password_change_refused",
+                actor=actor.username,
+                address=actor.address,
+                data={"fields": sorted(errors)},
+            )
     if errors:
         raise ValidationFailed(errors)
     with transaction() as s:
         user = s.get_one(User, actor.id)
         set_password(s, user, new, by_administrator=False)
         ended = session_service.end_all(s, [user.id], keep=keep_session)
-        audit.append(s, "password_changed", actor=actor.username, address=actor.address,
-                     data={"ended_sessions": ended})
+        audit.append(
+            s, "password_changed", actor=actor.username, address=actor.address, data={"ended_sessions": ended}
+        )
         return ended
 
 
@@ -194,6 +250,7 @@ def hash_password(password: str) -> str:
 
 
 # --- administration -------------------------------------------------------------------------
+
 
 def roles_problem(roles: list[str]) -> str | None:
     """Why a set of roles is refused: unknown roles, none, or an administrative role (三权分立) together
@@ -209,29 +266,54 @@ def user_list(actor: Actor) -> list[dict]:
     auth.require(auth.user_list(actor))
     with transaction() as s:
         users = s.scalars(select(User).order_by(User.unit_id, User.username)).all()
-        return [{"id": u.id, "username": u.username, "display_name": u.display_name,
-                 "unit": f"{u.unit.organisation.name}·{u.unit.name}", "roles": sorted(u.role_codes),
-                 "active": u.active} for u in users]
+        return [
+            {
+                "id": u.id,
+                "username": u.username,
+                "display_name": u.display_name,
+                "unit": f"{u.unit.organisation.name}·{u.unit.name}",
+                "roles": sorted(u.role_codes),
+                "active": u.active,
+            }
+            for u in users
+        ]
 
 
 def unit_list(actor: Actor) -> list[dict]:
     auth.require(auth.admin(actor))
     with transaction() as s:
         units = s.scalars(select(Unit).join(Organisation).order_by(Organisation.id, Unit.code)).all()
-        return [{"id": u.id, "code": u.code, "name": u.name, "kind": u.kind,
-                 "organisation": u.organisation.name, "active": u.active} for u in units]
+        return [
+            {
+                "id": u.id,
+                "code": u.code,
+                "name": u.name,
+                "kind": u.kind,
+                "organisation": u.organisation.name,
+                "active": u.active,
+            }
+            for u in units
+        ]
 
 
 def organisation_list(actor: Actor) -> list[dict]:
     auth.require(auth.admin(actor))
     with transaction() as s:
-        return [{"id": o.id, "name": o.name, "kind": o.kind,
-                 "parent": o.parent.name if o.parent else None}
-                for o in s.scalars(select(Organisation).order_by(Organisation.id))]
+        return [
+            {"id": o.id, "name": o.name, "kind": o.kind, "parent": o.parent.name if o.parent else None}
+            for o in s.scalars(select(Organisation).order_by(Organisation.id))
+        ]
 
 
-def user_create(actor: Actor, username: str, display_name: str, password: str, unit_id: int,
-                roles: list[str], email: str = "") -> int:
+def user_create(
+    actor: Actor,
+    username: str,
+    display_name: str,
+    password: str,
+    unit_id: int,
+    roles: list[str],
+    email: str = "",
+) -> int:
     auth.require(auth.admin(actor))
     errors = {}
     email = (email or "").strip()
@@ -256,13 +338,24 @@ def user_create(actor: Actor, username: str, display_name: str, password: str, u
             errors["username"] = "该用户名已存在"
         if errors:
             raise ValidationFailed(errors)
-        user = User(username=username, display_name=display_name, password_hash="",
-                    unit_id=unit_id, email=email or None, roles=[UserRole(role=r) for r in roles])
+        user = User(
+            username=username,
+            display_name=display_name,
+            password_hash="",
+            unit_id=unit_id,
+            email=email or None,
+            roles=[UserRole(role=r) for r in roles],
+        )
         s.add(user)
         s.flush()
         set_password(s, user, password, by_administrator=True)  # the user chooses their own at first sign-in
-        audit.append(s, "user_created", actor=actor.username, data={"username": username, "roles": roles},
-                     address=actor.address)
+        audit.append(
+            s,
+            "user_created",
+            actor=actor.username,
+            data={"username": username, "roles": roles},
+            address=actor.address,
+        )
         return user.id
 
 
@@ -277,15 +370,24 @@ def user_set_active(actor: Actor, user_id: int, active: bool) -> None:
         user.active = active
         released = [] if active else _release_open_tasks(s, [user.id])
         ended = 0 if active else session_service.end_all(s, [user.id])
-        audit.append(s, "user_activated" if active else "user_deactivated", actor=actor.username,
-                     data={"username": user.username, "released_tasks": released,
-                           **({"ended_sessions": ended} if ended else {})}, address=actor.address)
+        audit.append(
+            s,
+            "user_activated" if active else "user_deactivated",
+            actor=actor.username,
+            data={
+                "username": user.username,
+                "released_tasks": released,
+                **({"ended_sessions": ended} if ended else {}),
+            },
+            address=actor.address,
+        )
 
 
 def _release_open_tasks(s, user_ids: list[int]) -> list[int]:
     """Give the open tasks of users who can no longer sign in back to their groups, so none is stuck."""
-    rows = s.scalars(select(TaskRecord).where(TaskRecord.state == "ready",
-                                              TaskRecord.assignee_id.in_(user_ids))).all()
+    rows = s.scalars(
+        select(TaskRecord).where(TaskRecord.state == "ready", TaskRecord.assignee_id.in_(user_ids))
+    ).all()
     for row in rows:
         row.assignee_id, row.fixed_assignee = None, False
     return [r.id for r in rows]
@@ -305,8 +407,14 @@ def user_set_roles(actor: Actor, user_id: int, roles: list[str]) -> None:
             raise Conflict("不能更改自己的角色")
         before = sorted(user.role_codes)
         user.roles = [UserRole(role=r) for r in dict.fromkeys(roles)]
-        audit.append(s, "roles_changed", actor=actor.username, role="security_admin", address=actor.address,
-                     data={"username": user.username, "before": before, "after": sorted(set(roles))})
+        audit.append(
+            s,
+            "roles_changed",
+            actor=actor.username,
+            role="security_admin",
+            address=actor.address,
+            data={"username": user.username, "before": before, "after": sorted(set(roles))},
+        )
 
 
 def user_reassign_open_tasks(actor: Actor, from_user_id: int, to_user_id: int) -> int:
@@ -319,8 +427,9 @@ def user_reassign_open_tasks(actor: Actor, from_user_id: int, to_user_id: int) -
             raise ValidationFailed({"to_user_id": "请选择另一位在岗用户"})
         moved, released = [], []
         successor = Actor.from_user(target)
-        for row in s.scalars(select(TaskRecord).where(TaskRecord.state == "ready",
-                                                      TaskRecord.assignee_id == source.id)):
+        for row in s.scalars(
+            select(TaskRecord).where(TaskRecord.state == "ready", TaskRecord.assignee_id == source.id)
+        ):
             instance = s.get_one(ProcessInstance, row.instance_id)
             county = s.get_one(Organisation, instance.county_id)
             open_task = row.as_open()
@@ -330,8 +439,13 @@ def user_reassign_open_tasks(actor: Actor, from_user_id: int, to_user_id: int) -
             else:
                 row.assignee_id, row.fixed_assignee = None, False
                 released.append(row.id)
-        audit.append(s, "tasks_reassigned", actor=actor.username, address=actor.address,
-                     data={"from": source.username, "to": target.username, "moved": moved, "released": released})
+        audit.append(
+            s,
+            "tasks_reassigned",
+            actor=actor.username,
+            address=actor.address,
+            data={"from": source.username, "to": target.username, "moved": moved, "released": released},
+        )
         return len(moved)
 
 
@@ -347,9 +461,13 @@ def user_reset_password(actor: Actor, user_id: int, password: str) -> None:
         set_password(s, user, password, by_administrator=True)  # to be changed at the next sign-in
         s.execute(delete(SignInThrottle).where(SignInThrottle.user_id == user.id))
         ended = session_service.end_all(s, [user.id])  # whoever held the old password is signed out
-        audit.append(s, "password_reset", actor=actor.username, data={"username": user.username,
-                                                                       "ended_sessions": ended},
-                     address=actor.address)
+        audit.append(
+            s,
+            "password_reset",
+            actor=actor.username,
+            data={"username": user.username, "ended_sessions": ended},
+            address=actor.address,
+        )
 
 
 def unit_set_active(actor: Actor, unit_id: int, active: bool) -> None:
@@ -366,9 +484,13 @@ def unit_set_active(actor: Actor, unit_id: int, active: bool) -> None:
         released = [] if active else _release_open_tasks(s, user_ids)
         if not active:
             session_service.end_all(s, user_ids)
-        audit.append(s, "unit_activated" if active else "unit_deactivated", actor=actor.username,
-                     data={"unit": unit.code, "name": unit.name, "released_tasks": released},
-                     address=actor.address)
+        audit.append(
+            s,
+            "unit_activated" if active else "unit_deactivated",
+            actor=actor.username,
+            data={"unit": unit.code, "name": unit.name, "released_tasks": released},
+            address=actor.address,
+        )
 
 
 def unit_create(actor: Actor, organisation_id: int, code: str, name: str, kind: str) -> int:
@@ -390,23 +512,39 @@ def unit_create(actor: Actor, organisation_id: int, code: str, name: str, kind: 
         unit = Unit(organisation_id=organisation_id, code=code, name=name, kind=kind)
         s.add(unit)
         s.flush()
-        audit.append(s, "unit_created", actor=actor.username, data={"code": code, "name": name},
-                     address=actor.address)
+        audit.append(
+            s, "unit_created", actor=actor.username, data={"code": code, "name": name}, address=actor.address
+        )
         return unit.id
 
 
 # --- sign-in locks: the security administrator ---------------------------------------------------
+
 
 def lock_list(actor: Actor) -> list[dict]:
     """Accounts held back at an address now, and failures still counting (newest first)."""
     auth.require(auth.sign_in_locks(actor))
     now = utcnow()
     with transaction() as s:
-        rows = s.execute(select(SignInThrottle, User.username, User.display_name).join(User)
-                         .order_by(SignInThrottle.last_failure_at.desc()).limit(500)).all()
-        return [{"id": t.id, "username": username, "display_name": name, "address": t.address or "—",
-                 "failures": t.failures, "last_failure_at": t.last_failure_at, "locked_until": t.locked_until,
-                 "locked": bool(t.locked_until and t.locked_until > now)} for t, username, name in rows]
+        rows = s.execute(
+            select(SignInThrottle, User.username, User.display_name)
+            .join(User)
+            .order_by(SignInThrottle.last_failure_at.desc())
+            .limit(500)
+        ).all()
+        return [
+            {
+                "id": t.id,
+                "username": username,
+                "display_name": name,
+                "address": t.address or "—",
+                "failures": t.failures,
+                "last_failure_at": t.last_failure_at,
+                "locked_until": t.locked_until,
+                "locked": bool(t.locked_until and t.locked_until > now),
+            }
+            for t, username, name in rows
+        ]
 
 
 def lock_lift(actor: Actor, row_id: int) -> str:
@@ -417,7 +555,13 @@ def lock_lift(actor: Actor, row_id: int) -> str:
         if row is None:
             raise NotFound("该锁定记录不存在（可能已解除）")
         username = s.get_one(User, row.user_id).username
-        audit.append(s, "sign_in_lock_lifted", actor=actor.username, role="security_admin", address=actor.address,
-                     data={"username": username, "address": row.address, "failures": row.failures})
+        audit.append(
+            s,
+            "sign_in_lock_lifted",
+            actor=actor.username,
+            role="security_admin",
+            address=actor.address,
+            data={"username": username, "address": row.address, "failures": row.failures},
+        )
         s.delete(row)
         return username

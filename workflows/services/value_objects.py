@@ -1,4 +1,5 @@
 """Plain values the service returns to the webapp (no ORM or engine objects cross the boundary)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -70,7 +71,9 @@ class TaskForm:
     acting_for: str | None = None
     return_direct: bool = False  # BPMN returnMode="direct": a resubmission comes straight back here
     sole_candidate: bool = False  # nobody else could claim it: the form is shown and submitting claims it
-    instructions_html: str = ""  # the task's instructionsForEndUser, rendered safely (Markdown over the task data)
+    instructions_html: str = (
+        ""  # the task's instructionsForEndUser, rendered safely (Markdown over the task data)
+    )
 
     @property
     def has_fields(self) -> bool:

@@ -7,6 +7,7 @@ transaction has committed, and taken out (`take`) while a step uses it, so a ste
 back leaves nothing behind and two steps never share one. Per process; `ZS_WARM_WORKFLOWS` bounds
 how many are kept (default 64, 0 turns it off); the least recently kept go first.
 """
+
 from __future__ import annotations
 
 import os

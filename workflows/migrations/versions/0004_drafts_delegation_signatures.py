@@ -4,12 +4,13 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-23 15:38:36.836970
 """
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = '0004'
-down_revision = '0003'
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
@@ -17,8 +18,13 @@ depends_on = None
 def upgrade() -> None:
     # batch mode: SQLite cannot add foreign keys with ALTER TABLE.
     with op.batch_alter_table("task_record") as batch:
-        batch.add_column(sa.Column("draft", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()),
-                                                                   "postgresql"), nullable=True))
+        batch.add_column(
+            sa.Column(
+                "draft",
+                sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+                nullable=True,
+            )
+        )
         batch.add_column(sa.Column("draft_by_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("draft_saved_at", sa.DateTime(), nullable=True))
         batch.add_column(sa.Column("delegate_id", sa.Integer(), nullable=True))

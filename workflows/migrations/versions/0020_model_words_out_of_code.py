@@ -5,11 +5,12 @@ table on SQLite would break its foreign keys); the application always names the 
 Revision ID: 0020
 Revises: 0019
 """
+
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0020'
-down_revision = '0019'
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 

@@ -9,6 +9,7 @@ Layout follows GB/T 9704-2012 (党政机关公文格式) as far as free fonts al
 Document texts are Chinese only: official documents of a Chinese county are issued in Chinese, so
 nothing here goes through the UI's translation catalogue.
 """
+
 from __future__ import annotations
 
 import base64
@@ -37,16 +38,31 @@ KINDS: dict[str, str] = {
 }
 
 # One character per kind for the document number (机关代字 after 县 + 商), see document_number().
-NUMBER_CODES = {"review-form": "审", "joint-review": "会", "contract-review": "合", "filing-form": "报",
-                "reminder-letter": "函", "history": "档"}
+NUMBER_CODES = {
+    "review-form": "审",
+    "joint-review": "会",
+    "contract-review": "合",
+    "filing-form": "报",
+    "reminder-letter": "函",
+    "history": "档",
+}
 
 # The font every document needs: Debian/Ubuntu fonts-noto-cjk (Noto Serif CJK SC, Regular and Bold;
 # Black where the full Noto CJK set is installed). Named as fontconfig knows the family.
 REQUIRED_FAMILY = "Noto Serif CJK SC"
 # Put first when fontconfig has them: 仿宋 for body text (GB/T 9704 prescribes 3号仿宋), 小标宋 for
 # titles, 宋体 for page numbers. Proprietary fonts are not shipped; a county's server may have them.
-FANGSONG_LIKE = ("FangSong", "仿宋", "FangSong_GB2312", "仿宋_GB2312", "STFangsong", "华文仿宋",
-                 "FZFangSong-Z02S", "方正仿宋简体", "方正仿宋_GBK")
+FANGSONG_LIKE = (
+    "FangSong",
+    "仿宋",
+    "FangSong_GB2312",
+    "仿宋_GB2312",
+    "STFangsong",
+    "华文仿宋",
+    "FZFangSong-Z02S",
+    "方正仿宋简体",
+    "方正仿宋_GBK",
+)
 XIAOBIAOSONG_LIKE = ("FZXiaoBiaoSong-B05S", "方正小标宋简体", "方正小标宋_GBK", "FZXiaoBiaoSong-B05")
 SONGTI_LIKE = ("SimSun", "宋体", "STSong", "华文宋体")
 
@@ -72,14 +88,21 @@ def cjk_families() -> frozenset[str]:
     fc.FcObjectSetAdd.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
     fc.FcFontList.restype = ctypes.c_void_p
     fc.FcFontList.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-    fc.FcPatternGetString.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int,
-                                      ctypes.POINTER(ctypes.c_char_p)]
+    fc.FcPatternGetString.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.POINTER(ctypes.c_char_p),
+    ]
     for name in ("FcFontSetDestroy", "FcObjectSetDestroy", "FcPatternDestroy", "FcConfigDestroy"):
         getattr(fc, name).argtypes = [ctypes.c_void_p]
 
     class FontSet(ctypes.Structure):
-        _fields_ = [("nfont", ctypes.c_int), ("sfont", ctypes.c_int),
-                    ("fonts", ctypes.POINTER(ctypes.c_void_p))]
+        _fields_ = [
+            ("nfont", ctypes.c_int),
+            ("sfont", ctypes.c_int),
+            ("fonts", ctypes.POINTER(ctypes.c_void_p)),
+        ]
 
     config = fc.FcInitLoadConfigAndFonts()
     pattern = fc.FcNameParse(b":lang=zh-cn")
@@ -108,8 +131,9 @@ def font_stacks() -> dict[str, str]:
     Chinese serif is not installed (Chinese would otherwise come out as empty boxes)."""
     available = cjk_families()
     if REQUIRED_FAMILY not in available:
-        raise DocumentFontMissing("服务器未安装中文字体 Noto Serif CJK SC，无法生成 PDF 文书，"
-                                  "请管理员安装 fonts-noto-cjk 后重试。")
+        raise DocumentFontMissing(
+            "服务器未安装中文字体 Noto Serif CJK SC，无法生成 PDF 文书，请管理员安装 fonts-noto-cjk 后重试。"
+        )
 
     def stack(preferred: tuple[str, ...]) -> str:
         names = [n for n in preferred if n in available] + [REQUIRED_FAMILY]
@@ -197,8 +221,13 @@ def _fetcher():
 
 @functools.lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters.update(cn_date=cn_date, cn_datetime=cn_datetime, wan=wan, number=number, yes_no=yes_no)
     return env
 
@@ -217,8 +246,10 @@ def render_page(template: str, context: dict[str, Any]) -> bytes:
     stacks = font_stacks()
     fonts = FontConfiguration()
     css = (HERE / "documents.css").read_text(encoding="utf-8")
-    css += (f"\nhtml {{ font-family: {stacks['body']}; }}\n"
-            f".heavy, h1 {{ font-family: {stacks['title']}; }}\n"
-            f"@page {{ @bottom-center {{ font-family: {stacks['song']}; }} }}\n")
+    css += (
+        f"\nhtml {{ font-family: {stacks['body']}; }}\n"
+        f".heavy, h1 {{ font-family: {stacks['title']}; }}\n"
+        f"@page {{ @bottom-center {{ font-family: {stacks['song']}; }} }}\n"
+    )
     html = HTML(string=_environment().get_template(template).render(**context), url_fetcher=_fetcher())
     return html.write_pdf(stylesheets=[CSS(string=css, font_config=fonts)], font_config=fonts)

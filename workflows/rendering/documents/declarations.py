@@ -17,6 +17,7 @@ The model declares (spiffworkflow:property; the contract is in docs/process.md):
 
 Nothing here reads the database or imports the engine: only the model's files.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,11 +35,11 @@ ALWAYS = "history"
 # kind → the slots its template fills from declared tasks. A kind's first slot marked REQUIRED must
 # have a completed task before the document can be generated.
 SLOTS: dict[str, tuple[str, ...]] = {
-    "review-form": ("project", "group"),     # project: the step whose data is the project itself;
-                                             # group: steps shown together as one box (the joint review)
-    "joint-review": ("rows", "objection"),   # rows: one row per department (its latest opinion)
+    "review-form": ("project", "group"),  # project: the step whose data is the project itself;
+    # group: steps shown together as one box (the joint review)
+    "joint-review": ("rows", "objection"),  # rows: one row per department (its latest opinion)
     "contract-review": ("legal", "meeting", "exec", "head"),
-    "filing-form": ("head", "prefecture"),   # needs the project's filing as well
+    "filing-form": ("head", "prefecture"),  # needs the project's filing as well
     "reminder-letter": ("signed",),
 }
 REQUIRED: dict[str, str] = {"joint-review": "rows", "contract-review": "legal", "reminder-letter": "signed"}
@@ -56,8 +57,8 @@ class TaskDocuments:
     task_id: str
     name: str
     form: str | None
-    slots: tuple[str, ...] = ()                    # "kind.slot"
-    fields: dict[str, str] = field(default_factory=dict)   # property name → form field
+    slots: tuple[str, ...] = ()  # "kind.slot"
+    fields: dict[str, str] = field(default_factory=dict)  # property name → form field
     answers: dict[str, str] = field(default_factory=dict)  # answer → class (its form's x-outcomes)
 
     def field_of(self, prop: str) -> str | None:
@@ -133,15 +134,22 @@ def _task_documents(element, files: dict[str, str]) -> TaskDocuments | None:
         return None
     form = props.get("formJsonSchemaFilename") or None
     outcomes = (_form_fields(files, form) or {}).get(fields.get("decisionField", ""), {}).get(OUTCOMES)
-    return TaskDocuments(task_id=element.get("id"), name=element.get("name") or element.get("id"), form=form,
-                         slots=slots, fields=fields,
-                         answers={str(k): str(v) for k, v in outcomes.items()} if isinstance(outcomes, dict) else {})
+    return TaskDocuments(
+        task_id=element.get("id"),
+        name=element.get("name") or element.get("id"),
+        form=form,
+        slots=slots,
+        fields=fields,
+        answers={str(k): str(v) for k, v in outcomes.items()} if isinstance(outcomes, dict) else {},
+    )
 
 
 def declarations(files: dict[str, str], process_id: str) -> Declarations:
     """The documents the process `process_id` of a set of model files declares."""
-    return _declarations(json.dumps({k: v for k, v in files.items() if k.endswith((".bpmn", ".json"))},
-                                    sort_keys=True), process_id)
+    return _declarations(
+        json.dumps({k: v for k, v in files.items() if k.endswith((".bpmn", ".json"))}, sort_keys=True),
+        process_id,
+    )
 
 
 @lru_cache(maxsize=64)
@@ -164,6 +172,7 @@ def _declarations(files_json: str, process_id: str) -> Declarations:
 
 
 # --- deploy-time checks -------------------------------------------------------------------------
+
 
 def _form_fields(files: dict[str, str], form: str | None) -> dict | None:
     """The properties of a task's form schema, or None when the form is missing or not JSON (the
@@ -192,8 +201,9 @@ def _slot_problems(element: str, task, declared: list[str], titles: dict[str, st
             places = "、".join(f"{k}.{s}" for k, slots in SLOTS.items() for s in slots)
             found.append(f"{element} 声明的文书位置“{entry}”不存在（可用：{places}）")
         elif kind not in declared:
-            found.append(f"{element} 填写文书“{titles.get(kind, kind)}”（{entry}），"
-                         f"但流程未在 documents 中声明该文书")
+            found.append(
+                f"{element} 填写文书“{titles.get(kind, kind)}”（{entry}），但流程未在 documents 中声明该文书"
+            )
     return found
 
 
@@ -204,12 +214,16 @@ def _joint_review_problems(element: str, task, schema: dict | None) -> list[str]
     decision = task.field_of("decisionField")
     options = _options((schema or {}).get(decision or "", {}))
     if not decision or not task.answers:
-        found.append(f"{element} 填写联合会审意见汇总表的部门意见，须声明 decisionField，"
-                     f"并在表单该字段上以 {OUTCOMES} 标明各答案的含义")
+        found.append(
+            f"{element} 填写联合会审意见汇总表的部门意见，须声明 decisionField，"
+            f"并在表单该字段上以 {OUTCOMES} 标明各答案的含义"
+        )
     for answer, cls in task.answers.items():
         if cls not in ANSWER_CLASSES:
-            found.append(f"{element} 的表单字段 {decision} 的 {OUTCOMES} 中“{answer}”的含义“{cls}”"
-                         f"不是部门意见的含义（可用：{', '.join(ANSWER_CLASSES)}）")
+            found.append(
+                f"{element} 的表单字段 {decision} 的 {OUTCOMES} 中“{answer}”的含义“{cls}”"
+                f"不是部门意见的含义（可用：{', '.join(ANSWER_CLASSES)}）"
+            )
         elif schema is not None and answer not in options:
             found.append(f"{element} 的表单字段 {decision} 的 {OUTCOMES} 中的答案“{answer}”不是该字段的选项")
     return found
@@ -236,12 +250,17 @@ def problems(files: dict[str, str], titles: dict[str, str] | None = None) -> lis
             element = f"流程 {pid} 的任务 {task.name}（{task.task_id}）"
             schema = _form_fields(files, task.form)
             found += _slot_problems(element, task, declared, titles)
-            found += [f"{element} 的 {prop} 指向的字段 {name} 不在表单 forms/{task.form} 中"
-                      for prop, name in task.fields.items() if schema is not None and name not in schema]
+            found += [
+                f"{element} 的 {prop} 指向的字段 {name} 不在表单 forms/{task.form} 中"
+                for prop, name in task.fields.items()
+                if schema is not None and name not in schema
+            ]
             if "joint-review.rows" in task.slots:
                 found += _joint_review_problems(element, task, schema)
         for kind, slot in REQUIRED.items():
             if kind in decl.kinds and not decl.tasks_for(kind, slot):
-                found.append(f"流程 {pid} 声明了文书“{titles.get(kind, kind)}”，但没有任务声明 {kind}.{slot}"
-                             f"（document 属性）")
+                found.append(
+                    f"流程 {pid} 声明了文书“{titles.get(kind, kind)}”，但没有任务声明 {kind}.{slot}"
+                    f"（document 属性）"
+                )
     return found
