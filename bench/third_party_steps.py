@@ -168,7 +168,8 @@ def run(args) -> None:
         values = sorted(times[label])
         p50, p95 = statistics.median(values), values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
         print(
-            f"  {label:<58} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  SQL {statistics.median(statements[label]):4.0f}"
+            f"  {label:<58} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  SQL "
+            f"{statistics.median(statements[label]):4.0f}"
             f"  ratio to investment p50 {p50 / base:.2f}"
         )
 

@@ -235,7 +235,8 @@ FORM = "forms/department_review-schema.json"
         (
             BPMN,
             lambda t: t.replace('value="contract-review.legal"', 'value="contract-review.lawyer"'),
-            "流程 investment_project 的任务 合同审签（contract_review） 声明的文书位置“contract-review.lawyer”不存在",
+            "流程 investment_project 的任务 合同审签（contract_review） "
+            "声明的文书位置“contract-review.lawyer”不存在",
         ),
         # A task fills a document the process does not declare.
         (
@@ -245,7 +246,8 @@ FORM = "forms/department_review-schema.json"
                 'value="review-form, joint-review, contract-review, reminder-letter"',
             ),
             (
-                "流程 investment_project 的任务 报备审批（approve_filing） 填写文书“备案表”（filing-form.head），"
+                "流程 investment_project 的任务 报备审批（approve_filing） "
+                "填写文书“备案表”（filing-form.head），"
                 "但流程未在 documents 中声明该文书"
             ),
         ),
@@ -261,7 +263,8 @@ FORM = "forms/department_review-schema.json"
             lambda t: t.replace(
                 'name="decisionField" value="contract_decision"', 'name="decisionField" value="verdict"'
             ),
-            "流程 investment_project 的任务 合同审签（contract_review） 的 decisionField 指向的字段 verdict 不在表单",
+            "流程 investment_project 的任务 合同审签（contract_review） 的 decisionField 指向的字段 verdict "
+            "不在表单",
         ),
         # Department opinions whose answers mean nothing declared, an answer the field cannot take, an unknown
         # meaning.

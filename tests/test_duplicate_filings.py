@@ -138,7 +138,7 @@ def test_another_project_of_the_same_investor_or_the_same_name_of_another_invest
     assert client.post(f"/filings/{other_project}/decision", data={"decision": "accepted"}).status_code == 302
 
 
-def test_a_filing_of_this_deployment_duplicating_another_countys_needs_confirmation_before_its_task_accepts_it(
+def test_a_filing_duplicating_another_countys_needs_confirmation_before_its_task_accepts_it(
     app,
 ):
     client = app.test_client()

@@ -14,7 +14,8 @@ from test_list_declarations import _deploy, _files, _start, _table
 # English for the model's texts, except the approval form's 审定意见 (left out on purpose).
 ENGLISH = {
     "客商来访接待申请": "Visitor reception request",
-    "县商务局登记客商来访；重要客商的接待方案报投资办主任审定。": "The commerce bureau registers a visit; the head of the investment office approves the plan for important visitors.",
+    "县商务局登记客商来访；重要客商的接待方案报投资办主任审定。": "The commerce bureau registers a visit; "
+    "the head of the investment office approves the plan for important visitors.",
     "登记来访": "Register the visit",
     "审定接待方案": "Approve the reception plan",
     "接待方案已审定": "Reception plan approved",

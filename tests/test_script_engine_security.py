@@ -258,7 +258,8 @@ EXPRESSION_ATTACKS = {
 STATEMENT_ATTACKS = {
     "from_import": "from os import system\nsystem('touch {marker}')",
     "traceback_frame": "try:\n    1 / 0\nexcept Exception as e:\n    leaked = e.__traceback__.tb_frame",
-    "traceback_tb_frame_attr": "try:\n    1 / 0\nexcept Exception as e:\n    leaked = e.with_traceback(None)\n"
+    "traceback_tb_frame_attr": "try:\n    1 / 0\nexcept Exception as e:\n    leaked = "
+    "e.with_traceback(None)\n"
     "    leaked = leaked.tb_frame",
     "class_statement": "class A:\n    pass\nleaked = A()",
     "function_globals": "def f():\n    return 1\nleaked = f.__globals__",
@@ -687,8 +688,10 @@ RUNAWAY_EXPRESSIONS = {
 }
 RUNAWAY_SCRIPTS = {
     "while_true": "while True:\n    pass",
-    "while_true_swallowing_errors": "while True:\n    try:\n        x = 1\n    except BaseException:\n        pass",
-    "recursive_lambda": "f = lambda g, n: g(g, n + 1) if n < 10**9 else n\nr = [f(f, 0) for i in range(10**6)]",
+    "while_true_swallowing_errors": "while True:\n    try:\n        x = 1\n    except BaseException:\n      "
+    "  pass",
+    "recursive_lambda": "f = lambda g, n: g(g, n + 1) if n < 10**9 else n\nr = [f(f, 0) for i in "
+    "range(10**6)]",
     "growing_string": "s = 'a'\nwhile True:\n    s = s + s",
     "growing_list": "items = [1]\nwhile True:\n    items.extend(items)",
     "growing_inplace": "s = 'a'\nwhile True:\n    s += s",

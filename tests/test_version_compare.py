@@ -124,7 +124,8 @@ def test_an_added_task_is_green_on_the_new_diagram_and_a_removed_flow_red_on_the
         'sourceRef="phone_investor" targetRef="supplement_lead" />',
     )
     edge = re.search(
-        r'<bpmndi:BPMNEdge id="[^"]*" bpmnElement="flow_gw_screening_to_supplement_lead">.*?</bpmndi:BPMNEdge>',
+        r'<bpmndi:BPMNEdge id="[^"]*" '
+        r'bpmnElement="flow_gw_screening_to_supplement_lead">.*?</bpmndi:BPMNEdge>',
         bpmn,
         re.DOTALL,
     ).group(0)

@@ -183,7 +183,8 @@ DYNAMIC_STRINGS = [
     N_("文件过大：附件不能超过 %(limit)s。"),
     N_("文件名无效，请重命名后再上传。"),
     N_(
-        "不支持该文件类型：只接受 PDF、Word（doc/docx）、Excel（xls/xlsx）、PNG/JPEG 图片和 UTF-8 文本（txt）。"
+        "不支持该文件类型：只接受 PDF、Word（doc/docx）、Excel（xls/xlsx）、PNG/JPEG 图片和 UTF-8 "
+        "文本（txt）。"
     ),
     N_("文件内容与扩展名不符（例如改了扩展名的其他文件），已拒绝上传。"),
     N_("请选择附件类型。"),

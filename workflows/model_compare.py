@@ -326,7 +326,8 @@ def _decisions(files: dict[str, str]) -> dict[str, dict]:
                         if _local(col.tag) == "input":
                             expr = col.find(f"{{{ns}}}inputExpression/{{{ns}}}text")
                             columns.append(
-                                f"{col.get('label') or col.get('id')}: {(expr.text or '').strip() if expr is not None else ''}"
+                                f"{col.get('label') or col.get('id')}: "
+                                f"{(expr.text or '').strip() if expr is not None else ''}"
                             )
                         elif _local(col.tag) == "output":
                             columns.append(f"{col.get('label') or col.get('id')} → {col.get('name') or ''}")

@@ -52,7 +52,8 @@ _DOCUMENT = {
     "info": {
         "title": "招商引资项目评审与签约系统 API",
         "version": "1.0.0",
-        "description": "面向其他系统（如省数智招商平台）的 JSON 接口。以接口令牌认证（Authorization: Bearer <令牌>），"
+        "description": "面向其他系统（如省数智招商平台）的 JSON 接口。以接口令牌认证（Authorization: Bearer "
+        "<令牌>），"
         "令牌绑定一个用户，权限与该用户在浏览器中的权限相同。市/州与县之间的备案交换见 /api/v1/filings。",
     },
     "servers": [{"url": "/"}],

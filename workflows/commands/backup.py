@@ -309,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
             manifest = create(archive)
             sizes = ", ".join(f"{n} {e['bytes']} bytes" for n, e in manifest["files"].items())
             print(
-                f"backup written: {archive} ({manifest['database']}, schema {manifest['alembic_revision']}; {sizes})"
+                f"backup written: {archive} ({manifest['database']}, schema {manifest['alembic_revision']}; "
+                f"{sizes})"
             )
             if args.into and args.keep_days:
                 for path in _prune(args.into, args.keep_days):
@@ -317,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             manifest = restore(args.archive)
             print(
-                f"restored {args.archive} (made {manifest['created_at']}, schema {manifest['alembic_revision']}); "
+                f"restored {args.archive} (made {manifest['created_at']}, schema "
+                f"{manifest['alembic_revision']}); "
                 "now check it: python -m workflows.commands.verify --replay"
             )
     except Refused as err:

@@ -166,7 +166,8 @@ def init(path: Path, prefecture: str, filing_prefix: str, admin_unit: str | None
     with transaction() as s:
         if s.scalar(select(Organisation.id).limit(1)) is not None:
             raise Refused(
-                "数据库中已有组织机构：init 只能运行一次（单位和用户请在系统管理中维护，或用 import-users 导入） / "
+                "数据库中已有组织机构：init 只能运行一次（单位和用户请在系统管理中维护，或用 import-users "
+                "导入） / "
                 "the database already has organisations: init runs once only"
             )
         top = Organisation(name=prefecture, kind="prefecture", filing_prefix=filing_prefix)
@@ -233,7 +234,8 @@ def _unit_problems(county: str, code: str, name: str, kind_text: str, kind: str 
         problems.append("县名必填（至多 100 字） / county name required")
     if not _CODE.fullmatch(code):
         problems.append(
-            f"单位代码“{code}”须为 1–40 个英文字母、数字、_ 或 - / unit code must be 1–40 ASCII letters or digits"
+            f"单位代码“{code}”须为 1–40 个英文字母、数字、_ 或 - / unit code must be 1–40 ASCII letters or "
+            "digits"
         )
     if not name or len(name) > 100:
         problems.append("单位名称必填（至多 100 字） / unit name required")

@@ -58,10 +58,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{report.anchors['checkpoints']} signed checkpoint line(s), {report.anchors['filings']} "
             f"filing receipt(s), {report.anchors['anchored_events']} anchored event(s)"
             if report.anchors["enabled"]
-            else f"checkpoints not checked (ZS_AUDIT_HMAC_KEY not set); {report.anchors['filings']} filing receipt(s)"
+            else f"checkpoints not checked (ZS_AUDIT_HMAC_KEY not set); {report.anchors['filings']} filing "
+            "receipt(s)"
         )
         print(
-            f"{report.events_checked} events, {report.instances_checked} instance state(s); anchors: {anchors_text}"
+            f"{report.events_checked} events, {report.instances_checked} instance state(s); anchors: "
+            f"{anchors_text}"
         )
         for f in sorted(report.findings, key=lambda f: f.event_id or 10**12):
             when = f" {to_local(f.at):%Y-%m-%d %H:%M:%S}" if f.at else ""
@@ -91,12 +93,14 @@ def main(argv: list[str] | None = None) -> int:
                 result = audit_service.replay_instance(s, instance)
                 if result.consistent:
                     print(
-                        f"replay project #{instance.id} {instance.project_name}: consistent ({result.steps} steps)"
+                        f"replay project #{instance.id} {instance.project_name}: consistent ({result.steps} "
+                        "steps)"
                     )
                 else:
                     failed = True
                     print(
-                        f"replay project #{instance.id} {instance.project_name}: DISAGREES at step {result.step} "
+                        f"replay project #{instance.id} {instance.project_name}: DISAGREES at step "
+                        f"{result.step} "
                         f"(event #{result.event_id}, {result.what}): {result.problem}"
                     )
         if not failed:

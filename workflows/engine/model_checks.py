@@ -20,9 +20,12 @@ from workflows.personal_data import personal_fields
 # application finds these tasks by the property, never by task id; deploy refuses an unknown one.
 CAPABILITIES = {
     "restart-form": "its answers prefill the registration form when a cancelled instance is registered again",
-    "joint-review": "a joint-review round: its opinions make the 联合会审意见汇总, 加签/减签 change it while it runs",
-    "filing-review": "the prefecture's review of a filing (completed through the filing API by a remote prefecture)",
-    "contract-signing": "the contract is signed here: after-signing tracking, 五个一 and the start deadline follow",
+    "joint-review": "a joint-review round: its opinions make the 联合会审意见汇总, 加签/减签 change it "
+    "while it runs",
+    "filing-review": "the prefecture's review of a filing (completed through the filing API by a remote "
+    "prefecture)",
+    "contract-signing": "the contract is signed here: after-signing tracking, 五个一 and the start deadline "
+    "follow",
     "tracking-report": "a tracking report after signing (履约跟踪: funds, construction, production)",
 }
 

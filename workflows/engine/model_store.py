@@ -246,7 +246,8 @@ def _file_name_problems(files: dict[str, str]) -> list[str]:
             or (folder == "forms" and base.endswith(".json"))
         ):
             errors.append(
-                f"{name}：只能部署 bpmn/*.bpmn、bpmn/*.dmn、bpmn/<流程文件名>.<语言>.json（翻译）、forms/*.json"
+                f"{name}：只能部署 bpmn/*.bpmn、bpmn/*.dmn、bpmn/<流程文件名>.<语言>.json（翻译）、"
+                "forms/*.json"
             )
     return errors
 

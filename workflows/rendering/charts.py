@@ -54,7 +54,8 @@ def bar_chart(
         w = room * value / peak if value > 0 else 0
         parts.append(
             f'<g class="bar" data-label="{escape(label)}" data-value="{escape(value)}">'
-            f'<text x="{label_w - 6:.0f}" y="{y + bar - 5}" font-size="{size}" text-anchor="end" fill="#1f2933">'
+            f'<text x="{label_w - 6:.0f}" y="{y + bar - 5}" font-size="{size}" text-anchor="end" '
+            'fill="#1f2933">'
             f"{escape(label)}</text>"
             f'<rect x="{label_w:.0f}" y="{y}" width="{w:.1f}" height="{bar}" rx="2" fill="{escape(colour)}"/>'
             f'<text x="{label_w + w + 5:.1f}" y="{y + bar - 5}" font-size="{size}" fill="#1f2933">'
@@ -78,7 +79,8 @@ def column_chart(
     peak = max([v for _, v in rows] + [0]) or 1
     room = height - top - bottom
     parts = [
-        f'<line x1="{left}" y1="{height - bottom}" x2="{width - left}" y2="{height - bottom}" stroke="#9aa1ab"/>'
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - left}" y2="{height - bottom}" '
+        'stroke="#9aa1ab"/>'
     ]
     for i, (label, value) in enumerate(rows):
         x = left + i * slot
@@ -88,7 +90,8 @@ def column_chart(
             f'<g class="column" data-label="{escape(label)}" data-value="{escape(value)}">'
             f'<rect x="{x + slot * 0.18:.1f}" y="{height - bottom - h:.1f}" width="{slot * 0.64:.1f}" '
             f'height="{h:.1f}" fill="{escape(colour)}"/>'
-            f'<text x="{x + slot / 2:.1f}" y="{height - bottom + 15}" font-size="{size}" text-anchor="middle" '
+            f'<text x="{x + slot / 2:.1f}" y="{height - bottom + 15}" font-size="{size}" '
+            'text-anchor="middle" '
             f'fill="#1f2933">{escape(short)}</text>'
             + (
                 f'<text x="{x + slot / 2:.1f}" y="{height - bottom - h - 4:.1f}" font-size="{size}" '
@@ -121,7 +124,8 @@ def funnel_chart(rows: list[tuple[str, int]], title: str, width: float = 520) ->
             f'<g class="funnel-step" data-label="{escape(label)}" data-value="{escape(value)}">'
             f'<text x="{label_w - 8}" y="{y + bar - 7}" font-size="{size}" text-anchor="end" fill="#1f2933">'
             f"{escape(label)}</text>"
-            f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" fill="{escape(colour)}" opacity="0.85"/>'
+            f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar}" fill="{escape(colour)}" '
+            'opacity="0.85"/>'
             f'<text x="{label_w + room / 2:.1f}" y="{y + bar - 7}" font-size="{size}" text-anchor="middle" '
             f'fill="{"#fff" if w > 80 else "#1f2933"}" font-weight="bold">{value}{share}</text></g>'
         )

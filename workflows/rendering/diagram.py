@@ -22,7 +22,10 @@ NS = {
     "dc": "http://www.omg.org/spec/DD/20100524/DC",
     "di": "http://www.omg.org/spec/DD/20100524/DI",
 }
-FONT = "'Noto Sans CJK SC','Noto Sans SC','Source Han Sans SC','WenQuanYi Micro Hei','Microsoft YaHei',sans-serif"
+FONT = (
+    "'Noto Sans CJK SC','Noto Sans SC','Source Han Sans SC','WenQuanYi Micro Hei','Microsoft YaHei',"
+    "sans-serif"
+)
 # status → (fill, stroke, stroke width)
 STYLE = {
     "done": ("#e4f3e4", "#2e7d32", 2),
@@ -255,14 +258,17 @@ def _pool_shape(element: _Element, bounds) -> str:
     lines = _wrap(name, h - 10, 15)[:2]
     cx, cy = x + band / 2, y + h / 2
     text = "".join(
-        f'<text x="{cx + (i - (len(lines) - 1) / 2) * 17:.1f}" y="{cy:.1f}" font-size="15" text-anchor="middle" '
-        f'dominant-baseline="middle" fill="#334" transform="rotate(-90 {cx + (i - (len(lines) - 1) / 2) * 17:.1f} {cy:.1f})">'
+        f'<text x="{cx + (i - (len(lines) - 1) / 2) * 17:.1f}" y="{cy:.1f}" font-size="15" '
+        'text-anchor="middle" '
+        'dominant-baseline="middle" fill="#334" transform="rotate(-90 '
+        f'{cx + (i - (len(lines) - 1) / 2) * 17:.1f} {cy:.1f})">'
         f"{escape(line)}</text>"
         for i, line in enumerate(lines)
     )
     return (
         f'<g class="bpmn-{escape(kind)}" data-element="{escape(element.id)}">'
-        f'<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="{escape(fill)}" stroke="#b5bac3" stroke-width="1.5"/>'
+        f'<rect x="{x}" y="{y}" width="{w}" height="{h}" fill="{escape(fill)}" stroke="#b5bac3" '
+        'stroke-width="1.5"/>'
         f'<line x1="{x + band}" y1="{y}" x2="{x + band}" y2="{y + h}" stroke="#b5bac3"/>{text}</g>'
     )
 
@@ -274,7 +280,8 @@ def _task_shape(element: _Element, bounds, state: str, heat: tuple[str, str] | N
     if heat:
         fill = heat[0]
     body = (
-        f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="10" fill="{escape(fill)}" stroke="{escape(stroke)}" '
+        f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="10" fill="{escape(fill)}" '
+        f'stroke="{escape(stroke)}" '
         f'stroke-width="{stroke_width}"/>'
         + _task_marker(kind, x, y, stroke)
         + _mi_marker(element, x, y, w, h, stroke)
@@ -301,13 +308,21 @@ def _event_shape(element: _Element, bounds, label, state: str) -> str:
         if kind == "boundaryEvent" and element.attrs.get("cancelActivity") == "false"
         else ""
     )
-    body = f'<circle cx="{cx}" cy="{cy}" r="{r}" fill="{escape(fill)}" stroke="{escape(stroke)}" stroke-width="{width}"{dash}/>'
+    body = (
+        f'<circle cx="{cx}" cy="{cy}" r="{r}" fill="{escape(fill)}" stroke="{escape(stroke)}" '
+        f'stroke-width="{width}"{dash}/>'
+    )
     if kind in ("boundaryEvent", "intermediateCatchEvent", "intermediateThrowEvent"):
-        body += f'<circle cx="{cx}" cy="{cy}" r="{r - 3}" fill="none" stroke="{escape(stroke)}" stroke-width="1"{dash}/>'
+        body += (
+            f'<circle cx="{cx}" cy="{cy}" r="{r - 3}" fill="none" stroke="{escape(stroke)}" '
+            f'stroke-width="1"{dash}/>'
+        )
     if "timer" in element.markers:
         body += (
-            f'<circle cx="{cx}" cy="{cy}" r="{r - 7}" fill="#fff" stroke="{escape(stroke)}" stroke-width="1"/>'
-            f'<path d="M{cx},{cy} L{cx},{cy - r + 9} M{cx},{cy} L{cx + r - 10},{cy}" stroke="{escape(stroke)}" stroke-width="1.2"/>'
+            f'<circle cx="{cx}" cy="{cy}" r="{r - 7}" fill="#fff" stroke="{escape(stroke)}" '
+            'stroke-width="1"/>'
+            f'<path d="M{cx},{cy} L{cx},{cy - r + 9} M{cx},{cy} L{cx + r - 10},{cy}" '
+            f'stroke="{escape(stroke)}" stroke-width="1.2"/>'
         )
     if kind != "boundaryEvent":  # boundary labels would crowd their task
         body += _label(element.name, label, x, y + h + 4, w)
@@ -320,15 +335,20 @@ def _gateway_shape(element: _Element, bounds, label, state: str) -> str:
     fill, stroke, stroke_width = STYLE[state]
     cx, cy = x + w / 2, y + h / 2
     body = (
-        f'<path d="M{cx},{y} L{x + w},{cy} L{cx},{y + h} L{x},{cy} z" fill="{escape(fill)}" stroke="{escape(stroke)}" '
+        f'<path d="M{cx},{y} L{x + w},{cy} L{cx},{y + h} L{x},{cy} z" fill="{escape(fill)}" '
+        f'stroke="{escape(stroke)}" '
         f'stroke-width="{stroke_width}"/>'
     )
     d = w / 5
     if kind == "parallelGateway":
-        body += f'<path d="M{cx},{cy - d} L{cx},{cy + d} M{cx - d},{cy} L{cx + d},{cy}" stroke="{escape(stroke)}" stroke-width="3"/>'
+        body += (
+            f'<path d="M{cx},{cy - d} L{cx},{cy + d} M{cx - d},{cy} L{cx + d},{cy}" '
+            f'stroke="{escape(stroke)}" stroke-width="3"/>'
+        )
     elif kind == "exclusiveGateway":
         body += (
-            f'<path d="M{cx - d * 0.8},{cy - d * 0.8} L{cx + d * 0.8},{cy + d * 0.8} M{cx + d * 0.8},{cy - d * 0.8} '
+            f'<path d="M{cx - d * 0.8},{cy - d * 0.8} L{cx + d * 0.8},{cy + d * 0.8} M{cx + d * 0.8},'
+            f"{cy - d * 0.8} "
             f'L{cx - d * 0.8},{cy + d * 0.8}" stroke="{escape(stroke)}" stroke-width="3"/>'
         )
     body += _label(element.name, label, x, y - 20, w)
@@ -350,17 +370,21 @@ def _task_marker(kind: str, x: float, y: float, color: str) -> str:
     if kind == "userTask":
         return (
             f'<circle cx="{mx + 6}" cy="{my + 4}" r="3.5" fill="none" stroke="{escape(color)}"/>'
-            f'<path d="M{mx},{my + 15} Q{mx + 6},{my + 5} {mx + 12},{my + 15}" fill="none" stroke="{escape(color)}"/>'
+            f'<path d="M{mx},{my + 15} Q{mx + 6},{my + 5} {mx + 12},{my + 15}" fill="none" '
+            f'stroke="{escape(color)}"/>'
         )
     if kind == "serviceTask":
         return (
-            f'<circle cx="{mx + 6}" cy="{my + 6}" r="5.5" fill="none" stroke="{escape(color)}" stroke-width="2.5" '
-            f'stroke-dasharray="2.2 1.6"/><circle cx="{mx + 6}" cy="{my + 6}" r="2" fill="none" stroke="{escape(color)}"/>'
+            f'<circle cx="{mx + 6}" cy="{my + 6}" r="5.5" fill="none" stroke="{escape(color)}" '
+            'stroke-width="2.5" '
+            f'stroke-dasharray="2.2 1.6"/><circle cx="{mx + 6}" cy="{my + 6}" r="2" fill="none" '
+            f'stroke="{escape(color)}"/>'
         )
     if kind == "scriptTask":
         return (
             f'<rect x="{mx}" y="{my}" width="11" height="13" fill="none" stroke="{escape(color)}"/>'
-            f'<path d="M{mx + 2},{my + 4} h7 M{mx + 2},{my + 7} h7 M{mx + 2},{my + 10} h7" stroke="{escape(color)}"/>'
+            f'<path d="M{mx + 2},{my + 4} h7 M{mx + 2},{my + 7} h7 M{mx + 2},{my + 10} h7" '
+            f'stroke="{escape(color)}"/>'
         )
     if kind == "businessRuleTask":
         return (
@@ -374,12 +398,14 @@ def _mi_marker(element: _Element, x: float, y: float, w: float, h: float, color:
     cx, by = x + w / 2, y + h - 14
     if "parallel" in element.markers:
         return "".join(
-            f'<line x1="{cx + dx}" y1="{by}" x2="{cx + dx}" y2="{by + 10}" stroke="{escape(color)}" stroke-width="2"/>'
+            f'<line x1="{cx + dx}" y1="{by}" x2="{cx + dx}" y2="{by + 10}" stroke="{escape(color)}" '
+            'stroke-width="2"/>'
             for dx in (-4, 0, 4)
         )
     if "sequential" in element.markers:
         return "".join(
-            f'<line x1="{cx - 5}" y1="{by + dy}" x2="{cx + 5}" y2="{by + dy}" stroke="{escape(color)}" stroke-width="2"/>'
+            f'<line x1="{cx - 5}" y1="{by + dy}" x2="{cx + 5}" y2="{by + dy}" stroke="{escape(color)}" '
+            'stroke-width="2"/>'
             for dy in (0, 4, 8)
         )
     return ""

@@ -215,7 +215,8 @@ def task_save_draft(actor: Actor, task_id: int, submitted: dict, hand_back: bool
                     instance_id=instance.id,
                     task_id=record.id,
                     kind="delegation",
-                    text=f"{actor.display_name} 已完成委派的「{instance.project_name}」“{record.title}”意见草稿，请审核提交。",
+                    text=f"{actor.display_name} "
+                    f"已完成委派的「{instance.project_name}」“{record.title}”意见草稿，请审核提交。",
                 )
             )
 
