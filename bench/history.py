@@ -1,13 +1,13 @@
 """Benchmark: what a step costs, and what it stores, as one project's history grows.
 
 A 重大 project is sent back for more material (screening → 退回补充 → supplement_lead → screening) `--loops`
-times, then signed and tracked for `--reports` weekly reports (timer, track_progress). Printed: the step's time
-on the first passes vs the last (medians of 3), the stored state's size, and the bytes a step writes (the state
-plus its engine_step record). Because the machine is shared, the step is also measured without the database,
-repeated and interleaved: the stored state of the first pass and of the last, each loaded, stepped, pruned and
-dumped `--reps` times in turn (the part of a step that depends on the history). With --compare the same run is repeated with pruning switched off
-(workflows/engine/pruning.py), interleaved on the same machine load: before and after side by side.
-Figures, not a test.
+times, then signed and tracked for `--reports` weekly reports (timer, track_progress). Printed: the step's
+time on the first passes vs the last (medians of 3), the stored state's size, and the bytes a step writes (the
+state plus its engine_step record). Because the machine is shared, the step is also measured without the
+database, repeated and interleaved: the stored state of the first pass and of the last, each loaded, stepped,
+pruned and dumped `--reps` times in turn (the part of a step that depends on the history). With --compare the
+same run is repeated with pruning switched off (workflows/engine/pruning.py), interleaved on the same machine
+load: before and after side by side. Figures, not a test.
 
     .venv/bin/python -m bench.history [--dbs sqlite,postgres] [--loops 50] [--reports 50] [--compare]
 """
@@ -100,7 +100,8 @@ def captured(pid: int, spec: str) -> dict:
 
 
 def with_answer(step: dict, data: dict) -> dict:
-    """The step's answer (the task's data as the engine got it) and the service results it used, from its record."""
+    """The step's answer (the task's data as the engine got it) and the service results it used, from its
+    record."""
     with transaction() as s:
         record = s.scalar(
             select(AuditEvent.data)
@@ -112,7 +113,8 @@ def with_answer(step: dict, data: dict) -> dict:
 
 
 def engine_costs(first: dict, last: dict, reps: int) -> tuple[float, float]:
-    """Load, complete, prune and dump, from the first pass's state and the last's, in turn, `reps` times each."""
+    """Load, complete, prune and dump, from the first pass's state and the last's, in turn, `reps` times
+    each."""
     times: dict[int, list[float]] = {0: [], 1: []}
     for _ in range(reps):
         for which, step in enumerate((first, last)):
@@ -128,7 +130,8 @@ def engine_costs(first: dict, last: dict, reps: int) -> tuple[float, float]:
 
 
 def loops(count: int, reps: int) -> tuple[int, dict]:
-    """The screening step (claim and submit, one transaction each) on the first passes and after `count` returns."""
+    """The screening step (claim and submit, one transaction each) on the first passes and after `count`
+    returns."""
     pid = project_service.project_start(actor("zhaoshang"), DEMO_LEAD, True)
     times, sizes, states = [], [], []
     answer = {

@@ -1,8 +1,9 @@
 """Documents are a capability a model opts into: the process declares which documents it has, its
-tasks which places of them they fill and what their fields mean (workflows/rendering/documents/declarations.py,
-docs/process.md). So a county's model with other task ids gets the same documents with no change of
-Python; a model that declares none has none (only 项目办理记录, its audit record); and a declaration
-naming an unknown document, place or field is refused at deploy with the element named.
+tasks which places of them they fill and what their fields mean
+(workflows/rendering/documents/declarations.py, docs/process.md). So a county's model with other task ids gets
+the same documents with no change of Python; a model that declares none has none (only 项目办理记录, its audit
+record); and a declaration naming an unknown document, place or field is refused at deploy with the element
+named.
 """
 
 from __future__ import annotations

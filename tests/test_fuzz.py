@@ -247,7 +247,8 @@ class Task:
 
 
 def _open_tasks(app, client) -> list[Task]:
-    """Open tasks of five forms: a lead at 筛选, one sent back (补充线索), one each at 洽谈, 审定条件 and 部门联审."""
+    """Open tasks of five forms: a lead at 筛选, one sent back (补充线索), one each at 洽谈, 审定条件 and
+    部门联审."""
     from sqlalchemy import select
 
     from workflows.db import transaction

@@ -160,7 +160,8 @@ DYNAMIC_STRINGS = [
     N_("请选择单位类型"),
     N_("请选择所属组织"),
     N_("该代码已存在"),
-    # Messages of the webapp shown through `_(message)` (webapp/extensions.py, webapp/error_pages.py, webapp/projects.py).
+    # Messages of the webapp shown through `_(message)` (webapp/extensions.py, webapp/error_pages.py,
+    # webapp/projects.py).
     N_("请先登录。"),
     N_("页面已过期或请求无效（CSRF 校验失败），请刷新后重试。"),
     N_("页面不存在。"),
@@ -171,7 +172,8 @@ DYNAMIC_STRINGS = [
     N_("部门"),
     N_("局"),
     N_("办公室"),
-    # Attachments: kinds, refusals and errors (workflows/services/attachment_service.py, webapp/error_pages.py).
+    # Attachments: kinds, refusals and errors (workflows/services/attachment_service.py,
+    # webapp/error_pages.py).
     N_("投资计划书"),
     N_("洽谈纪要"),
     N_("合同草案"),
@@ -194,8 +196,8 @@ DYNAMIC_STRINGS = [
     N_("附件内容校验失败（SHA-256 不符），请联系管理员。"),
     N_("附件文件不在文件存储中，请联系管理员。"),
     N_("上传的文件过大：附件不能超过 %(mb)s MB。"),
-    # Documents (workflows/capabilities/document_service.py, workflows/rendering/documents/__init__.py); a generation's
-    # outcome in the history is the document's title, translated in projects/detail.html.
+    # Documents (workflows/capabilities/document_service.py, workflows/rendering/documents/__init__.py); a
+    # generation's outcome in the history is the document's title, translated in projects/detail.html.
     N_("没有这种文书。"),
     N_("只有本县县商务局可以出具项目推进提醒函。"),
     N_("该项目的流程没有这种文书。"),

@@ -2,8 +2,8 @@
 of every generation (action `document_generated`, with the PDF's SHA-256 and the document kind).
 
 The data comes from the project's completed steps (TaskRecord), its filing and its audit log; the
-rendering is workflows/rendering/documents. Which documents a project has, and which of its steps fill them, its
-model declares (workflows/rendering/documents/declarations.py, docs/process.md): no task id or answer of a
+rendering is workflows/rendering/documents. Which documents a project has, and which of its steps fill them,
+its model declares (workflows/rendering/documents/declarations.py, docs/process.md): no task id or answer of a
 shipped model is named here. Texts put on paper are Chinese only (official documents).
 """
 

@@ -1,5 +1,6 @@
-"""The filing API between a county deployment and a separate prefecture deployment (《湘西自治州优势产业精准招商行动计划（2023—2025年）》 §(十三):
-county projects are filed with the prefecture commerce bureau before signing).
+"""The filing API between a county deployment and a separate prefecture deployment (《湘西自治州优势产业精准招
+商行动计划（2023—2025年）》 §(十三): county projects are filed with the prefecture commerce bureau before
+signing).
 
 Prefecture side (requests from counties):
     POST /api/v1/filings                          a filing or resubmission, with the 备案表 PDF

@@ -14,11 +14,13 @@ from pathlib import Path
 
 from workflows import config
 
-DESCRIPTION = """招商引资项目评审与签约系统 命令行 / command line of the investment-project review and signing system.
+DESCRIPTION = """招商引资项目评审与签约系统 命令行 /
+command line of the investment-project review and signing system.
 
 常用顺序 / a new installation:
   zhaoshang db upgrade                       建库或升级数据库结构 / create or upgrade the schema
-  zhaoshang init deploy/units-example.csv    市州、县、单位和管理员 / prefecture, counties, units, administrators
+  zhaoshang init deploy/units-example.csv    市州、县、单位和管理员 /
+                                             prefecture, counties, units, administrators
   zhaoshang import-users staff.xlsx          导入用户 / import the staff
   zhaoshang import-projects 台账.xlsx --county 南县 --officer zhaoshang --dry-run
                                              试导入项目台账 / try importing the project ledger
@@ -92,8 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
         help="初始化市州、县、单位和管理员（只能运行一次） / create the prefecture, counties, units and "
         "administrators (once)",
-        description="按南政发〔2022〕6号附件格式的单位名单（列：县, 单位代码, 单位名称, 类别）建立市州、各县及其单位，"
-        "并建立系统管理员、安全管理员、审计管理员，各打印一次随机一次性密码。数据库中已有组织机构时拒绝运行。 / "
+        description="按南政发〔2022〕6号附件格式的单位名单（列：县, 单位代码, 单位名称, 类别）建立市州、"
+        "各县及其单位，"
+        "并建立系统管理员、安全管理员、审计管理员，"
+        "各打印一次随机一次性密码。数据库中已有组织机构时拒绝运行。 / "
         "Creates the prefecture, its counties and their units from a unit list shaped like the annex of "
         "南政发〔2022〕6号 (columns 县, 单位代码, 单位名称, 类别), and the administrators, each printed "
         "once with a random one-time password. Refuses a database that already has organisations.",
@@ -119,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
         "import-users",
         add_help=False,
         help="从 CSV/XLSX 导入用户（列：用户名, 姓名, 单位代码, 角色） / import users",
-        description="每行一个用户：用户名, 姓名, 单位代码, 角色（多个用顿号或逗号分隔，中文名或代码），可选列 县、邮箱。"
+        description="每行一个用户：用户名, 姓名, 单位代码, 角色（多个用顿号或逗号分隔，中文名或代码），"
+        "可选列 县、邮箱。"
         "有错误的行连同行号一并列出，此时一个也不导入。每个用户打印一次随机一次性密码。 / One user per row: "
         "username, name, unit code, roles (separated by 、 or commas; names or codes), optional county "
         "and email. Bad rows are listed with their numbers and then nobody is imported. Each user's "
@@ -136,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
         "import-projects",
         add_help=False,
         help="从项目台账（XLSX/CSV）导入项目 / import an existing project ledger",
-        description="每行一个项目。列为本县流程首个表单的字段（按标题或字段名，如 项目名称、投资方、投资额（万元，人民币）；"
+        description="每行一个项目。列为本县流程首个表单的字段（按标题或字段名，如 项目名称、投资方、"
+        "投资额（万元，人民币）；"
         "选项可写其名称），另加“阶段”，可选“登记日期”“登记人”。每个项目从流程模型为该阶段声明的导入入口"
         "（任务属性 importStage）进入，记一条“导入”事件，途中不替任何人作出决定。有错误的行连同行号一并列出，"
         "此时一个也不导入。 / One project per row: the fields of the first form of the county's process "
@@ -206,7 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
             "check",
             add_help=False,
             help="核验每个附件的文件 / check every attachment's file",
-            description="每个附件的文件都在且 SHA-256 相符；有缺失或不符时退出码为 1 / every attachment's file is there "
+            description="每个附件的文件都在且 SHA-256 相符；有缺失或不符时退出码为 1 / every attachment's "
+            "file is there "
             "and matches its SHA-256; exit status 1 otherwise",
         )
     )
@@ -215,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
         "pii-rekey",
         add_help=False,
         help="个人信息密钥轮换 / re-wrap personal data under the newest key",
-        description="把任务记录与草稿中加密的个人信息改用 ZS_PII_KEYS 的第一个密钥封装；审计事件与流程状态不改写，"
+        description="把任务记录与草稿中加密的个人信息改用 ZS_PII_KEYS 的第一个密钥封装；"
+        "审计事件与流程状态不改写，"
         "列出仍使用旧密钥的数量 / re-wrap the personal data of task records and drafts under the first key "
         "of ZS_PII_KEYS; audit events and engine states are not rewritten: their counts per old key are "
         "listed",
@@ -226,8 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
         "filing-keys",
         add_help=False,
         help="备案接口的签名密钥 / the filing API's signing key",
-        description="本部署的签名私钥（Ed25519 或 SM2，ZS_FILING_SIGNING_KEY_FILE）：生成、查看公钥。私钥留在本机，"
-        "只把公钥交给对方部署。 / This deployment's signing key (Ed25519 or SM2, ZS_FILING_SIGNING_KEY_FILE): "
+        description="本部署的签名私钥（Ed25519 或 SM2，ZS_FILING_SIGNING_KEY_FILE）：生成、"
+        "查看公钥。私钥留在本机，"
+        "只把公钥交给对方部署。 / This deployment's signing key (Ed25519 or SM2, "
+        "ZS_FILING_SIGNING_KEY_FILE): "
         "make one, show its public key. The private key stays on this machine; only the public key "
         "goes to the other deployment.",
     )
@@ -238,7 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
             "generate",
             add_help=False,
             help="生成私钥并打印公钥 / make a private key and print its public key",
-            description="生成新的私钥（PEM，仅所有者可读；算法按 --algorithm 或 ZS_FILING_SIGNATURE_ALGORITHM，默认 "
+            description="生成新的私钥（PEM，仅所有者可读；算法按 --algorithm 或 "
+            "ZS_FILING_SIGNATURE_ALGORITHM，默认 "
             "Ed25519），打印公钥、公钥编号以及对方部署应配置的设置。"
             "已有的私钥文件不会被覆盖：轮换时用 --out 写到新文件。 / Makes a new private key (PEM, "
             "readable by its owner only) and prints the public key, its key id and the settings the "
@@ -340,7 +351,8 @@ def _init(args) -> int:
     counties = "，".join(f"{name} {count} 个单位" for name, count in result.counties.items())
     print(f"已建立 / created: {result.prefecture}；{counties}")
     print(
-        "管理员（密码只显示这一次，请立即登录并修改） / administrators (each password is shown only now; sign in "
+        "管理员（密码只显示这一次，请立即登录并修改） / administrators (each password is shown only now; "
+        "sign in "
         "and change it):"
     )
     for username, display, role, password in result.administrators:
@@ -371,7 +383,8 @@ def _import_users(args) -> int:
         print(f"拒绝 / refused: {err}", file=sys.stderr)
         return 1
     print(
-        f"已导入 {len(created)} 个用户（密码只显示这一次） / {len(created)} user(s) imported (passwords shown only now):"
+        f"已导入 {len(created)} 个用户（密码只显示这一次） / {len(created)} user(s) imported (passwords "
+        "shown only now):"
     )
     for username, name, password in created:
         print(f"  {name}\t{username}\t{password}")
@@ -400,7 +413,8 @@ def _import_projects(args) -> int:
         )
     if args.dry_run:
         print(
-            f"试运行：可导入 {len(projects)} 个项目，未写入任何数据 / dry run: {len(projects)} project(s) would be "
+            f"试运行：可导入 {len(projects)} 个项目，未写入任何数据 / dry run: {len(projects)} project(s) "
+            "would be "
             "imported, nothing was written"
         )
     else:
@@ -439,7 +453,8 @@ def _pii_rekey(args) -> int:
     report = personal_data_service.rekey(dry_run=args.dry_run)
     print(
         f"当前密钥 / current key: {report['current']}；{'试运行 / dry run：' if args.dry_run else ''}"
-        f"改封装 {report['rewrapped']} 个值（{report['records']} 条任务记录） / {report['rewrapped']} value(s) "
+        f"改封装 {report['rewrapped']} 个值（{report['records']} 条任务记录） / {report['rewrapped']} "
+        "value(s) "
         f"re-wrapped in {report['records']} task record(s)"
     )
     for place, kids in report["kept"].items():
@@ -469,7 +484,8 @@ def _filing_keys(args) -> int:
             key = filing_exchange.load_private(path)
             if key is None:
                 print(
-                    f"拒绝：没有私钥文件 {path}（先运行 zhaoshang filing-keys generate） / refused: no key file "
+                    f"拒绝：没有私钥文件 {path}（先运行 zhaoshang filing-keys generate） / refused: no key "
+                    "file "
                     f"{path} (run zhaoshang filing-keys generate first)",
                     file=sys.stderr,
                 )

@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{decisions} prefecture decision(s) received over the filing API, signatures checked again"
                 + (
-                    f" ({shared} under the shared key of the transition: unchanged, but not proof of who made "
+                    f" ({shared} under the shared key of the transition: unchanged, but not proof of who "
+                    "made "
                     "them)"
                     if shared
                     else ""

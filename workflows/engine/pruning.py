@@ -34,8 +34,9 @@ Why it is safe — what SpiffWorkflow 3.2 and the application read from a task t
    each with its parent and, when that parent is a boundary-event split, the split's other
    children, which a reset re-arms (`BpmnWorkflow.reset_from_task_id`).
 6. The root and its children (an ad hoc process looks for its running paths there,
-   `BpmnProcessSpec.path_complete`). What the application reads: the newest completed task (`ProcessRuntime.data`), the workflow's
-   `last_task`, and completed end events named end_* (`ProcessRuntime.outcome`).
+   `BpmnProcessSpec.path_complete`). What the application reads: the newest completed task
+   (`ProcessRuntime.data`), the workflow's `last_task`, and completed end events named end_*
+   (`ProcessRuntime.outcome`).
 7. Branch points: a task two of whose child subtrees hold kept tasks stays, so a parallel split still
    has its branches and the shape of what is kept is the shape it had.
 

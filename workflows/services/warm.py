@@ -1,8 +1,8 @@
 """Deserialised workflows kept in memory between steps, so a warm step skips loading the stored state.
 
 Keyed by instance id and checked against the instance's `version` column (every write of the row
-moves it on) and its `state_hash`: a step takes the workflow only when the version it read is the one the workflow was
-kept at, otherwise it loads the stored state as before. A workflow is kept only once its step's
+moves it on) and its `state_hash`: a step takes the workflow only when the version it read is the one the
+workflow was kept at, otherwise it loads the stored state as before. A workflow is kept only once its step's
 transaction has committed, and taken out (`take`) while a step uses it, so a step that fails or rolls
 back leaves nothing behind and two steps never share one. Per process; `ZS_WARM_WORKFLOWS` bounds
 how many are kept (default 64, 0 turns it off); the least recently kept go first.
