@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, flash, redirect, render_template, request, session, url_for
+from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 
 from webapp.i18n import N_
@@ -33,62 +33,66 @@ NUL_MESSAGE = "请求中含有不允许的空字符（NUL），请检查输入�
 
 
 def register_request_guards(app: Flask) -> None:
-    @app.before_request
-    def _session_timeout():
-        # A sliding idle timeout, checked on the server: SESSION_MINUTES without a request signs out.
-        session.permanent = True
-        last = session.get("seen")
-        if current_user.is_authenticated and last and time.time() - last > app.config["SESSION_MINUTES"] * 60:
-            end_session()
-            logout_user()
-            session.clear()
-            flash(N_("会话已超时，请重新登录。"))
-            return redirect(url_for("auth.login", next=request.path))
+    """Run the guards before every view, in this order, and the finishing steps after it."""
+    for guard in (_session_timeout, _password_change_first, _refuse_nul):
+        app.before_request(guard)
+    for finish in (_session_seen, _security_headers):
+        app.after_request(finish)
+
+
+def _session_timeout():
+    # A sliding idle timeout, checked on the server: SESSION_MINUTES without a request signs out.
+    session.permanent = True
+    last = session.get("seen")
+    idle_limit = current_app.config["SESSION_MINUTES"] * 60
+    if current_user.is_authenticated and last and time.time() - last > idle_limit:
+        end_session()
+        logout_user()
+        session.clear()
+        flash(N_("会话已超时，请重新登录。"))
+        return redirect(url_for("auth.login", next=request.path))
+    return None
+
+
+def _guarded(allowed: set[str]) -> bool:
+    """Whether a user with something due is kept from this request (a browser page not in `allowed`)."""
+    return request.endpoint not in allowed and (request.blueprint or "") not in SESSIONLESS
+
+
+def _password_change_first():
+    # A password an administrator set (new account, reset) or one past its expiry: the user may do
+    # nothing but change it (or sign out) — GB/T 22239-2019 8.1.4.1 身份鉴别.
+    if not current_user.is_authenticated:
         return None
+    if current_user.actor.password_due and _guarded(PASSWORD_DUE_ALLOWED):
+        if request.method == "GET":
+            return redirect(url_for("auth.password", next=safe_next(request.full_path.rstrip("?"), "/")))
+        return redirect(url_for("auth.password"))
+    # Then a role that needs two factors (ZS_TOTP_ROLES) without one enrolled: enrol first.
+    if current_user.actor.totp_due and _guarded(TOTP_DUE_ALLOWED):
+        return redirect(url_for("auth.totp_enrol"))
+    return None
 
-    @app.before_request
-    def _password_change_first():
-        # A password an administrator set (new account, reset) or one past its expiry: the user may do
-        # nothing but change it (or sign out) — GB/T 22239-2019 8.1.4.1 身份鉴别.
-        if (
-            current_user.is_authenticated
-            and current_user.actor.password_due
-            and request.endpoint not in PASSWORD_DUE_ALLOWED
-            and (request.blueprint or "") not in SESSIONLESS
-        ):
-            if request.method == "GET":
-                return redirect(url_for("auth.password", next=safe_next(request.full_path.rstrip("?"), "/")))
-            return redirect(url_for("auth.password"))
-        # Then a role that needs two factors (ZS_TOTP_ROLES) without one enrolled: enrol first.
-        if (
-            current_user.is_authenticated
-            and current_user.actor.totp_due
-            and request.endpoint not in TOTP_DUE_ALLOWED
-            and (request.blueprint or "") not in SESSIONLESS
-        ):
-            return redirect(url_for("auth.totp_enrol"))
-        return None
 
-    @app.before_request
-    def _refuse_nul():
-        # PostgreSQL refuses NUL in text (a 500 deep down): refuse it at the door with a clear 400.
-        values = [x for pair in request.args.items(multi=True) for x in pair]
-        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            values += [x for pair in request.form.items(multi=True) for x in pair]
-        if "\x00" in request.path or has_nul(values):
-            return render_template("error.html", message=NUL_MESSAGE, status=400), 400
-        return None
+def _refuse_nul():
+    # PostgreSQL refuses NUL in text (a 500 deep down): refuse it at the door with a clear 400.
+    values = [x for pair in request.args.items(multi=True) for x in pair]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values += [x for pair in request.form.items(multi=True) for x in pair]
+    if "\x00" in request.path or has_nul(values):
+        return render_template("error.html", message=NUL_MESSAGE, status=400), 400
+    return None
 
-    @app.after_request
-    def _session_seen(response):
-        if current_user.is_authenticated:
-            session["seen"] = time.time()
-        return response
 
-    @app.after_request
-    def _security_headers(response):
-        # Pages may run only this site's own script files (no inline script, no on… handlers), be framed
-        # by nobody, and not be sniffed into another type; downloads keep their own stricter policy.
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
+def _session_seen(response):
+    if current_user.is_authenticated:
+        session["seen"] = time.time()
+    return response
+
+
+def _security_headers(response):
+    # Pages may run only this site's own script files (no inline script, no on… handlers), be framed
+    # by nobody, and not be sniffed into another type; downloads keep their own stricter policy.
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
