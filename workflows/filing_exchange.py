@@ -51,6 +51,7 @@ import secrets
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -350,20 +351,7 @@ def verify(
     given_hmac = (headers.get("X-ZS-Signature") or "").lower()
     given_public = {algorithm: headers.get(name) or "" for algorithm, name in SIGNATURE_HEADERS.items()}
     given_id = headers.get("X-ZS-Key-Id") or ""
-    if not (county and stamp and nonce and (given_hmac or any(given_public.values()))):
-        raise AuthFailed(
-            "请求未签名：缺少 X-ZS-County、X-ZS-Timestamp、X-ZS-Nonce 或签名"
-            "（X-ZS-Key-Id 与 X-ZS-Signature-Ed25519 或 X-ZS-Signature-SM2）。"
-        )
-    # ASCII only: "²" or "٣" pass isdigit() but are no timestamp (int() fails or reads another script).
-    if (
-        not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12)
-        or not (8 <= len(nonce) <= 64)
-        or not (nonce.isascii() and nonce.isalnum())
-    ):
-        raise AuthFailed("签名参数格式不正确。")
-    if abs((time.time() if now is None else now) - int(stamp)) > _settings.window:
-        raise AuthFailed("请求已过期（时间戳超出允许的时间窗口），请校准时钟后重发。")
+    _check_fresh(county, stamp, nonce, bool(given_hmac or any(given_public.values())), now)
     request_hash = hashlib.sha256(_canonical(method, path, stamp, nonce, body)).hexdigest()
     offered_id = given_id if _KEY_ID.fullmatch(given_id) else None
     public = _settings.prefecture_keys if signer == PREFECTURE else _settings.county_keys.get(county, {})
@@ -377,25 +365,12 @@ def verify(
     }
     if public:
         # A peer whose public key is known signs with it: its older shared key no longer counts.
-        if not any(given_public.values()):
-            raise AuthFailed(
-                "须以公钥签名（X-ZS-Key-Id 与 X-ZS-Signature-Ed25519 或 X-ZS-Signature-SM2）：已配置"
-                "对方的公钥，不再接受共享密钥签名。"
-            )
-        if offered_id is None:
-            raise AuthFailed("公钥编号（X-ZS-Key-Id）格式不正确。")
-        key = public.get(offered_id)
-        if key is None:
-            raise AuthFailed("未知的公钥编号（X-ZS-Key-Id）：未配置该公钥。")
-        algorithm = algorithm_of(key)
-        given = given_public[algorithm]
-        if not given:
-            raise AuthFailed(f"该公钥是 {algorithm.upper()} 公钥，须以 {SIGNATURE_HEADERS[algorithm]} 签名。")
-        problem = _check_public(
-            key, given, _canonical_public(algorithm, method, path, county, stamp, nonce, body)
+        algorithm, given = _verify_public(
+            public,
+            offered_id,
+            given_public,
+            lambda algorithm: _canonical_public(algorithm, method, path, county, stamp, nonce, body),
         )
-        if problem:
-            raise AuthFailed(problem)
         return SignedRequest(
             county,
             nonce,
@@ -405,20 +380,7 @@ def verify(
             offered_id,
             {**signed, "algorithm": algorithm, "key_id": offered_id, "signature": given},
         )
-    shared = _settings.keys.get(county)
-    if shared is None or not _settings.hmac_transition:
-        raise AuthFailed(
-            "未知的县或未配置其公钥。"
-            if _settings.hmac_transition
-            else "未配置对方的公钥；共享密钥签名（HMAC）已停用。"
-        )
-    if not given_hmac:
-        raise AuthFailed("未配置对方的公钥，无法核验公钥签名。")
-    expected = hmac.new(
-        shared.encode("utf-8"), _canonical(method, path, stamp, nonce, body), hashlib.sha256
-    ).hexdigest()
-    if not hmac.compare_digest(expected.encode("ascii"), given_hmac.encode("utf-8", "replace")):
-        raise AuthFailed("签名校验失败。")
+    _verify_hmac(county, given_hmac, _canonical(method, path, stamp, nonce, body))
     return SignedRequest(
         county,
         nonce,
@@ -428,6 +390,70 @@ def verify(
         offered_id,
         {**signed, "algorithm": HMAC, "key_id": None, "signature": given_hmac},
     )
+
+
+def _check_fresh(county: str, stamp: str, nonce: str, has_signature: bool, now: float | None) -> None:
+    """AuthFailed unless the request names its county, carries a signature, and has a well-formed nonce
+    and a timestamp inside the allowed window."""
+    if not (county and stamp and nonce and has_signature):
+        raise AuthFailed(
+            "请求未签名：缺少 X-ZS-County、X-ZS-Timestamp、X-ZS-Nonce 或签名"
+            "（X-ZS-Key-Id 与 X-ZS-Signature-Ed25519 或 X-ZS-Signature-SM2）。"
+        )
+    # ASCII only: "²" or "٣" pass isdigit() but are no timestamp (int() fails or reads another script).
+    if (
+        not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12)
+        or not (8 <= len(nonce) <= 64)
+        or not (nonce.isascii() and nonce.isalnum())
+    ):
+        raise AuthFailed("签名参数格式不正确。")
+    if abs((time.time() if now is None else now) - int(stamp)) > _settings.window:
+        raise AuthFailed("请求已过期（时间戳超出允许的时间窗口），请校准时钟后重发。")
+
+
+def _verify_public(
+    public: dict[str, PublicKey],
+    offered_id: str | None,
+    given_public: dict[str, str],
+    content_for: Callable[[str], bytes],
+) -> tuple[str, str]:
+    """(the algorithm, the signature) of a request signed with one of the peer's configured public
+    keys, or AuthFailed. `content_for(algorithm)`: what that algorithm signs."""
+    if not any(given_public.values()):
+        raise AuthFailed(
+            "须以公钥签名（X-ZS-Key-Id 与 X-ZS-Signature-Ed25519 或 X-ZS-Signature-SM2）：已配置"
+            "对方的公钥，不再接受共享密钥签名。"
+        )
+    if offered_id is None:
+        raise AuthFailed("公钥编号（X-ZS-Key-Id）格式不正确。")
+    key = public.get(offered_id)
+    if key is None:
+        raise AuthFailed("未知的公钥编号（X-ZS-Key-Id）：未配置该公钥。")
+    algorithm = algorithm_of(key)
+    given = given_public[algorithm]
+    if not given:
+        raise AuthFailed(f"该公钥是 {algorithm.upper()} 公钥，须以 {SIGNATURE_HEADERS[algorithm]} 签名。")
+    problem = _check_public(key, given, content_for(algorithm))
+    if problem:
+        raise AuthFailed(problem)
+    return algorithm, given
+
+
+def _verify_hmac(county: str, given_hmac: str, content: bytes) -> None:
+    """AuthFailed unless `given_hmac` is the county's shared-key signature of `content` (only while
+    the shared keys of the transition are accepted)."""
+    shared = _settings.keys.get(county)
+    if shared is None or not _settings.hmac_transition:
+        raise AuthFailed(
+            "未知的县或未配置其公钥。"
+            if _settings.hmac_transition
+            else "未配置对方的公钥；共享密钥签名（HMAC）已停用。"
+        )
+    if not given_hmac:
+        raise AuthFailed("未配置对方的公钥，无法核验公钥签名。")
+    expected = hmac.new(shared.encode("utf-8"), content, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected.encode("ascii"), given_hmac.encode("utf-8", "replace")):
+        raise AuthFailed("签名校验失败。")
 
 
 def _check_public(key: PublicKey, given: str, content: bytes) -> str | None:

@@ -296,28 +296,14 @@ def _receive_special(
 def _receive_decision(
     s: Session, county_name: str, filing_id: int | None, p: dict, signed: SignedRequest | None = None
 ) -> dict:
-    filing = s.get(Filing, filing_id) if filing_id else None
-    if (
-        filing is None
-        or filing.transport != "outbound"
-        or s.get(Organisation, filing.county_id).name != county_name
-    ):
-        raise NotFound("没有该县的这件备案。")
+    filing = _outbound_filing(s, county_name, filing_id)
     round_ = _int(p, "round")
     # No row lock: the step's UPDATE … WHERE version = ? refuses it if another step landed meanwhile.
     instance = s.get(ProcessInstance, filing.instance_id)
     version = s.get(ModelVersion, instance.model_version_id)
     reviews = model_store.tasks_with(version, FILING_REVIEW)
     schema = form_files(version, _review_form(version, reviews))[0]
-    decision_field, outcome, field_answer = _decision_answer(schema, p.get("decision"))
-    if field_answer is None or decision_field is None:
-        raise BadRequest("decision 须为 accepted（受理）或 returned（退回）。")
-    number = _text(p.get("number"))
-    opinion = _text(p.get("opinion"))
-    if outcome == ACCEPTED and not number:
-        raise BadRequest("受理须附备案号（number）。")
-    if outcome == RETURNED and not opinion:
-        raise BadRequest("退回须附理由（opinion）。")
+    decision_field, outcome, field_answer, number, opinion = _decision(schema, p)
     answer = {
         "ok": True,
         "filing_id": filing.id,
@@ -385,6 +371,33 @@ def _receive_decision(
     complete_task(s, instance, completion)
     record.data = completion.stored
     return answer
+
+
+def _outbound_filing(s: Session, county_name: str, filing_id: int | None) -> Filing:
+    """This county's filing sent to the prefecture with that id; 404 for any other."""
+    filing = s.get(Filing, filing_id) if filing_id else None
+    if (
+        filing is None
+        or filing.transport != "outbound"
+        or s.get(Organisation, filing.county_id).name != county_name
+    ):
+        raise NotFound("没有该县的这件备案。")
+    return filing
+
+
+def _decision(schema: dict, p: dict) -> tuple[str, str | None, str, str | None, str | None]:
+    """(the review form's decision field, accepted or returned, the form's answer for it, the filing
+    number, the opinion) of a decision the prefecture sent; 400 when it is not a complete one."""
+    decision_field, outcome, field_answer = _decision_answer(schema, p.get("decision"))
+    if field_answer is None or decision_field is None:
+        raise BadRequest("decision 须为 accepted（受理）或 returned（退回）。")
+    number = _text(p.get("number"))
+    opinion = _text(p.get("opinion"))
+    if outcome == ACCEPTED and not number:
+        raise BadRequest("受理须附备案号（number）。")
+    if outcome == RETURNED and not opinion:
+        raise BadRequest("退回须附理由（opinion）。")
+    return decision_field, outcome, field_answer, number, opinion
 
 
 def _decision_answer(schema: dict, decision) -> tuple[str | None, str | None, str | None]:
