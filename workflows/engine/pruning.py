@@ -56,10 +56,13 @@ recorded before pruning existed replay without it.
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 ARCHIVE_KEY = "archived_done"  # key in the stored state; attribute on the loaded workflow
@@ -85,60 +88,96 @@ def prune(wf: BpmnWorkflow) -> int:
     """Remove the finished tasks of the top workflow that nothing reads any more; returns how many."""
     if wf.is_completed():
         return 0
-    tasks, root = wf.tasks, wf.task_tree
-    order = _preorder(root, tasks)
-    keep: set = {root.id, *root._children}  # the root's children are the process's top-level paths
-
-    def keep_with_parent(task) -> None:
-        keep.add(task.id)
-        if task._parent is not None:
-            keep.add(task._parent)
-
-    live_subtree: set = set()
-    newest_done, newest_manual = None, {}
-    for task in order:  # 1 to 4, and 6's end events
-        parent_live = task._parent in live_subtree
-        if parent_live or task.state & TaskState.NOT_FINISHED_MASK:
-            live_subtree.add(task.id)
-            keep_with_parent(task)
-            split = getattr(task.task_spec, "split_task", None)
-            if split:  # 2
-                keep.update(_path_to_ancestor(task, split, tasks))
-        if (
-            isinstance(task.task_spec, UnstructuredJoin)
-            or task.id in wf.subprocesses
-            or task.state == TaskState.ERROR
-            or (task.state == TaskState.COMPLETED and is_ending(task.task_spec))
-        ):
-            keep_with_parent(task)
-        if task.state == TaskState.COMPLETED:
-            if task.data and (newest_done is None or task.last_state_change > newest_done.last_state_change):
-                newest_done = task
-            key = manual_key(task)
-            if key is not None:  # the two newest, by state change, first
-                newest = sorted([*newest_manual.get(key, []), task], key=lambda t: -t.last_state_change)
-                newest_manual[key] = newest[:2]
-    for task in (task for newest in newest_manual.values() for task in newest):  # 5
-        keep_with_parent(task)
-        parent = tasks.get(task._parent)
-        if parent is not None and isinstance(parent.task_spec, BoundaryEventSplit):
-            keep.update(parent._children)
-    for task in (newest_done, wf.last_task):  # 6
-        if task is not None and task.id in tasks:
-            keep.add(task.id)
-    _keep_branch_points(order, tasks, keep)  # 7
+    order = _preorder(wf.task_tree, wf.tasks)
+    keep = _tasks_to_keep(wf, order)
     removed = [task for task in order if task.id not in keep]
     if not removed:
         return 0
-    _contract(order, tasks, keep)
+    _contract(order, wf.tasks, keep)
+    _forget(wf, removed)
+    return len(removed)
+
+
+def _tasks_to_keep(wf: BpmnWorkflow, order: list[Task]) -> set[UUID]:
+    """The ids of KEEP: the tasks of 1 to 7 in the module's docstring."""
+    tasks, root = wf.tasks, wf.task_tree
+    keep: set[UUID] = {root.id, *root._children}  # 6: the root's children are the process's top-level paths
+    _keep_running(order, tasks, keep)  # 1 and 2
+    for task in order:  # 3, 4 and 6's end events
+        if _read_by_engine(wf, task):
+            _keep_with_parent(task, keep)
+    for task in _newest_manual_completions(order):  # 5
+        _keep_with_parent(task, keep)
+        parent = tasks.get(task._parent)
+        if parent is not None and isinstance(parent.task_spec, BoundaryEventSplit):
+            keep.update(parent._children)
+    for task in (_newest_done(order), wf.last_task):  # 6
+        if task is not None and task.id in tasks:
+            keep.add(task.id)
+    _keep_branch_points(order, tasks, keep)  # 7
+    return keep
+
+
+def _keep_with_parent(task: Task, keep: set[UUID]) -> None:
+    keep.add(task.id)
+    if task._parent is not None:
+        keep.add(task._parent)
+
+
+def _keep_running(order: list[Task], tasks: dict[UUID, Task], keep: set[UUID]) -> None:
+    """1: every unfinished task and its whole subtree, each with its parent; 2: for each structured join
+    among them, the path up to its split."""
+    live_subtree: set[UUID] = set()
+    for task in order:
+        if task._parent in live_subtree or task.state & TaskState.NOT_FINISHED_MASK:
+            live_subtree.add(task.id)
+            _keep_with_parent(task, keep)
+            split = getattr(task.task_spec, "split_task", None)
+            if split:  # 2
+                keep.update(_path_to_ancestor(task, split, tasks))
+
+
+def _read_by_engine(wf: BpmnWorkflow, task: Task) -> bool:
+    """3, 4 and 6: an unstructured join, a subprocess's owner, a task in error, a completed end_* event."""
+    return (
+        isinstance(task.task_spec, UnstructuredJoin)
+        or task.id in wf.subprocesses
+        or task.state == TaskState.ERROR
+        or (task.state == TaskState.COMPLETED and is_ending(task.task_spec))
+    )
+
+
+def _newest_manual_completions(order: list[Task]) -> list[Task]:
+    """5: for each user task, its two newest completions (by state change)."""
+    newest_manual: dict[str, list[Task]] = {}
+    for task in order:
+        key = manual_key(task)
+        if key is not None and task.state == TaskState.COMPLETED:
+            newest = sorted([*newest_manual.get(key, []), task], key=lambda t: -t.last_state_change)
+            newest_manual[key] = newest[:2]
+    return [task for newest in newest_manual.values() for task in newest]
+
+
+def _newest_done(order: list[Task]) -> Task | None:
+    """6: the newest completed task with data (`ProcessRuntime.data` reads it); the first in tree order
+    on a tie."""
+    newest_done = None
+    for task in order:
+        if task.state == TaskState.COMPLETED and task.data:
+            if newest_done is None or task.last_state_change > newest_done.last_state_change:
+                newest_done = task
+    return newest_done
+
+
+def _forget(wf: BpmnWorkflow, removed: list[Task]) -> None:
+    """Drop the removed tasks from the workflow, remembering the BPMN elements they completed."""
     done = archived_done(wf)
     for task in removed:
-        del tasks[task.id]
+        del wf.tasks[task.id]
         wf.event_manager.tasks.pop(task.id, None)
         if task.state == TaskState.COMPLETED and getattr(task.task_spec, "bpmn_id", None):
             done.add(task.task_spec.bpmn_id)
     setattr(wf, ARCHIVE_KEY, done)
-    return len(removed)
 
 
 def _preorder(root, tasks) -> list:
