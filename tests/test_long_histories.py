@@ -340,19 +340,33 @@ def test_the_shipped_model_pruned_and_unpruned_agree_on_every_recorded_step(
     """The recorded steps of a project (returns for material, a withdrawal, 退回, the 提醒函 and tracking
     reports) re-run on the model twice, pruning as recorded and never pruning: after every step both
     offer the same tasks with the same data, wait for the same timers and hold the same project data."""
-    from datetime import datetime
+    from workflows.db import transaction
+    from workflows.models import ModelVersion, ProcessInstance
 
+    pid = _record_a_long_history(clock)
+    monkeypatch.undo()
+    with transaction() as s:
+        inst = s.get(ProcessInstance, pid)
+        version, process_id = s.get(ModelVersion, inst.model_version_id), inst.process_id
+    pruned = whole = None
+    prunings = 0
+    for number, step in enumerate(_engine_steps(pid), start=1):
+        pruned, whole, pruned_here = _replay_both_ways(version, process_id, step, pruned, whole)
+        prunings += pruned_here
+        assert _observed(pruned) == _observed(whole), f"step {number}: {step['ops']}"
+    assert prunings > 50 and len(whole.tasks) > 3 * len(pruned.tasks)
+
+
+def _record_a_long_history(clock) -> int:
+    """A project through 8 returns for material, a screening sent back and withdrawn (撤回), a 退回 on the
+    signing path, then 30 tracking reports; its id."""
     from service_support import advance, ready, start
 
-    from workflows.db import transaction
     from workflows.demo import DOER, actor
-    from workflows.engine.clock import frozen_at
-    from workflows.engine.replay import _apply, _stubs
-    from workflows.models import ModelVersion, ProcessInstance
     from workflows.services import task_operations, task_service
 
     pid = start()
-    for loop in range(8):
+    for _ in range(8):
         _return_for_material(pid)
     advance(
         pid, "screening", screening_decision="退回补充", confirmed_class="重大", screening_opinion="再补充"
@@ -367,31 +381,34 @@ def test_the_shipped_model_pruned_and_unpruned_agree_on_every_recorded_step(
         advance(pid, spec, **({"confirmed_class": "重大"} if spec == "screening" else {}))
     for _ in range(30):
         _report(pid, clock)
-    monkeypatch.undo()
-    with transaction() as s:
-        inst = s.get(ProcessInstance, pid)
-        version, process_id = s.get(ModelVersion, inst.model_version_id), inst.process_id
-    pruned = whole = None
+    return pid
+
+
+def _replay_both_ways(version, process_id: str, step: dict, pruned, whole) -> tuple:
+    """Apply one recorded step to the pruned workflow as recorded and to the whole one without pruning;
+    (the pruned one, stored and loaded as between two steps, the whole one, how many prunings it held)."""
+    from datetime import datetime
+
+    from workflows.engine.clock import frozen_at
+    from workflows.engine.replay import _apply, _stubs
+
+    on_pruned = ProcessRuntime(version, _stubs(step["services"]), process_id)
+    on_whole = ProcessRuntime(version, _stubs(step["services"]), process_id)
+    for wf, runtime in ((pruned, on_pruned), (whole, on_whole)):
+        if wf is not None:  # this step's service results answer this step's service tasks
+            wf.script_engine = runtime.script_engine
     prunings = 0
-    for number, step in enumerate(_engine_steps(pid), start=1):
-        on_pruned = ProcessRuntime(version, _stubs(step["services"]), process_id)
-        on_whole = ProcessRuntime(version, _stubs(step["services"]), process_id)
-        for wf, runtime in ((pruned, on_pruned), (whole, on_whole)):
-            if wf is not None:  # this step's service results answer this step's service tasks
-                wf.script_engine = runtime.script_engine
-        with frozen_at(datetime.fromisoformat(step["clock"])):
-            for op in step["ops"]:
-                if op["op"] == "prune":
-                    prunings += 1
-                elif op["op"] == "start":
-                    whole = on_whole.start()
-                else:
-                    mirrored = {**op, "task": _same_task(pruned, whole, op["task"])} if "task" in op else op
-                    _whole_apply(on_whole, whole, mirrored)
-                pruned = _apply(on_pruned, pruned, op)
-        pruned = on_pruned.load(on_pruned.dump(pruned)[0])  # stored and loaded, as between two steps
-        assert _observed(pruned) == _observed(whole), f"step {number}: {step['ops']}"
-    assert prunings > 50 and len(whole.tasks) > 3 * len(pruned.tasks)
+    with frozen_at(datetime.fromisoformat(step["clock"])):
+        for op in step["ops"]:
+            if op["op"] == "prune":
+                prunings += 1
+            elif op["op"] == "start":
+                whole = on_whole.start()
+            else:
+                mirrored = {**op, "task": _same_task(pruned, whole, op["task"])} if "task" in op else op
+                _whole_apply(on_whole, whole, mirrored)
+            pruned = _apply(on_pruned, pruned, op)
+    return on_pruned.load(on_pruned.dump(pruned)[0]), whole, prunings
 
 
 def _whole_apply(runtime: ProcessRuntime, wf, op: dict) -> None:
