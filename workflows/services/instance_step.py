@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -44,7 +45,7 @@ def runtime_for(
 ) -> ProcessRuntime:
     """The instance's runtime with the operators and script functions bound to the session. Without
     `operators` (the engine runs ahead of the write transaction), calling one raises NeedsTransaction."""
-    version = session.get(ModelVersion, instance.model_version_id)
+    version = session.get_one(ModelVersion, instance.model_version_id)
     bound = operator_registry.bound(session, instance, actor)
     if not operators:
         bound = {name: _not_here for name in bound}
@@ -149,13 +150,14 @@ def persist(session: Session, instance: ProcessInstance, ran: Ran, actor: Actor)
     instance.updated_at = utcnow()
     data = runtime.data(wf)
     _copy_summary(instance, data, list_spec)
-    ending = runtime.outcome(wf)
+    ending = runtime.outcome(wf)  # (the end event, its stage) once the project has ended
     outcome = ending[0] if ending else None
     ready = runtime.ready_tasks(wf)
-    if outcome:
+    if ending is not None:
+        outcome, stage = ending
         instance.status = "cancelled" if outcome == "cancelled" else "completed"
         instance.outcome = outcome
-        instance.stage = ending[1]
+        instance.stage = stage
     else:
         # Nothing to do now (e.g. 履约跟踪 between two reports): the stage of what the process waits for.
         instance.stage = "、".join(
@@ -341,6 +343,7 @@ def sync_task_index(
             username = task.data.get(props["assigneeField"])
             assignee_id = session.scalar(select(User.id).where(User.username == username))
         due_days = int(props.get("dueWorkingDays", 3))
+        due_at = add_working_days(now, due_days)
         record = TaskRecord(
             instance_id=instance.id,
             task_uuid=task.uuid,
@@ -354,7 +357,7 @@ def sync_task_index(
             assignee_id=assignee_id,
             fixed_assignee=assignee_id is not None,
             created_at=now,
-            due_at=add_working_days(now, due_days),
+            due_at=due_at,
         )
         owners = lane_owners(session, instance, task)
         if owners is not None:
@@ -398,7 +401,7 @@ def sync_task_index(
                 "lane": task.lane,
                 "unit": record.unit_code,
                 "due_working_days": due_days,
-                "due_at": record.due_at.isoformat(),
+                "due_at": due_at.isoformat(),
                 **({"owners": [u.username for u in owners]} if owners is not None else {}),
             },
         )
@@ -432,7 +435,7 @@ def lane_owners(session: Session, instance: ProcessInstance, task: ReadyTask) ->
         return None
     names = table[task.lane]
 
-    def refuse(reason: str):
+    def refuse(reason: str) -> NoReturn:
         raise ModelFailed(task.title, f"{LANE_OWNERS}[{task.lane!r}]：{reason}")
 
     if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) for n in names):
@@ -449,7 +452,7 @@ def lane_owners(session: Session, instance: ProcessInstance, task: ReadyTask) ->
             .where(User.username.in_(set(names)), User.active.is_(True), Unit.organisation_id == org_id)
         )
     }
-    owners = []
+    owners: list[User] = []
     for name in dict.fromkeys(names):
         user = users.get(name)
         if user is None or not user.role_codes - set(ADMIN_ROLES):

@@ -140,6 +140,7 @@ def _failed_ids(s: Session, ids: list[int]) -> set[int]:
         .where(AuditEvent.instance_id.in_(ids), AuditEvent.action.in_(("engine_step", "step_failed")))
         .order_by(AuditEvent.id.desc())
     ):
+        assert event.instance_id is not None, "the query picks events of these instances"
         by_instance.setdefault(event.instance_id, []).append(event)
     return {i for i, events in by_instance.items() if _pending(events)}
 
@@ -162,7 +163,7 @@ def operate_page(actor: Actor, instance_id: int) -> OperateView:
     auth.require(auth.instance_operate_view(actor), "只有系统管理员可以运维流程实例。")
     with transaction() as s:
         instance = _instance(s, instance_id)
-        version = s.get(ModelVersion, instance.model_version_id)
+        version = s.get_one(ModelVersion, instance.model_version_id)
         runtime = runtime_for(s, instance, actor)
         tasks, targets = [], []
         if instance.status == "running" and instance.state:
@@ -196,7 +197,7 @@ def operate_page(actor: Actor, instance_id: int) -> OperateView:
         return OperateView(
             instance.id,
             instance.project_name,
-            s.get(Organisation, instance.county_id).name,
+            s.get_one(Organisation, instance.county_id).name,
             instance.process_id,
             instance.status,
             instance.stage,
@@ -275,7 +276,7 @@ def instance_migrate(
             raise ValidationFailed({"version_id": "请选择本流程的另一个版本"})
         if target.id == instance.model_version_id:
             raise ValidationFailed({"version_id": "流程实例已在该版本上"})
-        old = s.get(ModelVersion, instance.model_version_id)
+        old = s.get_one(ModelVersion, instance.model_version_id)
         target_runtime = ProcessRuntime(target, {}, instance.process_id)  # nothing runs on it in this step
         moved = {}
 
@@ -392,7 +393,7 @@ def instance_data_set(
         raise ValidationFailed({"value": '值不是有效的 JSON（字符串须加双引号，如 "甲公司"）'}) from err
     with transaction() as s:
         instance = _running(s, instance_id, expected_version)
-        version = s.get(ModelVersion, instance.model_version_id)
+        version = s.get_one(ModelVersion, instance.model_version_id)
         personal = False
         for schema in model_store.all_form_schemas(version):
             field_schema = (schema.get("properties") or {}).get(key)

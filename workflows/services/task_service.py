@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -94,7 +94,7 @@ def task_form(actor: Actor, task_id: int) -> TaskForm:
         absent = auth.acting_for(s, actor, record, instance, county)
         auth.require(auth.task_view(actor, record, instance, county) or absent is not None)
         require_ready(s, record)
-        version = s.get(ModelVersion, instance.model_version_id)
+        version = s.get_one(ModelVersion, instance.model_version_id)
         schema, uischema = form_files(version, record.form)
         runtime = runtime_for(s, instance, actor)
         wf = runtime.load(instance.state)
@@ -182,7 +182,7 @@ def task_save_draft(actor: Actor, task_id: int, submitted: dict, hand_back: bool
         require_ready(s, record)
         claim_if_sole(s, actor, record, instance, county)
         auth.require(auth.task_save_draft(actor, record, instance, county), "只有办理人或受委派人可以暂存。")
-        version = s.get(ModelVersion, instance.model_version_id)
+        version = s.get_one(ModelVersion, instance.model_version_id)
         schema, _ = form_files(version, record.form)
         # Kept as typed (strings), only the form's own editable fields; validated when submitted.
         record.draft = personal_data.seal_fields(schema, forms.draft_of(schema, submitted))
@@ -324,7 +324,7 @@ class _Submission:
     instance: ProcessInstance
     completion: instance_step.Completion
     assignee_before: int | None  # who held the task when it was read (claim-and-act changes it)
-    acted_for: User | None
+    acted_for: Actor | None  # the absent user it was completed on behalf of
     signature: bytes | None
     version: ModelVersion  # held, so the session's identity map keeps it for the engine step
 
@@ -345,7 +345,7 @@ def _submission(
         raise Conflict("请先认领该任务再提交。")
     if record.assignee_id != actor.id and not (absent and record.assignee_id == absent.id):
         raise Conflict("该任务已由 %(name)s 认领。", name=record.assignee.display_name)
-    version = s.get(ModelVersion, instance.model_version_id)
+    version = s.get_one(ModelVersion, instance.model_version_id)
     schema, uischema = form_files(version, record.form)
     signature = _signature_png(submitted.get("signature"))
 
@@ -407,6 +407,7 @@ def _complete_ahead(actor: Actor, task_id: int, submitted: dict) -> int:
             )
             .execution_options(synchronize_session=False)
         )
+        assert isinstance(marked, CursorResult)  # an UPDATE's result counts its rows
         if marked.rowcount != 1:
             raise StaleDataError("the task changed since it was read")
         instance_step.write_ahead(s, sub.instance, ran, actor)
@@ -487,7 +488,7 @@ def signature(actor: Actor, task_id: int) -> bytes:
         record = s.get(TaskRecord, task_id)
         if record is None:
             raise NotFound("签名不存在。")
-        instance = s.get(ProcessInstance, record.instance_id)
+        instance = s.get_one(ProcessInstance, record.instance_id)
         auth.require(auth.project_view(s, actor, instance), "您无权查看该项目。")
         if record.signature_png is None:
             raise NotFound("签名不存在。")
@@ -512,7 +513,7 @@ def opinions(s: Session, instance_id: int) -> list[Opinion]:
             task_id=r.id,
             signed=r.signature_png is not None,
             title=r.title,
-            acted_for=s.get(User, r.acted_for_id).display_name if r.acted_for_id else None,
+            acted_for=s.get_one(User, r.acted_for_id).display_name if r.acted_for_id else None,
             unit_code=r.unit_code,
             unit_name=unit_name(s, r.instance, r.unit_code),
             by=r.completed_by.display_name if r.completed_by else None,
@@ -525,8 +526,8 @@ def opinions(s: Session, instance_id: int) -> list[Opinion]:
 
 def joint_review_summary(s: Session, instance_id: int) -> list[dict]:
     """联合会审意见汇总: each department's latest opinion, side by side, for the approval pages."""
-    instance = s.get(ProcessInstance, instance_id)
-    version = s.get(ModelVersion, instance.model_version_id)
+    instance = s.get_one(ProcessInstance, instance_id)
+    version = s.get_one(ModelVersion, instance.model_version_id)
     rows = s.scalars(
         select(TaskRecord)
         .where(
