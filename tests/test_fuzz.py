@@ -333,6 +333,123 @@ class Tokens:
         return {"Authorization": f"Bearer {self.made[username]}"}
 
 
+class Fuzz:
+    """One run's client and random source, and what it saw: requests per route (and per task's own form),
+    failures, the routes that redirected."""
+
+    def __init__(self, client, rng: random.Random, ids: dict, fields: list[str]):
+        self.client, self.rng, self.ids, self.fields = client, rng, ids, fields
+        self.tokens = Tokens()
+        self.counts: dict[tuple[str, str], int] = {}
+        self.task_counts: dict[tuple[str, str, str], int] = {}
+        self.failures: list[str] = []
+        self.redirected: dict[tuple[str, str], tuple[str, str]] = {}  # (method, rule) → (role, path)
+
+    def check(self, response, method: str, rule: str, role: str, url: str, what: str) -> None:
+        """A 5xx is a failure, so is a redirect off the site; a redirect is remembered."""
+        if response.status_code >= 500:
+            self.failures.append(f"{response.status_code} {method} {url} {what} as {role}"[:400])
+        if 300 <= response.status_code < 400:
+            self.redirected.setdefault((method, rule), (role, url))
+            location = response.headers.get("Location", "")
+            if not same_origin(location):
+                self.failures.append(
+                    f"off-site redirect to {location!r}: {method} {url} {what} as {role}"[:400]
+                )
+
+    def route(self, method: str, rule: str, tasks: list[Task]) -> None:
+        """EXAMPLES malformed requests to one route, each by a user who may open it (a task's route: the
+        tasks in turn, each by its doer)."""
+        role = _role_for(method, rule) if (method, rule) in TABLE else "zhaoshang"
+        task_route = "<int:task_id>" in rule
+        signed_in = None
+        for n in range(EXAMPLES):
+            task = tasks[n * len(tasks) // EXAMPLES] if task_route else None
+            first_of_task = task is not None and (
+                n == 0 or tasks[(n - 1) * len(tasks) // EXAMPLES] is not task
+            )
+            who = task.username if task else role
+            if who != signed_in:
+                _sign_in(self.client, who)
+                signed_in = who
+            url, data = self._url_and_form(method, rule, task, first_of_task)
+            query = {
+                "next": self.rng.choice(BAD_VALUES + HOSTILE_NEXT),
+                self.rng.choice(GENERIC_FIELDS): self.rng.choice(BAD_VALUES),
+            }
+            headers = (
+                self.tokens.header(who) if rule.startswith("/api/v1/") and "/filings" not in rule else {}
+            )
+            response = self._send(method, rule, url, task, data, query, headers)
+            self.counts[(method, rule)] = self.counts.get((method, rule), 0) + 1
+            self.check(response, method, rule, who, url, repr(data))
+            if rule == "/logout" or "password" in rule or rule.startswith("/login"):
+                signed_in = None
+
+    def _url_and_form(
+        self, method: str, rule: str, task: Task | None, first_of_task: bool
+    ) -> tuple[str, dict]:
+        """A path for the rule (mostly the task's own, always on its first example) and a form: the
+        task's own fields with bad values, or a few bad fields of any form."""
+        rng = self.rng
+        url = _path(rng, rule, {**self.ids, "task_id": task.id} if task else self.ids)
+        if task and (first_of_task or rng.random() < 0.8):
+            url = _path(rng, rule.replace("<int:task_id>", str(task.id)), self.ids)
+            key = (method, rule, task.spec)
+            self.task_counts[key] = self.task_counts.get(key, 0) + 1
+        if task:
+            return url, _task_form(rng, task)
+        names = rng.sample(GENERIC_FIELDS + self.fields, k=rng.randint(1, 6))
+        return url, {
+            name: (rng.sample(BAD_VALUES, k=2) if rng.random() < 0.2 else rng.choice(BAD_VALUES))
+            for name in names
+        }
+
+    def _send(
+        self, method: str, rule: str, url: str, task: Task | None, data: dict, query: dict, headers: dict
+    ):
+        """GET with the query; an API POST mostly with a bad JSON body (a task's own fields, or any bad
+        value); any other POST with the form and the query."""
+        rng, client = self.rng, self.client
+        if method == "GET":
+            return client.get(url, query_string=query, headers=headers)
+        if rule.startswith("/api/") and task and rng.random() < 0.7:
+            body = json.dumps(_task_json(rng, task), ensure_ascii=False)
+            return client.post(
+                url,
+                data=body.encode("utf-8", "surrogatepass"),
+                headers=headers,
+                content_type="application/json",
+            )
+        if rule.startswith("/api/") and rng.random() < 0.5:
+            return client.post(
+                url,
+                data=rng.choice(BAD_VALUES).encode("utf-8", "surrogatepass"),
+                content_type="application/json",
+                headers=headers,
+            )
+        return client.post(url, data=data, query_string=query, headers=headers)
+
+    def hostile_targets(self) -> int:
+        """Every hostile target to every route that redirected, in the query and (a POST) in the body;
+        how many requests that was."""
+        sent = 0
+        for (method, rule), (role, url) in sorted(self.redirected.items()):
+            _sign_in(self.client, role)
+            for target in HOSTILE_NEXT + HOSTILE_QUERIES:
+                raw = target in HOSTILE_QUERIES
+                query = target if raw else "next=" + quote(target, safe="")
+                if method == "GET":
+                    response = self.client.get(url, query_string=query)
+                else:
+                    response = self.client.post(url, query_string=query, data={} if raw else {"next": target})
+                sent += 1
+                self.check(response, method, rule, role, url, query)
+                if rule == "/logout" or rule.startswith("/login"):
+                    _sign_in(self.client, role)
+        return sent
+
+
 def test_no_malformed_request_gets_a_server_error_and_no_redirect_leaves_the_site(database, tmp_path):
     from webapp import create_app
 
@@ -356,99 +473,18 @@ def test_no_malformed_request_gets_a_server_error_and_no_redirect_leaves_the_sit
         "process_id": "investor_complaint",
         "change": "add",
     }
-    fields = _schema_fields()
-    tokens = Tokens()
-    rng = random.Random(SEED)
-    counts: dict[tuple[str, str], int] = {}
-    task_counts: dict[tuple[str, str, str], int] = {}
-    failures: list[str] = []
-    redirected: dict[tuple[str, str], tuple[str, str]] = {}  # (method, rule) → (role, path) that redirected
+    fuzz = Fuzz(client, random.Random(SEED), ids, _schema_fields())
     rules = sorted(
         (m, r.rule)
         for r in app.url_map.iter_rules()
         if r.endpoint != "static"
         for m in r.methods - {"HEAD", "OPTIONS"}
     )
-
-    def check(response, method: str, rule: str, role: str, url: str, what: str) -> None:
-        if response.status_code >= 500:
-            failures.append(f"{response.status_code} {method} {url} {what} as {role}"[:400])
-        if 300 <= response.status_code < 400:
-            redirected.setdefault((method, rule), (role, url))
-            location = response.headers.get("Location", "")
-            if not same_origin(location):
-                failures.append(f"off-site redirect to {location!r}: {method} {url} {what} as {role}"[:400])
-
     for method, rule in rules:
-        role = _role_for(method, rule) if (method, rule) in TABLE else "zhaoshang"
-        task_route = "<int:task_id>" in rule
-        signed_in = None
-        for n in range(EXAMPLES):
-            task = tasks[n * len(tasks) // EXAMPLES] if task_route else None
-            first_of_task = task is not None and (
-                n == 0 or tasks[(n - 1) * len(tasks) // EXAMPLES] is not task
-            )
-            who = task.username if task else role
-            if who != signed_in:
-                _sign_in(client, who)
-                signed_in = who
-            url = _path(rng, rule, {**ids, "task_id": task.id} if task else ids)
-            if task and (first_of_task or rng.random() < 0.8):
-                url = _path(rng, rule.replace("<int:task_id>", str(task.id)), ids)
-                task_counts[(method, rule, task.spec)] = task_counts.get((method, rule, task.spec), 0) + 1
-            if task:
-                data = _task_form(rng, task)
-            else:
-                names = rng.sample(GENERIC_FIELDS + fields, k=rng.randint(1, 6))
-                data = {
-                    name: (rng.sample(BAD_VALUES, k=2) if rng.random() < 0.2 else rng.choice(BAD_VALUES))
-                    for name in names
-                }
-            query = {
-                "next": rng.choice(BAD_VALUES + HOSTILE_NEXT),
-                rng.choice(GENERIC_FIELDS): rng.choice(BAD_VALUES),
-            }
-            headers = tokens.header(who) if rule.startswith("/api/v1/") and "/filings" not in rule else {}
-            if method == "GET":
-                response = client.get(url, query_string=query, headers=headers)
-            elif rule.startswith("/api/") and task and rng.random() < 0.7:
-                body = json.dumps(_task_json(rng, task), ensure_ascii=False)
-                response = client.post(
-                    url,
-                    data=body.encode("utf-8", "surrogatepass"),
-                    headers=headers,
-                    content_type="application/json",
-                )
-            elif rule.startswith("/api/") and rng.random() < 0.5:
-                response = client.post(
-                    url,
-                    data=rng.choice(BAD_VALUES).encode("utf-8", "surrogatepass"),
-                    content_type="application/json",
-                    headers=headers,
-                )
-            else:
-                response = client.post(url, data=data, query_string=query, headers=headers)
-            counts[(method, rule)] = counts.get((method, rule), 0) + 1
-            check(response, method, rule, who, url, repr(data))
-            if rule == "/logout" or "password" in rule or rule.startswith("/login"):
-                signed_in = None
-
+        fuzz.route(method, rule, tasks)
     # Every route that redirected gets every hostile target, in the query and (a POST) in the body.
-    hostile_sent = 0
-    for (method, rule), (role, url) in sorted(redirected.items()):
-        _sign_in(client, role)
-        for target in HOSTILE_NEXT + HOSTILE_QUERIES:
-            raw = target in HOSTILE_QUERIES
-            query = target if raw else "next=" + quote(target, safe="")
-            if method == "GET":
-                response = client.get(url, query_string=query)
-            else:
-                response = client.post(url, query_string=query, data={} if raw else {"next": target})
-            hostile_sent += 1
-            check(response, method, rule, role, url, query)
-            if rule == "/logout" or rule.startswith("/login"):
-                _sign_in(client, role)
-
+    hostile_sent = fuzz.hostile_targets()
+    counts, task_counts, failures, redirected = fuzz.counts, fuzz.task_counts, fuzz.failures, fuzz.redirected
     db.engine().dispose()
     print(
         f"fuzz: {sum(counts.values())} requests over {len(counts)} routes ({sum(task_counts.values())} to "
