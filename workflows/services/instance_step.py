@@ -84,12 +84,14 @@ def run_step(session: Session, instance: ProcessInstance, actor: Actor,
     return created
 
 
-def list_spec_of(session: Session, version_id: int, process_id: str) -> ListSpec:
-    """What the instance's model declares for lists (workflows/engine/list_spec.py), per version."""
+def list_spec_of(session: Session, version_id: int, process_id: str, digest: str | None = None) -> ListSpec:
+    """What the instance's model declares for lists (workflows/engine/list_spec.py), per version; `digest`:
+    the version's content hash when the caller read it with its rows."""
     cache = session.info.setdefault("list_specs", {})
     if (version_id, process_id) not in cache:
         # Versions never change: their files are read once per process, the hash checked once per session.
-        digest = session.scalar(select(ModelVersion.content_hash).where(ModelVersion.id == version_id))
+        if digest is None:
+            digest = session.scalar(select(ModelVersion.content_hash).where(ModelVersion.id == version_id))
         key = (version_id, digest, process_id)
         if key not in _LIST_SPECS:
             version = session.get(ModelVersion, version_id)
