@@ -172,7 +172,7 @@ def test_filters_are_kept_across_pages(app, client):
 
 
 def test_the_sql_visibility_rule_agrees_with_the_permission_check(database):
-    first, second = _projects_in_review(2)
+    _projects_in_review(2)
     start(project_name="只登记的项目", investor="登记公司")
     other = project_service.project_start(actor("zhaoshang2"), {**DEMO_LEAD, "project_name": "另一专员的项目",
                                                                  "investor": "另一公司"})
