@@ -129,7 +129,6 @@ def test_a_tamper_in_another_part_of_the_chain_is_left_to_the_database_check(cha
 
 
 def test_sealing_stops_at_a_break_and_the_database_check_compares_every_checkpoint(chain):
-    first, _ = chain
     with transaction() as s:
         before = s.scalar(select(func.count(AuditCheckpoint.id)))
         last = s.scalar(select(func.max(AuditCheckpoint.event_id)))
