@@ -191,8 +191,10 @@ def inbox_page(actor: Actor, query: InboxQuery) -> InboxPage:
             else:
                 order = [TaskRecord.due_at, TaskRecord.id]
             page.total = _count(s, filtered) if narrowed else counts[query.tab]
-            page.tasks = _task_rows(s, filtered.order_by(*order).limit(PER_PAGE)
-                                    .offset((query.page - 1) * PER_PAGE))
+            # The page's ids first, from the indexes alone; then those rows with their names.
+            ids = filtered.with_only_columns(TaskRecord.id).order_by(*order).limit(PER_PAGE) \
+                .offset((query.page - 1) * PER_PAGE)
+            page.tasks = _task_rows(s, _tasks(TaskRecord.id.in_(ids.scalar_subquery())).order_by(*order))
         else:
             base = _started(actor) if query.tab == "started" else _copied(actor)
             page.classes = _classes(s, base)
