@@ -145,3 +145,23 @@ def test_sealing_stops_at_a_break_and_the_database_check_compares_every_checkpoi
     with transaction() as s:  # a checkpoint row edited behind the application
         s.execute(update(AuditCheckpoint).where(AuditCheckpoint.event_id == last).values(event_hash="0" * 64))
     assert any(f.kind == "rewritten" and f.event_id == last for f in _verify().findings)
+
+
+def test_after_the_key_changes_the_checkpoints_are_signed_again_only_if_the_chain_holds(chain, tmp_path):
+    first, others = chain
+    anchors.configure(tmp_path / "cp.jsonl", "old key")
+    with transaction() as s:
+        s.query(AuditCheckpoint).delete()
+    _seal()
+    anchors.configure(tmp_path / "cp.jsonl", "new key")
+    assert _verify(first).first.kind == "forged"  # signed with the old key
+    total = _total()
+    with transaction() as s:
+        assert audit_checkpoints.resign(s) == total // EVERY
+    assert _verify(first).ok and _verify().ok
+    target = _events(others[0])[0]
+    with transaction() as s:  # a broken chain is never signed again
+        s.execute(update(AuditEvent).where(AuditEvent.id == target).values(actor="x"))
+    anchors.configure(tmp_path / "cp.jsonl", "third key")
+    with transaction() as s:
+        assert audit_checkpoints.resign(s) is None

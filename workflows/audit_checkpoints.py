@@ -150,3 +150,19 @@ def check_all(session: Session) -> audit.ChainBreak | None:
         if stored != digest:
             return audit.ChainBreak(event_id, "rewritten", f"事件 #{event_id} 的哈希与检查点记录的不符（链被改写）")
     return None
+
+
+def resign(session: Session) -> int | None:
+    """After the anchors' key was changed: sign every checkpoint again with the current key, but only if the
+    whole chain holds and every checkpoint still matches the event it sealed. The number signed, or None
+    (nothing signed) when the chain or a checkpoint does not hold, or there is no key."""
+    if not anchors.enabled() or audit.check_chain(session) is not None:
+        return None
+    points = session.execute(select(AuditCheckpoint, AuditEvent.hash)
+                             .outerjoin(AuditEvent, AuditEvent.id == AuditCheckpoint.event_id)).all()
+    if any(stored != point.event_hash for point, stored in points):
+        return None
+    for point, _ in points:
+        point.signature = signature(point.event_id, point.event_hash)
+    session.flush()
+    return len(points)
