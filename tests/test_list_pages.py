@@ -157,8 +157,12 @@ def test_paging_shows_every_project_exactly_once_even_when_they_were_updated_at_
 def test_filters_are_kept_across_pages(app, client):
     wanted = [start(project_name=f"稻虾项目{i}", investor=f"洞庭食品{i}") for i in range(23)]
     for i in range(5):
-        start(project_name=f"电池项目{i}", investor=f"锂晟科技{i}")
+        start(project_name=f"电池项目{i}", investor=f"锂晟科技{i}", amount_wan="3000")
     login(client, "zhuren")
+    # The class filter offers the classes the county's projects have, smaller projects' first.
+    assert re.findall(r'<option value="([^"]+)"', client.get("/projects/").data.decode().split('name="class"')[1]
+                      .split("</select>")[0]) == ["一般", "重大"]
+    assert len(_walk(client, "/projects/?class=一般")[0]) == 5
     ids, links = _walk(client, "/projects/?q=稻虾&status=running")
     assert sorted(ids) == sorted(wanted)
     assert len(links) == 2 and "q=" in links[1] and "status=running" in links[1] and "page=2" in links[1]

@@ -35,9 +35,11 @@ def upgrade() -> None:
     op.create_index('ix_instance_county', 'process_instance', ['county_id', 'id'],
                     postgresql_include=['started_by_id', 'project_class', 'amount_wan'])
     op.create_index('ix_instance_started_by', 'process_instance', ['started_by_id', 'updated_at', 'id'])
+    op.create_index('ix_instance_county_class', 'process_instance', ['county_id', 'project_class', 'amount_wan'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_instance_county_class', table_name='process_instance')
     op.drop_index('ix_instance_started_by', table_name='process_instance')
     op.drop_index('ix_instance_county', table_name='process_instance')
     op.drop_index('ix_instance_county_updated', table_name='process_instance')
