@@ -22,6 +22,8 @@ class TaskRecord(Base):
               sqlite_where=text("state = 'ready'"),
               postgresql_include=["instance_id", "owned", "fixed_assignee", "assignee_id", "delegate_id", "stage",
                                   "created_at"]),
+        Index("ix_task_delegated", "delegate_id", postgresql_where=text("state = 'ready'"),
+              sqlite_where=text("state = 'ready'")),
         Index("ix_task_done_by", "completed_by_id", "completed_at", "id", postgresql_where=text("state = 'completed'"),
               sqlite_where=text("state = 'completed'"), postgresql_include=["instance_id", "stage", "unit_code"]),
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, union
 from sqlalchemy.orm import Session, aliased
 
 from workflows import auth
@@ -26,7 +26,7 @@ from workflows.models._types import utcnow
 from workflows.services.project_service import summaries
 from workflows.services.task_service import task_item
 from workflows.services.views import ProjectSummary, TaskItem
-from workflows.services.visibility import offered_to
+from workflows.services.visibility import offered_ids, offered_to
 
 TABS = ("todo", "done", "started", "copied")
 SORTS = ("due", "waiting")
@@ -65,9 +65,23 @@ class InboxPage:
     unread_copies: int = 0
 
 
-def _todo_condition(actor: Actor, absent: list[Actor]):
+def _todo_ids(actor: Actor, absent: list[Actor]):
+    """The ids of the 待办 tab: offered to me, 委派 to me, or offered to those I stand in for (请假代理)."""
+    delegated = select(TaskRecord.id).where(TaskRecord.state == "ready", TaskRecord.delegate_id == actor.id)
+    return union(*offered_ids(actor), delegated, *[b for a in absent for b in offered_ids(a)])
+
+
+def _todo_condition(actor: Actor, absent: list[Actor], few: bool = True):
+    """`few`: by the ids of the branches (each answered by an index), best when the tab holds few tasks; else
+    the same rule as one OR, which the database answers by one pass over the open tasks — cheaper when the
+    tab holds thousands (tests check both say the same)."""
+    if few:
+        return TaskRecord.id.in_(_todo_ids(actor, absent).scalar_subquery())
     delegated = and_(TaskRecord.state == "ready", TaskRecord.delegate_id == actor.id)  # 委派 to me
     return or_(offered_to(actor), delegated, *[offered_to(a) for a in absent])  # 请假代理
+
+
+MANY = 2000  # open tasks from which the 待办 tab's rows are found by one pass rather than by their ids
 
 
 def _done_condition(actor: Actor):
@@ -79,8 +93,8 @@ def _tasks(condition):
             .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id).where(condition))
 
 
-def _todo(actor: Actor, absent: list[Actor]):
-    return _tasks(_todo_condition(actor, absent))
+def _todo(actor: Actor, absent: list[Actor], few: bool = True):
+    return _tasks(_todo_condition(actor, absent, few))
 
 
 def _done(actor: Actor):
@@ -102,13 +116,10 @@ def _count(s: Session, query) -> int:
 
 def _counts(s: Session, actor: Actor, absent: list[Actor]) -> tuple[dict[str, int], int]:
     """The four tabs' counts and the unread copies: one statement of five indexed counts."""
-    def tasks(condition):
-        return (select(func.count(TaskRecord.id)).join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
-                .where(condition).scalar_subquery())
-
     copies = select(func.count(ProjectCopy.id)).where(ProjectCopy.to_user_id == actor.id)
     row = s.execute(select(
-        tasks(_todo_condition(actor, absent)), tasks(_done_condition(actor)),
+        select(func.count()).select_from(_todo_ids(actor, absent).subquery()).scalar_subquery(),
+        select(func.count(TaskRecord.id)).where(_done_condition(actor)).scalar_subquery(),  # every task has its instance
         select(func.count(ProcessInstance.id)).where(ProcessInstance.started_by_id == actor.id).scalar_subquery(),
         copies.scalar_subquery(), copies.where(ProjectCopy.read_at.is_(None)).scalar_subquery())).one()
     return dict(zip(TABS, row[:4], strict=True)), row[4]
@@ -173,7 +184,7 @@ def inbox_page(actor: Actor, query: InboxQuery) -> InboxPage:
         page = InboxPage(query=query, counts=counts, unread_copies=unread)
         narrowed = bool(query.q or query.stage or query.unit or query.project_class or query.overdue)
         if query.tab in ("todo", "done"):
-            base = _todo(actor, absent) if query.tab == "todo" else _done(actor)
+            base = _todo(actor, absent, counts["todo"] <= MANY) if query.tab == "todo" else _done(actor)
             _task_filters(s, actor, base, page)
             filtered = _search(base, query.q)
             if query.stage:

@@ -28,6 +28,8 @@ def upgrade() -> None:
                     postgresql_where=sa.text("state = 'ready'"), sqlite_where=sa.text("state = 'ready'"),
                     postgresql_include=['instance_id', 'owned', 'fixed_assignee', 'assignee_id', 'delegate_id',
                                         'stage', 'created_at'])
+    op.create_index('ix_task_delegated', 'task_record', ['delegate_id'],
+                    postgresql_where=sa.text("state = 'ready'"), sqlite_where=sa.text("state = 'ready'"))
     op.create_index('ix_task_done_by', 'task_record', ['completed_by_id', 'completed_at', 'id'],
                     postgresql_where=sa.text("state = 'completed'"), sqlite_where=sa.text("state = 'completed'"),
                     postgresql_include=['instance_id', 'stage', 'unit_code'])
@@ -44,5 +46,6 @@ def downgrade() -> None:
     op.drop_index('ix_instance_county', table_name='process_instance')
     op.drop_index('ix_instance_county_updated', table_name='process_instance')
     op.drop_index('ix_task_done_by', table_name='task_record')
+    op.drop_index('ix_task_delegated', table_name='task_record')
     op.drop_index('ix_task_open', table_name='task_record')
     op.drop_table('audit_checkpoint')
