@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: install run scheduler test fuzz test-fast test-postgres lint translations bench bench-quick bench-third-party modeler
+.PHONY: install run scheduler test fuzz test-fast test-postgres lint translations bench bench-quick bench-third-party bench-submit modeler
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -68,6 +68,10 @@ bench-quick: install
 # A step of the SpiffArena-style models of tests/models/ vs a step of the investment model.
 bench-third-party: install
 	$(BIN)/python -m bench.third_party_steps --dbs sqlite,postgres
+
+# SQL statements, commits and ms of one task submit, cold and warm (BENCHMARKS.md).
+bench-submit: install
+	$(BIN)/python -m bench.submit_statements --dbs sqlite,postgres
 
 # The browser process editor: bpmn-js, dmn-js and the properties panel (webapp/modeler/package.json,
 # versions pinned by its package-lock.json) built by esbuild into webapp/static/modeler/. The built files

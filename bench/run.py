@@ -38,6 +38,7 @@ from workflows.models import ModelVersion, ProcessInstance, TaskRecord
 from workflows.services import inbox_service, project_service, task_service
 from workflows.services.audit_service import replay_instance, verify_database
 from workflows.services.inbox_service import InboxQuery
+from workflows.sql_count import SqlCount
 
 ROOT = Path(__file__).resolve().parents[1]
 PG = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL") or \
@@ -100,7 +101,7 @@ class Scratch:
 def step_costs(reps: int) -> dict:
     """Completing screening (load, validate, engine, persist, index, audit, commit) vs the same step on
     the raw SpiffWorkflow objects with no persistence (and with serialization but no database)."""
-    full, raw, raw_ser = [], [], []
+    full, raw, raw_ser, sql, commits = [], [], [], [], []
     yanpan = actor("yanpan")
     for _ in range(reps):
         pid = project_service.project_start(actor("zhaoshang"), DEMO_LEAD, True)
@@ -120,9 +121,13 @@ def step_costs(reps: int) -> dict:
         runtime.dump(wf)
         raw_ser.append((time.perf_counter() - start) * 1000)
         task_service.task_claim(yanpan, record.id)
-        ms, _ = timed(task_service.task_complete, yanpan, record.id, SCREENING)
+        with SqlCount(db.engine()) as count:
+            ms, _ = timed(task_service.task_complete, yanpan, record.id, SCREENING)
         full.append(ms)
-    out = {"complete_task_ms": summary(full), "raw_engine_ms": summary(raw), "raw_engine_with_ser_ms": summary(raw_ser)}
+        sql.append(count.statements)
+        commits.append(count.commits)
+    out = {"complete_task_ms": summary(full), "raw_engine_ms": summary(raw), "raw_engine_with_ser_ms": summary(raw_ser),
+           "statements": statistics.median(sql), "commits": statistics.median(commits)}
     out["ratio_p50"] = round(out["complete_task_ms"]["p50"] / out["raw_engine_ms"]["p50"], 2)
     out["target_ms"] = round(1.5 * out["raw_engine_ms"]["p50"] + 10, 2)
     return out

@@ -35,6 +35,15 @@ def served(app):
         server.server_close()
 
 
+def preparing_app(database_url: str):
+    """A second app on the test's database, CSRF off, for bringing projects to a stage through HTTP as
+    the demo users would (tests/flow_support.py) before the browser takes over."""
+    from webapp import create_app
+
+    return create_app({"TESTING": True, "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False,
+                       "SECRET_KEY": "x", "DEMO_PROJECTS": False})
+
+
 @contextmanager
 def serve(database_url: str):
     """The app on a random loopback port in a background thread, CSRF protection on."""

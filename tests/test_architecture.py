@@ -117,3 +117,59 @@ def test_the_engine_core_reaches_the_capabilities_only_through_the_operator_tabl
     for module, targets in edges.items():
         if module.startswith(("workflows.services", "workflows.engine")) and module not in allowed:
             assert not [t for t in targets if t.startswith("workflows.capabilities")], module
+
+
+def _within(module: str, *packages: str) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def test_rendering_reads_no_database_runs_no_engine_and_calls_no_service():
+    """workflows/rendering turns plain values into HTML, SVG, PDF or spreadsheet cells; the services call
+    it, never the other way round, and it knows nothing of HTTP."""
+    edges, _ = _module_graph("workflows")
+    below = ("workflows.services", "workflows.capabilities", "workflows.commands", "workflows.engine",
+             "workflows.models", "workflows.db")
+    rendering = [m for m in edges if _within(m, "workflows.rendering")]
+    assert "workflows.rendering.documents" in rendering
+    for module in rendering:
+        assert not [t for t in edges[module] if _within(t, *below)], module
+    for path in (ROOT / "workflows" / "rendering").rglob("*.py"):
+        assert not _imports(path) & {"webapp", "flask", "sqlalchemy", "SpiffWorkflow"}, path
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """The dotted names `path` imports: `from workflows import audit` is workflows.audit."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                is_module = (ROOT / full.replace(".", "/")).with_suffix(".py").exists() \
+                    or (ROOT / full.replace(".", "/") / "__init__.py").exists()
+                names.add(full if is_module else node.module)
+    return names
+
+
+def test_the_json_apis_call_the_services_only():
+    """webapp/api (the service API, the filing API, the OpenAPI document) reaches workflows through the
+    service functions and the capabilities, with their permission checks, and the filing exchange's wire
+    protocol (signatures); never the tables, the engine or the database."""
+    allowed = ("workflows.services", "workflows.capabilities", "workflows.errors", "workflows.filing_exchange")
+    paths = sorted((ROOT / "webapp" / "api").rglob("*.py"))
+    assert ROOT / "webapp" / "api" / "service_api.py" in paths
+    for path in paths:
+        reached = {name for name in _imported_modules(path) if _within(name, "workflows")}
+        assert {name for name in reached if not _within(name, *allowed)} == set(), path
+
+
+def test_create_app_is_a_short_list_of_calls():
+    """Each concern of the app's set-up (configuration, the service behind it, extensions, blueprints,
+    template helpers, request guards, error pages) is a function in a module named for it; create_app
+    only calls them, in order."""
+    tree = ast.parse((ROOT / "webapp" / "__init__.py").read_text(encoding="utf-8"))
+    create_app = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "create_app")
+    nested = [n for n in ast.walk(create_app) if n is not create_app
+              and isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.If, ast.For, ast.While, ast.Try, ast.With))]
+    assert nested == [] and len(create_app.body) <= 15

@@ -7,7 +7,7 @@ joint review (多部门联合会审) through the app's HTTP with a second app ob
 from __future__ import annotations
 
 import pytest
-from browser_support import SCREENSHOTS, serve, sign_in
+from browser_support import SCREENSHOTS, preparing_app, serve, sign_in
 from flow_support import ready_tasks, register_lead, step
 
 pytestmark = pytest.mark.browser
@@ -24,10 +24,7 @@ def database_url(tmp_path_factory):
 @pytest.fixture(scope="module")
 def project(database_url):
     """A 重大 project waiting for the joint review; returns (instance id, {unit: task id})."""
-    from webapp import create_app
-
-    prep = create_app({"TESTING": True, "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False,
-                       "SECRET_KEY": "x", "DEMO_PROJECTS": False})
+    prep = preparing_app(database_url)
     client = prep.test_client()
     pid = register_lead(client, project_name=PROJECT)
     step(prep, client, pid, "screening", confirmed_class="重大")

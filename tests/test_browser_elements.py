@@ -10,7 +10,7 @@ import io
 from pathlib import Path
 
 import pytest
-from browser_support import SCREENSHOTS, serve, sign_in
+from browser_support import SCREENSHOTS, preparing_app, serve, sign_in
 from flow_support import login, ready_tasks, status_of
 
 pytestmark = pytest.mark.browser
@@ -25,11 +25,9 @@ def database_url(tmp_path_factory):
 @pytest.fixture(scope="module")
 def prep(database_url):
     """The model deployed and bound to the first demo county, through the admin page."""
-    from webapp import create_app
     from workflows.demo import actor
 
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False,
-                      "SECRET_KEY": "x", "DEMO_PROJECTS": False})
+    app = preparing_app(database_url)
     client = app.test_client()
     login(client, "admin")
     files = [(io.BytesIO(p.read_bytes()), p.name) for p in sorted(MODEL.glob("*/*"))]

@@ -9,7 +9,7 @@ before stays on the old version with the old title. Screenshots: test-output/scr
 from __future__ import annotations
 
 import pytest
-from browser_support import SCREENSHOTS, launch_chromium, serve, sign_in
+from browser_support import SCREENSHOTS, launch_chromium, preparing_app, serve, sign_in
 from flow_support import ready_tasks, register_lead, step
 
 pytestmark = pytest.mark.browser
@@ -28,10 +28,7 @@ def database_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def prep(database_url):
-    from webapp import create_app
-
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False,
-                      "SECRET_KEY": "x", "DEMO_PROJECTS": False})
+    app = preparing_app(database_url)
     return app, app.test_client()
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_support import SCREENSHOTS, serve, sign_in
+from browser_support import SCREENSHOTS, preparing_app, serve, sign_in
 from test_operate_instances import VISIT, _deploy, _files, _start, _visit_v2
 
 pytestmark = pytest.mark.browser
@@ -20,10 +20,7 @@ def database_url(tmp_path_factory):
 @pytest.fixture(scope="module")
 def running(database_url):
     """A visit request waiting at 审定接待方案 on v1, and a v2 with a step after it (CSRF off here)."""
-    from webapp import create_app
-
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False,
-                      "SECRET_KEY": "x", "DEMO_PROJECTS": False})
+    app = preparing_app(database_url)
     client = app.test_client()
     v1 = _deploy(client, _files("visit_request"))
     pid = _start(client, "visit_request", VISIT)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browser_support import SCREENSHOTS, serve, sign_in
+from browser_support import SCREENSHOTS, preparing_app, serve, sign_in
 from flow_support import register_lead, step, steps
 
 pytestmark = pytest.mark.browser
@@ -20,10 +20,7 @@ def database_url(tmp_path_factory):
 @pytest.fixture(scope="module")
 def project(database_url):
     """A 重大 project in its joint review, brought there by the demo users (CSRF off)."""
-    from webapp import create_app
-
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False,
-                      "SECRET_KEY": "x", "DEMO_PROJECTS": False})
+    app = preparing_app(database_url)
     client = app.test_client()
     pid = register_lead(client)
     step(app, client, pid, "screening", confirmed_class="重大")

@@ -1,18 +1,21 @@
 """Page usability in headless Chromium: nothing typed is lost when a file is uploaded on a task, a
 failed submit shows its errors at the top and puts the cursor in the first wrong field, destructive
 actions ask first, and the inbox, task, project and dashboard pages fit a 390 px phone and a
-1,366 px laptop in both languages. Screenshots go to docs/screenshots/."""
+1,366 px laptop in both languages. Screenshots go to test-output/screenshots/; with ZS_UPDATE_SCREENSHOTS=1
+they replace the ones in docs/screenshots/ (so a test run leaves the tree clean)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
-from browser_support import serve, sign_in
+from browser_support import preparing_app, serve, sign_in
 from flow_support import all_departments_agree, ready_tasks, register_lead, step
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+SHOTS = Path(__file__).resolve().parents[1] / (
+    "docs" if os.environ.get("ZS_UPDATE_SCREENSHOTS") == "1" else "test-output") / "screenshots"
 PROJECT = "可用性测试·稻虾深加工项目"
 
 
@@ -24,10 +27,7 @@ def database_url(tmp_path_factory):
 @pytest.fixture(scope="module")
 def prep(database_url):
     """A second app on the same database (CSRF off) to bring projects forward as flow_support does."""
-    from webapp import create_app
-
-    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "WTF_CSRF_ENABLED": False,
-                      "SECRET_KEY": "x", "DEMO_PROJECTS": False})
+    app = preparing_app(database_url)
     return app, app.test_client()
 
 

@@ -3,6 +3,7 @@ a county from its unit list and staff list, and the web app, the scheduler and e
 on the same database and checkpoint file."""
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -277,3 +278,27 @@ def test_filing_keys_generate_makes_an_owner_only_key_and_prints_its_public_key(
     assert filing_exchange.load_private(path).private_bytes_raw() == key.private_bytes_raw()
     assert cli.main(["filing-keys", "show"]) == 0 and public in capsys.readouterr().out
     assert cli.main(["filing-keys", "show", "--key", str(tmp_path / "none.pem")]) == 1
+
+
+def test_filing_keys_generate_makes_an_sm2_key_when_the_deployment_signs_with_sm2(tmp_path, monkeypatch, capsys):
+    from workflows import filing_exchange
+
+    monkeypatch.setenv("ZS_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("ZS_FILING_SIGNATURE_ALGORITHM", "sm2")
+    assert cli.main(["filing-keys", "generate", "--county", "南县"]) == 0
+    out = capsys.readouterr().out
+    path = tmp_path / "filing-signing-key.pem"
+    assert path.stat().st_mode & 0o077 == 0 and "SM2" in out
+    key = filing_exchange.load_private(path)
+    public = filing_exchange.public_text(key)
+    assert filing_exchange.algorithm_of(key) == filing_exchange.SM2 and len(base64.b64decode(public)) == 65
+    assert f"ZS_FILING_PREFECTURE_KEYS={public}" in out and filing_exchange.key_id(key) in out
+    filing_exchange.parse_public(public).verify(key.sign(b"x"), b"x")
+    assert cli.main(["filing-keys", "show"]) == 0 and public in capsys.readouterr().out
+    # --algorithm overrides the setting; a deployment whose key is not of its algorithm does not start.
+    assert cli.main(["filing-keys", "generate", "--algorithm", "ed25519", "--out", str(tmp_path / "ed.pem")]) == 0
+    with pytest.raises(filing_exchange.KeyConfigError):
+        filing_exchange.configure(signing_key=tmp_path / "ed.pem", algorithm="sm2")
+    with pytest.raises(filing_exchange.KeyConfigError):
+        filing_exchange.configure(signing_key=path, algorithm="rsa")
+    filing_exchange.configure()

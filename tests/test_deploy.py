@@ -158,7 +158,7 @@ def test_nginx_upload_limit_matches_the_apps_request_limit():
 
     site = (DEPLOY / "nginx" / "zhaoshang.conf").read_text()
     size = int(re.search(r"client_max_body_size (\d+)m;", site).group(1))
-    assert size == OPTIONS["MAX_UPLOAD_MB"][1] + 2  # the app's MAX_CONTENT_LENGTH (webapp/__init__.py)
+    assert size == OPTIONS["MAX_UPLOAD_MB"][1] + 2  # the app's MAX_CONTENT_LENGTH (webapp/config.py)
 
 
 def _wait(url: str, proc: subprocess.Popen, log: Path, **kwargs) -> None:

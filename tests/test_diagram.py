@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from workflows.diagram import NS, bpmn_file_for, render_svg
 from workflows.engine.model_store import read_model_files
+from workflows.rendering.diagram import NS, bpmn_file_for, render_svg
 from workflows.roles import ROLES
 
 SVG = "{http://www.w3.org/2000/svg}"

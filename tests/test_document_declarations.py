@@ -1,5 +1,5 @@
 """Documents are a capability a model opts into: the process declares which documents it has, its
-tasks which places of them they fill and what their fields mean (workflows/documents/declarations.py,
+tasks which places of them they fill and what their fields mean (workflows/rendering/documents/declarations.py,
 docs/process.md). So a county's model with other task ids gets the same documents with no change of
 Python; a model that declares none has none (only 项目办理记录, its audit record); and a declaration
 naming an unknown document, place or field is refused at deploy with the element named.
@@ -14,14 +14,15 @@ from flow_support import login
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from workflows import db, documents
+from workflows import db
 from workflows.capabilities import document_service
 from workflows.db import transaction
 from workflows.demo import DEMO_ANSWERS, DEMO_LEAD, DEPT_REVIEWER, DOER, FORM_OF, HOST_TASKS, HOSTS, actor
-from workflows.documents.declarations import declarations, problems
 from workflows.engine import model_store
 from workflows.errors import Conflict
 from workflows.models import ModelVersion, Organisation, ProcessInstance, TaskRecord
+from workflows.rendering import documents
+from workflows.rendering.documents.declarations import declarations, problems
 from workflows.services import operator_registry, project_service, task_service
 
 PROCESS = "investment_project"

@@ -24,11 +24,12 @@ from PIL import Image, ImageDraw
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from workflows import db, documents
+from workflows import db
 from workflows.capabilities import document_service
 from workflows.db import transaction
 from workflows.demo import DEMO_LEAD, actor, advance
 from workflows.models import AuditEvent, Filing, ProcessInstance
+from workflows.rendering import documents
 from workflows.services import project_service
 
 OUT = Path(__file__).resolve().parents[1] / "test-output" / "documents"

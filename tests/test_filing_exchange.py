@@ -38,6 +38,7 @@ from workflows.errors import Forbidden
 from workflows.models import AuditEvent, Filing, FilingApiPeer, OutboxMessage, TaskRecord
 from workflows.models._types import utcnow
 from workflows.services import project_service, task_service
+from workflows.sm2_signature import Sm2PrivateKey
 
 PROJECT = "年产10万吨稻虾深加工项目"
 TINY_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -489,3 +490,184 @@ def test_bad_signatures_unknown_keys_and_malformed_headers_are_401_never_5xx(str
         assert response.status_code == 401 and response.get_json()["ok"] is False, case
     assert _post(strict_prefecture, body, good).status_code == 200
 
+
+
+# ---- SM2 beside Ed25519; the prefecture's signature kept and checked again ------------------------------
+
+# Fixed keys of both kinds, for a county deployment (in this process) and the prefecture it trusts.
+KEYS_OF = {"ed25519": (COUNTY_SIGNING, PREFECTURE_SIGNING),
+           "sm2": (Sm2PrivateKey(hashlib.sha256(b"county deployment sm2").digest()),
+                   Sm2PrivateKey(hashlib.sha256(b"prefecture deployment sm2").digest()))}
+# Made with OpenSSL 3 (`openssl dgst -sm3 -sign key.pem -sigopt distid:1234567812345678`): an SM2
+# signature by another implementation, which ours must verify (and, changed by one bit, refuse).
+OPENSSL_SM2_PUBLIC = ("041df1ee47cc9c178134fbba75b62e4a478551c76db3f1d68866ef982cf173351dfca53276c153fe255c60d0"
+                      "5a5cacacd8a1dbef70c34aa552647ac534b6d3322b")
+OPENSSL_SM2_SIGNATURE = ("3045022100f0b5c05582ef73ff4f1fec3c7fc7b2ec4a458f696acbec33492ee0f43815c6a6022019c86db5"
+                         "56fe8b85bf95eb7fab4e0b6abbdd0ca2a9739630ceead040a5bb2fe6")
+
+
+def test_sm2_signatures_interoperate_with_openssl_and_refuse_a_changed_message():
+    from cryptography.exceptions import InvalidSignature
+
+    public = filing_exchange.parse_public(base64.b64encode(bytes.fromhex(OPENSSL_SM2_PUBLIC)).decode())
+    assert filing_exchange.algorithm_of(public) == filing_exchange.SM2
+    public.verify(bytes.fromhex(OPENSSL_SM2_SIGNATURE), b"hello filing")
+    for message, signature in ((b"hello filinG", OPENSSL_SM2_SIGNATURE),
+                               (b"hello filing", OPENSSL_SM2_SIGNATURE[:-2] + "e7")):
+        with pytest.raises(InvalidSignature):
+            public.verify(bytes.fromhex(signature), message)
+    # Ours verifies with the public key alone, and a point off the curve is no key.
+    key = KEYS_OF["sm2"][0]
+    key.public_key().verify(key.sign(b"x"), b"x")
+    off_curve = bytes.fromhex(OPENSSL_SM2_PUBLIC[:-2] + "2c")
+    with pytest.raises(filing_exchange.KeyConfigError):
+        filing_exchange.parse_public(base64.b64encode(off_curve).decode())
+
+
+@pytest.fixture(params=["ed25519", "sm2"])
+def county_on(request, tmp_path, database):
+    """A county deployment signing with the algorithm of the parameter, trusting the prefecture's public
+    key of the same kind (the prefecture is not reached: decisions are posted to the county directly), on
+    SQLite and on PostgreSQL."""
+    from webapp import create_app
+
+    own, prefecture_key = KEYS_OF[request.param]
+    path = tmp_path / "county-key.pem"
+    if request.param == "sm2":
+        path.write_bytes(own.pem())
+    else:
+        write_key(own, path)
+    app = create_app({"TESTING": True, "DATABASE_URL": database, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "c",
+                      "FILING_PREFECTURE_URL": "http://127.0.0.1:9", "FILING_KEYS": KEYS,
+                      "FILING_SIGNING_KEY_FILE": str(path), "FILING_SIGNATURE_ALGORITHM": request.param,
+                      "FILING_PREFECTURE_KEYS": filing_exchange.public_text(prefecture_key)})
+    yield SimpleNamespace(client=app.test_client(), algorithm=request.param, own=own, prefecture=prefecture_key)
+    filing_exchange.configure()
+
+
+def _decide(county, path: str, decision: dict, key=None, shared: str | None = None, headers: dict | None = None):
+    body = json.dumps(decision, ensure_ascii=False).encode("utf-8")
+    sent = headers or filing_exchange.sign("南县", shared, "POST", "/api/v1" + path, body, private_key=key)
+    return county.client.post("/api/v1" + path, data=body, content_type="application/json", headers=sent)
+
+
+def test_on_both_algorithms_a_county_verifies_but_never_produces_the_prefectures_decision(county_on):
+    county = county_on
+    assert filing_exchange.settings().algorithm == county.algorithm
+    outgoing = filing_exchange.sign("南县", None, "POST", "/api/v1/filings", b"{}",
+                                    private_key=filing_exchange.settings().signing_key)
+    assert filing_exchange.SIGNATURE_HEADERS[county.algorithm] in outgoing  # it signs with its own algorithm
+    pid = filed_project()
+    filing = county_filing(pid)
+    path = f"/filings/{filing.id}/decision"
+    decision = {"round": 1, "decision": "accepted", "number": "益商备〔2026〕0777号", "decided_by": "张科长"}
+    body = json.dumps(decision, ensure_ascii=False).encode("utf-8")
+    other_kind = KEYS_OF["sm2" if county.algorithm == "ed25519" else "ed25519"][1]
+    under_prefecture_id = filing_exchange.sign("南县", None, "POST", "/api/v1" + path, body, private_key=county.own)
+    under_prefecture_id["X-ZS-Key-Id"] = filing_exchange.key_id(county.prefecture)
+    other_algorithm = filing_exchange.sign("南县", None, "POST", "/api/v1" + path, body, private_key=other_kind)
+    other_algorithm["X-ZS-Key-Id"] = filing_exchange.key_id(county.prefecture)
+    refused = {
+        "the county's own key": _decide(county, path, decision, key=county.own),
+        "its signature under the prefecture's key id": _decide(county, path, decision, headers=under_prefecture_id),
+        "the other algorithm under the prefecture's key id": _decide(county, path, decision, headers=other_algorithm),
+        "the shared key": _decide(county, path, decision, shared=KEY["南县"]),
+    }
+    for case, response in refused.items():
+        assert response.status_code == 401, (case, response.get_json())
+    assert ready_specs(pid) == ["prefecture_review"] and county_filing(pid).number is None
+    accepted = _decide(county, path, decision, key=county.prefecture)
+    assert accepted.status_code == 200, accepted.get_json()
+    assert ready_specs(pid) == ["signing"] and county_filing(pid).number == decision["number"]
+
+    # The decision's audit event keeps the prefecture's signature; checked again, it holds …
+    from workflows.capabilities import filing_exchange_service
+
+    with transaction() as s:
+        (event,) = [e for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "task_completed",
+                                                                    AuditEvent.instance_id == pid))
+                    if e.data.get("via") == "filing API"]
+        kept = event.data["signature"]
+        assert (kept["algorithm"], kept["key_id"]) == (county.algorithm, filing_exchange.key_id(county.prefecture))
+        assert json.loads(kept["body"]) == decision and kept["nonce"] and kept["signature"]
+        assert filing_exchange_service.recheck_decisions(s, pid) == (1, [])
+        event_id, data = event.id, event.data
+
+    # … and a stored decision changed afterwards does not (whoever also rewrote the hash chain).
+    def tampered(change) -> list[str]:
+        from sqlalchemy import update
+
+        altered = json.loads(json.dumps(data))
+        change(altered)
+        with transaction() as s:
+            s.execute(update(AuditEvent).where(AuditEvent.id == event_id).values(data=altered))
+        try:
+            with transaction() as s:
+                return [problem for _, problem in filing_exchange_service.recheck_decisions(s, pid)[1]]
+        finally:
+            with transaction() as s:
+                s.execute(update(AuditEvent).where(AuditEvent.id == event_id).values(data=data))
+
+    def other_number_signed_too(d):
+        d["number"] = "益商备〔2026〕9999号"
+        d["signature"]["body"] = d["signature"]["body"].replace("0777", "9999")
+
+    def signature_of_the_county(d):
+        resigned = filing_exchange.sign("南县", None, "POST", "/api/v1" + path, body, private_key=county.own)
+        d["signature"]["signature"] = resigned[filing_exchange.SIGNATURE_HEADERS[county.algorithm]]
+
+    assert "备案号" in tampered(lambda d: d.update(number="益商备〔2026〕9999号"))[0]
+    assert "签名校验失败" in tampered(other_number_signed_too)[0]
+    assert "签名校验失败" in tampered(signature_of_the_county)[0]
+    assert "签名校验失败" in tampered(lambda d: d["signature"].update(algorithm="hmac"))[0]
+    assert "未在本部署配置" in tampered(lambda d: d["signature"].update(key_id="0" * 16))[0]
+    assert tampered(lambda d: d.pop("signature"))  # none kept: nothing proves who decided
+    with transaction() as s:
+        assert filing_exchange_service.recheck_decisions(s, pid) == (1, [])
+
+
+def test_a_decision_kept_under_the_shared_key_is_checked_with_it():
+    """The transition: a county without the prefecture's public key applies an HMAC-signed decision; its
+    evidence re-checks with the shared key (unchanged), and fails once changed."""
+    body = json.dumps({"round": 1, "decision": "accepted", "number": "益商备〔2026〕0001号"}).encode()
+    path = "/api/v1/filings/7/decision"
+    filing_exchange.configure(keys=KEYS)
+    try:
+        signed = filing_exchange.verify(filing_exchange.sign("南县", KEY["南县"], "POST", path, body), "POST", path,
+                                        body, signer=filing_exchange.PREFECTURE)
+        assert signed.scheme == filing_exchange.HMAC and filing_exchange.recheck(signed.evidence) is None
+        changed = {**signed.evidence, "body": signed.evidence["body"].replace("0001", "0002")}
+        assert filing_exchange.recheck(changed) == "签名校验失败。"
+        filing_exchange.configure()  # the shared key no longer configured: nothing to check it with
+        assert "无法复核" in filing_exchange.recheck(signed.evidence)
+    finally:
+        filing_exchange.configure()
+
+
+def test_verify_checks_the_prefectures_decisions_again(county_on, database, tmp_path, monkeypatch, capsys):
+    """`zhaoshang verify` re-checks the kept signatures: a stored decision changed afterwards is BROKEN."""
+    from sqlalchemy import update
+
+    from workflows.commands import verify
+
+    county = county_on
+    pid = filed_project()
+    path = f"/filings/{county_filing(pid).id}/decision"
+    decision = {"round": 1, "decision": "returned", "opinion": "请补充用地预审意见。"}
+    assert _decide(county, path, decision, key=county.prefecture).status_code == 200
+    for name, value in {"DATABASE_URL": database, "ZS_INSTANCE_PATH": str(tmp_path),
+                        "ZS_FILING_PREFECTURE_KEYS": filing_exchange.public_text(county.prefecture),
+                        "ZS_FILING_SIGNING_KEY_FILE": str(tmp_path / "county-key.pem")}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ZS_DATABASE_URL", raising=False)
+    assert verify.main([]) == 0
+    assert "1 prefecture decision(s)" in capsys.readouterr().out
+    with transaction() as s:
+        event = next(e for e in s.scalars(select(AuditEvent).where(AuditEvent.instance_id == pid))
+                     if (e.data or {}).get("via") == "filing API")
+        opinion_field = next(k for k, v in event.data.items() if v == decision["opinion"])
+        s.execute(update(AuditEvent).where(AuditEvent.id == event.id)
+                  .values(data={**event.data, opinion_field: "同意备案。"}))
+    assert verify.main([]) == 1
+    out = capsys.readouterr().out
+    assert "[decision signature]" in out and "意见" in out

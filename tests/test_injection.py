@@ -14,11 +14,11 @@ from lxml import etree
 from markupsafe import Markup
 from sqlalchemy import select, update
 
-from workflows import charts
 from workflows.db import transaction
-from workflows.diagram import NS, bpmn_file_for, render_svg
 from workflows.engine.model_store import read_model_files
 from workflows.models import ProcessInstance, User
+from workflows.rendering import charts
+from workflows.rendering.diagram import NS, bpmn_file_for, render_svg
 
 PAYLOADS = ['"><script>alert(1)</script>', '" onload="alert(2)', "'><svg onload=alert(3)>",
             '<img src=x onerror=alert(4)>', '"/><g onload="alert(5)"><title>x']

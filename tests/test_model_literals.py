@@ -32,7 +32,7 @@ ELEMENTS = {
 }
 
 SCANNED = ("workflows", "webapp")
-TEMPLATE_DIRS = ("webapp/templates", "workflows/documents/templates")
+TEMPLATE_DIRS = ("webapp/templates", "workflows/rendering/documents/templates")
 EXCLUDED = (
     "workflows/demo.py",  # demo seeding drives the demo model
     "workflows/migrations/",  # history: data migrations of earlier model versions

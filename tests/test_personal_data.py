@@ -128,6 +128,74 @@ def test_rekey_rewraps_task_records_and_leaves_audit_events_alone(app, client, r
     assert PHONE in project_page(client, instance_id, "shangwu")
 
 
+@pytest.fixture
+def client_on(database):
+    """A client of the app on SQLite and on PostgreSQL."""
+    from webapp import create_app
+
+    app = create_app({"TESTING": True, "DATABASE_URL": database, "WTF_CSRF_ENABLED": False, "SECRET_KEY": "t"})
+    yield app.test_client()
+    db.engine().dispose()
+
+
+def test_rekey_writes_one_audit_event_with_counts_and_key_ids_only(client_on, ring):
+    client = client_on
+    from sqlalchemy import select
+
+    from workflows.db import transaction
+    from workflows.models import AuditEvent
+    from workflows.services import personal_data_service
+
+    register_lead(client)
+    personal_data.configure([f"k2:{_key()}"], "development")
+    personal_data_service.rekey(dry_run=True)  # a dry run changes nothing and writes nothing
+
+    def events():
+        with transaction() as s:
+            return s.scalars(select(AuditEvent).where(AuditEvent.action == "pii_rekeyed")).all()
+
+    assert events() == []
+    report = personal_data_service.rekey()
+    (event,) = events()
+    assert event.data == report and event.data["current"] == "k2" and event.data["rewrapped"] == 2
+    assert event.data["kept"]["audit_events"] == {"dev": 4} and event.actor
+    raw = json.dumps([event.data, event.outcome], ensure_ascii=False)
+    assert PHONE not in raw and NAME not in raw and personal_data.TAG not in raw  # no value, sealed or clear
+    assert all(key not in raw for _, key in [(k, base64.b64encode(v).decode()) for k, v in personal_data._keys()])
+    login(client, "secadmin")
+    log = client.get("/security/log?category=security")
+    assert log.status_code == 200 and 'data-action="pii_rekeyed"' in log.data.decode()
+
+
+def test_an_administrators_data_correction_of_a_personal_field_is_sealed(client_on):
+    client = client_on
+    instance_id = register_lead(client)
+    login(client, "admin")
+    page = client.get(f"/admin/instances/{instance_id}").data.decode()
+    assert PHONE not in page and "138****8000" in page  # the operate page shows task data masked
+    import re
+
+    task = re.search(r'data-task="([^"]+)" data-spec="screening"', page).group(1)
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)
+    url = f"/admin/instances/{instance_id}/data"
+    base = {"task": task, "key": "contact_phone", "reason": "联系人换了号码", "version": version}
+    bad = client.post(url, data={**base, "value": '"12345"'})  # validated in clear, against the form's pattern
+    assert bad.status_code == 422
+    assert client.post(url, data={**base, "value": '"13911112222"'}).status_code == 302
+    assert "13911112222" not in _raw_rows()  # not in the engine state, the task data or the audit event
+    from sqlalchemy import select
+
+    from workflows.db import transaction
+    from workflows.models import AuditEvent
+
+    with transaction() as s:
+        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "instance_data_corrected")).one()
+        assert personal_data.is_sealed(event.data["new"]) and personal_data.unseal(event.data["new"]) == "13911112222"
+        assert "139****2222" in event.outcome and "138****8000" in event.outcome
+    page = client.get(f"/admin/instances/{instance_id}").data.decode()
+    assert "139****2222" in page and "13911112222" not in page
+
+
 def test_a_sealed_value_that_was_altered_does_not_open(ring):
     sealed = personal_data.seal(PHONE)
     body = bytearray(base64.b64decode(sealed["ct"]))

@@ -66,12 +66,12 @@ DYNAMIC_STRINGS = [
     N_("密码至少 8 位"), N_("请至少选择一个有效角色"), N_("请选择单位"), N_("该用户名已存在"),
     N_("用户不存在"), N_("不能停用自己的账号"), N_("代码须为英文字母或数字"), N_("请选择单位类型"),
     N_("请选择所属组织"), N_("该代码已存在"),
-    # Messages of the webapp shown through `_(message)` (webapp/__init__.py, webapp/projects.py).
+    # Messages of the webapp shown through `_(message)` (webapp/extensions.py, webapp/error_pages.py, webapp/projects.py).
     N_("请先登录。"), N_("页面已过期或请求无效（CSRF 校验失败），请刷新后重试。"), N_("页面不存在。"),
     N_("您没有访问此页面的权限。"), N_("其他单位已登记该投资方的线索（抢商争商），请核实后勾选确认再提交。"),
     # Labels the admin page passes through `_(label)` (webapp/templates/admin/users.html).
     N_("初始密码"), N_("部门"), N_("局"), N_("办公室"),
-    # Attachments: kinds, refusals and errors (workflows/services/attachment_service.py, webapp/__init__.py).
+    # Attachments: kinds, refusals and errors (workflows/services/attachment_service.py, webapp/error_pages.py).
     N_("投资计划书"), N_("洽谈纪要"), N_("合同草案"), N_("评审材料"), N_("会议纪要"), N_("其他材料"),
     N_("请选择要上传的文件。"), N_("文件内容为空，请重新选择。"), N_("文件过大：附件不能超过 %(limit)s。"),
     N_("文件名无效，请重命名后再上传。"),
@@ -79,14 +79,14 @@ DYNAMIC_STRINGS = [
     N_("文件内容与扩展名不符（例如改了扩展名的其他文件），已拒绝上传。"), N_("请选择附件类型。"),
     N_("只有参与办理该项目的人员可以在项目办理期间上传附件。"), N_("您无权查看该项目的附件。"), N_("附件不存在。"),
     N_("附件内容校验失败（SHA-256 不符），请联系管理员。"), N_("附件文件不在文件存储中，请联系管理员。"), N_("上传的文件过大：附件不能超过 %(mb)s MB。"),
-    # Documents (workflows/services/document_service.py, workflows/documents/__init__.py); a generation's
+    # Documents (workflows/capabilities/document_service.py, workflows/rendering/documents/__init__.py); a generation's
     # outcome in the history is the document's title, translated in projects/detail.html.
     N_("没有这种文书。"), N_("只有本县县商务局可以出具项目推进提醒函。"), N_("该项目的流程没有这种文书。"),
     N_("该项目尚无部门会审意见，暂不能生成联合会审意见汇总表。"), N_("该项目尚未完成合同审查，暂不能生成合同审签单。"),
     N_("该项目尚未报市/州商务局备案，暂不能生成备案表。"), N_("项目推进提醒函只适用于已签约的项目。"),
     N_("没有这个责任单位。"),
     N_("服务器未安装中文字体 Noto Serif CJK SC，无法生成 PDF 文书，请管理员安装 fonts-noto-cjk 后重试。"),
-    # Bad input refused at the door (webapp/inputs.py, webapp/__init__.py).
+    # Bad input refused at the door (webapp/inputs.py, webapp/request_guards.py).
     N_("请求中含有不允许的空字符（NUL），请检查输入后重试。"), N_("日期须写成 YYYY-MM-DD，且在 2000 年至 2099 年之间。"),
     # Names of what events record, on the audit replay page (workflows/services/audit_service.py EVENT_LABELS).
     N_("流程版本"), N_("流程"), N_("备案记录编号"), N_("报送时审计链头哈希"), N_("办理岗位"), N_("办理部门"),

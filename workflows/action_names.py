@@ -40,6 +40,7 @@ ACTION_NAMES = {
     "unit_activated": N_("启用单位"), "api_token_created": N_("新建接口令牌"), "api_token_revoked": N_("吊销接口令牌"),
     "system_initialised": N_("系统初始化"), "security_log_exported": N_("导出安全日志"),
     "totp_enrolled": N_("绑定动态口令"), "totp_reset": N_("重置动态口令"), "totp_policy_changed": N_("更改动态口令要求"),
+    "pii_rekeyed": N_("轮换个人信息密钥"),
     "recovery_code_used": N_("使用恢复码登录"), "totp_passed": N_("动态口令通过"), "totp_failed": N_("动态口令错误"),
 }
 

@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
-from sqlalchemy import select, text
+from sqlalchemy import event as sqlalchemy_event
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from workflows.models import AuditEvent
@@ -44,20 +45,65 @@ def append(session: Session, action: str, *, actor: str | None = None, role: str
            data: dict[str, Any] | None = None, outcome: str | None = None, address: str | None = None,
            state_hash: str | None = None, algorithm: str = DEFAULT_ALGORITHM,
            at: datetime | None = None) -> AuditEvent:
-    """Add one event at the head of the chain, inside the caller's transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        # One writer at a time at the head of the chain; released at commit.
-        session.execute(text("SELECT pg_advisory_xact_lock(734501)"))
-    head = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(1)).first()
+    """Add one event at the head of the chain, inside the caller's transaction.
+
+    In a session that defers its events (`defer`, every engine step), the event waits in order and is
+    chained with the others at `write_pending` (or at commit): the chain's lock is then taken last and
+    held only for those inserts, never while the model's code runs."""
     event = AuditEvent(
         instance_id=instance_id, at=at or utcnow(), actor=actor, role=role, action=action,
         task_spec=task_spec, mi_index=mi_index, data=data, outcome=outcome, address=address,
-        state_hash=state_hash, algorithm=algorithm, prev_hash=head.hash if head else GENESIS,
+        state_hash=state_hash, algorithm=algorithm,
     )
-    event.hash = _digest(algorithm, _payload(event))
-    session.add(event)
-    session.flush()
+    pending = session.info.get(PENDING)
+    if pending is not None:
+        pending.append(event)
+        return event
+    _chain(session, [event])
     return event
+
+
+PENDING = "audit_pending"
+
+
+def defer(session: Session, carried: list[AuditEvent] | None = None) -> list[AuditEvent]:
+    """From now on the session's events wait for `write_pending` (or the commit); `carried` are events
+    of the same step noted before (in the read that ran the engine), kept first and in order."""
+    pending = session.info.setdefault(PENDING, [])
+    pending.extend(carried or [])
+    return pending
+
+
+def write_pending(session: Session) -> None:
+    """Chain and insert the events waiting in the session, in the order they were noted."""
+    pending = session.info.get(PENDING)
+    if pending:
+        events = list(pending)
+        pending.clear()
+        _chain(session, events)
+
+
+def _chain(session: Session, events: list[AuditEvent]) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        # One writer at a time at the head of the chain; released at commit.
+        session.execute(text("SELECT pg_advisory_xact_lock(734501)"))
+    head = session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
+    for event in events:
+        event.prev_hash = head or GENESIS
+        event.hash = head = _digest(event.algorithm, _payload(event))
+    if len(events) == 1:
+        session.add(events[0])
+        session.flush()
+        return
+    # A step's events go in one statement (executemany); nothing reads their ids back.
+    columns = [c.key for c in AuditEvent.__table__.columns if c.key != "id"]
+    session.execute(insert(AuditEvent), [{c: getattr(e, c) for c in columns} for e in events])
+
+
+@sqlalchemy_event.listens_for(Session, "before_commit")
+def _write_at_commit(session: Session) -> None:
+    """Events noted after a step wrote its own (a deferring session) land with the commit."""
+    write_pending(session)
 
 
 def first_broken(session: Session) -> AuditEvent | None:

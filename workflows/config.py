@@ -51,7 +51,8 @@ def bind(config: dict) -> None:
                               signing_key=config["FILING_SIGNING_KEY_FILE"],
                               county_keys=config["FILING_COUNTY_KEYS"],
                               prefecture_keys=config["FILING_PREFECTURE_KEYS"],
-                              hmac_transition=config["FILING_HMAC_TRANSITION"])
+                              hmac_transition=config["FILING_HMAC_TRANSITION"],
+                              algorithm=config["FILING_SIGNATURE_ALGORITHM"])
 
 
 def schema_state() -> tuple[list[str], list[str]]:

@@ -56,8 +56,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def _sqlite_begin_immediate(connection) -> None:
     # SQLite has no row locks: take the write lock when a transaction starts, so a read-then-write
-    # (audit chain head, claim, failed sign-in count) cannot interleave with another writer.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # (audit chain head, claim, failed sign-in count) cannot interleave with another writer. A read
+    # (`reading()`) begins without it: a snapshot that blocks no writer.
+    connection.exec_driver_sql("BEGIN" if getattr(_local, "reading", False) else "BEGIN IMMEDIATE")
 
 
 def engine() -> Engine:
@@ -100,6 +101,32 @@ def transaction() -> Iterator[Session]:
     finally:
         _local.open = False
         session.close()
+
+
+@contextmanager
+def reading() -> Iterator[Session]:
+    """A session that only reads: one snapshot, no write lock (SQLite) and no row lock taken, ended
+    without a commit. Its objects stay readable after the block (detached, not expired). Anything it
+    would write is refused: the work it prepares is written by a `transaction()` afterwards.
+
+    Not nestable, nor inside a `transaction()` (same reason as there)."""
+    if _Session is None:
+        raise RuntimeError("workflows.db.init() has not been called")
+    if getattr(_local, "open", False):
+        raise RuntimeError("nested workflows.db.reading(): pass the session down instead")
+    session = _Session(autoflush=False)
+    event.listen(session, "before_flush", _refuse_writes)
+    _local.open = _local.reading = True
+    try:
+        yield session
+    finally:
+        _local.open = _local.reading = False
+        session.close()  # ends the snapshot (the database rolls the read back); objects stay loaded
+
+
+def _refuse_writes(session: Session, _context, _instances) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("workflows.db.reading() writes nothing: write in a transaction()")
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -3,9 +3,10 @@ engine step, to prove that a step lands whole or not at all.
 
 Enabled only by the environment variable ``ZS_FAULT_POINT`` (one point name); unset — as in every
 real deployment — each point is a no-op. Never set it in production. Points (all inside one engine
-step, workflows/services/instance_step.run_step and workflows/db.transaction):
+step, workflows/services/instance_step.run_engine / persist and workflows/db.transaction):
 
-    after_engine                 the engine ran the change; nothing of the step written yet
+    after_engine                 the engine ran the change; nothing of the step written yet (a task submit:
+                                 its write transaction not even opened)
     after_state_before_audit     new workflow state flushed to the database, audit events not yet appended
     after_engine_before_commit   everything flushed (state, task index, audit), the commit not yet sent
     after_commit                 committed; where the after-commit work (mail copies) happens

@@ -2,7 +2,7 @@
 and their conditions, form fields (by JSON path) and DMN rules, each added, removed or changed.
 
 Reads the versions' files only (XML and JSON); it neither parses specs nor runs anything. Each change
-names the BPMN element(s) it touches so the diagram can colour them (workflows/diagram.py).
+names the BPMN element(s) it touches so the diagram can colour them (workflows/rendering/diagram.py).
 """
 from __future__ import annotations
 

@@ -49,19 +49,23 @@ OPTIONS = {
     "FILING_PREFECTURE_URL": (str, None, ("County deployment: base URL of a separate prefecture deployment to "
                                           "file with over the filing API (https://…); unset = the prefecture "
                                           "is in this deployment.")),
-    "FILING_SIGNING_KEY_FILE": (str, None, ("Filing API: this deployment's own Ed25519 private key (PEM), which "
-                                            "signs what it sends; default filing-signing-key.pem in the instance "
-                                            "folder. Make it with `zhaoshang filing-keys generate`.")),
-    "FILING_COUNTY_KEYS": (list, [], ("Prefecture deployment: each county deployment's Ed25519 public key, "
+    "FILING_SIGNING_KEY_FILE": (str, None, ("Filing API: this deployment's own private key (PEM, Ed25519 or SM2), "
+                                            "which signs what it sends; default filing-signing-key.pem in the "
+                                            "instance folder. Make it with `zhaoshang filing-keys generate`.")),
+    "FILING_SIGNATURE_ALGORITHM": (str, None, ("Filing API: what this deployment signs with, ed25519 or sm2 (SM2 "
+                                               "with SM3, GB/T 32918 / GB/T 35276, for a 密评 that asks for "
+                                               "national algorithms); `filing-keys generate` makes a key of this "
+                                               "kind; unset = ed25519, or whatever the key file is.")),
+    "FILING_COUNTY_KEYS": (list, [], ("Prefecture deployment: each county deployment's public key (Ed25519 or SM2), "
                                       "县名=key pairs (base64, as `zhaoshang filing-keys generate` prints it); a "
                                       "name given twice has two keys while one is rotated. A county listed here "
                                       "must sign with its key.")),
-    "FILING_PREFECTURE_KEYS": (list, [], ("County deployment: the prefecture deployment's Ed25519 public key "
+    "FILING_PREFECTURE_KEYS": (list, [], ("County deployment: the prefecture deployment's public key (Ed25519 or SM2) "
                                           "(base64; two, comma-separated, while it is rotated). Once set, only "
                                           "decisions signed with it are accepted.")),
     "FILING_HMAC_TRANSITION": (bool, True, ("Filing API transition: accept the older shared-key signature "
                                             "(FILING_KEYS) from a peer whose public key is not configured here, "
-                                            "and send it alongside the Ed25519 one; off = Ed25519 only.")),
+                                            "and send it alongside the public-key one; off = public-key signatures only.")),
     "FILING_KEYS": (list, [], ("Filing API, older scheme (during the transition): the key each county shares "
                                "with its prefecture, 县名=key pairs, comma-separated (the same pairs on both "
                                "sides).")),

@@ -2,8 +2,8 @@
 of every generation (action `document_generated`, with the PDF's SHA-256 and the document kind).
 
 The data comes from the project's completed steps (TaskRecord), its filing and its audit log; the
-rendering is workflows/documents. Which documents a project has, and which of its steps fill them, its
-model declares (workflows/documents/declarations.py, docs/process.md): no task id or answer of a
+rendering is workflows/rendering/documents. Which documents a project has, and which of its steps fill them, its
+model declares (workflows/rendering/documents/declarations.py, docs/process.md): no task id or answer of a
 shipped model is named here. Texts put on paper are Chinese only (official documents).
 """
 from __future__ import annotations
@@ -15,17 +15,24 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows import audit, auth, documents, forms, personal_data
+from workflows import audit, auth, forms, personal_data
 from workflows.action_names import ACTION_NAMES
 from workflows.actor import Actor
 from workflows.db import transaction
 from workflows.deadlines import START_WITHIN_MONTHS, add_months
-from workflows.documents.declarations import ALWAYS, ANSWER_CLASSES, REQUIRED, Declarations, declarations
 from workflows.engine.model_store import form_file_names, form_files
 from workflows.errors import Conflict, NotFound
 from workflows.localtime import to_local
 from workflows.models import Filing, ModelVersion, Organisation, ProcessInstance, TaskRecord, Unit, User
 from workflows.models._types import utcnow
+from workflows.rendering import documents
+from workflows.rendering.documents.declarations import (
+    ALWAYS,
+    ANSWER_CLASSES,
+    REQUIRED,
+    Declarations,
+    declarations,
+)
 from workflows.services.lookups import unit_name
 from workflows.services.project_records import history, project_data
 

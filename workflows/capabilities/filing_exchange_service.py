@@ -9,8 +9,11 @@ County side (requests from the prefecture):
     POST /api/v1/filings/<county filing id>/decision  accepted (受理, with the number) or returned (退回, with
                                                   reasons): completes the county's filing-review task
 
-Each request is signed with the sender's Ed25519 key, or during the transition with the county's shared
-key (workflows/filing_exchange.py); the scheme is recorded per request and per peer. Everything is
+Each request is signed with the sender's Ed25519 or SM2 key, or during the transition with the county's
+shared key (workflows/filing_exchange.py); the scheme is recorded per request and per peer. A county
+keeps the prefecture's signature of each decision it applies in that decision's audit event
+(`signature`: algorithm, key id, signed fields, body), so that `recheck_decisions` (run by `zhaoshang
+verify`) can prove later that the prefecture made it and nothing in it was changed. Everything is
 idempotent: a replayed request (same nonce) gets the answer it got the first time, and a message
 sent again by the outbox (new nonce, same filing and round) changes nothing and is acknowledged.
 """
@@ -19,24 +22,27 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from workflows import audit, filing_exchange, forms, personal_data
 from workflows.actor import Actor
 from workflows.capabilities import filing_duplicates
 from workflows.capabilities.filing_operations import FILING_REVIEW
-from workflows.db import is_postgres, transaction
+from workflows.db import transaction
 from workflows.engine import model_store
 from workflows.engine.model_store import form_files
 from workflows.errors import Conflict, NotFound, ServiceError
 from workflows.filing_exchange import ACCEPTED, RETURNED, AuthFailed, SignedRequest
 from workflows.models import (
     ApiRequest,
+    AuditEvent,
     Filing,
     FilingApiPeer,
     ModelVersion,
@@ -45,7 +51,7 @@ from workflows.models import (
     TaskRecord,
 )
 from workflows.models._types import utcnow
-from workflows.services.instance_step import run_step
+from workflows.services.instance_step import Completion, complete_task
 
 SPECIAL_STATES = ("待报送", "已报送", "已备案")
 MAX_PDF_BYTES = 8 * 1024 * 1024
@@ -71,7 +77,7 @@ def api_call(signed: SignedRequest, action: str, filing_id: int | None, payload:
                     return seen.status, seen.response
                 if not isinstance(payload, dict):
                     raise BadRequest("请求体不是有效的 JSON 对象。")
-                answer = HANDLERS[action](s, signed.county, filing_id, payload)
+                answer = HANDLERS[action](s, signed.county, filing_id, payload, signed)
                 # Nonces older than the replay window can go: their timestamps are refused anyway.
                 s.execute(delete(ApiRequest).where(
                     ApiRequest.received_at < utcnow() - timedelta(seconds=2 * filing_exchange.settings().window)))
@@ -79,10 +85,12 @@ def api_call(signed: SignedRequest, action: str, filing_id: int | None, payload:
                                  status=200, response=answer, received_at=utcnow(), scheme=signed.scheme))
                 _record_scheme(s, signed)
                 return 200, answer
-        except IntegrityError:
+        except (IntegrityError, StaleDataError):
             if attempt:
                 raise
-            continue  # the same request raced in twice: the second reads the first one's answer
+            # The same request raced in twice, or another step of the project landed while this one ran
+            # (its UPDATE … WHERE version = ? found no row): read again, the second sees the first.
+            continue
     raise AssertionError("unreachable")
 
 
@@ -126,7 +134,8 @@ def older_scheme_counties(s: Session, prefecture_id: int) -> list[dict]:
 
 # ---- prefecture side ----------------------------------------------------------------------------
 
-def _receive_filing(s: Session, county_name: str, _filing_id: int | None, p: dict) -> dict:
+def _receive_filing(s: Session, county_name: str, _filing_id: int | None, p: dict,
+                    _signed: SignedRequest | None = None) -> dict:
     county = _county(s, county_name)
     remote_id = _int(p, "filing_id")
     round_ = _int(p, "round")
@@ -168,7 +177,8 @@ def _receive_filing(s: Session, county_name: str, _filing_id: int | None, p: dic
     return {**answer, "prefecture_filing_id": filing.id}
 
 
-def _receive_signing(s: Session, county_name: str, filing_id: int | None, p: dict) -> dict:
+def _receive_signing(s: Session, county_name: str, filing_id: int | None, p: dict,
+                     _signed: SignedRequest | None = None) -> dict:
     filing = _inbound(s, county_name, filing_id)
     signing = p.get(filing_exchange.SIGNED)
     if signing is None and len(p) == 1:
@@ -185,7 +195,8 @@ def _receive_signing(s: Session, county_name: str, filing_id: int | None, p: dic
     return {"ok": True, "prefecture_filing_id": filing.id, "state": "已签约"}
 
 
-def _receive_special(s: Session, county_name: str, filing_id: int | None, p: dict) -> dict:
+def _receive_special(s: Session, county_name: str, filing_id: int | None, p: dict,
+                     _signed: SignedRequest | None = None) -> dict:
     filing = _inbound(s, county_name, filing_id)
     special = _special(p)
     if special is None:
@@ -202,20 +213,19 @@ def _receive_special(s: Session, county_name: str, filing_id: int | None, p: dic
 
 # ---- county side ----------------------------------------------------------------------------------
 
-def _receive_decision(s: Session, county_name: str, filing_id: int | None, p: dict) -> dict:
+def _receive_decision(s: Session, county_name: str, filing_id: int | None, p: dict,
+                      signed: SignedRequest | None = None) -> dict:
     filing = s.get(Filing, filing_id) if filing_id else None
     if filing is None or filing.transport != "outbound" or \
             s.get(Organisation, filing.county_id).name != county_name:
         raise NotFound("没有该县的这件备案。")
     round_ = _int(p, "round")
-    query = select(ProcessInstance).where(ProcessInstance.id == filing.instance_id)
-    instance = s.scalar(query.with_for_update() if is_postgres() else query)
+    # No row lock: the step's UPDATE … WHERE version = ? refuses it if another step landed meanwhile.
+    instance = s.get(ProcessInstance, filing.instance_id)
     version = s.get(ModelVersion, instance.model_version_id)
     reviews = model_store.tasks_with(version, FILING_REVIEW)
     schema = form_files(version, _review_form(version, reviews))[0]
-    decision_field, meanings = forms.outcomes(schema)
-    outcome = p.get("decision") if p.get("decision") in (ACCEPTED, RETURNED) else meanings.get(p.get("decision"))
-    field_answer = forms.answer_for(schema, outcome)[1] if outcome else None
+    decision_field, outcome, field_answer = _decision_answer(schema, p.get("decision"))
     if field_answer is None or decision_field is None:
         raise BadRequest("decision 须为 accepted（受理）或 returned（退回）。")
     number = _text(p.get("number"))
@@ -244,30 +254,95 @@ def _receive_decision(s: Session, county_name: str, filing_id: int | None, p: di
     actor = remote_prefecture_actor(prefecture)
     schema, _ = form_files(version, record.form)
     opinion_field = forms.opinion_field(schema)
-    stored: dict = {}
+    decided_by = _text(p.get("decided_by"))
 
-    def change(runtime, wf):
-        task_data = runtime.task_data(wf, record.task_uuid)
+    def values_of(task_data: dict) -> dict:
         submitted = {decision_field: field_answer, **({opinion_field: opinion} if opinion_field else {})}
-        values = personal_data.seal_fields(schema, forms.validate(schema, submitted,
-                                                                  task_data or {}, coerce_strings=False))
-        stored.update(values)
-        # The decision is logged before what the engine does with it (cause before effect).
-        audit.append(s, "task_completed", actor=actor.username, role=record.lane, instance_id=instance.id,
-                     task_spec=record.spec_name, mi_index=record.mi_index, outcome=field_answer,
-                     data={**stored, "on_behalf_of": f"{prefecture.name}商务局", "decided_by": decided_by,
-                           "via": "filing API", "round": round_, "number": answer["number"],
-                           "prefecture_filing_id": p.get("prefecture_filing_id")})
-        runtime.complete(wf, record.task_uuid, values)
+        return personal_data.seal_fields(schema, forms.validate(schema, submitted, task_data, coerce_strings=False))
 
+    # The decision is logged before what the engine does with it (cause before effect).
+    completion = Completion(
+        actor, record.task_uuid, record.spec_name, record.lane, values_of, mi_index=record.mi_index,
+        logged=lambda stored: {**stored, "on_behalf_of": f"{prefecture.name}商务局", "decided_by": decided_by,
+                               "via": "filing API", "round": round_, "number": answer["number"],
+                               "decision": p.get("decision"), "prefecture_filing_id": p.get("prefecture_filing_id"),
+                               # The prefecture's signature with what it signed: checked again by recheck_decisions.
+                               "signature": signed.evidence if signed is not None else None},
+        outcome=lambda stored: field_answer)
+    audit.defer(s)  # the chain's lock is taken last, once the engine has run
     if outcome == ACCEPTED:
         filing.number = number  # the prefecture's number; filing_accept keeps it
-    decided_by = _text(p.get("decided_by"))
     record.state, record.completed_at = "completed", utcnow()
     record.note = f"由{prefecture.name}商务局经备案接口办理" + (f"（{decided_by}）" if decided_by else "")
-    run_step(s, instance, actor, change)
-    record.data = stored
+    complete_task(s, instance, completion)
+    record.data = completion.stored
     return answer
+
+
+def _decision_answer(schema: dict, decision) -> tuple[str | None, str | None, str | None]:
+    """(the form's decision field, accepted/returned, the form's answer for it) of a decision on the wire."""
+    decision_field, meanings = forms.outcomes(schema)
+    outcome = decision if decision in (ACCEPTED, RETURNED) else meanings.get(decision)
+    return decision_field, outcome, (forms.answer_for(schema, outcome)[1] if outcome else None)
+
+
+def recheck_decisions(s: Session, instance_id: int | None = None) -> tuple[int, list[tuple[AuditEvent, str]]]:
+    """Check again every prefecture decision this county applied through the filing API (or one
+    project's): the stored signature must be the prefecture's (a public key configured here) over the
+    stored body, and the event must say what that body says — decision, number, opinion, round. Returns
+    (how many were checked, [(event, problem)]). One received under the older shared key (the transition)
+    is checked with that key: unchanged, but not proof of who made it (`shared_key_decisions` counts them)."""
+    query = select(AuditEvent).where(AuditEvent.action == "task_completed").order_by(AuditEvent.id)
+    if instance_id is not None:
+        query = query.where(AuditEvent.instance_id == instance_id)
+    checked, problems = 0, []
+    for event in s.scalars(query):
+        data = event.data if isinstance(event.data, dict) else {}
+        if data.get("via") != "filing API":
+            continue
+        checked += 1
+        problem = filing_exchange.recheck(data.get("signature")) or _same_decision(s, event, data)
+        if problem:
+            problems.append((event, problem))
+    return checked, problems
+
+
+def shared_key_decisions(s: Session, instance_id: int | None = None) -> int:
+    """How many applied decisions carry only a shared-key (HMAC) signature."""
+    query = select(AuditEvent.data).where(AuditEvent.action == "task_completed")
+    if instance_id is not None:
+        query = query.where(AuditEvent.instance_id == instance_id)
+    return sum(1 for data in s.scalars(query) if isinstance(data, dict) and data.get("via") == "filing API"
+               and isinstance(data.get("signature"), dict) and data["signature"].get("algorithm") == "hmac")
+
+
+def _same_decision(s: Session, event: AuditEvent, data: dict) -> str | None:
+    """What differs between the signed body and the event that applied it (None: nothing)."""
+    try:
+        body = json.loads(data["signature"]["body"])
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return "签名的内容不是 JSON 对象。"
+    instance = s.get(ProcessInstance, event.instance_id) if event.instance_id else None
+    if instance is None:
+        return "事件没有对应的项目。"
+    version = s.get(ModelVersion, instance.model_version_id)
+    schema = form_files(version, _review_form(version, model_store.tasks_with(version, FILING_REVIEW)))[0]
+    decision_field, outcome, field_answer = _decision_answer(schema, body.get("decision"))
+    opinion_field = forms.opinion_field(schema)
+    differences = []
+    if (event.outcome, data.get(decision_field)) != (field_answer, field_answer) or \
+            data.get("decision") != body.get("decision"):
+        differences.append("结论")
+    if data.get("round") != body.get("round"):
+        differences.append("轮次")
+    if data.get("number") != (_text(body.get("number")) if outcome == ACCEPTED else None):
+        differences.append("备案号")
+    if opinion_field and personal_data.reveal(data.get(opinion_field)) != (_text(body.get("opinion")) or None) \
+            and (data.get(opinion_field) or body.get("opinion")):
+        differences.append("意见")
+    return f"事件记载的{'、'.join(differences)}与市/州签名的内容不符。" if differences else None
 
 
 def _review_form(version: ModelVersion, reviews: tuple[str, ...]) -> str | None:
@@ -284,7 +359,7 @@ def remote_prefecture_actor(prefecture: Organisation) -> Actor:
                  org_name=prefecture.name, org_kind="prefecture", roles=frozenset({"prefecture_bureau"}))
 
 
-HANDLERS: dict[str, Callable[[Session, str, int | None, dict], dict]] = {
+HANDLERS: dict[str, Callable[[Session, str, int | None, dict, SignedRequest], dict]] = {
     "filing": _receive_filing, filing_exchange.SIGNED: _receive_signing, "special": _receive_special,
     "decision": _receive_decision,
 }

@@ -18,7 +18,7 @@ from workflows.filing_exchange import ACCEPTED, RETURNED
 from workflows.localtime import to_local
 from workflows.models import Filing, ModelVersion, Organisation, ProcessInstance, TaskRecord
 from workflows.models._types import utcnow
-from workflows.services.views import FilingItem
+from workflows.services.value_objects import FilingItem
 
 SPECIAL_STEPS = ("已报送", "已备案")  # what the county records after 待报送
 

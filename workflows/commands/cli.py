@@ -142,21 +142,26 @@ def build_parser() -> argparse.ArgumentParser:
     rekey.add_argument("--dry-run", action="store_true", help="只统计不写入 / count, change nothing")
     keys = commands.add_parser(
         "filing-keys", add_help=False, help="备案接口的签名密钥 / the filing API's signing key",
-        description="本部署的 Ed25519 签名私钥（ZS_FILING_SIGNING_KEY_FILE）：生成、查看公钥。私钥留在本机，"
-                    "只把公钥交给对方部署。 / This deployment's Ed25519 signing key (ZS_FILING_SIGNING_KEY_FILE): "
+        description="本部署的签名私钥（Ed25519 或 SM2，ZS_FILING_SIGNING_KEY_FILE）：生成、查看公钥。私钥留在本机，"
+                    "只把公钥交给对方部署。 / This deployment's signing key (Ed25519 or SM2, ZS_FILING_SIGNING_KEY_FILE): "
                     "make one, show its public key. The private key stays on this machine; only the public key "
                     "goes to the other deployment.")
     _with_help(keys)
     key_actions = keys.add_subparsers(dest="action", required=True, metavar="<action>")
     generate = _with_help(key_actions.add_parser(
         "generate", add_help=False, help="生成私钥并打印公钥 / make a private key and print its public key",
-        description="生成新的 Ed25519 私钥（PEM，仅所有者可读），打印公钥、公钥编号以及对方部署应配置的设置。"
-                    "已有的私钥文件不会被覆盖：轮换时用 --out 写到新文件。 / Makes a new Ed25519 private key (PEM, "
+        description="生成新的私钥（PEM，仅所有者可读；算法按 --algorithm 或 ZS_FILING_SIGNATURE_ALGORITHM，默认 "
+                    "Ed25519），打印公钥、公钥编号以及对方部署应配置的设置。"
+                    "已有的私钥文件不会被覆盖：轮换时用 --out 写到新文件。 / Makes a new private key (PEM, "
                     "readable by its owner only) and prints the public key, its key id and the settings the "
                     "other deployment configures. An existing key file is never overwritten: to rotate, write "
                     "the new one elsewhere with --out."))
     generate.add_argument("--out", type=Path, help="私钥文件（默认 ZS_FILING_SIGNING_KEY_FILE） / the key file "
                                                    "(default ZS_FILING_SIGNING_KEY_FILE)")
+    generate.add_argument("--algorithm", choices=("ed25519", "sm2"),
+                          help="签名算法（默认 ZS_FILING_SIGNATURE_ALGORITHM，未设则 ed25519；sm2 为 SM2/SM3 国密签名） / "
+                               "the signature algorithm (default ZS_FILING_SIGNATURE_ALGORITHM, else ed25519; sm2: "
+                               "SM2 with SM3)")
     generate.add_argument("--county", action="append", default=[], metavar="县名",
                           help="本部署报备的县（可重复），用于打印市/州部署的设置 / a county of this deployment "
                                "(repeatable), to print the prefecture's setting for it")
@@ -304,8 +309,10 @@ def _filing_keys(args) -> int:
     path = Path(getattr(args, "out", None) or getattr(args, "key", None) or settings["FILING_SIGNING_KEY_FILE"])
     try:
         if args.action == "generate":
-            key = filing_exchange.generate_private(path)
-            print(f"已生成私钥 / private key written: {path}（仅所有者可读，勿外传 / owner-only, never share it）")
+            algorithm = (args.algorithm or settings["FILING_SIGNATURE_ALGORITHM"] or filing_exchange.ED25519).lower()
+            key = filing_exchange.generate_private(path, algorithm)
+            print(f"已生成 {algorithm.upper()} 私钥 / {algorithm.upper()} private key written: {path}"
+                  "（仅所有者可读，勿外传 / owner-only, never share it）")
         else:
             key = filing_exchange.load_private(path)
             if key is None:
@@ -321,7 +328,9 @@ def _filing_keys(args) -> int:
         return 1
     public = filing_exchange.public_text(key)
     print(f"公钥 / public key: {public}")
-    print(f"公钥编号 / key id: {filing_exchange.key_id(key)}")
+    print(f"公钥编号 / key id: {filing_exchange.key_id(key)}（{filing_exchange.algorithm_of(key).upper()}）")
+    if filing_exchange.algorithm_of(key) == filing_exchange.SM2:
+        print("本部署以 SM2 签名，设置 / this deployment signs with SM2, set: ZS_FILING_SIGNATURE_ALGORITHM=sm2")
     print("本部署是县时，在市/州部署的设置中加入 / if this is a county deployment, the prefecture adds:")
     counties = ",".join(f"{name}={public}" for name in args.county) or f"<县名>={public}"
     print(f"  ZS_FILING_COUNTY_KEYS={counties}")

@@ -5,6 +5,12 @@
     python -m workflows.commands.verify --replay          # also re-run every project's steps in a fresh engine
     python -m workflows.commands.verify --checkpoint      # append a signed checkpoint (ZS_AUDIT_HMAC_KEY)
 
+Also checks again the prefecture's signature on every filing decision this (county) deployment applied
+through the filing API: it must verify with a prefecture public key configured here
+(ZS_FILING_PREFECTURE_KEYS: keep a retired key listed to check the decisions it signed) over the stored
+body, and the audit event must say what that body says. One received under the shared key of the
+transition is checked with that key (not proof of who signed: both sides hold it) and counted apart.
+
 Settings as for the app (workflows/config.py): DATABASE_URL, ZS_INSTANCE_PATH; checkpoints:
 ZS_AUDIT_CHECKPOINT_FILE (default audit-checkpoints.jsonl in the instance folder) and ZS_AUDIT_HMAC_KEY. Exit status 0 when everything holds, 1 when something was found.
 """
@@ -16,6 +22,7 @@ import sys
 from sqlalchemy import select
 
 from workflows import audit_checkpoints, config
+from workflows.capabilities import filing_exchange_service
 from workflows.db import transaction
 from workflows.localtime import to_local
 from workflows.models import ProcessInstance
@@ -54,6 +61,15 @@ def main(argv: list[str] | None = None) -> int:
             project = f" project #{f.instance_id}" if f.instance_id else ""
             print(f"BROKEN event #{f.event_id} [{f.kind}]{project}{when}: {f.detail}")
         failed = not report.ok
+        decisions, problems = filing_exchange_service.recheck_decisions(s, args.project)
+        if decisions:
+            shared = filing_exchange_service.shared_key_decisions(s, args.project)
+            print(f"{decisions} prefecture decision(s) received over the filing API, signatures checked again"
+                  + (f" ({shared} under the shared key of the transition: unchanged, but not proof of who made "
+                     "them)" if shared else ""))
+        for event, problem in problems:
+            failed = True
+            print(f"BROKEN event #{event.id} [decision signature] project #{event.instance_id}: {problem}")
         if args.replay:
             query = select(ProcessInstance).order_by(ProcessInstance.id)
             if args.project:

@@ -22,8 +22,6 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from workflows.documents import KINDS as DOCUMENT_TITLES
-from workflows.documents.declarations import problems as document_problems
 from workflows.engine import vocabulary
 from workflows.engine.model_checks import (  # noqa: F401 - CAPABILITIES re-exported
     CAPABILITIES,
@@ -33,6 +31,8 @@ from workflows.engine.model_checks import (  # noqa: F401 - CAPABILITIES re-expo
 )
 from workflows.models import BusinessRole, ModelVersion, Organisation, ProcessBinding
 from workflows.models._types import utcnow
+from workflows.rendering.documents import KINDS as DOCUMENT_TITLES
+from workflows.rendering.documents.declarations import problems as document_problems
 from workflows.roles import ADMIN_ROLES
 
 # Purposes the application's own pages serve; a model declares its purpose with the process-level

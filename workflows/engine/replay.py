@@ -21,6 +21,7 @@ from uuid import UUID
 from SpiffWorkflow.util.task import TaskState
 
 from workflows.engine.clock import engine_now, frozen_at
+from workflows.engine.pruning import archived_done
 from workflows.engine.runtime import ProcessRuntime
 from workflows.models import ModelVersion
 
@@ -54,6 +55,10 @@ def snapshot(wf) -> dict[str, Any]:
             elif task.state in (TaskState.READY, TaskState.STARTED):
                 active.add(spec.bpmn_id)
     rows.append(["workflow", wf.data])
+    archived = archived_done(wf)  # elements completed by tasks pruned away (workflows/engine/pruning.py)
+    if archived:
+        rows.append(["archived", sorted(archived)])
+        done |= archived
     text = json.dumps(rows, sort_keys=True, ensure_ascii=False, default=str)
     return {"digest": hashlib.sha256(text.encode("utf-8")).hexdigest(),
             "active": sorted(active), "done": sorted(done)}
@@ -64,6 +69,7 @@ class _RecordingRuntime:
 
     def __init__(self, runtime: ProcessRuntime, journal: StepJournal):
         self._runtime = runtime
+        self._journal = journal
         self._ops = journal.ops
 
     def __getattr__(self, name):  # reading calls (ready_tasks, task_data, latest_completed …) pass through
@@ -102,6 +108,11 @@ class _RecordingRuntime:
         self._ops.append({"op": "set_data", "task": _task_ref(wf, task_uuid), "key": key, "value": value})
         self._runtime.set_task_data(wf, task_uuid, key, value)
 
+    def dump(self, wf) -> tuple[str, str]:
+        """The state the step stores: pruned first (once a step, recorded), then serialised."""
+        self._journal.settle(wf)
+        return self._runtime.dump(wf)
+
     def migrate(self, wf, target: ProcessRuntime) -> None:
         """Move the workflow onto `target`'s version (the step's later operations stay on this one)."""
         self._ops.append({"op": "migrate", "from": self._runtime.version.id, "to": target.version.id,
@@ -116,6 +127,7 @@ class StepJournal:
     clock: datetime = field(default_factory=engine_now)
     ops: list[dict] = field(default_factory=list)
     services: list[dict] = field(default_factory=list)
+    settled: bool = False
 
     def wrap_services(self, operations: dict[str, Callable[..., dict]]) -> dict[str, Callable[..., dict]]:
         def recorded(name, operation):
@@ -129,7 +141,17 @@ class StepJournal:
     def runtime(self, runtime: ProcessRuntime) -> _RecordingRuntime:
         return _RecordingRuntime(runtime, self)
 
+    def settle(self, wf) -> None:
+        """End the step's changes: prune the finished past (ProcessRuntime.prune), once, and write it
+        down when it removed anything, so the replay prunes at the same point. Both the stored state
+        and the record's digest are taken after it, whichever is taken first."""
+        if not self.settled and wf is not None:
+            self.settled = True
+            if ProcessRuntime.prune(wf):
+                self.ops.append({"op": "prune"})
+
     def record(self, wf) -> dict[str, Any]:
+        self.settle(wf)
         return {"clock": self.clock.isoformat(), "ops": self.ops, "services": self.services, **snapshot(wf)}
 
 
@@ -241,6 +263,8 @@ def _apply(runtime: ProcessRuntime, wf, op: dict):
         runtime.skip(wf, _resolve(wf, op["task"]))
     elif kind == "set_data":
         runtime.set_task_data(wf, _resolve(wf, op["task"]), op["key"], op["value"])
+    elif kind == "prune":
+        runtime.prune(wf)
     else:
         raise LookupError(f"未知的引擎操作 {kind}")
     return wf

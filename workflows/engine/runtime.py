@@ -9,23 +9,47 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition, TerminateEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
+from workflows.engine import pruning
 from workflows.engine.model_store import specs_for
 from workflows.engine.script_engine import restricted_engine
 from workflows.errors import ModelFailed, ServiceError
 from workflows.models import ModelVersion
 
-_serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+
+class _WorkflowConverter(BpmnWorkflowConverter):
+    """SpiffWorkflow 3.2's converter of the top workflow, which can also build the workflow on the parsed
+    specs of the pinned version instead of restoring a copy of them from a dict on every load (the copy and
+    its restoring were two thirds of loading a state). Otherwise the same steps as the base class."""
+
+    def from_dict(self, dct, spec=None, subprocess_specs=None):
+        if spec is None:
+            return super().from_dict(dct)
+        dct.pop("spec", None)
+        dct.pop("subprocess_specs", None)
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+_serializer = BpmnWorkflowSerializer(
+    BpmnWorkflowSerializer.configure({**SPIFF_CONFIG, BpmnWorkflow: _WorkflowConverter}))
 
 
 @dataclass
@@ -73,6 +97,7 @@ class ProcessRuntime:
         self.version = version
         self.process_id = process_id or version.process_id
         self.spec, self.subprocess_specs = specs_for(version, process_id)
+        _connect_loop_merges([self.spec, *self.subprocess_specs.values()])
         self.script_engine = restricted_engine(services)
 
     def start(self) -> BpmnWorkflow:
@@ -81,13 +106,13 @@ class ProcessRuntime:
         return wf
 
     def load(self, state: str) -> BpmnWorkflow:
-        # Task order matters: the serializer restores each task's data from its parent's.
         dct = json.loads(state)
-        dct["spec"] = _spec_dict(f"{self.version.content_hash}:{self.process_id}", self.spec)
-        # Called processes (call activities) are specs of the version too, not of the saved state.
-        dct["subprocess_specs"] = {name: _spec_dict(f"{self.version.content_hash}:{self.process_id}:{name}", spec)
-                                   for name, spec in self.subprocess_specs.items()}
-        wf = _serializer.from_dict(dct)
+        archived = dct.pop(pruning.ARCHIVE_KEY, None)
+        # The specs are the version's parsed ones (cached per version), not part of the saved state;
+        # called processes (call activities) are specs of the version too.
+        wf = _serializer.from_dict(dct, spec=self.spec, subprocess_specs=self.subprocess_specs)
+        if archived:
+            setattr(wf, pruning.ARCHIVE_KEY, set(archived))
         # The script engine is not serialized; set ours again after every load (security).
         wf.script_engine = self.script_engine
         for sub in wf.subprocesses.values():
@@ -97,6 +122,14 @@ class ProcessRuntime:
                 sub.script_engine = self.script_engine
         return wf
 
+    def adopt(self, wf: BpmnWorkflow) -> None:
+        """Run a workflow kept in memory from an earlier step (workflows/services/warm.py) with this
+        runtime's script engine, as `load` does for a loaded one (security: never a kept engine)."""
+        wf.script_engine = self.script_engine
+        for sub in wf.subprocesses.values():
+            if sub.script_engine is not self.script_engine:
+                sub.script_engine = self.script_engine
+
     @staticmethod
     def dump(wf: BpmnWorkflow) -> tuple[str, str]:
         """The workflow state as JSON without its spec (stored once per model version), and its hash."""
@@ -104,8 +137,18 @@ class ProcessRuntime:
         dct.pop("spec", None)
         dct.pop("subprocess_specs", None)
         dct[_serializer.VERSION_KEY] = _serializer.VERSION
+        archived = pruning.archived_done(wf)
+        if archived:  # what pruned tasks had completed (workflows/engine/pruning.py), for the diagram
+            dct[pruning.ARCHIVE_KEY] = sorted(archived)
         text = json.dumps(dct, ensure_ascii=False, default=str)
         return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    @staticmethod
+    def prune(wf: BpmnWorkflow) -> int:
+        """Drop the finished past nothing reads any more (workflows/engine/pruning.py); how many tasks.
+
+        A step prunes once, at its end, and records it (op `prune`) so its replay prunes there too."""
+        return pruning.prune(wf)
 
     @staticmethod
     def ready_tasks(wf: BpmnWorkflow) -> list[ReadyTask]:
@@ -305,7 +348,7 @@ class ProcessRuntime:
             spec = task.task_spec
             # A project's endings are the end events named end_*; reminder branches end elsewhere.
             # end_in_production is a terminate end event: it also ends the branches still waiting.
-            if isinstance(spec, EndEvent) and (spec.bpmn_id or "").startswith("end_") and \
+            if pruning.is_ending(spec) and \
                     isinstance(spec.event_definition, (NoneEventDefinition, TerminateEventDefinition)):
                 return spec.bpmn_id, spec.bpmn_name or spec.bpmn_id
         return "completed", "已结束"
@@ -364,13 +407,17 @@ def _mi_index(task) -> int | None:
     return int(value) if isinstance(value, int) else None
 
 
-_spec_cache: dict[str, dict] = {}
-
-
-def _spec_dict(digest: str, spec) -> dict:
-    if digest not in _spec_cache:
-        _spec_cache[digest] = _serializer.to_dict(spec)
-    return copy.deepcopy(_spec_cache[digest])
+def _connect_loop_merges(specs) -> None:
+    """A multi-instance (or loop) task merges each child's result when the child completes, through the
+    child spec's completed event. SpiffWorkflow connects it when it creates the first child, or when it
+    restores the spec from a dict; on parsed specs shared by every load of a version (a worker that
+    never ran that task before) it must be connected here. Idempotent."""
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            if isinstance(task_spec, LoopTask):
+                child = spec.task_specs.get(task_spec.task_spec)
+                if child is not None and not child.completed_event.is_connected(task_spec.merge_child):
+                    child.completed_event.connect(task_spec.merge_child)
 
 
 @contextmanager

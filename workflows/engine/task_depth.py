@@ -5,6 +5,10 @@ walks the tree with the default: once the loops of a long-lived project (weekly 
 years, many return loops) make the tree deeper than that, `get_tasks` no longer sees the live tasks and
 `is_completed()` answers True — the project would end silently. The iterators are iterative (an
 explicit list, no recursion), so an unbounded depth is safe.
+
+Since each step prunes the finished past (workflows/engine/pruning.py) a live tree stays a few dozen
+levels deep; the lift stays for states stored before pruning existed, which are walked once, whole, by
+the step that first prunes them.
 """
 from __future__ import annotations
 

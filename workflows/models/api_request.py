@@ -37,11 +37,12 @@ class FilingApiPeer(Base):
     signer: Mapped[str] = mapped_column(String(16))
     county: Mapped[str] = mapped_column(String(100))
     scheme: Mapped[str] = mapped_column(String(16))  # of the latest request
-    # Ed25519: the key verified; HMAC: the key id sent alongside (the county is upgraded but its public
+    # Ed25519 or SM2: the key verified; HMAC: the key id sent alongside (the county is upgraded but its public
     # key is not configured here yet), unverified.
     key_id: Mapped[str | None] = mapped_column(String(16))
     last_at: Mapped[datetime] = mapped_column(default=utcnow)
     hmac_at: Mapped[datetime | None]
     hmac_count: Mapped[int] = mapped_column(default=0)
+    # Public-key signatures, Ed25519 or SM2 (named after the first; `scheme` says which the latest was).
     ed25519_at: Mapped[datetime | None]
     ed25519_count: Mapped[int] = mapped_column(default=0)

@@ -13,16 +13,22 @@ from sqlalchemy.orm import Session
 
 from workflows import anchors, audit, audit_checkpoints, auth, forms, personal_data
 from workflows.actor import Actor
-from workflows.cells import csv_row
 from workflows.db import transaction
-from workflows.diagram import bpmn_file_for, render_svg
 from workflows.engine.model_store import all_form_schemas, form_files
 from workflows.engine.replay import first_version_id, replay
 from workflows.errors import NotFound
 from workflows.localtime import CHINA, to_local, to_utc_naive
 from workflows.models import AuditEvent, ModelVersion, Organisation, ProcessInstance, TaskRecord, Unit, User
+from workflows.rendering.cells import csv_row
+from workflows.rendering.diagram import bpmn_file_for, render_svg
 from workflows.roles import ROLES
-from workflows.services.audit_views import Finding, ReplayReport, ReplayStep, ReplayStepView, VerifyReport
+from workflows.services.audit_value_objects import (
+    Finding,
+    ReplayReport,
+    ReplayStep,
+    ReplayStepView,
+    VerifyReport,
+)
 
 # Events that record someone looking, or the engine's own bookkeeping: not steps of the history.
 LOOKS = ("project_viewed", "replay_viewed", "replay_checked", "audit_verified", "history_exported",
@@ -148,13 +154,14 @@ def replay_instance(s: Session, instance: ProcessInstance) -> ReplayReport:
 OP_WORDS = {"start": "启动流程", "complete": "完成", "reset_to": "重置到", "cancel": "撤销流程",
             "set_round_value": "调整会审部门", "fire_timers": "触发定时器", "skip": "跳过",
             "set_data": "更正数据", "migrate": "迁移到新版本"}
+HOUSEKEEPING_OPS = {"prune"}  # the engine's own tidying at the end of a step (workflows/engine/pruning.py)
 
 
 def _step_words(s: Session, step: AuditEvent) -> str:
     """What an engine step did, in words: who, and the engine operations it applied."""
     who = s.scalar(select(User.display_name).where(User.username == step.actor)) or step.actor
     ops = [f"{OP_WORDS.get(op['op'], op['op'])}{' ' + op['task']['spec'] if 'task' in op else ''}"
-           for op in (step.data or {}).get("ops", [])]
+           for op in (step.data or {}).get("ops", []) if op["op"] not in HOUSEKEEPING_OPS]
     return f"{who}：{'，'.join(ops)}"
 
 
@@ -220,7 +227,7 @@ def _project_data(events: list[AuditEvent]) -> dict:
     data: dict = {}
     for e in events:
         if e.action == "task_completed" and e.mi_index is None:
-            data.update({k: v for k, v in (e.data or {}).items() if k != "on_behalf_of"})
+            data.update({k: v for k, v in (e.data or {}).items() if k not in ("on_behalf_of", "signature")})
     return {k: v for k, v in data.items() if v not in (None, "")}
 
 
@@ -232,6 +239,7 @@ EVENT_LABELS = {
     "size": "大小（字节）", "sha256": "SHA-256", "version": "版本", "number": "备案号", "round": "报送轮次",
     "state": "状态", "reference": "文号", "target": "退回至", "addressee": "主送", "step": "步骤",
     "on_behalf_of": "代为办理", "decided_by": "决定人", "via": "途径", "from": "原办理人", "unit_code": "部门",
+    "decision": "接口传来的结论", "signature": "市/州签名",
 }
 
 
@@ -252,6 +260,8 @@ def _event_fields(s: Session, instance: ProcessInstance, schemas: list[dict], da
             value = ROLES[value].name
         elif key == "assignee_id" and value in users:
             value = users[value]
+        elif key == "signature" and isinstance(value, dict):  # a received decision's (zhaoshang verify checks it)
+            value = f"{str(value.get('algorithm', '')).upper()}，公钥编号 {value.get('key_id') or '—'}"
         label = EVENT_LABELS.get(key) or _label(schemas, key)
         rows.append((label, value if isinstance(value, (str, int, float)) else json.dumps(value, ensure_ascii=False)))
     return rows

@@ -25,7 +25,7 @@ from workflows.models import (
 from workflows.models._types import utcnow
 from workflows.services.project_service import summaries
 from workflows.services.task_service import task_item
-from workflows.services.views import ProjectSummary, TaskItem
+from workflows.services.value_objects import ProjectSummary, TaskItem
 from workflows.services.visibility import offered_ids, offered_to
 
 TABS = ("todo", "done", "started", "copied")

@@ -1,10 +1,16 @@
-"""One engine step = one transaction: load, change, run the engine, persist, index tasks, audit."""
+"""One engine step lands in one transaction: load, change, run the engine, persist, index tasks, audit.
+
+The engine may run in memory before the transaction (`run_engine`, `complete_ahead`: a task submit) or
+inside it (`run_step`); the writing (`persist`) is the same, with the instance's version as the check and
+the audit chain's lock taken last (docs/architecture.md, "The path of one request")."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from workflows import audit, faults, personal_data
 from workflows.actor import Actor
@@ -13,21 +19,74 @@ from workflows.engine.list_spec import ListSpec, list_spec, value_at
 from workflows.engine.model_store import form_files
 from workflows.engine.replay import StepJournal
 from workflows.engine.runtime import ProcessRuntime, ReadyTask, model_errors
-from workflows.errors import ModelFailed
+from workflows.errors import Conflict, ModelFailed, ServiceError
 from workflows.models import ModelVersion, Organisation, ProcessInstance, TaskOwner, TaskRecord, Unit, User
 from workflows.models._types import utcnow
 from workflows.roles import ADMIN_ROLES, ROLES
-from workflows.services import operator_registry, script_functions
+from workflows.services import operator_registry, script_functions, warm
+
+
+class NeedsTransaction(ServiceError):
+    """The model called a service operator while the step ran ahead of its transaction: operators write
+    (a filing, its number, a letter, the reward ledger) and their results flow on in the process, so
+    the step runs again inside its write transaction (`run_step`)."""
+
+    status = 500
 
 
 def runtime_for(session: Session, instance: ProcessInstance, actor: Actor,
-                journal: StepJournal | None = None) -> ProcessRuntime:
+                journal: StepJournal | None = None, operators: bool = True) -> ProcessRuntime:
+    """The instance's runtime with the operators and script functions bound to the session. Without
+    `operators` (the engine runs ahead of the write transaction), calling one raises NeedsTransaction."""
     version = session.get(ModelVersion, instance.model_version_id)
-    operations = {**operator_registry.bound(session, instance, actor),
-                  **script_functions.bound(session, instance, actor)}
+    bound = operator_registry.bound(session, instance, actor)
+    if not operators:
+        bound = {name: _not_here for name in bound}
+    operations = {**bound, **script_functions.bound(session, instance, actor)}
     if journal is not None:
         operations = journal.wrap_services(operations)  # their results are replayed from the record
     return ProcessRuntime(version, operations, instance.process_id)
+
+
+def _not_here(data: dict, **params) -> dict:
+    raise NeedsTransaction("该步骤调用了服务，须在事务内执行。")
+
+
+@dataclass
+class Ran:
+    """An engine step run in memory (`run_engine`), waiting to be written (`persist`)."""
+
+    instance_id: int
+    runtime: ProcessRuntime
+    wf: object
+    journal: StepJournal
+    removed: list[str]
+    list_spec: ListSpec
+    audit: list = field(default_factory=list)  # events noted while it ran, written with the step
+
+
+def run_engine(session: Session, instance: ProcessInstance, actor: Actor,
+               change: Callable[[ProcessRuntime, object], list[str] | None], operators: bool = True) -> Ran:
+    """Apply `change(runtime, workflow)` to the instance's workflow in memory; nothing is written.
+
+    The workflow comes from the warm cache when the instance's version is the one it was kept at
+    (`warm.take`), else from the stored state. Without `operators` the session may be a read
+    (`db.reading()`): a model that calls a service operator raises NeedsTransaction."""
+    # Everything the step puts into the engine is written down, so the step can be replayed.
+    journal = StepJournal()
+    runtime = journal.runtime(runtime_for(session, instance, actor, journal, operators))
+    with model_errors():  # a failing or runaway script rolls the whole step back, with a clear message
+        if instance.id is not None and \
+                (wf := warm.take(instance.id, instance.version, instance.state_hash)) is not None:
+            runtime.adopt(wf)
+        else:
+            wf = runtime.load(instance.state) if instance.state else runtime.start()
+        removed = change(runtime, wf) or []
+    # Test-only fault points (workflows/faults.py, ZS_FAULT_POINT); no-ops unless configured.
+    faults.reached("after_engine")
+    return Ran(instance.id, runtime, wf, journal, removed,
+               list_spec_of(session, instance.model_version_id, instance.process_id),
+               audit=list(session.info.get(audit.PENDING, [])))
 
 
 def run_step(session: Session, instance: ProcessInstance, actor: Actor,
@@ -35,24 +94,27 @@ def run_step(session: Session, instance: ProcessInstance, actor: Actor,
     """Apply `change(runtime, workflow)`, then persist everything; returns the newly offered tasks.
 
     `change` may return the ids of engine tasks it removed (a reset), whose records are superseded.
+    The step's audit events (and any the caller noted since `audit.defer`) are chained last.
     """
-    # Everything the step puts into the engine is written down, so the step can be replayed.
-    journal = StepJournal()
-    runtime = journal.runtime(runtime_for(session, instance, actor, journal))
-    with model_errors():  # a failing or runaway script rolls the whole step back, with a clear message
-        wf = runtime.load(instance.state) if instance.state else runtime.start()
-        removed = change(runtime, wf) or []
-    # Test-only fault points (workflows/faults.py, ZS_FAULT_POINT); no-ops unless configured.
+    audit.defer(session)
+    ran = run_engine(session, instance, actor, change)
+    return persist(session, instance, ran, actor)
+
+
+def persist(session: Session, instance: ProcessInstance, ran: Ran, actor: Actor) -> list[TaskRecord]:
+    """Write a step run in memory: the state (UPDATE … WHERE version = the version it ran from: a step
+    that landed meanwhile makes it a StaleDataError), the task index, then the audit events, the
+    chain's lock taken last. The workflow is kept warm once the transaction commits."""
+    runtime, wf, removed = ran.runtime, ran.wf, ran.removed
     session.info["engine_step"] = True
-    faults.reached("after_engine")
+    audit.defer(session)
     if removed:
         # Steps undone by a return: kept as history, no longer the project's current answers.
         for row in session.scalars(select(TaskRecord).where(TaskRecord.instance_id == instance.id,
                                                             TaskRecord.task_uuid.in_(removed),
                                                             TaskRecord.state == "completed")):
             row.state = "superseded"
-    # Read before the instance changes: a query after it would flush the row once more (one UPDATE a step).
-    list_spec = list_spec_of(session, instance.model_version_id, instance.process_id)
+    list_spec = ran.list_spec  # read before the instance changed (a query after would flush it once more)
     state, state_hash = runtime.dump(wf)
     instance.state = state
     instance.state_hash = state_hash
@@ -76,12 +138,72 @@ def run_step(session: Session, instance: ProcessInstance, actor: Actor,
     # The step's record: its inputs for replay, and the hash of the state it stored (an edit of the
     # stored state behind the engine's back no longer matches it).
     audit.append(session, "engine_step", actor=actor.username, instance_id=instance.id,
-                 data=journal.record(wf), state_hash=state_hash, address=actor.address)
+                 data=ran.journal.record(wf), state_hash=state_hash, address=actor.address)
     created = sync_task_index(session, instance, ready, actor)
     if outcome:
         audit.append(session, "project_ended", actor=actor.username, instance_id=instance.id,
                      outcome=outcome, state_hash=state_hash, address=actor.address)
+    audit.write_pending(session)
+    warm.keep_after_commit(session, instance, wf)
     return created
+
+
+@dataclass
+class Completion:
+    """One task being completed: by whom, which task, and how the values it stores come from what was
+    submitted. `complete_task` (in a transaction) and `complete_ahead` + `write_ahead` (the engine run
+    ahead of the transaction) are the one way every task is completed: on the task page, by the
+    prefecture's decision over the filing API, and as the first task of a new instance."""
+
+    actor: Actor
+    task_uuid: str | None  # None: the instance's first ready task (an instance being started)
+    spec_name: str
+    lane: str | None
+    values_of: Callable[[dict], dict]  # the task's data -> the values the task stores (validated, sealed)
+    mi_index: int | None = None
+    logged: Callable[[dict], dict] = dict  # the stored values -> the task_completed event's data
+    outcome: Callable[[dict], str | None] = lambda stored: None
+    stored: dict = field(default_factory=dict)
+    uuid: str = ""  # the engine task completed, once known
+
+    def change(self, session: Session, instance: ProcessInstance):
+        def change(runtime, wf):
+            self.uuid = self.task_uuid or runtime.ready_tasks(wf)[0].uuid
+            task_data = runtime.task_data(wf, self.uuid)
+            if task_data is None:
+                raise Conflict("该任务已被处理，请刷新。")
+            self.stored.clear()
+            self.stored.update(self.values_of(task_data))
+            # The cause before its effects: the completion is logged before what the engine does next
+            # (services it calls, the tasks it offers); the engine step records the state hash.
+            audit.append(session, "task_completed", actor=self.actor.username, role=self.lane,
+                         instance_id=instance.id, task_spec=self.spec_name, mi_index=self.mi_index,
+                         data=self.logged(self.stored), outcome=self.outcome(self.stored),
+                         address=self.actor.address)
+            runtime.complete(wf, self.uuid, self.stored)
+        return change
+
+
+def complete_task(session: Session, instance: ProcessInstance, completion: Completion) -> list[TaskRecord]:
+    """Complete the task and run the engine on, all inside the caller's transaction (the caller has
+    marked its task record completed); returns the newly offered tasks."""
+    return run_step(session, instance, completion.actor, completion.change(session, instance))
+
+
+def complete_ahead(read: Session, instance: ProcessInstance, completion: Completion) -> Ran:
+    """Complete the task and run the engine on in memory, in a read (`db.reading()`): the model's scripts,
+    conditions and decision tables run before any write transaction and hold no lock. A model that
+    calls a service operator raises NeedsTransaction: `complete_task` then runs it in the transaction."""
+    audit.defer(read)
+    return run_engine(read, instance, completion.actor, completion.change(read, instance), operators=False)
+
+
+def write_ahead(session: Session, instance: ProcessInstance, ran: Ran, actor: Actor) -> list[TaskRecord]:
+    """Write a step run by `complete_ahead` in the write transaction: the instance read then is updated
+    only if no step landed since (UPDATE … WHERE version = ?: otherwise StaleDataError, the 409 path)."""
+    instance = session.merge(instance, load=False)  # no SELECT: the version read before is the check
+    audit.defer(session, ran.audit)
+    return persist(session, instance, ran, actor)
 
 
 def list_spec_of(session: Session, version_id: int, process_id: str, digest: str | None = None) -> ListSpec:
@@ -89,9 +211,12 @@ def list_spec_of(session: Session, version_id: int, process_id: str, digest: str
     the version's content hash when the caller read it with its rows."""
     cache = session.info.setdefault("list_specs", {})
     if (version_id, process_id) not in cache:
-        # Versions never change: their files are read once per process, the hash checked once per session.
+        # Versions never change: their files are read once per process, the hash checked once per session
+        # (from the caller's rows or the version the session holds, if it does).
         if digest is None:
-            digest = session.scalar(select(ModelVersion.content_hash).where(ModelVersion.id == version_id))
+            held = session.identity_map.get(identity_key(ModelVersion, version_id))
+            digest = held.content_hash if held is not None else \
+                session.scalar(select(ModelVersion.content_hash).where(ModelVersion.id == version_id))
         key = (version_id, digest, process_id)
         if key not in _LIST_SPECS:
             version = session.get(ModelVersion, version_id)
@@ -125,13 +250,14 @@ def _copy_summary(instance: ProcessInstance, data: dict, spec: ListSpec) -> None
 def sync_task_index(session: Session, instance: ProcessInstance, ready: list[ReadyTask],
                     actor: Actor) -> list[TaskRecord]:
     """Make the ready rows of the index equal the engine's READY user tasks."""
-    rows = {r.task_uuid: r for r in session.scalars(select(TaskRecord).where(
-        TaskRecord.instance_id == instance.id, TaskRecord.state == "ready"))}
+    # One query: the rows offered now, and the rows of tasks the engine made ready again.
+    found = session.scalars(select(TaskRecord).where(
+        TaskRecord.instance_id == instance.id,
+        (TaskRecord.state == "ready") | TaskRecord.task_uuid.in_([t.uuid for t in ready]))).all()
+    rows = {r.task_uuid: r for r in found if r.state == "ready"}
+    earlier = {r.task_uuid: r for r in found if r.state != "ready"}
     now = utcnow()
     created = []
-    earlier = {r.task_uuid: r for r in session.scalars(select(TaskRecord).where(
-        TaskRecord.instance_id == instance.id, TaskRecord.state != "ready",
-        TaskRecord.task_uuid.in_([t.uuid for t in ready])))}
     for task in ready:
         if task.uuid in rows:
             continue
@@ -238,6 +364,7 @@ def start_instance(session: Session, actor: Actor, version: ModelVersion, values
     title is listed by its process name and the instance number. `prepare(instance)`, once the instance
     row exists and before the engine runs, may return more values of the first form (e.g. references to
     the files it took); they join `values` and `submitted_data`."""
+    audit.defer(session)  # the step's events are chained last, once the engine has run
     first = first_task(version)
     process_id = version.process_id
     # Every instance starts with the stage it was imported at from a county's ledger, None when it was not
@@ -263,18 +390,9 @@ def start_instance(session: Session, actor: Actor, version: ModelVersion, values
     audit.append(session, action, actor=actor.username, role=first.lane, instance_id=instance.id,
                  data={"model_version": version.content_hash, "process": process_id, **(audit_data or {})},
                  address=actor.address)
-    first_uuid = ""
-
-    def change(runtime, wf):
-        nonlocal first_uuid
-        first_uuid = runtime.ready_tasks(wf)[0].uuid
-        # Logged before the engine runs on, so the history reads cause then effect.
-        audit.append(session, "task_completed", actor=actor.username, role=first.lane, instance_id=instance.id,
-                     task_spec=first.spec_name, data=submitted_data, address=actor.address)
-        runtime.complete(wf, first_uuid, submitted_data)
-
-    run_step(session, instance, actor, change)
-    session.add(TaskRecord(instance_id=instance.id, task_uuid=first_uuid, spec_name=first.spec_name,
+    completion = Completion(actor, None, first.spec_name, first.lane, values_of=lambda task_data: submitted_data)
+    complete_task(session, instance, completion)
+    session.add(TaskRecord(instance_id=instance.id, task_uuid=completion.uuid, spec_name=first.spec_name,
                            title=first.title, stage=first.properties.get("stage", first.title), form=first.form,
                            lane=first.lane, assignee_id=actor.id, fixed_assignee=True, state="completed",
                            created_at=now, completed_at=now, completed_by_id=actor.id, data=values))

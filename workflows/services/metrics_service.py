@@ -19,11 +19,9 @@ from datetime import date, datetime
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from workflows import auth, charts, currencies, metrics
+from workflows import auth, currencies, metrics
 from workflows.actor import Actor
-from workflows.cells import xlsx_append
 from workflows.db import transaction
-from workflows.diagram import bpmn_file_for, render_svg
 from workflows.engine import model_store
 from workflows.engine.model_store import INVESTMENT
 from workflows.engine.script_engine import RestrictedEnvironment
@@ -32,6 +30,9 @@ from workflows.localtime import to_local
 from workflows.metrics import ProjectFacts, TaskFacts
 from workflows.models import Filing, ModelVersion, Organisation, ProcessInstance, TaskRecord, Unit
 from workflows.models._types import utcnow
+from workflows.rendering import charts
+from workflows.rendering.cells import xlsx_append
+from workflows.rendering.diagram import bpmn_file_for, render_svg
 from workflows.roles import ROLES
 
 # Keys the after-signing tracking forms may carry (the first present wins).
@@ -394,7 +395,7 @@ def period_report_pdf(actor: Actor, period_key: str | None, county_id: int | Non
     """The monthly or quarterly summary (or a year's) as a Chinese A4 PDF with charts and tables."""
     import base64
 
-    from workflows import documents
+    from workflows.rendering import documents
 
     auth.require(auth.period_report(actor), "您无权生成招商工作报告。")
     data = dashboard(actor, period_key, county_id)

@@ -12,12 +12,18 @@ from sqlalchemy import func, select
 from workflows import audit, auth, model_compare
 from workflows.actor import Actor
 from workflows.db import transaction
-from workflows.diagram import bpmn_file_for, render_svg
 from workflows.engine import model_checks, model_store, vocabulary
 from workflows.errors import NotFound, ValidationFailed
 from workflows.models import ModelVersion, ProcessBinding, ProcessInstance
+from workflows.rendering.diagram import bpmn_file_for, render_svg
 from workflows.services import operator_registry, script_functions
-from workflows.services.audit_views import BindingRow, FileDiff, OfferedProcess, VersionDiff, VersionItem
+from workflows.services.audit_value_objects import (
+    BindingRow,
+    FileDiff,
+    OfferedProcess,
+    VersionDiff,
+    VersionItem,
+)
 
 MAX_FILES = 200
 

@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from workflows import audit, auth
+from workflows import audit, auth, personal_data
 from workflows.actor import Actor
 from workflows.db import transaction
 from workflows.engine import model_store
@@ -99,11 +99,12 @@ def instance_list(actor: Actor) -> list[InstanceRow]:
 
 def _pending(events) -> AuditEvent | None:
     """The failed step still waiting for a retry: a `step_failed` event with no engine step after it
-    other than data corrections (which prepare the retry, not replace it). Events newest first."""
+    other than data corrections (which prepare the retry, not replace it; the engine's pruning at the end of
+    a step does not count either). Events newest first."""
     for event in events:
         if event.action == "step_failed":
             return event
-        if {op.get("op") for op in (event.data or {}).get("ops", [])} - {"set_data"}:
+        if {op.get("op") for op in (event.data or {}).get("ops", [])} - {"set_data", "prune"}:
             return None
     return None
 
@@ -156,7 +157,8 @@ def operate_page(actor: Actor, instance_id: int) -> OperateView:
         return OperateView(instance.id, instance.project_name, s.get(Organisation, instance.county_id).name,
                            instance.process_id, instance.status, instance.stage, version.id, version.number,
                            instance.version, tasks,
-                           {t.uuid: json.dumps(t.data, ensure_ascii=False, indent=2, sort_keys=True, default=str)
+                           {t.uuid: json.dumps(personal_data.mask_all(t.data), ensure_ascii=False, indent=2,
+                                               sort_keys=True, default=str)
                             for t in tasks},
                            targets, _failure(s, instance), operations)
 
@@ -293,29 +295,39 @@ def instance_data_set(actor: Actor, instance_id: int, task_uuid: str, key: str, 
     with transaction() as s:
         instance = _running(s, instance_id, expected_version)
         version = s.get(ModelVersion, instance.model_version_id)
+        personal = False
         for schema in model_store.all_form_schemas(version):
             field_schema = (schema.get("properties") or {}).get(key)
             if isinstance(field_schema, dict):
+                # Validated in clear, like a form's answer; sealed below when a form declares it personal.
                 problems = [e.message for e in Draft202012Validator(field_schema).iter_errors(value)]
                 if problems:
                     raise ValidationFailed({"value": f"值不符合表单对“{field_schema.get('title') or key}”的要求："
                                             + problems[0][:200]})
+                personal = personal or key in personal_data.personal_fields(schema)
+        stored = personal_data.seal(value) if personal else value
         changed = {}
 
         def change(runtime, wf):
             task = _open_task(runtime, wf, task_uuid)
             changed["task"], changed["had"] = task, key in task.data
             changed["old"] = _plain(task.data.get(key))
-            runtime.set_task_data(wf, task_uuid, key, value)
+            runtime.set_task_data(wf, task_uuid, key, stored)
 
         run_step(s, instance, actor, change)
         task = changed["task"]
+        # A personal field: the audit event keeps the new value sealed and an old value that was still in
+        # clear (stored before sealing) masked; the outcome line shows both masked.
+        old = changed["old"]
+        if personal and not personal_data.is_sealed(old) and old not in (None, ""):
+            old = personal_data.mask(old)
+        shown_old, shown_new = (personal_data.masked(old), personal_data.mask(value)) if personal else (old, value)
         audit.append(s, "instance_data_corrected", actor=actor.username, role="admin", instance_id=instance.id,
                      task_spec=task.spec_name,
                      data={"reason": why, "task": task.spec_name, "key": key, "existed": changed["had"],
-                           "old": changed["old"], "new": value},
-                     outcome=f"{key}：{json.dumps(changed['old'], ensure_ascii=False)[:80]} → "
-                             f"{json.dumps(value, ensure_ascii=False)[:80]}；原因：{why}",
+                           "old": old, "new": stored, **({"personal": True} if personal else {})},
+                     outcome=f"{key}：{json.dumps(shown_old, ensure_ascii=False)[:80]} → "
+                             f"{json.dumps(shown_new, ensure_ascii=False)[:80]}；原因：{why}",
                      address=actor.address)
 
 

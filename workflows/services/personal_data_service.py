@@ -14,7 +14,7 @@ from collections import Counter
 
 from sqlalchemy import select
 
-from workflows import personal_data
+from workflows import audit, personal_data
 from workflows.db import transaction
 from workflows.models import AuditEvent, ProcessInstance, TaskRecord
 
@@ -30,10 +30,17 @@ def _kids(data, counter: Counter) -> None:
             _kids(value, counter)
 
 
-def rekey(dry_run: bool = False) -> dict:
+ACTOR = "命令行 command line"
+
+
+def rekey(dry_run: bool = False, actor: str = ACTOR) -> dict:
     """Rewrap the sealed values of task records and drafts under the current key, in one transaction
     (rolled back with `dry_run`). Returns {"current", "rewrapped", "records", "kept": {place: {kid: n}}}.
-    A value whose key is not configured is left as it is and counted under kept["unreadable"]."""
+    A value whose key is not configured is left as it is and counted under kept["unreadable"].
+
+    A real run appends one audit event, `pii_rekeyed`, in the same transaction: the current key id, the
+    counts and, per place, how many values each older key id still seals — key ids and numbers only,
+    never a value or a key."""
     current = personal_data.current_kid()
     rewrapped, records = 0, 0
     kept: dict[str, Counter] = {"task_records": Counter(), "engine_state": Counter(), "audit_events": Counter(),
@@ -62,7 +69,11 @@ def rekey(dry_run: bool = False) -> dict:
                 continue
         for data in s.scalars(select(AuditEvent.data)):
             _kids(data, kept["audit_events"])
+        report = {"current": current, "rewrapped": rewrapped, "records": records,
+                  "kept": {place: {k: n for k, n in c.items() if k != current} for place, c in kept.items()}}
         if dry_run:
             s.rollback()
-    return {"current": current, "rewrapped": rewrapped, "records": records,
-            "kept": {place: {k: n for k, n in c.items() if k != current} for place, c in kept.items()}}
+        else:
+            audit.append(s, "pii_rekeyed", actor=actor, data=report,
+                         outcome=f"当前密钥 {current}；改封装 {rewrapped} 个值（{records} 条任务记录）")
+    return report

@@ -11,11 +11,11 @@ from workflows.db import transaction
 from workflows.engine import model_store
 from workflows.engine.model_store import form_files
 from workflows.errors import NotFound, ValidationFailed
-from workflows.instructions import render_instructions
 from workflows.models import ModelVersion
+from workflows.rendering.instructions import render_instructions
 from workflows.services import attachment_service
 from workflows.services.instance_step import first_task, start_instance
-from workflows.services.views import StartableProcess
+from workflows.services.value_objects import StartableProcess
 
 
 def _startable(version: ModelVersion) -> StartableProcess:

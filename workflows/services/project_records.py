@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from workflows import personal_data
 from workflows.models import AuditEvent, ProcessInstance, TaskRecord, Unit, User
-from workflows.services.views import HistoryEntry
+from workflows.services.value_objects import HistoryEntry
 
 
 def history(s: Session, instance_id: int) -> list[HistoryEntry]:

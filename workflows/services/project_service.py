@@ -29,8 +29,8 @@ from workflows.services import task_operations, visibility
 from workflows.services.instance_step import first_task, list_spec_of, start_instance
 from workflows.services.project_records import history, project_data
 from workflows.services.task_service import joint_review_summary, opinions, task_item
-from workflows.services.views import DuplicateLead as DuplicateLeadView
-from workflows.services.views import ProjectDetail, ProjectSummary
+from workflows.services.value_objects import DuplicateLead as DuplicateLeadView
+from workflows.services.value_objects import ProjectDetail, ProjectSummary
 
 RESTART_FORM = "restart-form"  # capability: the task's answers prefill the registration of a copy
 

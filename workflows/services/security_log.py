@@ -18,11 +18,11 @@ from sqlalchemy import func, or_, select
 
 from workflows import audit, auth
 from workflows.actor import Actor
-from workflows.cells import csv_row
 from workflows.db import transaction
 from workflows.localtime import CHINA, to_local, to_utc_naive
 from workflows.models import AuditEvent
 from workflows.models._types import utcnow
+from workflows.rendering.cells import csv_row
 
 PAGE = 100
 EXPORT_LIMIT = 100_000
@@ -41,7 +41,7 @@ CATEGORIES: dict[str, tuple[str, frozenset[str]]] = {
         "system_initialised"})),
     "security": ("安全配置与审计", frozenset({
         "roles_changed", "sign_in_lock_lifted", "security_log_exported", "events_exported", "audit_verified",
-        "totp_enrolled", "totp_reset", "totp_policy_changed", "recovery_code_used"})),
+        "totp_enrolled", "totp_reset", "totp_policy_changed", "recovery_code_used", "pii_rekeyed"})),
 }
 SECURITY_ACTIONS = frozenset().union(*(actions for _, actions in CATEGORIES.values()))
 # Only the audit administrator searches every event (projects' included) — the whole log.

@@ -117,6 +117,7 @@ def task_return(actor: Actor, task_id: int, target: str, reason: str) -> int:
     (kept in history as superseded) and the stage goes back to whoever completed it.
     """
     with transaction() as s:
+        audit.defer(s)  # the chain's lock is taken last, once the engine has run
         record, instance, county = load_task(s, task_id, lock=True)
         auth.require(auth.task_complete(actor, record, instance, county))
         require_ready(s, record)
@@ -157,6 +158,7 @@ def task_return(actor: Actor, task_id: int, target: str, reason: str) -> int:
 def task_withdraw(actor: Actor, task_id: int) -> int:
     """撤回: the one who completed a step takes it back while the next step is still untouched."""
     with transaction() as s:
+        audit.defer(s)  # the chain's lock is taken last, once the engine has run
         record, instance, _ = load_task(s, task_id, lock=True)
         auth.require(auth.task_withdraw(actor, record), "只能撤回自己办理的环节。")
         if instance.status != "running":
@@ -204,6 +206,7 @@ def touched_since(s: Session, record: TaskRecord) -> bool:
 def project_cancel(actor: Actor, instance_id: int, reason: str) -> None:
     """撤销: the one who started a project cancels it while it runs, with a reason."""
     with transaction() as s:
+        audit.defer(s)  # the chain's lock is taken last, once the engine has run
         instance = s.get(ProcessInstance, instance_id)
         if instance is None:
             raise NotFound("项目不存在。")

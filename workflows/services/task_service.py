@@ -2,19 +2,19 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from workflows import audit, auth, forms, personal_data
 from workflows.actor import Actor
-from workflows.db import is_postgres, transaction
+from workflows.db import is_postgres, reading, transaction
 from workflows.engine import model_store
 from workflows.engine.model_store import form_files
 from workflows.errors import Conflict, NotFound, ServiceError, ValidationFailed
-from workflows.instructions import render_instructions
 from workflows.localtime import to_local
 from workflows.models import (
     ModelVersion,
@@ -26,11 +26,12 @@ from workflows.models import (
     UserRole,
 )
 from workflows.models._types import utcnow
+from workflows.rendering.instructions import render_instructions
 from workflows.roles import ROLES
-from workflows.services import attachment_service
-from workflows.services.instance_step import list_spec_of, run_step, runtime_for
+from workflows.services import attachment_service, instance_step
+from workflows.services.instance_step import list_spec_of, runtime_for
 from workflows.services.lookups import unit_name
-from workflows.services.views import Opinion, TaskForm, TaskItem
+from workflows.services.value_objects import Opinion, TaskForm, TaskItem
 
 ATTEMPTS = 3
 JOINT_REVIEW = "joint-review"  # the capability of the joint review's rounds (and its 加签 rounds)
@@ -222,43 +223,93 @@ def _complete_once(actor: Actor, task_id: int, submitted: dict, files: dict[str,
 
 
 def _complete_step(actor: Actor, task_id: int, submitted: dict, files: dict[str, Upload]) -> int:
+    """Complete the task with the engine run ahead of the write transaction (no lock while the model's
+    code runs); a submission with files to store, or a model that calls a service operator, completes
+    inside the transaction instead (both write what the engine then reads)."""
+    if not any(files.values()):
+        try:
+            return _complete_ahead(actor, task_id, submitted)
+        except instance_step.NeedsTransaction:
+            pass
+    return _complete_in_transaction(actor, task_id, submitted, files)
+
+
+@dataclass
+class _Submission:
+    record: TaskRecord
+    instance: ProcessInstance
+    completion: instance_step.Completion
+    assignee_before: int | None  # who held the task when it was read (claim-and-act changes it)
+    acted_for: User | None
+    signature: bytes | None
+    version: ModelVersion  # held, so the session's identity map keeps it for the engine step
+
+
+def _submission(s: Session, actor: Actor, task_id: int, submitted: dict, files: dict[str, Upload],
+                lock: bool = False) -> _Submission:
+    """Check that the actor may complete the task now and make its completion (validated when the
+    engine gives the task's data). `lock`: files are stored on the project in this transaction (their
+    version numbers are taken under the instance's row lock, as attachment_service.store says)."""
+    record, instance, county = load_task(s, task_id, lock=lock)
+    absent = auth.acting_for(s, actor, record, instance, county)
+    auth.require(auth.task_complete(actor, record, instance, county) or absent is not None)
+    require_ready(s, record)
+    before = record.assignee_id
+    claim_if_sole(s, actor, record, instance, county)
+    if record.assignee_id is None:
+        raise Conflict("请先认领该任务再提交。")
+    if record.assignee_id != actor.id and not (absent and record.assignee_id == absent.id):
+        raise Conflict("该任务已由 %(name)s 认领。", name=record.assignee.display_name)
+    version = s.get(ModelVersion, instance.model_version_id)
+    schema, uischema = form_files(version, record.form)
+    signature = _signature_png(submitted.get("signature"))
+
+    def values_of(task_data: dict) -> dict:
+        values = _with_files(s, actor, instance, record, schema, uischema, submitted, files, task_data,
+                             lambda typed: forms.validate(schema, typed, task_data, facts=project_facts(instance)))
+        return personal_data.seal_fields(schema, values)  # validated in clear, stored sealed
+
+    completion = instance_step.Completion(
+        actor, record.task_uuid, record.spec_name, record.lane, values_of, mi_index=record.mi_index,
+        logged=lambda stored: {**stored, "on_behalf_of": absent.username} if absent else dict(stored),
+        outcome=_decision)
+    return _Submission(record, instance, completion, before, absent, signature, version)
+
+
+def _complete_ahead(actor: Actor, task_id: int, submitted: dict) -> int:
+    with reading() as r:  # checks, validation and the model's code: no lock, nothing written
+        audit.defer(r)  # what it notes (a claim-and-act, the completion) is written with the step
+        sub = _submission(r, actor, task_id, submitted, {})
+        ran = instance_step.complete_ahead(r, sub.instance, sub.completion)
     with transaction() as s:
-        record, instance, county = load_task(s, task_id, lock=True)
-        absent = auth.acting_for(s, actor, record, instance, county)
-        auth.require(auth.task_complete(actor, record, instance, county) or absent is not None)
-        require_ready(s, record)
-        claim_if_sole(s, actor, record, instance, county)
-        if record.assignee_id is None:
-            raise Conflict("请先认领该任务再提交。")
-        if record.assignee_id != actor.id and not (absent and record.assignee_id == absent.id):
-            raise Conflict("该任务已由 %(name)s 认领。", name=record.assignee.display_name)
-        version = s.get(ModelVersion, instance.model_version_id)
-        schema, uischema = form_files(version, record.form)
-        stored: dict = {}
+        record = sub.record
+        holder = TaskRecord.assignee_id == sub.assignee_before if sub.assignee_before is not None \
+            else TaskRecord.assignee_id.is_(None)
+        # Still ready and held by the same person (a claim, release or another submit since makes it 0 rows:
+        # retried, it then reads as the 409 it is).
+        marked = s.execute(update(TaskRecord).where(TaskRecord.id == record.id, TaskRecord.state == "ready", holder)
+                           .values(state="completed", completed_at=utcnow(), completed_by_id=actor.id,
+                                   assignee_id=record.assignee_id, data=sub.completion.stored, draft=None,
+                                   delegate_id=None, signature_png=sub.signature,
+                                   acted_for_id=sub.acted_for.id if sub.acted_for else None)
+                           .execution_options(synchronize_session=False))
+        if marked.rowcount != 1:
+            raise StaleDataError("the task changed since it was read")
+        instance_step.write_ahead(s, sub.instance, ran, actor)
+        return sub.instance.id
 
-        def change(runtime, wf):
-            task_data = runtime.task_data(wf, record.task_uuid)
-            if task_data is None:
-                raise Conflict("该任务已被处理，请刷新。")
-            values = _with_files(s, actor, instance, record, schema, uischema, submitted, files, task_data,
-                                 lambda typed: forms.validate(schema, typed, task_data, facts=project_facts(instance)))
-            values = personal_data.seal_fields(schema, values)  # validated in clear, stored sealed
-            stored.update(values)
-            # The cause before its effects: the completion is logged before what the engine does
-            # next (services it calls, the tasks it offers); the engine step records the state hash.
-            audit.append(s, "task_completed", actor=actor.username, role=record.lane, instance_id=instance.id,
-                         task_spec=record.spec_name, mi_index=record.mi_index,
-                         data={**stored, "on_behalf_of": absent.username} if absent else stored,
-                         outcome=_decision(stored), address=actor.address)
-            runtime.complete(wf, record.task_uuid, values)
 
-        signature = _signature_png(submitted.get("signature"))
+def _complete_in_transaction(actor: Actor, task_id: int, submitted: dict, files: dict[str, Upload]) -> int:
+    with transaction() as s:
+        audit.defer(s)  # the chain's lock is taken last, once the engine has run
+        sub = _submission(s, actor, task_id, submitted, files, lock=any(files.values()))
+        record = sub.record
         record.state, record.completed_at, record.completed_by_id = "completed", utcnow(), actor.id
-        run_step(s, instance, actor, change)
-        record.data = stored
-        record.draft, record.delegate_id, record.signature_png = None, None, signature
-        record.acted_for_id = absent.id if absent else None
-        return instance.id
+        instance_step.complete_task(s, sub.instance, sub.completion)
+        record.data = sub.completion.stored
+        record.draft, record.delegate_id, record.signature_png = None, None, sub.signature
+        record.acted_for_id = sub.acted_for.id if sub.acted_for else None
+        return sub.instance.id
 
 
 def _with_files(s: Session, actor: Actor, instance: ProcessInstance, record: TaskRecord, schema: dict,
@@ -347,15 +398,20 @@ def joint_review_summary(s: Session, instance_id: int) -> list[dict]:
 
 
 def load_task(s: Session, task_id: int, lock: bool = False):
-    record = s.get(TaskRecord, task_id)
-    if record is None:
-        raise NotFound("任务不存在。")
-    query = select(ProcessInstance).where(ProcessInstance.id == record.instance_id)
+    """The task record, its instance and the instance's county, in one query; `lock` locks the instance's
+    row (PostgreSQL) and reads the record again under it."""
+    query = select(TaskRecord, ProcessInstance, Organisation) \
+        .join(ProcessInstance, ProcessInstance.id == TaskRecord.instance_id) \
+        .join(Organisation, Organisation.id == ProcessInstance.county_id).where(TaskRecord.id == task_id)
     if lock and is_postgres():
-        query = query.with_for_update()
-    instance = s.scalar(query)
-    s.refresh(record)
-    return record, instance, s.get(Organisation, instance.county_id)
+        query = query.with_for_update(of=ProcessInstance)
+    row = s.execute(query).first()
+    if row is None:
+        raise NotFound("任务不存在。")
+    record, instance, county = row
+    if lock:
+        s.refresh(record)  # as it is now the instance is locked
+    return record, instance, county
 
 
 def require_ready(s: Session, record: TaskRecord) -> None:

@@ -2,8 +2,8 @@
 
 `Authorization: Bearer <token>`; a token stands for one user (workflows/services/api_token_service),
 so every call goes through the same service functions, and the same permission checks, as the
-browser pages. Described by /api/v1/openapi.json (webapp/openapi.py). The filing exchange between
-county and prefecture deployments lives under /api/v1/filings (webapp/filing_api.py), not here.
+browser pages. Described by /api/v1/openapi.json (webapp/api/openapi.py). The filing exchange between
+county and prefecture deployments lives under /api/v1/filings (webapp/api/filing_api.py), not here.
 """
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from datetime import date, datetime
 
 from flask import Blueprint, g, jsonify, request
 
+from webapp.api.openapi import openapi_document
 from webapp.denials import record_denial
 from webapp.inputs import db_int, json_object
-from webapp.openapi import openapi_document
 from workflows.errors import NotFound, ServiceError, ValidationFailed
 from workflows.services import (
     api_token_service,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from workflows.diagram import FONT
+from workflows.rendering.diagram import FONT
 
 COLOURS = ["#1f6fb2", "#2e7d32", "#d35400", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d", "#b7950b"]
 

@@ -1,5 +1,5 @@
 """The filing API between a county deployment and a separate prefecture deployment (JSON over
-HTTP(S), each request signed with the sender's Ed25519 key, or during the transition with the
+HTTP(S), each request signed with the sender's Ed25519 or SM2 key, or during the transition with the
 county's shared key; see workflows/filing_exchange.py). No session,
 no CSRF token: a request is authenticated by its signature alone. Errors are JSON with a Chinese
 message: 401 unsigned, badly signed, stale or replayed with other content; 400 a malformed body."""
