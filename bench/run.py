@@ -27,7 +27,7 @@ import uuid
 from pathlib import Path
 
 import requests
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, event, select, text
 
 from bench import fill
 from workflows import db
@@ -148,14 +148,34 @@ def step_costs(reps: int) -> dict:
     return out
 
 
+def statements_of(fn, *args) -> int:
+    """The SQL statements `fn` sends (transaction control not counted): exact, unlike a timing."""
+    seen = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip().upper().startswith("BEGIN"):
+            seen.append(statement)
+
+    event.listen(db.engine(), "before_cursor_execute", record)
+    try:
+        fn(*args)
+    finally:
+        event.remove(db.engine(), "before_cursor_execute", record)
+    return len(seen)
+
+
 def read_costs(reps: int, templates: dict[str, int], list_reps: int) -> dict:
     reviewer, head = actor("rev_fgj"), actor("zhuren")
     out = {}
     for label, who in (("inbox_reviewer_ms", reviewer), ("inbox_head_of_office_ms", head)):
         out[label] = summary([timed(inbox_service.inbox_page, who, InboxQuery())[0] for _ in range(reps)])
-    out["project_list_head_of_office_ms"] = summary(
-        [timed(project_service.project_list, head)[0] for _ in range(list_reps)]
-    )
+    out["inbox_reviewer_statements"] = statements_of(inbox_service.inbox_page, reviewer, InboxQuery())
+    first_page = project_service.ProjectQuery()
+    out["project_list_first_page_head_of_office_ms"] = summary(
+        [timed(project_service.project_page, head, first_page)[0] for _ in range(reps)])
+    out["project_list_page_50_head_of_office_ms"] = summary(
+        [timed(project_service.project_page, head, project_service.ProjectQuery(page=50))[0] for _ in range(5)])
+    out["project_list_statements"] = statements_of(project_service.project_page, head, first_page)
     pid = templates["signed"]
 
     def replay_verify():
@@ -168,12 +188,46 @@ def read_costs(reps: int, templates: dict[str, int], list_reps: int) -> dict:
         with transaction() as s:
             assert replay_instance(s, s.get(ProcessInstance, pid)).consistent
 
-    out["replay_verify_project_ms"] = summary([timed(replay_verify)[0] for _ in range(list_reps)])
+    with transaction() as s:
+        out["replay_verify_events_walked"] = verify_database(s, pid).events_checked
+    out["replay_verify_project_ms"] = summary([timed(replay_verify)[0] for _ in range(max(list_reps, 3))])
     out["replay_only_ms"] = summary([timed(replay_only)[0] for _ in range(reps)])
     out["filing_form_pdf_ms"] = summary(
         [timed(document_service.filing_form_pdf, pid)[0] for _ in range(max(2, reps // 3))]
     )
     return out
+
+
+DASHBOARD_CHILD = """
+import json, resource, sys, time
+resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[2]) * 2**20, int(sys.argv[2]) * 2**20))
+from workflows import db
+from workflows.demo import actor
+from workflows.services import metrics_service
+db.init(sys.argv[1])
+times = []
+for _ in range(int(sys.argv[3])):
+    start = time.perf_counter()
+    metrics_service.dashboard(actor("zhuren"))
+    times.append((time.perf_counter() - start) * 1000)
+rss = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0]) // 1024
+print(json.dumps({"ms": times, "peak_rss_mb": rss}))
+"""
+
+
+def dashboard_cost(url: str, reps: int, memory_mb: int = 4096, timeout: float = 600) -> dict:
+    """The head of office's dashboard, in a child process capped at `memory_mb` and `timeout` seconds (it
+    reads every project and task of the county into memory: at 100k that is the limit, not the clock)."""
+    try:
+        done = subprocess.run([sys.executable, "-c", DASHBOARD_CHILD, url, str(memory_mb), str(reps)], check=False, cwd=ROOT,
+                              capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    except subprocess.TimeoutExpired:
+        return {"finished": False, "why": f"did not finish in {timeout:.0f} s"}
+    if done.returncode != 0:
+        return {"finished": False, "why": (done.stderr.strip().splitlines() or ["?"])[-1][:200]}
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"finished": True, **summary(figures["ms"]), "peak_rss_mb": figures["peak_rss_mb"]}
 
 
 def loop_costs(loops: int) -> dict:
@@ -219,34 +273,12 @@ class Server:
 
     def __init__(self, url: str, app: str = "webapp:create_app()", workers: int = 2):
         self.base = f"http://127.0.0.1:{_port()}"
-        env = {
-            **os.environ,
-            "DATABASE_URL": url,
-            "ZS_DEMO_PROJECTS": "0",
-            "ZS_SECRET_KEY": "bench",
-            "ZS_INSTANCE_PATH": tempfile.mkdtemp(prefix="zs-bench-instance-"),
-            "PYTHONPATH": str(ROOT),
-        }
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--workers",
-                str(workers),
-                "--bind",
-                self.base[7:],
-                "--log-level",
-                "warning",
-                "--timeout",
-                "120",
-                app,
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        env = {**os.environ, "DATABASE_URL": url, "ZS_DEMO_PROJECTS": "0", "ZS_SECRET_KEY": "bench",
+               "ZS_ALLOW_DEMO_ON_SERVER": "1",
+               "ZS_INSTANCE_PATH": tempfile.mkdtemp(prefix="zs-bench-instance-"), "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
+                                      self.base[7:], "--log-level", "warning", "--timeout", "120", app],
+                                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -257,6 +289,21 @@ class Server:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn did not start: {self.proc.stderr.read().decode()[-2000:]}")
             time.sleep(0.3)
+
+    def workers_rss_mb(self) -> list[int]:
+        """Resident memory of each gunicorn worker (the master's children), MB."""
+        sizes = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                status = (entry / "status").read_text()
+            except OSError:
+                continue
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            if int(fields.get("PPid", "0").strip()) == self.proc.pid:
+                sizes.append(int(fields["VmRSS"].split()[0]) // 1024)
+        return sorted(sizes)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -350,18 +397,15 @@ def throughput(url: str, users: int, seconds: float) -> dict:
         for t in threads:
             t.join(timeout=seconds + 120)
         elapsed = time.monotonic() - began
+        rss = server.workers_rss_mb()
     finally:
         server.stop()
     done = len(lat["inbox"]) + len(lat["complete"])
-    return {
-        "users": users,
-        "seconds": round(elapsed, 1),
-        "requests_per_s": round(done / elapsed, 1),
-        "completions_per_s": round(len(lat["complete"]) / elapsed, 2),
-        "errors": len(errors),
-        "inbox_ms": summary(lat["inbox"]) if lat["inbox"] else None,
-        "claim_and_complete_ms": summary(lat["complete"]) if lat["complete"] else None,
-    }
+    return {"users": users, "seconds": round(elapsed, 1), "requests_per_s": round(done / elapsed, 1),
+            "workers_rss_mb": rss,
+            "completions_per_s": round(len(lat["complete"]) / elapsed, 2), "errors": len(errors),
+            "inbox_ms": summary(lat["inbox"]) if lat["inbox"] else None,
+            "claim_and_complete_ms": summary(lat["complete"]) if lat["complete"] else None}
 
 
 def minimal_model(kind: str, lifecycles: int) -> dict:
@@ -435,19 +479,24 @@ def run_db(kind: str, sizes: list[int], args) -> dict:
         say("templates driven through the engine", f"{ms / 1000:.1f} s")
         for size in sizes:
             ms, count = timed(fill.fill, templates, size)
-            print(f" -- {count} projects (filled in {ms / 1000:.1f} s)", flush=True)
+            print(f" -- {count} projects (filled in {ms / 1000:.1f} s); load average {os.getloadavg()}", flush=True)
             figures = step_costs(args.reps)
             figures |= read_costs(args.reps, templates, args.list_reps if size < 50_000 else 1)
+            if not args.no_dashboard:
+                figures["dashboard_head_of_office_ms"] = dashboard_cost(scratch.url, 3 if size < 50_000 else 1)
             figures["throughput"] = throughput(scratch.url, args.users, args.seconds)
+            figures["load_average_after"] = os.getloadavg()
             for key, value in figures.items():
                 say(key, value)
             out["sizes"][count] = figures
-        out["loops"] = loop_costs(args.loops)
-        say("step after return loops", out["loops"])
+        if not args.no_loops:
+            out["loops"] = loop_costs(args.loops)
+            say("step after return loops", out["loops"])
     finally:
         scratch.drop()
-    out["minimal_model_http_ms"] = minimal_model(kind, args.lifecycles)
-    say("minimal model over HTTP (median ms)", out["minimal_model_http_ms"])
+    if not args.no_minimal:
+        out["minimal_model_http_ms"] = minimal_model(kind, args.lifecycles)
+        say("minimal model over HTTP (median ms)", out["minimal_model_http_ms"])
     return out
 
 
@@ -465,6 +514,9 @@ def main() -> None:
     parser.add_argument("--loops", type=int, default=50, help="return-for-more-material loops")
     parser.add_argument("--lifecycles", type=int, default=30, help="minimal-model lifecycles over HTTP")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--no-dashboard", action="store_true", help="skip the dashboard (it loads a county whole)")
+    parser.add_argument("--no-minimal", action="store_true", help="skip the minimal model over HTTP")
+    parser.add_argument("--no-loops", action="store_true", help="skip the return-loop measurement")
     args = parser.parse_args()
     if args.quick:
         args.sizes, args.reps, args.list_reps, args.seconds, args.lifecycles = "1000", 10, 3, 8, 10

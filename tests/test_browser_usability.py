@@ -207,3 +207,37 @@ def _wait_for_focus_in_a_field(page) -> None:
             return
         page.wait_for_timeout(100)
     raise AssertionError("no field received the focus")
+
+
+def test_the_project_list_pages_on_a_phone_keeping_its_filters(browser, live_server, prep):
+    """下一页 / 上一页 on a 390 px phone: the links fit, are large enough to tap, and keep the search."""
+    from service_support import start
+
+    for i in range(23):
+        start(project_name=f"{PROJECT}·分页{i}", investor=f"分页公司{i}")
+    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 800})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        base = live_server
+        sign_in(page, base, "zhuren")
+        page.goto(f"{base}/projects/")
+        page.fill("#project-filters input[name=q]", "分页")
+        page.click("#apply-project-filters")
+        page.wait_for_load_state()
+        first = page.locator("#projects tbody tr").count()
+        assert first == 20 and page.locator("#prev-page").count() == 0
+        _fits(page)
+        box = page.locator("#next-page").bounding_box()
+        assert box["height"] >= 40 and box["width"] >= 120  # a thumb's target
+        page.click("#next-page")
+        page.wait_for_url("**page=2**")
+        assert "q=" in page.url and page.locator("#projects tbody tr").count() == 3
+        assert page.locator("#project-filters input[name=q]").input_value() == "分页"
+        assert page.locator("#next-page").count() == 0 and "第 2 页" in page.locator(".pager").inner_text()
+        _fits(page)
+        page.click("#prev-page")
+        page.wait_for_load_state()
+        assert page.locator("#projects tbody tr").count() == 20 and "q=" in page.url
+    finally:
+        context.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from flow_support import login, ready_tasks, register_lead, step
 from sqlalchemy import select, update
 
@@ -13,6 +14,7 @@ from workflows.db import transaction
 from workflows.demo import actor
 from workflows.models import Organisation, ProcessInstance, TaskRecord, User
 from workflows.models._types import utcnow
+from workflows.services import inbox_service
 from workflows.services.inbox_service import PER_PAGE, InboxQuery, inbox_page
 
 
@@ -94,8 +96,12 @@ def test_pages_of_twenty(app, client):
     assert not set(_rows(first)) & set(_rows(second))
 
 
-def test_the_sql_offer_rule_agrees_with_the_permission_check(app, client):
-    """The inbox query and workflows.auth.task_eligible must offer exactly the same tasks."""
+@pytest.mark.parametrize("many", [False, True])
+def test_the_sql_offer_rule_agrees_with_the_permission_check(app, client, monkeypatch, many):
+    """The inbox query and workflows.auth.task_eligible must offer exactly the same tasks — both forms of
+    the query: by the ids of its branches (few open tasks) and as one OR (many)."""
+    if many:
+        monkeypatch.setattr(inbox_service, "MANY", -1)
     pid = register_lead(client)
     step(app, client, pid, "screening", confirmed_class="重大")
     step(app, client, pid, "negotiation")

@@ -445,3 +445,22 @@ def test_a_project_stored_before_pruning_prunes_on_its_next_step_and_replays(dat
     advance(pid, "screening", confirmed_class="重大")
     assert [r.spec_name for r in ready(pid)] == ["negotiation"]
     assert _replays(pid)
+
+
+def test_a_worker_that_parsed_the_model_afresh_finishes_a_joint_review_begun_elsewhere(database):
+    """Loads build the workflow on the version's parsed specs; a worker whose specs never created a
+    multi-instance child (parsed after the review began) still merges each department's opinion."""
+    from service_support import advance, ready, start
+
+    from workflows.engine import model_store
+
+    pid = start()
+    for spec in ("screening", "negotiation", "approve_terms"):
+        advance(pid, spec, **({"confirmed_class": "重大"} if spec == "screening" else {}))
+    units = [r.unit_code for r in ready(pid) if r.spec_name == "department_review"]
+    assert len(units) > 1
+    for unit in units:
+        model_store.parse_specs.cache_clear()  # as in a worker that has not run this version yet
+        advance(pid, "department_review", only_units={unit})
+    assert [r.spec_name for r in ready(pid)] == ["review_materials"]
+    assert _replays(pid)

@@ -171,3 +171,27 @@ def test_the_calendar_page_and_its_errors_read_in_english(client):
         client.post("/admin/calendar/", data={"day": "", "kind": "holiday", "name": ""}).data.decode()
     )
     assert "Enter a date as YYYY-MM-DD" in refused and "Enter the holiday's name" in refused
+
+
+def test_due_dates_are_counted_once_and_recounted_after_a_change_made_by_another_worker(app, monkeypatch):
+    """The working days are cached in the process (a step asks for the same due dates again and again);
+    an entry another worker made reaches this one when it refreshes the calendar, and the cache follows."""
+    from workflows import deadlines
+    from workflows.db import transaction
+    from workflows.models import CalendarDay
+    from workflows.services import calendar_service
+
+    calendar_service.refresh_calendar()
+    thursday = to_utc_naive(datetime(2027, 2, 4, 10, 0))
+    assert f"{deadlines.add_working_days(thursday, 3):%m-%d}" == "02-15"  # local 18:00 → still 02-15 in UTC
+    asked = []
+    real = deadlines._china_year
+    monkeypatch.setattr(deadlines, "_china_year", lambda year: asked.append(year) or real(year))
+    for _ in range(5):
+        assert f"{deadlines.add_working_days(thursday, 3):%m-%d}" == "02-15"
+    assert asked == []  # answered from the cache
+    with transaction() as s:  # another worker's change, behind this process's back
+        s.add(CalendarDay(day=datetime(2027, 2, 6).date(), kind="workday", name="春节调休", entered_by="admin"))
+    calendar_service.refresh_calendar()
+    assert f"{deadlines.add_working_days(thursday, 3):%m-%d}" == "02-12"
+    assert asked  # counted again

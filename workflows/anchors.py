@@ -49,6 +49,11 @@ def _path() -> Path:
     return Path(_settings["path"] or DEFAULT_FILE)
 
 
+def sign(body: dict) -> str | None:
+    """The HMAC of a body with the anchors' key, None without a key (the chain's checkpoints use it)."""
+    return _sign(body) if enabled() else None
+
+
 def _sign(body: dict) -> str:
     text = json.dumps(body, sort_keys=True, ensure_ascii=False)
     return hmac.new(str(_settings["key"]).encode("utf-8"), text.encode("utf-8"), hashlib.sha256).hexdigest()

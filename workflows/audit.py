@@ -162,13 +162,15 @@ class ChainBreak:
     detail: str
 
 
-def check_chain(session: Session, up_to_id: int | None = None) -> ChainBreak | None:
-    """Walk the chain from the first event (up to `up_to_id`) and say where and how it first breaks.
+def check_chain(session: Session, up_to_id: int | None = None, after_id: int = 0,
+                start_hash: str = GENESIS) -> ChainBreak | None:
+    """Walk the chain from the first event (or from the event after `after_id`, whose hash is
+    `start_hash`: a stretch between checkpoints) up to `up_to_id`, and say where and how it first breaks.
 
     An event's own hash covers its content; its `prev_hash` ties it to the event before. Which link
     broke, and where the hash it points to is found, tells the kinds of tampering apart.
     """
-    query = select(AuditEvent).order_by(AuditEvent.id)
+    query = select(AuditEvent).where(AuditEvent.id > after_id).order_by(AuditEvent.id)
     if up_to_id is not None:
         query = query.where(AuditEvent.id <= up_to_id)
     events = session.scalars(query).all()
@@ -176,7 +178,7 @@ def check_chain(session: Session, up_to_id: int | None = None) -> ChainBreak | N
     for i, event in enumerate(events):
         if event.hash != _digest(event.algorithm, _payload(event)):
             return ChainBreak(event.id, "altered", "事件内容与其哈希不符（被修改）")
-        expected = events[i - 1].hash if i else GENESIS
+        expected = events[i - 1].hash if i else start_hash
         if event.prev_hash == expected:
             continue
         pointed = position.get(event.prev_hash)
@@ -188,13 +190,10 @@ def check_chain(session: Session, up_to_id: int | None = None) -> ChainBreak | N
                 f"事件 #{event.id} 的前序哈希指向 #{events[pointed].id}，其间的事件是插入的",
             )
         if pointed is not None and pointed > i:
-            return ChainBreak(
-                event.id,
-                "reordered",
-                f"事件 #{event.id} 的前序哈希指向其后的事件 #{events[pointed].id}（顺序被调换）",
-            )
-        previous_id = events[i - 1].id if i else 0
-        if i and any(e.prev_hash == events[i - 1].hash for e in events[i + 1 :]):
+            return ChainBreak(event.id, "reordered",
+                              f"事件 #{event.id} 的前序哈希指向其后的事件 #{events[pointed].id}（顺序被调换）")
+        previous_id = events[i - 1].id if i else after_id
+        if i and any(e.prev_hash == events[i - 1].hash for e in events[i + 1:]):
             # The event before is still linked to from later on: this one does not belong.
             return ChainBreak(
                 event.id, "inserted", f"事件 #{event.id} 的前序哈希不指向链中任何事件（插入的）"
@@ -206,10 +205,9 @@ def check_chain(session: Session, up_to_id: int | None = None) -> ChainBreak | N
                 f"事件 #{previous_id + 1}–#{event.id - 1} 已被删除（#{event.id} 的前序哈希无对应事件）",
             )
         if i:
-            return ChainBreak(
-                events[i - 1].id,
-                "rehashed",
-                f"事件 #{events[i - 1].id} 被修改并重新计算了哈希（与 #{event.id} 记录的前序哈希不符）",
-            )
+            return ChainBreak(events[i - 1].id, "rehashed",
+                              f"事件 #{events[i - 1].id} 被修改并重新计算了哈希（与 #{event.id} 记录的前序哈希不符）")
+        if after_id:
+            return ChainBreak(event.id, "rehashed", f"事件 #{event.id} 的前序哈希与检查点 #{after_id} 记录的哈希不符")
         return ChainBreak(event.id, "altered", "首个事件的前序哈希不是创世值")
     return None

@@ -19,6 +19,11 @@ _lock = threading.Lock()
 _china: dict[int, holidays.HolidayBase] = {}  # one holidays.China per year, built once
 _entries: dict[date, bool] = {}  # the administrator's entries: day → is a working day
 _entries_loaded_at = 0.0  # time.monotonic() of the last set_entries (0: never)
+# Derived from the entries and `holidays`, so emptied whenever the entries are set: day → is a working day,
+# and (day, n) → how many calendar days its n-th working day is after it. A step asks for the same few due dates again and again.
+_days: dict[date, bool] = {}
+_added: dict[tuple[date, int], int] = {}  # (local day, working days) → calendar days
+_ADDED_MAX = 20_000
 
 
 def set_entries(working: dict[date, bool]) -> None:
@@ -26,6 +31,8 @@ def set_entries(working: dict[date, bool]) -> None:
     global _entries, _entries_loaded_at
     with _lock:
         _entries, _entries_loaded_at = dict(working), time.monotonic()
+        _days.clear()
+        _added.clear()
 
 
 def entries_age() -> float | None:
@@ -42,9 +49,17 @@ def _china_year(year: int) -> holidays.HolidayBase:
 
 
 def is_working_day(day: date, entries: dict[date, bool] | None = None) -> bool:
-    """By the administrator's entry when there is one (`entries`, default the cached ones), else by
-    `holidays`."""
-    entry = (_entries if entries is None else entries).get(day)
+    """By the administrator's entry when there is one (`entries`, default the cached ones), else by `holidays`."""
+    if entries is None:
+        known = _days.get(day)
+        if known is None:
+            current = _entries
+            entry = current.get(day)
+            known = entry if entry is not None else _china_year(day.year).is_working_day(day)
+            if current is _entries:  # not replaced meanwhile
+                _days[day] = known
+        return known
+    entry = entries.get(day)
     if entry is not None:
         return entry
     return _china_year(day.year).is_working_day(day)
@@ -53,13 +68,26 @@ def is_working_day(day: date, entries: dict[date, bool] | None = None) -> bool:
 def add_working_days(start: datetime, days: int, entries: dict[date, bool] | None = None) -> datetime:
     """The moment `days` working days after `start` (naive UTC), counted on China's calendar days
     (with the administrator's `entries`, default the cached ones)."""
-    current = to_local(start)
-    remaining = days
+    local = to_local(start)
+    return to_utc_naive(local + timedelta(days=_offset(local.date(), days, entries)))
+
+
+def _offset(day: date, days: int, entries: dict[date, bool] | None) -> int:
+    """How many calendar days after `day` its `days`-th working day comes (cached for the cached entries)."""
+    if entries is None:
+        known = _added.get((day, days))
+        if known is not None:
+            return known
+    current, offset, remaining = _entries, 0, days
     while remaining > 0:
-        current += timedelta(days=1)
-        if is_working_day(current.date(), entries):
+        offset += 1
+        if is_working_day(day + timedelta(days=offset), entries):
             remaining -= 1
-    return to_utc_naive(current)
+    if entries is None and current is _entries:  # not replaced meanwhile
+        if len(_added) >= _ADDED_MAX:
+            _added.clear()
+        _added[(day, days)] = offset
+    return offset
 
 
 def working_days_between(start: datetime, end: datetime, entries: dict[date, bool] | None = None) -> int:

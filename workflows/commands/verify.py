@@ -23,7 +23,7 @@ import sys
 
 from sqlalchemy import select
 
-from workflows import config
+from workflows import audit_checkpoints, config
 from workflows.capabilities import filing_exchange_service
 from workflows.db import transaction
 from workflows.localtime import to_local
@@ -36,15 +36,19 @@ def main(argv: list[str] | None = None) -> int:
         prog="zhaoshang verify", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--project", type=int, help="check one project (instance id)")
-    parser.add_argument(
-        "--replay", action="store_true", help="also replay the recorded steps on the pinned model"
-    )
-    parser.add_argument(
-        "--checkpoint", action="store_true", help="write a signed checkpoint of the chain first"
-    )
+    parser.add_argument("--replay", action="store_true", help="also replay the recorded steps on the pinned model")
+    parser.add_argument("--checkpoint", action="store_true", help="write a signed checkpoint of the chain first")
+    parser.add_argument("--resign-checkpoints", action="store_true",
+                        help="after changing ZS_AUDIT_HMAC_KEY: sign the chain's checkpoints in the database again "
+                             "(only if the whole chain and every checkpoint hold)")
     args = parser.parse_args(argv)
     config.start(migrate=False)  # it only reads: never creates or migrates a schema
 
+    if args.resign_checkpoints:
+        with transaction() as s:
+            signed = audit_checkpoints.resign(s)
+        print(f"{signed} checkpoint(s) signed with the current key" if signed is not None else
+              "checkpoints NOT signed again: no key, or the chain or a checkpoint does not hold (see below)")
     if args.checkpoint:
         head = audit_service.checkpoint()
         print(

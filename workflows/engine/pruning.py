@@ -48,6 +48,11 @@ tasks, kept). Nothing is pruned once the workflow has ended (its end join alread
 The BPMN elements a pruned task completed are remembered on the workflow (`archived_done`), so the
 diagram of a step still shows every element the project went through.
 
+Limits. Subprocess trees are not pruned (their owning task is kept whole). Tasks of parallel and inclusive
+joins inside a loop are kept with their parents (rule 3), so such a loop still grows, by its join tokens (none
+of the shipped models has one). A reset to a kept task cannot report tasks pruned before it as undone: their
+task records of older passes stay completed, as history.
+
 Deterministic: the choice depends only on the tree (states, specs, order) and the tasks' state-change
 order, so a replay that prunes at the same step arrives at the same tree. A step records that it
 pruned (op `prune`, workflows/engine/replay.py) and the replay prunes exactly there; histories

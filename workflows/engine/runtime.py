@@ -112,6 +112,8 @@ class ProcessRuntime:
         return wf
 
     def load(self, state: str) -> BpmnWorkflow:
+        # Task order matters: the serializer restores each task's data from its parent's (pruning re-attaches
+        # a task only to one of its ancestors, which comes before it).
         dct = json.loads(state)
         archived = dct.pop(pruning.ARCHIVE_KEY, None)
         # The specs are the version's parsed ones (cached per version), not part of the saved state;

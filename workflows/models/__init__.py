@@ -3,7 +3,7 @@
 from workflows.models.api_request import ApiRequest, FilingApiPeer
 from workflows.models.api_token import ApiToken
 from workflows.models.attachment import Attachment
-from workflows.models.audit_event import AuditEvent
+from workflows.models.audit_event import AuditCheckpoint, AuditEvent
 from workflows.models.business_role import BusinessRole
 from workflows.models.calendar_day import CalendarDay
 from workflows.models.filing import Filing
@@ -22,32 +22,7 @@ from workflows.models.task_record import TaskOwner, TaskRecord
 from workflows.models.user import User, UserRole
 from workflows.models.user_session import UserSession
 
-__all__ = [
-    "ApiRequest",
-    "ApiToken",
-    "Attachment",
-    "AuditEvent",
-    "BusinessRole",
-    "CalendarDay",
-    "Filing",
-    "FilingApiPeer",
-    "ModelDraft",
-    "ModelVersion",
-    "Notification",
-    "Organisation",
-    "OutboxMessage",
-    "PasswordHistory",
-    "ProcessBinding",
-    "ProcessInstance",
-    "ProjectCopy",
-    "RecoveryCode",
-    "RewardGrant",
-    "SignInThrottle",
-    "StandIn",
-    "TaskOwner",
-    "TaskRecord",
-    "Unit",
-    "User",
-    "UserRole",
-    "UserSession",
-]
+__all__ = ["ApiRequest", "ApiToken", "Attachment", "AuditCheckpoint", "AuditEvent", "BusinessRole", "CalendarDay", "Filing", "FilingApiPeer", "ModelDraft", "ModelVersion",
+           "Notification", "Organisation", "OutboxMessage", "PasswordHistory", "ProcessBinding", "ProcessInstance",
+           "ProjectCopy", "RecoveryCode", "RewardGrant", "SignInThrottle", "StandIn", "TaskOwner", "TaskRecord", "Unit",
+           "User", "UserRole", "UserSession"]

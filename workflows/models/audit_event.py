@@ -26,3 +26,16 @@ class AuditEvent(Base):
     algorithm: Mapped[str] = mapped_column(String(10))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditCheckpoint(Base):
+    """The chain's hash at every CHECKPOINT_EVERY-th event, sealed after the events up to it were verified
+    (workflows/audit_checkpoints.py): a project's check walks only the stretches between checkpoints that
+    hold its events. Signed with the anchors' HMAC key when one is configured."""
+
+    __tablename__ = "audit_checkpoint"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(unique=True)
+    event_hash: Mapped[str] = mapped_column(String(64))
+    sealed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    signature: Mapped[str | None] = mapped_column(String(64))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Numeric, String, Text
+from sqlalchemy import ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from workflows.db import Base
@@ -16,6 +16,13 @@ class ProcessInstance(Base):
     against concurrent steps."""
 
     __tablename__ = "process_instance"
+    __table_args__ = (
+        # A county's projects newest first (the project list's pages), its offer rule's join, an initiator's.
+        Index("ix_instance_county_updated", "county_id", "updated_at", "id"),
+        Index("ix_instance_county", "county_id", "id", postgresql_include=["started_by_id", "project_class", "amount_wan"]),
+        Index("ix_instance_started_by", "started_by_id", "updated_at", "id"),
+        Index("ix_instance_county_class", "county_id", "project_class", "amount_wan"),  # the class filter's choices
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"))
     # The BPMN process of the version it runs (the model's process id).

@@ -259,18 +259,17 @@ def write_ahead(session: Session, instance: ProcessInstance, ran: Ran, actor: Ac
     return persist(session, instance, ran, actor)
 
 
-def list_spec_of(session: Session, version_id: int, process_id: str) -> ListSpec:
-    """What the instance's model declares for lists (workflows/engine/list_spec.py), per version."""
+def list_spec_of(session: Session, version_id: int, process_id: str, digest: str | None = None) -> ListSpec:
+    """What the instance's model declares for lists (workflows/engine/list_spec.py), per version; `digest`:
+    the version's content hash when the caller read it with its rows."""
     cache = session.info.setdefault("list_specs", {})
     if (version_id, process_id) not in cache:
         # Versions never change: their files are read once per process, the hash checked once per session
-        # (from the version the session holds, if it does).
-        held = session.identity_map.get(identity_key(ModelVersion, version_id))
-        digest = (
-            held.content_hash
-            if held is not None
-            else session.scalar(select(ModelVersion.content_hash).where(ModelVersion.id == version_id))
-        )
+        # (from the caller's rows or the version the session holds, if it does).
+        if digest is None:
+            held = session.identity_map.get(identity_key(ModelVersion, version_id))
+            digest = held.content_hash if held is not None else \
+                session.scalar(select(ModelVersion.content_hash).where(ModelVersion.id == version_id))
         key = (version_id, digest, process_id)
         if key not in _LIST_SPECS:
             version = session.get(ModelVersion, version_id)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from workflows import audit, auth, forms, personal_data
@@ -24,7 +26,7 @@ from workflows.models import (
     User,
 )
 from workflows.models._types import utcnow
-from workflows.services import task_operations
+from workflows.services import task_operations, visibility
 from workflows.services.instance_step import first_task, list_spec_of, start_instance
 from workflows.services.project_records import history, project_data
 from workflows.services.task_service import joint_review_summary, opinions, task_item
@@ -132,28 +134,90 @@ def _normalise(name: str) -> str:
     return "".join((name or "").split()).lower()
 
 
+PER_PAGE = 20
+STATUSES = {"running": "进行中", "completed": "已结束"}
+
+
+@dataclass
+class ProjectQuery:
+    """The project list's filters and page; unknown values are dropped, so a bad link shows the whole list."""
+
+    q: str = ""
+    status: str = ""
+    project_class: str = ""
+    page: int = 1
+
+    def __post_init__(self):
+        self.q = (self.q or "").strip()[:100]
+        self.status = self.status if self.status in STATUSES else ""
+        self.project_class = (self.project_class or "").strip()[:10]
+        self.page = max(1, min(int(self.page or 1), 1_000_000))
+
+
+@dataclass
+class ProjectPage:
+    query: ProjectQuery
+    projects: list[ProjectSummary] = field(default_factory=list)
+    has_next: bool = False
+    classes: list[str] = field(default_factory=list)
+
+
+def _listed(actor: Actor, purpose: str | None):
+    """The instances of a purpose (projects, or complaints) this user may see; purpose None: of every
+    process but those with a list of their own (complaints)."""
+    versions = model_store.versions_of(None, purpose) if purpose is not None else \
+        select(ModelVersion.id).where(ModelVersion.purpose != model_store.COMPLAINT)
+    return select(ProcessInstance).where(ProcessInstance.model_version_id.in_(versions),
+                                         visibility.project_viewable(actor))
+
+
+NEWEST_FIRST = (ProcessInstance.updated_at.desc(), ProcessInstance.id.desc())
+
+
 def project_list(actor: Actor, purpose: str | None = INVESTMENT) -> list[ProjectSummary]:
-    """The instances of a purpose (projects, or complaints) this user may see, newest first; purpose
-    None: of every process but those with a list of their own (complaints)."""
+    """Every instance of a purpose this user may see, newest first (a county's complaints, the API)."""
     with transaction() as s:
-        versions = (
-            model_store.versions_of(s, purpose)
-            if purpose is not None
-            else select(ModelVersion.id).where(ModelVersion.purpose != model_store.COMPLAINT)
-        )
-        query = (
-            select(ProcessInstance)
-            .where(ProcessInstance.model_version_id.in_(versions))
-            .order_by(ProcessInstance.updated_at.desc())
-        )
-        if actor.org_kind == "county":
-            query = query.where(ProcessInstance.county_id == actor.org_id)
-        else:
-            query = query.join(Filing, Filing.instance_id == ProcessInstance.id)
-        # Held for the loop: the session's identity map keeps objects only while they are referenced, so
-        # each row's s.get(Organisation/User) would otherwise be a query of its own (BENCHMARKS.md).
-        people_and_places = [*s.scalars(select(Organisation)), *s.scalars(select(User))]  # noqa: F841
-        return [project_summary(s, i) for i in s.scalars(query) if auth.project_view(s, actor, i)]
+        return summaries(s, _listed(actor, purpose).order_by(*NEWEST_FIRST))
+
+
+def project_page(actor: Actor, query: ProjectQuery, purpose: str | None = None) -> ProjectPage:
+    """One page of the project list, paged in SQL (newest first; one row more than the page tells whether
+    there is a next page, so no count over the county's projects), with the class filter's choices."""
+    with transaction() as s:
+        base = _listed(actor, purpose)
+        filtered = base
+        if query.q:
+            like = f"%{query.q}%"
+            filtered = filtered.where(or_(ProcessInstance.project_name.like(like), ProcessInstance.investor.like(like)))
+        if query.status:
+            filtered = filtered.where(ProcessInstance.status == query.status)
+        if query.project_class:
+            filtered = filtered.where(ProcessInstance.project_class == query.project_class)
+        rows = summaries(s, filtered.order_by(*NEWEST_FIRST).limit(PER_PAGE + 1).offset((query.page - 1) * PER_PAGE))
+        page = ProjectPage(query=query, projects=rows[:PER_PAGE], has_next=len(rows) > PER_PAGE)
+        page.classes = _class_choices(s, actor)
+        return page
+
+
+# The distinct classes of a county's instances by skipping through the index (county_id, project_class,
+# amount_wan) — a loose index scan: one index probe per class, not a scan of the county's instances — and
+# the largest amount of each, to list smaller projects' classes first.
+_CLASSES = text("""
+WITH RECURSIVE classes(cls) AS (
+    SELECT (SELECT min(project_class) FROM process_instance WHERE county_id = :county AND project_class IS NOT NULL)
+    UNION ALL
+    SELECT (SELECT min(project_class) FROM process_instance WHERE county_id = :county AND project_class > cls)
+    FROM classes WHERE cls IS NOT NULL
+)
+SELECT cls, (SELECT max(amount_wan) FROM process_instance WHERE county_id = :county AND project_class = cls)
+FROM classes WHERE cls IS NOT NULL
+""")
+
+
+def _class_choices(s: Session, actor: Actor) -> list[str]:
+    """The classes the model's rules gave the county's instances (ListSpec listClass), smaller projects' first."""
+    rows = s.execute(_CLASSES, {"county": actor.org_id}).all()
+    return [c for c, _ in sorted(rows, key=lambda r: (float(r[1] or 0), r[0]))]
 
 
 def project_detail(actor: Actor, instance_id: int) -> ProjectDetail:
@@ -379,22 +443,31 @@ def _filing_dict(s: Session, actor: Actor, instance: ProcessInstance, f: Filing)
     }
 
 
-def project_summary(s: Session, i: ProcessInstance) -> ProjectSummary:
+def project_summary(s: Session, i: ProcessInstance, names: dict | None = None) -> ProjectSummary:
+    """`names`: the county's and initiator's names, the version's purpose and content hash when the caller
+    read them with the row (summaries(): one query for a page), else each is looked up here."""
+    if names is None:
+        version = s.get(ModelVersion, i.model_version_id)
+        names = {"county": s.get(Organisation, i.county_id).name, "started_by": s.get(User, i.started_by_id).display_name,
+                 "purpose": version.purpose, "digest": version.content_hash}
     return ProjectSummary(
         id=i.id,
         project_name=i.project_name,
         investor=i.investor,
         amount_wan=float(i.amount_wan) if i.amount_wan is not None else None,
-        project_class=i.project_class,
-        stage=i.stage,
-        status=i.status,
-        outcome=i.outcome,
-        county=s.get_one(Organisation, i.county_id).name,
-        started_by=s.get_one(User, i.started_by_id).display_name,
-        created_at=i.created_at,
-        updated_at=i.updated_at,
-        process_id=i.process_id,
-        purpose=s.get_one(ModelVersion, i.model_version_id).purpose,
-        list_labels=list_spec_of(s, i.model_version_id, i.process_id).label_map(),
-        model_version_id=i.model_version_id,
-    )
+        project_class=i.project_class, stage=i.stage, status=i.status, outcome=i.outcome,
+        county=names["county"], started_by=names["started_by"],
+        created_at=i.created_at, updated_at=i.updated_at, process_id=i.process_id, purpose=names["purpose"],
+        list_labels=list_spec_of(s, i.model_version_id, i.process_id, names["digest"]).label_map(),
+        model_version_id=i.model_version_id)
+
+
+def summaries(s: Session, query) -> list[ProjectSummary]:
+    """The summaries of the instances a `select(ProcessInstance)` query returns, names joined: one query."""
+    rows = s.execute(query.add_columns(Organisation.name, User.display_name, ModelVersion.purpose,
+                                       ModelVersion.content_hash)
+                     .join(Organisation, Organisation.id == ProcessInstance.county_id)
+                     .join(User, User.id == ProcessInstance.started_by_id)
+                     .join(ModelVersion, ModelVersion.id == ProcessInstance.model_version_id)).all()
+    return [project_summary(s, i, {"county": county, "started_by": starter, "purpose": purpose, "digest": digest})
+            for i, county, starter, purpose, digest in rows]
