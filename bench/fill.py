@@ -121,20 +121,34 @@ def fill(templates: dict[str, int], target: int) -> int:
                 events.append(row)
                 since += 1
                 if since == audit_checkpoints.CHECKPOINT_EVERY:
-                    points.append({"event_id": row["id"], "event_hash": row["hash"], "sealed_at": row["at"],
-                                   "signature": audit_checkpoints.signature(row["id"], row["hash"])})
+                    points.append(
+                        {
+                            "event_id": row["id"],
+                            "event_hash": row["hash"],
+                            "sealed_at": row["at"],
+                            "signature": audit_checkpoints.signature(row["id"], row["hash"]),
+                        }
+                    )
                     since = 0
                 next_ids[AuditEvent] += 1
             made += 1
         with transaction() as s:
-            for model, rows in ((ProcessInstance, instances), (TaskRecord, tasks), (AuditEvent, events),
-                                (AuditCheckpoint, points)):
+            for model, rows in (
+                (ProcessInstance, instances),
+                (TaskRecord, tasks),
+                (AuditEvent, events),
+                (AuditCheckpoint, points),
+            ):
                 _insert(s, model.__table__, rows)
     if db.is_postgres():
         with transaction() as s:
             for table in ("process_instance", "task_record", "audit_event"):
-                s.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                               f"(SELECT max(id) FROM {table}))"))
+                s.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM {table}))"
+                    )
+                )
         # What autovacuum does in time on a live database: the visibility map that lets the inboxes' counts
         # read their indexes alone, and the planner's statistics.
         with db.engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -153,10 +167,11 @@ def _insert(s, table, rows: list[dict]) -> None:
     json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
     cursor = s.connection().connection.driver_connection.cursor()
     names = ", ".join(f'"{c}"' for c in columns)
-    with cursor.copy(f'COPY {table.name} ({names}) FROM STDIN') as copy:
+    with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([Jsonb(row[c]) if c in json_columns and row[c] is not None else row[c]
-                            for c in columns])
+            copy.write_row(
+                [Jsonb(row[c]) if c in json_columns and row[c] is not None else row[c] for c in columns]
+            )
 
 
 def state_sizes(pid: int) -> int:

@@ -172,9 +172,14 @@ def read_costs(reps: int, templates: dict[str, int], list_reps: int) -> dict:
     out["inbox_reviewer_statements"] = statements_of(inbox_service.inbox_page, reviewer, InboxQuery())
     first_page = project_service.ProjectQuery()
     out["project_list_first_page_head_of_office_ms"] = summary(
-        [timed(project_service.project_page, head, first_page)[0] for _ in range(reps)])
+        [timed(project_service.project_page, head, first_page)[0] for _ in range(reps)]
+    )
     out["project_list_page_50_head_of_office_ms"] = summary(
-        [timed(project_service.project_page, head, project_service.ProjectQuery(page=50))[0] for _ in range(5)])
+        [
+            timed(project_service.project_page, head, project_service.ProjectQuery(page=50))[0]
+            for _ in range(5)
+        ]
+    )
     out["project_list_statements"] = statements_of(project_service.project_page, head, first_page)
     pid = templates["signed"]
 
@@ -219,9 +224,15 @@ def dashboard_cost(url: str, reps: int, memory_mb: int = 4096, timeout: float = 
     """The head of office's dashboard, in a child process capped at `memory_mb` and `timeout` seconds (it
     reads every project and task of the county into memory: at 100k that is the limit, not the clock)."""
     try:
-        done = subprocess.run([sys.executable, "-c", DASHBOARD_CHILD, url, str(memory_mb), str(reps)], check=False, cwd=ROOT,
-                              capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        done = subprocess.run(
+            [sys.executable, "-c", DASHBOARD_CHILD, url, str(memory_mb), str(reps)],
+            check=False,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
     except subprocess.TimeoutExpired:
         return {"finished": False, "why": f"did not finish in {timeout:.0f} s"}
     if done.returncode != 0:
@@ -273,12 +284,35 @@ class Server:
 
     def __init__(self, url: str, app: str = "webapp:create_app()", workers: int = 2):
         self.base = f"http://127.0.0.1:{_port()}"
-        env = {**os.environ, "DATABASE_URL": url, "ZS_DEMO_PROJECTS": "0", "ZS_SECRET_KEY": "bench",
-               "ZS_ALLOW_DEMO_ON_SERVER": "1",
-               "ZS_INSTANCE_PATH": tempfile.mkdtemp(prefix="zs-bench-instance-"), "PYTHONPATH": str(ROOT)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind",
-                                      self.base[7:], "--log-level", "warning", "--timeout", "120", app],
-                                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "ZS_DEMO_PROJECTS": "0",
+            "ZS_SECRET_KEY": "bench",
+            "ZS_ALLOW_DEMO_ON_SERVER": "1",
+            "ZS_INSTANCE_PATH": tempfile.mkdtemp(prefix="zs-bench-instance-"),
+            "PYTHONPATH": str(ROOT),
+        }
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                str(workers),
+                "--bind",
+                self.base[7:],
+                "--log-level",
+                "warning",
+                "--timeout",
+                "120",
+                app,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 120
         while True:
             try:
@@ -401,11 +435,16 @@ def throughput(url: str, users: int, seconds: float) -> dict:
     finally:
         server.stop()
     done = len(lat["inbox"]) + len(lat["complete"])
-    return {"users": users, "seconds": round(elapsed, 1), "requests_per_s": round(done / elapsed, 1),
-            "workers_rss_mb": rss,
-            "completions_per_s": round(len(lat["complete"]) / elapsed, 2), "errors": len(errors),
-            "inbox_ms": summary(lat["inbox"]) if lat["inbox"] else None,
-            "claim_and_complete_ms": summary(lat["complete"]) if lat["complete"] else None}
+    return {
+        "users": users,
+        "seconds": round(elapsed, 1),
+        "requests_per_s": round(done / elapsed, 1),
+        "workers_rss_mb": rss,
+        "completions_per_s": round(len(lat["complete"]) / elapsed, 2),
+        "errors": len(errors),
+        "inbox_ms": summary(lat["inbox"]) if lat["inbox"] else None,
+        "claim_and_complete_ms": summary(lat["complete"]) if lat["complete"] else None,
+    }
 
 
 def minimal_model(kind: str, lifecycles: int) -> dict:
@@ -479,11 +518,16 @@ def run_db(kind: str, sizes: list[int], args) -> dict:
         say("templates driven through the engine", f"{ms / 1000:.1f} s")
         for size in sizes:
             ms, count = timed(fill.fill, templates, size)
-            print(f" -- {count} projects (filled in {ms / 1000:.1f} s); load average {os.getloadavg()}", flush=True)
+            print(
+                f" -- {count} projects (filled in {ms / 1000:.1f} s); load average {os.getloadavg()}",
+                flush=True,
+            )
             figures = step_costs(args.reps)
             figures |= read_costs(args.reps, templates, args.list_reps if size < 50_000 else 1)
             if not args.no_dashboard:
-                figures["dashboard_head_of_office_ms"] = dashboard_cost(scratch.url, 3 if size < 50_000 else 1)
+                figures["dashboard_head_of_office_ms"] = dashboard_cost(
+                    scratch.url, 3 if size < 50_000 else 1
+                )
             figures["throughput"] = throughput(scratch.url, args.users, args.seconds)
             figures["load_average_after"] = os.getloadavg()
             for key, value in figures.items():
@@ -514,7 +558,9 @@ def main() -> None:
     parser.add_argument("--loops", type=int, default=50, help="return-for-more-material loops")
     parser.add_argument("--lifecycles", type=int, default=30, help="minimal-model lifecycles over HTTP")
     parser.add_argument("--json", help="also write the figures to this file")
-    parser.add_argument("--no-dashboard", action="store_true", help="skip the dashboard (it loads a county whole)")
+    parser.add_argument(
+        "--no-dashboard", action="store_true", help="skip the dashboard (it loads a county whole)"
+    )
     parser.add_argument("--no-minimal", action="store_true", help="skip the minimal model over HTTP")
     parser.add_argument("--no-loops", action="store_true", help="skip the return-loop measurement")
     args = parser.parse_args()

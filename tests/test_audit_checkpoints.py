@@ -2,6 +2,7 @@
 stretches between checkpoints that hold its events, so its cost does not grow with the database, and it
 still finds its own events tampered with; a tamper elsewhere in the chain is found by the database's check
 (the one `python -m workflows.commands.verify` runs) — on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import pytest
@@ -40,8 +41,11 @@ def _verify(instance_id: int | None = None):
 
 def _events(instance_id: int) -> list[int]:
     with transaction() as s:
-        return list(s.scalars(select(AuditEvent.id).where(AuditEvent.instance_id == instance_id)
-                              .order_by(AuditEvent.id)))
+        return list(
+            s.scalars(
+                select(AuditEvent.id).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.id)
+            )
+        )
 
 
 def _total() -> int:
@@ -52,10 +56,20 @@ def _total() -> int:
 def _rehash_from(event_id: int, up_to: int) -> None:
     """A forger's rewrite: recompute every hash and link from `event_id` to `up_to`."""
     with transaction() as s:
-        prev = s.scalar(select(AuditEvent.hash).where(AuditEvent.id < event_id).order_by(AuditEvent.id.desc())
-                        .limit(1)) or audit.GENESIS
-        for event in s.scalars(select(AuditEvent).where(AuditEvent.id >= event_id, AuditEvent.id <= up_to)
-                               .order_by(AuditEvent.id)).all():
+        prev = (
+            s.scalar(
+                select(AuditEvent.hash)
+                .where(AuditEvent.id < event_id)
+                .order_by(AuditEvent.id.desc())
+                .limit(1)
+            )
+            or audit.GENESIS
+        )
+        for event in s.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.id >= event_id, AuditEvent.id <= up_to)
+            .order_by(AuditEvent.id)
+        ).all():
             event.prev_hash = prev
             event.hash = prev = audit._digest(event.algorithm, audit._payload(event))
 
@@ -89,7 +103,9 @@ def test_an_event_edited_and_rehashed_to_the_next_checkpoint_is_found_against_it
     first, _ = chain
     target = _events(first)[1]
     with transaction() as s:
-        sealed = s.scalar(select(func.min(AuditCheckpoint.event_id)).where(AuditCheckpoint.event_id >= target))
+        sealed = s.scalar(
+            select(func.min(AuditCheckpoint.event_id)).where(AuditCheckpoint.event_id >= target)
+        )
         s.execute(update(AuditEvent).where(AuditEvent.id == target).values(outcome="伪造"))
     _rehash_from(target, sealed)
     found = _verify(first).first
@@ -140,8 +156,11 @@ def test_sealing_stops_at_a_break_and_the_database_check_compares_every_checkpoi
     assert _seal() == 0  # nothing past the break is sealed
     with transaction() as s:
         assert s.scalar(select(func.count(AuditCheckpoint.id))) == before
-        s.execute(update(AuditEvent).where(AuditEvent.id == broken).values(
-            actor=s.scalar(select(AuditEvent.actor).where(AuditEvent.id == broken - 1))))
+        s.execute(
+            update(AuditEvent)
+            .where(AuditEvent.id == broken)
+            .values(actor=s.scalar(select(AuditEvent.actor).where(AuditEvent.id == broken - 1)))
+        )
     with transaction() as s:  # a checkpoint row edited behind the application
         s.execute(update(AuditCheckpoint).where(AuditCheckpoint.event_id == last).values(event_hash="0" * 64))
     assert any(f.kind == "rewritten" and f.event_id == last for f in _verify().findings)

@@ -2,6 +2,7 @@
 with SQLAlchemy's before_cursor_execute, so the figures are exact, not timings), the project list paged in
 SQL with every project on exactly one page, the filters kept from page to page, and the SQL visibility
 rule saying what workflows.auth.project_view says — on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import re
@@ -26,8 +27,15 @@ INBOX_MOST = 6  # statements of an inbox page, session and sign-in lookups not c
 def app(database):
     from webapp import create_app
 
-    return create_app({"TESTING": True, "DATABASE_URL": database, "WTF_CSRF_ENABLED": False,
-                       "SECRET_KEY": "test", "SERVER_NAME": "localhost"})
+    return create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": database,
+            "WTF_CSRF_ENABLED": False,
+            "SECRET_KEY": "test",
+            "SERVER_NAME": "localhost",
+        }
+    )
 
 
 @pytest.fixture
@@ -52,6 +60,7 @@ def statements(monkeypatch):
                 return real(*args, **kwargs)
             finally:
                 paused[0] = False
+
         return call
 
     def record(conn, cursor, statement, parameters, context, executemany):
@@ -91,9 +100,14 @@ def test_an_inbox_page_sends_at_most_six_statements(app, client, monkeypatch):
     _projects_in_review(3)
     start(project_name="待初审项目", investor="初审公司")
     cases = {  # user, page: statements
-        ("rev_fgj", "/"): None, ("zhuren", "/"): None, ("yanpan", "/"): None, ("yanpan", "/?tab=done"): None,
-        ("rev_fgj", "/?q=会审&stage=部门会审&sort=waiting"): None, ("zhaoshang", "/?tab=started"): None,
-        ("zhaoshang", "/?tab=started&class=重大&page=2"): None, ("rev_fgj", "/?tab=copied"): None,
+        ("rev_fgj", "/"): None,
+        ("zhuren", "/"): None,
+        ("yanpan", "/"): None,
+        ("yanpan", "/?tab=done"): None,
+        ("rev_fgj", "/?q=会审&stage=部门会审&sort=waiting"): None,
+        ("zhaoshang", "/?tab=started"): None,
+        ("zhaoshang", "/?tab=started&class=重大&page=2"): None,
+        ("rev_fgj", "/?tab=copied"): None,
     }
     for user, path in cases:
         login(client, user)
@@ -109,7 +123,8 @@ def test_an_inbox_page_sends_at_most_six_statements(app, client, monkeypatch):
 
 
 def test_the_head_of_office_project_list_sends_three_statements_whatever_the_number_of_projects(
-        app, client, monkeypatch):
+    app, client, monkeypatch
+):
     for i in range(3):
         start(project_name=f"项目{i}", investor=f"公司{i}")
     login(client, "zhuren")
@@ -137,20 +152,30 @@ def _walk(client, path: str) -> tuple[list[int], list[str]]:
 def test_paging_shows_every_project_exactly_once_even_when_they_were_updated_at_the_same_moment(app, client):
     pids = [start(project_name=f"分页项目{i}", investor=f"分页公司{i}") for i in range(47)]
     with transaction() as s:  # a bulk import: many rows with the same updated_at
-        s.execute(update(ProcessInstance).where(ProcessInstance.id.in_(pids[10:40]))
-                  .values(updated_at=datetime(2026, 3, 1, 8, 0)))
+        s.execute(
+            update(ProcessInstance)
+            .where(ProcessInstance.id.in_(pids[10:40]))
+            .values(updated_at=datetime(2026, 3, 1, 8, 0))
+        )
     login(client, "zhuren")
     ids, links = _walk(client, "/projects/")
     assert sorted(ids) == sorted(pids) and len(ids) == len(set(ids))
     assert len(links) == 3  # 20 + 20 + 7
     last = client.get(links[-1]).data.decode()
-    assert 'id="prev-page"' in last and "上一页" in last and 'id="next-page"' not in last and "第 3 页" in last
+    assert (
+        'id="prev-page"' in last and "上一页" in last and 'id="next-page"' not in last and "第 3 页" in last
+    )
     first = client.get("/projects/").data.decode()
     assert "下一页" in first and 'id="prev-page"' not in first
     # Newest first, ties by id: the order is total, so a page boundary never repeats or skips a row.
     with transaction() as s:
-        order = list(s.scalars(select(ProcessInstance.id).order_by(ProcessInstance.updated_at.desc(),
-                                                                   ProcessInstance.id.desc())))
+        order = list(
+            s.scalars(
+                select(ProcessInstance.id).order_by(
+                    ProcessInstance.updated_at.desc(), ProcessInstance.id.desc()
+                )
+            )
+        )
     assert ids == order
 
 
@@ -160,8 +185,10 @@ def test_filters_are_kept_across_pages(app, client):
         start(project_name=f"电池项目{i}", investor=f"锂晟科技{i}", amount_wan="3000")
     login(client, "zhuren")
     # The class filter offers the classes the county's projects have, smaller projects' first.
-    assert re.findall(r'<option value="([^"]+)"', client.get("/projects/").data.decode().split('name="class"')[1]
-                      .split("</select>")[0]) == ["一般", "重大"]
+    assert re.findall(
+        r'<option value="([^"]+)"',
+        client.get("/projects/").data.decode().split('name="class"')[1].split("</select>")[0],
+    ) == ["一般", "重大"]
     assert len(_walk(client, "/projects/?class=一般")[0]) == 5
     ids, links = _walk(client, "/projects/?q=稻虾&status=running")
     assert sorted(ids) == sorted(wanted)
@@ -170,25 +197,44 @@ def test_filters_are_kept_across_pages(app, client):
     assert 'value="稻虾"' in page and re.search(r'<option value="running"\s+selected', page)
     assert _walk(client, "/projects/?status=completed")[0] == []
     # Bad paging input is a page, never an error.
-    for bad in ("/projects/?page=0", "/projects/?page=-3", "/projects/?page=abc", "/projects/?page=99999",
-                "/projects/?status=nonsense&class=" + "x" * 300):
+    for bad in (
+        "/projects/?page=0",
+        "/projects/?page=-3",
+        "/projects/?page=abc",
+        "/projects/?page=99999",
+        "/projects/?status=nonsense&class=" + "x" * 300,
+    ):
         assert client.get(bad).status_code == 200
 
 
 def test_the_sql_visibility_rule_agrees_with_the_permission_check(database):
     _projects_in_review(2)
     start(project_name="只登记的项目", investor="登记公司")
-    other = project_service.project_start(actor("zhaoshang2"), {**DEMO_LEAD, "project_name": "另一专员的项目",
-                                                                 "investor": "另一公司"})
+    other = project_service.project_start(
+        actor("zhaoshang2"), {**DEMO_LEAD, "project_name": "另一专员的项目", "investor": "另一公司"}
+    )
     with transaction() as s:
         lyj = s.scalar(select(User.id).where(User.username == "rev_lyj"))
     project_service.project_copy(actor("zhaoshang2"), other, [lyj], "请阅")  # 抄送
     seen = {}
-    for username in ("zhuren", "zhaoshang", "zhaoshang2", "yanpan", "rev_fgj", "rev_lyj", "shangwu", "shenji",
-                     "shishangwu", "tj_zhuren", "admin"):
+    for username in (
+        "zhuren",
+        "zhaoshang",
+        "zhaoshang2",
+        "yanpan",
+        "rev_fgj",
+        "rev_lyj",
+        "shangwu",
+        "shenji",
+        "shishangwu",
+        "tj_zhuren",
+        "admin",
+    ):
         who = actor(username)
         with transaction() as s:
-            expected = sorted(i.id for i in s.scalars(select(ProcessInstance)) if auth.project_view(s, who, i))
+            expected = sorted(
+                i.id for i in s.scalars(select(ProcessInstance)) if auth.project_view(s, who, i)
+            )
         listed = sorted(p.id for p in project_service.project_list(who, None))
         assert listed == expected, username
         seen[username] = len(listed)

@@ -191,7 +191,9 @@ def test_due_dates_are_counted_once_and_recounted_after_a_change_made_by_another
         assert f"{deadlines.add_working_days(thursday, 3):%m-%d}" == "02-15"
     assert asked == []  # answered from the cache
     with transaction() as s:  # another worker's change, behind this process's back
-        s.add(CalendarDay(day=datetime(2027, 2, 6).date(), kind="workday", name="春节调休", entered_by="admin"))
+        s.add(
+            CalendarDay(day=datetime(2027, 2, 6).date(), kind="workday", name="春节调休", entered_by="admin")
+        )
     calendar_service.refresh_calendar()
     assert f"{deadlines.add_working_days(thursday, 3):%m-%d}" == "02-12"
     assert asked  # counted again

@@ -22,16 +22,25 @@ def index():
     # Every process the user may see but complaints (their own page), each listed as its model declares;
     # a page of 20 at a time, paged in SQL, the filters kept in the page links.
     args = request.args
-    query = project_service.ProjectQuery(q=args.get("q", ""), status=args.get("status", ""),
-                                         project_class=args.get("class", ""), page=args.get("page", 1, type=db_int))
+    query = project_service.ProjectQuery(
+        q=args.get("q", ""),
+        status=args.get("status", ""),
+        project_class=args.get("class", ""),
+        page=args.get("page", 1, type=db_int),
+    )
 
     def page_link(number: int) -> str:
         params = {k: v for k, v in args.items() if v and k != "page"}
         return url_for("projects.index", **params, page=number)
 
     page = project_service.project_page(actor(), query)
-    return render_template("projects/list.html", page=page, projects=page.projects, page_link=page_link,
-                           statuses=project_service.STATUSES)
+    return render_template(
+        "projects/list.html",
+        page=page,
+        projects=page.projects,
+        page_link=page_link,
+        statuses=project_service.STATUSES,
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])

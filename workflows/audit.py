@@ -162,8 +162,28 @@ class ChainBreak:
     detail: str
 
 
-def check_chain(session: Session, up_to_id: int | None = None, after_id: int = 0,
-                start_hash: str = GENESIS) -> ChainBreak | None:
+def _misplaced(events: list, i: int, pointed: int | None) -> ChainBreak | None:
+    """Event `i` links to the event at `pointed`, not to the one just before it: events were inserted
+    between them (it points further back) or the order was changed (it points forward)."""
+    event = events[i]
+    if pointed is not None and pointed < i - 1:
+        return ChainBreak(
+            events[pointed + 1].id,
+            "inserted",
+            f"事件 #{event.id} 的前序哈希指向 #{events[pointed].id}，其间的事件是插入的",
+        )
+    if pointed is not None and pointed > i:
+        return ChainBreak(
+            event.id,
+            "reordered",
+            f"事件 #{event.id} 的前序哈希指向其后的事件 #{events[pointed].id}（顺序被调换）",
+        )
+    return None
+
+
+def check_chain(
+    session: Session, up_to_id: int | None = None, after_id: int = 0, start_hash: str = GENESIS
+) -> ChainBreak | None:
     """Walk the chain from the first event (or from the event after `after_id`, whose hash is
     `start_hash`: a stretch between checkpoints) up to `up_to_id`, and say where and how it first breaks.
 
@@ -181,19 +201,11 @@ def check_chain(session: Session, up_to_id: int | None = None, after_id: int = 0
         expected = events[i - 1].hash if i else start_hash
         if event.prev_hash == expected:
             continue
-        pointed = position.get(event.prev_hash)
-        if pointed is not None and pointed < i - 1:
-            first = events[pointed + 1]
-            return ChainBreak(
-                first.id,
-                "inserted",
-                f"事件 #{event.id} 的前序哈希指向 #{events[pointed].id}，其间的事件是插入的",
-            )
-        if pointed is not None and pointed > i:
-            return ChainBreak(event.id, "reordered",
-                              f"事件 #{event.id} 的前序哈希指向其后的事件 #{events[pointed].id}（顺序被调换）")
+        misplaced = _misplaced(events, i, position.get(event.prev_hash))
+        if misplaced is not None:
+            return misplaced
         previous_id = events[i - 1].id if i else after_id
-        if i and any(e.prev_hash == events[i - 1].hash for e in events[i + 1:]):
+        if i and any(e.prev_hash == events[i - 1].hash for e in events[i + 1 :]):
             # The event before is still linked to from later on: this one does not belong.
             return ChainBreak(
                 event.id, "inserted", f"事件 #{event.id} 的前序哈希不指向链中任何事件（插入的）"
@@ -205,9 +217,14 @@ def check_chain(session: Session, up_to_id: int | None = None, after_id: int = 0
                 f"事件 #{previous_id + 1}–#{event.id - 1} 已被删除（#{event.id} 的前序哈希无对应事件）",
             )
         if i:
-            return ChainBreak(events[i - 1].id, "rehashed",
-                              f"事件 #{events[i - 1].id} 被修改并重新计算了哈希（与 #{event.id} 记录的前序哈希不符）")
+            return ChainBreak(
+                events[i - 1].id,
+                "rehashed",
+                f"事件 #{events[i - 1].id} 被修改并重新计算了哈希（与 #{event.id} 记录的前序哈希不符）",
+            )
         if after_id:
-            return ChainBreak(event.id, "rehashed", f"事件 #{event.id} 的前序哈希与检查点 #{after_id} 记录的哈希不符")
+            return ChainBreak(
+                event.id, "rehashed", f"事件 #{event.id} 的前序哈希与检查点 #{after_id} 记录的哈希不符"
+            )
         return ChainBreak(event.id, "altered", "首个事件的前序哈希不是创世值")
     return None

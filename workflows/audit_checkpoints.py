@@ -20,6 +20,7 @@ signed checkpoint file and the filing receipts). A tamper in another project's s
 to find, not this one's. With a key configured, every checkpoint must carry its signature: configure the
 key before checkpoints are sealed.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -54,15 +55,22 @@ def seal(session: Session, every: int | None = None) -> int:
         if stored != last.event_hash:
             return 0  # the chain was changed under the last checkpoint: the full check reports it
     added, since = 0, 0
-    query = select(AuditEvent).where(AuditEvent.id > after_id).order_by(AuditEvent.id) \
+    query = (
+        select(AuditEvent)
+        .where(AuditEvent.id > after_id)
+        .order_by(AuditEvent.id)
         .execution_options(yield_per=2000)
+    )
     for event in session.scalars(query):
         if event.prev_hash != prev or event.hash != audit._digest(event.algorithm, audit._payload(event)):
             break
         prev, since = event.hash, since + 1
         if since == every:
-            session.add(AuditCheckpoint(event_id=event.id, event_hash=event.hash,
-                                        signature=signature(event.id, event.hash)))
+            session.add(
+                AuditCheckpoint(
+                    event_id=event.id, event_hash=event.hash, signature=signature(event.id, event.hash)
+                )
+            )
             added, since = added + 1, 0
     session.flush()
     return added
@@ -83,7 +91,10 @@ def stretches(session: Session, event_ids: list[int]) -> list[Stretch]:
     if not event_ids:
         return []
     first, last = min(event_ids), max(event_ids)
-    low = session.scalar(select(func.max(AuditCheckpoint.event_id)).where(AuditCheckpoint.event_id < first)) or 0
+    low = (
+        session.scalar(select(func.max(AuditCheckpoint.event_id)).where(AuditCheckpoint.event_id < first))
+        or 0
+    )
     high = session.scalar(select(func.min(AuditCheckpoint.event_id)).where(AuditCheckpoint.event_id >= last))
     query = select(AuditCheckpoint).where(AuditCheckpoint.event_id >= low)
     if high is not None:
@@ -97,10 +108,14 @@ def stretches(session: Session, event_ids: list[int]) -> list[Stretch]:
         after = points[at] if at < len(points) else None
         key = before.event_id if before else 0
         if key not in found:
-            found[key] = Stretch(key, before.event_hash if before else audit.GENESIS,
-                                 before.signature if before else None,
-                                 after.event_id if after else None, after.event_hash if after else None,
-                                 after.signature if after else None)
+            found[key] = Stretch(
+                key,
+                before.event_hash if before else audit.GENESIS,
+                before.signature if before else None,
+                after.event_id if after else None,
+                after.event_hash if after else None,
+                after.signature if after else None,
+            )
     return [found[k] for k in sorted(found)]
 
 
@@ -110,45 +125,73 @@ def check_project(session: Session, instance_id: int) -> tuple[audit.ChainBreak 
     walked = 0
     for stretch in stretches(session, event_ids):
         if anchors.enabled():  # with a key, every checkpoint a stretch starts or ends at must be signed
-            for event_id, digest, signed in ((stretch.after_id, stretch.after_hash, stretch.after_signature),
-                                             (stretch.up_to_id, stretch.sealed_hash, stretch.sealed_signature)):
+            for event_id, digest, signed in (
+                (stretch.after_id, stretch.after_hash, stretch.after_signature),
+                (stretch.up_to_id, stretch.sealed_hash, stretch.sealed_signature),
+            ):
                 if event_id and not hmac.compare_digest(str(signature(event_id, digest)), str(signed)):
-                    return audit.ChainBreak(event_id, "forged",
-                                            f"检查点（事件 #{event_id}）的签名无效：检查点被改写或未签名"), walked
+                    return audit.ChainBreak(
+                        event_id, "forged", f"检查点（事件 #{event_id}）的签名无效：检查点被改写或未签名"
+                    ), walked
         broken = audit.check_chain(session, stretch.up_to_id, stretch.after_id, stretch.after_hash)
-        walked += session.scalar(select(func.count(AuditEvent.id)).where(
-            AuditEvent.id > stretch.after_id,
-            *([AuditEvent.id <= stretch.up_to_id] if stretch.up_to_id is not None else []))) or 0
+        walked += (
+            session.scalar(
+                select(func.count(AuditEvent.id)).where(
+                    AuditEvent.id > stretch.after_id,
+                    *([AuditEvent.id <= stretch.up_to_id] if stretch.up_to_id is not None else []),
+                )
+            )
+            or 0
+        )
         if broken:
             return broken, walked
         if stretch.up_to_id is None:
             continue
-        sealed = session.execute(select(AuditEvent.id, AuditEvent.hash).where(
-            AuditEvent.id <= stretch.up_to_id).order_by(AuditEvent.id.desc()).limit(1)).first()
+        sealed = session.execute(
+            select(AuditEvent.id, AuditEvent.hash)
+            .where(AuditEvent.id <= stretch.up_to_id)
+            .order_by(AuditEvent.id.desc())
+            .limit(1)
+        ).first()
         if sealed is None or sealed[0] != stretch.up_to_id or sealed[1] != stretch.sealed_hash:
-            return audit.ChainBreak(stretch.up_to_id, "rewritten",
-                                    f"事件 #{stretch.up_to_id} 的哈希与检查点记录的不符（链被改写）"), walked
-        following = session.scalars(select(AuditEvent).where(AuditEvent.id > stretch.up_to_id)
-                                    .order_by(AuditEvent.id).limit(1)).first()
+            return audit.ChainBreak(
+                stretch.up_to_id,
+                "rewritten",
+                f"事件 #{stretch.up_to_id} 的哈希与检查点记录的不符（链被改写）",
+            ), walked
+        following = session.scalars(
+            select(AuditEvent).where(AuditEvent.id > stretch.up_to_id).order_by(AuditEvent.id).limit(1)
+        ).first()
         if following is not None and following.prev_hash != stretch.sealed_hash:
-            return audit.ChainBreak(following.id, "rehashed",
-                                    f"事件 #{following.id} 的前序哈希与检查点 #{stretch.up_to_id} 不符"), walked
+            return audit.ChainBreak(
+                following.id, "rehashed", f"事件 #{following.id} 的前序哈希与检查点 #{stretch.up_to_id} 不符"
+            ), walked
     return None, walked
 
 
 def check_all(session: Session) -> audit.ChainBreak | None:
     """The database's check: every checkpoint still matches the event it sealed (and its signature holds,
     with a key)."""
-    points = session.execute(select(AuditCheckpoint.event_id, AuditCheckpoint.event_hash, AuditCheckpoint.signature,
-                                    AuditEvent.hash).outerjoin(AuditEvent, AuditEvent.id == AuditCheckpoint.event_id)
-                             .order_by(AuditCheckpoint.event_id)).all()
+    points = session.execute(
+        select(
+            AuditCheckpoint.event_id, AuditCheckpoint.event_hash, AuditCheckpoint.signature, AuditEvent.hash
+        )
+        .outerjoin(AuditEvent, AuditEvent.id == AuditCheckpoint.event_id)
+        .order_by(AuditCheckpoint.event_id)
+    ).all()
     for event_id, digest, signed, stored in points:
         if anchors.enabled() and not hmac.compare_digest(str(signature(event_id, digest)), str(signed)):
-            return audit.ChainBreak(event_id, "forged", f"检查点（事件 #{event_id}）的签名无效：检查点被改写或未签名")
+            return audit.ChainBreak(
+                event_id, "forged", f"检查点（事件 #{event_id}）的签名无效：检查点被改写或未签名"
+            )
         if stored is None:
-            return audit.ChainBreak(event_id, "missing", f"检查点记录了事件 #{event_id}，数据库中已没有该事件")
+            return audit.ChainBreak(
+                event_id, "missing", f"检查点记录了事件 #{event_id}，数据库中已没有该事件"
+            )
         if stored != digest:
-            return audit.ChainBreak(event_id, "rewritten", f"事件 #{event_id} 的哈希与检查点记录的不符（链被改写）")
+            return audit.ChainBreak(
+                event_id, "rewritten", f"事件 #{event_id} 的哈希与检查点记录的不符（链被改写）"
+            )
     return None
 
 
@@ -158,8 +201,11 @@ def resign(session: Session) -> int | None:
     (nothing signed) when the chain or a checkpoint does not hold, or there is no key."""
     if not anchors.enabled() or audit.check_chain(session) is not None:
         return None
-    points = session.execute(select(AuditCheckpoint, AuditEvent.hash)
-                             .outerjoin(AuditEvent, AuditEvent.id == AuditCheckpoint.event_id)).all()
+    points = session.execute(
+        select(AuditCheckpoint, AuditEvent.hash).outerjoin(
+            AuditEvent, AuditEvent.id == AuditCheckpoint.event_id
+        )
+    ).all()
     if any(stored != point.event_hash for point, stored in points):
         return None
     for point, _ in points:

@@ -20,7 +20,8 @@ _china: dict[int, holidays.HolidayBase] = {}  # one holidays.China per year, bui
 _entries: dict[date, bool] = {}  # the administrator's entries: day → is a working day
 _entries_loaded_at = 0.0  # time.monotonic() of the last set_entries (0: never)
 # Derived from the entries and `holidays`, so emptied whenever the entries are set: day → is a working day,
-# and (day, n) → how many calendar days its n-th working day is after it. A step asks for the same few due dates again and again.
+# and (day, n) → how many calendar days its n-th working day is after it. A step asks for the same few due
+# dates again and again.
 _days: dict[date, bool] = {}
 _added: dict[tuple[date, int], int] = {}  # (local day, working days) → calendar days
 _ADDED_MAX = 20_000
@@ -49,7 +50,8 @@ def _china_year(year: int) -> holidays.HolidayBase:
 
 
 def is_working_day(day: date, entries: dict[date, bool] | None = None) -> bool:
-    """By the administrator's entry when there is one (`entries`, default the cached ones), else by `holidays`."""
+    """By the administrator's entry when there is one (`entries`, default the cached ones), else by
+    `holidays`."""
     if entries is None:
         known = _days.get(day)
         if known is None:

@@ -31,24 +31,17 @@ from workflows.models import ProcessInstance
 from workflows.services import audit_service
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="zhaoshang verify", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--project", type=int, help="check one project (instance id)")
-    parser.add_argument("--replay", action="store_true", help="also replay the recorded steps on the pinned model")
-    parser.add_argument("--checkpoint", action="store_true", help="write a signed checkpoint of the chain first")
-    parser.add_argument("--resign-checkpoints", action="store_true",
-                        help="after changing ZS_AUDIT_HMAC_KEY: sign the chain's checkpoints in the database again "
-                             "(only if the whole chain and every checkpoint hold)")
-    args = parser.parse_args(argv)
-    config.start(migrate=False)  # it only reads: never creates or migrates a schema
-
+def _write_checkpoints(args) -> None:
+    """What the command writes before it checks: checkpoints signed again after a key change, a new one."""
     if args.resign_checkpoints:
         with transaction() as s:
             signed = audit_checkpoints.resign(s)
-        print(f"{signed} checkpoint(s) signed with the current key" if signed is not None else
-              "checkpoints NOT signed again: no key, or the chain or a checkpoint does not hold (see below)")
+        print(
+            f"{signed} checkpoint(s) signed with the current key"
+            if signed is not None
+            else "checkpoints NOT signed again: no key, or the chain or a checkpoint does not hold (see "
+            "below)"
+        )
     if args.checkpoint:
         head = audit_service.checkpoint()
         print(
@@ -56,6 +49,29 @@ def main(argv: list[str] | None = None) -> int:
             if head
             else "no checkpoint written (no new events, or ZS_AUDIT_HMAC_KEY not set)"
         )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="zhaoshang verify", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--project", type=int, help="check one project (instance id)")
+    parser.add_argument(
+        "--replay", action="store_true", help="also replay the recorded steps on the pinned model"
+    )
+    parser.add_argument(
+        "--checkpoint", action="store_true", help="write a signed checkpoint of the chain first"
+    )
+    parser.add_argument(
+        "--resign-checkpoints",
+        action="store_true",
+        help="after changing ZS_AUDIT_HMAC_KEY: sign the chain's checkpoints in the database again "
+        "(only if the whole chain and every checkpoint hold)",
+    )
+    args = parser.parse_args(argv)
+    config.start(migrate=False)  # it only reads: never creates or migrates a schema
+
+    _write_checkpoints(args)
     with transaction() as s:
         report = audit_service.verify_database(s, args.project)
         anchors_text = (

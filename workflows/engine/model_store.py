@@ -515,8 +515,9 @@ def bound_versions(session: Session, organisation_id: int | None) -> list[ModelV
     )
 
 
-def versions_of(session: Session, purpose: str):
-    """A select of the ids of every version serving a purpose (for filtering instances)."""
+def versions_of(session: Session | None, purpose: str):
+    """A select of the ids of every version serving a purpose (for filtering instances); it runs in the
+    caller's query, so no session is needed."""
     return select(ModelVersion.id).where(ModelVersion.purpose == purpose)
 
 

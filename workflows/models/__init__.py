@@ -22,7 +22,33 @@ from workflows.models.task_record import TaskOwner, TaskRecord
 from workflows.models.user import User, UserRole
 from workflows.models.user_session import UserSession
 
-__all__ = ["ApiRequest", "ApiToken", "Attachment", "AuditCheckpoint", "AuditEvent", "BusinessRole", "CalendarDay", "Filing", "FilingApiPeer", "ModelDraft", "ModelVersion",
-           "Notification", "Organisation", "OutboxMessage", "PasswordHistory", "ProcessBinding", "ProcessInstance",
-           "ProjectCopy", "RecoveryCode", "RewardGrant", "SignInThrottle", "StandIn", "TaskOwner", "TaskRecord", "Unit",
-           "User", "UserRole", "UserSession"]
+__all__ = [
+    "ApiRequest",
+    "ApiToken",
+    "Attachment",
+    "AuditCheckpoint",
+    "AuditEvent",
+    "BusinessRole",
+    "CalendarDay",
+    "Filing",
+    "FilingApiPeer",
+    "ModelDraft",
+    "ModelVersion",
+    "Notification",
+    "Organisation",
+    "OutboxMessage",
+    "PasswordHistory",
+    "ProcessBinding",
+    "ProcessInstance",
+    "ProjectCopy",
+    "RecoveryCode",
+    "RewardGrant",
+    "SignInThrottle",
+    "StandIn",
+    "TaskOwner",
+    "TaskRecord",
+    "Unit",
+    "User",
+    "UserRole",
+    "UserSession",
+]

@@ -19,9 +19,16 @@ class ProcessInstance(Base):
     __table_args__ = (
         # A county's projects newest first (the project list's pages), its offer rule's join, an initiator's.
         Index("ix_instance_county_updated", "county_id", "updated_at", "id"),
-        Index("ix_instance_county", "county_id", "id", postgresql_include=["started_by_id", "project_class", "amount_wan"]),
+        Index(
+            "ix_instance_county",
+            "county_id",
+            "id",
+            postgresql_include=["started_by_id", "project_class", "amount_wan"],
+        ),
         Index("ix_instance_started_by", "started_by_id", "updated_at", "id"),
-        Index("ix_instance_county_class", "county_id", "project_class", "amount_wan"),  # the class filter's choices
+        Index(
+            "ix_instance_county_class", "county_id", "project_class", "amount_wan"
+        ),  # the class filter's choices
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"))

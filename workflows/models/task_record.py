@@ -17,15 +17,41 @@ class TaskRecord(Base):
     __tablename__ = "task_record"
     __table_args__ = (
         Index("ix_task_inbox", "state", "lane", "unit_code"),
-        # The inboxes' open and done tasks, read from the index alone (counts, filter choices, the page's ids).
-        Index("ix_task_open", "lane", "unit_code", "due_at", "id", postgresql_where=text("state = 'ready'"),
-              sqlite_where=text("state = 'ready'"),
-              postgresql_include=["instance_id", "owned", "fixed_assignee", "assignee_id", "delegate_id", "stage",
-                                  "created_at"]),
-        Index("ix_task_delegated", "delegate_id", postgresql_where=text("state = 'ready'"),
-              sqlite_where=text("state = 'ready'")),
-        Index("ix_task_done_by", "completed_by_id", "completed_at", "id", postgresql_where=text("state = 'completed'"),
-              sqlite_where=text("state = 'completed'"), postgresql_include=["instance_id", "stage", "unit_code"]),
+        # The inboxes' open and done tasks, read from the index alone (counts, filter choices, the page's
+        # ids).
+        Index(
+            "ix_task_open",
+            "lane",
+            "unit_code",
+            "due_at",
+            "id",
+            postgresql_where=text("state = 'ready'"),
+            sqlite_where=text("state = 'ready'"),
+            postgresql_include=[
+                "instance_id",
+                "owned",
+                "fixed_assignee",
+                "assignee_id",
+                "delegate_id",
+                "stage",
+                "created_at",
+            ],
+        ),
+        Index(
+            "ix_task_delegated",
+            "delegate_id",
+            postgresql_where=text("state = 'ready'"),
+            sqlite_where=text("state = 'ready'"),
+        ),
+        Index(
+            "ix_task_done_by",
+            "completed_by_id",
+            "completed_at",
+            "id",
+            postgresql_where=text("state = 'completed'"),
+            sqlite_where=text("state = 'completed'"),
+            postgresql_include=["instance_id", "stage", "unit_code"],
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)

@@ -87,8 +87,13 @@ def verify_database(s: Session, instance_id: int | None = None) -> VerifyReport:
             findings.append(Finding(anchor_break.event_id, anchor_break.kind, anchor_break.detail))
     else:
         broken, events_checked = audit_checkpoints.check_project(s, instance_id)
-        checked = {"enabled": anchors.enabled(), "checkpoints": 0, "filings": 0, "anchored_events": 0,
-                   "scope": "project"}
+        checked = {
+            "enabled": anchors.enabled(),
+            "checkpoints": 0,
+            "filings": 0,
+            "anchored_events": 0,
+            "scope": "project",
+        }
     if broken:
         findings.append(Finding(broken.event_id, broken.kind, broken.detail))
     query = select(ProcessInstance).order_by(ProcessInstance.id)
@@ -104,9 +109,14 @@ def verify_database(s: Session, instance_id: int | None = None) -> VerifyReport:
         if event is not None:
             f.instance_id = f.instance_id or event.instance_id
             f.at = event.at
-    return VerifyReport(scope="project" if instance_id else "database", instance_id=instance_id,
-                        events_checked=events_checked, findings=findings, anchors=checked,
-                        instances_checked=len(instances))
+    return VerifyReport(
+        scope="project" if instance_id else "database",
+        instance_id=instance_id,
+        events_checked=events_checked,
+        findings=findings,
+        anchors=checked,
+        instances_checked=len(instances),
+    )
 
 
 def _state_finding(s: Session, instance: ProcessInstance) -> Finding | None:
@@ -134,7 +144,8 @@ def _state_finding(s: Session, instance: ProcessInstance) -> Finding | None:
 
 def checkpoint() -> int | None:
     """Seal the chain's checkpoints in the database (workflows/audit_checkpoints.py) and write a signed
-    checkpoint line of the new events to the checkpoint file (scheduler, command); the file's head id or None."""
+    checkpoint line of the new events to the checkpoint file (scheduler, command); the file's head id or
+    None."""
     with transaction() as s:
         audit_checkpoints.seal(s)
     with transaction() as s:

@@ -90,8 +90,11 @@ def _done_condition(actor: Actor):
 
 
 def _tasks(condition):
-    return (select(TaskRecord, ProcessInstance)
-            .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id).where(condition))
+    return (
+        select(TaskRecord, ProcessInstance)
+        .join(ProcessInstance, TaskRecord.instance_id == ProcessInstance.id)
+        .where(condition)
+    )
 
 
 def _todo(actor: Actor, absent: list[Actor], few: bool = True):
@@ -121,11 +124,19 @@ def _count(s: Session, query) -> int:
 def _counts(s: Session, actor: Actor, absent: list[Actor]) -> tuple[dict[str, int], int]:
     """The four tabs' counts and the unread copies: one statement of five indexed counts."""
     copies = select(func.count(ProjectCopy.id)).where(ProjectCopy.to_user_id == actor.id)
-    row = s.execute(select(
-        select(func.count()).select_from(_todo_ids(actor, absent).subquery()).scalar_subquery(),
-        select(func.count(TaskRecord.id)).where(_done_condition(actor)).scalar_subquery(),  # every task has its instance
-        select(func.count(ProcessInstance.id)).where(ProcessInstance.started_by_id == actor.id).scalar_subquery(),
-        copies.scalar_subquery(), copies.where(ProjectCopy.read_at.is_(None)).scalar_subquery())).one()
+    row = s.execute(
+        select(
+            select(func.count()).select_from(_todo_ids(actor, absent).subquery()).scalar_subquery(),
+            select(func.count(TaskRecord.id))
+            .where(_done_condition(actor))
+            .scalar_subquery(),  # every task has its instance
+            select(func.count(ProcessInstance.id))
+            .where(ProcessInstance.started_by_id == actor.id)
+            .scalar_subquery(),
+            copies.scalar_subquery(),
+            copies.where(ProjectCopy.read_at.is_(None)).scalar_subquery(),
+        )
+    ).one()
     return dict(zip(TABS, row[:4], strict=True)), row[4]
 
 
@@ -147,18 +158,29 @@ def _by_size(rows) -> list[str]:
 
 
 def _classes(s: Session, base) -> list[str]:
-    by_size = base.with_only_columns(ProcessInstance.project_class, func.max(ProcessInstance.amount_wan)) \
-        .where(ProcessInstance.project_class.is_not(None)).group_by(ProcessInstance.project_class).order_by(None)
+    by_size = (
+        base.with_only_columns(ProcessInstance.project_class, func.max(ProcessInstance.amount_wan))
+        .where(ProcessInstance.project_class.is_not(None))
+        .group_by(ProcessInstance.project_class)
+        .order_by(None)
+    )
     return _by_size(s.execute(by_size).all())
 
 
 def _task_filters(s: Session, actor: Actor, base, page: InboxPage) -> None:
     """The stage, department and class choices of a task tab, from one grouped query over its rows."""
-    rows = s.execute(base.with_only_columns(TaskRecord.stage, TaskRecord.unit_code, Unit.name,
-                                            ProcessInstance.project_class, func.max(ProcessInstance.amount_wan))
-                     .outerjoin(Unit, and_(Unit.code == TaskRecord.unit_code, Unit.organisation_id == actor.org_id))
-                     .group_by(TaskRecord.stage, TaskRecord.unit_code, Unit.name, ProcessInstance.project_class)
-                     .order_by(None)).all()
+    rows = s.execute(
+        base.with_only_columns(
+            TaskRecord.stage,
+            TaskRecord.unit_code,
+            Unit.name,
+            ProcessInstance.project_class,
+            func.max(ProcessInstance.amount_wan),
+        )
+        .outerjoin(Unit, and_(Unit.code == TaskRecord.unit_code, Unit.organisation_id == actor.org_id))
+        .group_by(TaskRecord.stage, TaskRecord.unit_code, Unit.name, ProcessInstance.project_class)
+        .order_by(None)
+    ).all()
     page.stages = sorted({r[0] for r in rows})
     names = {r[1]: r[2] or r[1] for r in rows if r[1]}
     page.units = [(c, names[c]) for c in sorted(names)]
@@ -168,15 +190,19 @@ def _task_filters(s: Session, actor: Actor, base, page: InboxPage) -> None:
 def _task_rows(s: Session, query) -> list[TaskItem]:
     """A page of tasks with their unit's, assignee's and initiator's names and the version's hash joined."""
     assignee, starter = aliased(User), aliased(User)
-    rows = s.execute(query.add_columns(Unit.name, assignee.display_name, starter.display_name,
-                                       ModelVersion.content_hash)
-                     .outerjoin(Unit, and_(Unit.organisation_id == ProcessInstance.county_id,
-                                           Unit.code == TaskRecord.unit_code))
-                     .outerjoin(assignee, assignee.id == TaskRecord.assignee_id)
-                     .join(starter, starter.id == ProcessInstance.started_by_id)
-                     .join(ModelVersion, ModelVersion.id == ProcessInstance.model_version_id)).all()
-    return [task_item(s, r, i, {"unit": unit, "assignee": by, "started_by": initiator, "digest": digest})
-            for r, i, unit, by, initiator, digest in rows]
+    rows = s.execute(
+        query.add_columns(Unit.name, assignee.display_name, starter.display_name, ModelVersion.content_hash)
+        .outerjoin(
+            Unit, and_(Unit.organisation_id == ProcessInstance.county_id, Unit.code == TaskRecord.unit_code)
+        )
+        .outerjoin(assignee, assignee.id == TaskRecord.assignee_id)
+        .join(starter, starter.id == ProcessInstance.started_by_id)
+        .join(ModelVersion, ModelVersion.id == ProcessInstance.model_version_id)
+    ).all()
+    return [
+        task_item(s, r, i, {"unit": unit, "assignee": by, "started_by": initiator, "digest": digest})
+        for r, i, unit, by, initiator, digest in rows
+    ]
 
 
 def inbox_page(actor: Actor, query: InboxQuery) -> InboxPage:
@@ -207,8 +233,12 @@ def inbox_page(actor: Actor, query: InboxQuery) -> InboxPage:
                 order = [TaskRecord.due_at, TaskRecord.id]
             page.total = _count(s, filtered) if narrowed else counts[query.tab]
             # The page's ids first, from the indexes alone; then those rows with their names.
-            ids = filtered.with_only_columns(TaskRecord.id).order_by(*order).limit(PER_PAGE) \
+            ids = (
+                filtered.with_only_columns(TaskRecord.id)
+                .order_by(*order)
+                .limit(PER_PAGE)
                 .offset((query.page - 1) * PER_PAGE)
+            )
             page.tasks = _task_rows(s, _tasks(TaskRecord.id.in_(ids.scalar_subquery())).order_by(*order))
         else:
             base = _started(actor) if query.tab == "started" else _copied(actor)
@@ -217,8 +247,11 @@ def inbox_page(actor: Actor, query: InboxQuery) -> InboxPage:
             if query.project_class:
                 filtered = filtered.where(ProcessInstance.project_class == query.project_class)
             page.total = _count(s, filtered) if narrowed else counts[query.tab]
-            page.projects = summaries(s, filtered.order_by(ProcessInstance.updated_at.desc(),
-                                                           ProcessInstance.id.desc())
-                                      .limit(PER_PAGE).offset((query.page - 1) * PER_PAGE))
+            page.projects = summaries(
+                s,
+                filtered.order_by(ProcessInstance.updated_at.desc(), ProcessInstance.id.desc())
+                .limit(PER_PAGE)
+                .offset((query.page - 1) * PER_PAGE),
+            )
         page.pages = max(1, math.ceil(page.total / PER_PAGE))
         return page

@@ -268,8 +268,11 @@ def list_spec_of(session: Session, version_id: int, process_id: str, digest: str
         # (from the caller's rows or the version the session holds, if it does).
         if digest is None:
             held = session.identity_map.get(identity_key(ModelVersion, version_id))
-            digest = held.content_hash if held is not None else \
-                session.scalar(select(ModelVersion.content_hash).where(ModelVersion.id == version_id))
+            digest = (
+                held.content_hash
+                if held is not None
+                else session.scalar(select(ModelVersion.content_hash).where(ModelVersion.id == version_id))
+            )
         key = (version_id, digest, process_id)
         if key not in _LIST_SPECS:
             version = session.get(ModelVersion, version_id)

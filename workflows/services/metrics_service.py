@@ -90,9 +90,21 @@ def _scope(s: Session, actor: Actor, county_id: int | None) -> list[Organisation
     return counties
 
 
-TASK_COLUMNS = (TaskRecord.id, TaskRecord.instance_id, TaskRecord.spec_name, TaskRecord.state, TaskRecord.mi_index,
-                TaskRecord.data, TaskRecord.created_at, TaskRecord.completed_at, TaskRecord.due_at,
-                TaskRecord.unit_code, TaskRecord.lane, TaskRecord.stage, TaskRecord.title)
+TASK_COLUMNS = (
+    TaskRecord.id,
+    TaskRecord.instance_id,
+    TaskRecord.spec_name,
+    TaskRecord.state,
+    TaskRecord.mi_index,
+    TaskRecord.data,
+    TaskRecord.created_at,
+    TaskRecord.completed_at,
+    TaskRecord.due_at,
+    TaskRecord.unit_code,
+    TaskRecord.lane,
+    TaskRecord.stage,
+    TaskRecord.title,
+)
 
 
 def _facts(s: Session, counties: list[Organisation]) -> tuple[list[ProjectFacts], list[TaskFacts]]:
@@ -104,18 +116,32 @@ def _facts(s: Session, counties: list[Organisation]) -> tuple[list[ProjectFacts]
         for u in s.scalars(select(Unit).where(Unit.organisation_id.in_(ids)))
     }
     unit_by_id = {u.id: u for u in s.scalars(select(Unit).where(Unit.organisation_id.in_(ids)))}
-    in_scope = and_(ProcessInstance.county_id.in_(ids),
-                    ProcessInstance.model_version_id.in_(model_store.versions_of(s, INVESTMENT)))
+    in_scope = and_(
+        ProcessInstance.county_id.in_(ids),
+        ProcessInstance.model_version_id.in_(model_store.versions_of(s, INVESTMENT)),
+    )
     instances = list(s.scalars(select(ProcessInstance).where(in_scope).order_by(ProcessInstance.id)))
     # The columns the figures read, as plain rows (not ORM objects), chosen by a join rather than a list of
     # ids: a county's tasks are many (BENCHMARKS.md).
     records: dict[int, list] = defaultdict(list)
     if instances:
-        for r in s.execute(select(*TASK_COLUMNS).join(ProcessInstance, ProcessInstance.id == TaskRecord.instance_id)
-                           .where(in_scope).order_by(TaskRecord.id)):
+        for r in s.execute(
+            select(*TASK_COLUMNS)
+            .join(ProcessInstance, ProcessInstance.id == TaskRecord.instance_id)
+            .where(in_scope)
+            .order_by(TaskRecord.id)
+        ):
             records[r.instance_id].append(r)
-    filings = {f.instance_id: f for f in s.scalars(select(Filing).join(
-        ProcessInstance, ProcessInstance.id == Filing.instance_id).where(in_scope))} if instances else {}
+    filings = (
+        {
+            f.instance_id: f
+            for f in s.scalars(
+                select(Filing).join(ProcessInstance, ProcessInstance.id == Filing.instance_id).where(in_scope)
+            )
+        }
+        if instances
+        else {}
+    )
 
     def name(county_id: int, text: str) -> str:
         return f"{county_names[county_id]}·{text}" if many else text

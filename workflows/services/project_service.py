@@ -165,10 +165,14 @@ class ProjectPage:
 def _listed(actor: Actor, purpose: str | None):
     """The instances of a purpose (projects, or complaints) this user may see; purpose None: of every
     process but those with a list of their own (complaints)."""
-    versions = model_store.versions_of(None, purpose) if purpose is not None else \
-        select(ModelVersion.id).where(ModelVersion.purpose != model_store.COMPLAINT)
-    return select(ProcessInstance).where(ProcessInstance.model_version_id.in_(versions),
-                                         visibility.project_viewable(actor))
+    versions = (
+        model_store.versions_of(None, purpose)
+        if purpose is not None
+        else select(ModelVersion.id).where(ModelVersion.purpose != model_store.COMPLAINT)
+    )
+    return select(ProcessInstance).where(
+        ProcessInstance.model_version_id.in_(versions), visibility.project_viewable(actor)
+    )
 
 
 NEWEST_FIRST = (ProcessInstance.updated_at.desc(), ProcessInstance.id.desc())
@@ -188,12 +192,16 @@ def project_page(actor: Actor, query: ProjectQuery, purpose: str | None = None) 
         filtered = base
         if query.q:
             like = f"%{query.q}%"
-            filtered = filtered.where(or_(ProcessInstance.project_name.like(like), ProcessInstance.investor.like(like)))
+            filtered = filtered.where(
+                or_(ProcessInstance.project_name.like(like), ProcessInstance.investor.like(like))
+            )
         if query.status:
             filtered = filtered.where(ProcessInstance.status == query.status)
         if query.project_class:
             filtered = filtered.where(ProcessInstance.project_class == query.project_class)
-        rows = summaries(s, filtered.order_by(*NEWEST_FIRST).limit(PER_PAGE + 1).offset((query.page - 1) * PER_PAGE))
+        rows = summaries(
+            s, filtered.order_by(*NEWEST_FIRST).limit(PER_PAGE + 1).offset((query.page - 1) * PER_PAGE)
+        )
         page = ProjectPage(query=query, projects=rows[:PER_PAGE], has_next=len(rows) > PER_PAGE)
         page.classes = _class_choices(s, actor)
         return page
@@ -204,7 +212,8 @@ def project_page(actor: Actor, query: ProjectQuery, purpose: str | None = None) 
 # the largest amount of each, to list smaller projects' classes first.
 _CLASSES = text("""
 WITH RECURSIVE classes(cls) AS (
-    SELECT (SELECT min(project_class) FROM process_instance WHERE county_id = :county AND project_class IS NOT NULL)
+    SELECT (SELECT min(project_class) FROM process_instance
+            WHERE county_id = :county AND project_class IS NOT NULL)
     UNION ALL
     SELECT (SELECT min(project_class) FROM process_instance WHERE county_id = :county AND project_class > cls)
     FROM classes WHERE cls IS NOT NULL
@@ -215,7 +224,8 @@ FROM classes WHERE cls IS NOT NULL
 
 
 def _class_choices(s: Session, actor: Actor) -> list[str]:
-    """The classes the model's rules gave the county's instances (ListSpec listClass), smaller projects' first."""
+    """The classes the model's rules gave the county's instances (ListSpec listClass), smaller projects'
+    first."""
     rows = s.execute(_CLASSES, {"county": actor.org_id}).all()
     return [c for c, _ in sorted(rows, key=lambda r: (float(r[1] or 0), r[0]))]
 
@@ -447,27 +457,44 @@ def project_summary(s: Session, i: ProcessInstance, names: dict | None = None) -
     """`names`: the county's and initiator's names, the version's purpose and content hash when the caller
     read them with the row (summaries(): one query for a page), else each is looked up here."""
     if names is None:
-        version = s.get(ModelVersion, i.model_version_id)
-        names = {"county": s.get(Organisation, i.county_id).name, "started_by": s.get(User, i.started_by_id).display_name,
-                 "purpose": version.purpose, "digest": version.content_hash}
+        version = s.get_one(ModelVersion, i.model_version_id)
+        names = {
+            "county": s.get_one(Organisation, i.county_id).name,
+            "started_by": s.get_one(User, i.started_by_id).display_name,
+            "purpose": version.purpose,
+            "digest": version.content_hash,
+        }
     return ProjectSummary(
         id=i.id,
         project_name=i.project_name,
         investor=i.investor,
         amount_wan=float(i.amount_wan) if i.amount_wan is not None else None,
-        project_class=i.project_class, stage=i.stage, status=i.status, outcome=i.outcome,
-        county=names["county"], started_by=names["started_by"],
-        created_at=i.created_at, updated_at=i.updated_at, process_id=i.process_id, purpose=names["purpose"],
+        project_class=i.project_class,
+        stage=i.stage,
+        status=i.status,
+        outcome=i.outcome,
+        county=names["county"],
+        started_by=names["started_by"],
+        created_at=i.created_at,
+        updated_at=i.updated_at,
+        process_id=i.process_id,
+        purpose=names["purpose"],
         list_labels=list_spec_of(s, i.model_version_id, i.process_id, names["digest"]).label_map(),
-        model_version_id=i.model_version_id)
+        model_version_id=i.model_version_id,
+    )
 
 
 def summaries(s: Session, query) -> list[ProjectSummary]:
     """The summaries of the instances a `select(ProcessInstance)` query returns, names joined: one query."""
-    rows = s.execute(query.add_columns(Organisation.name, User.display_name, ModelVersion.purpose,
-                                       ModelVersion.content_hash)
-                     .join(Organisation, Organisation.id == ProcessInstance.county_id)
-                     .join(User, User.id == ProcessInstance.started_by_id)
-                     .join(ModelVersion, ModelVersion.id == ProcessInstance.model_version_id)).all()
-    return [project_summary(s, i, {"county": county, "started_by": starter, "purpose": purpose, "digest": digest})
-            for i, county, starter, purpose, digest in rows]
+    rows = s.execute(
+        query.add_columns(
+            Organisation.name, User.display_name, ModelVersion.purpose, ModelVersion.content_hash
+        )
+        .join(Organisation, Organisation.id == ProcessInstance.county_id)
+        .join(User, User.id == ProcessInstance.started_by_id)
+        .join(ModelVersion, ModelVersion.id == ProcessInstance.model_version_id)
+    ).all()
+    return [
+        project_summary(s, i, {"county": county, "started_by": starter, "purpose": purpose, "digest": digest})
+        for i, county, starter, purpose, digest in rows
+    ]

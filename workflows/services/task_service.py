@@ -587,25 +587,44 @@ def _task_data(s: Session, instance: ProcessInstance, record: TaskRecord, actor:
     return dict(runtime.task_data(runtime.load(instance.state), record.task_uuid) or {})
 
 
-def task_item(s: Session, record: TaskRecord, instance: ProcessInstance, names: dict | None = None) -> TaskItem:
+def task_item(
+    s: Session, record: TaskRecord, instance: ProcessInstance, names: dict | None = None
+) -> TaskItem:
     """`names`: the unit's, assignee's and initiator's names and the version's content hash when the caller
     read them with the row (lists: one query for the page), else each is looked up here."""
     if names is None:
         assignee = s.get(User, record.assignee_id) if record.assignee_id else None
-        names = {"unit": unit_name(s, instance, record.unit_code),
-                 "assignee": assignee.display_name if assignee else None,
-                 "started_by": _display_name(s, instance.started_by_id), "digest": None}
+        names = {
+            "unit": unit_name(s, instance, record.unit_code),
+            "assignee": assignee.display_name if assignee else None,
+            "started_by": _display_name(s, instance.started_by_id),
+            "digest": None,
+        }
     return TaskItem(
-        id=record.id, instance_id=instance.id, title=record.title, stage=record.stage, lane=record.lane,
-        unit_code=record.unit_code, unit_name=names["unit"] or record.unit_code if record.unit_code else None,
-        project_name=instance.project_name, investor=instance.investor,
+        id=record.id,
+        instance_id=instance.id,
+        title=record.title,
+        stage=record.stage,
+        lane=record.lane,
+        unit_code=record.unit_code,
+        unit_name=names["unit"] or record.unit_code if record.unit_code else None,
+        project_name=instance.project_name,
+        investor=instance.investor,
         amount_wan=float(instance.amount_wan) if instance.amount_wan is not None else None,
-        project_class=instance.project_class, created_at=record.created_at, due_at=record.due_at,
-        assignee=names["assignee"], assignee_id=record.assignee_id,
-        state=record.state, overdue=bool(record.due_at and record.state == "ready" and record.due_at < utcnow()),
-        note=record.note, role=ROLES[record.lane].name if record.lane in ROLES else None,
-        list_labels=list_spec_of(s, instance.model_version_id, instance.process_id, names["digest"]).label_map(),
-        started_by=names["started_by"], started_at=instance.created_at,
+        project_class=instance.project_class,
+        created_at=record.created_at,
+        due_at=record.due_at,
+        assignee=names["assignee"],
+        assignee_id=record.assignee_id,
+        state=record.state,
+        overdue=bool(record.due_at and record.state == "ready" and record.due_at < utcnow()),
+        note=record.note,
+        role=ROLES[record.lane].name if record.lane in ROLES else None,
+        list_labels=list_spec_of(
+            s, instance.model_version_id, instance.process_id, names["digest"]
+        ).label_map(),
+        started_by=names["started_by"],
+        started_at=instance.created_at,
         model_version_id=instance.model_version_id,
     )
 
