@@ -16,7 +16,7 @@ from workflows.models import Filing, ModelVersion, ProcessInstance, TaskRecord, 
 def _to_contract_review(app, client, project_class: str, special_terms: bool) -> int:
     pid = register_lead(client)
     step(app, client, pid, "screening", confirmed_class=project_class)
-    step(app, client, pid, "negotiation", **({"special_terms": "true"} if special_terms else {}))
+    step(app, client, pid, "negotiation", **({"special_terms": "true", "special_terms_detail": "固定资产投资奖励一事一议"} if special_terms else {}))
     step(app, client, pid, "approve_terms")
     all_departments_agree(app, client, pid)
     steps(app, client, pid, "review_materials", "pre_review", "review_meeting")
