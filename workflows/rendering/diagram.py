@@ -246,6 +246,8 @@ def _shape(element: _Element, bounds, label, state: str, heat: tuple[str, str] |
         return _event_shape(element, bounds, label, state)
     if kind in GATEWAYS:
         return _gateway_shape(element, bounds, label, state)
+    if kind == "dataObjectReference":
+        return _data_object_shape(element, bounds, label)
     return ""
 
 
@@ -327,6 +329,19 @@ def _event_shape(element: _Element, bounds, label, state: str) -> str:
     if kind != "boundaryEvent":  # boundary labels would crowd their task
         body += _label(element.name, label, x, y + h + 4, w)
     return _group(element, state, body)
+
+
+def _data_object_shape(element: _Element, bounds, label) -> str:
+    """A data object reference: a sheet with a folded corner, named below."""
+    x, y, w, h = bounds
+    fold = min(w, h) / 3
+    body = (
+        f'<path d="M{x},{y} L{x + w - fold},{y} L{x + w},{y + fold} L{x + w},{y + h} L{x},{y + h} z '
+        f'M{x + w - fold},{y} L{x + w - fold},{y + fold} L{x + w},{y + fold}" fill="#fff" '
+        f'stroke="{escape(STYLE["pending"][1])}" stroke-width="1.2"/>'
+        + _label(element.name, label, x, y + h + 4, w)
+    )
+    return _group(element, "pending", body)
 
 
 def _gateway_shape(element: _Element, bounds, label, state: str) -> str:
@@ -416,6 +431,8 @@ def _edge(element: _Element, points, label, taken: bool, mark: str | None = None
     path = " ".join(f"{'M' if i == 0 else 'L'}{x:.0f},{y:.0f}" for i, (x, y) in enumerate(points))
     width = 3.5 if mark in DIFF_EDGE else 2.2 if taken else 1.2
     dash = ' stroke-dasharray="6 4"' if mark == "removed" else ""
+    if element.kind in ("dataInputAssociation", "dataOutputAssociation"):  # dotted, as BPMN draws them
+        dash = ' stroke-dasharray="2 4"'
     body = (
         f'<path d="{path}" fill="none" stroke="{escape(color)}" stroke-width="{width}"{dash} '
         f'marker-end="url(#{"arrow-done" if taken else "arrow"})"/>'
