@@ -95,3 +95,21 @@ def test_a_directly_returned_contract_is_signed_filed_and_tracked(app, client, p
     assert [c["conditions"] for c in data["review_conditions_all"]] == ["须先完成环评审批。"]
     assert data["returned_from"] is None and data["returned_by"] is None
     assert "履约跟踪" in project_page(client, pid)
+
+
+def test_an_instance_moved_from_a_version_without_data_objects_gets_them_empty():
+    """A project started before the model declared its data objects (joint_review_outcome, …) and moved to
+    this version can still be returned directly: the objects exist, empty, as if it had started on it."""
+    from types import SimpleNamespace
+
+    from workflows.engine.model_store import content_hash, read_model_files
+
+    files = read_model_files()
+    runtime = ProcessRuntime(SimpleNamespace(content_hash=content_hash(files), files=files,
+                                             process_id="investment_project"))
+    wf = runtime.start()
+    declared = set(runtime.spec.data_objects)
+    assert declared  # the shipped model keeps outcomes in data objects
+    del wf.data["data_objects"]  # as an instance started on an older version has it
+    runtime.migrate(wf)
+    assert wf.data["data_objects"] == dict.fromkeys(declared)

@@ -328,6 +328,12 @@ class ProcessRuntime:
             workflow.spec = spec
             for task in workflow.tasks.values():
                 task.task_spec = spec.task_specs[task.task_spec.name]
+            # Data objects the new spec declares start empty, as in an instance started on it (SpiffWorkflow
+            # creates them only at start: without this one is never stored, and reading it fails).
+            if spec.data_objects:
+                objects = workflow.data.setdefault("data_objects", {})
+                for name in spec.data_objects:
+                    objects.setdefault(name, None)
         wf.subprocess_specs = self.subprocess_specs
         for task in open_tasks:
             # The open task's own outputs come from the new spec, and their branches after them.
