@@ -1,7 +1,8 @@
 """A contract sent back from 合同审签 for renegotiation (returnMode=direct) comes straight back to the legal
 reviewer, and the project still carries what the stages after negotiation established: its class
-(project_class, which tracking_plan's DMN reads at signing), so it can be signed, filed and tracked.
-Driven over HTTP by the demo staff, as people do."""
+(project_class, which tracking_plan's DMN reads at signing), the joint review's conditions (contract_review) and
+the executive meeting's minutes number (the filing), so it can be signed, filed and tracked, after one or
+several direct returns in a row. Driven over HTTP by the demo staff, as people do (docs/process.md, "退回")."""
 from __future__ import annotations
 
 import pytest
@@ -12,7 +13,6 @@ from workflows.db import transaction
 from workflows.demo import DEMO_ANSWERS
 from workflows.engine.runtime import ProcessRuntime
 from workflows.models import Filing, ModelVersion, ProcessInstance, TaskRecord, User
-
 
 AMOUNT = {"重大": "25000", "一般": "3000"}  # 万元, bpmn/project_class.dmn
 
