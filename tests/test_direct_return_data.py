@@ -1,8 +1,10 @@
 """A contract sent back from 合同审签 for renegotiation (returnMode=direct) comes straight back to the legal
 reviewer, and the project still carries what the stages after negotiation established: its class
-(project_class, which tracking_plan's DMN reads at signing), the joint review's conditions (contract_review) and
-the executive meeting's minutes number (the filing), so it can be signed, filed and tracked, after one or
-several direct returns in a row. Driven over HTTP by the demo staff, as people do (docs/process.md, "退回")."""
+(project_class, which tracking_plan's DMN reads at signing), the joint review's conditions
+(contract_review) and the executive meeting's minutes number (the filing), so it can be signed, filed
+and tracked, after one or several direct returns in a row. Driven over HTTP by the demo staff, as
+people do (docs/process.md, "退回")."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +22,18 @@ AMOUNT = {"重大": "25000", "一般": "3000"}  # 万元, bpmn/project_class.dmn
 def _to_contract_review(app, client, project_class: str, special_terms: bool) -> int:
     pid = register_lead(client, amount_wan=AMOUNT[project_class])
     step(app, client, pid, "screening", confirmed_class=project_class)
-    step(app, client, pid, "negotiation", amount_wan=AMOUNT[project_class],
-         **({"special_terms": "true", "special_terms_detail": "固定资产投资奖励一事一议"} if special_terms else {}))
+    step(
+        app,
+        client,
+        pid,
+        "negotiation",
+        amount_wan=AMOUNT[project_class],
+        **(
+            {"special_terms": "true", "special_terms_detail": "固定资产投资奖励一事一议"}
+            if special_terms
+            else {}
+        ),
+    )
     step(app, client, pid, "approve_terms")
     all_departments_agree(app, client, pid, {"sthj": "有条件同意"})
     steps(app, client, pid, "review_materials", "pre_review", "review_meeting")
@@ -32,7 +44,7 @@ def _to_contract_review(app, client, project_class: str, special_terms: bool) ->
 
 
 def _return_and_renegotiate(app, client, pid: int, reason: str, **negotiation) -> int:
-    (task_id, spec, _u), = ready_tasks(app, pid)
+    ((task_id, spec, _u),) = ready_tasks(app, pid)
     assert spec == "contract_review"
     login(client, "fazhi")
     client.post(f"/tasks/{task_id}/claim")
@@ -40,7 +52,7 @@ def _return_and_renegotiate(app, client, pid: int, reason: str, **negotiation) -
     assert response.status_code == 302, response.data.decode()[:2000]
     assert [s for _t, s, _u in ready_tasks(app, pid)] == ["negotiation"]
     step(app, client, pid, "negotiation", **negotiation)
-    (back_id, spec, _u), = ready_tasks(app, pid)
+    ((back_id, spec, _u),) = ready_tasks(app, pid)
     assert spec == "contract_review"  # straight back, not through every stage again
     with transaction() as s:
         fazhi = s.scalar(select(User.id).where(User.username == "fazhi"))
@@ -60,14 +72,22 @@ def _data(pid: int) -> dict:
         return runtime.data(runtime.load(instance.state))
 
 
-@pytest.mark.parametrize(("project_class", "special_terms", "returns"),
-                         [("重大", False, 1), ("一般", False, 1), ("重大", False, 3), ("一般", True, 2)])
-def test_a_directly_returned_contract_is_signed_filed_and_tracked(app, client, project_class, special_terms,
-                                                                 returns):
+@pytest.mark.parametrize(
+    ("project_class", "special_terms", "returns"),
+    [("重大", False, 1), ("一般", False, 1), ("重大", False, 3), ("一般", True, 2)],
+)
+def test_a_directly_returned_contract_is_signed_filed_and_tracked(
+    app, client, project_class, special_terms, returns
+):
     pid = _to_contract_review(app, client, project_class, special_terms)
     for n in range(returns):
-        _return_and_renegotiate(app, client, pid, f"第{n + 1}次：违约责任条款不对等，请与企业重新商定",
-                                amount_wan=AMOUNT[project_class])
+        _return_and_renegotiate(
+            app,
+            client,
+            pid,
+            f"第{n + 1}次：违约责任条款不对等，请与企业重新商定",
+            amount_wan=AMOUNT[project_class],
+        )
     # The joint review's conditions still bind the approval (contract_review's form: if/then on them).
     step(app, client, pid, "contract_review", conditions_in_contract="true")
     steps(app, client, pid, "approve_filing", "prefecture_review", "signing")
@@ -81,14 +101,16 @@ def test_a_directly_returned_contract_is_signed_filed_and_tracked(app, client, p
         # What the prefecture received: the class and, when the executive meeting decided, its minutes.
         assert filing.summary["project_class"] == project_class
         met = project_class == "重大" or special_terms
-        assert filing.summary["exec_minutes_number"] == (DEMO_ANSWERS["executive_meeting"]["exec_minutes_number"]
-                                                         if met else None)
+        assert filing.summary["exec_minutes_number"] == (
+            DEMO_ANSWERS["executive_meeting"]["exec_minutes_number"] if met else None
+        )
     # The class the stages after negotiation set holds through the direct return, and drives the cadence
     # (bpmn/tracking_cadence.dmn: 重大 weekly, others monthly).
     data = _data(pid)
     assert data["project_class"] == project_class
-    assert (data["tracking_period"], data["tracking_cycle"]) == (("P7D", "每周") if project_class == "重大"
-                                                                 else ("P1M", "每月"))
+    assert (data["tracking_period"], data["tracking_cycle"]) == (
+        ("P7D", "每周") if project_class == "重大" else ("P1M", "每月")
+    )
     assert data["filing"]["number"]
     # The joint review's outcome is still the project's (the filing and the paper read it).
     assert data["review_departments"] and data["dept_opinions"]
@@ -105,8 +127,9 @@ def test_an_instance_moved_from_a_version_without_data_objects_gets_them_empty()
     from workflows.engine.model_store import content_hash, read_model_files
 
     files = read_model_files()
-    runtime = ProcessRuntime(SimpleNamespace(content_hash=content_hash(files), files=files,
-                                             process_id="investment_project"))
+    runtime = ProcessRuntime(
+        SimpleNamespace(content_hash=content_hash(files), files=files, process_id="investment_project")
+    )
     wf = runtime.start()
     declared = set(runtime.spec.data_objects)
     assert declared  # the shipped model keeps outcomes in data objects
